@@ -1,0 +1,185 @@
+"""Configuration of LAME (Label Attention Modeling for Explainability).
+
+This file is shipped with every LAME checkpoint as remote code: it imports only
+`transformers` and nothing from labelwise.
+"""
+
+from __future__ import annotations
+
+from transformers import BertConfig
+
+PROBLEM_TYPES = ("single_label_classification", "multi_label_classification")
+LOSSES = ("bce", "f_measure")
+LABEL_EMBEDDING_MODES = ("joint", "static")
+FEATURE_HEADS = ("none", "cnn")
+
+
+class LameConfig(BertConfig):
+    r"""Configuration of [`LameForSequenceClassification`]: a BERT encoder plus the label-attention head.
+
+    Every BERT field (hidden size, layers, vocabulary, ...) is inherited from [`BertConfig`], so
+    `LameForSequenceClassification.from_pretrained(<any BERT checkpoint>, label_descriptions=[...])`
+    reads the encoder's own `config.json` and adds the fields below.
+
+    Args:
+        label_descriptions (`list[str]` or `dict[str, str]`):
+            One natural-language description per label, in label-id order (or a `{label: description}`
+            dict, which also names the labels). The encoder turns each into its label's query vector.
+        id2label / label2id:
+            The usual transformers label maps. When only descriptions are given the labels are
+            named `LABEL_0`, `LABEL_1`, ...
+        label_description_token_ids (`list[list[int]]`, *optional*):
+            The descriptions tokenized with the checkpoint's tokenizer (no padding), filled by
+            [`LameConfig.tokenize_label_descriptions`] so a saved checkpoint needs no tokenizer to
+            build its label queries.
+        max_description_length (`int`, defaults to 64):
+            Token budget of one description, [CLS] and [SEP] included.
+        label_embedding_mode (`str`, defaults to `"joint"`):
+            `"joint"`: descriptions are re-encoded by the shared encoder in every training step and
+            fine-tuned with it (section 2.2 of the paper). `"static"`: encoded once, without
+            gradient, and reused until the encoder's weights change.
+        num_label_attention_blocks (`int`, defaults to 1):
+            Number of stacked label-attention blocks.
+        label_attention_heads (`int`, defaults to 12):
+            Heads of the label-to-token cross-attention; must divide `hidden_size`.
+        label_attention_intermediate_size (`int`, *optional*):
+            Inner size of the block's feed-forward layer. Defaults to `hidden_size`: the block runs
+            once per label and document, so its cost grows with the label count.
+        label_attention_dropout (`float`, *optional*):
+            Dropout on the attention weights and block outputs; defaults to `hidden_dropout_prob`.
+        classifier_dropout (`float`, *optional*):
+            Dropout before the per-label output layer; defaults to `hidden_dropout_prob`.
+        loss (`str`, defaults to `"bce"`):
+            Multi-label loss: `"bce"` (binary cross-entropy) or `"f_measure"` (1 minus the mean of
+            the soft positive- and negative-class F-measures of the mini-batch). Multi-class
+            problems always use cross-entropy.
+        pos_weight (`list[float]`, *optional*):
+            Per-label positive weight for the binary cross-entropy.
+        freeze_encoder (`bool`, defaults to `False`):
+            Keep the encoder fixed (the paper's "frozen BERT + LA" baseline).
+        feature_head (`str`, defaults to `"none"`):
+            `"cnn"` runs a 1-D convolution over the token states before the label attention (the
+            frozen baseline's feature extractor); `"none"` feeds the token states directly.
+        cnn_kernel_size (`int`, defaults to 3):
+            Width of that convolution (odd, so the sequence length is kept).
+        problem_type (`str`, *optional*):
+            `"single_label_classification"` (softmax) or `"multi_label_classification"` (sigmoid).
+            Pipelines read it to pick the output function.
+    """
+
+    model_type = "lame"
+
+    def __init__(
+        self,
+        label_descriptions: list[str] | None = None,
+        label_description_token_ids: list[list[int]] | None = None,
+        max_description_length: int = 64,
+        label_embedding_mode: str = "joint",
+        num_label_attention_blocks: int = 1,
+        label_attention_heads: int = 12,
+        label_attention_intermediate_size: int | None = None,
+        label_attention_dropout: float | None = None,
+        classifier_dropout: float | None = None,
+        loss: str = "bce",
+        pos_weight: list[float] | None = None,
+        freeze_encoder: bool = False,
+        feature_head: str = "none",
+        cnn_kernel_size: int = 3,
+        **kwargs,
+    ):
+        if isinstance(label_descriptions, dict):
+            # {label: description} names the labels too, in insertion order.
+            kwargs.setdefault("id2label", {i: label for i, label in enumerate(label_descriptions)})
+            kwargs.setdefault("label2id", {label: i for i, label in enumerate(label_descriptions)})
+            label_descriptions = list(label_descriptions.values())
+        label_descriptions = list(label_descriptions) if label_descriptions is not None else None
+        if label_descriptions is not None and "id2label" not in kwargs and "num_labels" not in kwargs:
+            kwargs["num_labels"] = len(label_descriptions)
+        kwargs.setdefault(
+            "auto_map",
+            {
+                "AutoConfig": "configuration_lame.LameConfig",
+                "AutoModel": "modeling_lame.LameForSequenceClassification",
+                "AutoModelForSequenceClassification": "modeling_lame.LameForSequenceClassification",
+            },
+        )
+        super().__init__(classifier_dropout=classifier_dropout, **kwargs)
+        self.label_descriptions = label_descriptions
+        self.label_description_token_ids = label_description_token_ids
+        self.max_description_length = max_description_length
+        self.label_embedding_mode = label_embedding_mode
+        self.num_label_attention_blocks = num_label_attention_blocks
+        self.label_attention_heads = label_attention_heads
+        self.label_attention_intermediate_size = label_attention_intermediate_size or self.hidden_size
+        self.label_attention_dropout = (
+            self.hidden_dropout_prob if label_attention_dropout is None else label_attention_dropout
+        )
+        self.loss = loss
+        self.pos_weight = list(pos_weight) if pos_weight is not None else None
+        self.freeze_encoder = freeze_encoder
+        self.feature_head = feature_head
+        self.cnn_kernel_size = cnn_kernel_size
+        self._validate()
+
+    def _validate(self) -> None:
+        def choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
+            if value not in allowed:
+                raise ValueError(f"LameConfig.{field} must be one of {list(allowed)}, got {value!r}.")
+
+        choice("label_embedding_mode", self.label_embedding_mode, LABEL_EMBEDDING_MODES)
+        choice("loss", self.loss, LOSSES)
+        choice("feature_head", self.feature_head, FEATURE_HEADS)
+        if self.problem_type is not None:
+            choice("problem_type", self.problem_type, PROBLEM_TYPES)
+        if self.hidden_size % self.label_attention_heads:
+            raise ValueError(
+                f"LameConfig.label_attention_heads={self.label_attention_heads} must divide "
+                f"hidden_size={self.hidden_size}."
+            )
+        if self.num_label_attention_blocks < 1:
+            raise ValueError("LameConfig.num_label_attention_blocks must be at least 1.")
+        if self.cnn_kernel_size < 1 or self.cnn_kernel_size % 2 == 0:
+            raise ValueError(f"LameConfig.cnn_kernel_size must be a positive odd number, got {self.cnn_kernel_size}.")
+
+        descriptions = self.label_descriptions
+        if descriptions is None:
+            return
+        labels = [self.id2label[i] for i in range(self.num_labels)]
+        if len(descriptions) != len(labels):
+            raise ValueError(
+                f"LameConfig got {len(descriptions)} label descriptions for {len(labels)} labels "
+                f"({labels[:5]}{'...' if len(labels) > 5 else ''}); give exactly one description per label."
+            )
+        for index, (label, text) in enumerate(zip(labels, descriptions)):
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"LameConfig: the description of label {label!r} (id {index}) is empty.")
+        seen: dict[str, int] = {}
+        for index, label in enumerate(labels):
+            if label in seen:
+                raise ValueError(f"LameConfig: label {label!r} appears twice (ids {seen[label]} and {index}).")
+            seen[label] = index
+        if self.pos_weight is not None and len(self.pos_weight) != len(labels):
+            raise ValueError(f"LameConfig.pos_weight has {len(self.pos_weight)} values for {len(labels)} labels.")
+        token_ids = self.label_description_token_ids
+        if token_ids is not None and len(token_ids) != len(labels):
+            raise ValueError(
+                f"LameConfig.label_description_token_ids has {len(token_ids)} entries for {len(labels)} labels; "
+                "call tokenize_label_descriptions(tokenizer) again."
+            )
+
+    @property
+    def labels(self) -> list[str]:
+        """Label names in id order."""
+        return [self.id2label[i] for i in range(self.num_labels)]
+
+    def tokenize_label_descriptions(self, tokenizer) -> None:
+        """Store the descriptions tokenized by `tokenizer` (with [CLS]/[SEP], truncated, unpadded)."""
+        if self.label_descriptions is None:
+            raise ValueError("LameConfig has no label_descriptions to tokenize.")
+        encoded = tokenizer(
+            self.label_descriptions,
+            truncation=True,
+            max_length=self.max_description_length,
+            add_special_tokens=True,
+        )
+        self.label_description_token_ids = [list(ids) for ids in encoded["input_ids"]]
