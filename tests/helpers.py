@@ -1,0 +1,89 @@
+"""Tiny offline models and tokenizers for tests: nothing here downloads anything."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from transformers import BertConfig, BertModel, BertTokenizerFast
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+WORDS = (
+    "the a of and in to with was were is are patients patient cancer tumor cell cells growth "
+    "signal signals death apoptosis immune blood vessel angiogenesis invasion metastasis "
+    "genome instability inflammation energy metabolism drug dose induced caused reaction "
+    "adverse rash fever nausea pain liver heart brain disease diseases treatment therapy "
+    "after during severe acute chronic case report study group groups results showed "
+    "regulation law article member states council directive commission agriculture trade "
+    "import export fish product products market , . ( ) - ; : 1 2 3 ##s ##ed ##ing ##ly"
+).split()
+
+
+def write_vocab(folder: str | os.PathLike) -> str:
+    """Write a small WordPiece vocabulary to `folder/vocab.txt` and return its path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "vocab.txt"
+    path.write_text("\n".join(SPECIAL_TOKENS + WORDS) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def tiny_tokenizer(folder: str | os.PathLike) -> BertTokenizerFast:
+    """A lower-casing BERT WordPiece tokenizer over `WORDS`, saved in `folder`."""
+    tokenizer = BertTokenizerFast(vocab_file=write_vocab(folder), do_lower_case=True)
+    tokenizer.save_pretrained(str(folder))
+    return tokenizer
+
+
+def tiny_bert_config(**overrides) -> BertConfig:
+    """A 2-layer, 32-wide BERT config over the test vocabulary."""
+    values = dict(
+        vocab_size=len(SPECIAL_TOKENS) + len(WORDS),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
+    values.update(overrides)
+    return BertConfig(**values)
+
+
+def tiny_bert_checkpoint(folder: str | os.PathLike, seed: int = 0, **overrides) -> str:
+    """Save a random plain BERT (`BertModel`) and its tokenizer to `folder`; return the folder."""
+    import torch
+
+    torch.manual_seed(seed)
+    model = BertModel(tiny_bert_config(**overrides))
+    model.save_pretrained(str(folder))
+    tiny_tokenizer(folder)
+    return str(folder)
+
+
+def run_python_without_labelwise(code: str, cwd: str | os.PathLike, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter in which `import labelwise` fails.
+
+    This is how a Hub user without the package meets a checkpoint: only remote code can load it.
+    """
+    guard = (
+        "import sys, importlib.abc\n"
+        "class _Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'labelwise' or name.startswith('labelwise.'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r} (blocked by the test)')\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, _Block())\n"
+    )
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    return subprocess.run(
+        [sys.executable, "-c", guard + code],
+        cwd=str(cwd),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
