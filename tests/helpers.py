@@ -32,7 +32,9 @@ def write_vocab(folder: str | os.PathLike) -> str:
 
 def tiny_tokenizer(folder: str | os.PathLike) -> BertTokenizerFast:
     """A lower-casing BERT WordPiece tokenizer over `WORDS`, saved in `folder`."""
-    tokenizer = BertTokenizerFast(vocab_file=write_vocab(folder), do_lower_case=True)
+    write_vocab(folder)
+    vocab = {token: index for index, token in enumerate(SPECIAL_TOKENS + WORDS)}
+    tokenizer = BertTokenizerFast(vocab=vocab, do_lower_case=True)
     tokenizer.save_pretrained(str(folder))
     return tokenizer
 
