@@ -22,7 +22,7 @@ def _as_binary_matrix(array, name: str) -> np.ndarray:
     if matrix.size and not np.isin(matrix, (0, 1)).all():
         row, column = np.argwhere(~np.isin(matrix, (0, 1)))[0]
         raise ValueError(
-            f"{name}[{row}, {column}] = {matrix[row, column]!r}; expected 0/1 indicators "
+            f"{name}[{row}, {column}] = {matrix[row, column].item()!r}; expected 0/1 indicators "
             "(threshold probabilities before calling multilabel_scores)."
         )
     return matrix.astype(np.int8)
