@@ -1,0 +1,387 @@
+"""Configuration of layer-wise guided training (Manginas, Chalkidis and Malakasiotis, 2020).
+
+Specific encoder layers are tied to specific levels of a label hierarchy: the [CLS] vector of a
+level's layer(s) feeds the classifier of that level's labels.
+
+This file is shipped with every checkpoint as remote code: it imports only `transformers`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import BertConfig
+
+VARIANTS = ("flat", "last_six", "one_by_one", "in_pairs", "hybrid")
+PROBLEM_TYPE = "multi_label_classification"
+
+# Fields whose values decide the resolved layer assignment and loss weights. `from_dict` routes
+# them through `__init__` (transformers would otherwise `setattr` them after construction, which
+# skips validation, see `LayerwiseConfig.from_dict`).
+_OWN_FIELDS = (
+    "label_levels",
+    "label_parents",
+    "variant",
+    "layer_assignment",
+    "level_loss_weights",
+    "hierarchical_consistency",
+    "classifier_dropout",
+    "id2label",
+    "label2id",
+    "num_hidden_layers",
+)
+
+
+def _normalise_variant(variant: str) -> str:
+    name = variant.strip().lower().replace("-", "_").replace(" ", "_")
+    if name not in VARIANTS:
+        raise ValueError(
+            f"LayerwiseConfig.variant must be one of {list(VARIANTS)} (or None with an explicit "
+            f"layer_assignment), got {variant!r}."
+        )
+    return name
+
+
+def resolve_variant(variant: str, num_levels: int, num_layers: int) -> dict[int, list[int]]:
+    """The layer assignment `{level: [layers]}` of a named variant (levels and layers 1-based).
+
+    For a 12-layer encoder and 6 levels this is exactly the paper's Figure 1 / section 3:
+
+    | variant      | L1     | L2     | L3     | L4     | L5      | L6      |
+    |--------------|--------|--------|--------|--------|---------|---------|
+    | `flat`       | 12     | 12     | 12     | 12     | 12      | 12      |
+    | `last_six`   | 7      | 8      | 9      | 10     | 11      | 12      |
+    | `one_by_one` | 2      | 4      | 6      | 8      | 10      | 12      |
+    | `in_pairs`   | 1+2    | 3+4    | 5+6    | 7+8    | 9+10    | 11+12   |
+    | `hybrid`     | 4      | 5      | 6+7    | 8+9    | 10+11   | 12      |
+
+    Generalisation to N encoder layers and D levels (every variant ends at the last layer and the
+    lower layers it does not use are left unguided, as in the paper):
+
+    * `flat`: every level on layer N (one classifier over all labels, split by level). Any N, D.
+    * `last_six`: the last D layers, level n on layer N - D + n. Needs N >= D.
+    * `one_by_one`: "skip one, use one" downwards from the top, level n on layer N - 2(D - n).
+      Needs N >= 2D.
+    * `in_pairs`: level n on the pair (N - 2(D - n) - 1, N - 2(D - n)). Needs N >= 2D.
+    * `hybrid`: positional: the two most general levels and the most specific level get one layer
+      each, the D - 3 levels between them a pair each, packed against the top of the encoder
+      (2D - 3 layers): level 1 on layer s, level 2 on s + 1, level k (3 <= k < D) on
+      (s + 2k - 4, s + 2k - 3), level D on N, with s = N - 2D + 4. Needs D >= 3 and N >= 2D - 3.
+      (The paper picks L1, L2 and L6 because they have the fewest labels; the general rule keeps
+      the positions, not the label counts.)
+
+    Raises:
+        ValueError: when the encoder is too shallow for the variant; the message gives the rule.
+    """
+    name = _normalise_variant(variant)
+    D, N = num_levels, num_layers
+    if D < 1 or N < 1:
+        raise ValueError(f"LayerwiseConfig: need at least one level and one layer, got {D} levels and {N} layers.")
+
+    def too_shallow(rule: str, needed: int) -> ValueError:
+        return ValueError(
+            f"LayerwiseConfig.variant={name!r} cannot map {D} hierarchy levels onto a {N}-layer encoder: "
+            f"{rule}, so it needs at least {needed} layers. Pick another variant or give an explicit "
+            f"layer_assignment={{level: [layers]}} (levels 1..{D}, layers 1..{N})."
+        )
+
+    if name == "flat":
+        return {n: [N] for n in range(1, D + 1)}
+    if name == "last_six":
+        if N < D:
+            raise too_shallow("last_six puts level n on layer N - D + n (one layer per level)", D)
+        return {n: [N - D + n] for n in range(1, D + 1)}
+    if name == "one_by_one":
+        if N < 2 * D:
+            raise too_shallow("one_by_one puts level n on layer N - 2(D - n) (skip one, use one)", 2 * D)
+        return {n: [N - 2 * (D - n)] for n in range(1, D + 1)}
+    if name == "in_pairs":
+        if N < 2 * D:
+            raise too_shallow("in_pairs puts level n on the layer pair (N - 2(D - n) - 1, N - 2(D - n))", 2 * D)
+        return {n: [N - 2 * (D - n) - 1, N - 2 * (D - n)] for n in range(1, D + 1)}
+    # hybrid
+    if D < 3:
+        raise ValueError(
+            f"LayerwiseConfig.variant='hybrid' needs at least 3 hierarchy levels (single layers for levels 1, 2 "
+            f"and the last one, pairs in between), got {D}. Use 'last_six' or an explicit layer_assignment."
+        )
+    if N < 2 * D - 3:
+        raise too_shallow("hybrid uses one layer for levels 1, 2 and D and a pair for each level in between", 2 * D - 3)
+    start = N - 2 * D + 4
+    assignment = {1: [start], 2: [start + 1]}
+    for k in range(3, D):
+        assignment[k] = [start + 2 * k - 4, start + 2 * k - 3]
+    assignment[D] = [N]
+    return assignment
+
+
+class LayerwiseConfig(BertConfig):
+    r"""Configuration of [`LayerwiseBertForHierarchicalClassification`]: a BERT encoder whose layers are
+    guided to predict the labels of specific hierarchy levels.
+
+    Every BERT field is inherited from [`BertConfig`], so
+    `LayerwiseBertForHierarchicalClassification.from_pretrained(<any BERT checkpoint>, label_levels=[...])`
+    reads the encoder's own `config.json` and adds the fields below.
+
+    Args:
+        label_levels (`list[int]`):
+            Hierarchy level of each label in label-id order, 1 = most general. Levels must be
+            1..D with at least one label each. Required to build a model.
+        id2label / label2id:
+            The usual transformers label maps (default names `LABEL_0`, ...).
+        label_parents (`list[list[int]]`, *optional*):
+            Parent label ids of each label (empty list for a root); needed for
+            `hierarchical_consistency`. Must be acyclic.
+        variant (`str`, *optional*):
+            `"flat"`, `"last_six"`, `"one_by_one"`, `"in_pairs"` or `"hybrid"`. Defaults to
+            `"last_six"` (the paper's best) when no `layer_assignment` is given. The exact paper
+            layouts for 12 layers / 6 levels and the rule for other depths are documented in
+            [`resolve_variant`]; a variant that does not fit raises a `ValueError`.
+        layer_assignment (`dict[int, list[int]]`, *optional*):
+            Explicit mapping level -> encoder layers (1-based over the hidden layers, the embedding
+            output is not a layer) whose [CLS] vectors are concatenated for that level's classifier.
+            Leave `variant=None` to use it. After construction this field always holds the
+            resolved assignment, so a saved checkpoint states its wiring explicitly.
+        level_loss_weights (`list[float]`, *optional*):
+            Weight of each level's binary cross-entropy (level 1 first). Defaults to
+            |L_n| / |L| (appendix B); with these weights the total loss equals the mean BCE over
+            all labels, i.e. FLAT's loss. Stored resolved.
+        classifier_dropout (`float`, *optional*):
+            Dropout on the [CLS] features before each level's classifier; defaults to
+            `hidden_dropout_prob`.
+        hierarchical_consistency (`bool`, defaults to `False`):
+            Our addition, not in the paper. At inference (model in eval mode) each label's score
+            is capped by its parents' capped scores, visiting labels parents-first:
+            `s'(l) = min(s(l), min_{p in parents(l)} s'(p))` on logits (equivalently on
+            probabilities, sigmoid being monotone). Then for any threshold, a label is predicted
+            only if all its ancestors are. Training losses always use the raw scores.
+        problem_type (`str`):
+            Always `"multi_label_classification"` (sigmoid per label), which the transformers
+            text-classification pipeline reads.
+    """
+
+    model_type = "labelwise_layerwise"
+
+    def __init__(
+        self,
+        label_levels: list[int] | None = None,
+        label_parents: list[list[int]] | None = None,
+        variant: str | None = None,
+        layer_assignment: dict[int, list[int]] | None = None,
+        level_loss_weights: list[float] | None = None,
+        classifier_dropout: float | None = None,
+        hierarchical_consistency: bool = False,
+        **kwargs,
+    ):
+        if label_levels is not None and "id2label" not in kwargs and "num_labels" not in kwargs:
+            kwargs["num_labels"] = len(label_levels)
+        # Fixed: one sigmoid per label. A warm-start checkpoint's own problem_type (e.g. a fine-tuned
+        # single-label classifier) does not apply to the new heads.
+        kwargs.pop("problem_type", None)
+        kwargs.setdefault(
+            "auto_map",
+            {
+                "AutoConfig": "configuration_layerwise.LayerwiseConfig",
+                "AutoModel": "modeling_layerwise.LayerwiseBertForHierarchicalClassification",
+                "AutoModelForSequenceClassification": "modeling_layerwise.LayerwiseBertForHierarchicalClassification",
+            },
+        )
+        super().__init__(classifier_dropout=classifier_dropout, problem_type=PROBLEM_TYPE, **kwargs)
+        self.label_levels = [int(level) for level in label_levels] if label_levels is not None else None
+        self.label_parents = [[int(p) for p in parents] for parents in label_parents] if label_parents is not None else None
+        self.variant = _normalise_variant(variant) if variant is not None else None
+        self.layer_assignment = (
+            {int(level): [int(layer) for layer in layers] for level, layers in layer_assignment.items()}
+            if layer_assignment is not None
+            else None
+        )
+        self.level_loss_weights = [float(w) for w in level_loss_weights] if level_loss_weights is not None else None
+        self.hierarchical_consistency = bool(hierarchical_consistency)
+        self._validate_and_resolve()
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs) -> "LayerwiseConfig":
+        """Build from a `config.json` dict plus `from_pretrained` keyword overrides.
+
+        transformers sets unknown keyword overrides with `setattr` *after* `__init__`, which would
+        skip validation and leave the stored assignment unresolved (e.g. warm-starting from a plain
+        BERT folder with `label_levels=[...]`). Our fields are therefore merged into the dict first.
+        When an override changes the variant, the labels or the depth, a stored assignment that came
+        from a named variant (and stored default weights) are recomputed rather than kept stale.
+        """
+        config_dict = dict(config_dict)
+        overrides = {key: kwargs.pop(key) for key in _OWN_FIELDS if key in kwargs}
+        if overrides:
+            reshaping = {"variant", "label_levels", "num_hidden_layers"} & overrides.keys()
+            if "layer_assignment" in overrides:
+                # An explicit mapping replaces the stored variant unless one is given with it.
+                overrides.setdefault("variant", None)
+            elif reshaping and ("variant" in overrides or config_dict.get("variant") is not None):
+                config_dict.pop("layer_assignment", None)
+            if "label_levels" in overrides and "level_loss_weights" not in overrides:
+                config_dict.pop("level_loss_weights", None)
+            if "label_levels" in overrides and "id2label" not in overrides:
+                # A new label set: the old names (or a plain BERT's default two) do not apply.
+                config_dict.pop("id2label", None)
+                config_dict.pop("label2id", None)
+                config_dict.pop("num_labels", None)
+            config_dict.update(overrides)
+        return super().from_dict(config_dict, **kwargs)
+
+    # --------------------------------------------------------------- validation
+    def _validate_and_resolve(self) -> None:
+        if self.classifier_dropout is not None and not 0.0 <= self.classifier_dropout < 1.0:
+            raise ValueError(f"LayerwiseConfig.classifier_dropout must be in [0, 1), got {self.classifier_dropout}.")
+        levels = self.label_levels
+        if levels is None:
+            # A bare config (e.g. AutoConfig of a plain checkpoint) is allowed; the model needs levels.
+            if self.layer_assignment is not None or self.level_loss_weights is not None or self.label_parents is not None:
+                raise ValueError(
+                    "LayerwiseConfig: layer_assignment, level_loss_weights and label_parents need label_levels "
+                    "(the level of each label)."
+                )
+            return
+        num_labels = self.num_labels
+        if len(levels) != num_labels:
+            raise ValueError(
+                f"LayerwiseConfig.label_levels has {len(levels)} entries but there are {num_labels} labels "
+                f"(id2label); give one level per label."
+            )
+        bad = [(i, level) for i, level in enumerate(levels) if level < 1]
+        if bad:
+            index, level = bad[0]
+            raise ValueError(
+                f"LayerwiseConfig.label_levels[{index}] (label {self.id2label[index]!r}) is {level}; levels are 1-based."
+            )
+        num_levels = max(levels)
+        missing = sorted(set(range(1, num_levels + 1)) - set(levels))
+        if missing:
+            raise ValueError(
+                f"LayerwiseConfig.label_levels: levels {missing} have no labels (levels found: 1..{num_levels}); "
+                "renumber the levels 1..D without gaps."
+            )
+        self._validate_parents(levels)
+        if self.hierarchical_consistency and self.label_parents is None:
+            raise ValueError("LayerwiseConfig.hierarchical_consistency=True needs label_parents.")
+
+        num_layers = self.num_hidden_layers
+        if self.layer_assignment is None:
+            self.variant = self.variant or "last_six"
+            self.layer_assignment = resolve_variant(self.variant, num_levels, num_layers)
+        else:
+            self._validate_assignment(self.layer_assignment, num_levels, num_layers)
+            if self.variant is not None:
+                expected = resolve_variant(self.variant, num_levels, num_layers)
+                if expected != self.layer_assignment:
+                    raise ValueError(
+                        f"LayerwiseConfig.layer_assignment={self.layer_assignment} does not match "
+                        f"variant={self.variant!r} ({expected}) for {num_levels} levels and {num_layers} layers; "
+                        "pass variant=None to use a custom assignment."
+                    )
+        self.layer_assignment = {level: list(self.layer_assignment[level]) for level in sorted(self.layer_assignment)}
+
+        counts = [levels.count(n) for n in range(1, num_levels + 1)]
+        if self.level_loss_weights is None:
+            self.level_loss_weights = [count / num_labels for count in counts]
+        elif len(self.level_loss_weights) != num_levels:
+            raise ValueError(
+                f"LayerwiseConfig.level_loss_weights has {len(self.level_loss_weights)} values for {num_levels} "
+                "hierarchy levels; give one weight per level (level 1 first)."
+            )
+        elif any(w < 0 for w in self.level_loss_weights):
+            raise ValueError(f"LayerwiseConfig.level_loss_weights must be non-negative, got {self.level_loss_weights}.")
+
+    @staticmethod
+    def _validate_assignment(assignment: dict[int, list[int]], num_levels: int, num_layers: int) -> None:
+        expected = set(range(1, num_levels + 1))
+        if set(assignment) != expected:
+            raise ValueError(
+                f"LayerwiseConfig.layer_assignment covers levels {sorted(assignment)} but label_levels has levels "
+                f"1..{num_levels}; give exactly one entry per level."
+            )
+        for level, layers in assignment.items():
+            if not layers:
+                raise ValueError(f"LayerwiseConfig.layer_assignment[{level}] is empty; each level needs at least one layer.")
+            out = [layer for layer in layers if not 1 <= layer <= num_layers]
+            if out:
+                raise ValueError(
+                    f"LayerwiseConfig.layer_assignment[{level}] uses layer(s) {out}, but the encoder has layers "
+                    f"1..{num_layers} (num_hidden_layers={num_layers}; the embedding output is not a layer)."
+                )
+            if len(set(layers)) != len(layers):
+                raise ValueError(f"LayerwiseConfig.layer_assignment[{level}] repeats a layer: {layers}.")
+
+    def _validate_parents(self, levels: list[int]) -> None:
+        parents = self.label_parents
+        if parents is None:
+            return
+        if len(parents) != len(levels):
+            raise ValueError(
+                f"LayerwiseConfig.label_parents has {len(parents)} entries for {len(levels)} labels; give one "
+                "(possibly empty) list of parent ids per label."
+            )
+        for child, ids in enumerate(parents):
+            for parent in ids:
+                if not 0 <= parent < len(levels) or parent == child:
+                    raise ValueError(
+                        f"LayerwiseConfig.label_parents[{child}] (label {self.id2label[child]!r}) names parent id "
+                        f"{parent}; parent ids must be other labels' ids in 0..{len(levels) - 1}."
+                    )
+        self.consistency_generations()  # raises on a cycle
+
+    # ----------------------------------------------------------------- helpers
+    @property
+    def labels(self) -> list[str]:
+        """Label names in id order."""
+        return [self.id2label[i] for i in range(self.num_labels)]
+
+    @property
+    def num_levels(self) -> int:
+        """Depth D of the label hierarchy (0 when no `label_levels` are set)."""
+        return max(self.label_levels) if self.label_levels else 0
+
+    def level_label_ids(self) -> list[list[int]]:
+        """Label ids of each level (level 1 first), ascending within a level."""
+        if self.label_levels is None:
+            raise ValueError("LayerwiseConfig.label_levels is not set.")
+        return [[i for i, level in enumerate(self.label_levels) if level == n] for n in range(1, self.num_levels + 1)]
+
+    def consistency_generations(self) -> list[list[int]]:
+        """Labels grouped so that every label comes after all its parents (roots first).
+
+        Generation g holds the labels whose longest parent chain has g links. Raises on a cycle.
+        """
+        parents = self.label_parents
+        if parents is None:
+            raise ValueError("LayerwiseConfig.label_parents is not set.")
+        depth: dict[int, int] = {}
+        for start in range(len(parents)):
+            if start in depth:
+                continue
+            # Iterative DFS so deep hierarchies do not hit the recursion limit.
+            stack = [(start, iter(parents[start]))]
+            on_path = {start}
+            while stack:
+                node, pending = stack[-1]
+                advanced = False
+                for parent in pending:
+                    if parent in depth:
+                        continue
+                    if parent in on_path:
+                        raise ValueError(
+                            f"LayerwiseConfig.label_parents has a cycle through label {self.id2label[parent]!r} "
+                            f"(id {parent}); the hierarchy must be acyclic."
+                        )
+                    stack.append((parent, iter(parents[parent])))
+                    on_path.add(parent)
+                    advanced = True
+                    break
+                if not advanced:
+                    depth[node] = 1 + max((depth[p] for p in parents[node]), default=-1)
+                    on_path.discard(node)
+                    stack.pop()
+        generations: list[list[int]] = [[] for _ in range(1 + max(depth.values(), default=0))]
+        for label in range(len(parents)):
+            generations[depth[label]].append(label)
+        return [generation for generation in generations if generation]
