@@ -1,0 +1,342 @@
+"""Shared pieces of every corpus builder: the label space, errors, skip reports, splits,
+downloading and cache fingerprints.
+
+Bad-input policy (the same for every builder, see docs/DATA.md):
+
+* A line or record that cannot be parsed raises :class:`CorpusFormatError` naming the file,
+  the line (or document id) and what was expected.
+* A label outside the corpus's label set raises :class:`CorpusFormatError`, unless the
+  builder documents an explicit option to skip it (``on_unknown_label="skip"``).
+* Entity offsets that do not match the text and empty documents are *skipped*, never
+  mislabelled: each skip is counted by reason in ``builder.skips`` and summarised in the log
+  once a split has been generated (``strict=True`` turns every skip into an error).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+import os
+import random
+from collections import Counter
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import datasets
+
+from .hierarchy import Hierarchy
+
+logger = logging.getLogger(__name__)
+
+TASKS = ("multi_label", "multi_class", "hierarchical", "ner")
+
+
+@dataclass
+class LabelSpace:
+    """What a model needs to know about a corpus's labels.
+
+    Attributes:
+        task: ``"multi_label"``, ``"multi_class"``, ``"hierarchical"`` or ``"ner"``.
+        names: label ids in ``ClassLabel`` order (BIO tag names for NER).
+        descriptions: one natural-language description per name (classification corpora),
+            used by label-aware models; ``None`` for NER.
+        hierarchy: the label hierarchy for hierarchical corpora, else ``None``.
+    """
+
+    task: str
+    names: list[str]
+    descriptions: list[str] | None = None
+    hierarchy: Hierarchy | None = None
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if len(set(self.names)) != len(self.names):
+            dup = [n for n, c in Counter(self.names).items() if c > 1]
+            raise ValueError(f"duplicate label names: {dup[:5]}")
+        if self.descriptions is not None and len(self.descriptions) != len(self.names):
+            raise ValueError(f"{len(self.descriptions)} descriptions for {len(self.names)} labels")
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.names)
+
+    @property
+    def id2label(self) -> dict[int, str]:
+        return dict(enumerate(self.names))
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.names)}
+
+    def to_dict(self) -> dict:
+        return {
+            "task": self.task,
+            "names": list(self.names),
+            "descriptions": None if self.descriptions is None else list(self.descriptions),
+            "hierarchy": None if self.hierarchy is None else self.hierarchy.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LabelSpace":
+        h = data.get("hierarchy")
+        return cls(data["task"], list(data["names"]), data.get("descriptions"), Hierarchy.from_dict(h) if h else None)
+
+
+class CorpusError(ValueError):
+    """Base class of the errors raised by the corpus builders."""
+
+
+class CorpusFormatError(CorpusError):
+    """A malformed line/record, named by file and line (or document id)."""
+
+    def __init__(self, path: str | os.PathLike, where: int | str | None, expected: str, got: str | None = None):
+        self.path, self.where, self.expected, self.got = str(path), where, expected, got
+        loc = str(path)
+        if isinstance(where, int):
+            loc += f", line {where}"
+        elif where is not None:
+            loc += f", {where}"
+        msg = f"{loc}: expected {expected}"
+        if got is not None:
+            shown = got if len(got) <= 120 else got[:117] + "..."
+            msg += f", got {shown!r}"
+        super().__init__(msg)
+
+
+class CorpusDownloadError(CorpusError):
+    """No local copy and the public source could not be downloaded."""
+
+
+class SkipReport(Counter):
+    """Counts of skipped or adjusted items by reason, with a few examples each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.examples: dict[str, list[str]] = {}
+
+    def add(self, reason: str, example: str | None = None) -> None:
+        self[reason] += 1
+        if example is not None:
+            ex = self.examples.setdefault(reason, [])
+            if len(ex) < 3:
+                ex.append(example)
+
+    def summary(self) -> str:
+        if not self:
+            return "nothing skipped"
+        parts = []
+        for reason, n in sorted(self.items()):
+            ex = self.examples.get(reason)
+            parts.append(f"{reason}: {n}" + (f" (e.g. {'; '.join(ex)})" if ex else ""))
+        return "; ".join(parts)
+
+
+def seeded_split(
+    keys: Sequence[Hashable],
+    fractions: Sequence[float],
+    seed: int,
+    strata: Sequence[Hashable] | None = None,
+) -> list[list[Hashable]]:
+    """Split `keys` into ``len(fractions)`` parts with a fixed seed.
+
+    Keys are sorted before shuffling, so the result does not depend on the input order (e.g.
+    ``os.listdir``). With `strata` (one value per key) each stratum is split separately, which
+    keeps class proportions in every part. Part sizes are ``round(cumulative fraction * n)``
+    differences, so all keys are used exactly once.
+    """
+    if abs(sum(fractions) - 1.0) > 1e-6:
+        raise ValueError(f"fractions must sum to 1, got {fractions}")
+    groups: dict[Hashable, list[Hashable]] = {}
+    if strata is None:
+        groups[None] = list(keys)
+    else:
+        for key, stratum in zip(keys, strata, strict=True):
+            groups.setdefault(stratum, []).append(key)
+    parts: list[list[Hashable]] = [[] for _ in fractions]
+    for stratum in sorted(groups, key=repr):
+        members = sorted(groups[stratum], key=repr)
+        random.Random(f"{seed}:{stratum!r}").shuffle(members)
+        bounds, total = [0], 0.0
+        for f in fractions:
+            total += f
+            bounds.append(round(total * len(members)))
+        for i in range(len(fractions)):
+            parts[i].extend(members[bounds[i] : bounds[i + 1]])
+    return parts
+
+
+def parse_fractions(value: str | Sequence[float]) -> tuple[float, ...]:
+    """``"8:1:1"`` or ``(0.8, 0.1, 0.1)`` -> normalised fractions."""
+    if isinstance(value, str):
+        try:
+            nums = [float(x) for x in value.split(":")]
+        except ValueError:
+            raise ValueError(f"split ratio must look like '8:1:1', got {value!r}") from None
+    else:
+        nums = [float(x) for x in value]
+    if len(nums) != 3 or any(x < 0 for x in nums) or sum(nums) <= 0:
+        raise ValueError(f"need three non-negative train:validation:test ratios, got {value!r}")
+    s = sum(nums)
+    return tuple(x / s for x in nums)
+
+
+def _files_fingerprint(path: str | None) -> str:
+    """Cheap fingerprint of a data folder or file: relative names, sizes and mtimes."""
+    if path is None:
+        return "none"
+    h = hashlib.sha256()
+    p = Path(path)
+    if p.is_file():
+        st = p.stat()
+        h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    elif p.is_dir():
+        for root, dirs, files in os.walk(p):
+            dirs.sort()
+            for name in sorted(files):
+                fp = Path(root) / name
+                st = fp.stat()
+                h.update(f"{fp.relative_to(p)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    else:
+        h.update(f"missing:{path}".encode())
+    return h.hexdigest()[:16]
+
+
+class CorpusConfig(datasets.BuilderConfig):
+    """Options shared by all corpora.
+
+    Args:
+        strict: raise instead of counting skips (offset mismatches, empty documents, ...).
+        seed: seed of any random split.
+    """
+
+    def __init__(self, *args: Any, strict: bool = False, seed: int = 42, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.strict = strict
+        self.seed = seed
+
+
+class CorpusBuilder(datasets.GeneratorBasedBuilder):
+    """Base class of the labelwise builders.
+
+    Subclasses set ``CORPUS`` (registry name), ``TASK``, optionally ``DOWNLOAD_URLS``
+    (``{key: url}``, downloaded and extracted into ``data_dir`` when none is given) and
+    implement ``label_space()``.
+
+    The cache key covers the config options and ``data_dir`` (datasets' config id) plus a
+    fingerprint of this builder's source and of the files under ``data_dir`` (passed as
+    datasets' ``hash``), so an edited file never returns stale cached data.
+    """
+
+    CORPUS: str = ""
+    TASK: str = ""
+    DOWNLOAD_URLS: dict[str, str] | None = None
+    NEEDS_DATA: bool = True
+    BUILDER_CONFIG_CLASS = CorpusConfig
+
+    def __init__(self, *args: Any, data_dir: str | None = None, cache_dir: str | None = None, **kwargs: Any) -> None:
+        if data_dir is None and self.NEEDS_DATA:
+            data_dir = self._download(cache_dir)
+        if data_dir is not None:
+            data_dir = os.path.abspath(os.path.expanduser(str(data_dir)))
+            if not os.path.exists(data_dir):
+                raise FileNotFoundError(f"{self.CORPUS}: data_dir {data_dir!r} does not exist")
+        if kwargs.get("hash") is None:
+            kwargs["hash"] = self._fingerprint(data_dir)
+        self.skips = SkipReport()
+        self._label_space: LabelSpace | None = None
+        super().__init__(*args, data_dir=data_dir, cache_dir=cache_dir, **kwargs)
+
+    # -- cache key
+    def _fingerprint(self, data_dir: str | None) -> str:
+        h = hashlib.sha256()
+        for klass in type(self).__mro__:
+            if klass.__module__.startswith("datasets"):
+                break
+            try:
+                h.update(inspect.getsource(klass).encode())
+            except (OSError, TypeError):
+                h.update(klass.__qualname__.encode())
+        # Modules hold helper functions too: hash the whole defining modules.
+        for mod_name in {k.__module__ for k in type(self).__mro__ if not k.__module__.startswith(("datasets", "builtins"))}:
+            mod = __import__(mod_name, fromlist=["_"])
+            try:
+                h.update(inspect.getsource(mod).encode())
+            except (OSError, TypeError):
+                pass
+        h.update(_files_fingerprint(data_dir).encode())
+        return h.hexdigest()[:16]
+
+    # -- downloading
+    def _download(self, cache_dir: str | None) -> str:
+        urls = self.DOWNLOAD_URLS
+        if not urls:
+            raise CorpusDownloadError(
+                f"corpus {self.CORPUS!r} has no public download: pass data_dir= (command line: --data_dir) "
+                f"pointing at your local copy"
+            )
+        first = next(iter(urls.values()))
+        try:
+            manager = datasets.DownloadManager(
+                dataset_name=self.CORPUS,
+                download_config=datasets.DownloadConfig(
+                    cache_dir=os.path.join(cache_dir, "downloads") if cache_dir else None, max_retries=1
+                ),
+            )
+            paths = manager.download_and_extract(dict(urls))
+        except Exception as err:  # noqa: BLE001 - any failure means "no download", reported below
+            raise CorpusDownloadError(
+                f"corpus {self.CORPUS!r}: no data_dir given and downloading {first}"
+                + (f" (and {len(urls) - 1} more file(s))" if len(urls) > 1 else "")
+                + f" failed ({type(err).__name__}: {err}). Download it yourself and pass "
+                f"data_dir=<folder> (command line: --data_dir <folder>)."
+            ) from err
+        return self._arrange_download(paths)
+
+    def _arrange_download(self, paths: dict[str, str]) -> str:
+        """Turn downloaded paths into a data_dir; the default takes the common parent."""
+        return os.path.commonpath([os.path.dirname(p) if os.path.isfile(p) else p for p in paths.values()])
+
+    # -- labels
+    def label_space(self) -> LabelSpace:
+        """The corpus's labels, descriptions and hierarchy (computed once per builder)."""
+        if self._label_space is None:
+            self._label_space = self._build_label_space()
+        return self._label_space
+
+    def _build_label_space(self) -> LabelSpace:
+        raise NotImplementedError
+
+    # -- skips
+    def skip(self, reason: str, example: str) -> None:
+        """Count a skip, or raise when the config asks for strict input."""
+        if getattr(self.config, "strict", False):
+            raise CorpusError(f"{self.CORPUS}: {reason}: {example} (strict=True turns skips into errors)")
+        self.skips.add(reason, example)
+
+    def _report(self, split: str) -> None:
+        if self.skips:
+            logger.warning("%s/%s: %s", self.CORPUS, split, self.skips.summary())
+
+    def classification_features(self) -> datasets.Features:
+        """``id``, ``text`` and ``labels`` as ClassLabel (multi-class) or a sequence of them."""
+        space = self.label_space()
+        label = datasets.ClassLabel(names=space.names)
+        return datasets.Features(
+            {
+                "id": datasets.Value("string"),
+                "text": datasets.Value("string"),
+                "labels": label if space.task == "multi_class" else datasets.Sequence(label),
+            }
+        )
+
+
+def require_file(path: str | os.PathLike, corpus: str, what: str) -> Path:
+    """Return `path` as a Path, or raise FileNotFoundError saying which corpus needs it."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{corpus}: expected {what} at {p}")
+    return p

@@ -1,0 +1,39 @@
+"""Name -> builder class registry behind ``load_corpus``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import CorpusBuilder
+from .demo import Demo, DemoHierarchical, DemoNer
+
+CORPORA: dict[str, type[CorpusBuilder]] = {
+    "demo": Demo,
+    "demo_hierarchical": DemoHierarchical,
+    "demo_ner": DemoNer,
+}
+
+ALIASES: dict[str, str] = {"disease5": "medical_abstracts", "disease-5": "medical_abstracts", "ade_corpus_v2": "ade", "eurlex": "eurlex57k"}
+
+
+def resolve_name(name: str) -> str:
+    """Canonical corpus name, or a ValueError listing the choices."""
+    key = name.strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in CORPORA:
+        choices = ", ".join(sorted(CORPORA)) + " (aliases: " + ", ".join(f"{a}={t}" for a, t in sorted(ALIASES.items())) + ")"
+        raise ValueError(f"unknown corpus {name!r}; choose one of: {choices}")
+    return key
+
+
+def get_builder(
+    name: str,
+    data_dir: str | None = None,
+    *,
+    cache_dir: str | None = None,
+    config_name: str | None = None,
+    **config: Any,
+) -> CorpusBuilder:
+    """Instantiate the builder of corpus `name` with its options (nothing is generated yet)."""
+    klass = CORPORA[resolve_name(name)]
+    return klass(config_name=config_name, data_dir=data_dir, cache_dir=cache_dir, **config)
