@@ -1,0 +1,291 @@
+"""Layer-wise guided training of BERT for hierarchical multi-label classification.
+
+Manginas, Chalkidis and Malakasiotis (2020), "Layer-wise Guided Training for BERT: Learning
+Incrementally Refined Document Representations". Each hierarchy level n has its own classifier
+f_n = sigmoid(W_n [c_i; c_j; ...] + b_n) on the [CLS] vectors of the encoder layers assigned to that
+level (`LayerwiseConfig.layer_assignment`), trained with a per-level binary cross-entropy weighted
+by `LayerwiseConfig.level_loss_weights` (|L_n| / |L| by default, appendix B).
+
+This file is shipped with every checkpoint as remote code: it imports only `torch`, `transformers`
+and its sibling `configuration_layerwise`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers import BertModel, BertPreTrainedModel
+from transformers.utils import ModelOutput
+
+from .configuration_layerwise import LayerwiseConfig
+
+
+@dataclass
+class LayerwiseClassifierOutput(ModelOutput):
+    """Output of [`LayerwiseBertForHierarchicalClassification`].
+
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, *optional*):
+            Sum over levels of `level_loss_weights[n] * BCE(level n)`, each BCE averaged over the batch
+            and the level's labels; returned when `labels` are given. Always on the raw scores.
+        logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`):
+            Scores of all labels in label-id order (pre-sigmoid), so `torch.sigmoid(logits)` gives
+            the probabilities and transformers' text-classification pipeline works unchanged. Capped
+            by the parents' scores when hierarchical consistency is applied.
+        level_logits (`tuple[torch.FloatTensor]`, one per level):
+            Level n's scores, shape `(batch_size, |L_n|)`, its labels in ascending id order
+            (`config.level_label_ids()[n - 1]`).
+        hidden_states (`tuple[torch.FloatTensor]`, *optional*):
+            Embedding output plus each layer's output, `(batch_size, sequence_length, hidden_size)`
+            each; returned with `output_hidden_states=True`.
+        attentions (`tuple[torch.FloatTensor]`, *optional*):
+            Attention weights per layer, `(batch_size, num_heads, sequence_length, sequence_length)`;
+            needs `output_attentions=True` and the eager attention implementation.
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    level_logits: tuple[torch.FloatTensor, ...] | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
+
+
+@dataclass
+class LevelPrediction:
+    """Predictions of one hierarchy level for a batch.
+
+    Attributes:
+        level: 1-based hierarchy level.
+        label_ids: global ids of the level's labels, ascending (the column order below).
+        labels: their names.
+        probabilities: `(batch_size, len(label_ids))` sigmoid scores.
+        predicted: `(batch_size, len(label_ids))` booleans, `probabilities >= threshold`.
+    """
+
+    level: int
+    label_ids: list[int]
+    labels: list[str]
+    probabilities: torch.Tensor
+    predicted: torch.Tensor
+
+
+class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
+    """BERT encoder with one classifier per hierarchy level on the [CLS] vectors of that level's layers.
+
+    Warm start from any BERT-family checkpoint:
+    `LayerwiseBertForHierarchicalClassification.from_pretrained(<bert folder or Hub id>, label_levels=[...],
+    id2label={...}, label_parents=[...], variant="last_six")`: the encoder loads unchanged, the
+    level classifiers are new.
+    """
+
+    config_class = LayerwiseConfig
+    # The loss is a fixed weighted mean; it does not use `num_items_in_batch`, so the Trainer must not
+    # assume it does (otherwise accumulated gradients are scaled wrongly, see transformers #47688).
+    accepts_loss_kwargs = False
+    # Plain BERT checkpoints carry a pooler and pre-training heads that this model does not use.
+    _keys_to_ignore_on_load_unexpected = [r"pooler\.", r"^cls\."]
+
+    def __init__(self, config: LayerwiseConfig):
+        super().__init__(config)
+        if config.label_levels is None:
+            raise ValueError(
+                "LayerwiseBertForHierarchicalClassification needs LayerwiseConfig.label_levels (the hierarchy level "
+                "of each label), e.g. from_pretrained(<checkpoint>, label_levels=[1, 1, 2, ...])."
+            )
+        self.config = config
+        self.num_labels = config.num_labels
+        self.bert = BertModel(config, add_pooling_layer=False)
+        dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        self.dropout = nn.Dropout(dropout)
+        # Plain Python structures (not buffers): they derive from the config and must survive
+        # from_pretrained's meta-device construction untouched.
+        self._level_ids = config.level_label_ids()
+        self._level_layers = [config.layer_assignment[n] for n in range(1, config.num_levels + 1)]
+        self._used_layers = sorted({layer for layers in self._level_layers for layer in layers})
+        self.classifiers = nn.ModuleList(
+            nn.Linear(config.hidden_size * len(layers), len(ids)) for layers, ids in zip(self._level_layers, self._level_ids)
+        )
+        self._index_cache: dict[torch.device, tuple[torch.Tensor, list[torch.Tensor]]] = {}
+        self._consistency_cache: dict[torch.device, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        self.post_init()
+
+    # ------------------------------------------------------------------ indices
+    def _indices(self, device: torch.device) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(position of each global label in the level-by-level concatenation, ids of each level)."""
+        if device not in self._index_cache:
+            order = [i for ids in self._level_ids for i in ids]
+            position = [0] * len(order)
+            for pos, label in enumerate(order):
+                position[label] = pos
+            self._index_cache[device] = (
+                torch.tensor(position, dtype=torch.long, device=device),
+                [torch.tensor(ids, dtype=torch.long, device=device) for ids in self._level_ids],
+            )
+        return self._index_cache[device]
+
+    def _consistency_plan(self, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per generation after the roots: (child ids `(C,)`, parent ids `(C, P)` padded with -1)."""
+        if device not in self._consistency_cache:
+            if self.config.label_parents is None:
+                raise ValueError("Hierarchical consistency needs LayerwiseConfig.label_parents.")
+            parents = self.config.label_parents
+            plan = []
+            for generation in self.config.consistency_generations()[1:]:
+                width = max(len(parents[c]) for c in generation)
+                padded = [parents[c] + [-1] * (width - len(parents[c])) for c in generation]
+                plan.append(
+                    (
+                        torch.tensor(generation, dtype=torch.long, device=device),
+                        torch.tensor(padded, dtype=torch.long, device=device),
+                    )
+                )
+            self._consistency_cache[device] = plan
+        return self._consistency_cache[device]
+
+    def apply_hierarchical_consistency(self, logits: torch.Tensor) -> torch.Tensor:
+        """Cap every label's score by its parents' capped scores (our addition, not in the paper).
+
+        `s'(l) = min(s(l), min_{p in parents(l)} s'(p))`, parents first, so for any threshold a label
+        is predicted only if all its ancestors are. Works on logits or probabilities alike.
+
+        Args:
+            logits: `(batch_size, num_labels)` in label-id order.
+        Returns:
+            A new `(batch_size, num_labels)` tensor.
+        """
+        capped = logits.clone()
+        for children, parents in self._consistency_plan(logits.device):
+            # Gather parent scores (padding gathers column 0 and is then masked to +inf).
+            parent_scores = capped[:, parents.clamp(min=0)]  # (batch, C, P)
+            parent_scores = parent_scores.masked_fill(parents < 0, float("inf"))
+            capped[:, children] = torch.minimum(capped[:, children], parent_scores.amin(dim=-1))
+        return capped
+
+    # ------------------------------------------------------------------ forward
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        hierarchical_consistency: bool | None = None,
+        **kwargs,
+    ) -> LayerwiseClassifierOutput | tuple:
+        """Score all labels; each level from the [CLS] vectors of its assigned layers.
+
+        Args:
+            input_ids / attention_mask / token_type_ids / position_ids: `(batch_size, sequence_length)`.
+            inputs_embeds: `(batch_size, sequence_length, hidden_size)`, instead of `input_ids`.
+            labels: `(batch_size, num_labels)` multi-hot targets (0/1) in label-id order.
+            hierarchical_consistency: cap children by parents in `logits`/`level_logits`. Defaults to
+                `config.hierarchical_consistency` in eval mode and to `False` in training mode.
+        """
+        want_hidden = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        outputs = self.bert(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=True,  # the heads read intermediate layers' [CLS]
+            return_dict=True,
+            **kwargs,
+        )
+        # hidden_states[0] is the embedding output, hidden_states[i] the output of layer i.
+        cls = {layer: self.dropout(outputs.hidden_states[layer][:, 0]) for layer in self._used_layers}
+        level_logits = [
+            head(torch.cat([cls[layer] for layer in layers], dim=-1) if len(layers) > 1 else cls[layers[0]])
+            for head, layers in zip(self.classifiers, self._level_layers)
+        ]
+        position, level_ids = self._indices(level_logits[0].device)
+        logits = torch.cat(level_logits, dim=-1).index_select(1, position)  # (batch, num_labels), id order
+
+        loss = None
+        if labels is not None:
+            if labels.shape != logits.shape:
+                raise ValueError(
+                    f"labels must be multi-hot of shape (batch_size, num_labels)={tuple(logits.shape)}, "
+                    f"got {tuple(labels.shape)}."
+                )
+            labels = labels.to(logits.dtype)
+            loss = sum(
+                weight * F.binary_cross_entropy_with_logits(scores, labels.index_select(1, ids))
+                for weight, scores, ids in zip(self.config.level_loss_weights, level_logits, level_ids)
+            )
+
+        if hierarchical_consistency is None:
+            hierarchical_consistency = self.config.hierarchical_consistency and not self.training
+        if hierarchical_consistency:
+            logits = self.apply_hierarchical_consistency(logits)
+            level_logits = [logits.index_select(1, ids) for ids in level_ids]
+
+        output = LayerwiseClassifierOutput(
+            loss=loss,
+            logits=logits,
+            level_logits=tuple(level_logits),
+            hidden_states=outputs.hidden_states if want_hidden else None,
+            attentions=outputs.attentions,
+        )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        return output if return_dict else output.to_tuple()
+
+    # --------------------------------------------------------------- inference
+    def logits_to_levels(
+        self, logits: torch.Tensor, threshold: float = 0.5, hierarchical_consistency: bool | None = None
+    ) -> list[LevelPrediction]:
+        """Split `(batch_size, num_labels)` logits into per-level probabilities and thresholded labels.
+
+        `hierarchical_consistency` defaults to `config.hierarchical_consistency`; applying it to
+        logits that are already consistent changes nothing.
+        """
+        if hierarchical_consistency is None:
+            hierarchical_consistency = self.config.hierarchical_consistency
+        if hierarchical_consistency:
+            logits = self.apply_hierarchical_consistency(logits)
+        probabilities = torch.sigmoid(logits.float())
+        names = self.config.labels
+        _, level_ids = self._indices(logits.device)
+        return [
+            LevelPrediction(
+                level=level,
+                label_ids=list(ids_list),
+                labels=[names[i] for i in ids_list],
+                probabilities=probabilities.index_select(1, ids),
+                predicted=probabilities.index_select(1, ids) >= threshold,
+            )
+            for level, (ids_list, ids) in enumerate(zip(self._level_ids, level_ids), start=1)
+        ]
+
+    @torch.no_grad()
+    def predict_levels(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        threshold: float = 0.5,
+        hierarchical_consistency: bool | None = None,
+        **inputs,
+    ) -> list[LevelPrediction]:
+        """Per-level probabilities and labels for a tokenized batch (call `model.eval()` first).
+
+        Args:
+            input_ids / attention_mask: `(batch_size, sequence_length)`; other encoder inputs
+                (`token_type_ids`, ...) as keyword arguments.
+            threshold: a label is predicted when its probability is at least this.
+            hierarchical_consistency: defaults to `config.hierarchical_consistency`.
+        Returns:
+            One [`LevelPrediction`] per level, level 1 first.
+        """
+        output = self(input_ids, attention_mask=attention_mask, hierarchical_consistency=False, return_dict=True, **inputs)
+        return self.logits_to_levels(output.logits, threshold, hierarchical_consistency)
+
+
+__all__ = ["LayerwiseBertForHierarchicalClassification", "LayerwiseClassifierOutput", "LevelPrediction"]
