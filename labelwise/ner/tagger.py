@@ -1,0 +1,436 @@
+"""Transformer ADR tagger: transformers' standard token-classification model, word-aligned.
+
+The model is `AutoModelForTokenClassification` (for a BERT checkpoint: `BertForTokenClassification`)
+with `id2label`/`label2id` set, so a saved checkpoint runs in the Hub widget and in
+`pipeline("token-classification")` without custom code. What this module adds is the word
+handling around it (see `labelwise.ner.alignment`): first-piece labels, overlapping windows for
+sentences longer than `max_length`, one prediction per word, character-offset spans for raw text.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Sequence
+
+import torch
+from datasets import ClassLabel, Dataset, Features, List, Value
+from tqdm.auto import tqdm
+from transformers import (
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    DataCollatorForTokenClassification,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Trainer,
+    TrainingArguments,
+)
+
+from ..backbone import resolve_backbone
+from .alignment import (
+    DEFAULT_MAX_LENGTH,
+    DEFAULT_STRIDE,
+    IGNORE_INDEX,
+    align_labels,
+    first_piece_values,
+    merge_windows,
+    plan_windows,
+    split_words,
+    tags_to_spans,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "build_token_classification_model",
+    "label_names_from_tags",
+    "encode_windows",
+    "tokenize_and_align",
+    "truncation_report",
+    "train_tagger",
+    "predict_word_labels",
+    "predict_tags",
+    "predict_spans",
+    "TransformerTagger",
+]
+
+
+def build_token_classification_model(backbone: str, label_names: Sequence[str]) -> PreTrainedModel:
+    """Load `backbone` (Hub id, folder or "default") with a fresh token-classification head.
+
+    Returns transformers' standard class for the checkpoint's architecture
+    (`BertForTokenClassification` for BERT), with `id2label`/`label2id` from `label_names`.
+    """
+    label_names = list(label_names)
+    if len(set(label_names)) != len(label_names):
+        raise ValueError(f"label_names has duplicates: {label_names}")
+    return AutoModelForTokenClassification.from_pretrained(
+        resolve_backbone(backbone),
+        num_labels=len(label_names),
+        id2label=dict(enumerate(label_names)),
+        label2id={name: index for index, name in enumerate(label_names)},
+    )
+
+
+def label_names_from_tags(tags_list: Sequence[Sequence[str]]) -> list[str]:
+    """IOB2 label list for the entity types in `tags_list`: "O", then B-/I- of each type, sorted."""
+    types = sorted({tag[2:] for tags in tags_list for tag in tags if tag != "O"})
+    return ["O"] + [f"{prefix}-{kind}" for kind in types for prefix in ("B", "I")]
+
+
+def _load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
+    tokenizer = AutoTokenizer.from_pretrained(resolve_backbone(name_or_path))
+    if not tokenizer.is_fast:
+        raise ValueError(f"{name_or_path}: word alignment needs a fast tokenizer (word_ids()); got {type(tokenizer).__name__}.")
+    return tokenizer
+
+
+def encode_windows(
+    tokens_list: Sequence[Sequence[str]],
+    tokenizer: PreTrainedTokenizerBase,
+    max_length: int = DEFAULT_MAX_LENGTH,
+    stride: int = DEFAULT_STRIDE,
+    labels_list: Sequence[Sequence[int]] | None = None,
+    example_indices: Sequence[int] | None = None,
+) -> list[dict]:
+    """Encode sentences (lists of words) as model windows of at most `max_length` pieces.
+
+    Returns one dict per window: `input_ids`, `attention_mask` (and `token_type_ids` when the
+    tokenizer makes them), `word_ids` (index of the word within the window per piece, -1 for
+    special tokens), `example_index`, `word_start`, `word_end`, `truncated_pieces` (pieces of an
+    over-long word that did not fit) and, with `labels_list`, `labels` (first piece labelled,
+    -100 elsewhere). Empty sentences produce no window.
+    """
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError("encode_windows needs a fast tokenizer (it uses word_ids()).")
+    max_pieces = max_length - tokenizer.num_special_tokens_to_add(pair=False)
+    if example_indices is None:
+        example_indices = range(len(tokens_list))
+    if len(example_indices) != len(tokens_list) or (labels_list is not None and len(labels_list) != len(tokens_list)):
+        raise ValueError("tokens_list, labels_list and example_indices must have the same length.")
+    # Pass 1: pieces per word, without special tokens and without truncation.
+    nonempty = [position for position, tokens in enumerate(tokens_list) if len(tokens)]
+    if not nonempty:
+        return []
+    full = tokenizer([list(tokens_list[p]) for p in nonempty], is_split_into_words=True, add_special_tokens=False)
+    window_meta, window_words = [], []
+    for row_in_batch, position in enumerate(nonempty):
+        tokens = list(tokens_list[position])
+        if labels_list is not None and len(labels_list[position]) != len(tokens):
+            raise ValueError(
+                f"example {example_indices[position]}: {len(tokens)} tokens but {len(labels_list[position])} labels."
+            )
+        counts = [0] * len(tokens)
+        for word_id in full.word_ids(row_in_batch):
+            if word_id is not None:
+                counts[word_id] += 1
+        for start, end in plan_windows(counts, max_pieces, stride):
+            window_meta.append((position, start, end, sum(counts[start:end])))
+            window_words.append(tokens[start:end])
+    # Pass 2: encode each window with special tokens; truncation only bites on a word longer than a window.
+    encoded = tokenizer(window_words, is_split_into_words=True, truncation=True, max_length=max_length)
+    rows = []
+    for window, (position, start, end, n_pieces) in enumerate(window_meta):
+        word_ids = encoded.word_ids(window)
+        row = {key: encoded[key][window] for key in encoded.keys()}
+        row.update(
+            word_ids=[-1 if word_id is None else word_id for word_id in word_ids],
+            example_index=int(example_indices[position]),
+            word_start=start,
+            word_end=end,
+            truncated_pieces=n_pieces - sum(1 for word_id in word_ids if word_id is not None),
+        )
+        if labels_list is not None:
+            row["labels"] = align_labels(word_ids, labels_list[position], start)
+        rows.append(row)
+    return rows
+
+
+def _tag_column(dataset: Dataset, label_column: str) -> list[str] | None:
+    feature = dataset.features.get(label_column)
+    inner = getattr(feature, "feature", None)
+    return list(inner.names) if isinstance(inner, ClassLabel) else None
+
+
+def tokenize_and_align(
+    dataset: Dataset,
+    tokenizer: PreTrainedTokenizerBase,
+    max_length: int = DEFAULT_MAX_LENGTH,
+    stride: int = DEFAULT_STRIDE,
+    label_column: str | None = "ner_tags",
+) -> Dataset:
+    """Turn a word-level NER dataset (`tokens`, `ner_tags` ids) into a dataset of model windows.
+
+    One sentence gives one row, or several overlapping rows when its pieces exceed `max_length`.
+    Columns are those of `encode_windows`; `example_index` is the sentence's row in `dataset`.
+    With `label_column=None` (or a dataset without that column) no `labels` are made.
+    A warning reports any pieces lost to truncation (see `truncation_report`).
+    """
+    if "tokens" not in dataset.column_names:
+        raise ValueError(f"tokenize_and_align needs a 'tokens' column; the dataset has {dataset.column_names}.")
+    use_labels = label_column is not None and label_column in dataset.column_names
+
+    def encode(batch: dict, indices: list[int]) -> dict:
+        rows = encode_windows(
+            batch["tokens"], tokenizer, max_length, stride,
+            labels_list=batch[label_column] if use_labels else None, example_indices=indices,
+        )
+        keys = rows[0].keys() if rows else ["input_ids", "attention_mask", "word_ids", "example_index", "word_start", "word_end", "truncated_pieces"]
+        return {key: [row[key] for row in rows] for key in keys}
+
+    windows = dataset.map(
+        encode, batched=True, with_indices=True, remove_columns=dataset.column_names, desc="Encoding windows"
+    )
+    report = truncation_report(windows)
+    if report["truncated_pieces"]:
+        logger.warning(
+            "%d pieces in %d windows did not fit into max_length=%d (a single word longer than a window); "
+            "those words keep their first piece and label.",
+            report["truncated_pieces"], report["truncated_windows"], max_length,
+        )
+    return windows
+
+
+def truncation_report(windows: Dataset | Sequence[dict]) -> dict[str, int]:
+    """Counts for encoded windows: sentences, windows, sentences split, pieces lost to truncation."""
+    rows = windows.select_columns(["example_index", "truncated_pieces"]) if isinstance(windows, Dataset) else windows
+    examples: dict[int, int] = {}
+    truncated_pieces = truncated_windows = 0
+    for row in rows:
+        examples[row["example_index"]] = examples.get(row["example_index"], 0) + 1
+        truncated_pieces += row["truncated_pieces"]
+        truncated_windows += row["truncated_pieces"] > 0
+    return {
+        "sentences": len(examples),
+        "windows": sum(examples.values()),
+        "sentences_split": sum(count > 1 for count in examples.values()),
+        "truncated_windows": int(truncated_windows),
+        "truncated_pieces": int(truncated_pieces),
+    }
+
+
+def _compute_window_metrics(label_names: list[str]):
+    from ..metrics.entities import entity_scores
+
+    def compute(eval_prediction) -> dict[str, float]:
+        # Window-level first-piece scores: a quick training signal. Cross-validation scores merged
+        # windows per sentence with `predict_tags` instead.
+        logits, labels = eval_prediction.predictions, eval_prediction.label_ids
+        predictions = logits.argmax(-1)
+        gold, pred = [], []
+        for row_pred, row_gold in zip(predictions, labels):
+            keep = row_gold != IGNORE_INDEX
+            gold.append([label_names[i] for i in row_gold[keep]])
+            pred.append([label_names[i] for i in row_pred[keep]])
+        scores = entity_scores(gold, pred)
+        return {"precision": scores["precision"], "recall": scores["recall"], "f1": scores["f1"]}
+
+    return compute
+
+
+def train_tagger(
+    train_ds: Dataset,
+    eval_ds: Dataset | None,
+    backbone: str,
+    output_dir: str,
+    label_names: Sequence[str] | None = None,
+    max_length: int = DEFAULT_MAX_LENGTH,
+    stride: int = DEFAULT_STRIDE,
+    label_column: str = "ner_tags",
+    **training_args,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Fine-tune `backbone` for token classification with the Hugging Face Trainer.
+
+    Args:
+        train_ds, eval_ds: word-level datasets with `tokens` and `label_column` (label ids);
+            `eval_ds` may be None (no evaluation during training).
+        backbone: Hub id, local folder, or "default" (the packaged MiniLM).
+        output_dir: where the Trainer writes; the final model and tokenizer are saved there,
+            ready for `pipeline("token-classification", model=output_dir)` or `push_to_hub`.
+        label_names: tag names by id; read from the dataset's `ClassLabel` feature when omitted.
+        max_length, stride: window size (pieces, special tokens included) and overlap.
+        **training_args: `TrainingArguments` overrides (e.g. `num_train_epochs=2`).
+
+    Returns:
+        `(model, tokenizer)`, the model in eval mode.
+    """
+    if label_names is None:
+        label_names = _tag_column(train_ds, label_column)
+        if label_names is None:
+            raise ValueError(
+                f"train_ds column {label_column!r} is not a Sequence(ClassLabel); pass label_names explicitly."
+            )
+    label_names = list(label_names)
+    tokenizer = _load_tokenizer(backbone)
+    model = build_token_classification_model(backbone, label_names)
+    # BertForTokenClassification averages its own loss and ignores `num_items_in_batch`; telling the
+    # Trainer so keeps gradient accumulation correct (hf5-notes, transformers issue 47688).
+    model.accepts_loss_kwargs = False
+    train_windows = tokenize_and_align(train_ds, tokenizer, max_length, stride, label_column)
+    eval_windows = tokenize_and_align(eval_ds, tokenizer, max_length, stride, label_column) if eval_ds is not None else None
+    arguments = dict(
+        output_dir=output_dir,
+        learning_rate=5e-5,
+        num_train_epochs=3,
+        per_device_train_batch_size=16,
+        per_device_eval_batch_size=32,
+        warmup_steps=0.1,
+        weight_decay=0.01,
+        save_strategy="no",
+        report_to="none",
+        logging_steps=50,
+        eval_strategy="epoch" if eval_windows is not None else "no",
+    )
+    arguments.update(training_args)
+    trainer = Trainer(
+        model=model,
+        args=TrainingArguments(**arguments),
+        train_dataset=train_windows,
+        eval_dataset=eval_windows,
+        data_collator=DataCollatorForTokenClassification(tokenizer),
+        processing_class=tokenizer,
+        compute_metrics=_compute_window_metrics(label_names) if eval_windows is not None else None,
+    )
+    trainer.train()
+    trainer.save_model(output_dir)
+    model.eval()
+    return model, tokenizer
+
+
+@torch.no_grad()
+def predict_word_labels(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    tokens_list: Sequence[Sequence[str]],
+    max_length: int = DEFAULT_MAX_LENGTH,
+    stride: int = DEFAULT_STRIDE,
+    batch_size: int = 32,
+    show_progress: bool = False,
+) -> tuple[list[list[int]], list[list[float]]]:
+    """Predict one label id and its probability for every word of every sentence.
+
+    Windows are sorted by length before batching (less padding); each word takes the prediction of
+    its first piece in the window where it has the most context.
+
+    Returns:
+        `(label_ids, probabilities)`, each a list per sentence with one entry per word.
+    """
+    rows = encode_windows(tokens_list, tokenizer, max_length, stride)
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    per_window: list[dict[int, tuple[int, float]]] = [{} for _ in rows]
+    model_keys = [key for key in ("input_ids", "attention_mask", "token_type_ids") if rows and key in rows[0]]
+    batches = range(0, len(order), batch_size)
+    for begin in tqdm(batches, desc="Tagging", disable=not show_progress, total=math.ceil(len(order) / batch_size)):
+        batch_ids = order[begin : begin + batch_size]
+        batch = tokenizer.pad([{key: rows[i][key] for key in model_keys} for i in batch_ids], return_tensors="pt")
+        logits = model(**{key: value.to(device) for key, value in batch.items()}).logits  # (batch, pieces, labels)
+        probabilities, labels = logits.float().softmax(-1).max(-1)  # (batch, pieces) each
+        for row_in_batch, i in enumerate(batch_ids):
+            word_ids = [None if w < 0 else w for w in rows[i]["word_ids"]]
+            n = len(word_ids)
+            values = list(zip(labels[row_in_batch, :n].tolist(), probabilities[row_in_batch, :n].tolist()))
+            per_window[i] = first_piece_values(word_ids, values)
+    model.train(was_training)
+    by_example: dict[int, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_example.setdefault(row["example_index"], []).append(i)
+    label_ids, scores = [], []
+    for index, tokens in enumerate(tokens_list):
+        windows = by_example.get(index, [])
+        merged = merge_windows(
+            [(rows[i]["word_start"], rows[i]["word_end"]) for i in windows],
+            [per_window[i] for i in windows],
+            len(tokens),
+            default=(None, 0.0),
+        )
+        if any(label is None for label, _ in merged):  # only if the tokenizer dropped a word entirely
+            raise RuntimeError(f"sentence {index}: some words got no piece from the tokenizer: {list(tokens)}")
+        label_ids.append([label for label, _ in merged])
+        scores.append([score for _, score in merged])
+    return label_ids, scores
+
+
+def predict_tags(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    tokens_list: Sequence[Sequence[str]],
+    max_length: int = DEFAULT_MAX_LENGTH,
+    stride: int = DEFAULT_STRIDE,
+    batch_size: int = 32,
+    show_progress: bool = False,
+) -> list[list[str]]:
+    """Predicted tag names (`model.config.id2label`) for every word; see `predict_word_labels`."""
+    label_ids, _ = predict_word_labels(model, tokenizer, tokens_list, max_length, stride, batch_size, show_progress)
+    id2label = model.config.id2label
+    return [[id2label[label] for label in labels] for labels in label_ids]
+
+
+def predict_spans(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    texts: Sequence[str],
+    max_length: int = DEFAULT_MAX_LENGTH,
+    stride: int = DEFAULT_STRIDE,
+    batch_size: int = 32,
+    show_progress: bool = False,
+) -> list[list[dict]]:
+    """Entity spans with character offsets for raw texts of any length.
+
+    Text is split into words (`alignment.split_words`: letter/digit runs and single punctuation
+    marks, as BERT's pre-tokenizer does), tagged word by word exactly as in training (first piece,
+    overlapping windows beyond `max_length`), and IOB2-decoded into spans.
+
+    Returns:
+        Per text, `[{"entity_group", "score", "word", "start", "end"}]` (the keys of
+        `pipeline("token-classification", aggregation_strategy="simple")`), with
+        `text[start:end] == word` and `score` the mean word probability.
+    """
+    split = [split_words(text) for text in texts]
+    tags = predict_word_labels(model, tokenizer, [words for words, _ in split], max_length, stride, batch_size, show_progress)
+    id2label = model.config.id2label
+    results = []
+    for text, (_, offsets), labels, scores in zip(texts, split, *tags):
+        results.append(tags_to_spans([id2label[label] for label in labels], offsets, text, scores))
+    return results
+
+
+class TransformerTagger:
+    """Cross-validation adapter: `fit(tokens_list, tags_list)` / `predict(tokens_list)` like the baselines."""
+
+    def __init__(
+        self,
+        backbone: str = "default",
+        output_dir: str | None = None,
+        max_length: int = DEFAULT_MAX_LENGTH,
+        stride: int = DEFAULT_STRIDE,
+        batch_size: int = 32,
+        **training_args,
+    ) -> None:
+        self.backbone, self.output_dir = backbone, output_dir
+        self.max_length, self.stride, self.batch_size = max_length, stride, batch_size
+        self.training_args = training_args
+        self.model: PreTrainedModel | None = None
+        self.tokenizer: PreTrainedTokenizerBase | None = None
+
+    def fit(self, tokens_list: Sequence[Sequence[str]], tags_list: Sequence[Sequence[str]]) -> "TransformerTagger":
+        label_names = label_names_from_tags(tags_list)
+        features = Features({"tokens": List(Value("string")), "ner_tags": List(ClassLabel(names=label_names))})
+        train = Dataset.from_dict(
+            {"tokens": [list(t) for t in tokens_list], "ner_tags": [list(t) for t in tags_list]}, features=features
+        )
+        output_dir = self.output_dir or os.path.join("runs", "ner_tagger")
+        self.model, self.tokenizer = train_tagger(
+            train, None, self.backbone, output_dir, label_names=label_names,
+            max_length=self.max_length, stride=self.stride, **self.training_args,
+        )
+        self.truncation = truncation_report(encode_windows(tokens_list, self.tokenizer, self.max_length, self.stride))
+        return self
+
+    def predict(self, tokens_list: Sequence[Sequence[str]]) -> list[list[str]]:
+        if self.model is None:
+            raise RuntimeError("TransformerTagger.predict called before fit.")
+        return predict_tags(self.model, self.tokenizer, tokens_list, self.max_length, self.stride, self.batch_size, show_progress=True)
