@@ -167,6 +167,25 @@ class LameConfig(BertConfig):
                 "call tokenize_label_descriptions(tokenizer) again."
             )
 
+    @classmethod
+    def from_dict(cls, config_dict: dict, **kwargs):
+        """Build from a checkpoint's config dict plus keyword overrides.
+
+        transformers builds the config from the file and sets keyword arguments as attributes
+        afterwards; LAME's fields must instead be known to `__init__`, which derives the label set
+        from the descriptions and validates everything together. New descriptions replace the label
+        maps of the checkpoint (a plain BERT checkpoint often carries a default two-label map).
+        """
+        config_dict = dict(config_dict)
+        label_fields = {"id2label", "label2id", "num_labels", "problem_type"}
+        moved = {key for key in kwargs if key in _INIT_FIELDS or key in label_fields}
+        if "label_descriptions" in moved and not moved & {"id2label", "label2id", "num_labels"}:
+            for key in ("id2label", "label2id", "num_labels"):
+                config_dict.pop(key, None)
+        for key in moved:
+            config_dict[key] = kwargs.pop(key)
+        return super().from_dict(config_dict, **kwargs)
+
     @property
     def labels(self) -> list[str]:
         """Label names in id order."""
@@ -183,3 +202,8 @@ class LameConfig(BertConfig):
             add_special_tokens=True,
         )
         self.label_description_token_ids = [list(ids) for ids in encoded["input_ids"]]
+
+
+_INIT_FIELDS = frozenset(
+    name for name in LameConfig.__init__.__code__.co_varnames[1 : LameConfig.__init__.__code__.co_argcount]
+)

@@ -1,0 +1,163 @@
+"""Pipeline for LAME models: labels, probabilities and the words each label attended to.
+
+Shipped with LAME checkpoints as remote code (imports only torch and transformers). Use::
+
+    from transformers import pipeline
+    classify = pipeline(model="<repo or folder>", trust_remote_code=True)
+    classify("Renal abscess in children ...")
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import Pipeline
+
+TASK_NAME = "label-attention-classification"
+
+
+def merge_pieces_into_words(
+    piece_weights: torch.Tensor, word_ids: list[int | None], offsets: list[tuple[int, int]], text: str
+) -> tuple[list[dict], torch.Tensor]:
+    """Merge WordPiece-level weights into word-level weights.
+
+    A word's weight is the sum of its pieces' weights (attention mass), so a document's word
+    weights still sum to at most 1 per label. Special tokens and padding (`word_id is None`) are
+    dropped.
+
+    Args:
+        piece_weights: `(num_labels, seq_len)` weights of every token position.
+        word_ids: the tokenizer's word index of each position (`None` for special tokens/padding).
+        offsets: `(start, end)` character span of each position in `text`.
+        text: the document.
+
+    Returns:
+        `(words, weights)`: `words[i] = {"word", "start", "end"}` in document order and a
+        `(num_labels, num_words)` tensor.
+    """
+    spans: dict[int, list[int]] = {}
+    for word_id, (start, end) in zip(word_ids, offsets):
+        if word_id is None:
+            continue
+        if word_id not in spans:
+            spans[word_id] = [start, end]
+        spans[word_id][1] = max(spans[word_id][1], end)
+    order = sorted(spans)
+    column = {word_id: i for i, word_id in enumerate(order)}
+    positions = [p for p, word_id in enumerate(word_ids) if word_id is not None]
+    targets = torch.tensor([column[word_ids[p]] for p in positions], dtype=torch.long)
+    weights = torch.zeros(piece_weights.shape[0], len(order), dtype=torch.float32)
+    weights.index_add_(1, targets, piece_weights[:, positions].float())
+    words = [{"word": text[spans[w][0] : spans[w][1]], "start": spans[w][0], "end": spans[w][1]} for w in order]
+    return words, weights
+
+
+class LameClassificationPipeline(Pipeline):
+    """Text in; for every label its probability, whether it is predicted, and its evidence words.
+
+    Each result is a dict::
+
+        {"text": str, "truncated": bool,
+         "labels": [{"label", "score", "description", "predicted", "evidence": [{"word", "start", "end", "weight"}]}],
+         "words": [{"word", "start", "end"}],
+         "word_weights": {label: [one weight per word]}}
+
+    Labels are sorted by score. A multi-label model predicts every label whose sigmoid score is at
+    least `threshold` (default 0.5); a multi-class model predicts the arg-max of the softmax.
+    Word weights are the last label-attention block's weights averaged over heads, pieces of a
+    word summed. `evidence` lists the `top_k_evidence` highest-weighted words of predicted labels.
+    """
+
+    _load_processor = False
+    _load_image_processor = False
+    _load_feature_extractor = False
+    _load_tokenizer = True
+
+    def _sanitize_parameters(self, threshold=None, top_k_evidence=None, max_length=None, **kwargs):
+        preprocess, postprocess = {}, {}
+        if max_length is not None:
+            preprocess["max_length"] = max_length
+        if threshold is not None:
+            postprocess["threshold"] = threshold
+        if top_k_evidence is not None:
+            postprocess["top_k_evidence"] = top_k_evidence
+        return preprocess, {}, postprocess
+
+    def preprocess(self, text: str, max_length: int | None = None) -> dict:
+        if not isinstance(text, str):
+            raise TypeError(f"{type(self).__name__} takes a string (or a list of strings), got {type(text).__name__}.")
+        limit = max_length or min(self.tokenizer.model_max_length, self.model.config.max_position_embeddings)
+        encoded = self.tokenizer(
+            text, truncation=True, max_length=limit, return_offsets_mapping=True, return_overflowing_tokens=False
+        )
+        full_length = len(self.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+        tensors = {
+            key: torch.tensor([encoded[key]])
+            for key in ("input_ids", "attention_mask", "token_type_ids")
+            if key in encoded
+        }
+        return {
+            "model_inputs": tensors,
+            "word_ids": encoded.word_ids(),
+            "offsets": [tuple(span) for span in encoded["offset_mapping"]],
+            "text": text,
+            "truncated": full_length > limit,
+        }
+
+    def _forward(self, inputs: dict) -> dict:
+        output = self.model(**inputs["model_inputs"], output_label_attentions=True)
+        # (1, heads, labels, tokens) of the last block, averaged over heads -> (labels, tokens)
+        attention = output.label_attentions[-1][0].mean(0)
+        rest = {key: value for key, value in inputs.items() if key != "model_inputs"}
+        return {"logits": output.logits[0], "attention": attention, **rest}
+
+    def postprocess(self, outputs: dict, threshold: float = 0.5, top_k_evidence: int = 5) -> dict:
+        config = self.model.config
+        logits = outputs["logits"].float()
+        if config.problem_type == "single_label_classification":
+            scores = torch.softmax(logits, dim=-1)
+            predicted = torch.zeros_like(scores, dtype=torch.bool)
+            predicted[scores.argmax()] = True
+        else:
+            scores = torch.sigmoid(logits)
+            predicted = scores >= threshold
+        descriptions = config.label_descriptions or [""] * config.num_labels
+
+        words, weights = merge_pieces_into_words(
+            outputs["attention"], outputs["word_ids"], outputs["offsets"], outputs["text"]
+        )
+        labels = []
+        for index in range(config.num_labels):
+            evidence = []
+            if predicted[index]:
+                top = torch.topk(weights[index], k=min(top_k_evidence, len(words))).indices.tolist()
+                evidence = [{**words[i], "weight": float(weights[index, i])} for i in top]
+            labels.append(
+                {
+                    "label": config.id2label[index],
+                    "score": float(scores[index]),
+                    "description": descriptions[index],
+                    "predicted": bool(predicted[index]),
+                    "evidence": evidence,
+                }
+            )
+        labels.sort(key=lambda item: item["score"], reverse=True)
+        return {
+            "text": outputs["text"],
+            "truncated": outputs["truncated"],
+            "labels": labels,
+            "words": words,
+            "word_weights": {config.id2label[i]: weights[i].tolist() for i in range(config.num_labels)},
+        }
+
+
+def register_lame_pipeline() -> None:
+    """Register the pipeline task, so `pipeline(TASK_NAME, model=...)` and `save_pretrained` know it."""
+    from transformers import AutoModelForSequenceClassification
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    PIPELINE_REGISTRY.register_pipeline(
+        TASK_NAME,
+        pipeline_class=LameClassificationPipeline,
+        pt_model=AutoModelForSequenceClassification,
+        type="text",
+    )
