@@ -15,7 +15,7 @@ from typing import Any
 
 import datasets
 
-from .base import CorpusBuilder, CorpusDownloadError, CorpusError, CorpusFormatError, LabelSpace
+from .base import CorpusBuilder, as_dataset_dict, prepare_builder, CorpusDownloadError, CorpusError, CorpusFormatError, LabelSpace
 from .hierarchy import Hierarchy, HierarchyError
 from .registry import ALIASES, CORPORA, get_builder
 
@@ -41,10 +41,8 @@ def load_corpus(
         **config: corpus options (fields of the corpus's BuilderConfig).
     """
     builder = get_builder(name, data_dir=data_dir, cache_dir=cache_dir, config_name=config_name, **config)
-    builder.download_and_prepare(
-        download_mode=datasets.DownloadMode.FORCE_REDOWNLOAD if force_rebuild else None
-    )
-    return builder.as_dataset()
+    prepare_builder(builder, force_rebuild)
+    return as_dataset_dict(builder)
 
 
 def load_label_space(

@@ -319,7 +319,7 @@ class CorpusBuilder(datasets.GeneratorBasedBuilder):
 
     def _report(self, split: str) -> None:
         if self.skips:
-            logger.warning("%s/%s: %s", self.CORPUS, split, self.skips.summary())
+            logger.warning("%s, after the %s split (counts so far): %s", self.CORPUS, split, self.skips.summary())
 
     def classification_features(self) -> datasets.Features:
         """``id``, ``text`` and ``labels`` as ClassLabel (multi-class) or a sequence of them."""
@@ -332,6 +332,42 @@ class CorpusBuilder(datasets.GeneratorBasedBuilder):
                 "labels": label if space.task == "multi_class" else datasets.Sequence(label),
             }
         )
+
+
+def prepare_builder(builder: datasets.DatasetBuilder, force_rebuild: bool = False) -> None:
+    """``download_and_prepare`` that re-raises our own errors (bad input) as they are, instead
+    of datasets' generic DatasetGenerationError, so the message naming the file is on top."""
+    try:
+        builder.download_and_prepare(download_mode=datasets.DownloadMode.FORCE_REDOWNLOAD if force_rebuild else None)
+    except datasets.exceptions.DatasetGenerationError as err:
+        cause = err.__cause__
+        if isinstance(cause, (CorpusError, OSError)):
+            raise cause from None
+        raise
+
+
+def as_dataset_dict(builder: datasets.DatasetBuilder) -> datasets.DatasetDict:
+    """``builder.as_dataset()``, but a split with no examples becomes an empty Dataset with the
+    builder's features (datasets refuses to read empty splits)."""
+    out = {}
+    for name, info in builder.info.splits.items():
+        if info.num_examples == 0:
+            features = builder.info.features
+            out[name] = datasets.Dataset.from_dict({k: [] for k in features}, features=features, info=builder.info.copy())
+        else:
+            out[name] = builder.as_dataset(split=name)
+    return datasets.DatasetDict(out)
+
+
+def link_downloads(paths: dict[str, str], names: dict[str, str], prefix: str) -> str:
+    """Downloaded files have hashed cache names: link them under the names a builder reads,
+    in a fresh folder, and return that folder."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    for key, path in paths.items():
+        os.symlink(path, folder / names[key])
+    return str(folder)
 
 
 def require_file(path: str | os.PathLike, corpus: str, what: str) -> Path:

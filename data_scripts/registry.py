@@ -5,12 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from .base import CorpusBuilder
+from .ade import Ade
 from .demo import Demo, DemoHierarchical, DemoNer
+from .eurlex57k import Eurlex57k
+from .hoc import Hoc
+from .medical_abstracts import MedicalAbstracts
 
 CORPORA: dict[str, type[CorpusBuilder]] = {
     "demo": Demo,
     "demo_hierarchical": DemoHierarchical,
     "demo_ner": DemoNer,
+    "hoc": Hoc,
+    "medical_abstracts": MedicalAbstracts,
+    "eurlex57k": Eurlex57k,
+    "ade": Ade,
 }
 
 ALIASES: dict[str, str] = {"disease5": "medical_abstracts", "disease-5": "medical_abstracts", "ade_corpus_v2": "ade", "eurlex": "eurlex57k"}

@@ -1,0 +1,201 @@
+"""EURLEX57K (Chalkidis et al., 2019): EU legislation tagged with EUROVOC concepts.
+
+Format
+    One JSON per document in ``train/``, ``dev/`` and ``test/`` with ``celex_id, uri, type,
+    concepts, title, header, recitals, main_body (a list of strings), attachments``, and
+    ``EURLEX57K.json``: ``{concept_id: {"concept_id", "label", "alt_labels", "parents"}}``.
+    A concept may have several parents.
+
+Labels
+    Concept ids; the description of a concept is its EUROVOC ``label`` (with
+    ``alt_labels`` appended when ``descriptions="label+alt"``). ``label_set="all"`` (default)
+    uses every concept of ``EURLEX57K.json``; ``"used"`` only concepts assigned to some
+    document of the corpus; ``"train"`` only those of the training documents (others are then
+    removed from documents and counted as ``label_not_in_train``).
+
+Hierarchy
+    From the ``parents`` lists; levels by the rule of :class:`Hierarchy` (1 + min over
+    parents). ``min_level`` / ``max_level`` truncate it (the paper dropped the deepest
+    levels): document labels then move to their nearest kept ancestors.
+    ``augment=True`` adds all ancestors to every document's labels.
+    A document concept missing from ``EURLEX57K.json`` raises an error unless
+    ``on_unknown_label="skip"`` (then it is removed and counted).
+
+Text
+    ``text_fields`` (default title, header, recitals, main_body) joined by newlines.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import datasets
+
+from .base import CorpusBuilder, CorpusConfig, CorpusFormatError, LabelSpace, link_downloads
+from .hierarchy import Hierarchy
+
+URLS = {
+    "documents": "http://nlp.cs.aueb.gr/software_and_datasets/EURLEX57K/datasets.zip",
+    "concepts": "http://nlp.cs.aueb.gr/software_and_datasets/EURLEX57K/eurovoc_en.json",
+}
+TEXT_FIELDS = ("title", "header", "recitals", "main_body", "attachments")
+SPLIT_DIRS = {"train": "train", "validation": "dev", "test": "test"}
+
+
+class Eurlex57kConfig(CorpusConfig):
+    """EURLEX57K options (see the module docstring)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        text_fields: tuple[str, ...] | list[str] = ("title", "header", "recitals", "main_body"),
+        label_set: str = "all",
+        descriptions: str = "label",
+        min_level: int = 1,
+        max_level: int | None = None,
+        augment: bool = False,
+        on_unknown_label: str = "error",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        bad = [f for f in text_fields if f not in TEXT_FIELDS]
+        if bad or not text_fields:
+            raise ValueError(f"eurlex57k: text_fields must be a non-empty subset of {TEXT_FIELDS}, got {list(text_fields)}")
+        if label_set not in ("all", "used", "train"):
+            raise ValueError(f"eurlex57k: label_set must be 'all', 'used' or 'train', got {label_set!r}")
+        if descriptions not in ("label", "label+alt"):
+            raise ValueError(f"eurlex57k: descriptions must be 'label' or 'label+alt', got {descriptions!r}")
+        if on_unknown_label not in ("error", "skip"):
+            raise ValueError(f"eurlex57k: on_unknown_label must be 'error' or 'skip', got {on_unknown_label!r}")
+        self.text_fields = tuple(text_fields)
+        self.label_set, self.descriptions = label_set, descriptions
+        self.min_level, self.max_level, self.augment = min_level, max_level, augment
+        self.on_unknown_label = on_unknown_label
+
+
+def read_concepts(path: Path) -> dict[str, dict]:
+    """EUROVOC concepts ``{id: {"label", "alt_labels", "parents"}}`` with their fields checked."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise CorpusFormatError(path, err.lineno, "valid JSON", err.msg) from None
+    if not isinstance(data, dict):
+        raise CorpusFormatError(path, None, "a JSON object {concept_id: concept}", type(data).__name__)
+    for cid, concept in data.items():
+        if not isinstance(concept, dict) or not isinstance(concept.get("label"), str) or not isinstance(concept.get("parents", []), list):
+            raise CorpusFormatError(path, f"concept {cid}", "an object with a string 'label' and a list 'parents'", str(concept)[:100])
+    return data
+
+
+def read_document(path: Path) -> dict:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise CorpusFormatError(path, err.lineno, "valid JSON", err.msg) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("concepts"), list) or "celex_id" not in doc:
+        raise CorpusFormatError(path, None, "an object with 'celex_id' and a list 'concepts'", str(doc)[:100])
+    return doc
+
+
+class Eurlex57k(CorpusBuilder):
+    """EURLEX57K documents with EUROVOC concepts and their hierarchy."""
+
+    CORPUS = "eurlex57k"
+    TASK = "hierarchical"
+    BUILDER_CONFIG_CLASS = Eurlex57kConfig
+    BUILDER_CONFIGS = [Eurlex57kConfig(name="default")]
+    DEFAULT_CONFIG_NAME = "default"
+    DOWNLOAD_URLS = URLS
+
+    def _folder(self) -> Path:
+        root = Path(self.config.data_dir)
+        for cand in (root, root / "dataset", root / "EURLEX57K"):
+            if (cand / "train").is_dir():
+                return cand
+        raise FileNotFoundError(f"eurlex57k: expected train/ dev/ test/ folders in {root}")
+
+    def _concepts_path(self) -> Path:
+        for cand in (Path(self.config.data_dir) / "EURLEX57K.json", self._folder() / "EURLEX57K.json", Path(self.config.data_dir) / "eurovoc_en.json"):
+            if cand.exists():
+                return cand
+        raise FileNotFoundError(f"eurlex57k: expected EURLEX57K.json in {self.config.data_dir}")
+
+    def _arrange_download(self, paths: dict[str, str]) -> str:
+        folder = Path(link_downloads({"concepts": paths["concepts"]}, {"concepts": "EURLEX57K.json"}, "eurlex57k_"))
+        extracted = Path(paths["documents"])
+        inner = extracted / "dataset" if (extracted / "dataset").is_dir() else extracted
+        for split in SPLIT_DIRS.values():
+            (folder / split).symlink_to(inner / split, target_is_directory=True)
+        return str(folder)
+
+    def _paths(self, split: str) -> list[Path]:
+        folder = self._folder() / SPLIT_DIRS[split]
+        if not folder.is_dir():
+            raise FileNotFoundError(f"eurlex57k: expected the folder {folder}")
+        return sorted(folder.glob("*.json"))
+
+    def _build_label_space(self) -> LabelSpace:
+        concepts = read_concepts(self._concepts_path())
+        full = Hierarchy({cid: c.get("parents", []) for cid, c in concepts.items()})
+        hierarchy = full
+        if self.config.min_level != 1 or self.config.max_level is not None:
+            hierarchy = full.truncate(self.config.min_level, self.config.max_level)
+        names = hierarchy.labels
+        if self.config.label_set != "all":
+            splits = ["train"] if self.config.label_set == "train" else list(SPLIT_DIRS)
+            used: set[str] = set()
+            for split in splits:
+                for path in self._paths(split):
+                    for cid in read_document(path)["concepts"]:
+                        if cid in full:
+                            used.update(hierarchy.map_label(cid))
+            if self.config.augment:
+                used = set(hierarchy.augment(used))
+            names = [n for n in names if n in used]
+        descriptions = []
+        for cid in names:
+            text = concepts[cid]["label"]
+            alts = concepts[cid].get("alt_labels") or []
+            if self.config.descriptions == "label+alt" and alts:
+                text += " (" + "; ".join(alts) + ")"
+            descriptions.append(text)
+        return LabelSpace("hierarchical", names, descriptions, hierarchy)
+
+    def _info(self) -> datasets.DatasetInfo:
+        return datasets.DatasetInfo(description=self.__doc__, features=self.classification_features(), homepage="http://nlp.cs.aueb.gr/software_and_datasets/EURLEX57K/")
+
+    def _split_generators(self, dl_manager):
+        names = {"train": datasets.Split.TRAIN, "validation": datasets.Split.VALIDATION, "test": datasets.Split.TEST}
+        return [datasets.SplitGenerator(name=names[s], gen_kwargs={"split": s, "paths": self._paths(s)}) for s in names]
+
+    def _generate_examples(self, split: str, paths: list[Path]):
+        space = self.label_space()
+        hierarchy, allowed = space.hierarchy, set(space.names)
+        for path in paths:
+            doc = read_document(path)
+            parts = []
+            for field in self.config.text_fields:
+                value = doc.get(field) or ""
+                parts.append("\n".join(value) if isinstance(value, list) else str(value))
+            text = "\n".join(p.strip() for p in parts if p and p.strip())
+            if not text:
+                self.skip("empty_document", path.name)
+                continue
+            labels: list[str] = []
+            for cid in doc["concepts"]:
+                cid = str(cid)
+                try:
+                    labels.extend(hierarchy.map_label(cid))
+                except ValueError:
+                    if self.config.on_unknown_label == "error":
+                        raise CorpusFormatError(path, f"document {doc['celex_id']}", "concepts listed in EURLEX57K.json (or on_unknown_label='skip')", cid) from None
+                    self.skips.add("unknown_concept", f"{doc['celex_id']}:{cid}")
+            if self.config.augment:
+                labels = hierarchy.augment(labels)
+            kept = list(dict.fromkeys(label for label in labels if label in allowed))
+            if len(kept) < len(set(labels)):
+                self.skips.add("label_not_in_train", doc["celex_id"])
+            yield doc["celex_id"], {"id": str(doc["celex_id"]), "text": text, "labels": kept}
+        self._report(split)
