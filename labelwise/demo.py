@@ -31,7 +31,7 @@ try:
 except ImportError:  # inside a Hub Space the viewer is copied next to this file
     from labelwise_viewer import render_fragment  # type: ignore[no-redef]
 
-__all__ = ["KINDS", "detect_kind", "load_predictor", "build_demo", "main"]
+__all__ = ["KINDS", "detect_kind", "load_predictor", "build_demo", "default_theme", "main"]
 
 KINDS = ("lame", "layerwise", "ner", "classification")
 LAYERWISE_MODEL_TYPE = "labelwise_layerwise"
@@ -252,6 +252,13 @@ def build_demo(
     return demo
 
 
+def default_theme():
+    """Gradio's default theme on system fonts: the stock one fetches Google Fonts, and nothing here needs the network."""
+    import gradio as gr
+
+    return gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m labelwise.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="saved labelwise model folder (or Hub repo id)")
@@ -263,12 +270,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--device", default=None, help="torch device, e.g. cuda:0 (default: CPU)")
     args = parser.parse_args(argv)
 
-    import gradio as gr
-
     demo = build_demo(args.model, title=args.title, examples=args.example, device=args.device, threshold=args.threshold)
-    # System fonts only: the default theme would fetch Google Fonts, and nothing here needs the network.
-    theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
-    demo.launch(server_name=args.host, server_port=args.port, share=False, ssr_mode=False, theme=theme)
+    demo.launch(server_name=args.host, server_port=args.port, share=False, ssr_mode=False, theme=default_theme())
 
 
 if __name__ == "__main__":

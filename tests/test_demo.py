@@ -1,0 +1,139 @@
+"""labelwise.demo without a browser: kind detection, predictions of every kind, the Space files."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import torch
+from demo_models import LAME_DESCRIPTIONS, save_classifier, save_layerwise, save_lame, save_ner
+from helpers import run_python_without_labelwise
+
+from labelwise.analysis.space import SPACE_FILES, write_space_files
+from labelwise.analysis.viewer import render_fragment
+from labelwise.demo import detect_kind, load_predictor
+
+TEXT = "Severe rash and fever after the drug; cancer cell growth in blood vessel."
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    return {
+        "lame": save_lame(root / "lame"),
+        "ner": save_ner(root / "ner"),
+        "layerwise": save_layerwise(root / "layerwise"),
+        "classification": save_classifier(root / "classification"),
+    }
+
+
+def test_kind_is_read_from_config_json(models):
+    for kind, folder in models.items():
+        assert detect_kind(folder) == kind
+    assert detect_kind({"model_type": "bert", "architectures": ["BertForTokenClassification"]}) == "ner"
+    with pytest.raises(ValueError, match=r"model_type='bert', architectures=\['BertModel'\]"):
+        detect_kind({"model_type": "bert", "architectures": ["BertModel"]})
+
+
+def test_missing_config_names_the_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path} has no config.json"):
+        load_predictor(str(tmp_path))
+
+
+def test_lame_demo_returns_the_pipeline_output(models):
+    from transformers import pipeline
+
+    kind, predict = load_predictor(models["lame"])
+    assert kind == "lame"
+    result = predict(TEXT)
+    expected = pipeline("label-attention-classification", model=models["lame"], trust_remote_code=True)(TEXT)
+    assert result == expected
+    by_name = {item["label"]: item for item in result["labels"]}
+    assert set(by_name) == set(LAME_DESCRIPTIONS)
+    assert by_name["growth"]["predicted"] and not by_name["immune"]["predicted"]  # the biases of save_lame
+    assert by_name["growth"]["description"] == LAME_DESCRIPTIONS["growth"] and by_name["growth"]["evidence"]
+    assert "lw-w" in render_fragment(result)
+
+
+def test_ner_demo_returns_the_taggers_spans(models):
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from labelwise.ner.tagger import predict_spans
+
+    kind, predict = load_predictor(models["ner"])
+    assert kind == "ner"
+    result = predict(TEXT)
+    model = AutoModelForTokenClassification.from_pretrained(models["ner"]).eval()
+    expected = predict_spans(model, AutoTokenizer.from_pretrained(models["ner"]), [TEXT], max_length=128)[0]
+    assert result["text"] == TEXT and result["entities"] == expected and expected
+    for span in result["entities"]:
+        assert TEXT[span["start"] : span["end"]] == span["word"]
+    assert render_fragment(result).count('data-entity="ADR"') == len(expected)
+
+
+def test_layerwise_demo_gives_every_labels_probability_per_level(models):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    kind, predict = load_predictor(models["layerwise"], threshold=0.5)
+    assert kind == "layerwise"
+    result = predict(TEXT)
+    model = AutoModelForSequenceClassification.from_pretrained(models["layerwise"], trust_remote_code=True).eval()
+    with torch.no_grad():
+        probabilities = torch.sigmoid(model(**AutoTokenizer.from_pretrained(models["layerwise"])(TEXT, return_tensors="pt")).logits[0])
+    assert list(result["levels"]) == ["1", "2"]
+    flat = [item for level in result["levels"].values() for item in level]
+    assert [item["label"] for item in flat] == ["trade", "health", "trade.fish", "health.drug", "health.blood"]
+    assert [item["score"] for item in flat] == pytest.approx(probabilities.tolist(), abs=1e-6)
+    assert [item["predicted"] for item in flat] == [p >= 0.5 for p in probabilities.tolist()]
+
+
+def test_plain_multi_label_classifier_uses_sigmoid_and_threshold(models):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    _, predict = load_predictor(models["classification"], threshold=0.5)
+    result = predict(TEXT)
+    model = AutoModelForSequenceClassification.from_pretrained(models["classification"]).eval()
+    with torch.no_grad():
+        probabilities = torch.sigmoid(model(**AutoTokenizer.from_pretrained(models["classification"])(TEXT, return_tensors="pt")).logits[0])
+    expected = sorted(zip(["a", "b", "c"], probabilities.tolist()), key=lambda pair: pair[1], reverse=True)
+    assert [(item["label"], item["score"]) for item in result["labels"]] == [(n, pytest.approx(p, abs=1e-6)) for n, p in expected]
+    assert [item["predicted"] for item in result["labels"]] == [p >= 0.5 for _, p in expected]
+
+
+def test_space_runs_without_labelwise(models, tmp_path):
+    """The Space folder alone (no labelwise) builds the app and predicts LAME and NER like the package."""
+    pytest.importorskip("gradio")
+    space = tmp_path / "space"
+    written = write_space_files(space, models["lame"], title="tiny: demo", examples=[TEXT])
+    assert sorted(p.rsplit("/", 1)[-1] for p in written) == sorted(SPACE_FILES)
+    readme = (space / "README.md").read_text()
+    assert 'title: "tiny: demo"' in readme and "sdk: gradio" in readme and "app_file: app.py" in readme
+    code = f"""
+import json, os, sys
+sys.path.insert(0, {str(space)!r})
+import app  # builds the Blocks for the LAME model named in app.py
+import gradio
+assert isinstance(app.demo, gradio.Blocks)
+import labelwise_demo
+_, lame = labelwise_demo.load_predictor({models["lame"]!r})
+_, ner = labelwise_demo.load_predictor({models["ner"]!r})
+print(json.dumps({{"lame": lame({TEXT!r}), "ner": ner({TEXT!r})}}))
+"""
+    completed = run_python_without_labelwise(code, cwd=space, timeout=240)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    remote = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert remote["lame"] == json.loads(json.dumps(load_predictor(models["lame"])[1](TEXT)))
+    # Without labelwise the Space tags with transformers' pipeline (first-piece aggregation): the
+    # same spans as labelwise's word-level tagger, scores aside.
+    local = load_predictor(models["ner"])[1](TEXT)["entities"]
+    assert [(s["entity_group"], s["start"], s["end"]) for s in remote["ner"]["entities"]] == [
+        (s["entity_group"], s["start"], s["end"]) for s in local
+    ]
+
+
+def test_cli_help_runs():
+    import subprocess
+
+    completed = subprocess.run([sys.executable, "-m", "labelwise.demo", "--help"], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0 and "--model" in completed.stdout and "--port" in completed.stdout
