@@ -8,9 +8,7 @@ from labelwise.ner.alignment import (
     first_piece_values,
     merge_windows,
     plan_windows,
-    split_words,
     tags_to_spans,
-    word_offsets,
 )
 from labelwise.ner.tagger import encode_windows, truncation_report
 
@@ -89,19 +87,9 @@ def test_word_longer_than_a_window_is_truncated_and_counted(tokenizer):
     assert truncation_report(rows)["truncated_pieces"] == 1
 
 
-def test_split_words_offsets_index_the_text():
-    text = "Severe rash (grade 3) after 5-FU."
-    words, offsets = split_words(text)
-    assert words == ["Severe", "rash", "(", "grade", "3", ")", "after", "5", "-", "FU", "."]
-    assert [text[s:e] for s, e in offsets] == words
-    assert word_offsets(text, words) == offsets
-    with pytest.raises(ValueError, match="token 1 'fever'"):
-        word_offsets(text, ["Severe", "fever"], where="doc 7")
-
-
 def test_tags_to_spans_offsets_and_scores():
     text = "Severe rash and acute liver failure ."
-    words, offsets = split_words(text)
+    offsets = [(0, 6), (7, 11), (12, 15), (16, 21), (22, 27), (28, 35), (36, 37)]
     tags = ["B-ADR", "I-ADR", "O", "B-ADR", "I-ADR", "I-ADR", "O"]
     spans = tags_to_spans(tags, offsets, text, scores=[0.9, 0.7, 0.99, 0.6, 0.6, 0.9, 0.99])
     assert [(s["word"], s["start"], s["end"], s["entity_group"]) for s in spans] == [

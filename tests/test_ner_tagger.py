@@ -6,12 +6,12 @@ from datasets import ClassLabel, Dataset, Features, List, Value
 from transformers import BertForTokenClassification, DataCollatorForTokenClassification, pipeline
 
 from helpers import tiny_bert_checkpoint
-from labelwise.ner.alignment import split_words
 from labelwise.ner.tagger import (
     build_token_classification_model,
     label_names_from_tags,
     predict_spans,
     predict_tags,
+    split_sentences_and_words,
     tokenize_and_align,
     train_tagger,
 )
@@ -56,17 +56,23 @@ def test_train_predict_spans_on_long_text(tmp_path):
     # Raw text far longer than one window: every word is tagged, spans map back to the text.
     text = "The patient had severe rash and fever after the drug; nausea and pain were induced. " * 4
     (spans,) = predict_spans(model, tokenizer, [text], max_length=8, stride=2)
-    _, offsets = split_words(text)
+    sentences = split_sentences_and_words(text)
+    assert len(sentences) == 4 and sentences[0][0][-1] == "." and sentences[1][1][0][0] == 84
+    offsets = [offset for _, sentence_offsets in sentences for offset in sentence_offsets]
     starts, ends = {s for s, _ in offsets}, {e for _, e in offsets}
+    assert spans  # the trained tiny model finds some ADR (which ones is not claimed)
     for span in spans:
         assert text[span["start"] : span["end"]] == span["word"]
         assert span["start"] in starts and span["end"] in ends
         assert span["entity_group"] == "ADR" and 0.0 < span["score"] <= 1.0
-    words, _ = split_words(text)
-    tags = predict_tags(model, tokenizer, [words], max_length=8, stride=2)[0]
-    assert len(tags) == len(words)
-    # The span list is the IOB2 decoding of those word tags.
-    assert len(spans) == sum(tag == "B-ADR" or (tag == "I-ADR" and (i == 0 or tags[i - 1] == "O")) for i, tag in enumerate(tags))
+    per_sentence = predict_tags(model, tokenizer, [w for w, _ in sentences], max_length=8, stride=2)
+    assert [len(t) for t in per_sentence] == [len(w) for w, _ in sentences]
+    # The span list is the IOB2 decoding of those word tags, sentence by sentence.
+    n_spans = sum(
+        tag == "B-ADR" or (tag == "I-ADR" and (i == 0 or tags[i - 1] == "O"))
+        for tags in per_sentence for i, tag in enumerate(tags)
+    )
+    assert len(spans) == n_spans
     assert predict_spans(model, tokenizer, ["", "   "]) == [[], []]
 
     # The saved checkpoint is a standard one: transformers' own pipeline runs it without custom code.

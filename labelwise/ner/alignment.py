@@ -16,7 +16,6 @@ Conventions used throughout `labelwise.ner`:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -41,8 +40,6 @@ __all__ = [
     "align_labels",
     "first_piece_values",
     "merge_windows",
-    "split_words",
-    "word_offsets",
     "tags_to_spans",
 ]
 
@@ -151,40 +148,6 @@ def merge_windows(windows: Sequence[tuple[int, int]], window_values: Sequence[di
             if margin > best_margin[word]:
                 merged[word], best_margin[word] = value, margin
     return merged
-
-
-_WORD_RE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
-
-
-def split_words(text: str) -> tuple[list[str], list[tuple[int, int]]]:
-    """Split raw text into words (runs of letters/digits, or single punctuation marks).
-
-    The same rule as BERT's pre-tokenizer, so no word straddles a piece boundary.
-
-    Returns:
-        `(words, offsets)` with `text[start:end] == word` for each word.
-    """
-    words, offsets = [], []
-    for match in _WORD_RE.finditer(text):
-        words.append(match.group())
-        offsets.append((match.start(), match.end()))
-    return words, offsets
-
-
-def word_offsets(text: str, tokens: Sequence[str], where: str = "sentence") -> list[tuple[int, int]]:
-    """Character offsets of `tokens` found left to right in `text` (for corpora without offsets).
-
-    Raises:
-        ValueError naming `where` and the token when a token is not found in order.
-    """
-    offsets, cursor = [], 0
-    for index, token in enumerate(tokens):
-        start = text.find(token, cursor)
-        if start < 0:
-            raise ValueError(f"{where}: token {index} {token!r} not found in the text after character {cursor}.")
-        offsets.append((start, start + len(token)))
-        cursor = start + len(token)
-    return offsets
 
 
 def tags_to_spans(

@@ -36,7 +36,6 @@ from .alignment import (
     first_piece_values,
     merge_windows,
     plan_windows,
-    split_words,
     tags_to_spans,
 )
 
@@ -51,6 +50,7 @@ __all__ = [
     "train_tagger",
     "predict_word_labels",
     "predict_tags",
+    "split_sentences_and_words",
     "predict_spans",
     "TransformerTagger",
 ]
@@ -369,6 +369,22 @@ def predict_tags(
     return [[id2label[label] for label in labels] for labels in label_ids]
 
 
+def split_sentences_and_words(text: str) -> list[tuple[list[str], list[tuple[int, int]]]]:
+    """Sentences of `text` as `(words, offsets)`, offsets into `text`.
+
+    Uses the corpus builders' own sentence splitter and NLTK word tokenizer
+    (`labelwise.data_scripts.ner_utils`), so raw text is cut into the same kind of words the
+    tagger was trained on.
+    """
+    from ..data_scripts.ner_utils import sentence_spans, tokenize
+
+    sentences = []
+    for start, end in sentence_spans(text):
+        words, offsets = tokenize(text[start:end])
+        sentences.append((words, [(start + s, start + e) for s, e in offsets]))
+    return sentences
+
+
 def predict_spans(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -380,21 +396,24 @@ def predict_spans(
 ) -> list[list[dict]]:
     """Entity spans with character offsets for raw texts of any length.
 
-    Text is split into words (`alignment.split_words`: letter/digit runs and single punctuation
-    marks, as BERT's pre-tokenizer does), tagged word by word exactly as in training (first piece,
-    overlapping windows beyond `max_length`), and IOB2-decoded into spans.
+    Each text is split into sentences and words as the corpus builders do
+    (`split_sentences_and_words`), every word is tagged exactly as in training (first piece;
+    overlapping windows for sentences beyond `max_length` pieces), and the IOB2 tags are decoded
+    into spans (a stray `I-` opens a span rather than being dropped).
 
     Returns:
         Per text, `[{"entity_group", "score", "word", "start", "end"}]` (the keys of
         `pipeline("token-classification", aggregation_strategy="simple")`), with
-        `text[start:end] == word` and `score` the mean word probability.
+        `text[start:end] == word` and `score` the mean probability of the span's word tags.
     """
-    split = [split_words(text) for text in texts]
-    tags = predict_word_labels(model, tokenizer, [words for words, _ in split], max_length, stride, batch_size, show_progress)
+    sentences = [(index, words, offsets) for index, text in enumerate(texts) for words, offsets in split_sentences_and_words(text)]
+    label_ids, scores = predict_word_labels(
+        model, tokenizer, [words for _, words, _ in sentences], max_length, stride, batch_size, show_progress
+    )
     id2label = model.config.id2label
-    results = []
-    for text, (_, offsets), labels, scores in zip(texts, split, *tags):
-        results.append(tags_to_spans([id2label[label] for label in labels], offsets, text, scores))
+    results: list[list[dict]] = [[] for _ in texts]
+    for (index, _, offsets), labels, word_scores in zip(sentences, label_ids, scores):
+        results[index].extend(tags_to_spans([id2label[label] for label in labels], offsets, texts[index], word_scores))
     return results
 
 
