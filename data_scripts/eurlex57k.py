@@ -11,7 +11,8 @@ Labels
     ``alt_labels`` appended when ``descriptions="label+alt"``). ``label_set="all"`` (default)
     uses every concept of ``EURLEX57K.json``; ``"used"`` only concepts assigned to some
     document of the corpus; ``"train"`` only those of the training documents (others are then
-    removed from documents and counted as ``label_not_in_train``).
+    removed from documents and counted as ``label_not_in_train``); the label space's hierarchy
+    is then the one induced on that set (:meth:`Hierarchy.restrict`).
 
 Hierarchy
     From the ``parents`` lists; levels by the rule of :class:`Hierarchy` (1 + min over
@@ -154,6 +155,11 @@ class Eurlex57k(CorpusBuilder):
             if self.config.augment:
                 used = set(hierarchy.augment(used))
             names = [n for n in names if n in used]
+        # Documents are mapped with the unrestricted hierarchy (a label outside the set is
+        # removed, not moved to an ancestor); the label space carries the induced hierarchy.
+        self._mapping_hierarchy = hierarchy
+        if len(names) < len(hierarchy):
+            hierarchy = hierarchy.restrict(names)
         descriptions = []
         for cid in names:
             text = concepts[cid]["label"]
@@ -172,7 +178,7 @@ class Eurlex57k(CorpusBuilder):
 
     def _generate_examples(self, split: str, paths: list[Path]):
         space = self.label_space()
-        hierarchy, allowed = space.hierarchy, set(space.names)
+        hierarchy, allowed = self._mapping_hierarchy, set(space.names)
         for path in paths:
             doc = read_document(path)
             parts = []

@@ -304,6 +304,49 @@ class Hierarchy:
             del redirect[label]
         return Hierarchy(new_parents, redirect=redirect, dropped=dropped)
 
+    def restrict(self, labels: Iterable[str]) -> "Hierarchy":
+        """The hierarchy induced on a subset of labels (e.g. the codes a corpus uses).
+
+        A kept label's parents become its nearest kept ancestors (walking up through dropped
+        labels); levels are recomputed by the usual rule. Dropped labels redirect to their
+        nearest kept ancestors when augmenting (or are dropped when they have none). The
+        label order is this hierarchy's order."""
+        keep = set(labels)
+        unknown = keep - set(self._parents)
+        if unknown:
+            raise HierarchyError(f"cannot restrict to {len(unknown)} unknown label(s), e.g. {sorted(unknown)[:3]}")
+        cache: dict[str, tuple[str, ...]] = {}
+
+        def nearest(label: str) -> tuple[str, ...]:
+            # Nearest kept ancestors of `label` (excluding itself), in hierarchy order.
+            if label not in cache:
+                found: dict[str, None] = {}
+                for p in self._parents[label]:
+                    if p in keep:
+                        found[p] = None
+                    else:
+                        found.update(dict.fromkeys(nearest(p)))
+                cache[label] = tuple(sorted(found, key=self._index.__getitem__))
+            return cache[label]
+
+        parents = {label: list(nearest(label)) for label in self._parents if label in keep}
+        redirect, dropped = {}, set(self._dropped)
+        for label in self._parents:
+            if label not in keep:
+                if nearest(label):
+                    redirect[label] = nearest(label)
+                else:
+                    dropped.add(label)
+        for label, targets in self._redirect.items():
+            new: dict[str, None] = {}
+            for t in targets:
+                new.update(dict.fromkeys((t,) if t in keep else nearest(t)))
+            if new:
+                redirect[label] = tuple(new)
+            else:
+                dropped.add(label)
+        return Hierarchy(parents, redirect=redirect, dropped=dropped)
+
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict:
         """JSON-serialisable form: ``{"parents": {...}, "redirect": {...}, "dropped": [...]}``."""

@@ -9,6 +9,14 @@ Every NER corpus yields one example per sentence::
     ner_tags     IOB2 tags (ClassLabel), e.g. O / B-ADR / I-ADR
     offsets      [start, end] character offsets of each token in `text`
 
+Documents (TAC sections, Brat files) are split into sentences by
+:func:`ner_utils.sentence_spans`; a mention belongs to the sentence it starts in and one that
+runs past that sentence's end is clipped to it (counted as ``mention_crosses_sentence``).
+
+Discontinuous mentions (TAC, Brat) follow ``discontinuous``: ``"fragments"`` (default) tags
+each fragment as its own mention, ``"span"`` tags everything from the first fragment's start
+to the last one's end, ``"drop"`` ignores them; all are counted (``discontinuous_mention``).
+
 The paper's protocol is available as options: ``max_words=130`` drops sentences of 130 words
 (tokens) or more, ``drop_duplicates=True`` keeps only the first occurrence of a sentence text
 in the corpus. Both are counted in ``builder.skips``.
@@ -22,31 +30,37 @@ from typing import Any
 import datasets
 
 from .base import CorpusBuilder, CorpusConfig, LabelSpace
-from .ner_utils import bio_names, spans_to_bio, tokenize
+from .ner_utils import bio_names, sentence_spans, spans_to_bio, tokenize
 
 
 class NerConfig(CorpusConfig):
     """NER options.
 
     Args:
-        entity_types: entity types to tag, in tag order (names of the B-/I- tags).
+        entity_types: entity types to tag, in tag order (names of the B-/I- tags); ``None``
+            (user formats only) means every type found in the files, sorted.
         max_words: drop sentences with this many word tokens or more (``None`` keeps all;
             the paper used 130).
         drop_duplicates: drop a sentence whose text was already seen (the paper did).
+        discontinuous: rule for discontinuous mentions (module docstring).
     """
 
     def __init__(
         self,
         *args: Any,
-        entity_types: Sequence[str] = ("ADR",),
+        entity_types: Sequence[str] | None = ("ADR",),
         max_words: int | None = None,
         drop_duplicates: bool = False,
+        discontinuous: str = "fragments",
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.entity_types = tuple(entity_types)
+        self.entity_types = None if entity_types is None else tuple(entity_types)
         self.max_words = max_words
         self.drop_duplicates = drop_duplicates
+        if discontinuous not in ("fragments", "span", "drop"):
+            raise ValueError(f"discontinuous must be 'fragments', 'span' or 'drop', got {discontinuous!r}")
+        self.discontinuous = discontinuous
 
 
 class NerBuilder(CorpusBuilder):
@@ -58,7 +72,18 @@ class NerBuilder(CorpusBuilder):
     DEFAULT_CONFIG_NAME = "default"
 
     def _build_label_space(self) -> LabelSpace:
-        return LabelSpace("ner", bio_names(self.config.entity_types))
+        return LabelSpace("ner", bio_names(self.entity_types()))
+
+    def entity_types(self) -> tuple[str, ...]:
+        """The configured entity types, or those found in the data when none are configured."""
+        if self.config.entity_types is not None:
+            return self.config.entity_types
+        if getattr(self, "_found_types", None) is None:
+            self._found_types = tuple(sorted(self._discover_entity_types()))
+        return self._found_types
+
+    def _discover_entity_types(self) -> set[str]:
+        raise ValueError(f"{self.CORPUS}: pass entity_types=[...]")
 
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(
@@ -84,12 +109,15 @@ class NerBuilder(CorpusBuilder):
         index: int,
         text: str,
         mentions: Sequence[tuple[int, int, str]],
+        spans: Sequence[tuple[int, int]] | None = None,
     ) -> tuple[str, dict] | None:
         """Tokenise one sentence, tag it and apply the protocol filters.
 
         Args:
             mentions: ``(start, end, type)`` in sentence coordinates; types not in
                 ``config.entity_types`` are ignored.
+            spans: token spans when the corpus comes tokenised (CoNLL); else the sentence is
+                tokenised here.
         Returns:
             ``(key, example)`` or ``None`` when a filter drops the sentence (counted).
         """
@@ -105,11 +133,14 @@ class NerBuilder(CorpusBuilder):
                 self.skips.add("duplicate_sentence", where)
                 return None
             seen.add(text)
-        tokens, spans = tokenize(text)
+        if spans is None:
+            tokens, spans = tokenize(text)
+        else:
+            tokens = [text[s:e] for s, e in spans]
         if self.config.max_words is not None and len(tokens) >= self.config.max_words:
             self.skips.add(f"sentence_of_{self.config.max_words}_words_or_more", where)
             return None
-        wanted = set(self.config.entity_types)
+        wanted = set(self.entity_types())
         kept = [m for m in mentions if m[2] in wanted]
         tags = spans_to_bio(spans, kept, self.skips, where)
         return where, {
@@ -121,9 +152,39 @@ class NerBuilder(CorpusBuilder):
             "offsets": [list(s) for s in spans],
         }
 
-    def _examples_from(self, sentences: Iterator[tuple[str, int, str, Sequence[tuple[int, int, str]]]]):
-        """Turn ``(document_id, index, text, mentions)`` tuples into examples."""
-        for document_id, index, text, mentions in sentences:
-            out = self._sentence_example(document_id, index, text, mentions)
+    def _examples_from(self, sentences: Iterator[tuple]):
+        """Turn ``(document_id, index, text, mentions[, spans])`` tuples into examples."""
+        for item in sentences:
+            out = self._sentence_example(*item)
             if out is not None:
                 yield out
+
+    def _resolve_fragments(self, fragments: Sequence[tuple[int, int]], etype: str, where: str) -> list[tuple[int, int, str]]:
+        """Mentions for one (possibly discontinuous) annotation, by ``config.discontinuous``."""
+        if len(fragments) == 1:
+            return [(fragments[0][0], fragments[0][1], etype)]
+        self.skips.add("discontinuous_mention", where)
+        rule = self.config.discontinuous
+        if rule == "drop":
+            return []
+        if rule == "span":
+            return [(min(s for s, _ in fragments), max(e for _, e in fragments), etype)]
+        return [(s, e, etype) for s, e in fragments]
+
+    def _document_sentences(self, document_id: str, text: str, mentions: Sequence[tuple[int, int, str]], first_index: int = 0):
+        """Split a document into sentences and move its mentions into sentence coordinates.
+
+        Yields ``(document_id, index, sentence, mentions)`` tuples for ``_examples_from``."""
+        sentences = sentence_spans(text)
+        local: list[list[tuple[int, int, str]]] = [[] for _ in sentences]
+        for start, end, etype in mentions:
+            for i, (s, e) in enumerate(sentences):
+                if s <= start < e:
+                    if end > e:
+                        self.skips.add("mention_crosses_sentence", f"{document_id}:{start}-{end}")
+                    local[i].append((start - s, min(end, e) - s, etype))
+                    break
+            else:
+                self.skips.add("mention_outside_sentences", f"{document_id}:{start}-{end}")
+        for i, (s, e) in enumerate(sentences):
+            yield document_id, first_index + i, text[s:e], local[i]

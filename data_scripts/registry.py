@@ -6,10 +6,14 @@ from typing import Any
 
 from .base import CorpusBuilder
 from .ade import Ade
+from .brat import Brat
+from .conll import Conll
 from .demo import Demo, DemoHierarchical, DemoNer
 from .eurlex57k import Eurlex57k
 from .hoc import Hoc
 from .medical_abstracts import MedicalAbstracts
+from .mimic3 import Mimic3
+from .tac2017 import Tac2017
 
 CORPORA: dict[str, type[CorpusBuilder]] = {
     "demo": Demo,
@@ -18,10 +22,14 @@ CORPORA: dict[str, type[CorpusBuilder]] = {
     "hoc": Hoc,
     "medical_abstracts": MedicalAbstracts,
     "eurlex57k": Eurlex57k,
+    "mimic3": Mimic3,
     "ade": Ade,
+    "tac2017": Tac2017,
+    "brat": Brat,
+    "conll": Conll,
 }
 
-ALIASES: dict[str, str] = {"disease5": "medical_abstracts", "disease-5": "medical_abstracts", "ade_corpus_v2": "ade", "eurlex": "eurlex57k"}
+ALIASES: dict[str, str] = {"disease5": "medical_abstracts", "disease-5": "medical_abstracts", "ade_corpus_v2": "ade", "eurlex": "eurlex57k", "mimic": "mimic3", "mimic-iii": "mimic3", "tac": "tac2017"}
 
 
 def resolve_name(name: str) -> str:

@@ -83,3 +83,13 @@ def test_json_round_trip_keeps_truncation_maps():
 def test_from_paths_builds_taxonomy_tree():
     h = Hierarchy.from_paths(["A--B--C", "A--D", "E"])
     assert h.to_dict()["parents"] == {"A": [], "A--B": ["A"], "A--B--C": ["A--B"], "A--D": ["A"], "E": []}
+
+
+def test_restrict_to_used_labels_skips_dropped_intermediates():
+    h = Hierarchy(PARENTS).restrict(["r1", "a1", "a1x", "m"])
+    assert h.to_dict()["parents"] == {"r1": [], "a1": ["r1"], "m": ["r1"], "a1x": ["a1"]}
+    assert h.levels() == {"r1": 1, "a1": 2, "m": 2, "a1x": 3}
+    # "a" was dropped: it maps to its nearest kept ancestor; "r2"/"b" have none and vanish.
+    assert h.augment(["a", "b"]) == ["r1"]
+    with pytest.raises(HierarchyError, match="unknown"):
+        Hierarchy(PARENTS).restrict(["nope"])
