@@ -130,9 +130,12 @@ def test_padding_does_not_change_a_documents_statistics(checkpoint):
     both = analyse_utilisation(model, tokenizer, [short, long], batch_size=2, show_progress=False)
     long_alone = analyse_utilisation(model, tokenizer, [long], show_progress=False)
     # In the batch the short document is padded; its values must equal those computed alone.
+    tokenizer.padding_side = "left"  # the analysis pads on the right anyway: [CLS] stays at position 0
+    left = analyse_utilisation(model, tokenizer, [short, long], batch_size=2, show_progress=False)
     for name in ("angular_distance", "attention_entropy", "head_kl", "layer_kl"):
         combined = (getattr(alone, name) + getattr(long_alone, name)) / 2
         assert np.allclose(getattr(both, name), combined, atol=1e-4), name
+        assert np.allclose(getattr(left, name), combined, atol=1e-4), name
 
 
 def test_encoder_inside_a_task_model_and_cls_queries(checkpoint):

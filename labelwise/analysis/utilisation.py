@@ -323,15 +323,22 @@ def analyse_utilisation(
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"Text {index} is {'empty' if isinstance(text, str) else type(text).__name__}; expected a non-empty string.")
     encoder = find_encoder(model)
-    device = torch.device(device) if device is not None else next(encoder.parameters()).device
+    original_device = next(encoder.parameters()).device
+    device = torch.device(device) if device is not None else original_device
     was_training = encoder.training
     encoder.eval().to(device)
     sums: dict[str, torch.Tensor] = {}
     try:
         with _eager_attention(encoder):
             for start in tqdm(range(0, len(texts), batch_size), desc="Utilisation analysis", unit="batch", disable=not show_progress):
+                # Right padding whatever the tokenizer's default: [CLS] must sit at position 0.
                 batch = tokenizer(
-                    texts[start : start + batch_size], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+                    texts[start : start + batch_size],
+                    padding=True,
+                    padding_side="right",
+                    truncation=True,
+                    max_length=max_length,
+                    return_tensors="pt",
                 ).to(device)
                 outputs = encoder(
                     input_ids=batch["input_ids"],
@@ -355,7 +362,7 @@ def analyse_utilisation(
                     total = value.sum(0).cpu()
                     sums[name] = sums[name] + total if name in sums else total
     finally:
-        encoder.train(was_training)
+        encoder.train(was_training).to(original_device)
     n = len(texts)
     return UtilisationReport(
         angular_distance=(sums["angular_distance"] / n).numpy(),
