@@ -244,7 +244,9 @@ def _make_handler(hub: FakeHub):
             repo_id = f"{payload['organization']}/{payload['name']}"
             url = f"{hub.endpoint}/{TYPE_PREFIX[repo_type]}{repo_id}"
             if (repo_type, repo_id) in hub.repos:
-                return self._error(409, "You already created this model repo", headers={"X-Error-Url": url})
+                # Like the Hub, a 409 still carries the repo url: create_repo(exist_ok=True) returns it.
+                message = f"You already created this {repo_type} repo"
+                return self._send(409, {"error": message, "url": url}, headers={"X-Error-Message": message})
             repo = Repo(repo_type, repo_id, private=payload.get("visibility") == "private")
             hub.repos[(repo_type, repo_id)] = repo
             attributes = b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"

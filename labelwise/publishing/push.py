@@ -1,0 +1,353 @@
+"""Publish a trained labelwise folder to the Hugging Face Hub (the code behind `push_to_hub.py`).
+
+    python push_to_hub.py outputs/lame-hoc --repo_id my-name/lame-hoc [--private] [--revision dev]
+
+The folder is checked before anything is sent (safetensors weights only, config.json, the remote
+code its `auto_map` / `custom_pipelines` name, a tokenizer, a model card), then everything goes up
+in one commit: the folder's files (never Trainer checkpoints, optimizer state or pickles), the model
+card with the repo id filled in, and the Inference Endpoints `handler.py`.
+
+The token comes from the `token` argument, `HF_TOKEN` or `hf auth login`; it is only ever handed
+to `huggingface_hub`, never printed, logged or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from huggingface_hub import CommitOperationAdd, HfApi, get_token
+from huggingface_hub.errors import HfHubHTTPError
+
+from .model_card import CARD_FILE, SUMMARY_FILE, card_for_repo, load_training_summary, write_model_card
+
+logger = logging.getLogger(__name__)
+
+HANDLER_TEMPLATE = Path(__file__).with_name("handler.py")
+HANDLER_FILE = "handler.py"
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib")
+# Trainer's run state: useful to resume a run, useless (and large) for someone using the model.
+TRAINING_STATE = ("optimizer.", "scheduler.", "rng_state", "training_args.", "trainer_state.json", "scaler.")
+TOKENIZER_FILES = ("tokenizer_config.json",)
+
+
+class FolderError(ValueError):
+    """The folder cannot be published as it is; the message says which file or field is at fault."""
+
+
+class PushError(RuntimeError):
+    """The Hub refused or failed a step of the upload; the local folder is left as it was."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class UploadPlan:
+    """What `push_folder` would send, worked out from the folder alone (no network)."""
+
+    folder: Path
+    files: list[str] = field(default_factory=list)  # paths relative to the folder, POSIX style
+    skipped: dict[str, str] = field(default_factory=dict)  # relative path -> why it stays local
+    config: dict = field(default_factory=dict)
+    remote_code: list[str] = field(default_factory=list)
+    card_written: bool = False  # README.md was missing and has been generated
+
+
+def _skip_reason(relative: str) -> str | None:
+    parts = relative.split("/")
+    name = parts[-1]
+    if any(part.startswith(".") for part in parts):
+        return "hidden file"
+    if any(part.startswith("checkpoint-") for part in parts[:-1]):
+        return "Trainer checkpoint (resume state, not the published model)"
+    if parts[0] in ("runs", "__pycache__", "wandb") or name.endswith(".pyc"):
+        return "training logs / caches"
+    if name.startswith(TRAINING_STATE):
+        return "training state (optimizer, scheduler, RNG, Trainer arguments)"
+    if name.endswith(PICKLE_SUFFIXES):
+        return "pickle file: labelwise publishes safetensors only (pickles can run code when loaded)"
+    return None
+
+
+def _read_config(folder: Path) -> dict:
+    path = folder / "config.json"
+    if not path.is_file():
+        raise FolderError(f"{path} is missing: is {folder} a folder written by save_pretrained / train.py?")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise FolderError(f"{path}: line {err.lineno}, column {err.colno}: invalid JSON ({err.msg}).") from err
+    if not isinstance(config, dict):
+        raise FolderError(f"{path}: expected a JSON object.")
+    return config
+
+
+def _referenced_modules(config: dict) -> dict[str, str]:
+    """Local remote-code modules named by config.json -> the config field that names them."""
+    modules: dict[str, str] = {}
+
+    def add(reference, where: str) -> None:
+        if not isinstance(reference, str) or "--" in reference:
+            return  # None (no slow tokenizer) or code that lives in another repo ("org/repo--module.Class")
+        modules.setdefault(reference.rsplit(".", 1)[0], where)
+
+    for auto_class, reference in (config.get("auto_map") or {}).items():
+        for item in reference if isinstance(reference, list) else [reference]:
+            add(item, f'auto_map["{auto_class}"] = {reference!r}')
+    for task, spec in (config.get("custom_pipelines") or {}).items():
+        add(spec.get("impl") if isinstance(spec, dict) else None, f'custom_pipelines["{task}"]["impl"]')
+    return modules
+
+
+def _check_remote_code(folder: Path, config: dict) -> list[str]:
+    """Check every remote-code file config.json needs is present and loadable without labelwise."""
+    pending = _referenced_modules(config)
+    checked: list[str] = []
+    while pending:
+        module, where = pending.popitem()
+        if module in checked:
+            continue
+        path = folder / f"{module}.py"
+        if not path.is_file():
+            raise FolderError(
+                f"{folder / 'config.json'}: {where} needs {path.name} in {folder}, which is missing. "
+                "save_pretrained copies it when the classes are registered with register_for_auto_class()."
+            )
+        checked.append(module)
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if re.match(r"\s*(from|import)\s+labelwise\b", line):
+                raise FolderError(
+                    f"{path}:{number}: remote code imports labelwise ({line.strip()!r}); Hub users do not "
+                    "have the package, so remote code may import only torch, transformers and sibling files."
+                )
+            sibling = re.match(r"\s*from\s+\.(\w+)\s+import\b", line)
+            if sibling and sibling.group(1) not in checked:
+                pending.setdefault(sibling.group(1), f"{path.name}:{number} ({line.strip()})")
+    return sorted(f"{module}.py" for module in checked)
+
+
+def check_folder(folder: str | os.PathLike, *, write_card: bool = True) -> UploadPlan:
+    """Check that `folder` can be published and list what would be uploaded.
+
+    Raises `FolderError` naming the file or field at fault. With `write_card=True` a missing
+    README.md is generated from training_summary.json (the only change made to the folder).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FolderError(f"{folder} is not a folder.")
+    plan = UploadPlan(folder=folder, config=_read_config(folder))
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder).as_posix()
+        reason = _skip_reason(relative)
+        if reason:
+            plan.skipped[relative] = reason
+        else:
+            plan.files.append(relative)
+
+    weights = [name for name in plan.files if name.endswith(".safetensors")]
+    if not weights:
+        pickles = [name for name, why in plan.skipped.items() if name.endswith(PICKLE_SUFFIXES) and "/" not in name]
+        if pickles:
+            raise FolderError(
+                f"{folder} holds its weights only as pickle files ({', '.join(pickles)}); labelwise publishes "
+                "safetensors only. Load the model and save it again: model.save_pretrained(folder) writes "
+                "model.safetensors."
+            )
+        raise FolderError(f"{folder} has no model weights (*.safetensors).")
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        shards = set(json.loads(index.read_text(encoding="utf-8")).get("weight_map", {}).values())
+        missing = sorted(shard for shard in shards if shard not in plan.files)
+        if missing:
+            raise FolderError(f"{index} names shards that are not in the folder: {', '.join(missing)}.")
+
+    plan.remote_code = _check_remote_code(folder, plan.config)
+    if not any(name in plan.files for name in TOKENIZER_FILES):
+        raise FolderError(
+            f"{folder} has no tokenizer (tokenizer_config.json): pipelines, the handler and the card's code "
+            "need one. Save it next to the model with tokenizer.save_pretrained(folder)."
+        )
+    if CARD_FILE not in plan.files:
+        if not (folder / SUMMARY_FILE).is_file():
+            raise FolderError(
+                f"{folder} has neither a {CARD_FILE} nor the {SUMMARY_FILE} train.py writes to build one; "
+                f"add one of them."
+            )
+        if write_card:
+            write_model_card(folder)
+            plan.files.append(CARD_FILE)
+            plan.card_written = True
+        else:
+            load_training_summary(folder)  # at least check it would build
+    return plan
+
+
+def _status_of(error: BaseException) -> int | None:
+    """HTTP status of the first HfHubHTTPError in the exception chain (LFS errors come wrapped)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, HfHubHTTPError) and error.response is not None:
+            return error.response.status_code
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _fail(step: str, repo_id: str, folder: Path, error: BaseException, token: str) -> PushError:
+    status = _status_of(error)
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    server_message = getattr(error, "server_message", None)
+    if server_message and server_message not in first_line:
+        first_line += f" (the Hub said: {server_message.strip()})"
+    message = (
+        f"Pushing {folder} to the Hub repo {repo_id} failed while {step}: "
+        f"{f'HTTP {status}: ' if status else ''}{first_line}. Nothing was changed in {folder}."
+    )
+    return PushError(message.replace(token, "***") if token else message, status=status)
+
+
+def push_folder(
+    folder: str | os.PathLike,
+    repo_id: str,
+    *,
+    private: bool = False,
+    revision: str | None = None,
+    commit_message: str | None = None,
+    token: str | None = None,
+    include_handler: bool = True,
+    include_demo: bool = False,
+) -> str:
+    """Publish a trained folder to the Hub repo `repo_id` in one commit; return the commit URL.
+
+    Args:
+        folder: the Hub-ready folder `train.py` wrote (see `check_folder` for what is required).
+        repo_id: "namespace/name"; created if it does not exist (`private` applies at creation,
+            and pushing with `private=True` into an existing public repo is refused).
+        revision: branch to commit to, created from main if missing; default main.
+        commit_message: default "Upload <model kind> model with labelwise".
+        token: default `HF_TOKEN` or the token saved by `hf auth login`. Never printed or written.
+        include_handler: add the Inference Endpoints `handler.py` (unless the folder has its own).
+        include_demo: add a Space-ready demo app; not available yet (raises NotImplementedError).
+
+    Raises:
+        FolderError: the folder cannot be published (before anything is sent).
+        PushError: a Hub request failed; the message names the repo, the step and the HTTP status.
+    """
+    folder = Path(folder)
+    if include_demo:
+        raise NotImplementedError(
+            "include_demo: the Space demo app (labelwise/demo.py) does not exist yet in this version of labelwise."
+        )
+    if revision is not None and re.fullmatch(r"[0-9a-f]{40}", revision):
+        raise ValueError(f"revision={revision!r} is a commit id; commits go to a branch name.")
+    plan = check_folder(folder)
+    if plan.card_written:
+        logger.info("Wrote the model card %s from %s.", folder / CARD_FILE, SUMMARY_FILE)
+    for relative, reason in plan.skipped.items():
+        logger.warning("Not uploading %s: %s.", relative, reason)
+
+    token = token if token is not None else get_token()
+    if not token:
+        raise PushError("No Hugging Face token: set HF_TOKEN or run `hf auth login` (a token with write access).")
+    # HF_ENDPOINT is read when called (huggingface_hub reads it once, at import).
+    api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None)
+    branch = revision or "main"
+
+    operations = []
+    for relative in plan.files:
+        path = folder / relative
+        if relative == CARD_FILE:
+            text = card_for_repo(path.read_text(encoding="utf-8"), repo_id, include_handler=include_handler)
+            operations.append(CommitOperationAdd(path_in_repo=relative, path_or_fileobj=text.encode("utf-8")))
+        else:
+            operations.append(CommitOperationAdd(path_in_repo=relative, path_or_fileobj=str(path)))
+    if include_handler and HANDLER_FILE not in plan.files:
+        operations.append(CommitOperationAdd(path_in_repo=HANDLER_FILE, path_or_fileobj=HANDLER_TEMPLATE.read_bytes()))
+    if commit_message is None:
+        kind = load_training_summary(folder)["model_kind"] if (folder / SUMMARY_FILE).is_file() else "a"
+        commit_message = f"Upload {kind} model with labelwise"
+
+    step = "creating the repository"
+    try:
+        url = api.create_repo(repo_id, private=private, exist_ok=True, token=token)
+        if private:
+            step = "checking the repository's visibility"
+            if not api.repo_info(repo_id, token=token).private:
+                raise PushError(
+                    f"{repo_id} already exists and is public; --private only applies when the repo is created. "
+                    "Change its visibility in the repo settings, or push without --private."
+                )
+        if branch != "main":
+            step = f"creating the branch {branch!r}"
+            api.create_branch(repo_id, branch=branch, exist_ok=True, token=token)
+        step = f"uploading {len(operations)} files and committing them to {branch!r}"
+        logger.info("Uploading %d files from %s to %s (%s).", len(operations), folder, url, branch)
+        commit = api.create_commit(
+            repo_id, operations, commit_message=commit_message, revision=branch, token=token
+        )
+    except PushError:
+        raise
+    except (HfHubHTTPError, OSError, ValueError, RuntimeError) as error:
+        raise _fail(step, repo_id, folder, error, token) from None
+    return commit.commit_url
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="push_to_hub.py",
+        description=(
+            "Publish a trained labelwise folder to the Hugging Face Hub: safetensors weights, config, remote "
+            "code and custom pipelines, tokenizer, model card and an Inference Endpoints handler.py. The token "
+            "comes from HF_TOKEN or `hf auth login`."
+        ),
+    )
+    parser.add_argument("folder", help="folder written by train.py (config.json, model.safetensors, ...)")
+    parser.add_argument("--repo_id", required=True, help="target repo, 'namespace/name'")
+    parser.add_argument("--private", action="store_true", help="create the repo as private")
+    parser.add_argument("--revision", default=None, help="branch to push to (created if missing; default main)")
+    parser.add_argument("--commit_message", default=None)
+    parser.add_argument("--no_handler", action="store_true", help="do not add the Inference Endpoints handler.py")
+    parser.add_argument("--include_demo", action="store_true", help="add a Space-ready demo app (not available yet)")
+    parser.add_argument("--dry_run", action="store_true", help="check the folder and list the files; send nothing")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Our own progress notes at INFO; huggingface_hub / httpx stay at their usual WARNING level.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("labelwise").setLevel(logging.INFO)
+    try:
+        if args.dry_run:
+            plan = check_folder(args.folder)
+            print(f"{len(plan.files)} files would be uploaded from {args.folder}: {', '.join(plan.files)}")
+            for relative, reason in plan.skipped.items():
+                print(f"stays local: {relative} ({reason})")
+            return 0
+        commit_url = push_folder(
+            args.folder,
+            args.repo_id,
+            private=args.private,
+            revision=args.revision,
+            commit_message=args.commit_message,
+            include_handler=not args.no_handler,
+            include_demo=args.include_demo,
+        )
+    except (FolderError, PushError, NotImplementedError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"Pushed {args.folder} to {args.repo_id}: {commit_url}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
