@@ -10,6 +10,9 @@ from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassificati
 from .configuration_lame import LameConfig
 from .modeling_lame import LameClassifierOutput, LameForSequenceClassification, f_measure_loss
 from .pipeline_lame import LameClassificationPipeline, merge_pieces_into_words, register_lame_pipeline
+from .configuration_layerwise import LayerwiseConfig
+from .modeling_layerwise import LayerwiseBertForHierarchicalClassification, LayerwiseClassifierOutput
+from .pipeline_layerwise import HierarchicalClassificationPipeline, register_layerwise_pipeline
 
 
 def _register(config_class, model_class) -> None:
@@ -22,7 +25,9 @@ def _register(config_class, model_class) -> None:
 
 
 _register(LameConfig, LameForSequenceClassification)
+_register(LayerwiseConfig, LayerwiseBertForHierarchicalClassification)
 register_lame_pipeline()
+register_layerwise_pipeline()
 
 __all__ = [
     "LameConfig",
@@ -32,4 +37,9 @@ __all__ = [
     "f_measure_loss",
     "merge_pieces_into_words",
     "register_lame_pipeline",
+    "LayerwiseConfig",
+    "LayerwiseBertForHierarchicalClassification",
+    "LayerwiseClassifierOutput",
+    "HierarchicalClassificationPipeline",
+    "register_layerwise_pipeline",
 ]

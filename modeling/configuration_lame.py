@@ -177,6 +177,8 @@ class LameConfig(BertConfig):
         maps of the checkpoint (a plain BERT checkpoint often carries a default two-label map).
         """
         config_dict = dict(config_dict)
+        # A warm-start checkpoint says "model_type": "bert"; kept, it would shadow ours on the instance.
+        config_dict.pop("model_type", None)
         label_fields = {"id2label", "label2id", "num_labels", "problem_type"}
         moved = {key for key in kwargs if key in _INIT_FIELDS or key in label_fields}
         if "label_descriptions" in moved and not moved & {"id2label", "label2id", "num_labels"}:

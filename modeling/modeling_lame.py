@@ -30,15 +30,15 @@ class LameClassifierOutput(ModelOutput):
     Args:
         loss (`torch.FloatTensor` of shape `()`, *optional*): classification loss, when `labels` are given.
         logits (`torch.FloatTensor` of shape `(batch, num_labels)`): one score per label, before softmax/sigmoid.
-        label_attentions (`tuple[torch.FloatTensor]`, *optional*): one tensor per label-attention block,
+        cross_attentions (`tuple[torch.FloatTensor]`, *optional*): one tensor per label-attention block,
             each of shape `(batch, heads, num_labels, sequence_length)`; rows sum to 1 over the
-            document's non-padding tokens. Returned when `output_label_attentions=True`.
+            document's non-padding tokens. Returned when `output_cross_attentions=True`.
         hidden_states / attentions: the encoder's, when requested.
     """
 
     loss: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
-    label_attentions: tuple[torch.FloatTensor, ...] | None = None
+    cross_attentions: tuple[torch.FloatTensor, ...] | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     attentions: tuple[torch.FloatTensor, ...] | None = None
 
@@ -307,7 +307,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
         position_ids: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-        output_label_attentions: bool | None = None,
+        output_cross_attentions: bool | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
@@ -318,8 +318,9 @@ class LameForSequenceClassification(BertPreTrainedModel):
             attention_mask: `(batch, seq_len)`, 1 for tokens, 0 for padding.
             labels: `(batch,)` class ids for single-label problems, or `(batch, num_labels)` 0/1
                 floats for multi-label problems.
-            output_label_attentions: also return the label-attention weights of every block,
-                `(batch, heads, num_labels, seq_len)` each.
+            output_cross_attentions: also return the label-attention weights of every block,
+                `(batch, heads, num_labels, seq_len)` each. (The name avoids "label": the Trainer
+                treats every forward argument containing "label" as a target column.)
 
         Returns:
             [`LameClassifierOutput`] with `logits` of shape `(batch, num_labels)`.
@@ -342,10 +343,10 @@ class LameForSequenceClassification(BertPreTrainedModel):
             tokens = self.feature_head(tokens, attention_mask)
 
         states = self.encode_label_descriptions()
-        label_attentions = []
+        cross_attentions = []
         for block in self.label_blocks:
             states, weights = block(states, tokens, attention_mask)
-            label_attentions.append(weights)
+            cross_attentions.append(weights)
         logits = self.classifier(states)
 
         loss = None
@@ -355,7 +356,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
         output = LameClassifierOutput(
             loss=loss,
             logits=logits,
-            label_attentions=tuple(label_attentions) if output_label_attentions else None,
+            cross_attentions=tuple(cross_attentions) if output_cross_attentions else None,
             hidden_states=encoder_out.hidden_states,
             attentions=encoder_out.attentions,
         )

@@ -104,9 +104,9 @@ class LameClassificationPipeline(Pipeline):
         }
 
     def _forward(self, inputs: dict) -> dict:
-        output = self.model(**inputs["model_inputs"], output_label_attentions=True)
+        output = self.model(**inputs["model_inputs"], output_cross_attentions=True)
         # (1, heads, labels, tokens) of the last block, averaged over heads -> (labels, tokens)
-        attention = output.label_attentions[-1][0].mean(0)
+        attention = output.cross_attentions[-1][0].mean(0)
         rest = {key: value for key, value in inputs.items() if key != "model_inputs"}
         return {"logits": output.logits[0], "attention": attention, **rest}
 

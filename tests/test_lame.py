@@ -96,10 +96,10 @@ def test_warm_start_loads_encoder_bit_identical_and_initialises_head(checkpoint)
 @pytest.mark.parametrize("problem_type", ["single_label_classification", "multi_label_classification"])
 def test_output_shapes(checkpoint, problem_type):
     model = lame(checkpoint, problem_type=problem_type, num_label_attention_blocks=2)
-    out = model(**batch(), output_label_attentions=True)
+    out = model(**batch(), output_cross_attentions=True)
     assert out.logits.shape == (3, 3)
-    assert len(out.label_attentions) == 2
-    weights = out.label_attentions[-1]
+    assert len(out.cross_attentions) == 2
+    weights = out.cross_attentions[-1]
     assert weights.shape == (3, 4, 3, 10)  # (batch, heads, labels, tokens)
     torch.testing.assert_close(weights.sum(-1), torch.ones(3, 4, 3))
     assert weights[0, :, :, 5:].abs().max() == 0  # padding receives no attention

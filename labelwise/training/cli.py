@@ -1,0 +1,224 @@
+"""`train.py`: train any labelwise model on any corpus, on 1 to N devices, and write a Hub-ready folder.
+
+    python train.py                                   # LAME on the demo corpus, packaged MiniLM
+    python train.py --config lame_paper --corpus hoc --data_dir data/hoc
+    torchrun --nproc_per_node 2 train.py --use_cpu ... # 2-process DDP (CPU: --use_cpu is required)
+    accelerate launch train.py ...                     # GPUs, no code change
+
+The run resumes from the newest checkpoint in `--output_dir` when there is one, so an
+interrupted run loses at most the steps since its last save. The final model, tokenizer, remote
+code, `training_summary.json` and a generated model card are written to `<output_dir>/model`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from typing import Any
+
+import torch
+from transformers import EarlyStoppingCallback, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from .. import __version__
+from ..backbone import DEFAULT_BACKBONE, resolve_backbone
+from ..data_scripts import load_corpus, load_label_space
+from .arguments import LabelwiseArguments, parse_arguments
+from .tasks import PreparedTask, prepare_task
+from .trainer import LabelwiseTrainer, RankActivityCallback
+
+logger = logging.getLogger("labelwise.train")
+
+DEFAULT_BACKBONE_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def base_model_id(args: LabelwiseArguments) -> str:
+    """The Hub id recorded as the card's `base_model`."""
+    if args.base_model_id:
+        return args.base_model_id
+    if args.model_name_or_path == DEFAULT_BACKBONE:
+        return DEFAULT_BACKBONE_HUB_ID
+    return args.model_name_or_path
+
+
+def build_trainer(args: LabelwiseArguments, training_args, task: PreparedTask) -> LabelwiseTrainer:
+    """The Trainer for a prepared task, with our learning-rate groups and callbacks."""
+    if not args.best_metric_given:
+        training_args.metric_for_best_model = task.metric_for_best_model
+        training_args.greater_is_better = task.greater_is_better
+    head_lr = args.head_learning_rate or training_args.learning_rate
+    group_learning_rates = {
+        "encoder": training_args.learning_rate,
+        "head": head_lr,
+        "classifier": args.classifier_learning_rate or head_lr,
+    }
+    callbacks = [RankActivityCallback(training_args.output_dir)]
+    if args.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience))
+    return LabelwiseTrainer(
+        model=task.model,
+        args=training_args,
+        train_dataset=task.datasets["train"],
+        eval_dataset=task.datasets.get("validation"),
+        data_collator=task.collator,
+        processing_class=task.tokenizer,
+        compute_metrics=task.compute_metrics,
+        callbacks=callbacks,
+        group_learning_rates=group_learning_rates,
+        constant_groups=("classifier",) if args.constant_classifier_lr else (),
+        slanted_triangular_schedule=args.slanted_triangular,
+    )
+
+
+def evaluate_test_split(trainer: LabelwiseTrainer, task: PreparedTask, args: LabelwiseArguments) -> dict[str, float]:
+    """Test-split metrics. For NER: entity scores over whole sentences (windows merged)."""
+    if "test" not in task.datasets:
+        return {}
+    if task.task == "ner" and task.notes.get("raw_test") is not None:
+        from ..metrics.entities import entity_scores
+        from ..ner.tagger import predict_tags
+
+        raw = task.notes["raw_test"]
+        names = task.label_names
+        predicted = predict_tags(trainer.model, task.tokenizer, raw["tokens"], max_length=args.max_length, stride=args.ner_stride)
+        gold = [[names[i] for i in tags] for tags in raw["ner_tags"]]
+        scores = entity_scores(gold, predicted)
+        return {key: scores[key] for key in ("precision", "recall", "f1")}
+    metrics = trainer.evaluate(task.datasets["test"], metric_key_prefix="test")
+    return {key.removeprefix("test_"): value for key, value in metrics.items() if isinstance(value, (int, float))}
+
+
+def _clean(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
+    skip = ("runtime", "samples_per_second", "steps_per_second", "epoch")
+    return {
+        key.removeprefix(prefix): float(value)
+        for key, value in metrics.items()
+        if isinstance(value, (int, float)) and not key.removeprefix(prefix).endswith(skip)
+    }
+
+
+def write_summary(folder: str, args: LabelwiseArguments, training_args, task: PreparedTask, results: dict) -> dict:
+    """`training_summary.json`: what the model card and a reader need to know about the run."""
+    summary = {
+        "labelwise_version": __version__,
+        "model_kind": args.model,
+        "task": task.task,
+        "base_model": base_model_id(args),
+        "dataset": {"name": args.corpus, "hub_id": None, "config": args.corpus_config()},
+        "hyperparameters": {
+            "learning_rate": training_args.learning_rate,
+            "head_learning_rate": args.head_learning_rate,
+            "classifier_learning_rate": args.classifier_learning_rate,
+            "constant_classifier_lr": args.constant_classifier_lr,
+            "schedule": "slanted_triangular" if args.slanted_triangular else str(training_args.lr_scheduler_type),
+            "warmup": training_args.warmup_steps,
+            "epochs": training_args.num_train_epochs,
+            "per_device_train_batch_size": training_args.per_device_train_batch_size,
+            "gradient_accumulation_steps": training_args.gradient_accumulation_steps,
+            "world_size": training_args.world_size,
+            "weight_decay": training_args.weight_decay,
+            "optimizer": str(training_args.optim),
+            "max_length": args.max_length,
+            "seed": training_args.seed,
+            **({"loss": args.loss} if args.model in ("lame", "frozen_lame") else {}),
+            **({"guidance": args.guidance} if args.model == "layerwise" else {}),
+        },
+        "metrics": results["metrics"],
+        "train_runtime_seconds": results["train_runtime_seconds"],
+        "hardware": _hardware(training_args),
+        "widget_examples": results["widget_examples"],
+        "label_descriptions": task.label_descriptions,
+        "levels": task.label_levels,
+        **({"notes": {k: v for k, v in task.notes.items() if k != "raw_test"}} if task.notes else {}),
+    }
+    with open(os.path.join(folder, "training_summary.json"), "w", encoding="utf-8") as handle:
+        json.dump(summary, handle, indent=2, default=str)
+    return summary
+
+
+def _hardware(training_args) -> str:
+    if torch.cuda.is_available() and not training_args.use_cpu:
+        return f"{training_args.world_size} x {torch.cuda.get_device_name(0)}"
+    return f"{training_args.world_size} process(es) on CPU ({os.cpu_count()} cores, {platform.machine()})"
+
+
+def run(argv: list[str] | None = None) -> dict:
+    """Parse arguments, train, evaluate, save. Returns the training summary (rank 0) or {}."""
+    args, training_args = parse_arguments(argv)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    set_seed(training_args.seed)
+
+    backbone = resolve_backbone(args.model_name_or_path)
+    corpus_config = args.corpus_config()
+    space = load_label_space(args.corpus, data_dir=args.data_dir, **corpus_config)
+    corpus = load_corpus(args.corpus, data_dir=args.data_dir, **corpus_config)
+    task = prepare_task(args, space, corpus, backbone)
+    if "validation" not in task.datasets:
+        training_args.eval_strategy = "no"
+        training_args.load_best_model_at_end = False
+
+    trainer = build_trainer(args, training_args, task)
+    checkpoint = training_args.resume_from_checkpoint
+    if checkpoint is None and os.path.isdir(training_args.output_dir):
+        checkpoint = get_last_checkpoint(training_args.output_dir)
+        if checkpoint:
+            logger.info("Resuming from %s (delete it or choose another --output_dir to start over).", checkpoint)
+
+    started = time.time()
+    train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    runtime = time.time() - started
+
+    metrics: dict[str, dict[str, float]] = {}
+    if "validation" in task.datasets:
+        metrics["validation"] = _clean(trainer.evaluate(metric_key_prefix="eval"), "eval_")
+    test = evaluate_test_split(trainer, task, args)
+    if test:
+        metrics["test"] = _clean(test, "")
+
+    if not trainer.is_world_process_zero():
+        return {}
+    folder = os.path.join(training_args.output_dir, "model")
+    task.save(folder)
+    texts = corpus["test" if "test" in corpus else "train"]["text"][:2]
+    summary = write_summary(
+        folder,
+        args,
+        training_args,
+        task,
+        {"metrics": metrics, "train_runtime_seconds": round(runtime, 1), "widget_examples": list(texts)},
+    )
+    try:
+        from ..publishing.model_card import write_model_card
+
+        write_model_card(folder)
+    except Exception as err:  # the model is saved either way; say why the card is missing
+        logger.warning("Model card not written: %s", err)
+    _report(summary, folder, train_result.global_step)
+    return summary
+
+
+def _report(summary: dict, folder: str, steps: int) -> None:
+    print(f"\nlabelwise: trained {summary['model_kind']} on {summary['dataset']['name']} "
+          f"({steps} steps, {summary['train_runtime_seconds']} s, {summary['hardware']})")
+    for split, values in summary["metrics"].items():
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items() if not k.startswith(("rp_level", "loss")) or k == "loss")
+        print(f"  {split:10s} {shown}")
+    print(f"Hub-ready folder: {folder}")
+    print(f"Publish it with:  python push_to_hub.py {folder} --repo_id <user>/<name>")
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        run(argv)
+    except (ValueError, FileNotFoundError) as err:
+        # Bad input: one clear line, not a traceback.
+        print(f"train.py: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from err
+
+
+if __name__ == "__main__":
+    main()
