@@ -12,7 +12,7 @@ from typing import Any
 
 from transformers import BertConfig
 
-VARIANTS = ("flat", "last_six", "one_by_one", "in_pairs", "hybrid")
+GUIDANCE_VARIANTS = ("flat", "last_six", "one_by_one", "in_pairs", "hybrid")
 PROBLEM_TYPE = "multi_label_classification"
 
 # Fields whose values decide the resolved layer assignment and loss weights. `from_dict` routes
@@ -21,7 +21,7 @@ PROBLEM_TYPE = "multi_label_classification"
 _OWN_FIELDS = (
     "label_levels",
     "label_parents",
-    "variant",
+    "guidance",
     "layer_assignment",
     "level_loss_weights",
     "hierarchical_consistency",
@@ -32,17 +32,17 @@ _OWN_FIELDS = (
 )
 
 
-def _normalise_variant(variant: str) -> str:
+def _normalise_guidance(variant: str) -> str:
     name = variant.strip().lower().replace("-", "_").replace(" ", "_")
-    if name not in VARIANTS:
+    if name not in GUIDANCE_VARIANTS:
         raise ValueError(
-            f"LayerwiseConfig.variant must be one of {list(VARIANTS)} (or None with an explicit "
+            f"LayerwiseConfig.guidance must be one of {list(GUIDANCE_VARIANTS)} (or None with an explicit "
             f"layer_assignment), got {variant!r}."
         )
     return name
 
 
-def resolve_variant(variant: str, num_levels: int, num_layers: int) -> dict[int, list[int]]:
+def resolve_guidance(variant: str, num_levels: int, num_layers: int) -> dict[int, list[int]]:
     """The layer assignment `{level: [layers]}` of a named variant (levels and layers 1-based).
 
     For a 12-layer encoder and 6 levels this is exactly the paper's Figure 1 / section 3:
@@ -73,15 +73,15 @@ def resolve_variant(variant: str, num_levels: int, num_layers: int) -> dict[int,
     Raises:
         ValueError: when the encoder is too shallow for the variant; the message gives the rule.
     """
-    name = _normalise_variant(variant)
+    name = _normalise_guidance(variant)
     D, N = num_levels, num_layers
     if D < 1 or N < 1:
         raise ValueError(f"LayerwiseConfig: need at least one level and one layer, got {D} levels and {N} layers.")
 
     def too_shallow(rule: str, needed: int) -> ValueError:
         return ValueError(
-            f"LayerwiseConfig.variant={name!r} cannot map {D} hierarchy levels onto a {N}-layer encoder: "
-            f"{rule}, so it needs at least {needed} layers. Pick another variant or give an explicit "
+            f"LayerwiseConfig.guidance={name!r} cannot map {D} hierarchy levels onto a {N}-layer encoder: "
+            f"{rule}, so it needs at least {needed} layers. Pick another guidance variant or give an explicit "
             f"layer_assignment={{level: [layers]}} (levels 1..{D}, layers 1..{N})."
         )
 
@@ -102,7 +102,7 @@ def resolve_variant(variant: str, num_levels: int, num_layers: int) -> dict[int,
     # hybrid
     if D < 3:
         raise ValueError(
-            f"LayerwiseConfig.variant='hybrid' needs at least 3 hierarchy levels (single layers for levels 1, 2 "
+            f"LayerwiseConfig.guidance='hybrid' needs at least 3 hierarchy levels (single layers for levels 1, 2 "
             f"and the last one, pairs in between), got {D}. Use 'last_six' or an explicit layer_assignment."
         )
     if N < 2 * D - 3:
@@ -132,15 +132,15 @@ class LayerwiseConfig(BertConfig):
         label_parents (`list[list[int]]`, *optional*):
             Parent label ids of each label (empty list for a root); needed for
             `hierarchical_consistency`. Must be acyclic.
-        variant (`str`, *optional*):
-            `"flat"`, `"last_six"`, `"one_by_one"`, `"in_pairs"` or `"hybrid"`. Defaults to
+        guidance (`str`, *optional*):
+            The named variant of section 3 / Figure 1: `"flat"`, `"last_six"`, `"one_by_one"`, `"in_pairs"` or `"hybrid"`. Defaults to
             `"last_six"` (the paper's best) when no `layer_assignment` is given. The exact paper
             layouts for 12 layers / 6 levels and the rule for other depths are documented in
-            [`resolve_variant`]; a variant that does not fit raises a `ValueError`.
+            [`resolve_guidance`]; a variant that does not fit raises a `ValueError`.
         layer_assignment (`dict[int, list[int]]`, *optional*):
             Explicit mapping level -> encoder layers (1-based over the hidden layers, the embedding
             output is not a layer) whose [CLS] vectors are concatenated for that level's classifier.
-            Leave `variant=None` to use it. After construction this field always holds the
+            Leave `guidance=None` to use it. After construction this field always holds the
             resolved assignment, so a saved checkpoint states its wiring explicitly.
         level_loss_weights (`list[float]`, *optional*):
             Weight of each level's binary cross-entropy (level 1 first). Defaults to
@@ -161,12 +161,15 @@ class LayerwiseConfig(BertConfig):
     """
 
     model_type = "labelwise_layerwise"
+    # Trainer.predict/evaluate then hand compute_metrics the (N, num_labels) logits alone, as for
+    # BertForSequenceClassification, instead of a tuple with the per-level logits.
+    keys_to_ignore_at_inference = ["level_logits", "hidden_states", "attentions"]
 
     def __init__(
         self,
         label_levels: list[int] | None = None,
         label_parents: list[list[int]] | None = None,
-        variant: str | None = None,
+        guidance: str | None = None,
         layer_assignment: dict[int, list[int]] | None = None,
         level_loss_weights: list[float] | None = None,
         classifier_dropout: float | None = None,
@@ -189,7 +192,7 @@ class LayerwiseConfig(BertConfig):
         super().__init__(classifier_dropout=classifier_dropout, problem_type=PROBLEM_TYPE, **kwargs)
         self.label_levels = [int(level) for level in label_levels] if label_levels is not None else None
         self.label_parents = [[int(p) for p in parents] for parents in label_parents] if label_parents is not None else None
-        self.variant = _normalise_variant(variant) if variant is not None else None
+        self.guidance = _normalise_guidance(guidance) if guidance is not None else None
         self.layer_assignment = (
             {int(level): [int(layer) for layer in layers] for level, layers in layer_assignment.items()}
             if layer_assignment is not None
@@ -213,11 +216,11 @@ class LayerwiseConfig(BertConfig):
         config_dict = dict(config_dict)
         overrides = {key: kwargs.pop(key) for key in _OWN_FIELDS if key in kwargs}
         if overrides:
-            reshaping = {"variant", "label_levels", "num_hidden_layers"} & overrides.keys()
+            reshaping = {"guidance", "label_levels", "num_hidden_layers"} & overrides.keys()
             if "layer_assignment" in overrides:
                 # An explicit mapping replaces the stored variant unless one is given with it.
-                overrides.setdefault("variant", None)
-            elif reshaping and ("variant" in overrides or config_dict.get("variant") is not None):
+                overrides.setdefault("guidance", None)
+            elif reshaping and ("guidance" in overrides or config_dict.get("guidance") is not None):
                 config_dict.pop("layer_assignment", None)
             if "label_levels" in overrides and "level_loss_weights" not in overrides:
                 config_dict.pop("level_loss_weights", None)
@@ -267,17 +270,17 @@ class LayerwiseConfig(BertConfig):
 
         num_layers = self.num_hidden_layers
         if self.layer_assignment is None:
-            self.variant = self.variant or "last_six"
-            self.layer_assignment = resolve_variant(self.variant, num_levels, num_layers)
+            self.guidance = self.guidance or "last_six"
+            self.layer_assignment = resolve_guidance(self.guidance, num_levels, num_layers)
         else:
             self._validate_assignment(self.layer_assignment, num_levels, num_layers)
-            if self.variant is not None:
-                expected = resolve_variant(self.variant, num_levels, num_layers)
+            if self.guidance is not None:
+                expected = resolve_guidance(self.guidance, num_levels, num_layers)
                 if expected != self.layer_assignment:
                     raise ValueError(
                         f"LayerwiseConfig.layer_assignment={self.layer_assignment} does not match "
-                        f"variant={self.variant!r} ({expected}) for {num_levels} levels and {num_layers} layers; "
-                        "pass variant=None to use a custom assignment."
+                        f"guidance={self.guidance!r} ({expected}) for {num_levels} levels and {num_layers} layers; "
+                        "pass guidance=None to use a custom assignment."
                     )
         self.layer_assignment = {level: list(self.layer_assignment[level]) for level in sorted(self.layer_assignment)}
 

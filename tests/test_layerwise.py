@@ -386,3 +386,35 @@ def test_remote_code_without_labelwise_model_and_pipeline(bert6, tmp_path, regis
     for remote, local in zip(answer["levels"], expected_pipe):
         remote_scores = {item["label"]: item["score"] for item in remote["labels"]}
         assert remote_scores == pytest.approx({item["label"]: item["score"] for item in local["labels"]}, abs=1e-6)
+
+
+# ------------------------------------------------------------------------------ trainer
+def test_trainer_trains_and_evaluates_with_accumulation(bert6, tmp_path):
+    from transformers import Trainer, TrainingArguments
+
+    model = model_from(bert6, guidance="last_six", hierarchical_consistency=True)
+    assert model.accepts_loss_kwargs is False  # the Trainer must not rescale our loss (hf5-notes)
+    tokenizer = AutoTokenizer.from_pretrained(bert6)
+    texts = ["fish import trade", "the law of the council", "tuna fish market", "agriculture product trade"]
+    targets = [[1, 1, 1, 0, 0, 1, 1, 1, 0, 1], [0] * 10, [1, 1, 0, 0, 1, 1, 1, 0, 1, 1], [1, 0, 0, 1, 0, 0, 0, 0, 0, 1]]
+    rows = [dict(tokenizer(text), labels=[float(v) for v in target]) for text, target in zip(texts, targets)]
+    before = [head.weight.detach().clone() for head in model.classifiers]
+    seen = {}
+
+    def compute_metrics(prediction):
+        seen["shape"] = prediction.predictions.shape
+        return {"mean_score": float(prediction.predictions.mean())}
+
+    from transformers import DataCollatorWithPadding
+
+    args = TrainingArguments(
+        output_dir=str(tmp_path), per_device_train_batch_size=2, gradient_accumulation_steps=2, max_steps=2,
+        learning_rate=1e-2, use_cpu=True, report_to=[], save_strategy="no", logging_steps=1, per_device_eval_batch_size=4,
+    )
+    trainer = Trainer(model=model, args=args, train_dataset=rows, eval_dataset=rows,
+                      data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=compute_metrics)
+    result = trainer.train()
+    assert torch.isfinite(torch.tensor(result.training_loss))
+    assert all(not torch.equal(b, head.weight) for b, head in zip(before, model.classifiers))
+    metrics = trainer.evaluate()
+    assert seen["shape"] == (4, len(NAMES)) and "eval_loss" in metrics
