@@ -108,14 +108,13 @@ def spans_to_bio(
     Returns: one tag string per token.
     """
     tags = ["O"] * len(offsets)
-    placed: set[tuple[int, int, str]] = set()
-    ordered = sorted(mentions, key=lambda m: (m[0], -(m[1] - m[0]), m[2]))
-    for start, end, etype in ordered:
-        key = (start, end, etype)
-        if key in placed:
-            if report is not None:
-                report.add("duplicate_mention", where)
-            continue
+    mentions = list(mentions)
+    unique = sorted(set(mentions), key=lambda m: (m[0], -(m[1] - m[0]), m[2]))
+    n_duplicates = len(mentions) - len(unique)
+    if report is not None and n_duplicates:
+        report.add("duplicate_mention", where)  # one example per sentence ...
+        report["duplicate_mention"] += n_duplicates - 1  # ... but every repeat counted
+    for start, end, etype in unique:
         idx = [i for i, (s, e) in enumerate(offsets) if s < end and e > start]
         if not idx:
             if report is not None:
@@ -130,5 +129,4 @@ def spans_to_bio(
         tags[idx[0]] = f"B-{etype}"
         for i in idx[1:]:
             tags[i] = f"I-{etype}"
-        placed.add(key)
     return tags
