@@ -13,8 +13,9 @@ LAME_DESCRIPTIONS = {
     "immune": "immune reaction and inflammation",
     "vessel": "blood vessel angiogenesis",
 }
-# Logit offsets that fix which labels a random LAME model predicts: growth yes, immune no.
-LAME_BIAS = {"growth": 4.0, "immune": -4.0, "vessel": 0.0}
+# Logit offsets that fix which labels a random LAME model predicts: growth only.
+LAME_BIAS = {"growth": 4.0, "immune": -4.0, "vessel": -4.0}
+QK_SCALE = 40.0
 NER_LABELS = ["O", "B-ADR", "I-ADR"]
 
 
@@ -32,6 +33,11 @@ def save_lame(folder: str | os.PathLike, seed: int = 0) -> str:
     with torch.no_grad():
         for index, name in model.config.id2label.items():
             model.classifier.bias[index] = LAME_BIAS[name]
+        # A random head attends almost uniformly; sharper queries/keys give each label its own
+        # peaked word weights, so a view that shades with the wrong label's weights is caught.
+        for block in model.label_blocks:
+            block.query.weight.mul_(QK_SCALE)
+            block.key.weight.mul_(QK_SCALE)
     pipe = pipeline("label-attention-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(bert))
     pipe.save_pretrained(str(folder))
     return str(folder)

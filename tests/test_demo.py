@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pytest
@@ -103,7 +104,12 @@ def test_plain_multi_label_classifier_uses_sigmoid_and_threshold(models):
 
 def test_space_runs_without_labelwise(models, tmp_path):
     """The Space folder alone (no labelwise) builds the app and predicts LAME and NER like the package."""
-    pytest.importorskip("gradio")
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs gradio (the `demo` extra): run .ci/install_browser.sh")
+        pytest.skip("gradio (the `demo` extra) is not installed")
     space = tmp_path / "space"
     written = write_space_files(space, models["lame"], title="tiny: demo", examples=[TEXT])
     assert sorted(p.rsplit("/", 1)[-1] for p in written) == sorted(SPACE_FILES)
