@@ -281,6 +281,8 @@ def train_tagger(
         report_to="none",
         logging_steps=50,
         eval_strategy="epoch" if eval_windows is not None else "no",
+        # Sentences vary from 3 to 150 pieces: batching similar lengths cuts padding (compute) about in half.
+        train_sampling_strategy="group_by_length",
     )
     arguments.update(training_args)
     trainer = Trainer(
