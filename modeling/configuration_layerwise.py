@@ -200,6 +200,8 @@ class LayerwiseConfig(BertConfig):
         )
         self.level_loss_weights = [float(w) for w in level_loss_weights] if level_loss_weights is not None else None
         self.hierarchical_consistency = bool(hierarchical_consistency)
+        if self.id2label is not None and not self.label2id:
+            self.label2id = {name: index for index, name in self.id2label.items()}
         self._validate_and_resolve()
 
     # ------------------------------------------------------------------ loading
@@ -251,6 +253,11 @@ class LayerwiseConfig(BertConfig):
                 f"LayerwiseConfig.label_levels has {len(levels)} entries but there are {num_labels} labels "
                 f"(id2label); give one level per label."
             )
+        seen: dict[str, int] = {}
+        for index, name in enumerate(self.labels):
+            if name in seen:
+                raise ValueError(f"LayerwiseConfig: label {name!r} appears twice in id2label (ids {seen[name]} and {index}).")
+            seen[name] = index
         bad = [(i, level) for i, level in enumerate(levels) if level < 1]
         if bad:
             index, level = bad[0]

@@ -123,6 +123,8 @@ def test_default_guidance_is_last_six_and_weights_are_level_shares():
     assert config.level_loss_weights == pytest.approx([0.2, 0.2, 0.2, 0.1, 0.1, 0.2])
     assert config.level_label_ids() == [[0, 9], [1, 4], [2, 3], [5], [6], [7, 8]]
     assert config.problem_type == "multi_label_classification"
+    named = LayerwiseConfig(label_levels=[1, 2], id2label={0: "a", 1: "b"}, num_hidden_layers=2)
+    assert named.label2id == {"a": 0, "b": 1}
 
 
 @pytest.mark.parametrize(
@@ -144,6 +146,7 @@ def test_default_guidance_is_last_six_and_weights_are_level_shares():
         (dict(label_parents=[[2]] + PARENTS[1:]), r"cycle"),
         (dict(label_parents=None, hierarchical_consistency=True), r"hierarchical_consistency=True needs label_parents"),
         (dict(guidance="deepest"), r"guidance must be one of"),
+        (dict(id2label=dict(enumerate(NAMES[:-1] + ["trade"])), label2id=None), r"label 'trade' appears twice in id2label \(ids 0 and 9\)"),
     ],
 )
 def test_impossible_configurations_fail_with_a_clear_message(overrides, message):
