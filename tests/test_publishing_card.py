@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from demo_models import LAME_DESCRIPTIONS, NER_LABELS, save_classifier, save_lame, save_ner
+from demo_models import LAME_DESCRIPTIONS, NER_LABELS, save_classifier, save_lame, save_layerwise, save_ner
 from helpers import run_python_without_labelwise
 from huggingface_hub import ModelCard
 
@@ -175,23 +175,23 @@ def test_card_for_repo_fills_repo_id_and_can_drop_the_handler_paragraph(tmp_path
     assert ModelCard(pushed).data.eval_results  # metadata untouched
 
 
-@pytest.mark.parametrize("kind", ["vanilla", "lame", "token_classification"])
+SAVERS = {"vanilla": save_classifier, "lame": save_lame, "layerwise": save_layerwise, "token_classification": save_ner}
+CODE_TASKS = {"vanilla": "multi_label", "lame": "multi_label", "layerwise": "hierarchical", "token_classification": "ner"}
+
+
+@pytest.mark.parametrize("kind", list(SAVERS))
 def test_the_cards_code_runs_without_labelwise(tmp_path, kind):
     folder = tmp_path / "model"
-    if kind == "vanilla":
-        save_classifier(folder)
-    elif kind == "lame":
-        save_lame(folder)
-    else:
-        save_ner(folder)
+    SAVERS[kind](folder)
     config = json.loads((folder / "config.json").read_text())
     labels = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
-    summary = summary_for("vanilla" if kind == "vanilla" else kind, metrics={})
-    summary.update(task="multi_label" if kind != "token_classification" else "ner", label_descriptions=None)
+    summary = summary_for(kind, metrics={})
+    summary.update(task=CODE_TASKS[kind], label_descriptions=None, levels=None)
     (folder / "training_summary.json").write_text(json.dumps(summary))
     text = build_model_card(folder).text.replace(REPO_ID_PLACEHOLDER, str(folder))
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert len(blocks) == (1 if kind == "token_classification" else 2)
+    # NER: the pipeline; layer-wise saved without its pipeline: the model only; others: model + pipeline.
+    assert len(blocks) == (1 if kind in ("token_classification", "layerwise") else 2)
     result = run_python_without_labelwise("\n".join(blocks), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     if kind == "token_classification":

@@ -279,3 +279,20 @@ def test_missing_token_is_a_clear_error(tmp_path, online, monkeypatch):
     with pytest.raises(PushError, match="No Hugging Face token: set HF_TOKEN or run `hf auth login`"):
         push_folder(folder, "user/clf")
     assert online.repos == {}
+
+
+def test_include_demo_adds_a_ready_space_folder_and_says_how_to_launch_it(tmp_path, online):
+    from labelwise.analysis.space import SPACE_FILES
+
+    folder = Path(save_classifier(tmp_path / "m"))
+    add_training_leftovers(folder, kind="vanilla")
+    push_folder(folder, "user/clf-demo", include_demo=True)
+    files = online.files("user/clf-demo")
+    assert {f"space/{name}" for name in SPACE_FILES} <= set(files)
+    app = files["space/app.py"].decode()
+    compile(app, "space/app.py", "exec")
+    assert "'user/clf-demo'" in app and repr([TEXT]) in app  # the model repo and the card's widget examples
+    assert files["space/README.md"].decode().startswith("---\ntitle:")
+    readme = files["README.md"].decode()
+    assert "## Demo Space" in readme and 'hf download user/clf-demo --include "space/*"' in readme
+    assert "## Demo Space" not in (folder / "README.md").read_text()

@@ -157,6 +157,14 @@ def _labels(config: dict, summary: dict) -> list[dict[str, Any]]:
     return [{"name": label, "description": descriptions.get(label), "level": levels.get(label)} for label in labels]
 
 
+def _shorten(text: str, limit: int = 300) -> str:
+    """The first words of `text` up to `limit` characters: an example for the card's code, not a document."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " ..."
+
+
 def _custom_pipeline_task(config: dict) -> str | None:
     tasks = list((config.get("custom_pipelines") or {}).keys())
     return tasks[0] if len(tasks) == 1 else None
@@ -231,13 +239,14 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
         multi_label=problem_type == "multi_label_classification",
         labels=_labels(config, summary),
         has_levels=bool(summary.get("levels")),
-        hyperparameters=summary.get("hyperparameters") or {},
+        # Options that were not set (None) say nothing about this run.
+        hyperparameters={k: v for k, v in (summary.get("hyperparameters") or {}).items() if v is not None},
         results=results,
         metric_display_name=metric_display_name,
         train_runtime_seconds=summary.get("train_runtime_seconds"),
         hardware=summary.get("hardware"),
         widget_examples=summary.get("widget_examples") or [],
-        example_text=(summary.get("widget_examples") or ["Replace this with a document to classify."])[0],
+        example_text=_shorten((summary.get("widget_examples") or ["Replace this with a document to classify."])[0]),
     )
     return ModelCard.from_template(card_data, template_str=_template_text(kind), **template_vars)
 
@@ -250,9 +259,35 @@ def write_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
     return path
 
 
-def card_for_repo(text: str, repo_id: str, *, include_handler: bool = True) -> str:
-    """The card text as pushed to `repo_id`: placeholder filled, handler paragraph dropped if unused."""
+DEMO_SECTION = """
+## Demo Space
+
+The `{folder}/` folder of this repository is a ready Gradio Space for this model (the labels, their
+probabilities and the highlighted evidence). It loads the model from `{repo_id}` and does not need
+labelwise. To run it as your own Space:
+
+```bash
+hf download {repo_id} --include "{folder}/*" --local-dir {name}-demo
+hf repos create <hub-user>/{name}-demo --type space --sdk gradio
+hf upload <hub-user>/{name}-demo {name}-demo/{folder} . --type space
+```
+
+or locally: `pip install gradio transformers torch` and `python app.py` in that folder.
+"""
+
+
+def card_for_repo(
+    text: str, repo_id: str, *, include_handler: bool = True, demo_folder: str | None = None
+) -> str:
+    """The card text as pushed to `repo_id`.
+
+    The repo-id placeholder is filled in, the `handler.py` paragraph is dropped when the handler is
+    not pushed, and a "Demo Space" section is appended when the demo is pushed in `demo_folder`.
+    """
     text = text.replace(REPO_ID_PLACEHOLDER, repo_id)
     if not include_handler:
         text = HANDLER_SECTION.sub("", text)
+    if demo_folder:
+        name = repo_id.rsplit("/", 1)[-1]
+        text = text.rstrip("\n") + "\n" + DEMO_SECTION.format(folder=demo_folder, repo_id=repo_id, name=name)
     return text

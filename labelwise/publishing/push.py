@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 HANDLER_TEMPLATE = Path(__file__).with_name("handler.py")
 HANDLER_FILE = "handler.py"
+DEMO_FOLDER = "space"
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib")
 # Trainer's run state: useful to resume a run, useless (and large) for someone using the model.
@@ -191,6 +193,19 @@ def check_folder(folder: str | os.PathLike, *, write_card: bool = True) -> Uploa
     return plan
 
 
+def _demo_operations(folder: Path, repo_id: str) -> list[CommitOperationAdd]:
+    """The Gradio Space files for `repo_id` (written by labelwise.analysis.space), under DEMO_FOLDER/."""
+    from labelwise.analysis.space import write_space_files
+
+    summary = load_training_summary(folder) if (folder / SUMMARY_FILE).is_file() else {}
+    with tempfile.TemporaryDirectory() as staging:
+        written = write_space_files(staging, repo_id, examples=summary.get("widget_examples") or None)
+        return [
+            CommitOperationAdd(path_in_repo=f"{DEMO_FOLDER}/{Path(path).name}", path_or_fileobj=Path(path).read_bytes())
+            for path in written
+        ]
+
+
 def _status_of(error: BaseException) -> int | None:
     """HTTP status of the first HfHubHTTPError in the exception chain (LFS errors come wrapped)."""
     seen = set()
@@ -236,17 +251,15 @@ def push_folder(
         commit_message: default "Upload <model kind> model with labelwise".
         token: default `HF_TOKEN` or the token saved by `hf auth login`. Never printed or written.
         include_handler: add the Inference Endpoints `handler.py` (unless the folder has its own).
-        include_demo: add a Space-ready demo app; not available yet (raises NotImplementedError).
+        include_demo: add a ready Gradio Space for the model in `space/` (app.py, the demo and
+            viewer modules, requirements.txt, Space card; `labelwise.analysis.space`), and a
+            "Demo Space" section to the pushed card saying how to launch it.
 
     Raises:
         FolderError: the folder cannot be published (before anything is sent).
         PushError: a Hub request failed; the message names the repo, the step and the HTTP status.
     """
     folder = Path(folder)
-    if include_demo:
-        raise NotImplementedError(
-            "include_demo: the Space demo app (labelwise/demo.py) does not exist yet in this version of labelwise."
-        )
     if revision is not None and re.fullmatch(r"[0-9a-f]{40}", revision):
         raise ValueError(f"revision={revision!r} is a commit id; commits go to a branch name.")
     plan = check_folder(folder)
@@ -266,12 +279,19 @@ def push_folder(
     for relative in plan.files:
         path = folder / relative
         if relative == CARD_FILE:
-            text = card_for_repo(path.read_text(encoding="utf-8"), repo_id, include_handler=include_handler)
+            text = card_for_repo(
+                path.read_text(encoding="utf-8"),
+                repo_id,
+                include_handler=include_handler,
+                demo_folder=DEMO_FOLDER if include_demo else None,
+            )
             operations.append(CommitOperationAdd(path_in_repo=relative, path_or_fileobj=text.encode("utf-8")))
         else:
             operations.append(CommitOperationAdd(path_in_repo=relative, path_or_fileobj=str(path)))
     if include_handler and HANDLER_FILE not in plan.files:
         operations.append(CommitOperationAdd(path_in_repo=HANDLER_FILE, path_or_fileobj=HANDLER_TEMPLATE.read_bytes()))
+    if include_demo:
+        operations += _demo_operations(folder, repo_id)
     if commit_message is None:
         kind = load_training_summary(folder)["model_kind"] if (folder / SUMMARY_FILE).is_file() else "a"
         commit_message = f"Upload {kind} model with labelwise"
@@ -316,7 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--revision", default=None, help="branch to push to (created if missing; default main)")
     parser.add_argument("--commit_message", default=None)
     parser.add_argument("--no_handler", action="store_true", help="do not add the Inference Endpoints handler.py")
-    parser.add_argument("--include_demo", action="store_true", help="add a Space-ready demo app (not available yet)")
+    parser.add_argument(
+        "--include_demo", action="store_true", help="add a ready Gradio Space for the model in space/ (see the card)"
+    )
     parser.add_argument("--dry_run", action="store_true", help="check the folder and list the files; send nothing")
     return parser
 
@@ -342,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
             include_handler=not args.no_handler,
             include_demo=args.include_demo,
         )
-    except (FolderError, PushError, NotImplementedError, ValueError, FileNotFoundError) as error:
+    except (FolderError, PushError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"Pushed {args.folder} to {args.repo_id}: {commit_url}")
