@@ -21,7 +21,8 @@ Splits
     No official split exists (papers use 10-fold cross-validation), so documents (PMIDs) are
     split: ``fold=k`` of ``num_folds`` gives test = fold k, validation = fold k+1 and train =
     the rest; without ``fold``, a seeded ``split_ratio`` (8:1:1) split by PMID. A sentence
-    listed in both files is kept once, as positive (``negative_also_positive``).
+    listed in both files is kept once, as positive (``negative_also_positive``); a repeated
+    ``ADE-NEG.txt`` line (same PMID and sentence) is read once (``repeated_negative_line``).
 """
 
 from __future__ import annotations
@@ -127,13 +128,15 @@ class Ade(NerBuilder):
             neg_path = folder / "ADE-NEG.txt"
             if not neg_path.exists():
                 raise FileNotFoundError(f"ade: expected {neg_path} (or pass include_negative=False)")
-            seen = set(relations)
+            seen: set[tuple[str, str]] = set()
             for pmid, sentence in read_negatives(neg_path):
-                if (pmid, sentence) in seen:
+                if (pmid, sentence) in relations:
                     self.skips.add("negative_also_positive", pmid)
-                    continue
-                seen.add((pmid, sentence))
-                out.append((pmid, sentence, []))
+                elif (pmid, sentence) in seen:
+                    self.skips.add("repeated_negative_line", pmid)
+                else:
+                    seen.add((pmid, sentence))
+                    out.append((pmid, sentence, []))
         return out
 
     def _localise(self, pmid: str, sentence: str, mentions: list[Mention]) -> list[tuple[int, int, str]]:

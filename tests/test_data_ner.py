@@ -281,3 +281,13 @@ def test_conll_malformed_lines(tmp_path, cache, line, message):
     with pytest.raises(CorpusFormatError, match=message) as err:
         load_corpus("conll", data_dir=str(root), cache_dir=cache)
     assert "train.txt" in str(err.value)
+
+
+def test_ade_repeated_and_positive_negative_lines_are_counted(tmp_path, cache):
+    from labelwise.data_scripts import get_builder
+
+    root = write_ade(tmp_path / "ade", extra_neg="4 NEG Patients were followed for two years.\n")
+    builder = get_builder("ade", data_dir=str(root), cache_dir=cache)
+    sentences = builder.sentences()
+    assert len(sentences) == 5
+    assert builder.skips["negative_also_positive"] == 1 and builder.skips["repeated_negative_line"] == 1
