@@ -90,6 +90,8 @@ def test_warm_start_loads_encoder_bit_identical_and_initialises_head(checkpoint)
         assert torch.isfinite(parameter).all(), name
     assert model.classifier.weight.abs().sum() > 0  # initialised, not left empty
     assert model.config.label_description_token_ids[0][0] == 2  # tokenized with [CLS]
+    # the checkpoint's "model_type": "bert" must not shadow LAME's (saving would then write "bert")
+    assert model.config.model_type == "lame" and model.config.to_dict()["model_type"] == "lame"
 
 
 # ------------------------------------------------------------------------------ shapes

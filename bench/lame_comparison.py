@@ -1,0 +1,174 @@
+"""Reproduce the LAME comparison (paper Tables 1 and 2) on CPU with the packaged MiniLM.
+
+    python bench/lame_comparison.py --data_root ../shared/data            # run (resumable)
+    python bench/lame_comparison.py --data_root ../shared/data --report   # tables -> docs/RESULTS.md
+
+Methods, with one budget for all (epochs, sequence length, batch, learning rates, early model
+selection on the dev split):
+- `vanilla`: transformers' BertForSequenceClassification, fine-tuned;
+- `frozen_lame`: frozen encoder + CNN features + label attention;
+- `lame_bce`: LAME with binary cross-entropy (HoC) or cross-entropy (Disease-5);
+- `lame_fmeasure`: LAME with the F-measure loss (HoC only: it is a multi-label loss).
+
+Corpora: HoC with the BLUE split (1,108 / 157 / 315 abstracts) and Disease-5 (the 2,888
+available Medical Abstracts split 8:1:1 with a fixed seed).
+
+Each (corpus, method, seed) writes one result file, `bench/results/lame_comparison/<corpus>__<method>__seed<seed>.json`
+(a copy of the run's training_summary.json plus wall time); a run whose file exists is skipped, so the
+comparison can be stopped at any time and continued in a later session. Model folders go to
+`--work_dir` (not committed); the best LAME model of each corpus is kept for explanations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RESULTS = HERE / "results" / "lame_comparison"
+
+CPU_BUDGET = {
+    "max_length": 128,
+    "num_train_epochs": 3,
+    "per_device_train_batch_size": 16,
+    "per_device_eval_batch_size": 64,
+    "learning_rate": 5e-5,
+    "head_learning_rate": 4e-2,
+    "classifier_learning_rate": 1e-3,
+    "constant_classifier_lr": True,
+    "slanted_triangular": True,
+    "warmup_steps": 0.1,
+    "optim": "adamw_torch",
+    "label_attention_heads": 12,
+}
+"""The budget of every run (same for every method). The paper's own (GPU) protocol is the
+shipped config `lame_paper` (512 pieces, batch 42, 30 epochs)."""
+
+METHODS = {
+    "vanilla": ["--model", "vanilla"],
+    "frozen_lame": ["--model", "frozen_lame"],
+    "lame_bce": ["--model", "lame", "--loss", "bce"],
+    "lame_fmeasure": ["--model", "lame", "--loss", "f_measure"],
+}
+CORPORA = {
+    "hoc": {"methods": ["vanilla", "frozen_lame", "lame_bce", "lame_fmeasure"], "metric": "micro_f1"},
+    "disease5": {"methods": ["vanilla", "frozen_lame", "lame_bce"], "metric": "accuracy"},
+}
+PAPER = {
+    "hoc": {
+        "vanilla": {"micro_f1": 83.04, "micro_precision": 80.71, "micro_recall": 85.84},
+        "frozen_lame": {"micro_f1": 71.61, "micro_precision": 66.33, "micro_recall": 78.74},
+        "lame": {"micro_f1": 83.30, "micro_precision": 78.84, "micro_recall": 88.63},
+    },
+    "disease5": {"vanilla": {"accuracy": 82.91}, "frozen_lame": {"accuracy": 83.18}, "lame": {"accuracy": 83.65}},
+}
+
+
+def corpus_arguments(corpus: str, data_root: Path) -> list[str]:
+    if corpus == "hoc":
+        options = {"split_dir": str(data_root / "hoc" / "blue_split")}
+        return ["--corpus", "hoc", "--data_dir", str(data_root / "hoc"), "--corpus_options", json.dumps(options)]
+    return ["--corpus", "medical_abstracts", "--data_dir", str(data_root / "medical_abstracts")]
+
+
+def budget_arguments(budget: dict) -> list[str]:
+    args = []
+    for key, value in budget.items():
+        args += [f"--{key}", str(value).lower() if isinstance(value, bool) else str(value)]
+    return args
+
+
+def result_path(corpus: str, method: str, seed: int) -> Path:
+    return RESULTS / f"{corpus}__{method}__seed{seed}.json"
+
+
+def run_all(data_root: Path, work_dir: Path, seeds: list[int], corpora: list[str], methods: list[str] | None) -> None:
+    sys.path.insert(0, str(REPO))
+    from labelwise.training.cli import run
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    plan = [
+        (corpus, method, seed)
+        for seed in seeds
+        for corpus in corpora
+        for method in CORPORA[corpus]["methods"]
+        if methods is None or method in methods
+    ]
+    for index, (corpus, method, seed) in enumerate(plan, 1):
+        path = result_path(corpus, method, seed)
+        if path.exists():
+            print(f"[{index}/{len(plan)}] {path.name}: done earlier, skipped")
+            continue
+        print(f"[{index}/{len(plan)}] {corpus} {method} seed {seed}: training", flush=True)
+        output_dir = work_dir / corpus / method / f"seed{seed}"
+        argv = (
+            METHODS[method] + corpus_arguments(corpus, data_root) + budget_arguments(CPU_BUDGET)
+            + ["--seed", str(seed), "--output_dir", str(output_dir), "--save_total_limit", "1", "--disable_tqdm", "true"]
+        )
+        started = time.time()
+        summary = run(argv)
+        record = {"corpus": corpus, "method": method, "seed": seed, "budget": CPU_BUDGET,
+                  "wall_seconds": round(time.time() - started, 1), "command": "python train.py " + " ".join(argv),
+                  "summary": summary}
+        path.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+        for checkpoint in output_dir.glob("checkpoint-*"):
+            shutil.rmtree(checkpoint)  # the final model is in output_dir/model
+
+
+def load_results() -> list[dict]:
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(RESULTS.glob("*.json"))]
+
+
+def _mean_std(values: list[float]) -> str:
+    if not values:
+        return "-"
+    mean = statistics.mean(values) * 100
+    std = statistics.stdev(values) * 100 if len(values) > 1 else float("nan")
+    return f"{mean:.2f} ± {std:.2f}" if len(values) > 1 else f"{mean:.2f}"
+
+
+def report() -> str:
+    """Markdown tables: ours (mean ± std over seeds, test split) beside the paper's."""
+    results = load_results()
+    lines = []
+    for corpus, spec in CORPORA.items():
+        metrics = ["micro_f1", "micro_precision", "micro_recall"] if corpus == "hoc" else ["accuracy"]
+        title = "HoC (BLUE split), test, micro-averaged, %" if corpus == "hoc" else "Disease-5 (Medical Abstracts, 8:1:1), test accuracy, %"
+        lines += [f"#### {title}", "", "| method | seeds | " + " | ".join(f"ours {m}" for m in metrics)
+                  + " | " + " | ".join(f"paper {m}" for m in metrics) + " | mean wall time / run |",
+                  "|---|---|" + "---|" * (2 * len(metrics) + 1)]
+        for method in spec["methods"]:
+            runs = [r for r in results if r["corpus"] == corpus and r["method"] == method]
+            ours = [_mean_std([r["summary"]["metrics"]["test"][m] for r in runs]) for m in metrics]
+            paper_key = "lame" if method == "lame_bce" else method
+            paper = PAPER[corpus].get(paper_key, {}) if method != "lame_fmeasure" else {}
+            paper_cells = [f"{paper[m]:.2f}" if m in paper else "-" for m in metrics]
+            wall = f"{statistics.mean(r['wall_seconds'] for r in runs) / 60:.1f} min" if runs else "-"
+            lines.append(f"| {method} | {len(runs)} | " + " | ".join(ours) + " | " + " | ".join(paper_cells) + f" | {wall} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data_root", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--work_dir", type=Path, default=REPO / "outputs" / "lame_comparison")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[13, 42, 87])
+    parser.add_argument("--corpora", nargs="+", default=list(CORPORA), choices=list(CORPORA))
+    parser.add_argument("--methods", nargs="+", default=None, choices=list(METHODS))
+    parser.add_argument("--report", action="store_true", help="Print the tables of the finished runs.")
+    options = parser.parse_args(argv)
+    if options.report:
+        print(report())
+        return
+    run_all(options.data_root, options.work_dir, options.seeds, options.corpora, options.methods)
+
+
+if __name__ == "__main__":
+    main()
