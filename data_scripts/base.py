@@ -19,9 +19,10 @@ import inspect
 import logging
 import os
 import random
+import tempfile
 from collections import Counter
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -362,8 +363,6 @@ def as_dataset_dict(builder: datasets.DatasetBuilder) -> datasets.DatasetDict:
 def link_downloads(paths: dict[str, str], names: dict[str, str], prefix: str) -> str:
     """Downloaded files have hashed cache names: link them under the names a builder reads,
     in a fresh folder, and return that folder."""
-    import tempfile
-
     folder = Path(tempfile.mkdtemp(prefix=prefix))
     for key, path in paths.items():
         os.symlink(path, folder / names[key])

@@ -22,7 +22,6 @@ Splits
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +97,7 @@ def parse_label_file(path: Path, n_sentences: int) -> list[list[str]]:
                 continue
             top = label.split(SEPARATOR)[0].strip()
             if top not in HALLMARKS:
-                raise CorpusFormatError(path, f"line 1, sentence {i}", f"a path starting with one of the 10 hallmarks", label)
+                raise CorpusFormatError(path, f"line 1, sentence {i}", "a path starting with one of the 10 hallmarks", label)
             labels.append(SEPARATOR.join(p.strip() for p in label.split(SEPARATOR)))
         out.append(labels)
     return out

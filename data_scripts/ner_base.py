@@ -100,9 +100,6 @@ class NerBuilder(CorpusBuilder):
             ),
         )
 
-    def _protocol_reset(self) -> None:
-        self._seen_sentences: set[str] = set()
-
     def _sentence_example(
         self,
         document_id: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from .base import CorpusBuilder
@@ -51,5 +52,23 @@ def get_builder(
     **config: Any,
 ) -> CorpusBuilder:
     """Instantiate the builder of corpus `name` with its options (nothing is generated yet)."""
-    klass = CORPORA[resolve_name(name)]
+    key = resolve_name(name)
+    klass = CORPORA[key]
+    valid = config_options(klass)
+    unknown = sorted(set(config) - set(valid) - {"hash", "features", "writer_batch_size"})
+    if unknown:
+        raise ValueError(f"corpus {key!r} has no option(s) {unknown}; its options: {', '.join(valid)}")
     return klass(config_name=config_name, data_dir=data_dir, cache_dir=cache_dir, **config)
+
+
+def config_options(klass: type[CorpusBuilder]) -> list[str]:
+    """Keyword options of a corpus: the parameters of its BuilderConfig class and its bases."""
+    names: dict[str, None] = {}
+    for config_class in klass.BUILDER_CONFIG_CLASS.__mro__:
+        init = config_class.__dict__.get("__init__")
+        if init is None or config_class.__module__.startswith("datasets"):
+            continue
+        for param in inspect.signature(init).parameters.values():
+            if param.kind is param.KEYWORD_ONLY or (param.kind is param.POSITIONAL_OR_KEYWORD and param.name != "self"):
+                names[param.name] = None
+    return list(names)

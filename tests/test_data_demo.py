@@ -72,3 +72,8 @@ def test_demo_ner_bio_tags_match_offsets(cache):
     assert 0.5 * len(ds["train"]) < n_with_adr < len(ds["train"])
     with_drugs = load_corpus("demo_ner", cache_dir=cache, entity_types=["ADR", "DRUG"])
     assert with_drugs["train"].features["ner_tags"].feature.names == ["O", "B-ADR", "I-ADR", "B-DRUG", "I-DRUG"]
+
+
+def test_unknown_option_lists_the_corpus_options():
+    with pytest.raises(ValueError, match=r"corpus 'demo' has no option\(s\) \['foo'\]; its options: num_train, .*seed"):
+        load_corpus("demo", foo=1)

@@ -89,7 +89,7 @@ def test_ade_document_offsets_become_verified_sentence_spans(tmp_path, cache):
 
 
 def test_ade_offset_mismatch_is_counted_or_strict_error(tmp_path, cache):
-    bad = f"5|Nausea after drug X.|vomiting|0|8|drug X|13|19\n"
+    bad = "5|Nausea after drug X.|vomiting|0|8|drug X|13|19\n"
     root = write_ade(tmp_path / "ade", extra_rel=bad)
     ds = load_corpus("ade", data_dir=str(root), cache_dir=cache, split_ratio="1:0:0")
     rows = all_rows(ds)
