@@ -101,6 +101,11 @@ def test_run_crossval_scores_saves_and_resumes(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="crf_fold0.json"):
         run_crossval(examples, ["crf"], str(tmp_path), n_folds=3, seed=0, method_options={"crf": {"max_iterations": 5}})
 
+    # So is a folder made from other sentences or tags with the same ids (e.g. a changed builder).
+    changed = [dict(e, tags=["O"] * 5) if i == 0 else e for i, e in enumerate(examples)]
+    with pytest.raises(ValueError, match="fingerprint"):
+        run_crossval(changed, ["dictionary"], str(tmp_path), n_folds=3, seed=0)
+
     summary = summarize(records)
     assert summary["crf"]["folds"] == 3 and summary["crf"]["f1"] == (1.0, 0.0)
     table = format_table(summary, "fixture")

@@ -74,6 +74,10 @@ def test_train_predict_spans_on_long_text(tmp_path):
     )
     assert len(spans) == n_spans
     assert predict_spans(model, tokenizer, ["", "   "]) == [[], []]
+    # A word with no piece at all (a control character the normaliser removes) is tagged O.
+    assert tokenizer.tokenize("\x00") == []
+    (tags,) = predict_tags(model, tokenizer, [["rash", "\x00", "fever"]])
+    assert len(tags) == 3 and tags[1] == "O"
 
     # The saved checkpoint is a standard one: transformers' own pipeline runs it without custom code.
     tagger = pipeline("token-classification", model=str(tmp_path / "out"), aggregation_strategy="simple")

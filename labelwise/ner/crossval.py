@@ -21,6 +21,7 @@ Command:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -42,6 +43,7 @@ __all__ = [
     "filter_examples",
     "group_folds",
     "t_confidence_interval",
+    "data_fingerprint",
     "make_tagger",
     "run_crossval",
     "summarize",
@@ -158,6 +160,14 @@ def t_confidence_interval(values: Sequence[float], confidence: float = 0.95) -> 
     return mean, float(quantile * statistics.stdev(values) / math.sqrt(len(values)))
 
 
+def data_fingerprint(examples: Sequence[dict]) -> str:
+    """SHA-1 of the examples' ids, documents, words and tags: changes when the corpus does."""
+    digest = hashlib.sha1()
+    for example in examples:
+        digest.update(json.dumps([example["id"], example["document_id"], example["tokens"], example["tags"]]).encode())
+    return digest.hexdigest()
+
+
 def make_tagger(method: str, options: dict, workdir: str):
     """A fresh tagger for `method` with its `options` (see `METHODS`)."""
     from .baselines import BiLSTMCRFTagger, CRFTagger, DictionaryTagger
@@ -198,6 +208,7 @@ def run_crossval(
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     folds = group_folds([example["document_id"] for example in examples], n_folds, seed)
+    fingerprint = data_fingerprint(examples)
     fold_ids = list(range(n_folds)) if folds_to_run is None else list(folds_to_run)
     records = []
     jobs = [(method, fold) for fold in fold_ids for method in methods]
@@ -219,6 +230,11 @@ def run_crossval(
                 raise ValueError(
                     f"{path} was made with different settings ({record.get('signature')}) than this run "
                     f"({signature}); use another --output_dir or delete that file."
+                )
+            if record.get("data_fingerprint", fingerprint) != fingerprint:
+                raise ValueError(
+                    f"{path} was made from other sentences or tags (data fingerprint {record['data_fingerprint']}, "
+                    f"now {fingerprint}; did the corpus builder change?); use another --output_dir."
                 )
             progress.write(f"skip {method} fold {fold}: {path} exists (F1 {record['f1']:.4f})")
             records.append(record)
@@ -252,6 +268,7 @@ def run_crossval(
             "predict_seconds": round(predict_seconds, 2),
             "truncation": getattr(tagger, "truncation", None),
             "signature": signature,
+            "data_fingerprint": fingerprint,
             "run_info": run_info or {},
         }
         # Write to a temporary name first: a run killed mid-write must not leave a half file that is then skipped.

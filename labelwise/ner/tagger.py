@@ -340,7 +340,10 @@ def predict_word_labels(
     by_example: dict[int, list[int]] = {}
     for i, row in enumerate(rows):
         by_example.setdefault(row["example_index"], []).append(i)
-    label_ids, scores = [], []
+    # A word the tokenizer turns into no piece at all (e.g. a lone control or zero-width
+    # character) cannot be predicted; it gets "O" with score 0 and is counted.
+    outside = model.config.label2id.get("O", 0)
+    label_ids, scores, pieceless = [], [], 0
     for index, tokens in enumerate(tokens_list):
         windows = by_example.get(index, [])
         merged = merge_windows(
@@ -349,10 +352,11 @@ def predict_word_labels(
             len(tokens),
             default=(None, 0.0),
         )
-        if any(label is None for label, _ in merged):  # only if the tokenizer dropped a word entirely
-            raise RuntimeError(f"sentence {index}: some words got no piece from the tokenizer: {list(tokens)}")
-        label_ids.append([label for label, _ in merged])
+        pieceless += sum(label is None for label, _ in merged)
+        label_ids.append([outside if label is None else label for label, _ in merged])
         scores.append([score for _, score in merged])
+    if pieceless:
+        logger.warning("%d words produced no word piece and were tagged 'O' with score 0.", pieceless)
     return label_ids, scores
 
 
