@@ -9,8 +9,9 @@ tag that does not continue a mention of its type starts one (counted as
 
 The tokenisation of the file is kept: ``text`` is the tokens joined by single spaces and
 ``offsets`` point into it. Files: ``train``, ``dev`` (or ``validation``/``valid``) and
-``test`` with any of the suffixes ``.txt .conll .tsv .iob .bio`` in ``data_dir``; without
-dev/test files, a seeded 8:1:1 split of the training sentences' documents.
+``test`` with any of the suffixes ``.txt .conll .tsv .iob .bio`` in ``data_dir``. Without a
+test file, the training file is split ``split_ratio`` (8:1:1) with ``seed``: by document
+(``-DOCSTART-``), or by sentence when it has fewer than 10 documents.
 """
 
 from __future__ import annotations
