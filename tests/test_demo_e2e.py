@@ -165,3 +165,71 @@ def test_demo_in_headless_chromium(browser, app, tmp_path):
     assert screenshot.stat().st_size > 10_000
     assert hosts == {url.split("/")[2]}, f"the page reached other hosts: {hosts}"
     page.close()
+
+
+def _viewer_prediction() -> dict:
+    text = "Tumour cells invade blood vessels; immune cells answer."
+    words = [{"word": m.group(), "start": m.start(), "end": m.end()} for m in re.finditer(r"\w+|[^\w\s]", text)]
+    first = [0.05, 0.1, 0.4, 0.05, 0.2, 0.0, 0.0, 0.1, 0.0, 0.05]
+    second = [0.0, 0.0, 0.0, 0.1, 0.1, 0.0, 0.6, 0.2, 0.0, 0.0]
+    return {
+        "text": text,
+        "labels": [
+            {"label": "invasion", "score": 0.9, "description": "activating invasion", "predicted": True, "evidence": []},
+            {"label": "immune", "score": 0.6, "description": "avoiding immune destruction", "predicted": True, "evidence": []},
+        ],
+        "words": words,
+        "word_weights": {"invasion": first, "immune": second},
+    }
+
+
+def test_saved_page_switches_labels_with_javascript_disabled(browser, tmp_path):
+    from labelwise.analysis.viewer import render_html
+
+    prediction = _viewer_prediction()
+    path = tmp_path / "view.html"
+    path.write_text(render_html(prediction), encoding="utf-8")
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(path.as_uri())
+
+    def alphas() -> list[float]:
+        # Read the colours through the driver's own channel: the page's scripts are off.
+        return [_alpha(s.evaluate("e => getComputedStyle(e).backgroundColor")) for s in page.locator(".lw-w").all()]
+
+    for label in ("invasion", "immune", "invasion"):
+        page.locator(f'.lw-label[data-label="{label}"]').click()
+        weights = prediction["word_weights"][label]
+        assert alphas() == pytest.approx([w / max(weights) for w in weights], abs=0.01), label
+        assert page.locator(".lw-detail:visible").get_attribute("data-label") == label
+    context.close()
+
+
+def _png_size(path) -> tuple[int, int]:
+    data = open(path, "rb").read(24)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_render_png_full_page_and_fixed_size(browser, tmp_path):
+    """`render_png` through Playwright (whole page; in a fresh process, as Playwright's sync API does
+    not nest) and through the chromium command line (fixed window)."""
+    script = (
+        "import json, sys\n"
+        "from labelwise.analysis.viewer import render_png\n"
+        "render_png(json.loads(sys.argv[1]), sys.argv[2], width=700)\n"
+    )
+    import json
+
+    full = tmp_path / "full.png"
+    completed = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(_viewer_prediction()), str(full)], capture_output=True, text=True, timeout=180
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    width, height = _png_size(full)
+    assert width == 700 and height >= 300
+
+    from labelwise.analysis.viewer import render_png
+
+    fixed = render_png(_viewer_prediction(), tmp_path / "fixed.png", width=640, height=480)
+    assert _png_size(fixed) == (640, 480)
