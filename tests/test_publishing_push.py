@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -110,6 +111,17 @@ def test_check_folder_uploads_the_model_and_keeps_training_state_local(tmp_path)
         "runs/events.out.tfevents", ".cache/x",
     }
     assert "pickle" in plan.skipped["training_args.bin"] or "training state" in plan.skipped["training_args.bin"]
+
+
+def test_lame_folder_without_its_pipeline_gets_a_warning(tmp_path):
+    folder = Path(save_lame(tmp_path / "lame"))
+    (folder / "README.md").write_text("# my own card\n")
+    assert check_folder(folder, write_card=False).warnings == []
+    config = json.loads((folder / "config.json").read_text())
+    del config["custom_pipelines"]
+    (folder / "config.json").write_text(json.dumps(config))
+    (warning,) = check_folder(folder, write_card=False).warnings
+    assert "pipeline_lame.py" in warning and "save_pretrained" in warning
 
 
 def test_pickle_only_weights_are_refused(tmp_path):
@@ -225,7 +237,8 @@ def test_push_lame_then_load_it_in_a_fresh_process_without_labelwise(tmp_path, h
     assert [x[1] for x in report["labels"]] == pytest.approx([x["score"] for x in expected], abs=1e-5)
 
 
-def test_failed_commit_leaves_the_folder_intact_and_names_repo_and_status(tmp_path, online, capsys):
+def test_failed_commit_leaves_the_folder_intact_and_names_repo_and_status(tmp_path, online, capsys, caplog):
+    caplog.set_level(logging.DEBUG)  # every logger, huggingface_hub's included
     folder = Path(save_classifier(tmp_path / "m"))
     add_training_leftovers(folder, kind="vanilla")
     check_folder(folder)  # writes README.md, so the hashes below cover a complete folder
@@ -244,7 +257,8 @@ def test_failed_commit_leaves_the_folder_intact_and_names_repo_and_status(tmp_pa
     assert push.main([str(folder), "--repo_id", "user/broken"]) == 1
     captured = capsys.readouterr()
     assert "error: Pushing" in captured.err and "user/broken" in captured.err and "HTTP 500" in captured.err
-    assert TOKEN not in captured.out + captured.err
+    assert TOKEN not in captured.out + captured.err + caplog.text
+    assert "Pushing" in caplog.text or "Uploading" in caplog.text  # the log was captured at all
     assert folder_hashes(folder) == before
 
 

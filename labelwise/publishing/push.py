@@ -38,6 +38,8 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib")
 # Trainer's run state: useful to resume a run, useless (and large) for someone using the model.
 TRAINING_STATE = ("optimizer.", "scheduler.", "rng_state", "training_args.", "trainer_state.json", "scaler.")
 TOKENIZER_FILES = ("tokenizer_config.json",)
+# Models whose explanations come from their own pipeline, which should travel with the checkpoint.
+PIPELINE_FILES = {"lame": "pipeline_lame.py", "labelwise_layerwise": "pipeline_layerwise.py"}
 
 
 class FolderError(ValueError):
@@ -62,6 +64,7 @@ class UploadPlan:
     config: dict = field(default_factory=dict)
     remote_code: list[str] = field(default_factory=list)
     card_written: bool = False  # README.md was missing and has been generated
+    warnings: list[str] = field(default_factory=list)  # publishable, but worth fixing
 
 
 def _skip_reason(relative: str) -> str | None:
@@ -173,6 +176,13 @@ def check_folder(folder: str | os.PathLike, *, write_card: bool = True) -> Uploa
             raise FolderError(f"{index} names shards that are not in the folder: {', '.join(missing)}.")
 
     plan.remote_code = _check_remote_code(folder, plan.config)
+    pipeline_file = PIPELINE_FILES.get(plan.config.get("model_type"))
+    if pipeline_file and not plan.config.get("custom_pipelines"):
+        plan.warnings.append(
+            f"{folder / 'config.json'} names no custom pipeline, so the repo will not ship {pipeline_file} and "
+            "`pipeline(model=repo, trust_remote_code=True)` will not find it; save the folder through the "
+            "pipeline (`pipeline(<task>, model=model, tokenizer=tokenizer).save_pretrained(folder)`)."
+        )
     if not any(name in plan.files for name in TOKENIZER_FILES):
         raise FolderError(
             f"{folder} has no tokenizer (tokenizer_config.json): pipelines, the handler and the card's code "
@@ -267,6 +277,8 @@ def push_folder(
         logger.info("Wrote the model card %s from %s.", folder / CARD_FILE, SUMMARY_FILE)
     for relative, reason in plan.skipped.items():
         logger.warning("Not uploading %s: %s.", relative, reason)
+    for warning in plan.warnings:
+        logger.warning("Warning: %s", warning)
 
     token = token if token is not None else get_token()
     if not token:
@@ -354,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{len(plan.files)} files would be uploaded from {args.folder}: {', '.join(plan.files)}")
             for relative, reason in plan.skipped.items():
                 print(f"stays local: {relative} ({reason})")
+            for warning in plan.warnings:
+                print(f"warning: {warning}")
             return 0
         commit_url = push_folder(
             args.folder,
