@@ -14,6 +14,10 @@ if ! command -v chromium >/dev/null 2>&1; then
   $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
 fi
 
-# Gradio (the `demo` extra) and Playwright (in the `test` extra); pip skips what is present.
-python -m pip install --quiet --disable-pip-version-check "torch==2.13.0" -e ".[demo,test]"
-chromium --version
+# Gradio (the `demo` extra) and Playwright (in the `test` extra), only when missing: a pip run that
+# finds everything installed still takes half a minute to resolve.
+if ! python -c "import gradio, playwright" >/dev/null 2>&1; then
+  python -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "torch==2.13.0" -e ".[demo,test]"
+fi
+# Debian's wrapper script prints a harmless shell warning on stderr.
+chromium --version 2>/dev/null
