@@ -216,6 +216,10 @@ def test_ner_spans_sit_at_their_offsets_with_scores_on_hover():
             r"\['word_weights'\]\['x'\] has 1 weights for 2 words",
         ),
         ({"text": "a", "labels": [{"score": 0.5}]}, r"\['labels'\]\[0\] has no 'label'"),
+        (
+            {"text": "a", "labels": [{"label": "x", "score": 0.9, "predicted": True}], "words": words_of("a"), "word_weights": {"y": [1.0]}},
+            r"\['word_weights'\] has no weights for label\(s\) \['x'\]",
+        ),
         ({"text": "a", "stuff": 1}, "Cannot tell the prediction kind"),
     ],
 )

@@ -76,7 +76,7 @@ _CSS = """
 .lw .lw-legend{display:flex;align-items:center;gap:.5rem;font-size:.85rem;color:var(--lw-muted)}
 .lw .lw-bar{display:inline-block;width:10rem;height:.8rem;border:1px solid var(--lw-line);border-radius:3px;
  background:linear-gradient(to right,rgba(%(rgb)s,0),rgba(%(rgb)s,1))}
-.lw table{border-collapse:collapse;margin:.25rem 0 .75rem;font-size:.9rem}
+.lw table{border-collapse:collapse;margin:.25rem 0 .75rem;font-size:.9rem;min-width:26rem}
 .lw th,.lw td{border-bottom:1px solid var(--lw-line);padding:.2rem .6rem;text-align:left}
 .lw td.lw-num{text-align:right;font-variant-numeric:tabular-nums}
 .lw .lw-meter{display:inline-block;height:.6rem;background:#e87a00;border-radius:2px;vertical-align:middle}
@@ -158,8 +158,9 @@ def _render_lame(prediction: Mapping[str, Any], uid: str, selected_label: str | 
     # thousands of weights on every word.
     switchable = [item for item in labels if item.get("predicted")]
     switchable += [item for item in labels if not item.get("predicted")][: max(0, max_switch_labels - len(switchable))]
-    if words:
-        switchable = [item for item in switchable if item["label"] in word_weights]
+    missing = [item["label"] for item in switchable if words and item["label"] not in word_weights]
+    if missing:
+        raise ValueError(f"prediction['word_weights'] has no weights for label(s) {missing}.")
     names = [str(item["label"]) for item in switchable]
     if selected_label is None:
         selected = 0
