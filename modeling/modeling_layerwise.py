@@ -165,6 +165,24 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
         return capped
 
     # ------------------------------------------------------------------ forward
+    def score_levels(self, hidden_states: tuple[torch.Tensor, ...]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The level classifiers on the encoder's hidden states (no consistency, no loss).
+
+        Args:
+            hidden_states: the encoder's `output_hidden_states`: embedding output first, then layer
+                1..N, each `(batch_size, sequence_length, hidden_size)`.
+        Returns:
+            (per-level logits `(batch_size, |L_n|)`, all logits `(batch_size, num_labels)` in id order).
+        """
+        # hidden_states[0] is the embedding output, hidden_states[i] the output of layer i.
+        cls = {layer: self.dropout(hidden_states[layer][:, 0]) for layer in self._used_layers}
+        level_logits = [
+            head(torch.cat([cls[layer] for layer in layers], dim=-1) if len(layers) > 1 else cls[layers[0]])
+            for head, layers in zip(self.classifiers, self._level_layers)
+        ]
+        position, _ = self._indices(level_logits[0].device)
+        return level_logits, torch.cat(level_logits, dim=-1).index_select(1, position)
+
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -200,14 +218,8 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
             return_dict=True,
             **kwargs,
         )
-        # hidden_states[0] is the embedding output, hidden_states[i] the output of layer i.
-        cls = {layer: self.dropout(outputs.hidden_states[layer][:, 0]) for layer in self._used_layers}
-        level_logits = [
-            head(torch.cat([cls[layer] for layer in layers], dim=-1) if len(layers) > 1 else cls[layers[0]])
-            for head, layers in zip(self.classifiers, self._level_layers)
-        ]
-        position, level_ids = self._indices(level_logits[0].device)
-        logits = torch.cat(level_logits, dim=-1).index_select(1, position)  # (batch, num_labels), id order
+        level_logits, logits = self.score_levels(outputs.hidden_states)
+        _, level_ids = self._indices(logits.device)
 
         loss = None
         if labels is not None:
