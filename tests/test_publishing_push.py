@@ -310,3 +310,21 @@ def test_include_demo_adds_a_ready_space_folder_and_says_how_to_launch_it(tmp_pa
     readme = files["README.md"].decode()
     assert "## Demo Space" in readme and 'hf download user/clf-demo --include "space/*"' in readme
     assert "## Demo Space" not in (folder / "README.md").read_text()
+
+
+def test_dry_run_lists_the_upload_and_sends_nothing(tmp_path, capsys):
+    folder = Path(save_classifier(tmp_path / "m"))
+    add_training_leftovers(folder, kind="vanilla")
+    assert push.main([str(folder), "--repo_id", "user/x", "--dry_run"]) == 0  # offline: a request would fail
+    out = capsys.readouterr().out
+    assert "files would be uploaded" in out and "model.safetensors" in out
+    assert "stays local: training_args.bin" in out and "stays local: checkpoint-10/optimizer.pt" in out
+
+
+def test_pushing_an_unchanged_folder_makes_no_new_commit(tmp_path, online):
+    folder = Path(save_classifier(tmp_path / "m"))
+    add_training_leftovers(folder, kind="vanilla")
+    first = push_folder(folder, "user/same")
+    commits = len(online.repo("user/same").commits)
+    assert push_folder(folder, "user/same") == first
+    assert len(online.repo("user/same").commits) == commits
