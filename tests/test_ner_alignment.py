@@ -100,3 +100,16 @@ def test_tags_to_spans_offsets_and_scores():
     # A stray I- opens a span; B- right after a span closes it and opens another.
     spans = tags_to_spans(["O", "I-ADR", "B-ADR", "B-Drug", "I-ADR", "O", "O"], offsets, text)
     assert [(s["word"], s["entity_group"]) for s in spans] == [("rash", "ADR"), ("and", "ADR"), ("acute", "Drug"), ("liver", "ADR")]
+
+
+def test_tokenize_and_align_dataset_columns_and_empty_sentences(tokenizer):
+    from datasets import ClassLabel, Dataset, Features, List, Value
+
+    from labelwise.ner.tagger import tokenize_and_align
+
+    features = Features({"tokens": List(Value("string")), "ner_tags": List(ClassLabel(names=["O", "B-ADR", "I-ADR"]))})
+    data = Dataset.from_dict({"tokens": [[], WORDS, []], "ner_tags": [[], LABELS, []]}, features=features)
+    windows = tokenize_and_align(data, tokenizer, max_length=10, stride=3)
+    assert set(windows["example_index"]) == {1}  # empty sentences make no window
+    assert {"input_ids", "attention_mask", "labels", "word_start", "word_end"} <= set(windows.column_names)
+    assert len(tokenize_and_align(data.select([0, 2]), tokenizer, max_length=10, stride=3)) == 0

@@ -176,7 +176,11 @@ def tokenize_and_align(
             batch["tokens"], tokenizer, max_length, stride,
             labels_list=batch[label_column] if use_labels else None, example_indices=indices,
         )
-        keys = rows[0].keys() if rows else ["input_ids", "attention_mask", "word_ids", "example_index", "word_start", "word_end", "truncated_pieces"]
+        if rows:
+            keys = list(rows[0])
+        else:  # a batch of empty sentences must still produce the columns of the other batches
+            keys = list(tokenizer.model_input_names) + ["word_ids", "example_index", "word_start", "word_end", "truncated_pieces"]
+            keys += ["labels"] if use_labels else []
         return {key: [row[key] for row in rows] for key in keys}
 
     windows = dataset.map(
@@ -194,7 +198,12 @@ def tokenize_and_align(
 
 def truncation_report(windows: Dataset | Sequence[dict]) -> dict[str, int]:
     """Counts for encoded windows: sentences, windows, sentences split, pieces lost to truncation."""
-    rows = windows.select_columns(["example_index", "truncated_pieces"]) if isinstance(windows, Dataset) else windows
+    if len(windows) == 0:
+        rows = []
+    elif isinstance(windows, Dataset):
+        rows = windows.select_columns(["example_index", "truncated_pieces"])
+    else:
+        rows = windows
     examples: dict[int, int] = {}
     truncated_pieces = truncated_windows = 0
     for row in rows:
@@ -452,10 +461,11 @@ class TransformerTagger:
             train, None, self.backbone, output_dir, label_names=label_names,
             max_length=self.max_length, stride=self.stride, **self.training_args,
         )
-        self.truncation = truncation_report(encode_windows(tokens_list, self.tokenizer, self.max_length, self.stride))
+        self.truncation = {"train": truncation_report(encode_windows(tokens_list, self.tokenizer, self.max_length, self.stride))}
         return self
 
     def predict(self, tokens_list: Sequence[Sequence[str]]) -> list[list[str]]:
         if self.model is None:
             raise RuntimeError("TransformerTagger.predict called before fit.")
+        self.truncation["test"] = truncation_report(encode_windows(tokens_list, self.tokenizer, self.max_length, self.stride))
         return predict_tags(self.model, self.tokenizer, tokens_list, self.max_length, self.stride, self.batch_size, show_progress=True)
