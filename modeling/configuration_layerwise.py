@@ -136,7 +136,13 @@ class LayerwiseConfig(BertConfig):
             The named variant of section 3 / Figure 1: `"flat"`, `"last_six"`, `"one_by_one"`, `"in_pairs"` or `"hybrid"`. Defaults to
             `"last_six"` (the paper's best) when no `layer_assignment` is given. The exact paper
             layouts for 12 layers / 6 levels and the rule for other depths are documented in
-            [`resolve_guidance`]; a variant that does not fit raises a `ValueError`.
+            [`resolve_guidance`]; a variant that does not fit raises a `ValueError`. In short, for
+            N layers and D levels, every variant is packed against the top layer: `flat` level n ->
+            N; `last_six` -> N - D + n (needs N >= D); `one_by_one` -> N - 2(D - n) (N >= 2D);
+            `in_pairs` -> (N - 2(D - n) - 1, N - 2(D - n)) (N >= 2D); `hybrid` -> single layers for
+            levels 1, 2 and D, pairs in between, on the top 2D - 3 layers (D >= 3, N >= 2D - 3).
+            E.g. the 6-layer MiniLM with 6 levels admits only `flat` and `last_six`; with 4 levels
+            also `hybrid` ({1: [2], 2: [3], 3: [4, 5], 4: [6]}).
         layer_assignment (`dict[int, list[int]]`, *optional*):
             Explicit mapping level -> encoder layers (1-based over the hidden layers, the embedding
             output is not a layer) whose [CLS] vectors are concatenated for that level's classifier.
