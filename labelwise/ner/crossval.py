@@ -410,7 +410,8 @@ def main(argv: Sequence[str] | None = None) -> str:
         for method in methods
         for path in sorted(Path(args.output_dir).glob(f"{method}_fold*.json"))
     ]
-    titles = {"transformer": f"Transformer ({os.path.basename(args.backbone.rstrip('/')) or args.backbone})"}
+    backbone_name = "all-MiniLM-L6-v2" if args.backbone == "default" else os.path.basename(args.backbone.rstrip("/"))
+    titles = {"transformer": f"Transformer ({backbone_name or args.backbone})"}
     table = format_table(summarize(records), args.corpus, methods=[m for m in METHODS if m in methods], titles=titles)
     table_path = Path(args.table or Path(args.output_dir) / "table.md")
     table_path.write_text(table)

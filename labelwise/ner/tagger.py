@@ -292,6 +292,7 @@ def train_tagger(
         eval_strategy="epoch" if eval_windows is not None else "no",
         # Sentences vary from 3 to 150 pieces: batching similar lengths cuts padding (compute) about in half.
         train_sampling_strategy="group_by_length",
+        dataloader_pin_memory=torch.cuda.is_available(),  # pinning is a no-op (and a warning) without a GPU
     )
     arguments.update(training_args)
     trainer = Trainer(
