@@ -227,17 +227,26 @@ def _status_of(error: BaseException) -> int | None:
     return None
 
 
-def _fail(step: str, repo_id: str, folder: Path, error: BaseException, token: str) -> PushError:
+def _fail(step: str, repo_id: str, plan: UploadPlan, error: BaseException, token: str) -> PushError:
     status = _status_of(error)
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     server_message = getattr(error, "server_message", None)
     if server_message and server_message not in first_line:
         first_line += f" (the Hub said: {server_message.strip()})"
+    folder = plan.folder
+    unchanged = (
+        f"{folder} is as it was, apart from the {CARD_FILE} written before the upload"
+        if plan.card_written
+        else f"nothing was changed in {folder}"
+    )
     message = (
         f"Pushing {folder} to the Hub repo {repo_id} failed while {step}: "
-        f"{f'HTTP {status}: ' if status else ''}{first_line}. Nothing was changed in {folder}."
+        f"{f'HTTP {status}: ' if status else ''}{first_line}. The upload is all-or-nothing: {unchanged}."
     )
-    return PushError(message.replace(token, "***") if token else message, status=status)
+    # Defensive: error texts come from the server and libraries; a real token is never that short.
+    if token and len(token) >= 8:
+        message = message.replace(token, "***")
+    return PushError(message, status=status)
 
 
 def push_folder(
@@ -329,7 +338,7 @@ def push_folder(
     except PushError:
         raise
     except (HfHubHTTPError, OSError, ValueError, RuntimeError) as error:
-        raise _fail(step, repo_id, folder, error, token) from None
+        raise _fail(step, repo_id, plan, error, token) from None
     return commit.commit_url
 
 
