@@ -191,6 +191,7 @@ def test_push_lame_then_load_it_in_a_fresh_process_without_labelwise(tmp_path, h
     assert not any(name.startswith(("checkpoint-", "runs/")) or name.endswith((".bin", ".pt")) for name in files)
     assert files["model.safetensors"] == (folder / "model.safetensors").read_bytes()
     assert files["handler.py"] == Path(push.HANDLER_TEMPLATE).read_bytes()
+    assert files["requirements.txt"].decode().startswith("transformers>=5.0,<6\n")
     readme = files["README.md"].decode()
     assert 'repo = "user/lame-demo"' in readme and REPO_ID_PLACEHOLDER not in readme
     assert REPO_ID_PLACEHOLDER in (folder / "README.md").read_text()  # the local card keeps the placeholder
@@ -276,6 +277,7 @@ def test_repeat_pushes_handler_flag_and_private_refusal(tmp_path, online):
     first = push_folder(folder, "user/clf", include_handler=False)
     files = online.files("user/clf")
     assert "handler.py" not in files and "handler.py" not in files["README.md"].decode()
+    assert "requirements.txt" not in files
     assert online.repo("user/clf").messages[first.rsplit("/", 1)[1]] == "Upload vanilla model with labelwise"
     (folder / "training_summary.json").write_text(json.dumps({**SUMMARY, "model_kind": "vanilla", "metrics": {}}))
     second = push_folder(folder, "user/clf")  # the repo exists: pushed on top

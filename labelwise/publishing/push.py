@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 HANDLER_TEMPLATE = Path(__file__).with_name("handler.py")
 HANDLER_FILE = "handler.py"
+HANDLER_REQUIREMENTS_FILE = "requirements.txt"
 DEMO_FOLDER = "space"
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib")
@@ -203,6 +204,20 @@ def check_folder(folder: str | os.PathLike, *, write_card: bool = True) -> Uploa
     return plan
 
 
+def handler_requirements() -> str:
+    """requirements.txt for Inference Endpoints: the transformers major version the remote code was saved with.
+
+    Endpoints install it before importing handler.py; the remote code uses the transformers 5 API,
+    which an endpoint image with an older transformers would not have.
+    """
+    import safetensors
+    import transformers
+
+    major = int(transformers.__version__.split(".")[0])
+    safetensors_minor = ".".join(safetensors.__version__.split(".")[:2])
+    return f"transformers>={major}.0,<{major + 1}\nsafetensors>={safetensors_minor}\n"
+
+
 def _demo_operations(folder: Path, repo_id: str) -> list[CommitOperationAdd]:
     """The Gradio Space files for `repo_id` (written by labelwise.analysis.space), under DEMO_FOLDER/."""
     from labelwise.analysis.space import write_space_files
@@ -311,6 +326,10 @@ def push_folder(
             operations.append(CommitOperationAdd(path_in_repo=relative, path_or_fileobj=str(path)))
     if include_handler and HANDLER_FILE not in plan.files:
         operations.append(CommitOperationAdd(path_in_repo=HANDLER_FILE, path_or_fileobj=HANDLER_TEMPLATE.read_bytes()))
+        if HANDLER_REQUIREMENTS_FILE not in plan.files:
+            operations.append(
+                CommitOperationAdd(path_in_repo=HANDLER_REQUIREMENTS_FILE, path_or_fileobj=handler_requirements().encode())
+            )
     if include_demo:
         operations += _demo_operations(folder, repo_id)
     if commit_message is None:
