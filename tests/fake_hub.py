@@ -76,7 +76,7 @@ class FakeHub:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> "FakeHub":
+    def start(self) -> FakeHub:
         self._thread.start()
         return self
 
@@ -84,7 +84,7 @@ class FakeHub:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "FakeHub":
+    def __enter__(self) -> FakeHub:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -214,11 +214,17 @@ def _make_handler(hub: FakeHub):
                 ("GET", rf"/api/{kind}/{repo}/refs", self.refs),
                 ("GET", rf"/api/{kind}/{repo}/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?", self.tree),
                 ("GET", rf"/api/{kind}/{repo}(?:/revision/(?P<rev>[^/]+))?", self.info),
-                ("POST", r"/(?P<prefix>datasets/|spaces/)?(?P<repo>[^/]+/[^/]+)\.git/info/lfs/objects/batch",
-                 self.lfs_batch),
+                (
+                    "POST",
+                    r"/(?P<prefix>datasets/|spaces/)?(?P<repo>[^/]+/[^/]+)\.git/info/lfs/objects/batch",
+                    self.lfs_batch,
+                ),
                 ("PUT", r"/__lfs_upload/(?P<oid>[0-9a-f]{64})", self.lfs_upload),
-                ("GET", r"/(?P<prefix>datasets/|spaces/)?(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)",
-                 self.resolve),
+                (
+                    "GET",
+                    r"/(?P<prefix>datasets/|spaces/)?(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)",
+                    self.resolve,
+                ),
             ]
             method = "GET" if self.command == "HEAD" else self.command
             for route_method, pattern, handler in routes:
@@ -284,8 +290,9 @@ def _make_handler(hub: FakeHub):
                 lfs = item["size"] >= LFS_SIZE_THRESHOLD or b"\0" in sample or item["path"].endswith(LFS_SUFFIXES)
                 existing = tree.get(item["path"])
                 oid = None if existing is None else (existing.sha256 if existing.lfs else existing.git_oid)
-                answer.append({"path": item["path"], "uploadMode": "lfs" if lfs else "regular",
-                               "shouldIgnore": False, "oid": oid})
+                answer.append(
+                    {"path": item["path"], "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False, "oid": oid}
+                )
             self._send(200, {"files": answer, "commitOid": sha})
 
         def lfs_batch(self, prefix, repo):
@@ -301,7 +308,9 @@ def _make_handler(hub: FakeHub):
                 if not hub.has_blob(obj["oid"]):
                     entry["actions"] = {"upload": {"href": f"{hub.endpoint}/__lfs_upload/{obj['oid']}"}}
                 objects.append(entry)
-            self._send(200, {"transfer": "basic", "objects": objects}, headers={"Content-Type": "application/vnd.git-lfs+json"})
+            self._send(
+                200, {"transfer": "basic", "objects": objects}, headers={"Content-Type": "application/vnd.git-lfs+json"}
+            )
 
         def lfs_upload(self, oid):
             if self._injected("lfs_upload"):
@@ -328,7 +337,9 @@ def _make_handler(hub: FakeHub):
                 key, value = line["key"], line["value"]
                 if key == "file":
                     content = base64.b64decode(value["content"])
-                    tree[value["path"]] = StoredFile(len(content), hub.store_blob(content), _git_blob_oid(content), False)
+                    tree[value["path"]] = StoredFile(
+                        len(content), hub.store_blob(content), _git_blob_oid(content), False
+                    )
                 elif key == "lfsFile":
                     if not hub.has_blob(value["oid"]):
                         return self._error(422, f"LFS object {value['oid']} of {value['path']} was never uploaded")
@@ -365,8 +376,9 @@ def _make_handler(hub: FakeHub):
             found = self._find_repo(type, repo)
             if found is None:
                 return
-            branches = [{"name": name, "ref": f"refs/heads/{name}", "targetCommit": sha}
-                        for name, sha in found.branches.items()]
+            branches = [
+                {"name": name, "ref": f"refs/heads/{name}", "targetCommit": sha} for name, sha in found.branches.items()
+            ]
             self._send(200, {"branches": branches, "converts": [], "tags": [], "pullRequests": []})
 
         def info(self, type, repo, rev=None):
@@ -380,10 +392,24 @@ def _make_handler(hub: FakeHub):
                 return
             tree = found.commits[sha]
             siblings = [{"rfilename": path, "size": entry.size} for path, entry in sorted(tree.items())]
-            self._send(200, {"_id": repo, "id": repo, "modelId": repo, "sha": sha, "private": found.private,
-                             "disabled": False, "gated": False, "tags": [], "siblings": siblings,
-                             "downloads": 0, "likes": 0, "createdAt": "2026-01-01T00:00:00.000Z",
-                             "lastModified": "2026-01-01T00:00:00.000Z"})
+            self._send(
+                200,
+                {
+                    "_id": repo,
+                    "id": repo,
+                    "modelId": repo,
+                    "sha": sha,
+                    "private": found.private,
+                    "disabled": False,
+                    "gated": False,
+                    "tags": [],
+                    "siblings": siblings,
+                    "downloads": 0,
+                    "likes": 0,
+                    "createdAt": "2026-01-01T00:00:00.000Z",
+                    "lastModified": "2026-01-01T00:00:00.000Z",
+                },
+            )
 
         def tree(self, type, repo, rev, path=None):
             if self._injected("tree"):
@@ -399,7 +425,7 @@ def _make_handler(hub: FakeHub):
             for file_path, entry in sorted(found.commits[sha].items()):
                 if not file_path.startswith(folder):
                     continue
-                rest = file_path[len(folder):]
+                rest = file_path[len(folder) :]
                 if "/" in rest:
                     folders.add(folder + rest.split("/")[0])
                     continue

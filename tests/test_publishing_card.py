@@ -25,23 +25,51 @@ LAME_AUTO_MAP = {
 }
 SYNTHETIC = {
     # kind: (task, config.json fields, labels -> descriptions, levels)
-    "lame": ("multi_label", {"architectures": ["LameForSequenceClassification"], "auto_map": LAME_AUTO_MAP,
-                             "problem_type": "multi_label_classification",
-                             "custom_pipelines": {"label-attention-classification": {
-                                 "impl": "pipeline_lame.LameClassificationPipeline"}}},
-             LAME_DESCRIPTIONS, None),
-    "frozen_lame": ("multi_class", {"architectures": ["LameForSequenceClassification"], "auto_map": LAME_AUTO_MAP,
-                                    "problem_type": "single_label_classification"},
-                    {"neg": "no adverse event", "pos": "an adverse drug event"}, None),
-    "vanilla": ("multi_class", {"architectures": ["BertForSequenceClassification"],
-                                "problem_type": "single_label_classification"},
-                {"a": None, "b": None, "c": None}, None),
-    "layerwise": ("hierarchical", {"architectures": ["LayerwiseBertForHierarchicalClassification"],
-                                   "auto_map": {"AutoConfig": "configuration_layerwise.LayerwiseConfig"},
-                                   "problem_type": "multi_label_classification"},
-                  {"trade": "trade", "trade.fish": "fish products"}, {"trade": 1, "trade.fish": 2}),
-    "token_classification": ("ner", {"architectures": ["BertForTokenClassification"]},
-                             {name: None for name in NER_LABELS}, None),
+    "lame": (
+        "multi_label",
+        {
+            "architectures": ["LameForSequenceClassification"],
+            "auto_map": LAME_AUTO_MAP,
+            "problem_type": "multi_label_classification",
+            "custom_pipelines": {
+                "label-attention-classification": {"impl": "pipeline_lame.LameClassificationPipeline"}
+            },
+        },
+        LAME_DESCRIPTIONS,
+        None,
+    ),
+    "frozen_lame": (
+        "multi_class",
+        {
+            "architectures": ["LameForSequenceClassification"],
+            "auto_map": LAME_AUTO_MAP,
+            "problem_type": "single_label_classification",
+        },
+        {"neg": "no adverse event", "pos": "an adverse drug event"},
+        None,
+    ),
+    "vanilla": (
+        "multi_class",
+        {"architectures": ["BertForSequenceClassification"], "problem_type": "single_label_classification"},
+        {"a": None, "b": None, "c": None},
+        None,
+    ),
+    "layerwise": (
+        "hierarchical",
+        {
+            "architectures": ["LayerwiseBertForHierarchicalClassification"],
+            "auto_map": {"AutoConfig": "configuration_layerwise.LayerwiseConfig"},
+            "problem_type": "multi_label_classification",
+        },
+        {"trade": "trade", "trade.fish": "fish products"},
+        {"trade": 1, "trade.fish": 2},
+    ),
+    "token_classification": (
+        "ner",
+        {"architectures": ["BertForTokenClassification"]},
+        {name: None for name in NER_LABELS},
+        None,
+    ),
 }
 METRICS = {
     "validation": {"micro_f1": 0.8125, "accuracy": 0.5, "eval_runtime": 3.25, "eval_samples_per_second": 12.0},
@@ -73,8 +101,11 @@ def write_synthetic(folder, kind: str, **summary_overrides):
     _, config, descriptions, _ = SYNTHETIC[kind]
     folder.mkdir(parents=True, exist_ok=True)
     labels = list(descriptions)
-    config = {**config, "id2label": {str(i): name for i, name in enumerate(labels)},
-              "label2id": {name: i for i, name in enumerate(labels)}}
+    config = {
+        **config,
+        "id2label": {str(i): name for i, name in enumerate(labels)},
+        "label2id": {name: i for i, name in enumerate(labels)},
+    }
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "training_summary.json").write_text(json.dumps(summary_for(kind, **summary_overrides)))
     return folder
@@ -176,7 +207,12 @@ def test_card_for_repo_fills_repo_id_and_can_drop_the_handler_paragraph(tmp_path
 
 
 SAVERS = {"vanilla": save_classifier, "lame": save_lame, "layerwise": save_layerwise, "token_classification": save_ner}
-CODE_TASKS = {"vanilla": "multi_label", "lame": "multi_label", "layerwise": "hierarchical", "token_classification": "ner"}
+CODE_TASKS = {
+    "vanilla": "multi_label",
+    "lame": "multi_label",
+    "layerwise": "hierarchical",
+    "token_classification": "ner",
+}
 
 
 @pytest.mark.parametrize("kind", list(SAVERS))

@@ -102,13 +102,23 @@ def test_check_folder_uploads_the_model_and_keeps_training_state_local(tmp_path)
     top_level = {name for name in os.listdir(folder) if (folder / name).is_file()}
     assert set(plan.files) == top_level - {"training_args.bin"}
     assert {
-        "config.json", "model.safetensors", "configuration_lame.py", "modeling_lame.py", "pipeline_lame.py",
-        "tokenizer.json", "tokenizer_config.json", "training_summary.json", "README.md",
+        "config.json",
+        "model.safetensors",
+        "configuration_lame.py",
+        "modeling_lame.py",
+        "pipeline_lame.py",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "training_summary.json",
+        "README.md",
     } <= set(plan.files)
     assert plan.remote_code == ["configuration_lame.py", "modeling_lame.py", "pipeline_lame.py"]
     assert set(plan.skipped) == {
-        "checkpoint-10/model.safetensors", "checkpoint-10/optimizer.pt", "training_args.bin",
-        "runs/events.out.tfevents", ".cache/x",
+        "checkpoint-10/model.safetensors",
+        "checkpoint-10/optimizer.pt",
+        "training_args.bin",
+        "runs/events.out.tfevents",
+        ".cache/x",
     }
     assert "pickle" in plan.skipped["training_args.bin"] or "training state" in plan.skipped["training_args.bin"]
 
@@ -171,9 +181,23 @@ def test_push_lame_then_load_it_in_a_fresh_process_without_labelwise(tmp_path, h
     folder = Path(save_lame(tmp_path / "lame"))
     add_training_leftovers(folder)
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "push_to_hub.py"), str(folder), "--repo_id", "user/lame-demo",
-         "--private", "--revision", "dev", "--commit_message", "First LAME upload"],
-        env=subprocess_env(hub, tmp_path, HF_TOKEN=TOKEN), cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(REPO_ROOT / "push_to_hub.py"),
+            str(folder),
+            "--repo_id",
+            "user/lame-demo",
+            "--private",
+            "--revision",
+            "dev",
+            "--commit_message",
+            "First LAME upload",
+        ],
+        env=subprocess_env(hub, tmp_path, HF_TOKEN=TOKEN),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Not uploading training_args.bin" in result.stderr
@@ -213,8 +237,8 @@ def test_push_lame_then_load_it_in_a_fresh_process_without_labelwise(tmp_path, h
         with torch.no_grad():
             logits = model(**tokenizer({TEXT!r}, return_tensors="pt")).logits[0].tolist()
         out = pipeline(model=repo, revision="dev", trust_remote_code=True)({TEXT!r})
-        print(json.dumps({{"private": private, "module": type(model).__module__, "logits": logits,
-                           "labels": [[x["label"], x["score"], [w["word"] for w in x["evidence"]]] for x in out["labels"]]}}))
+        labels = [[x["label"], x["score"], [w["word"] for w in x["evidence"]]] for x in out["labels"]]
+        print(json.dumps({{"private": private, "module": type(model).__module__, "logits": logits, "labels": labels}}))
         """
     )
     env_code = "import os\nos.environ.update(" + repr(subprocess_env(hub, tmp_path, HF_TOKEN=TOKEN)) + ")\n"

@@ -81,7 +81,12 @@ class EndpointHandler:
         if not isinstance(parameters, dict):
             raise ValueError(f'"parameters" must be a JSON object, got {type(parameters).__name__}.')
         outputs = self.pipeline(inputs, **{**self.default_parameters, **parameters})
-        if self.task == "text-classification" and isinstance(inputs, str) and len(outputs) == 1 and isinstance(outputs[0], list):
+        if (
+            self.task == "text-classification"
+            and isinstance(inputs, str)
+            and len(outputs) == 1
+            and isinstance(outputs[0], list)
+        ):
             # The pipeline wraps one text's labels in an extra list when top_k=None, not otherwise.
             outputs = outputs[0]
         return _jsonable(outputs)

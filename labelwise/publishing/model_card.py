@@ -90,7 +90,9 @@ def load_training_summary(folder: str | os.PathLike) -> dict:
         if key not in summary:
             raise ValueError(f"{path}: missing field {key!r}.")
     if summary["model_kind"] not in MODEL_KINDS:
-        raise ValueError(f"{path}: field 'model_kind' is {summary['model_kind']!r}; expected one of {list(MODEL_KINDS)}.")
+        raise ValueError(
+            f"{path}: field 'model_kind' is {summary['model_kind']!r}; expected one of {list(MODEL_KINDS)}."
+        )
     if summary["task"] not in TASKS:
         raise ValueError(f"{path}: field 'task' is {summary['task']!r}; expected one of {list(TASKS)}.")
     if not isinstance(summary["dataset"], dict) or "name" not in summary["dataset"]:
@@ -220,7 +222,9 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
         widget=[{"text": text} for text in summary.get("widget_examples") or []] or None,
     )
     problem_type = config.get("problem_type") or (
-        "multi_label_classification" if summary["task"] in ("multi_label", "hierarchical") else "single_label_classification"
+        "multi_label_classification"
+        if summary["task"] in ("multi_label", "hierarchical")
+        else "single_label_classification"
     )
     template_vars = dict(
         model_name=model_name,
@@ -276,9 +280,7 @@ or locally: `pip install gradio transformers torch` and `python app.py` in that 
 """
 
 
-def card_for_repo(
-    text: str, repo_id: str, *, include_handler: bool = True, demo_folder: str | None = None
-) -> str:
+def card_for_repo(text: str, repo_id: str, *, include_handler: bool = True, demo_folder: str | None = None) -> str:
     """The card text as pushed to `repo_id`.
 
     The repo-id placeholder is filled in, the `handler.py` paragraph is dropped when the handler is

@@ -328,7 +328,9 @@ def push_folder(
         operations.append(CommitOperationAdd(path_in_repo=HANDLER_FILE, path_or_fileobj=HANDLER_TEMPLATE.read_bytes()))
         if HANDLER_REQUIREMENTS_FILE not in plan.files:
             operations.append(
-                CommitOperationAdd(path_in_repo=HANDLER_REQUIREMENTS_FILE, path_or_fileobj=handler_requirements().encode())
+                CommitOperationAdd(
+                    path_in_repo=HANDLER_REQUIREMENTS_FILE, path_or_fileobj=handler_requirements().encode()
+                )
             )
     if include_demo:
         operations += _demo_operations(folder, repo_id)
@@ -351,9 +353,7 @@ def push_folder(
             api.create_branch(repo_id, branch=branch, exist_ok=True, token=token)
         step = f"uploading {len(operations)} files and committing them to {branch!r}"
         logger.info("Uploading %d files from %s to %s (%s).", len(operations), folder, url, branch)
-        commit = api.create_commit(
-            repo_id, operations, commit_message=commit_message, revision=branch, token=token
-        )
+        commit = api.create_commit(repo_id, operations, commit_message=commit_message, revision=branch, token=token)
     except PushError:
         raise
     except (HfHubHTTPError, OSError, ValueError, RuntimeError) as error:
