@@ -237,3 +237,13 @@ def test_the_cards_code_runs_without_labelwise(tmp_path, kind):
         assert sorted(printed[: len(labels)]) == sorted(labels), result.stdout
     if kind == "lame":
         assert "'evidence'" in result.stdout  # the custom pipeline's output
+
+
+def test_code_example_is_a_short_whole_sentence_prefix_of_the_first_widget_text(tmp_path):
+    long_text = "The tumor cells showed growth signals. " * 20
+    folder = write_synthetic(tmp_path / "m", "vanilla", widget_examples=[long_text])
+    card = build_model_card(folder)
+    example = re.search(r"^text = (.*)$", card.text, flags=re.M).group(1)
+    assert example.startswith('"The tumor cells showed growth signals.') and example.endswith('signals."')
+    assert len(example) <= 302 and long_text.startswith(json.loads(example))
+    assert card.data.widget == [{"text": long_text}]  # the widget keeps the whole text

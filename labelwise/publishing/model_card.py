@@ -164,6 +164,9 @@ def _shorten(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
+    sentence_end = text.rfind(". ", 0, limit)
+    if sentence_end > limit // 3:  # whole sentences read better than a cut one
+        return text[: sentence_end + 1]
     return text[:limit].rsplit(" ", 1)[0] + " ..."
 
 
