@@ -222,6 +222,9 @@ class LayerwiseConfig(BertConfig):
         from a named variant (and stored default weights) are recomputed rather than kept stale.
         """
         config_dict = dict(config_dict)
+        # A warm-start checkpoint says "model_type": "bert"; kept, it would shadow ours on the
+        # instance and be saved, so the checkpoint would load as a plain BERT classifier.
+        config_dict.pop("model_type", None)
         overrides = {key: kwargs.pop(key) for key in _OWN_FIELDS if key in kwargs}
         if overrides:
             reshaping = {"guidance", "label_levels", "num_hidden_layers"} & overrides.keys()

@@ -184,6 +184,9 @@ def test_every_model_kind_trains_and_saves(checkpoint, tmp_path, kind, corpus, m
         assert "auto_map" not in json.loads((folder / "config.json").read_text())
     else:
         model = AutoModelForSequenceClassification.from_pretrained(folder)
+        expected = {"vanilla": "BertForSequenceClassification", "frozen_lame": "LameForSequenceClassification",
+                    "layerwise": "LayerwiseBertForHierarchicalClassification"}[kind]
+        assert type(model).__name__ == expected
         assert model.config.num_labels == len(summary["label_descriptions"] or model.config.id2label)
     if kind == "layerwise":
         assert summary["levels"] and max(summary["levels"].values()) == 3
