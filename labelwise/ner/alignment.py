@@ -17,7 +17,6 @@ Conventions used throughout `labelwise.ner`:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 IGNORE_INDEX = -100
@@ -35,22 +34,12 @@ __all__ = [
     "IGNORE_INDEX",
     "DEFAULT_MAX_LENGTH",
     "DEFAULT_STRIDE",
-    "Window",
     "plan_windows",
     "align_labels",
     "first_piece_values",
     "merge_windows",
     "tags_to_spans",
 ]
-
-
-@dataclass(frozen=True)
-class Window:
-    """Words `[word_start, word_end)` of sentence `example_index`, encoded as one model input."""
-
-    example_index: int
-    word_start: int
-    word_end: int
 
 
 def plan_windows(piece_counts: Sequence[int], max_pieces: int, stride: int = DEFAULT_STRIDE) -> list[tuple[int, int]]:
