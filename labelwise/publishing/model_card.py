@@ -189,7 +189,9 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
     kind = summary["model_kind"]
     dataset = summary["dataset"]
     pipeline_tag = "token-classification" if kind == "token_classification" else "text-classification"
-    model_name = summary.get("model_name") or folder.resolve().name
+    resolved = folder.resolve()
+    # train.py writes <output_dir>/model: the output directory is the name the user chose.
+    model_name = summary.get("model_name") or (resolved.parent.name if resolved.name == "model" else resolved.name)
     base_model = summary.get("base_model")
     results = measured_results(summary)
     dataset_id = dataset.get("hub_id") or dataset["name"]
