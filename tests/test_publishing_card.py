@@ -215,6 +215,7 @@ CODE_TASKS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", list(SAVERS))
 def test_the_cards_code_runs_without_labelwise(tmp_path, kind):
     folder = tmp_path / "model"

@@ -32,6 +32,7 @@ def save_layerwise_with_pipeline(folder):
     return folder
 
 
+@pytest.mark.slow
 def test_handler_serves_every_kind_in_a_process_without_labelwise(tmp_path):
     folders = {
         "classifier": save_classifier(tmp_path / "classifier"),

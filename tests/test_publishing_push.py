@@ -177,6 +177,7 @@ def test_unpublishable_folders_fail_before_any_request(tmp_path, damage, message
 # -- pushes --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_push_lame_then_load_it_in_a_fresh_process_without_labelwise(tmp_path, hub):
     folder = Path(save_lame(tmp_path / "lame"))
     add_training_leftovers(folder)
