@@ -16,6 +16,7 @@ from labelwise.publishing.model_card import (
     build_model_card,
     card_for_repo,
     measured_results,
+    metric_display_name,
     write_model_card,
 )
 
@@ -168,6 +169,21 @@ def test_results_are_taken_not_invented():
         "test": {"micro_f1": 0.75, "loss": 0.4321},
     }
     assert measured_results({"metrics": {"test": {"f1": float("nan")}}}) == {}
+
+
+@pytest.mark.parametrize(
+    "name, shown",
+    [
+        ("micro_f1", "Micro F1"),
+        ("rp_macro", "R-Precision (macro)"),
+        ("rp_level_3", "R-Precision, level 3"),
+        ("p_at_5", "P@5"),
+        ("ndcg_at_10", "nDCG@10"),
+        ("subset_accuracy", "Subset accuracy"),
+    ],
+)
+def test_metric_display_names(name, shown):
+    assert metric_display_name(name) == shown
 
 
 def test_local_base_model_is_kept_out_of_the_metadata(tmp_path):

@@ -124,9 +124,23 @@ def measured_results(summary: dict) -> dict[str, dict[str, float]]:
     return results
 
 
+_METRIC_PATTERNS = (
+    (r"rp_(micro|macro)", lambda m: f"R-Precision ({m[1]})"),
+    (r"rp_level_(\d+)", lambda m: f"R-Precision, level {m[1]}"),
+    (r"p_at_(\d+)", lambda m: f"P@{m[1]}"),
+    (r"ndcg_at_(\d+)", lambda m: f"nDCG@{m[1]}"),
+)
+
+
 def metric_display_name(name: str) -> str:
-    """'micro_f1' -> 'Micro F1', 'r_precision_level_2' -> 'R precision level 2'."""
-    return _METRIC_NAMES.get(name, name.replace("_", " ").capitalize())
+    """'micro_f1' -> 'Micro F1', 'p_at_5' -> 'P@5', 'rp_level_2' -> 'R-Precision, level 2'."""
+    if name in _METRIC_NAMES:
+        return _METRIC_NAMES[name]
+    for pattern, display in _METRIC_PATTERNS:
+        match = re.fullmatch(pattern, name)
+        if match:
+            return display(match)
+    return name.replace("_", " ").capitalize()
 
 
 def _is_hub_id(name: str | None) -> bool:
