@@ -109,7 +109,7 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
             nn.Linear(config.hidden_size * len(layers), len(ids)) for layers, ids in zip(self._level_layers, self._level_ids)
         )
         self._index_cache: dict[torch.device, tuple[torch.Tensor, list[torch.Tensor]]] = {}
-        self._consistency_cache: dict[torch.device, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        self._consistency_cache: dict[torch.device, list[tuple[torch.Tensor, torch.Tensor, int]]] = {}
         self.post_init()
 
     # ------------------------------------------------------------------ indices
@@ -126,8 +126,9 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
             )
         return self._index_cache[device]
 
-    def _consistency_plan(self, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Per generation after the roots: (child ids `(C,)`, parent ids `(C, P)` padded with -1)."""
+    def _consistency_plan(self, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Per generation after the roots: child ids `(C,)`, their parent ids `(C * P,)` (each child's
+        list padded to P by repeating its first parent, which leaves the minimum unchanged), and P."""
         if device not in self._consistency_cache:
             if self.config.label_parents is None:
                 raise ValueError("Hierarchical consistency needs LayerwiseConfig.label_parents.")
@@ -135,11 +136,12 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
             plan = []
             for generation in self.config.consistency_generations()[1:]:
                 width = max(len(parents[c]) for c in generation)
-                padded = [parents[c] + [-1] * (width - len(parents[c])) for c in generation]
+                padded = [p for c in generation for p in parents[c] + parents[c][:1] * (width - len(parents[c]))]
                 plan.append(
                     (
                         torch.tensor(generation, dtype=torch.long, device=device),
                         torch.tensor(padded, dtype=torch.long, device=device),
+                        width,
                     )
                 )
             self._consistency_cache[device] = plan
@@ -157,11 +159,10 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
             A new `(batch_size, num_labels)` tensor.
         """
         capped = logits.clone()
-        for children, parents in self._consistency_plan(logits.device):
-            # Gather parent scores (padding gathers column 0 and is then masked to +inf).
-            parent_scores = capped[:, parents.clamp(min=0)]  # (batch, C, P)
-            parent_scores = parent_scores.masked_fill(parents < 0, float("inf"))
-            capped[:, children] = torch.minimum(capped[:, children], parent_scores.amin(dim=-1))
+        for children, parents, width in self._consistency_plan(logits.device):
+            # Parents of generation g are in earlier generations, already capped.
+            parent_scores = capped.index_select(1, parents).view(capped.shape[0], len(children), width)
+            capped.index_copy_(1, children, torch.minimum(capped.index_select(1, children), parent_scores.amin(dim=-1)))
         return capped
 
     # ------------------------------------------------------------------ forward
