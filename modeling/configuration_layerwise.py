@@ -235,11 +235,14 @@ class LayerwiseConfig(BertConfig):
                 config_dict.pop("layer_assignment", None)
             if "label_levels" in overrides and "level_loss_weights" not in overrides:
                 config_dict.pop("level_loss_weights", None)
-            if "label_levels" in overrides and "id2label" not in overrides:
-                # A new label set: the old names (or a plain BERT's default two) do not apply.
-                config_dict.pop("id2label", None)
-                config_dict.pop("label2id", None)
-                config_dict.pop("num_labels", None)
+            if "label_levels" in overrides:
+                # A new label set: the stored names (or a plain BERT's default two) and parent ids do
+                # not apply to it unless given again.
+                if "id2label" not in overrides:
+                    for key in ("id2label", "label2id", "num_labels"):
+                        config_dict.pop(key, None)
+                if "label_parents" not in overrides:
+                    config_dict.pop("label_parents", None)
             config_dict.update(overrides)
         return super().from_dict(config_dict, **kwargs)
 

@@ -174,6 +174,12 @@ def test_config_json_states_the_resolved_assignment_and_round_trips(tmp_path):
     assert overridden.layer_assignment == custom and overridden.guidance is None
     with pytest.raises(ValueError, match=r"layer_assignment\[1\] uses layer\(s\) \[40\]"):
         LayerwiseConfig.from_pretrained(tmp_path, layer_assignment={n: [40] for n in range(1, 7)})
+    # A new label set replaces the stored names, parents, weights and the variant's assignment.
+    relabelled = LayerwiseConfig.from_pretrained(tmp_path, label_levels=[1, 2, 2, 3], hierarchical_consistency=False)
+    assert relabelled.labels == ["LABEL_0", "LABEL_1", "LABEL_2", "LABEL_3"]
+    assert relabelled.label_parents is None
+    assert relabelled.level_loss_weights == pytest.approx([0.25, 0.5, 0.25])
+    assert relabelled.layer_assignment == {1: [10], 2: [11], 3: [12]}  # hybrid, 3 levels on 12 layers
 
 
 # ------------------------------------------------------------------------------ wiring
