@@ -88,7 +88,7 @@ def _tokenizer_and_model(model: str, auto_class: str, device: str | None):
     return tokenizer, network
 
 
-def _lame_predictor(model: str, config: dict, device: str | None) -> Callable[[str], dict]:
+def _lame_predictor(model: str, config: dict, device: str | None, threshold: float) -> Callable[[str], dict]:
     import transformers
 
     custom = config.get("custom_pipelines") or {}
@@ -101,7 +101,8 @@ def _lame_predictor(model: str, config: dict, device: str | None) -> Callable[[s
 
         tokenizer, network = _tokenizer_and_model(model, "AutoModelForSequenceClassification", device)
         classify = LameClassificationPipeline(model=network, tokenizer=tokenizer)
-    return lambda text: classify(text)
+    # The threshold applies to multi-label models; a multi-class model predicts its arg-max.
+    return lambda text: classify(text, threshold=threshold)
 
 
 def _ner_predictor(model: str, device: str | None) -> Callable[[str], dict]:
@@ -192,13 +193,13 @@ def load_predictor(
 ) -> tuple[str, Callable[[str], dict]]:
     """Load `model` (folder or Hub id) and return `(kind, predict)`; `predict(text)` gives a viewer dict.
 
-    `threshold` applies to the sigmoid scores of layer-wise and plain multi-label models (the LAME
-    pipeline uses its own default of 0.5).
+    `threshold` is the probability from which a label of a multi-label model (LAME, layer-wise or
+    plain) is predicted; multi-class models predict their most probable label.
     """
     config = _read_config(model)
     kind = detect_kind(config)
     if kind == "lame":
-        return kind, _lame_predictor(model, config, device)
+        return kind, _lame_predictor(model, config, device, threshold)
     if kind == "ner":
         return kind, _ner_predictor(model, device)
     if kind == "layerwise":

@@ -55,6 +55,9 @@ def test_lame_demo_returns_the_pipeline_output(models):
     assert by_name["growth"]["predicted"] and not by_name["immune"]["predicted"]  # the biases of save_lame
     assert by_name["growth"]["description"] == LAME_DESCRIPTIONS["growth"] and by_name["growth"]["evidence"]
     assert "lw-w" in render_fragment(result)
+    # the demo's threshold reaches the pipeline: the two unlikely labels (about 0.02) now pass
+    _, low = load_predictor(models["lame"], threshold=0.01)
+    assert all(item["predicted"] for item in low(TEXT)["labels"])
 
 
 def test_ner_demo_returns_the_taggers_spans(models):
