@@ -114,14 +114,14 @@ def write_summary(folder: str, args: LabelwiseArguments, training_args, task: Pr
             "head_learning_rate": args.head_learning_rate,
             "classifier_learning_rate": args.classifier_learning_rate,
             "constant_classifier_lr": args.constant_classifier_lr,
-            "schedule": "slanted_triangular" if args.slanted_triangular else str(training_args.lr_scheduler_type),
+            "schedule": "slanted_triangular" if args.slanted_triangular else _name(training_args.lr_scheduler_type),
             "warmup": training_args.warmup_steps,
             "epochs": training_args.num_train_epochs,
             "per_device_train_batch_size": training_args.per_device_train_batch_size,
             "gradient_accumulation_steps": training_args.gradient_accumulation_steps,
             "world_size": training_args.world_size,
             "weight_decay": training_args.weight_decay,
-            "optimizer": str(training_args.optim),
+            "optimizer": _name(training_args.optim),
             "max_length": args.max_length,
             "seed": training_args.seed,
             **({"loss": args.loss} if args.model in ("lame", "frozen_lame") else {}),
@@ -138,6 +138,11 @@ def write_summary(folder: str, args: LabelwiseArguments, training_args, task: Pr
     with open(os.path.join(folder, "training_summary.json"), "w", encoding="utf-8") as handle:
         json.dump(summary, handle, indent=2, default=str)
     return summary
+
+
+def _name(option) -> str:
+    """`SchedulerType.LINEAR` -> "linear": enum options as users type them."""
+    return str(getattr(option, "value", option))
 
 
 def _hardware(training_args) -> str:
