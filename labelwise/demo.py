@@ -31,7 +31,7 @@ try:
 except ImportError:  # inside a Hub Space the viewer is copied next to this file
     from labelwise_viewer import render_fragment  # type: ignore[no-redef]
 
-__all__ = ["KINDS", "detect_kind", "load_predictor", "build_demo", "default_theme", "main"]
+__all__ = ["KINDS", "build_demo", "default_theme", "detect_kind", "load_predictor", "main"]
 
 KINDS = ("lame", "layerwise", "ner", "classification")
 LAYERWISE_MODEL_TYPE = "labelwise_layerwise"

@@ -21,9 +21,8 @@ NER_LABELS = ["O", "B-ADR", "I-ADR"]
 
 def save_lame(folder: str | os.PathLike, seed: int = 0) -> str:
     """A multi-label LAME model saved with its `label-attention-classification` pipeline (remote code)."""
-    from transformers import AutoTokenizer, pipeline
-
     from labelwise.modeling import LameForSequenceClassification
+    from transformers import AutoTokenizer, pipeline
 
     folder = Path(folder)
     bert = tiny_bert_checkpoint(folder.parent / f"{folder.name}-bert", seed=seed)
@@ -78,7 +77,9 @@ def save_classifier(folder: str | os.PathLike, seed: int = 0) -> str:
 def save_layerwise(folder: str | os.PathLike, seed: int = 0) -> str:
     """A layer-wise guided model over a 2-level hierarchy (2 + 3 labels), flat guidance."""
     from labelwise.modeling.configuration_layerwise import LayerwiseConfig
-    from labelwise.modeling.modeling_layerwise import LayerwiseBertForHierarchicalClassification
+    from labelwise.modeling.modeling_layerwise import (
+        LayerwiseBertForHierarchicalClassification,
+    )
 
     # So that save_pretrained copies the remote-code files (idempotent if labelwise did it already).
     LayerwiseConfig.register_for_auto_class()

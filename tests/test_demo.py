@@ -8,7 +8,13 @@ import sys
 
 import pytest
 import torch
-from demo_models import LAME_DESCRIPTIONS, save_classifier, save_layerwise, save_lame, save_ner
+from demo_models import (
+    LAME_DESCRIPTIONS,
+    save_classifier,
+    save_lame,
+    save_layerwise,
+    save_ner,
+)
 from helpers import run_python_without_labelwise
 
 from labelwise.analysis.space import SPACE_FILES, write_space_files
@@ -105,6 +111,7 @@ def test_plain_multi_label_classifier_uses_sigmoid_and_threshold(models):
     assert [item["predicted"] for item in result["labels"]] == [p >= 0.5 for _, p in expected]
 
 
+@pytest.mark.slow
 def test_space_runs_without_labelwise(models, tmp_path):
     """The Space folder alone (no labelwise) builds the app and predicts LAME and NER like the package."""
     try:
@@ -144,5 +151,5 @@ print(json.dumps({{"lame": lame({TEXT!r}), "ner": ner({TEXT!r})}}))
 def test_cli_help_runs():
     import subprocess
 
-    completed = subprocess.run([sys.executable, "-m", "labelwise.demo", "--help"], capture_output=True, text=True, timeout=120)
+    completed = subprocess.run([sys.executable, "-m", "labelwise.demo", "--help"], capture_output=True, text=True, timeout=120, check=False)
     assert completed.returncode == 0 and "--model" in completed.stdout and "--port" in completed.stdout

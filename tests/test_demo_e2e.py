@@ -23,6 +23,8 @@ from demo_models import save_lame
 
 from labelwise.analysis.viewer import CHROMIUM_FLAGS
 
+pytestmark = pytest.mark.slow
+
 TEXT = "Cancer cell growth <img src=x onerror=alert(1)> and immune inflammation in blood vessel angiogenesis."
 
 
@@ -206,7 +208,8 @@ def test_saved_page_switches_labels_with_javascript_disabled(browser, tmp_path):
 
 
 def _png_size(path) -> tuple[int, int]:
-    data = open(path, "rb").read(24)
+    with open(path, "rb") as handle:
+        data = handle.read(24)
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
@@ -223,7 +226,8 @@ def test_render_png_full_page_and_fixed_size(browser, tmp_path):
 
     full = tmp_path / "full.png"
     completed = subprocess.run(
-        [sys.executable, "-c", script, json.dumps(_viewer_prediction()), str(full)], capture_output=True, text=True, timeout=180
+        [sys.executable, "-c", script, json.dumps(_viewer_prediction()), str(full)], capture_output=True, text=True, timeout=180,
+        check=False,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     width, height = _png_size(full)

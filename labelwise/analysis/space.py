@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["write_space_files", "SPACE_FILES"]
+__all__ = ["SPACE_FILES", "write_space_files"]
 
 SPACE_FILES = ("app.py", "labelwise_demo.py", "labelwise_viewer.py", "requirements.txt", "README.md")
 

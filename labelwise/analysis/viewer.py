@@ -36,7 +36,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["prediction_kind", "render_fragment", "render_html", "render_png", "CHROMIUM_FLAGS"]
+__all__ = ["CHROMIUM_FLAGS", "prediction_kind", "render_fragment", "render_html", "render_png"]
 
 # Chromium's shading colour for attention weights (orange) and a palette for entity groups.
 _WEIGHT_RGB = "255, 128, 0"
@@ -83,7 +83,7 @@ _CSS = """
 .lw tr.lw-no{color:var(--lw-muted)}
 .lw mark.lw-ent{border-radius:3px;padding:.1em .15em;color:inherit}
 .lw .lw-tag{font-size:.7em;font-weight:700;margin-left:.25em;color:#444;vertical-align:super}
-""" % {"rgb": _WEIGHT_RGB}
+""".replace("%(rgb)s", _WEIGHT_RGB)
 
 
 def _esc(value: Any) -> str:
@@ -313,7 +313,7 @@ def _render_layerwise(prediction: Mapping[str, Any], uid: str, max_rows: int) ->
     text: str = prediction["text"]
     levels = prediction["levels"]
     if not isinstance(levels, Mapping):
-        raise ValueError(f"prediction['levels'] must map a level to its labels, got {type(levels).__name__}.")
+        raise TypeError(f"prediction['levels'] must map a level to its labels, got {type(levels).__name__}.")
     parts = [f'<div class="lw lw-layerwise" id="{uid}">']
     parts.append(
         '<p class="lw-note">Labels per hierarchy level, most probable first; each level is read from its '
@@ -448,7 +448,7 @@ def render_png(
             f"--screenshot={os.path.abspath(path)}",
             "file://" + source,
         ]
-        completed = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
         if completed.returncode != 0 or not os.path.exists(path):
             raise RuntimeError(f"Chromium could not render {path} (exit {completed.returncode}):\n{completed.stderr[-2000:]}")
     return path
