@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 import pytest
@@ -153,3 +154,18 @@ def test_cli_help_runs():
 
     completed = subprocess.run([sys.executable, "-m", "labelwise.demo", "--help"], capture_output=True, text=True, timeout=120, check=False)
     assert completed.returncode == 0 and "--model" in completed.stdout and "--port" in completed.stdout
+
+
+def test_viewer_command_writes_the_page_for_a_model_folder(models, tmp_path, capsys):
+    from labelwise.analysis import viewer
+
+    source = tmp_path / "doc.txt"
+    source.write_text(TEXT, encoding="utf-8")
+    output = tmp_path / "view.html"
+    viewer.main(["--model", models["lame"], "--text_file", str(source), "--output", str(output), "--label", "immune"])
+    assert f"wrote {output}" in capsys.readouterr().out
+    page = output.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    checked = re.findall(r'<input type="radio"[^>]*value="([^"]+)"[^>]*checked', page)
+    assert checked == ["immune"]
+    assert page.count('class="lw-w"') == len(load_predictor(models["lame"])[1](TEXT)["words"])

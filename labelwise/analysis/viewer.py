@@ -20,7 +20,10 @@ pure CSS (radio buttons and `:checked` sibling rules): it works in a saved file,
 with JavaScript disabled and inside Gradio's `gr.HTML`, which does not execute `<script>`.
 
 This module imports only the standard library, so a Hub Space can carry it as a single file
-(`labelwise.analysis.space.write_space_files`).
+(`labelwise.analysis.space.write_space_files`). From the command line, for a model folder:
+
+    python -m labelwise.analysis.viewer --model runs/hoc-lame --text_file abstract.txt \
+        --output view.html --png view.png
 """
 
 from __future__ import annotations
@@ -452,3 +455,43 @@ def render_png(
         if completed.returncode != 0 or not os.path.exists(path):
             raise RuntimeError(f"Chromium could not render {path} (exit {completed.returncode}):\n{completed.stderr[-2000:]}")
     return path
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`python -m labelwise.analysis.viewer --model <folder> --text_file doc.txt --output view.html [--png view.png]`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m labelwise.analysis.viewer",
+        description="Predict one text with a labelwise model folder and save the explanation as HTML (and PNG).",
+    )
+    parser.add_argument("--model", required=True, help="saved labelwise model folder (or Hub repo id)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="the document")
+    source.add_argument("--text_file", help="a UTF-8 file holding the document")
+    parser.add_argument("--output", required=True, help="HTML file to write")
+    parser.add_argument("--png", default=None, help="also render a PNG with headless Chromium")
+    parser.add_argument("--label", default=None, help="LAME: the label shading the text at first")
+    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--title", default=None)
+    args = parser.parse_args(argv)
+
+    from labelwise.demo import load_predictor
+
+    if args.text is not None:
+        text = args.text
+    else:
+        with open(args.text_file, encoding="utf-8") as handle:
+            text = handle.read()
+    _, predict = load_predictor(args.model, threshold=args.threshold)
+    prediction = predict(text)
+    with open(args.output, "w", encoding="utf-8") as handle:
+        handle.write(render_html(prediction, title=args.title, selected_label=args.label))
+    print(f"wrote {args.output}")
+    if args.png:
+        render_png(prediction, args.png, title=args.title, selected_label=args.label)
+        print(f"wrote {args.png}")
+
+
+if __name__ == "__main__":
+    main()
