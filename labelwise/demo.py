@@ -244,7 +244,8 @@ def build_demo(
         gr.Markdown(f"# {name}\n{_INTRO[kind]}")
         text = gr.Textbox(label="Text", lines=8, max_lines=30, elem_id="lw-input")
         button = gr.Button("Predict", variant="primary", elem_id="lw-submit")
-        view = gr.HTML(elem_id="lw-view")
+        # No js_on_load: the default listener would report every click in the view to the server.
+        view = gr.HTML(elem_id="lw-view", js_on_load=None)
         with gr.Accordion("Raw prediction (JSON)", open=False):
             raw = gr.JSON(elem_id="lw-json")
         if examples:
