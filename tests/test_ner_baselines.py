@@ -44,6 +44,7 @@ def test_crf_features_and_learning():
     assert _fit(CRFTagger(max_iterations=50)).predict(TEST_TOKENS) == TEST_TAGS
 
 
+@pytest.mark.slow
 def test_bilstm_crf_learns_the_fixture():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny LSTM steps: one thread is several times faster on a shared CPU

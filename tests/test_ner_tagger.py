@@ -1,6 +1,7 @@
 """Transformer tagger on a tiny random BERT: it trains, saves a standard checkpoint, and predicts
 spans whose character offsets index the raw text (no accuracy claims)."""
 
+import pytest
 import torch
 from datasets import ClassLabel, Dataset, Features, List, Value
 from transformers import BertForTokenClassification, DataCollatorForTokenClassification, pipeline
@@ -36,6 +37,7 @@ def test_label_names_and_standard_model(tmp_path):
     assert model.config.id2label == {0: "O", 1: "B-ADR", 2: "I-ADR"} and model.config.label2id["I-ADR"] == 2
 
 
+@pytest.mark.slow
 def test_train_predict_spans_on_long_text(tmp_path):
     checkpoint = tiny_bert_checkpoint(tmp_path / "bert")
     train = _dataset(SENTENCES * 8)
