@@ -59,7 +59,12 @@ class LabelwiseArguments:
     )
     # ------------------------------------------------------------------ optimisation groups
     head_learning_rate: float | None = field(
-        default=None, metadata={"help": "Peak LR of the label-attention blocks / level heads (default: learning_rate)."}
+        default=1e-3,
+        metadata={
+            "help": "Peak LR of the new, randomly initialised parts (label attention, level heads); "
+            "1e-3 by default, since they start from scratch while the encoder is pretrained. "
+            "Pass null in a config file to use learning_rate."
+        },
     )
     classifier_learning_rate: float | None = field(
         default=None, metadata={"help": "LR of the output layer (default: head_learning_rate)."}
@@ -127,7 +132,7 @@ def _json_option(name: str, value: str | None, kind: type):
 
 TRAINING_DEFAULTS = dict(
     output_dir=None,
-    num_train_epochs=5,
+    num_train_epochs=3,
     per_device_train_batch_size=16,
     per_device_eval_batch_size=32,
     learning_rate=5e-5,
