@@ -47,6 +47,7 @@ __all__ = [
     "encode_windows",
     "tokenize_and_align",
     "truncation_report",
+    "window_metrics",
     "train_tagger",
     "predict_word_labels",
     "predict_tags",
@@ -219,7 +220,8 @@ def truncation_report(windows: Dataset | Sequence[dict]) -> dict[str, int]:
     }
 
 
-def _compute_window_metrics(label_names: list[str]):
+def window_metrics(label_names: list[str]):
+    """`compute_metrics` for the Trainer: entity P/R/F1 over encoded windows (first pieces)."""
     from ..metrics.entities import entity_scores
 
     def compute(eval_prediction) -> dict[str, float]:
@@ -302,7 +304,7 @@ def train_tagger(
         eval_dataset=eval_windows,
         data_collator=DataCollatorForTokenClassification(tokenizer),
         processing_class=tokenizer,
-        compute_metrics=_compute_window_metrics(label_names) if eval_windows is not None else None,
+        compute_metrics=window_metrics(label_names) if eval_windows is not None else None,
     )
     trainer.train()
     trainer.save_model(output_dir)

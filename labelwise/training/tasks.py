@@ -303,8 +303,7 @@ def _label_feature_names(corpus: DatasetDict) -> list[str]:
 
 # ------------------------------------------------------------------------------ tagger
 def _prepare_tagger(args, space: LabelSpace, corpus: DatasetDict, backbone: str, tokenizer) -> PreparedTask:
-    from ..ner.tagger import _compute_window_metrics as window_metrics  # noqa: PLC2701
-    from ..ner.tagger import build_token_classification_model, tokenize_and_align
+    from ..ner.tagger import build_token_classification_model, tokenize_and_align, window_metrics
 
     names = list(space.names)
     encoded = DatasetDict(

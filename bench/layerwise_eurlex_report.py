@@ -1,0 +1,88 @@
+"""Per-level table of a layer-wise guidance grid, beside a label-frequency baseline.
+
+    python bench/layerwise_eurlex_report.py --grid_dir outputs/layerwise_eurlex \\
+        --data_dir ../shared/data/eurlex57k --max_train_samples 1000 --max_eval_samples 500
+
+The grid is the one `labelwise.training.grid` ran (one folder per guidance variant). The
+baseline scores every test document with the training frequency of each label (the same ranking
+for every document): a model that learned only the label prior scores about this. The table and
+the runs' records are written to `bench/results/layerwise_eurlex/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+LEVEL_KEYS = ("rp_level_1", "rp_level_2", "rp_level_3", "rp_micro", "rp_macro", "p_at_1", "p_at_5", "ndcg_at_5")
+
+
+def frequency_baseline(data_dir: str, corpus_options: dict, max_train: int, max_eval: int) -> dict[str, float]:
+    from labelwise.data_scripts import load_corpus, load_label_space
+    from labelwise.metrics.ranking import hierarchical_scores
+
+    space = load_label_space("eurlex57k", data_dir=data_dir, **corpus_options)
+    corpus = load_corpus("eurlex57k", data_dir=data_dir, **corpus_options)
+    hierarchy = space.hierarchy
+    names = hierarchy.labels
+    index = {name: i for i, name in enumerate(names)}
+    feature_names = corpus["train"].features["labels"].feature.names
+
+    def targets(rows) -> np.ndarray:
+        matrix = np.zeros((len(rows), len(names)), dtype=np.int8)
+        for row, ids in enumerate(rows):
+            for name in hierarchy.augment([feature_names[i] for i in ids]):
+                matrix[row, index[name]] = 1
+        return matrix
+
+    train = targets(corpus["train"].select(range(min(max_train, len(corpus["train"]))))["labels"])
+    test = targets(corpus["test"].select(range(min(max_eval, len(corpus["test"]))))["labels"])
+    prior = train.mean(axis=0)
+    scores = np.tile(prior, (test.shape[0], 1))
+    levels = [hierarchy.level(name) for name in names]
+    return hierarchical_scores(test, scores, levels)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--grid_dir", type=Path, required=True)
+    parser.add_argument("--data_dir", required=True)
+    parser.add_argument("--corpus_options", default='{"label_set": "used", "max_level": 3}')
+    parser.add_argument("--max_train_samples", type=int, default=1000)
+    parser.add_argument("--max_eval_samples", type=int, default=500)
+    parser.add_argument("--output_dir", type=Path, default=HERE / "results" / "layerwise_eurlex")
+    options = parser.parse_args(argv)
+
+    rows = {}
+    for summary_path in sorted(options.grid_dir.glob("*/model/training_summary.json")):
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        variant = summary_path.parents[1].name
+        rows[variant] = {
+            "test": summary["metrics"]["test"],
+            "layer_assignment": summary["notes"]["layer_assignment"],
+            "train_runtime_seconds": summary["train_runtime_seconds"],
+        }
+    baseline = frequency_baseline(
+        options.data_dir, json.loads(options.corpus_options), options.max_train_samples, options.max_eval_samples
+    )
+    options.output_dir.mkdir(parents=True, exist_ok=True)
+    (options.output_dir / "runs.json").write_text(
+        json.dumps({"runs": rows, "frequency_baseline": baseline}, indent=2), encoding="utf-8"
+    )
+    header = "| variant | layers per level | " + " | ".join(LEVEL_KEYS) + " | train time |"
+    lines = [header, "|---|---|" + "---|" * (len(LEVEL_KEYS) + 1)]
+    for variant, row in rows.items():
+        cells = [f"{100 * row['test'][k]:.2f}" for k in LEVEL_KEYS]
+        lines.append(f"| {variant} | {row['layer_assignment']} | " + " | ".join(cells) + f" | {row['train_runtime_seconds'] / 60:.1f} min |")
+    lines.append("| label frequency (no model) | - | " + " | ".join(f"{100 * baseline[k]:.2f}" for k in LEVEL_KEYS) + " | - |")
+    table = "\n".join(lines) + "\n"
+    (options.output_dir / "table.md").write_text(table, encoding="utf-8")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
