@@ -8,8 +8,8 @@ repetition (so drift in machine load hits both alike):
 - inference throughput (documents/s): eval mode, LAME with its cached label embeddings;
 - training step time (forward + backward + AdamW step): LAME re-encodes the descriptions in every
   step (`label_embedding_mode="joint"`), as in training;
-- peak memory: the peak resident set size of a fresh process that loads the model and runs the
-  training steps, measured for each model separately.
+- peak memory: the peak resident set size (VmHWM) of a fresh process that loads the model and runs
+  two training steps and two inferences, measured for each model separately.
 
 One JSON file per label count under `--output_dir` (a finished count is skipped on a rerun; pass
 `--force` to measure again). The figures reported in docs/BENCHMARKS.md come from this script.
@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -121,6 +120,16 @@ def measure_speed(labels: int, seq_len: int, batch_size: int, reps: int, warmup:
     return result
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident set size (VmHWM). Unlike `ru_maxrss`, which Linux carries over
+    from the parent across fork/exec, VmHWM belongs to the new address space alone."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def measure_memory(kind: str, labels: int, seq_len: int, batch_size: int) -> float:
     """Peak RSS (MiB) of a fresh process that loads `kind` and runs 2 training steps + 2 inferences."""
     code = (
@@ -130,7 +139,7 @@ def measure_memory(kind: str, labels: int, seq_len: int, batch_size: int) -> flo
         "opt = torch.optim.AdamW(m.parameters(), lr=1e-5); y = torch.zeros(%d, %d)\n"
         "m.train(); [b.train_step(m, opt, batch, y) for _ in range(2)]\n"
         "m.eval(); [b.infer(m, batch) for _ in range(2)]\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        "print(b.peak_rss_mib())\n"
     ) % (str(HERE), kind, labels, seq_len, batch_size, batch_size, labels)
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(output.stdout.strip().splitlines()[-1])
