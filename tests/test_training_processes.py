@@ -102,3 +102,14 @@ def test_two_process_ddp_training_on_cpu(checkpoint, tmp_path):
 
     model = AutoModelForSequenceClassification.from_pretrained(output / "model")
     assert type(model).__name__ == "LameForSequenceClassification"
+
+
+@pytest.mark.slow
+def test_train_py_runs_under_accelerate_launch(checkpoint, tmp_path):
+    output = tmp_path / "accelerate"
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "1", TRAIN,
+               *_args(checkpoint, output, 2)]
+    result = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Hub-ready folder" in result.stdout
+    assert json.loads((output / "ranks" / "rank_0.json").read_text())["global_steps"] == 2
