@@ -270,8 +270,10 @@ class LameForSequenceClassification(BertPreTrainedModel):
     def _weights_key(self) -> tuple:
         # In-place updates (optimizer steps, load_state_dict, copy_) bump a tensor's version counter;
         # a replaced parameter has a new storage pointer. Either change invalidates the cache.
+        # Re-tokenizing the descriptions assigns a new list, so its identity stands for its content
+        # (cheaper in every eval forward than serialising thousands of token ids).
         return tuple((p.data_ptr(), p._version) for p in self.bert.parameters()) + (
-            str(self.config.label_description_token_ids),
+            id(self.config.label_description_token_ids),
         )
 
     def encode_label_descriptions(self) -> torch.Tensor:
