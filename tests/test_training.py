@@ -102,6 +102,16 @@ def test_parameter_groups_learning_rates_and_constant_classifier(checkpoint, tmp
     assert len(grouped) == len({id(p) for p in grouped}) == sum(1 for p in model.parameters() if p.requires_grad)
 
 
+def test_vanilla_pooler_learns_at_the_head_rate(checkpoint):
+    """The pooler of BertForSequenceClassification is a task head (untrained in MiniLM), not encoder."""
+    model = AutoModelForSequenceClassification.from_pretrained(checkpoint, num_labels=3)
+    groups = {name: parameter_group_of(name) for name, _ in model.named_parameters()}
+    assert groups["bert.pooler.dense.weight"] == groups["bert.pooler.dense.bias"] == "head"
+    assert groups["bert.embeddings.word_embeddings.weight"] == "encoder"
+    assert groups["classifier.weight"] == "classifier"
+    assert {g for n, g in groups.items() if n.startswith("bert.encoder.")} == {"encoder"}
+
+
 @pytest.mark.parametrize("kind", ["lame", "vanilla"])
 def test_gradient_accumulation_matches_one_large_batch(checkpoint, tmp_path, kind):
     """One step of batch 4 equals one step of 2 x 2 accumulated (SGD shows any gradient scaling)."""

@@ -5,12 +5,18 @@ Parameter groups (each split into weight-decay / no-decay halves):
 
 | group        | parameters                                                   | learning rate              |
 |--------------|--------------------------------------------------------------|----------------------------|
-| `encoder`    | the BERT encoder (`bert.*`)                                   | `learning_rate`            |
-| `head`       | label attention, CNN features, per-level heads: the rest     | `head_learning_rate`       |
+| `encoder`    | the BERT encoder (`bert.*` except the pooler)                 | `learning_rate`            |
+| `head`       | label attention, CNN features, level heads, `bert.pooler`     | `head_learning_rate`       |
 | `classifier` | the output layer (`classifier.*`)                             | `classifier_learning_rate` |
 
 The schedule scales every group; with `constant_classifier_lr` the classifier group keeps its
 learning rate for the whole run (the LAME paper's setup).
+
+The pooler (dense + tanh on [CLS], used only by `BertForSequenceClassification`) counts as head:
+sentence-embedding checkpoints such as all-MiniLM-L6-v2 were trained with mean pooling and ship
+a pooler that was never trained (zero bias, random weights), so at the encoder's small learning
+rate the vanilla baseline barely moves. To keep a pretrained pooler at the encoder's rate, pass
+`head_learning_rate` equal to `learning_rate` (the shipped `vanilla_paper` config does).
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ def slanted_triangular(num_training_steps: int, cut_fraction: float = 0.1, ratio
 
 def parameter_group_of(name: str) -> str:
     """`encoder`, `head` or `classifier` for a parameter name of any labelwise model."""
+    if name.startswith("bert.pooler."):
+        return "head"
     if name.startswith("bert."):
         return "encoder"
     if name.startswith("classifier."):
