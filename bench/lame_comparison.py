@@ -29,7 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -157,7 +157,9 @@ def run_all(data_root: Path, work_dir: Path, seeds: list[int], corpora: list[str
 
     failures = 0
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for done, (name, code, seconds) in enumerate(pool.map(launch, todo), 1):
+        futures = [pool.submit(launch, run) for run in todo]
+        for done, future in enumerate(as_completed(futures), 1):
+            name, code, seconds = future.result()
             status = "ok" if code == 0 else f"FAILED (exit {code}, see {work_dir / 'logs' / (name + '.log')})"
             failures += code != 0
             print(f"[{done}/{len(todo)}] {name}: {status} in {seconds / 60:.1f} min", flush=True)
