@@ -1,7 +1,7 @@
 """Reproduce the LAME comparison (paper Tables 1 and 2) on CPU with the packaged MiniLM.
 
     python bench/lame_comparison.py --data_root ../shared/data            # run (resumable)
-    python bench/lame_comparison.py --data_root ../shared/data --report   # tables -> docs/RESULTS.md
+    python bench/lame_comparison.py --report --plot docs/images/lame_comparison.png   # tables -> docs/RESULTS.md
 
 Methods, with one budget for all (epochs, sequence length, batch, learning rates, early model
 selection on the dev split):
@@ -187,18 +187,55 @@ def report() -> str:
         metrics = ["micro_f1", "micro_precision", "micro_recall"] if corpus == "hoc" else ["accuracy"]
         title = "HoC (BLUE split), test, micro-averaged, %" if corpus == "hoc" else "Disease-5 (Medical Abstracts, 8:1:1), test accuracy, %"
         lines += [f"#### {title}", "", "| method | seeds | " + " | ".join(f"ours {m}" for m in metrics)
-                  + " | " + " | ".join(f"paper {m}" for m in metrics) + " | mean wall time / run |",
-                  "|---|---|" + "---|" * (2 * len(metrics) + 1)]
+                  + " | " + " | ".join(f"paper {m}" for m in metrics) + f" | ours {metrics[0]} per seed | mean wall time / run |",
+                  "|---|---|" + "---|" * (2 * len(metrics) + 2)]
         for method in spec["methods"]:
             runs = [r for r in results if r["corpus"] == corpus and r["method"] == method]
             ours = [_mean_std([r["summary"]["metrics"]["test"][m] for r in runs]) for m in metrics]
-            paper_key = "lame" if method == "lame_bce" else method
-            paper = PAPER[corpus].get(paper_key, {}) if method != "lame_fmeasure" else {}
+            # The paper reports one LAME row and does not say which loss produced it.
+            paper = PAPER[corpus].get("lame" if method.startswith("lame_") else method, {})
             paper_cells = [f"{paper[m]:.2f}" if m in paper else "-" for m in metrics]
             wall = f"{statistics.mean(r['wall_seconds'] for r in runs) / 60:.1f} min" if runs else "-"
-            lines.append(f"| {method} | {len(runs)} | " + " | ".join(ours) + " | " + " | ".join(paper_cells) + f" | {wall} |")
+            per_seed = ", ".join(f"{r['seed']}: {100 * r['summary']['metrics']['test'][metrics[0]]:.2f}" for r in runs) or "-"
+            lines.append(f"| {method} | {len(runs)} | " + " | ".join(ours) + " | " + " | ".join(paper_cells)
+                         + f" | {per_seed} | {wall} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def plot(path: Path) -> Path:
+    """Bar chart: ours (mean, std error bar, every seed a dot) beside the paper's figure (a diamond)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = load_results()
+    figure, axes = plt.subplots(1, len(CORPORA), figsize=(5 * len(CORPORA), 3.6))
+    for axis, (corpus, spec) in zip(axes, CORPORA.items()):
+        metric = spec["metric"]
+        for x, method in enumerate(spec["methods"]):
+            values = [100 * r["summary"]["metrics"]["test"][metric] for r in results
+                      if r["corpus"] == corpus and r["method"] == method]
+            if values:
+                std = statistics.stdev(values) if len(values) > 1 else 0.0
+                axis.bar(x, statistics.mean(values), yerr=std, color="#4c72b0", alpha=0.8, capsize=4,
+                         label="ours (MiniLM, CPU budget)" if x == 0 else None)
+                axis.scatter([x] * len(values), values, color="black", s=8, zorder=3)
+            paper = PAPER[corpus].get("lame" if method.startswith("lame_") else method, {}).get(metric)
+            if paper is not None:
+                axis.scatter([x], [paper], marker="D", color="#dd8452", zorder=4,
+                             label="paper (BioBERT, GPU)" if x == 0 else None)
+        axis.set_xticks(range(len(spec["methods"])), spec["methods"], rotation=15)
+        axis.set_title(f"{corpus}: test {metric.replace('_', '-')} (%)")
+        axis.set_ylim(0, 100)
+        axis.grid(axis="y", alpha=0.3)
+    axes[0].legend(loc="lower left", fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -211,9 +248,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=2, help="Runs at a time, each with cores/jobs threads.")
     parser.add_argument("--only", nargs=3, metavar=("CORPUS", "METHOD", "SEED"), help="Run one (used by --jobs).")
     parser.add_argument("--report", action="store_true", help="Print the tables of the finished runs.")
+    parser.add_argument("--plot", type=Path, default=None, help="With --report: also draw the bar chart (PNG).")
     options = parser.parse_args(argv)
     if options.report:
         print(report())
+        if options.plot:
+            print(f"wrote {plot(options.plot)}")
         return
     if options.only:
         corpus, method, seed = options.only

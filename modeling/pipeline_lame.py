@@ -89,7 +89,8 @@ class LameClassificationPipeline(Pipeline):
         encoded = self.tokenizer(
             text, truncation=True, max_length=limit, return_offsets_mapping=True, return_overflowing_tokens=False
         )
-        full_length = len(self.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+        # Counting the full length only to report truncation: silence the "longer than maximum" warning.
+        full_length = len(self.tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)["input_ids"])
         tensors = {
             key: torch.tensor([encoded[key]])
             for key in ("input_ids", "attention_mask", "token_type_ids")
