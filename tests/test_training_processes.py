@@ -113,3 +113,18 @@ def test_train_py_runs_under_accelerate_launch(checkpoint, tmp_path):
     assert result.returncode == 0, result.stderr[-4000:]
     assert "Hub-ready folder" in result.stdout
     assert json.loads((output / "ranks" / "rank_0.json").read_text())["global_steps"] == 2
+
+
+def test_resume_skips_checkpoints_cut_short_by_a_kill(tmp_path):
+    """A kill while saving leaves trainer_state.json (written last) missing or truncated."""
+    from labelwise.training.cli import last_complete_checkpoint
+
+    assert last_complete_checkpoint(str(tmp_path)) is None
+    for step in (2, 4, 6):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+    (tmp_path / "checkpoint-2" / "trainer_state.json").write_text('{"global_step": 2}')
+    (tmp_path / "checkpoint-4" / "trainer_state.json").write_text('{"global_step": 4, "log_hist')
+    (tmp_path / "checkpoint-10-old").mkdir()  # not a checkpoint name
+    assert last_complete_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-2")
+    (tmp_path / "checkpoint-6" / "trainer_state.json").write_text('{"global_step": 6}')
+    assert last_complete_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-6")
