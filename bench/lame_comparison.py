@@ -90,6 +90,11 @@ def budget_arguments(budget: dict) -> list[str]:
     return args
 
 
+def paper_scores(corpus: str, method: str) -> dict[str, float]:
+    """The paper's figures for a method; its single LAME row (loss not stated) stands for both losses."""
+    return PAPER[corpus].get("lame" if method.startswith("lame_") else method, {})
+
+
 def result_path(corpus: str, method: str, seed: int) -> Path:
     return RESULTS / f"{corpus}__{method}__seed{seed}.json"
 
@@ -100,6 +105,8 @@ def budget_of(corpus: str) -> dict:
 
 def run_one(corpus: str, method: str, seed: int, data_root: Path, work_dir: Path) -> None:
     """Train and evaluate one (corpus, method, seed) and write its result file."""
+    import torch
+
     from labelwise.training.cli import run
 
     budget = budget_of(corpus)
@@ -111,7 +118,7 @@ def run_one(corpus: str, method: str, seed: int, data_root: Path, work_dir: Path
     started = time.time()
     summary = run(argv)
     record = {"corpus": corpus, "method": method, "seed": seed, "budget": budget,
-              "torch_threads": torch_threads(), "wall_seconds": round(time.time() - started, 1),
+              "torch_threads": torch.get_num_threads(), "wall_seconds": round(time.time() - started, 1),
               "command": "python train.py " + " ".join(argv), "summary": summary}
     RESULTS.mkdir(parents=True, exist_ok=True)
     result_path(corpus, method, seed).write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
@@ -119,18 +126,11 @@ def run_one(corpus: str, method: str, seed: int, data_root: Path, work_dir: Path
         shutil.rmtree(checkpoint)  # the final model is in output_dir/model
 
 
-def torch_threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
-
-
 def run_all(data_root: Path, work_dir: Path, seeds: list[int], corpora: list[str], methods: list[str] | None,
             jobs: int) -> None:
     """Run every unfinished (corpus, method, seed), `jobs` at a time, each in its own process.
 
-    With 2 cores, two single-thread processes finish about twice the work of one two-thread process.
-    Each run logs to `<work_dir>/logs/<name>.log`.
+    Each process gets cores/jobs torch threads. Each run logs to `<work_dir>/logs/<name>.log`.
     """
     plan = [
         (corpus, method, seed)
@@ -192,8 +192,7 @@ def report() -> str:
         for method in spec["methods"]:
             runs = [r for r in results if r["corpus"] == corpus and r["method"] == method]
             ours = [_mean_std([r["summary"]["metrics"]["test"][m] for r in runs]) for m in metrics]
-            # The paper reports one LAME row and does not say which loss produced it.
-            paper = PAPER[corpus].get("lame" if method.startswith("lame_") else method, {})
+            paper = paper_scores(corpus, method)
             paper_cells = [f"{paper[m]:.2f}" if m in paper else "-" for m in metrics]
             wall = f"{statistics.mean(r['wall_seconds'] for r in runs) / 60:.1f} min" if runs else "-"
             per_seed = ", ".join(f"{r['seed']}: {100 * r['summary']['metrics']['test'][metrics[0]]:.2f}" for r in runs) or "-"
@@ -222,7 +221,7 @@ def plot(path: Path) -> Path:
                 axis.bar(x, statistics.mean(values), yerr=std, color="#4c72b0", alpha=0.8, capsize=4,
                          label="ours (MiniLM, CPU budget)" if x == 0 else None)
                 axis.scatter([x] * len(values), values, color="black", s=8, zorder=3)
-            paper = PAPER[corpus].get("lame" if method.startswith("lame_") else method, {}).get(metric)
+            paper = paper_scores(corpus, method).get(metric)
             if paper is not None:
                 axis.scatter([x], [paper], marker="D", color="#dd8452", zorder=4,
                              label="paper (BioBERT, GPU)" if x == 0 else None)

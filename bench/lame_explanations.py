@@ -75,12 +75,13 @@ def main(argv: list[str] | None = None) -> None:
 
     from labelwise.data_scripts import load_corpus
 
-    max_length = 128
     if options.model is None:
         run = best_run()
-        max_length = int(run["budget"]["max_length"])
         options.model = options.work_dir / "hoc" / "lame_bce" / f"seed{run['seed']}" / "model"
         print(f"model: {options.model} (seed {run['seed']}, dev micro-F1 {run['summary']['metrics']['validation']['micro_f1']:.4f})")
+    # Read the abstracts at the length the model was trained and evaluated with.
+    summary = json.loads((options.model / "training_summary.json").read_text(encoding="utf-8"))
+    max_length = int(summary["hyperparameters"]["max_length"])
     test = load_corpus("hoc", options.data_root / "hoc", split_dir=str(options.data_root / "hoc" / "blue_split"))["test"]
     names = test.features["labels"].feature.names
     chosen = [row for row in test if row["labels"]][: options.num_examples]

@@ -270,10 +270,11 @@ class LameForSequenceClassification(BertPreTrainedModel):
     def _weights_key(self) -> tuple:
         # In-place updates (optimizer steps, load_state_dict, copy_) bump a tensor's version counter;
         # a replaced parameter has a new storage pointer. Either change invalidates the cache.
-        # Re-tokenizing the descriptions assigns a new list, so its identity stands for its content
-        # (cheaper in every eval forward than serialising thousands of token ids).
+        # Re-tokenizing the descriptions assigns a new list. The key holds the list itself: tuple
+        # equality tries identity first (cheap in every eval forward), and holding a reference keeps
+        # a freed list's id from being reused by a new one.
         return tuple((p.data_ptr(), p._version) for p in self.bert.parameters()) + (
-            id(self.config.label_description_token_ids),
+            self.config.label_description_token_ids,
         )
 
     def encode_label_descriptions(self) -> torch.Tensor:

@@ -151,7 +151,6 @@ def _hardware(training_args) -> str:
     return f"{training_args.world_size} process(es) on CPU ({os.cpu_count()} cores, {platform.machine()})"
 
 
-
 def last_complete_checkpoint(output_dir: str) -> str | None:
     """The newest `checkpoint-<step>` folder that was written to the end, or None.
 
@@ -172,6 +171,7 @@ def last_complete_checkpoint(output_dir: str) -> str | None:
         except (OSError, ValueError):
             logger.warning("Skipping %s: it was not written to the end (interrupted while saving).", folder)
     return None
+
 
 def run(argv: list[str] | None = None) -> dict:
     """Parse arguments, train, evaluate, save. Returns the training summary (rank 0) or {}."""
