@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..metrics.entities import entity_spans
+from labelwise.metrics.entities import entity_spans
 from .crf import LinearChainCRF
 
 __all__ = ["DictionaryTagger", "CRFTagger", "BiLSTMCRFTagger", "word_features"]

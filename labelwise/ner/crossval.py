@@ -35,7 +35,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..metrics.entities import entity_scores
+from labelwise.metrics.entities import entity_scores
 
 __all__ = [
     "METHODS",
@@ -365,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> str:
             corpus_options[key] = json.loads(value)
         except json.JSONDecodeError:
             corpus_options[key] = value
-    from ..data_scripts import load_corpus
+    from labelwise.data_scripts import load_corpus
 
     dataset = load_corpus(args.corpus, data_dir=args.data_dir, **corpus_options)
     examples, counts = filter_examples(

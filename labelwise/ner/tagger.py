@@ -27,7 +27,7 @@ from transformers import (
     TrainingArguments,
 )
 
-from ..backbone import resolve_backbone
+from labelwise.backbone import resolve_backbone
 from .alignment import (
     DEFAULT_MAX_LENGTH,
     DEFAULT_STRIDE,
@@ -222,7 +222,7 @@ def truncation_report(windows: Dataset | Sequence[dict]) -> dict[str, int]:
 
 def window_metrics(label_names: list[str]):
     """`compute_metrics` for the Trainer: entity P/R/F1 over encoded windows (first pieces)."""
-    from ..metrics.entities import entity_scores
+    from labelwise.metrics.entities import entity_scores
 
     def compute(eval_prediction) -> dict[str, float]:
         # Window-level first-piece scores: a quick training signal. Cross-validation scores merged
@@ -394,7 +394,7 @@ def split_sentences_and_words(text: str) -> list[tuple[list[str], list[tuple[int
     (`labelwise.data_scripts.ner_utils`), so raw text is cut into the same kind of words the
     tagger was trained on.
     """
-    from ..data_scripts.ner_utils import sentence_spans, tokenize
+    from labelwise.data_scripts.ner_utils import sentence_spans, tokenize
 
     sentences = []
     for start, end in sentence_spans(text):

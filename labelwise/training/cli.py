@@ -24,9 +24,9 @@ import torch
 from transformers import EarlyStoppingCallback, set_seed
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from .. import __version__
-from ..backbone import DEFAULT_BACKBONE, resolve_backbone
-from ..data_scripts import load_corpus, load_label_space
+from labelwise import __version__
+from labelwise.backbone import DEFAULT_BACKBONE, resolve_backbone
+from labelwise.data_scripts import load_corpus, load_label_space
 from .arguments import LabelwiseArguments, parse_arguments
 from .tasks import PreparedTask, prepare_task
 from .trainer import LabelwiseTrainer, RankActivityCallback
@@ -79,8 +79,8 @@ def evaluate_test_split(trainer: LabelwiseTrainer, task: PreparedTask, args: Lab
     if "test" not in task.datasets:
         return {}
     if task.task == "ner" and task.notes.get("raw_test") is not None:
-        from ..metrics.entities import entity_scores
-        from ..ner.tagger import predict_tags
+        from labelwise.metrics.entities import entity_scores
+        from labelwise.ner.tagger import predict_tags
 
         raw = task.notes["raw_test"]
         names = task.label_names
@@ -219,7 +219,7 @@ def run(argv: list[str] | None = None) -> dict:
         {"metrics": metrics, "train_runtime_seconds": round(runtime, 1), "widget_examples": list(texts)},
     )
     try:
-        from ..publishing.model_card import write_model_card
+        from labelwise.publishing.model_card import write_model_card
 
         write_model_card(folder)
     except Exception as err:  # the model is saved either way; say why the card is missing

@@ -24,10 +24,10 @@ from transformers import (
     pipeline,
 )
 
-from ..data_scripts import LabelSpace
-from ..data_scripts.hierarchy import Hierarchy
-from ..metrics.classification import multiclass_scores, multilabel_scores
-from ..metrics.ranking import hierarchical_scores
+from labelwise.data_scripts import LabelSpace
+from labelwise.data_scripts.hierarchy import Hierarchy
+from labelwise.metrics.classification import multiclass_scores, multilabel_scores
+from labelwise.metrics.ranking import hierarchical_scores
 from .arguments import LabelwiseArguments, _json_option
 
 TASKS_OF_MODEL = {
@@ -135,7 +135,7 @@ def dropout_overrides(args: LabelwiseArguments) -> dict:
 def _text_encoder(args: LabelwiseArguments, tokenizer: PreTrainedTokenizerBase) -> Callable[[list[str]], dict]:
     clean = None
     if args.preprocess_documents:
-        from ..data_scripts.text_preprocessing import preprocess_document as clean
+        from labelwise.data_scripts.text_preprocessing import preprocess_document as clean
     def encode(texts: list[str]) -> dict:
         if clean is not None:
             texts = [clean(text) for text in texts]
@@ -170,7 +170,7 @@ def _prepare_flat(args, space: LabelSpace, corpus: DatasetDict, backbone: str, t
             backbone, num_labels=len(names), problem_type=problem_type, **label_maps, **dropout_overrides(args)
         )
     else:
-        from ..modeling import LameForSequenceClassification
+        from labelwise.modeling import LameForSequenceClassification
 
         frozen = args.model == "frozen_lame"
         model = LameForSequenceClassification.from_pretrained(
@@ -237,7 +237,7 @@ def label_hierarchy(args: LabelwiseArguments, space: LabelSpace) -> Hierarchy:
 
 
 def _prepare_layerwise(args, space: LabelSpace, corpus: DatasetDict, backbone: str, tokenizer) -> PreparedTask:
-    from ..modeling import LayerwiseBertForHierarchicalClassification
+    from labelwise.modeling import LayerwiseBertForHierarchicalClassification
 
     hierarchy = label_hierarchy(args, space)
     names = hierarchy.labels
@@ -303,7 +303,7 @@ def _label_feature_names(corpus: DatasetDict) -> list[str]:
 
 # ------------------------------------------------------------------------------ tagger
 def _prepare_tagger(args, space: LabelSpace, corpus: DatasetDict, backbone: str, tokenizer) -> PreparedTask:
-    from ..ner.tagger import build_token_classification_model, tokenize_and_align, window_metrics
+    from labelwise.ner.tagger import build_token_classification_model, tokenize_and_align, window_metrics
 
     names = list(space.names)
     encoded = DatasetDict(
