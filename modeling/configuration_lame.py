@@ -10,6 +10,7 @@ from transformers import BertConfig
 
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification")
 LOSSES = ("bce", "f_measure")
+F_MEASURE_AVERAGES = ("micro", "macro")
 LABEL_EMBEDDING_MODES = ("joint", "static")
 FEATURE_HEADS = ("none", "cnn")
 
@@ -53,6 +54,10 @@ class LameConfig(BertConfig):
             Multi-label loss: `"bce"` (binary cross-entropy) or `"f_measure"` (1 minus the mean of
             the soft positive- and negative-class F-measures of the mini-batch). Multi-class
             problems always use cross-entropy.
+        f_measure_average (`str`, defaults to `"micro"`):
+            How the F-measure loss counts: `"micro"` sums tp/fp/fn/tn over every (document, label)
+            cell of the batch (the paper's text); `"macro"` computes both F-measures per label over
+            the batch and averages them over labels (the LAME authors' public code).
         pos_weight (`list[float]`, *optional*):
             Per-label positive weight for the binary cross-entropy.
         freeze_encoder (`bool`, defaults to `False`):
@@ -81,6 +86,7 @@ class LameConfig(BertConfig):
         label_attention_dropout: float | None = None,
         classifier_dropout: float | None = None,
         loss: str = "bce",
+        f_measure_average: str = "micro",
         pos_weight: list[float] | None = None,
         freeze_encoder: bool = False,
         feature_head: str = "none",
@@ -115,6 +121,7 @@ class LameConfig(BertConfig):
             self.hidden_dropout_prob if label_attention_dropout is None else label_attention_dropout
         )
         self.loss = loss
+        self.f_measure_average = f_measure_average
         self.pos_weight = list(pos_weight) if pos_weight is not None else None
         self.freeze_encoder = freeze_encoder
         self.feature_head = feature_head
@@ -128,6 +135,7 @@ class LameConfig(BertConfig):
 
         choice("label_embedding_mode", self.label_embedding_mode, LABEL_EMBEDDING_MODES)
         choice("loss", self.loss, LOSSES)
+        choice("f_measure_average", self.f_measure_average, F_MEASURE_AVERAGES)
         choice("feature_head", self.feature_head, FEATURE_HEADS)
         if self.problem_type is not None:
             choice("problem_type", self.problem_type, PROBLEM_TYPES)

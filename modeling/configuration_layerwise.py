@@ -13,6 +13,7 @@ from typing import Any
 from transformers import BertConfig
 
 GUIDANCE_VARIANTS = ("flat", "last_six", "one_by_one", "in_pairs", "hybrid")
+LAYER_POOLINGS = ("cls", "mean")
 PROBLEM_TYPE = "multi_label_classification"
 
 # Fields whose values decide the resolved layer assignment and loss weights. `from_dict` routes
@@ -25,6 +26,7 @@ _OWN_FIELDS = (
     "layer_assignment",
     "level_loss_weights",
     "hierarchical_consistency",
+    "layer_pooling",
     "classifier_dropout",
     "id2label",
     "label2id",
@@ -161,6 +163,11 @@ class LayerwiseConfig(BertConfig):
             `s'(l) = min(s(l), min_{p in parents(l)} s'(p))` on logits (equivalently on
             probabilities, sigmoid being monotone). Then for any threshold, a label is predicted
             only if all its ancestors are. Training losses always use the raw scores.
+        layer_pooling (`str`, defaults to `"cls"`):
+            What a level's classifier reads from each of its layers: `"cls"`, the layer's [CLS]
+            state (the paper), or `"mean"`, the mean of the layer's token states over the
+            attention mask. Mean pooling suits encoders trained as sentence embedders (such as
+            all-MiniLM-L6-v2), whose intermediate [CLS] states never learned to summarise a text.
         problem_type (`str`):
             Always `"multi_label_classification"` (sigmoid per label), which the transformers
             text-classification pipeline reads.
@@ -180,6 +187,7 @@ class LayerwiseConfig(BertConfig):
         level_loss_weights: list[float] | None = None,
         classifier_dropout: float | None = None,
         hierarchical_consistency: bool = False,
+        layer_pooling: str = "cls",
         **kwargs,
     ):
         if label_levels is not None and "id2label" not in kwargs and "num_labels" not in kwargs:
@@ -206,6 +214,9 @@ class LayerwiseConfig(BertConfig):
         )
         self.level_loss_weights = [float(w) for w in level_loss_weights] if level_loss_weights is not None else None
         self.hierarchical_consistency = bool(hierarchical_consistency)
+        if layer_pooling not in LAYER_POOLINGS:
+            raise ValueError(f"LayerwiseConfig.layer_pooling must be one of {list(LAYER_POOLINGS)}, got {layer_pooling!r}.")
+        self.layer_pooling = layer_pooling
         if self.id2label is not None and not self.label2id:
             self.label2id = {name: index for index, name in self.id2label.items()}
         self._validate_and_resolve()

@@ -139,25 +139,38 @@ class LameLabelwiseOutput(nn.Module):
         return (features * self.weight).sum(-1) + self.bias
 
 
-def f_measure_loss(probabilities: torch.Tensor, targets: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+def f_measure_loss(
+    probabilities: torch.Tensor, targets: torch.Tensor, average: str = "micro", eps: float = 1e-8
+) -> torch.Tensor:
     """1 minus the mean of the soft positive-class and negative-class F-measures of a mini-batch.
 
-    tp, fp, fn, tn are summed over every (document, label) cell (micro), with probabilities in
-    place of hard decisions. `eps` keeps a batch with no positive (or no negative) cell finite:
-    that class's F-measure is then 0 and only the other class's term carries gradient.
+    Probabilities stand in for hard decisions in tp, fp, fn and tn. Two readings of the paper's loss:
+
+    - `"micro"` (the paper's text): tp, fp, fn, tn are summed over every (document, label) cell of
+      the batch, giving one positive and one negative F-measure.
+    - `"macro"` (the LAME authors' public code): tp, fp, fn, tn are summed over the batch for each
+      label, each label gets its own two F-measures, and those are averaged over the labels.
+
+    `eps` keeps a count of zero finite: a label (macro) or batch (micro) with no positive cell has a
+    positive-class F-measure of 0, and only its negative-class term carries gradient.
 
     Args:
         probabilities: `(batch, num_labels)` sigmoid outputs.
         targets: `(batch, num_labels)` 0/1 labels.
+        average: `"micro"` or `"macro"`.
     """
+    if average not in ("micro", "macro"):
+        raise ValueError(f"f_measure_loss: average must be 'micro' or 'macro', got {average!r}.")
     targets = targets.to(probabilities.dtype)
-    tp = (probabilities * targets).sum()
-    fp = (probabilities * (1 - targets)).sum()
-    fn = ((1 - probabilities) * targets).sum()
-    tn = ((1 - probabilities) * (1 - targets)).sum()
+    # Summing over dim 0 (the batch) keeps one count per label; summing everything gives the micro counts.
+    dims = (0,) if average == "macro" else (0, 1)
+    tp = (probabilities * targets).sum(dims)
+    fp = (probabilities * (1 - targets)).sum(dims)
+    fn = ((1 - probabilities) * targets).sum(dims)
+    tn = ((1 - probabilities) * (1 - targets)).sum(dims)
     f_positive = 2 * tp / (2 * tp + fp + fn + eps)
     f_negative = 2 * tn / (2 * tn + fp + fn + eps)
-    return 1 - (f_positive + f_negative) / 2
+    return 1 - ((f_positive + f_negative) / 2).mean()
 
 
 class LameForSequenceClassification(BertPreTrainedModel):
@@ -380,7 +393,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
             return F.cross_entropy(logits.float(), labels.view(-1).long())
         targets = labels.to(torch.float32)
         if self.config.loss == "f_measure":
-            return f_measure_loss(torch.sigmoid(logits.float()), targets)
+            return f_measure_loss(torch.sigmoid(logits.float()), targets, average=self.config.f_measure_average)
         pos_weight = None
         if self.config.pos_weight is not None:
             pos_weight = torch.tensor(self.config.pos_weight, dtype=torch.float32, device=logits.device)

@@ -166,23 +166,40 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
         return capped
 
     # ------------------------------------------------------------------ forward
-    def score_levels(self, hidden_states: tuple[torch.Tensor, ...]) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def score_levels(
+        self, hidden_states: tuple[torch.Tensor, ...], attention_mask: torch.Tensor | None = None
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
         """The level classifiers on the encoder's hidden states (no consistency, no loss).
 
         Args:
             hidden_states: the encoder's `output_hidden_states`: embedding output first, then layer
                 1..N, each `(batch_size, sequence_length, hidden_size)`.
+            attention_mask: `(batch_size, sequence_length)`, 1 for tokens and 0 for padding; read
+                by `layer_pooling="mean"` (all positions count when it is None).
         Returns:
             (per-level logits `(batch_size, |L_n|)`, all logits `(batch_size, num_labels)` in id order).
         """
         # hidden_states[0] is the embedding output, hidden_states[i] the output of layer i.
-        cls = {layer: self.dropout(hidden_states[layer][:, 0]) for layer in self._used_layers}
+        pooled = {layer: self.dropout(self.pool_layer(hidden_states[layer], attention_mask)) for layer in self._used_layers}
         level_logits = [
-            head(torch.cat([cls[layer] for layer in layers], dim=-1) if len(layers) > 1 else cls[layers[0]])
+            head(torch.cat([pooled[layer] for layer in layers], dim=-1) if len(layers) > 1 else pooled[layers[0]])
             for head, layers in zip(self.classifiers, self._level_layers)
         ]
         position, _ = self._indices(level_logits[0].device)
         return level_logits, torch.cat(level_logits, dim=-1).index_select(1, position)
+
+    def pool_layer(self, states: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """One layer's document vector, `(batch_size, hidden_size)`, as `config.layer_pooling` says.
+
+        `"cls"`: the state of the first token. `"mean"`: the mean of the token states where
+        `attention_mask` is 1 (padding never counts).
+        """
+        if self.config.layer_pooling == "cls":
+            return states[:, 0]
+        if attention_mask is None:
+            return states.mean(dim=1)
+        weights = attention_mask.unsqueeze(-1).to(states.dtype)
+        return (states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
     def forward(
         self,
@@ -215,11 +232,11 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
             position_ids=position_ids,
             inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
-            output_hidden_states=True,  # the heads read intermediate layers' [CLS]
+            output_hidden_states=True,  # the heads read intermediate layers' states
             return_dict=True,
             **kwargs,
         )
-        level_logits, logits = self.score_levels(outputs.hidden_states)
+        level_logits, logits = self.score_levels(outputs.hidden_states, attention_mask)
         _, level_ids = self._indices(logits.device)
 
         loss = None

@@ -151,6 +151,37 @@ def test_f_measure_loss_is_finite_without_positives_or_negatives():
     assert perfect.item() == pytest.approx(0.0, abs=1e-6)
 
 
+def test_macro_f_measure_loss_hand_computed_with_a_label_without_positives():
+    # Label 0: positives in both rows; label 1: no positive in the batch (its F+ is 0 by definition).
+    p = torch.tensor([[0.9, 0.2], [0.4, 0.7]])
+    y = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    # label 0: tp = 1.3, fp = 0, fn = 0.1 + 0.6 = 0.7, tn = 0
+    f_pos_0, f_neg_0 = 2 * 1.3 / (2 * 1.3 + 0.7), 0.0
+    # label 1: tp = 0, fp = 0.9, fn = 0, tn = 0.8 + 0.3 = 1.1
+    f_pos_1, f_neg_1 = 0.0, 2 * 1.1 / (2 * 1.1 + 0.9)
+    expected = 1 - ((f_pos_0 + f_neg_0) / 2 + (f_pos_1 + f_neg_1) / 2) / 2
+    assert f_measure_loss(p, y, average="macro").item() == pytest.approx(expected, rel=1e-6)
+    # The micro reading of the same batch differs: one pooled count for all four cells.
+    tp, fp, fn, tn = 1.3, 0.9, 0.7, 1.1
+    micro = 1 - 0.5 * (2 * tp / (2 * tp + fp + fn) + 2 * tn / (2 * tn + fp + fn))
+    assert f_measure_loss(p, y, average="micro").item() == pytest.approx(micro, rel=1e-6)
+    assert abs(micro - expected) > 1e-3
+
+
+def test_f_measure_loss_rejects_unknown_average():
+    with pytest.raises(ValueError, match="average must be 'micro' or 'macro'"):
+        f_measure_loss(torch.zeros(1, 1), torch.zeros(1, 1), average="weighted")
+
+
+def test_model_uses_macro_f_measure_when_configured(checkpoint):
+    model = lame(checkpoint, problem_type="multi_label_classification", loss="f_measure", f_measure_average="macro").eval()
+    labels = torch.tensor([[1.0, 0, 1], [0, 1, 0], [0, 0, 0]])
+    out = model(**batch(), labels=labels)
+    torch.testing.assert_close(out.loss, f_measure_loss(torch.sigmoid(out.logits), labels, average="macro"))
+    with pytest.raises(ValueError, match="f_measure_average must be one of"):
+        LameConfig(label_descriptions=["a"], f_measure_average="weighted", **_small())
+
+
 def test_model_uses_f_measure_loss_when_configured(checkpoint):
     model = lame(checkpoint, problem_type="multi_label_classification", loss="f_measure").eval()
     labels = torch.tensor([[1.0, 0, 1], [0, 1, 0], [0, 0, 0]])

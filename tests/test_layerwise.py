@@ -447,3 +447,42 @@ def test_trainer_trains_and_evaluates_with_accumulation(bert6, tmp_path):
     for child, parents in enumerate(PARENTS):
         for parent in parents:
             assert (predictions[:, child] <= predictions[:, parent]).all()
+
+
+# ------------------------------------------------------------------ layer pooling (issue 17)
+def test_mean_pooling_ignores_padding(bert6):
+    model = LayerwiseBertForHierarchicalClassification.from_pretrained(
+        bert6, guidance="last_six", layer_pooling="mean", **label_kwargs()
+    ).eval()
+    states = torch.randn(2, 5, model.config.hidden_size)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    states[0, 3:] = 1e4  # whatever sits under padding must not count
+    pooled = model.pool_layer(states, mask)
+    torch.testing.assert_close(pooled[0], states[0, :3].mean(0))
+    torch.testing.assert_close(pooled[1], states[1].mean(0))
+    # The whole model: one document alone, and padded to the length of a longer one, scores the same.
+    short = torch.tensor([[2, 5, 6, 7, 3]])
+    padded = torch.tensor([[2, 5, 6, 7, 3, 0, 0, 0], [2, 5, 6, 7, 8, 9, 10, 3]])
+    with torch.no_grad():
+        alone = model(input_ids=short, attention_mask=torch.ones_like(short)).logits
+        batch = model(input_ids=padded, attention_mask=torch.tensor([[1] * 5 + [0] * 3, [1] * 8])).logits
+    torch.testing.assert_close(batch[0], alone[0], atol=1e-5, rtol=1e-5)
+
+
+def test_cls_and_mean_pooling_differ_and_survive_saving(bert6, tmp_path):
+    cls_model = LayerwiseBertForHierarchicalClassification.from_pretrained(bert6, guidance="flat", **label_kwargs()).eval()
+    assert cls_model.config.layer_pooling == "cls"
+    mean_model = LayerwiseBertForHierarchicalClassification.from_pretrained(
+        bert6, guidance="flat", layer_pooling="mean", **label_kwargs()
+    ).eval()
+    mean_model.classifiers.load_state_dict(cls_model.classifiers.state_dict())
+    ids = torch.tensor([[2, 5, 6, 7, 3]])
+    with torch.no_grad():
+        assert not torch.allclose(cls_model(input_ids=ids).logits, mean_model(input_ids=ids).logits)
+    mean_model.save_pretrained(tmp_path / "mean")
+    again = LayerwiseBertForHierarchicalClassification.from_pretrained(tmp_path / "mean").eval()
+    assert again.config.layer_pooling == "mean"
+    with torch.no_grad():
+        torch.testing.assert_close(again(input_ids=ids).logits, mean_model(input_ids=ids).logits)
+    with pytest.raises(ValueError, match="layer_pooling must be one of"):
+        LayerwiseConfig(layer_pooling="max", **label_kwargs())

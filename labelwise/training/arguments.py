@@ -78,6 +78,11 @@ class LabelwiseArguments:
     )
     # ------------------------------------------------------------------------ LAME options
     loss: str = field(default="bce", metadata={"help": "Multi-label loss of LAME: bce or f_measure."})
+    f_measure_average: str = field(
+        default="micro",
+        metadata={"help": "F-measure loss counts: micro (pooled over the batch, the paper) or macro (per label, "
+                  "averaged; the LAME authors' code)."},
+    )
     label_attention_heads: int = field(default=12, metadata={"help": "Heads of the label attention."})
     num_label_attention_blocks: int = field(default=1, metadata={"help": "Stacked label-attention blocks."})
     label_embedding_mode: str = field(default="joint", metadata={"help": "joint (fine-tuned) or static descriptions."})
@@ -88,6 +93,11 @@ class LabelwiseArguments:
     )
     layer_assignment: str | None = field(
         default=None, metadata={"help": 'Explicit {level: [layers]} as JSON, e.g. \'{"1": [5], "2": [6]}\'.'}
+    )
+    layer_pooling: str = field(
+        default="cls",
+        metadata={"help": "What each level classifier reads from its layers: cls (the paper) or mean (masked mean "
+                  "of the layer's token states)."},
     )
     min_level: int = field(default=1, metadata={"help": "Shallowest hierarchy level kept."})
     max_level: int | None = field(default=None, metadata={"help": "Deepest hierarchy level kept (default: all)."})

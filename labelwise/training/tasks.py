@@ -178,6 +178,7 @@ def _prepare_flat(args, space: LabelSpace, corpus: DatasetDict, backbone: str, t
             label_descriptions=descriptions,
             problem_type=problem_type,
             loss=args.loss,
+            f_measure_average=args.f_measure_average,
             label_attention_heads=args.label_attention_heads,
             num_label_attention_blocks=args.num_label_attention_blocks,
             label_embedding_mode="static" if frozen else args.label_embedding_mode,
@@ -269,6 +270,7 @@ def _prepare_layerwise(args, space: LabelSpace, corpus: DatasetDict, backbone: s
         layer_assignment={int(k): v for k, v in assignment.items()} if assignment else None,
         level_loss_weights=_json_option("level_loss_weights", args.level_loss_weights, list),
         hierarchical_consistency=args.hierarchical_consistency,
+        layer_pooling=args.layer_pooling,
         **dropout_overrides(args),
     )
     threshold = args.threshold
