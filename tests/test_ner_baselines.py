@@ -34,6 +34,29 @@ def test_dictionary_longest_match_at_word_boundaries_case_insensitive():
     assert exact.predict([["Rash", "rash"], []]) == [["O", "B-ADR"], []]
 
 
+def test_dictionary_variants_stems_overlap_and_precision_filter():
+    tokens = ["severe", "skin", "reactions", "and", "skin", "pain"]
+    plain = DictionaryTagger().fit([["skin", "reaction"], ["skin"]], [["B-ADR", "I-ADR"], ["B-ADR"]])
+    # Without stems "reactions" is not "reaction": only the entry "skin" matches, twice.
+    assert plain.predict([tokens]) == [["O", "B-ADR", "O", "O", "B-ADR", "O"]]
+    stemmed = DictionaryTagger(stem=True).fit([["skin", "reaction"], ["skin"]], [["B-ADR", "I-ADR"], ["B-ADR"]])
+    assert stemmed.predict([tokens]) == [["O", "B-ADR", "I-ADR", "O", "B-ADR", "O"]]
+    shortest = DictionaryTagger(stem=True, overlap="shortest").fit(
+        [["skin", "reaction"], ["skin"]], [["B-ADR", "I-ADR"], ["B-ADR"]]
+    )
+    assert shortest.predict([tokens]) == [["O", "B-ADR", "O", "O", "B-ADR", "O"]]
+    # "pain" is an ADR once and plain text three times in training: precision 0.25.
+    train = [["pain"], ["pain", "relief"], ["no", "pain"], ["pain", "score"], ["rash"]]
+    tags = [["B-ADR"], ["O", "O"], ["O", "O"], ["O", "O"], ["B-ADR"]]
+    kept_all = DictionaryTagger().fit(train, tags)
+    filtered = DictionaryTagger(min_precision=0.5).fit(train, tags)
+    assert kept_all.predict([["pain", "rash"]]) == [["B-ADR", "B-ADR"]]
+    assert filtered.predict([["pain", "rash"]]) == [["O", "B-ADR"]]
+    assert filtered.dropped_entries == 1 and kept_all.dropped_entries == 0
+    with pytest.raises(ValueError, match="overlap must be"):
+        DictionaryTagger(overlap="first")
+
+
 def test_dictionary_learns_the_fixture():
     assert _fit(DictionaryTagger()).predict(TEST_TOKENS) == TEST_TAGS
 

@@ -25,33 +25,74 @@ __all__ = ["DictionaryTagger", "CRFTagger", "BiLSTMCRFTagger", "word_features"]
 class DictionaryTagger:
     """Aho-Corasick matching of the entity strings seen in training (pyahocorasick).
 
-    - Dictionary: every training entity, as its words joined by single spaces; an entry seen with
-      several types keeps its most frequent type.
-    - Case: matching is case-insensitive (entries and text lower-cased), since ADR mentions vary
-      in capitalisation ("Rash" at a sentence start) and the paper does not state otherwise; pass
-      `lowercase=False` for exact case.
-    - Matches must start and end on word boundaries; among overlapping matches the longest wins,
-      then the leftmost (greedy left to right over matches sorted by start, longest first).
+    - Dictionary: every training entity, as its (normalised) words joined by single spaces; an
+      entry seen with several types keeps its most frequent type.
+    - `lowercase` (default True): entries and text are lower-cased, since ADR mentions vary in
+      capitalisation ("Rash" at a sentence start) and the paper does not state otherwise.
+    - `stem` (default False): every word is reduced to its Porter stem before matching, so
+      "reactions" in the text matches a training entry "reaction" (a stand-in for lemmas: the
+      WordNet lemmatiser needs data that is not installed offline).
+    - `overlap`: matches are taken greedily left to right, skipping any that overlaps one already
+      taken; among matches starting at the same word, `"longest"` (default) takes the longest
+      first and `"shortest"` the shortest.
+    - `min_precision` (default None: keep all): drop every entry whose matches in the training
+      sentences are gold entities of its type less often than this share (an entry such as
+      "pain" that is an ADR in one sentence and not in ten others is dropped at 0.5).
+    - Matches must start and end on word boundaries.
     """
 
-    def __init__(self, lowercase: bool = True) -> None:
+    def __init__(
+        self, lowercase: bool = True, stem: bool = False, overlap: str = "longest", min_precision: float | None = None
+    ) -> None:
+        if overlap not in ("longest", "shortest"):
+            raise ValueError(f"DictionaryTagger: overlap must be 'longest' or 'shortest', got {overlap!r}.")
         self.lowercase = lowercase
+        self.stem = stem
+        self.overlap = overlap
+        self.min_precision = min_precision
         self.automaton: ahocorasick.Automaton | None = None
+        self.dropped_entries = 0
+        self._stemmer = None
+        if stem:
+            from nltk.stem import PorterStemmer
 
-    def _norm(self, text: str) -> str:
-        return text.lower() if self.lowercase else text
+            self._stemmer = PorterStemmer()
+
+    def _norm_words(self, tokens: Sequence[str]) -> list[str]:
+        words = [token.lower() if self.lowercase else token for token in tokens]
+        if self._stemmer is not None:
+            words = [self._stemmer.stem(word, to_lowercase=self.lowercase) for word in words]
+        return words
+
+    @staticmethod
+    def _build(entries: dict[str, str]) -> ahocorasick.Automaton:
+        automaton = ahocorasick.Automaton()
+        for entry, kind in entries.items():
+            automaton.add_word(entry, (len(entry), kind, entry))
+        if len(automaton):
+            automaton.make_automaton()
+        return automaton
 
     def fit(self, tokens_list: Sequence[Sequence[str]], tags_list: Sequence[Sequence[str]]) -> "DictionaryTagger":
         types: dict[str, Counter] = defaultdict(Counter)
         for tokens, tags in zip(tokens_list, tags_list):
+            words = self._norm_words(tokens)
             for kind, start, end in entity_spans(tags):
-                types[self._norm(" ".join(tokens[start:end]))][kind] += 1
-        automaton = ahocorasick.Automaton()
-        for entry, counts in types.items():
-            automaton.add_word(entry, (len(entry), counts.most_common(1)[0][0]))
-        if len(automaton):
-            automaton.make_automaton()
-        self.automaton = automaton
+                types[" ".join(words[start:end])][kind] += 1
+        entries = {entry: counts.most_common(1)[0][0] for entry, counts in types.items()}
+        self.automaton = self._build(entries)
+        self.dropped_entries = 0
+        if self.min_precision is not None and len(self.automaton):
+            hits: Counter = Counter()
+            seen: Counter = Counter()
+            for tokens, tags in zip(tokens_list, tags_list):
+                gold = set(entity_spans(tags))
+                for first, end, kind, entry in self._matches(self._norm_words(tokens)):
+                    seen[entry] += 1
+                    hits[entry] += (kind, first, end) in gold
+            kept = {e: k for e, k in entries.items() if seen[e] == 0 or hits[e] / seen[e] >= self.min_precision}
+            self.dropped_entries = len(entries) - len(kept)
+            self.automaton = self._build(kept)
         return self
 
     def predict(self, tokens_list: Sequence[Sequence[str]]) -> list[list[str]]:
@@ -59,24 +100,29 @@ class DictionaryTagger:
             raise RuntimeError("DictionaryTagger.predict called before fit.")
         return [self._tag(list(tokens)) for tokens in tokens_list]
 
-    def _tag(self, tokens: list[str]) -> list[str]:
-        tags = ["O"] * len(tokens)
-        if not tokens or not len(self.automaton):
-            return tags
-        text = self._norm(" ".join(tokens))
+    def _matches(self, words: list[str]) -> list[tuple[int, int, str, str]]:
+        """Every dictionary match `(first word, end word, type, entry)` on word boundaries."""
+        if not words or not len(self.automaton):
+            return []
+        text = " ".join(words)
         # Word boundaries of the space-joined sentence: char position -> word index.
         starts, ends, cursor = {}, {}, 0
-        for index, token in enumerate(tokens):
+        for index, word in enumerate(words):
             starts[cursor] = index
-            ends[cursor + len(token)] = index
-            cursor += len(token) + 1
+            ends[cursor + len(word)] = index
+            cursor += len(word) + 1
         matches = []
-        for end_char, (length, kind) in self.automaton.iter(text):
+        for end_char, (length, kind, entry) in self.automaton.iter(text):
             first, last = starts.get(end_char + 1 - length), ends.get(end_char + 1)
             if first is not None and last is not None:  # both ends on word boundaries
-                matches.append((first, last + 1, kind))
+                matches.append((first, last + 1, kind, entry))
+        return matches
+
+    def _tag(self, tokens: list[str]) -> list[str]:
+        tags = ["O"] * len(tokens)
+        sign = -1 if self.overlap == "longest" else 1
         taken = [False] * len(tokens)
-        for first, end, kind in sorted(matches, key=lambda m: (m[0], -(m[1] - m[0]))):
+        for first, end, kind, _ in sorted(self._matches(self._norm_words(tokens)), key=lambda m: (m[0], sign * (m[1] - m[0]))):
             if any(taken[first:end]):
                 continue
             tags[first] = f"B-{kind}"
