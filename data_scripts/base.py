@@ -279,6 +279,19 @@ class CorpusBuilder(datasets.GeneratorBasedBuilder):
         self._label_space: LabelSpace | None = None
         super().__init__(*args, data_dir=data_dir, cache_dir=cache_dir, **kwargs)
 
+    def _create_builder_config(self, config_name=None, custom_features=None, config_id=None, **config_kwargs):
+        """datasets copies the default config and sets the options as attributes, which skips
+        the config's ``__init__``: build the config again through it, so every option is
+        validated and normalised (e.g. ``scheme="BIOES"`` -> ``"IOBES"``). The cache id is the
+        one datasets computed from the options as given."""
+        config, config_id = super()._create_builder_config(config_name, custom_features, config_id, **config_kwargs)
+        options = {name: getattr(config, name) for name in config_options(type(self)) if hasattr(config, name)}
+        fresh = type(config)(
+            name=config.name, version=config.version, data_dir=config.data_dir, data_files=config.data_files,
+            description=config.description, **options,
+        )
+        return fresh, config_id
+
     # -- cache key
     def _fingerprint(self, data_dir: str | None) -> str:
         h = hashlib.sha256()
@@ -391,6 +404,19 @@ class CorpusBuilder(datasets.GeneratorBasedBuilder):
                 "labels": label if space.task == "multi_class" else datasets.Sequence(label),
             }
         )
+
+
+def config_options(klass: type[datasets.DatasetBuilder]) -> list[str]:
+    """Keyword options of a corpus: the parameters of its BuilderConfig class and its bases."""
+    names: dict[str, None] = {}
+    for config_class in klass.BUILDER_CONFIG_CLASS.__mro__:
+        init = config_class.__dict__.get("__init__")
+        if init is None or config_class.__module__.startswith("datasets"):
+            continue
+        for param in inspect.signature(init).parameters.values():
+            if param.kind is param.KEYWORD_ONLY or (param.kind is param.POSITIONAL_OR_KEYWORD and param.name != "self"):
+                names[param.name] = None
+    return list(names)
 
 
 def prepare_builder(builder: datasets.DatasetBuilder, force_rebuild: bool = False) -> None:
