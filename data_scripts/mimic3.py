@@ -155,7 +155,7 @@ class Mimic3(CorpusBuilder):
                     f"mimic3: expected the ICD-9 descriptions at {path}; pass icd9_descriptions=<file> "
                     f"(CAML's file: {ICD9_URL})"
                 )
-            descriptions = read_descriptions(path)
+            descriptions = read_descriptions(path, self.config.encoding)
             tree = build_tree(descriptions)
             used = sorted({c for cs in self._codes().values() for c in cs})
             unknown = [c for c in used if c not in tree]
