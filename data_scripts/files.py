@@ -16,7 +16,6 @@ Every builder reads through these helpers:
 
 from __future__ import annotations
 
-import codecs
 import csv
 import gzip
 import json
@@ -54,6 +53,26 @@ def _open_binary(path: Path):
     return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
 
 
+def _locate_decode_error(path: Path, encoding: str) -> CorpusEncodingError | None:
+    """Find the first undecodable byte of `path` (second, slow pass: only after a failure)."""
+    with _open_binary(path) as handle:
+        if encoding.lower().replace("-", "_").startswith(_WIDE):
+            data = handle.read()
+            try:
+                data.decode(encoding)
+            except UnicodeDecodeError as err:
+                return _encoding_error(path, data[: err.start].count(b"\n") + 1, 0, err, encoding)
+            return None
+        offset = 0
+        for number, raw in enumerate(handle, 1):
+            try:
+                raw.decode(encoding)
+            except UnicodeDecodeError as err:
+                return _encoding_error(path, number, offset, err, encoding)
+            offset += len(raw)
+    return None
+
+
 def iter_lines(path: str | os.PathLike, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
     """``(line number, line)`` of a text file, line endings kept as they are in the file.
 
@@ -62,27 +81,18 @@ def iter_lines(path: str | os.PathLike, encoding: str = "utf-8") -> Iterator[tup
         CorpusFormatError: a ``.gz`` file is truncated or corrupt.
     """
     path = Path(path)
-    number, offset = 0, 0
+    number = 0
     try:
-        with _open_binary(path) as handle:
-            if encoding.lower().replace("-", "_").startswith(_WIDE):
-                data = handle.read()
-                try:
-                    text = data.decode(encoding)
-                except UnicodeDecodeError as err:
-                    raise _encoding_error(path, data[: err.start].count(b"\n") + 1, 0, err, encoding) from None
-                for number, line in enumerate(text.splitlines(keepends=True), 1):
-                    yield number, line
-                return
-            decoder_name = codecs.lookup(encoding).name
-            for raw in handle:
-                number += 1
-                try:
-                    line = raw.decode(decoder_name)
-                except UnicodeDecodeError as err:
-                    raise _encoding_error(path, number, offset, err, encoding) from None
-                offset += len(raw)
+        # newline="": lines keep their endings untranslated (csv needs that, Brat counts them).
+        handle = gzip.open(path, "rt", encoding=encoding, newline="") if path.suffix == ".gz" else path.open(encoding=encoding, newline="")
+        with handle:
+            for number, line in enumerate(handle, 1):
                 yield number, line
+    except UnicodeDecodeError as err:
+        located = _locate_decode_error(path, encoding)
+        if located is None:  # a decoder that fails only across lines: report what Python said
+            raise CorpusEncodingError(path, None, f"text in the encoding {encoding!r}", str(err)) from None
+        raise located from None
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise CorpusFormatError(
             path, number + 1, "a complete gzip file (it looks truncated: an interrupted download? fetch it again)", str(err)
