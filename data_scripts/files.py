@@ -3,9 +3,10 @@ error naming the file and the line, never in a raw ``UnicodeDecodeError`` or sil
 
 Every builder reads through these helpers:
 
-* :func:`iter_lines` decodes a file line by line (``.gz`` files transparently); a byte sequence
+* :func:`iter_lines` reads a file line by line (``.gz`` files transparently); a byte sequence
   that is not valid in ``encoding`` raises :class:`CorpusEncodingError` with the line and the
-  byte position, and a truncated ``.gz`` (an interrupted download) raises
+  byte position (found by a second, binary pass, so the normal path stays a plain text
+  stream), and a truncated ``.gz`` (an interrupted download) raises
   :class:`CorpusFormatError` instead of ``EOFError``.
 * :func:`read_text` and :func:`read_json` build on it.
 * :func:`read_csv` parses with ``strict`` quoting: a quote that is never closed (which would

@@ -3,7 +3,6 @@ skip; never in a raw exception or silently merged records. One test per case, on
 
 import gzip
 import json
-import shutil
 from pathlib import Path
 
 import pytest
