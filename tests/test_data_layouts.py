@@ -146,3 +146,14 @@ def test_conll_iob1_file_with_bare_tags(tmp_path, cache):
     root = write_conll(tmp_path / "c", {"train.conll": text, "test.conll": "x\tO\n"})
     ds = load_corpus("conll", data_dir=str(root), cache_dir=cache, scheme="IOB1", entity_type="ADR")
     assert tags_by_id(ds)["train:0"] == ["B-ADR", "O", "B-ADR", "I-ADR", "B-ADR", "I-ADR"]
+
+
+def test_tac_train_dev_test_files_in_one_folder_give_the_three_splits(tmp_path, cache):
+    root = tmp_path / "tac"
+    root.mkdir()
+    for role, drugs in (("train", ["a", "b", "c"]), ("dev", ["d"]), ("test", ["e"])):
+        records = [onsides_record(f"drug-{x}", "adverse reactions", "Rash occurred.", [event("rash", 0, 4)]) for x in drugs]
+        (root / f"labels-{role}.json").write_text(json.dumps(records))
+    ds = load_corpus("tac2017", data_dir=str(root), cache_dir=cache)
+    assert {k: sorted(set(v["document_id"])) for k, v in ds.items()} == {
+        "train": ["drug-a", "drug-b", "drug-c"], "validation": ["drug-d"], "test": ["drug-e"]}
