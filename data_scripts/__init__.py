@@ -15,7 +15,19 @@ from typing import Any
 
 import datasets
 
-from .base import CorpusBuilder, as_dataset_dict, prepare_builder, CorpusDownloadError, CorpusError, CorpusFormatError, LabelSpace
+from .base import (
+    CorpusBuilder,
+    CorpusDownloadError,
+    CorpusError,
+    CorpusFormatError,
+    DuplicateDocumentError,
+    EmptyCorpusError,
+    LabelSpace,
+    as_dataset_dict,
+    prepare_builder,
+    subsample,
+)
+from .files import CorpusEncodingError
 from .hierarchy import Hierarchy, HierarchyError
 from .registry import ALIASES, CORPORA, get_builder
 
@@ -65,11 +77,15 @@ __all__ = [
     "CorpusBuilder",
     "CorpusDownloadError",
     "CorpusError",
+    "CorpusEncodingError",
     "CorpusFormatError",
+    "DuplicateDocumentError",
+    "EmptyCorpusError",
     "Hierarchy",
     "HierarchyError",
     "LabelSpace",
     "get_builder",
     "load_corpus",
     "load_label_space",
+    "subsample",
 ]

@@ -34,6 +34,7 @@ from typing import Any
 import datasets
 
 from .base import CorpusFormatError, link_downloads, parse_fractions, seeded_split
+from .files import iter_lines
 from .ner_base import NerBuilder, NerConfig
 
 URL = "https://raw.githubusercontent.com/trunghlt/AdverseDrugReaction/master/ADE-Corpus-V2/"
@@ -60,41 +61,39 @@ class AdeConfig(NerConfig):
 Mention = tuple[str, int, int, str]  # (string, doc begin, doc end, type)
 
 
-def read_relations(path: Path) -> dict[tuple[str, str], list[Mention]]:
+def read_relations(path: Path, encoding: str = "utf-8") -> dict[tuple[str, str], list[Mention]]:
     """``{(pmid, sentence): [mentions]}`` in file order from ``DRUG-AE.rel``."""
     out: dict[tuple[str, str], list[Mention]] = {}
-    with path.open(encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            parts = line.split("|")
-            if len(parts) < 8:
-                raise CorpusFormatError(path, i, "8 '|'-separated fields PMID|sentence|effect|begin|end|drug|begin|end", line)
-            pmid, sentence = parts[0], "|".join(parts[1:-6])
-            effect, e0, e1, drug, d0, d1 = parts[-6:]
-            try:
-                mentions = [(effect, int(e0), int(e1), "ADR"), (drug, int(d0), int(d1), "DRUG")]
-            except ValueError:
-                raise CorpusFormatError(path, i, "integer begin/end offsets in fields 4, 5, 7 and 8", line) from None
-            if not pmid.strip().isdigit():
-                raise CorpusFormatError(path, i, "a numeric PMID in field 1", pmid)
-            out.setdefault((pmid.strip(), sentence), []).extend(mentions)
+    for i, line in iter_lines(path, encoding):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        parts = line.split("|")
+        if len(parts) < 8:
+            raise CorpusFormatError(path, i, "8 '|'-separated fields PMID|sentence|effect|begin|end|drug|begin|end", line)
+        pmid, sentence = parts[0], "|".join(parts[1:-6])
+        effect, e0, e1, drug, d0, d1 = parts[-6:]
+        try:
+            mentions = [(effect, int(e0), int(e1), "ADR"), (drug, int(d0), int(d1), "DRUG")]
+        except ValueError:
+            raise CorpusFormatError(path, i, "integer begin/end offsets in fields 4, 5, 7 and 8", line) from None
+        if not pmid.strip().isdigit():
+            raise CorpusFormatError(path, i, "a numeric PMID in field 1", pmid)
+        out.setdefault((pmid.strip(), sentence), []).extend(mentions)
     return out
 
 
-def read_negatives(path: Path) -> list[tuple[str, str]]:
+def read_negatives(path: Path, encoding: str = "utf-8") -> list[tuple[str, str]]:
     """``[(pmid, sentence)]`` from ``ADE-NEG.txt``."""
     out = []
-    with path.open(encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            parts = line.split(" ", 2)
-            if len(parts) != 3 or parts[1] != "NEG" or not parts[0].isdigit():
-                raise CorpusFormatError(path, i, "'PMID NEG sentence'", line)
-            out.append((parts[0], parts[2]))
+    for i, line in iter_lines(path, encoding):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        parts = line.split(" ", 2)
+        if len(parts) != 3 or parts[1] != "NEG" or not parts[0].isdigit():
+            raise CorpusFormatError(path, i, "'PMID NEG sentence'", line)
+        out.append((parts[0], parts[2]))
     return out
 
 
@@ -120,7 +119,7 @@ class Ade(NerBuilder):
     def sentences(self) -> list[tuple[str, str, list[tuple[int, int, str]]]]:
         """``[(pmid, sentence, [(start, end, type)])]``: positives in file order, then negatives."""
         folder = self._folder()
-        relations = read_relations(folder / "DRUG-AE.rel")
+        relations = read_relations(folder / "DRUG-AE.rel", self.config.encoding)
         out = []
         for (pmid, sentence), mentions in relations.items():
             out.append((pmid, sentence, self._localise(pmid, sentence, mentions)))
@@ -129,7 +128,7 @@ class Ade(NerBuilder):
             if not neg_path.exists():
                 raise FileNotFoundError(f"ade: expected {neg_path} (or pass include_negative=False)")
             seen: set[tuple[str, str]] = set()
-            for pmid, sentence in read_negatives(neg_path):
+            for pmid, sentence in read_negatives(neg_path, self.config.encoding):
                 if (pmid, sentence) in relations:
                     self.skips.add("negative_also_positive", pmid)
                 elif (pmid, sentence) in seen:

@@ -10,10 +10,16 @@ Bad-input policy (the same for every builder, see docs/DATA.md):
 * Entity offsets that do not match the text and empty documents are *skipped*, never
   mislabelled: each skip is counted by reason in ``builder.skips`` and summarised in the log
   once a split has been generated (``strict=True`` turns every skip into an error).
+* A document id seen twice in one split, or in two splits, raises
+  :class:`DuplicateDocumentError` unless ``duplicates="drop"`` (then only the first occurrence,
+  in the order train, validation, test, is kept and the others are counted).
+* A corpus that comes out with no example at all raises :class:`EmptyCorpusError`.
+* Undecodable bytes, truncated ``.gz`` files and broken CSV quoting: see :mod:`.files`.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import inspect
 import logging
@@ -110,6 +116,14 @@ class CorpusFormatError(CorpusError):
 
 class CorpusDownloadError(CorpusError):
     """No local copy and the public source could not be downloaded."""
+
+
+class DuplicateDocumentError(CorpusError):
+    """The same document id twice in a split or in two splits (``duplicates="error"``)."""
+
+
+class EmptyCorpusError(CorpusError):
+    """The builder read no example at all from ``data_dir``."""
 
 
 class SkipReport(Counter):
@@ -212,12 +226,26 @@ class CorpusConfig(datasets.BuilderConfig):
     Args:
         strict: raise instead of counting skips (offset mismatches, empty documents, ...).
         seed: seed of any random split.
+        encoding: text encoding of the corpus files (``"utf-8"``; e.g. ``"latin-1"``).
+        duplicates: ``"error"`` (default) raises on a document id repeated within a split or
+            found in two splits; ``"drop"`` keeps the first occurrence (in the order train,
+            validation, test) and counts what it removed (``duplicate_document``).
     """
 
-    def __init__(self, *args: Any, strict: bool = False, seed: int = 42, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, strict: bool = False, seed: int = 42, encoding: str = "utf-8", duplicates: str = "error", **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        if duplicates not in ("error", "drop"):
+            raise ValueError(f"duplicates must be 'error' or 'drop', got {duplicates!r}")
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(f"encoding={encoding!r} is not an encoding Python knows (e.g. 'utf-8', 'latin-1', 'cp1252')") from None
         self.strict = strict
         self.seed = seed
+        self.encoding = encoding
+        self.duplicates = duplicates
 
 
 class CorpusBuilder(datasets.GeneratorBasedBuilder):
@@ -250,6 +278,19 @@ class CorpusBuilder(datasets.GeneratorBasedBuilder):
         self.skips = SkipReport()
         self._label_space: LabelSpace | None = None
         super().__init__(*args, data_dir=data_dir, cache_dir=cache_dir, **kwargs)
+
+    def _create_builder_config(self, config_name=None, custom_features=None, config_id=None, **config_kwargs):
+        """datasets copies the default config and sets the options as attributes, which skips
+        the config's ``__init__``: build the config again through it, so every option is
+        validated and normalised (e.g. ``scheme="BIOES"`` -> ``"IOBES"``). The cache id is the
+        one datasets computed from the options as given."""
+        config, config_id = super()._create_builder_config(config_name, custom_features, config_id, **config_kwargs)
+        options = {name: getattr(config, name) for name in config_options(type(self)) if hasattr(config, name)}
+        fresh = type(config)(
+            name=config.name, version=config.version, data_dir=config.data_dir, data_files=config.data_files,
+            description=config.description, **options,
+        )
+        return fresh, config_id
 
     # -- cache key
     def _fingerprint(self, data_dir: str | None) -> str:
@@ -318,6 +359,36 @@ class CorpusBuilder(datasets.GeneratorBasedBuilder):
             raise CorpusError(f"{self.CORPUS}: {reason}: {example} (strict=True turns skips into errors)")
         self.skips.add(reason, example)
 
+    def _reset_ids(self) -> None:
+        """Forget the ids seen so far (call when split generation starts)."""
+        self._seen_ids: dict[str, tuple[str, str]] = {}
+
+    def _register_id(self, doc_id: str, split: str, where: str) -> bool:
+        """Record document `doc_id` of `split` read at `where` (a file, or file and line).
+
+        Returns False when the document is a repeat that ``duplicates="drop"`` removes (counted
+        as ``duplicate_document``); raises :class:`DuplicateDocumentError` under the default
+        ``duplicates="error"``. Splits are registered in the order train, validation, test, so
+        the first occurrence kept is the one in the earliest of them.
+        """
+        seen = getattr(self, "_seen_ids", None)
+        if seen is None:
+            self._reset_ids()
+            seen = self._seen_ids
+        doc_id = str(doc_id)
+        if doc_id not in seen:
+            seen[doc_id] = (split, where)
+            return True
+        first_split, first_where = seen[doc_id]
+        place = "twice in the " + split + " split" if first_split == split else f"in the {first_split} and {split} splits"
+        if getattr(self.config, "duplicates", "error") == "error":
+            raise DuplicateDocumentError(
+                f"{self.CORPUS}: document {doc_id!r} is {place} ({first_where}; {where}). Remove the repeat, or pass "
+                f"duplicates='drop' (command line: --config duplicates=drop) to keep only its first occurrence."
+            )
+        self.skips.add("duplicate_document", f"{doc_id} {place}, removed from {where}")
+        return False
+
     def _report(self, split: str) -> None:
         if self.skips:
             logger.warning("%s, after the %s split (counts so far): %s", self.CORPUS, split, self.skips.summary())
@@ -335,6 +406,19 @@ class CorpusBuilder(datasets.GeneratorBasedBuilder):
         )
 
 
+def config_options(klass: type[datasets.DatasetBuilder]) -> list[str]:
+    """Keyword options of a corpus: the parameters of its BuilderConfig class and its bases."""
+    names: dict[str, None] = {}
+    for config_class in klass.BUILDER_CONFIG_CLASS.__mro__:
+        init = config_class.__dict__.get("__init__")
+        if init is None or config_class.__module__.startswith("datasets"):
+            continue
+        for param in inspect.signature(init).parameters.values():
+            if param.kind is param.KEYWORD_ONLY or (param.kind is param.POSITIONAL_OR_KEYWORD and param.name != "self"):
+                names[param.name] = None
+    return list(names)
+
+
 def prepare_builder(builder: datasets.DatasetBuilder, force_rebuild: bool = False) -> None:
     """``download_and_prepare`` that re-raises our own errors (bad input) as they are, instead
     of datasets' generic DatasetGenerationError, so the message naming the file is on top."""
@@ -345,6 +429,24 @@ def prepare_builder(builder: datasets.DatasetBuilder, force_rebuild: bool = Fals
         if isinstance(cause, (CorpusError, OSError)):
             raise cause from None
         raise
+    splits = builder.info.splits or {}
+    if splits and sum(info.num_examples for info in splits.values()) == 0:
+        skipped = getattr(builder, "skips", None)
+        raise EmptyCorpusError(
+            f"{getattr(builder, 'CORPUS', builder.name)}: no example was read from {builder.config.data_dir} "
+            f"(every split is empty; skipped: {skipped.summary() if skipped else 'nothing'}). Check data_dir and the options."
+        )
+
+
+def subsample(dataset: datasets.Dataset, n: int | None, seed: int) -> datasets.Dataset:
+    """A seeded random subset of `n` rows, in their original order (all rows when `n` is None
+    or not smaller than the dataset). Taking the first rows instead would keep only the first
+    documents of a corpus ordered by document (e.g. TAC sections grouped by drug label)."""
+    if n is None or n >= len(dataset):
+        return dataset
+    if n < 0:
+        raise ValueError(f"subsample: n must be >= 0, got {n}")
+    return dataset.select(sorted(random.Random(seed).sample(range(len(dataset)), n)))
 
 
 def as_dataset_dict(builder: datasets.DatasetBuilder) -> datasets.DatasetDict:

@@ -7,9 +7,13 @@ annotation's text is its fragments joined by single spaces, as Brat writes it); 
 skips the annotation (``offset_mismatch``). Discontinuous annotations follow
 ``discontinuous`` (:mod:`ner_base`). ``entity_types=None`` (default) tags every type found.
 
+A fragment text that differs from the file only by case is accepted and counted
+(``offset_case_mismatch``).
+
 Splits: ``train/``, ``dev/`` (or ``validation/``) and ``test/`` subfolders when present,
 otherwise a seeded 8:1:1 split of the documents (``split_ratio``). Files are found
-recursively; a ``.txt`` without ``.ann`` is a document without mentions.
+recursively; a ``.txt`` without ``.ann`` is read as a document without mentions and counted
+(``txt_without_ann``); an ``.ann`` without ``.txt`` is counted (``ann_without_txt``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 import datasets
 
 from .base import CorpusFormatError, parse_fractions, seeded_split
+from .files import read_text
 from .ner_base import NerBuilder, NerConfig
 
 _T_LINE = re.compile(r"^(T\d+)\t(\S+) (\d+ \d+(?:;\d+ \d+)*)\t(.*)$")
@@ -35,10 +40,10 @@ class BratConfig(NerConfig):
         self.split_ratio = split_ratio
 
 
-def read_ann(path: Path) -> list[tuple[str, str, list[tuple[int, int]], str]]:
+def read_ann(path: Path, encoding: str = "utf-8") -> list[tuple[str, str, list[tuple[int, int]], str]]:
     """``[(id, type, fragments, text)]`` of the text-bound annotations of one ``.ann`` file."""
     out = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for i, line in enumerate(read_text(path, encoding).splitlines(), 1):
         if not line.strip() or not line.startswith("T"):
             continue
         m = _T_LINE.match(line)
@@ -70,10 +75,17 @@ class Brat(NerBuilder):
         return {name: sorted(root / k for k in part) for name, part in zip(("train", "validation", "test"), parts)}
 
     def _discover_entity_types(self) -> set[str]:
-        return {a[1] for docs in self._documents().values() for p in docs if p.with_suffix(".ann").exists() for a in read_ann(p.with_suffix(".ann"))}
+        return {
+            a[1] for docs in self._documents().values() for p in docs if p.with_suffix(".ann").exists()
+            for a in read_ann(p.with_suffix(".ann"), self.config.encoding)
+        }
 
     def _split_generators(self, dl_manager):
         docs = self._documents()
+        root = Path(self.config.data_dir)
+        for ann in sorted(root.rglob("*.ann")):
+            if not ann.with_suffix(".txt").exists():
+                self.skips.add("ann_without_txt", str(ann.relative_to(root)))
         names = {"train": datasets.Split.TRAIN, "validation": datasets.Split.VALIDATION, "test": datasets.Split.TEST}
         return [datasets.SplitGenerator(name=names[s], gen_kwargs={"split": s, "paths": docs[s]}) for s in names]
 
@@ -82,17 +94,19 @@ class Brat(NerBuilder):
 
         def sentences():
             for txt in paths:
-                # newline="" keeps \r, so offsets count characters exactly as Brat does.
-                with txt.open(encoding="utf-8", newline="") as f:
-                    text = f.read()
+                # Line endings kept as they are, so offsets count characters exactly as Brat does.
+                text = read_text(txt, self.config.encoding, universal_newlines=False)
                 doc_id = str(txt.relative_to(root).with_suffix(""))
                 ann = txt.with_suffix(".ann")
+                if not ann.exists():
+                    self.skips.add("txt_without_ann", doc_id)
                 mentions = []
-                for tid, etype, fragments, ann_text in read_ann(ann) if ann.exists() else []:
+                for tid, etype, fragments, ann_text in read_ann(ann, self.config.encoding) if ann.exists() else []:
                     where = f"{ann.name} {tid}"
-                    pieces = [text[s:e] for s, e in fragments]
-                    if any(not (0 <= s < e <= len(text)) for s, e in fragments) or " ".join(pieces) != ann_text:
+                    if any(not (0 <= s < e <= len(text)) for s, e in fragments):
                         self.skip("offset_mismatch", where)
+                        continue
+                    if not self.check_mention(" ".join(text[s:e] for s, e in fragments), ann_text, where):
                         continue
                     mentions.extend(self._resolve_fragments(fragments, etype, where))
                 if not text.strip():

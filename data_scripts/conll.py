@@ -2,16 +2,28 @@
 
 Each non-blank line holds at least two columns, separated by a TAB when the line has one,
 else by whitespace; the token is column ``token_column`` (0) and the tag column ``tag_column``
-(-1, the last). ``-DOCSTART-`` lines start a new document. Tags must be ``O``, ``B-<type>``
-or ``I-<type>``; ``scheme="IOB1"`` input is converted to IOB2, and in IOB2 input an ``I-``
-tag that does not continue a mention of its type starts one (counted as
-``i_tag_starts_mention``).
+(-1, the last). ``-DOCSTART-`` lines start a new document.
+
+Tag schemes (``scheme``)
+    ``"IOB2"`` (alias ``"BIO"``, default): ``O``, ``B-<type>``, ``I-<type>``; an ``I-`` tag that
+    does not continue a mention of its type starts one (counted as ``i_tag_starts_mention``).
+    ``"IOB1"``: ``I-`` starts mentions, ``B-`` only separates two adjacent mentions of one type.
+    ``"IOBES"`` (alias ``"BIOES"``): adds ``E-`` (last token) and ``S-`` (single-token mention);
+    ``"BILOU"``: the same with ``L-`` and ``U-``. A broken sequence (``I-``/``E-`` without an open
+    mention of its type) starts a mention and is counted (``i_tag_starts_mention``).
+    All are converted to IOB2.
+
+Bare tags
+    The NER benchmark files used by BioBERT and BLURB (NCBI-disease, BC5CDR-disease,
+    BC5CDR-chem, ...) have one entity type and bare ``B``/``I``/``O`` tags. Pass
+    ``entity_type="Disease"`` (any name) to read them as ``B-Disease``/``I-Disease``; without it
+    a bare tag is an error that says so.
 
 The tokenisation of the file is kept: ``text`` is the tokens joined by single spaces and
-``offsets`` point into it. Files: ``train``, ``dev`` (or ``validation``/``valid``) and
-``test`` with any of the suffixes ``.txt .conll .tsv .iob .bio`` in ``data_dir``. Without a
-test file, the training file is split ``split_ratio`` (8:1:1) with ``seed``: by document
-(``-DOCSTART-``), or by sentence when it has fewer than 10 documents.
+``offsets`` point into it. Files: ``train``, ``dev`` (or ``devel``/``validation``/``valid``)
+and ``test`` with any of the suffixes ``.txt .conll .tsv .iob .bio .iobes`` in ``data_dir``.
+Without a test file, the training file is split ``split_ratio`` (8:1:1) with ``seed``: by
+document (``-DOCSTART-``), or by sentence when it has fewer than 10 documents.
 """
 
 from __future__ import annotations
@@ -23,28 +35,61 @@ from typing import Any
 import datasets
 
 from .base import CorpusFormatError, parse_fractions, seeded_split
+from .files import iter_lines
 from .ner_base import NerBuilder, NerConfig
 
-SUFFIXES = (".txt", ".conll", ".tsv", ".iob", ".bio")
-STEMS = {"train": ("train",), "validation": ("dev", "validation", "valid"), "test": ("test",)}
-_TAG = re.compile(r"^(O|[BI]-\S+)$")
+SUFFIXES = (".txt", ".conll", ".tsv", ".iob", ".bio", ".iobes")
+STEMS = {"train": ("train",), "validation": ("dev", "devel", "validation", "valid"), "test": ("test",)}
+# Scheme -> {prefix in the file: prefix of our state machine (B, I, E = last, S = single)}.
+SCHEMES = {
+    "IOB2": {"B": "B", "I": "I"},
+    "IOB1": {"B": "B", "I": "I"},
+    "IOBES": {"B": "B", "I": "I", "E": "E", "S": "S"},
+    "BILOU": {"B": "B", "I": "I", "L": "E", "U": "S"},
+}
+SCHEME_ALIASES = {"BIO": "IOB2", "BIOES": "IOBES"}
 
 
 class ConllConfig(NerConfig):
-    """CoNLL options: columns, tag scheme, ``entity_types`` (None = all found)."""
+    """CoNLL options: columns, tag ``scheme``, ``entity_type`` for bare tags, ``entity_types``
+    (None = all found)."""
 
-    def __init__(self, *args: Any, entity_types: Any = None, token_column: int = 0, tag_column: int = -1, scheme: str = "IOB2", split_ratio: str = "8:1:1", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        entity_types: Any = None,
+        entity_type: str | None = None,
+        token_column: int = 0,
+        tag_column: int = -1,
+        scheme: str = "IOB2",
+        split_ratio: str = "8:1:1",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, entity_types=entity_types, **kwargs)
-        if scheme not in ("IOB1", "IOB2"):
-            raise ValueError(f"conll: scheme must be 'IOB1' or 'IOB2', got {scheme!r}")
+        scheme = SCHEME_ALIASES.get(str(scheme).upper(), str(scheme).upper())
+        if scheme not in SCHEMES:
+            raise ValueError(f"conll: scheme must be one of {', '.join([*SCHEMES, *SCHEME_ALIASES])}, got {scheme!r}")
+        if entity_type is not None and not re.fullmatch(r"\S+", str(entity_type)):
+            raise ValueError(f"conll: entity_type must be a name without spaces, got {entity_type!r}")
         self.token_column, self.tag_column, self.scheme, self.split_ratio = token_column, tag_column, scheme, split_ratio
+        self.entity_type = entity_type
 
 
-Sentence = tuple[str, list[str], list[str]]  # (document id, tokens, tags)
+Sentence = tuple[str, list[str], list[str]]  # (document id, tokens, tags as "<prefix>-<type>" or "O")
 
 
-def read_conll(path: Path, token_column: int = 0, tag_column: int = -1) -> list[Sentence]:
-    """Sentences of one CoNLL file with raw tags, checking every line."""
+def read_conll(
+    path: Path,
+    token_column: int = 0,
+    tag_column: int = -1,
+    scheme: str = "IOB2",
+    entity_type: str | None = None,
+    encoding: str = "utf-8",
+) -> list[Sentence]:
+    """Sentences of one CoNLL file, checking every line; tags keep the file's prefixes
+    (``B``, ``I``, ``E``, ``S``, ...), bare tags get `entity_type`."""
+    prefixes = SCHEMES[scheme]
+    typed = re.compile(rf"^({'|'.join(prefixes)})-(\S+)$")
     out: list[Sentence] = []
     doc = path.stem
     n_docs = 0
@@ -57,28 +102,36 @@ def read_conll(path: Path, token_column: int = 0, tag_column: int = -1) -> list[
             tokens.clear()
             tags.clear()
 
-    with path.open(encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                flush()
-                continue
-            if line.startswith("-DOCSTART-"):
-                flush()
-                n_docs += 1
-                doc = f"{path.stem}-{n_docs}"
-                continue
-            fields = line.split("\t") if "\t" in line else line.split()
-            if len(fields) < 2:
-                raise CorpusFormatError(path, i, "a token and a tag separated by TAB or spaces", line)
-            try:
-                token, tag = fields[token_column].strip(), fields[tag_column].strip()
-            except IndexError:
-                raise CorpusFormatError(path, i, f"columns {token_column} (token) and {tag_column} (tag)", line) from None
-            if not token or not _TAG.match(tag):
-                raise CorpusFormatError(path, i, "a non-empty token and a tag O, B-<type> or I-<type>", line)
-            tokens.append(token)
-            tags.append(tag)
+    for i, line in iter_lines(path, encoding):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            flush()
+            continue
+        if line.startswith("-DOCSTART-"):
+            flush()
+            n_docs += 1
+            doc = f"{path.stem}-{n_docs}"
+            continue
+        fields = line.split("\t") if "\t" in line else line.split()
+        if len(fields) < 2:
+            raise CorpusFormatError(path, i, "a token and a tag separated by TAB or spaces", line)
+        try:
+            token, tag = fields[token_column].strip(), fields[tag_column].strip()
+        except IndexError:
+            raise CorpusFormatError(path, i, f"columns {token_column} (token) and {tag_column} (tag)", line) from None
+        if tag in prefixes and entity_type is not None:
+            tag = f"{tag}-{entity_type}"
+        if not token or not (tag == "O" or typed.match(tag)):
+            shown = ", ".join(f"{p}-<type>" for p in prefixes)
+            hint = ""
+            if tag in prefixes:
+                hint = (f"; this file has bare tags without a type (as in the BioBERT/BLURB NER files): "
+                        f"pass entity_type='<name>', e.g. entity_type='Disease' (command line: --config entity_type=Disease)")
+            elif re.match(r"^[A-Z]-\S+$", tag) or tag in ("B", "I", "E", "S", "L", "U"):
+                hint = f"; scheme={scheme!r} is set: pass scheme='IOBES' or 'BILOU' for E-/S- or L-/U- tags"
+            raise CorpusFormatError(path, i, f"a non-empty token and a tag O, {shown}{hint}", line)
+        tokens.append(token)
+        tags.append(tag)
     flush()
     return out
 
@@ -101,7 +154,8 @@ class Conll(NerBuilder):
 
     def _sentences(self) -> dict[str, list[Sentence]]:
         if getattr(self, "_sentence_cache", None) is None:
-            read = lambda p: read_conll(p, self.config.token_column, self.config.tag_column)  # noqa: E731
+            c = self.config
+            read = lambda p: read_conll(p, c.token_column, c.tag_column, c.scheme, c.entity_type, c.encoding)  # noqa: E731
             files = {s: self._file(s) for s in STEMS}
             if files["train"] is None:
                 raise FileNotFoundError(f"conll: expected train{{{','.join(SUFFIXES)}}} in {self.config.data_dir}")
@@ -122,7 +176,7 @@ class Conll(NerBuilder):
         return self._sentence_cache
 
     def _discover_entity_types(self) -> set[str]:
-        return {t[2:] for sents in self._sentences().values() for _, _, tags in sents for t in tags if t != "O"}
+        return {t.split("-", 1)[1] for sents in self._sentences().values() for _, _, tags in sents for t in tags if t != "O"}
 
     def _split_generators(self, dl_manager):
         sents = self._sentences()
@@ -130,23 +184,32 @@ class Conll(NerBuilder):
         return [datasets.SplitGenerator(name=names[s], gen_kwargs={"split": s, "sentences": sents[s]}) for s in names]
 
     def _mentions(self, tags: list[str], spans: list[tuple[int, int]], where: str) -> list[tuple[int, int, str]]:
+        """Mentions ``(start, end, type)`` of one sentence's tags under ``config.scheme``."""
+        scheme = self.config.scheme
+        prefixes = SCHEMES[scheme]
         mentions: list[list] = []
-        prev = "O"
+        open_type: str | None = None  # type of the mention the next I-/E- tag may continue
         for tag, (s, e) in zip(tags, spans):
             if tag == "O":
-                prev = tag
+                open_type = None
                 continue
-            kind, etype = tag[0], tag[2:]
-            continues = prev != "O" and prev[2:] == etype
-            if kind == "I" and not continues and self.config.scheme == "IOB2":
-                self.skips.add("i_tag_starts_mention", where)
-            # IOB1: B- only separates two adjacent mentions of the same type.
-            starts = not continues or (kind == "B" and (self.config.scheme == "IOB2" or prev[2:] == etype))
+            raw, etype = tag.split("-", 1)
+            kind = prefixes[raw]
+            continues = open_type == etype
+            if scheme == "IOB1":
+                # B- only separates two adjacent mentions of one type; I- starts any other.
+                starts = not continues or kind == "B"
+            elif kind in ("B", "S"):
+                starts = True
+            else:
+                starts = not continues
+                if starts:
+                    self.skips.add("i_tag_starts_mention", where)
             if starts:
                 mentions.append([s, e, etype])
             else:
                 mentions[-1][1] = e
-            prev = tag
+            open_type = None if kind in ("E", "S") else etype
         return [tuple(m) for m in mentions]
 
     def _generate_examples(self, split: str, sentences: list[Sentence]):

@@ -23,18 +23,24 @@ Hierarchy
     ``on_unknown_label="skip"`` (then it is removed and counted).
 
 Text
-    ``text_fields`` (default title, header, recitals, main_body) joined by newlines.
+    ``text_fields`` (default title, header, recitals, main_body) joined by newlines. Each
+    field must be a string, a list of strings or null; anything else (an object, a number)
+    is an error naming the file and the field.
+
+Documents
+    A ``celex_id`` seen twice (in one split or in two) is an error unless
+    ``duplicates="drop"`` (the first occurrence in the order train, dev, test is kept).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import datasets
 
 from .base import CorpusBuilder, CorpusConfig, CorpusFormatError, LabelSpace, link_downloads
+from .files import read_json
 from .hierarchy import Hierarchy
 
 URLS = {
@@ -76,12 +82,9 @@ class Eurlex57kConfig(CorpusConfig):
         self.on_unknown_label = on_unknown_label
 
 
-def read_concepts(path: Path) -> dict[str, dict]:
+def read_concepts(path: Path, encoding: str = "utf-8") -> dict[str, dict]:
     """EUROVOC concepts ``{id: {"label", "alt_labels", "parents"}}`` with their fields checked."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise CorpusFormatError(path, err.lineno, "valid JSON", err.msg) from None
+    data = read_json(path, encoding)
     if not isinstance(data, dict):
         raise CorpusFormatError(path, None, "a JSON object {concept_id: concept}", type(data).__name__)
     for cid, concept in data.items():
@@ -90,14 +93,31 @@ def read_concepts(path: Path) -> dict[str, dict]:
     return data
 
 
-def read_document(path: Path) -> dict:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise CorpusFormatError(path, err.lineno, "valid JSON", err.msg) from None
+def read_document(path: Path, encoding: str = "utf-8") -> dict:
+    """One document, with ``celex_id``, ``concepts`` and the text fields checked."""
+    doc = read_json(path, encoding)
     if not isinstance(doc, dict) or not isinstance(doc.get("concepts"), list) or "celex_id" not in doc:
         raise CorpusFormatError(path, None, "an object with 'celex_id' and a list 'concepts'", str(doc)[:100])
+    where = f"document {doc['celex_id']}"
+    for i, cid in enumerate(doc["concepts"]):
+        if not isinstance(cid, (str, int)) or isinstance(cid, bool):
+            raise CorpusFormatError(path, f"{where}, field 'concepts' item {i}", "a concept id (string)", repr(cid))
+    for field in TEXT_FIELDS:
+        value = doc.get(field)
+        if value is None or isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            continue
+        shown = type(value).__name__ if not isinstance(value, list) else "a list holding " + ", ".join(sorted({type(v).__name__ for v in value if not isinstance(v, str)}))
+        raise CorpusFormatError(path, f"{where}, field '{field}'", "a string, a list of strings or null", shown)
     return doc
+
+
+def document_text(doc: dict, fields: tuple[str, ...]) -> str:
+    """The chosen text fields of a checked document, joined by newlines."""
+    parts = []
+    for field in fields:
+        value = doc.get(field) or ""
+        parts.append("\n".join(value) if isinstance(value, list) else value)
+    return "\n".join(p.strip() for p in parts if p and p.strip())
 
 
 class Eurlex57k(CorpusBuilder):
@@ -138,7 +158,7 @@ class Eurlex57k(CorpusBuilder):
         return sorted(folder.glob("*.json"))
 
     def _build_label_space(self) -> LabelSpace:
-        concepts = read_concepts(self._concepts_path())
+        concepts = read_concepts(self._concepts_path(), self.config.encoding)
         full = Hierarchy({cid: c.get("parents", []) for cid, c in concepts.items()})
         hierarchy = full
         if self.config.min_level != 1 or self.config.max_level is not None:
@@ -149,7 +169,7 @@ class Eurlex57k(CorpusBuilder):
             used: set[str] = set()
             for split in splits:
                 for path in self._paths(split):
-                    for cid in read_document(path)["concepts"]:
+                    for cid in read_document(path, self.config.encoding)["concepts"]:
                         if cid in full:
                             used.update(hierarchy.map_label(cid))
             if self.config.augment:
@@ -173,6 +193,7 @@ class Eurlex57k(CorpusBuilder):
         return datasets.DatasetInfo(description=self.__doc__, features=self.classification_features(), homepage="http://nlp.cs.aueb.gr/software_and_datasets/EURLEX57K/")
 
     def _split_generators(self, dl_manager):
+        self._reset_ids()
         names = {"train": datasets.Split.TRAIN, "validation": datasets.Split.VALIDATION, "test": datasets.Split.TEST}
         return [datasets.SplitGenerator(name=names[s], gen_kwargs={"split": s, "paths": self._paths(s)}) for s in names]
 
@@ -180,12 +201,10 @@ class Eurlex57k(CorpusBuilder):
         space = self.label_space()
         hierarchy, allowed = self._mapping_hierarchy, set(space.names)
         for path in paths:
-            doc = read_document(path)
-            parts = []
-            for field in self.config.text_fields:
-                value = doc.get(field) or ""
-                parts.append("\n".join(value) if isinstance(value, list) else str(value))
-            text = "\n".join(p.strip() for p in parts if p and p.strip())
+            doc = read_document(path, self.config.encoding)
+            if not self._register_id(doc["celex_id"], split, f"{path.parent.name}/{path.name}"):
+                continue
+            text = document_text(doc, self.config.text_fields)
             if not text:
                 self.skip("empty_document", path.name)
                 continue

@@ -13,11 +13,19 @@ Document labels
     fine label comes with its ancestors), hierarchical, names are the paths.
 
 Splits
-    ``split_dir`` (default: ``<data_dir>/blue_split`` when present) holds
-    ``{train,dev,test}_docid.txt`` PMID lists, e.g. the BLUE split of the 1,580 labelled
-    abstracts (1,108 / 157 / 315). Without one, the labelled abstracts are split
-    ``split_ratio`` (7:1:2, as the paper) with ``seed``. ``include_unlabelled=True`` keeps
-    abstracts without any hallmark (272 of 1,852) in a random split, with no labels.
+    ``split_dir`` (default: ``<data_dir>/blue_split`` when present) holds one of two layouts:
+    BLUE's ``{train,dev,test}_docid.txt`` (one PMID a line; the 1,580 labelled abstracts,
+    1,108 / 157 / 315) or BLURB's ``{train,dev,test}_pmid.tsv`` (one line of comma-separated
+    ``<PMID>.txt`` names; all 1,852 abstracts, with those without a hallmark, 1,295 / 186 /
+    371). A PMID listed twice, or in two splits, is an error unless ``duplicates="drop"``.
+    Without a split folder, the labelled abstracts are split ``split_ratio`` (7:1:2, as the
+    paper) with ``seed``. ``include_unlabelled=True`` keeps abstracts without any hallmark
+    (272 of 1,852) in a random split, with no labels.
+
+Orphans
+    A ``text/`` file without its ``labels/`` file is skipped and counted
+    (``text_without_label_file``); a label file without text is counted
+    (``label_file_without_text``).
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from typing import Any
 import datasets
 
 from .base import CorpusBuilder, CorpusConfig, CorpusFormatError, LabelSpace, parse_fractions, seeded_split
+from .files import iter_lines, read_text
 from .hierarchy import Hierarchy
 
 # The ten hallmarks, in the order of Hanahan & Weinberg (2011). Descriptions written by us.
@@ -46,6 +55,8 @@ HALLMARKS: dict[str, str] = {
 
 DOWNLOAD = "https://github.com/sb895/Hallmarks-of-Cancer/archive/refs/heads/master.zip"
 SEPARATOR = "--"
+# Split-file layouts: BLUE (one PMID a line) and BLURB (comma-separated "<PMID>.txt" names).
+SPLIT_FILES = ("{}_docid.txt", "{}_pmid.tsv")
 
 
 class HocConfig(CorpusConfig):
@@ -78,9 +89,9 @@ def _find_release(data_dir: str) -> Path:
     raise FileNotFoundError(f"hoc: expected folders text/ and labels/ in {root} (or in {root / 'raw'})")
 
 
-def parse_label_file(path: Path, n_sentences: int) -> list[list[str]]:
+def parse_label_file(path: Path, n_sentences: int, encoding: str = "utf-8") -> list[list[str]]:
     """Per-sentence label paths of one ``labels/<PMID>.txt`` (trailing ``--`` removed)."""
-    raw = path.read_text(encoding="utf-8")
+    raw = read_text(path, encoding)
     if raw.strip() and not raw.lstrip().startswith("<"):
         raise CorpusFormatError(path, 1, "sentence label groups each introduced by '<'", raw)
     groups = raw.split("<")[1:]
@@ -116,17 +127,24 @@ class Hoc(CorpusBuilder):
         """``{pmid: (text, sorted paths)}`` for every abstract (cached on the builder)."""
         if getattr(self, "_docs", None) is None:
             release = _find_release(self.config.data_dir)
+            encoding = self.config.encoding
             docs: dict[str, tuple[str, list[str]]] = {}
-            for text_path in sorted((release / "text").glob("*.txt")):
+            texts = sorted((release / "text").glob("*.txt"))
+            for text_path in texts:
                 pmid = text_path.stem
-                lines = [line.strip() for line in text_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+                lines = [line.strip() for line in read_text(text_path, encoding).splitlines() if line.strip()]
                 label_path = release / "labels" / text_path.name
                 if not label_path.exists():
-                    raise FileNotFoundError(f"hoc: {text_path} has no label file {label_path}")
-                paths = sorted({p for sent in parse_label_file(label_path, len(lines)) for p in sent})
+                    self.skip("text_without_label_file", str(text_path.relative_to(release)))
+                    continue
+                paths = sorted({p for sent in parse_label_file(label_path, len(lines), encoding) for p in sent})
                 docs[pmid] = (" ".join(lines), paths)
+            names = {p.name for p in texts}
+            for label_path in sorted((release / "labels").glob("*.txt")):
+                if label_path.name not in names:
+                    self.skips.add("label_file_without_text", str(label_path.relative_to(release)))
             if not docs:
-                raise FileNotFoundError(f"hoc: no text/*.txt files in {release}")
+                raise FileNotFoundError(f"hoc: no text/*.txt file with a labels/*.txt file in {release}")
             self._docs = docs
         return self._docs
 
@@ -155,24 +173,35 @@ class Hoc(CorpusBuilder):
         if split_dir is None and (Path(self.config.data_dir) / "blue_split").is_dir():
             split_dir = str(Path(self.config.data_dir) / "blue_split")
         if split_dir is not None:
+            self._reset_ids()
             out = {}
             for split, stem in (("train", "train"), ("validation", "dev"), ("test", "test")):
-                path = Path(split_dir) / f"{stem}_docid.txt"
-                if not path.exists():
-                    raise FileNotFoundError(f"hoc: split_dir {split_dir} lacks {path.name}")
-                ids = []
-                for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                    pmid = line.strip()
-                    if not pmid:
-                        continue
-                    if pmid not in docs:
-                        raise CorpusFormatError(path, i, "a PMID with text/ and labels/ files in the release", pmid)
-                    ids.append(pmid)
-                out[split] = ids
+                found = [Path(split_dir) / f.format(stem) for f in SPLIT_FILES if (Path(split_dir) / f.format(stem)).exists()]
+                if not found:
+                    raise FileNotFoundError(f"hoc: split_dir {split_dir} lacks {' or '.join(f.format(stem) for f in SPLIT_FILES)}")
+                if len(found) > 1:
+                    raise FileNotFoundError(f"hoc: split_dir {split_dir} has both {found[0].name} and {found[1].name}; keep one layout")
+                out[split] = [p for p in self._read_split_file(found[0], docs) if self._register_id(p, split, f"{found[0].name}")]
             return out
         keys = [k for k, (_, paths) in docs.items() if paths or self.config.include_unlabelled]
         train, val, test = seeded_split(keys, parse_fractions(self.config.split_ratio), self.config.seed)
         return {"train": train, "validation": val, "test": test}
+
+    def _read_split_file(self, path: Path, docs: dict) -> list[str]:
+        """PMIDs of a BLUE or BLURB split file, each checked against the release."""
+        ids = []
+        for i, line in iter_lines(path, self.config.encoding):
+            items = line.strip().split(",")
+            for k, item in enumerate(items, 1):
+                item = item.strip()
+                if not item:
+                    continue
+                pmid = item[: -len(".txt")] if item.endswith(".txt") else item
+                if pmid not in docs:
+                    where = i if len(items) == 1 else f"line {i}, item {k} of {len(items)}"
+                    raise CorpusFormatError(path, where, "a PMID (or <PMID>.txt) with text/ and labels/ files in the release", item)
+                ids.append(pmid)
+        return ids
 
     def _split_generators(self, dl_manager):
         ids = self._split_ids()

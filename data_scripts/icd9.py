@@ -25,6 +25,7 @@ import re
 from pathlib import Path
 
 from .base import CorpusFormatError
+from .files import iter_lines
 from .hierarchy import Hierarchy
 
 ROOT = "@"
@@ -54,20 +55,19 @@ def _family_and_number(category: str) -> tuple[str, int]:
     return ("diag" if len(category) == 3 else "proc"), int(category)
 
 
-def read_descriptions(path: str | Path) -> dict[str, str]:
+def read_descriptions(path: str | Path, encoding: str = "utf-8") -> dict[str, str]:
     """``{code: description}`` from an ``ICD9_descriptions`` file, checking every line."""
     path = Path(path)
     out: dict[str, str] = {}
-    with path.open(encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            code, sep, description = line.partition("\t")
-            code = code.strip()
-            if not sep or not (code == ROOT or _CODE.match(code) or _RANGE.match(code)):
-                raise CorpusFormatError(path, i, "'<ICD-9 code or range><TAB><description>'", line)
-            out.setdefault(code, description.strip())
+    for i, line in iter_lines(path, encoding):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        code, sep, description = line.partition("\t")
+        code = code.strip()
+        if not sep or not (code == ROOT or _CODE.match(code) or _RANGE.match(code)):
+            raise CorpusFormatError(path, i, "'<ICD-9 code or range><TAB><description>'", line)
+        out.setdefault(code, description.strip())
     return out
 
 

@@ -16,7 +16,6 @@ Splits (``split``)
 
 from __future__ import annotations
 
-import csv
 import logging
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import datasets
 
 from .base import CorpusBuilder, CorpusConfig, CorpusFormatError, LabelSpace, link_downloads, parse_fractions, seeded_split
+from .files import read_csv
 
 logger = logging.getLogger(__name__)
 
@@ -49,39 +49,44 @@ class MedicalAbstractsConfig(CorpusConfig):
         self.validation_fraction = validation_fraction
 
 
-def read_label_names(path: Path) -> list[str]:
+# A line inside a quoted abstract that starts like a record ("3,") means a quote was left open.
+RECORD_START = r"\s*\d+\s*,"
+
+
+def read_label_names(path: Path, encoding: str = "utf-8") -> list[str]:
     """Class names from ``medical_tc_labels.csv`` in label-id order (ids must be 1..n)."""
     names: dict[int, str] = {}
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header != ["condition_label", "condition_name"]:
-            raise CorpusFormatError(path, 1, "the header condition_label,condition_name", ",".join(header or []))
-        for row in reader:
-            if len(row) != 2 or not row[0].strip().isdigit():
-                raise CorpusFormatError(path, reader.line_num, "<integer id>,<name>", ",".join(row))
-            names[int(row[0])] = row[1].strip()
+    rows = read_csv(path, encoding, RECORD_START)
+    line, header = next(rows, (1, None))
+    if header != ["condition_label", "condition_name"]:
+        raise CorpusFormatError(path, 1, "the header condition_label,condition_name", ",".join(header or []))
+    for line, row in rows:
+        if len(row) != 2 or not row[0].strip().isdigit():
+            raise CorpusFormatError(path, line, "<integer id>,<name>", ",".join(row))
+        names[int(row[0])] = row[1].strip()
     if sorted(names) != list(range(1, len(names) + 1)):
         raise CorpusFormatError(path, None, "class ids 1..n without gaps", str(sorted(names)))
     return [names[i] for i in range(1, len(names) + 1)]
 
 
-def read_abstracts(path: Path, n_classes: int) -> list[tuple[str, int, str]]:
-    """``[(id, 0-based class, text)]`` of one CSV file; ids are ``<file stem>-<row number>``."""
-    rows = []
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header != ["condition_label", "medical_abstract"]:
-            raise CorpusFormatError(path, 1, "the header condition_label,medical_abstract", ",".join(header or []))
-        for i, row in enumerate(reader, 1):
-            if len(row) != 2:
-                raise CorpusFormatError(path, reader.line_num, "2 fields condition_label,medical_abstract", f"{len(row)} fields")
-            label = row[0].strip()
-            if not label.isdigit() or not 1 <= int(label) <= n_classes:
-                raise CorpusFormatError(path, reader.line_num, f"condition_label in 1..{n_classes}", label)
-            rows.append((f"{path.stem}-{i}", int(label) - 1, row[1]))
-    return rows
+def read_abstracts(path: Path, n_classes: int, encoding: str = "utf-8") -> list[tuple[str, int, str]]:
+    """``[(id, 0-based class, text)]`` of one CSV file; ids are ``<file stem>-<row number>``.
+
+    Quoting is checked (:func:`labelwise.data_scripts.files.read_csv`): an unbalanced quote or a
+    file cut inside a quoted abstract raises an error naming the line."""
+    out = []
+    rows = read_csv(path, encoding, RECORD_START)
+    _, header = next(rows, (1, None))
+    if header != ["condition_label", "medical_abstract"]:
+        raise CorpusFormatError(path, 1, "the header condition_label,medical_abstract", ",".join(header or []))
+    for i, (line, row) in enumerate(rows, 1):
+        if len(row) != 2:
+            raise CorpusFormatError(path, line, "2 fields condition_label,medical_abstract", f"{len(row)} fields")
+        label = row[0].strip()
+        if not label.isdigit() or not 1 <= int(label) <= n_classes:
+            raise CorpusFormatError(path, line, f"condition_label in 1..{n_classes}", label)
+        out.append((f"{path.stem}-{i}", int(label) - 1, row[1]))
+    return out
 
 
 class MedicalAbstracts(CorpusBuilder):
@@ -98,7 +103,7 @@ class MedicalAbstracts(CorpusBuilder):
 
     def _build_label_space(self) -> LabelSpace:
         label_file = self._path("labels")
-        names = read_label_names(label_file) if label_file.exists() else list(CLASSES)
+        names = read_label_names(label_file, self.config.encoding) if label_file.exists() else list(CLASSES)
         unknown = [n for n in names if n not in CLASSES]
         if unknown:
             raise CorpusFormatError(label_file, None, f"the five class names {list(CLASSES)}", str(unknown))
@@ -115,8 +120,8 @@ class MedicalAbstracts(CorpusBuilder):
         test_path, train_path = self._path("test"), self._path("train")
         if not test_path.exists():
             raise FileNotFoundError(f"medical_abstracts: expected {test_path}")
-        test = read_abstracts(test_path, n)
-        train = read_abstracts(train_path, n) if train_path.exists() else []
+        test = read_abstracts(test_path, n, self.config.encoding)
+        train = read_abstracts(train_path, n, self.config.encoding) if train_path.exists() else []
         seed = self.config.seed
         if self.config.split == "auto" and train:
             f = self.config.validation_fraction

@@ -28,15 +28,18 @@ Hierarchy and descriptions
 Splits
     CAML's id lists (``{train,dev,test}_{full,50}_hadm_ids.csv``) in ``split_dir`` (default:
     ``data_dir``) when present, with ``caml_setting="full"`` or ``"50"``; otherwise a seeded
-    8:1:1 split by patient (``SUBJECT_ID``), so no patient is in two splits.
+    8:1:1 split by patient (``SUBJECT_ID``), so no patient is in two splits. An admission listed
+    twice, or in two lists, is an error unless ``duplicates="drop"``.
+
+Bad input
+    CSV quoting is checked: an unbalanced quote (which would merge the following notes into
+    one) or a file cut inside a quoted note raises an error naming the line; so does a
+    truncated ``.csv.gz``. ``encoding`` (default ``"utf-8"``) sets the text encoding.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
 import logging
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
@@ -45,6 +48,7 @@ import datasets
 from tqdm.auto import tqdm
 
 from .base import CorpusBuilder, CorpusConfig, CorpusFormatError, LabelSpace, parse_fractions, seeded_split
+from .files import iter_lines, read_csv
 from .hierarchy import Hierarchy
 from .icd9 import build_tree, format_code, parent_for_unknown, read_descriptions
 
@@ -81,29 +85,37 @@ class Mimic3Config(CorpusConfig):
         self.on_unknown_code, self.split_ratio = on_unknown_code, split_ratio
 
 
-def _open_table(folder: Path, name: str) -> tuple[Path, Any]:
+# How a record of each table begins (ROW_ID,SUBJECT_ID,HADM_ID[,CHARTDATE]): a line like this
+# inside a quoted note means an unbalanced quote has swallowed the following records.
+RECORD_START = {
+    "NOTEEVENTS": r'"?\d+"?,"?\d+"?,"?\d*"?,"?\d{4}-\d{2}-\d{2}',
+    "DIAGNOSES_ICD": r'"?\d+"?,"?\d+"?,',
+    "PROCEDURES_ICD": r'"?\d+"?,"?\d+"?,',
+}
+
+
+def _table_path(folder: Path, name: str) -> Path:
     for suffix in (".csv", ".csv.gz"):
         path = folder / f"{name}{suffix}"
         if path.exists():
-            handle = gzip.open(path, "rt", encoding="utf-8", newline="") if suffix.endswith("gz") else path.open(encoding="utf-8", newline="")
-            return path, handle
+            return path
     raise FileNotFoundError(f"mimic3: expected {name}.csv or {name}.csv.gz in {folder} (your local MIMIC-III copy)")
 
 
-def _rows(folder: Path, name: str, required: tuple[str, ...]) -> Iterator[tuple[Path, int, dict[str, str]]]:
-    """Rows of a MIMIC table as dicts, checking the header and each row's field count."""
-    path, handle = _open_table(folder, name)
-    csv.field_size_limit(sys.maxsize)  # note texts are long
-    with handle:
-        reader = csv.reader(handle)
-        header = [h.strip().upper() for h in next(reader, [])]
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise CorpusFormatError(path, 1, f"a header with the columns {', '.join(required)}", ",".join(header))
-        for row in reader:
-            if len(row) != len(header):
-                raise CorpusFormatError(path, reader.line_num, f"{len(header)} fields as in the header", f"{len(row)} fields")
-            yield path, reader.line_num, dict(zip(header, row))
+def _rows(folder: Path, name: str, required: tuple[str, ...], encoding: str = "utf-8") -> Iterator[tuple[Path, int, dict[str, str]]]:
+    """Rows of a MIMIC table as dicts, checking the header, each row's field count and the
+    quoting (:func:`labelwise.data_scripts.files.read_csv`; a truncated ``.gz`` is reported too)."""
+    path = _table_path(folder, name)
+    reader = read_csv(path, encoding, RECORD_START.get(name))
+    _, header = next(reader, (1, []))
+    header = [h.strip().upper() for h in header]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise CorpusFormatError(path, 1, f"a header with the columns {', '.join(required)}", ",".join(header))
+    for line, row in reader:
+        if len(row) != len(header):
+            raise CorpusFormatError(path, line, f"{len(header)} fields as in the header", f"{len(row)} fields")
+        yield path, line, dict(zip(header, row))
 
 
 class Mimic3(CorpusBuilder):
@@ -123,7 +135,7 @@ class Mimic3(CorpusBuilder):
             folder = Path(self.config.data_dir)
             codes: dict[str, list[tuple[int, int, str]]] = {}
             for kind, table in ((0, "DIAGNOSES_ICD"), (1, "PROCEDURES_ICD")):
-                for path, line, row in _rows(folder, table, ("HADM_ID", "SEQ_NUM", "ICD9_CODE")):
+                for path, line, row in _rows(folder, table, ("HADM_ID", "SEQ_NUM", "ICD9_CODE"), self.config.encoding):
                     raw = row["ICD9_CODE"].strip()
                     if not raw:
                         continue  # MIMIC has a few rows without a code
@@ -143,7 +155,7 @@ class Mimic3(CorpusBuilder):
                     f"mimic3: expected the ICD-9 descriptions at {path}; pass icd9_descriptions=<file> "
                     f"(CAML's file: {ICD9_URL})"
                 )
-            descriptions = read_descriptions(path)
+            descriptions = read_descriptions(path, self.config.encoding)
             tree = build_tree(descriptions)
             used = sorted({c for cs in self._codes().values() for c in cs})
             unknown = [c for c in used if c not in tree]
@@ -165,26 +177,34 @@ class Mimic3(CorpusBuilder):
 
     # ------------------------------------------------------------------ splits
     def _split_ids(self) -> dict[str, list[str]]:
+        """Admission ids per split (computed once per builder: the label space needs them too)."""
+        if getattr(self, "_split_cache", None) is None:
+            self._split_cache = self._read_split_ids()
+        return self._split_cache
+
+    def _read_split_ids(self) -> dict[str, list[str]]:
         folder = Path(self.config.split_dir or self.config.data_dir)
         stem = self.config.caml_setting
         files = {s: folder / f"{f}_{stem}_hadm_ids.csv" for s, f in (("train", "train"), ("validation", "dev"), ("test", "test"))}
         if all(p.exists() for p in files.values()):
+            self._reset_ids()
             out = {}
             for split, path in files.items():
                 ids = []
-                for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                for i, line in iter_lines(path, self.config.encoding):
                     value = line.strip()
                     if not value:
                         continue
                     if not value.isdigit():
                         raise CorpusFormatError(path, i, "one numeric HADM_ID a line", value)
-                    ids.append(value)
+                    if self._register_id(value, split, f"{path.name}, line {i}"):
+                        ids.append(value)
                 out[split] = ids
             return out
         if self.config.split_dir is not None:
             raise FileNotFoundError(f"mimic3: split_dir {folder} lacks {', '.join(p.name for p in files.values() if not p.exists())}")
         subject_of: dict[str, str] = {}
-        for _, _, row in _rows(Path(self.config.data_dir), "DIAGNOSES_ICD", ("SUBJECT_ID", "HADM_ID")):
+        for _, _, row in _rows(Path(self.config.data_dir), "DIAGNOSES_ICD", ("SUBJECT_ID", "HADM_ID"), self.config.encoding):
             subject_of.setdefault(row["HADM_ID"].strip(), row["SUBJECT_ID"].strip())
         subjects = sorted(set(subject_of.values()))
         parts = seeded_split(subjects, parse_fractions(self.config.split_ratio), self.config.seed)
@@ -226,7 +246,7 @@ class Mimic3(CorpusBuilder):
         if getattr(self, "_notes_cache", None) is None:
             wanted = {h for ids in self._split_ids().values() for h in ids}
             notes: dict[str, list[tuple[str, int, str]]] = {}
-            rows = _rows(Path(self.config.data_dir), "NOTEEVENTS", ("ROW_ID", "HADM_ID", "CHARTDATE", "CATEGORY", "TEXT"))
+            rows = _rows(Path(self.config.data_dir), "NOTEEVENTS", ("ROW_ID", "HADM_ID", "CHARTDATE", "CATEGORY", "TEXT"), self.config.encoding)
             for path, line, row in tqdm(rows, desc="mimic3: reading NOTEEVENTS", unit=" notes"):
                 if row["CATEGORY"].strip() != "Discharge summary" or row.get("ISERROR", "").strip() == "1":
                     continue

@@ -17,6 +17,12 @@ Discontinuous mentions (TAC, Brat) follow ``discontinuous``: ``"fragments"`` (de
 each fragment as its own mention, ``"span"`` tags everything from the first fragment's start
 to the last one's end, ``"drop"`` ignores them; all are counted (``discontinuous_mention``).
 
+Mention strings are checked against the text at their offsets (:meth:`NerBuilder.check_mention`):
+an exact match is kept; a match that differs only by letter case (a distributor lower-cased
+the mention string) is kept too and counted as ``offset_case_mismatch``; anything else is
+skipped as ``offset_mismatch``. Mentions of a type outside ``entity_types`` are left untagged
+and counted (``entity_type_not_selected``).
+
 The paper's protocol is available as options: ``max_words=130`` drops sentences of 130 words
 (tokens) or more, ``drop_duplicates=True`` keeps only the first occurrence of a sentence text
 in the corpus. Both are counted in ``builder.skips``.
@@ -139,6 +145,9 @@ class NerBuilder(CorpusBuilder):
             return None
         wanted = set(self.entity_types())
         kept = [m for m in mentions if m[2] in wanted]
+        for m in mentions:
+            if m[2] not in wanted:
+                self.skips.add("entity_type_not_selected", f"{m[2]} in {where}")
         tags = spans_to_bio(spans, kept, self.skips, where)
         return where, {
             "id": where,
@@ -155,6 +164,17 @@ class NerBuilder(CorpusBuilder):
             out = self._sentence_example(*item)
             if out is not None:
                 yield out
+
+    def check_mention(self, found: str, expected: str | None, where: str) -> bool:
+        """Whether a mention whose offsets select `found` and whose annotated string is
+        `expected` (None: not given) is kept; counts case-only differences and skips the rest."""
+        if expected is None or found == expected:
+            return True
+        if found.lower() == expected.lower():
+            self.skips.add("offset_case_mismatch", where)
+            return True
+        self.skip("offset_mismatch", where)
+        return False
 
     def _resolve_fragments(self, fragments: Sequence[tuple[int, int]], etype: str, where: str) -> list[tuple[int, int, str]]:
         """Mentions for one (possibly discontinuous) annotation, by ``config.discontinuous``."""

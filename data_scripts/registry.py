@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-from .base import CorpusBuilder
+from .base import CorpusBuilder, config_options
 from .ade import Ade
 from .brat import Brat
 from .conll import Conll
@@ -59,16 +58,3 @@ def get_builder(
     if unknown:
         raise ValueError(f"corpus {key!r} has no option(s) {unknown}; its options: {', '.join(valid)}")
     return klass(config_name=config_name, data_dir=data_dir, cache_dir=cache_dir, **config)
-
-
-def config_options(klass: type[CorpusBuilder]) -> list[str]:
-    """Keyword options of a corpus: the parameters of its BuilderConfig class and its bases."""
-    names: dict[str, None] = {}
-    for config_class in klass.BUILDER_CONFIG_CLASS.__mro__:
-        init = config_class.__dict__.get("__init__")
-        if init is None or config_class.__module__.startswith("datasets"):
-            continue
-        for param in inspect.signature(init).parameters.values():
-            if param.kind is param.KEYWORD_ONLY or (param.kind is param.POSITIONAL_OR_KEYWORD and param.name != "self"):
-                names[param.name] = None
-    return list(names)

@@ -24,6 +24,9 @@ from .icd9 import build_tree, read_descriptions
 from .registry import get_builder
 
 
+FREQUENT = 50  # EURLEX57K: a label is frequent with 50 or more training documents
+
+
 def _names(ds, column="labels"):
     feature = ds["train"].features[column]
     return feature.names if hasattr(feature, "names") else feature.feature.names
@@ -37,6 +40,7 @@ def verify_hoc(root: Path, cache: str) -> None:
     fine = load_label_space("hoc", data_dir=str(root), labels="fine")
     builder = get_builder("hoc", data_dir=str(root), cache_dir=cache)
     labelled = sum(1 for _, paths in builder._documents().values() if paths)
+    print(f"files read: {builder.skips.summary()}")
     names = _names(ds)
     print(f"abstracts (text files): {n_files}")
     print(f"abstracts with >= 1 hallmark: {labelled}")
@@ -102,10 +106,11 @@ def verify_eurlex57k(root: Path, cache: str) -> None:
     print("assigned concepts per level: " + ", ".join(f"L{lvl} {n}" for lvl, n in sorted(Counter(levels[c] for c in all_used).items())))
     freq = Counter(c for s in used.values() for c, n in s.items() for _ in range(n))
     train_freq = used["train"]
-    frequent = sum(1 for c in all_used if train_freq[c] > 50)
-    few = sum(1 for c in all_used if 0 < train_freq[c] <= 50)
+    # The EURLEX57K paper's frequent labels occur in 50 or more training documents.
+    frequent = sum(1 for c in all_used if train_freq[c] >= FREQUENT)
+    few = sum(1 for c in all_used if 0 < train_freq[c] < FREQUENT)
     zero = sum(1 for c in all_used if train_freq[c] == 0)
-    print(f"assigned concepts by training frequency: frequent (>50) {frequent}, few (1-50) {few}, zero {zero}; most frequent: {freq.most_common(1)[0]}")
+    print(f"assigned concepts by training frequency: frequent (>={FREQUENT}) {frequent}, few (1-{FREQUENT - 1}) {few}, zero {zero}; most frequent: {freq.most_common(1)[0]}")
     truncated = load_label_space("eurlex57k", data_dir=str(root), max_level=3)
     print(f"truncated to levels 1-3: {len(truncated.hierarchy)} concepts")
 

@@ -37,7 +37,7 @@ class LabelwiseArguments:
     corpus: str = field(default="demo", metadata={"help": "Corpus name (labelwise.data_scripts.CORPORA)."})
     data_dir: str | None = field(default=None, metadata={"help": "Folder with the corpus in its original format."})
     corpus_options: str | None = field(
-        default=None, metadata={"help": 'Corpus builder options as JSON, e.g. \'{"split_file_dir": "..."}\'.'}
+        default=None, metadata={"help": 'Corpus builder options as JSON, e.g. \'{"split_dir": "data/hoc/blue_split"}\' (docs/DATA.md lists each corpus\'s options).'}
     )
     model_name_or_path: str = field(
         default="default",
@@ -47,8 +47,12 @@ class LabelwiseArguments:
         default=None, metadata={"help": "Hub id recorded as base_model in the model card (default: derived)."}
     )
     max_length: int = field(default=128, metadata={"help": "Maximum document length in word pieces."})
-    max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N training rows."})
-    max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N validation/test rows."})
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Use a random subset of N training rows, drawn with --seed (original order kept)."}
+    )
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "Use a random subset of N rows of validation and of test, drawn with --seed."}
+    )
     dropout: float | None = field(
         default=None,
         metadata={"help": "Dropout of the encoder and the head (the layer-wise paper grids over 0 and 0.1)."},

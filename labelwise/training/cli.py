@@ -184,7 +184,7 @@ def run(argv: list[str] | None = None) -> dict:
     corpus_config = args.corpus_config()
     space = load_label_space(args.corpus, data_dir=args.data_dir, **corpus_config)
     corpus = load_corpus(args.corpus, data_dir=args.data_dir, **corpus_config)
-    task = prepare_task(args, space, corpus, backbone)
+    task = prepare_task(args, space, corpus, backbone, seed=training_args.seed)
     if "validation" not in task.datasets:
         training_args.eval_strategy = "no"
         training_args.load_best_model_at_end = False

@@ -24,7 +24,7 @@ from transformers import (
     pipeline,
 )
 
-from labelwise.data_scripts import LabelSpace
+from labelwise.data_scripts import LabelSpace, subsample
 from labelwise.data_scripts.hierarchy import Hierarchy
 from labelwise.metrics.classification import multiclass_scores, multilabel_scores
 from labelwise.metrics.ranking import hierarchical_scores
@@ -100,12 +100,13 @@ def check_compatibility(args: LabelwiseArguments, space: LabelSpace) -> None:
 
 
 def prepare_task(
-    args: LabelwiseArguments, space: LabelSpace, corpus: DatasetDict, backbone: str
+    args: LabelwiseArguments, space: LabelSpace, corpus: DatasetDict, backbone: str, seed: int = 42
 ) -> PreparedTask:
-    """Build model, tokenizer, encoded splits and metrics for `args.model` on `corpus`."""
+    """Build model, tokenizer, encoded splits and metrics for `args.model` on `corpus`
+    (`seed`: the run's seed, which draws the `--max_*_samples` subsets)."""
     check_compatibility(args, space)
     tokenizer = AutoTokenizer.from_pretrained(backbone)
-    corpus = _limit(corpus, args)
+    corpus = _limit(corpus, args, seed)
     if args.model == "token_classification":
         return _prepare_tagger(args, space, corpus, backbone, tokenizer)
     if args.model == "layerwise":
@@ -113,11 +114,13 @@ def prepare_task(
     return _prepare_flat(args, space, corpus, backbone, tokenizer)
 
 
-def _limit(corpus: DatasetDict, args: LabelwiseArguments) -> DatasetDict:
+def _limit(corpus: DatasetDict, args: LabelwiseArguments, seed: int) -> DatasetDict:
+    # A seeded random subset: the first rows of a corpus ordered by document (TAC sections
+    # grouped by drug label) would come from a handful of documents.
     limited = {}
     for split, dataset in corpus.items():
         cap = args.max_train_samples if split == "train" else args.max_eval_samples
-        limited[split] = dataset.select(range(min(cap, len(dataset)))) if cap is not None else dataset
+        limited[split] = subsample(dataset, cap, seed)
     return DatasetDict(limited)
 
 
