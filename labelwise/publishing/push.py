@@ -26,6 +26,8 @@ from pathlib import Path
 from huggingface_hub import CommitOperationAdd, HfApi, get_token
 from huggingface_hub.errors import HfHubHTTPError
 
+from labelwise.cli_errors import cli_main
+
 from .handler import code_references, foreign_code_references
 from .model_card import CARD_FILE, SUMMARY_FILE, card_for_repo, load_training_summary, write_model_card
 
@@ -431,6 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@cli_main("push_to_hub.py")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Our own progress notes at INFO; huggingface_hub / httpx stay at their usual WARNING level.

@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import platform
-import sys
 import time
 from typing import Any
 
@@ -25,6 +24,7 @@ from transformers import EarlyStoppingCallback, set_seed
 
 from labelwise import __version__
 from labelwise.backbone import DEFAULT_BACKBONE, resolve_backbone
+from labelwise.cli_errors import cli_main, note_output_path
 from labelwise.data_scripts import load_corpus, load_label_space
 from .arguments import LabelwiseArguments, parse_arguments
 from .checkpoints import checkpoint_to_resume, last_complete_checkpoint  # noqa: F401  (moved there; old import path)
@@ -154,6 +154,7 @@ def _hardware(training_args) -> str:
 def run(argv: list[str] | None = None) -> dict:
     """Parse arguments, train, evaluate, save. Returns the training summary (rank 0) or {}."""
     args, training_args = parse_arguments(argv)
+    note_output_path(training_args.output_dir)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     set_seed(training_args.seed)
 
@@ -220,13 +221,11 @@ def _report(summary: dict, folder: str, steps: int) -> None:
     print(f"Publish it with:  python push_to_hub.py {folder} --repo_id <user>/<name>")
 
 
+# transformers' TrainingArguments already has a --debug option; --traceback shows ours.
+@cli_main("train.py", debug_flags=("--traceback",))
 def main(argv: list[str] | None = None) -> None:
-    try:
-        run(argv)
-    except (ValueError, FileNotFoundError) as err:
-        # Bad input: one clear line, not a traceback.
-        print(f"train.py: error: {err}", file=sys.stderr)
-        raise SystemExit(2) from err
+    """`train.py`: errors caused by the input print as one message (labelwise.cli_errors)."""
+    run(argv)
 
 
 if __name__ == "__main__":
