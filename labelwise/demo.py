@@ -48,7 +48,11 @@ class RemoteCodeError(ValueError):
 
 
 def remote_code_entries(config: dict[str, Any]) -> list[str]:
-    """The config.json entries that name code shipped with the model (`auto_map`, `custom_pipelines`)."""
+    """The config.json entries that name code shipped with the model (`auto_map`, `custom_pipelines`).
+
+    (`labelwise.publishing.handler.code_references` reads the same fields; each file keeps its own
+    reader because each runs alone: this one in a Space, that one on an endpoint.)
+    """
     entries = [f"auto_map[{key!r}] = {value!r}" for key, value in (config.get("auto_map") or {}).items()]
     entries += [
         f"custom_pipelines[{task!r}] = {(spec or {}).get('impl') if isinstance(spec, dict) else spec!r}"
@@ -153,8 +157,9 @@ def _lame_predictor(
     else:
         from labelwise.modeling.pipeline_lame import LameClassificationPipeline
 
-        # labelwise's own pipeline and model classes: nothing from the model's folder is run.
-        tokenizer, network = _tokenizer_and_model(model, "AutoModelForSequenceClassification", device, False)
+        # labelwise's own pipeline; without trust_remote_code also its own model class (nothing from
+        # the model's folder is run).
+        tokenizer, network = _tokenizer_and_model(model, "AutoModelForSequenceClassification", device, trust_remote_code)
         classify = LameClassificationPipeline(model=network, tokenizer=tokenizer)
     # The threshold applies to multi-label models; a multi-class model predicts its arg-max.
     return lambda text: classify(text, threshold=threshold)
@@ -296,7 +301,9 @@ def build_demo(
     threshold: float = 0.5,
     trust_remote_code: bool = False,
 ):
-    """A `gradio.Blocks` app serving `model` (`trust_remote_code` as in `load_predictor`): a text box, a Predict button and the viewer's HTML.
+    """A `gradio.Blocks` app serving `model`: a text box, a Predict button and the viewer's HTML.
+
+    `trust_remote_code` as in `load_predictor`.
 
     The label switch of the LAME view is CSS-only, so it works inside `gr.HTML` (which does not run
     `<script>`). The raw prediction is shown as JSON under the view.

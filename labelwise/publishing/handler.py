@@ -74,11 +74,12 @@ def code_references(config: dict) -> list[tuple[str, str]]:
 
 
 def foreign_code_references(folder: str | os.PathLike) -> list[str]:
-    """Entries of the folder's config files that run code from another repository, as readable lines.
+    """Entries of the folder's config files that would run code from outside it, as readable lines.
 
     A reference "namespace/repo--module.Class" makes transformers download and run `module.py` from
-    that other repo, which the folder's owner does not control. An unreadable config file is
-    reported too, since its references cannot be checked.
+    that other repo, which the folder's owner does not control; anything but a "module.Class" at
+    the top of the folder (a path, a package) is reported too, as is an unreadable config file,
+    whose references cannot be checked.
     """
     problems = []
     for name in REMOTE_CODE_CONFIG_FILES:
@@ -105,10 +106,10 @@ def foreign_code_references(folder: str | os.PathLike) -> list[str]:
 
 
 def _empty_texts(inputs: str | list[str]) -> list[str]:
-    texts = [inputs] if isinstance(inputs, str) else inputs
-    return [
-        ('"inputs"' if isinstance(inputs, str) else f'"inputs"[{index}]') for index, text in enumerate(texts) if not text.strip()
-    ]
+    """Where the request holds empty or whitespace-only texts: `"inputs"` or `"inputs"[i]`."""
+    if isinstance(inputs, str):
+        return [] if inputs.strip() else ['"inputs"']
+    return [f'"inputs"[{index}]' for index, text in enumerate(inputs) if not text.strip()]
 
 
 class EndpointHandler:
