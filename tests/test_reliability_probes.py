@@ -219,6 +219,27 @@ def test_probe_2_2_inference_under_cpu_autocast_matches_fp32(models, kind, dtype
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_probe_2_2b_models_loaded_in_half_precision_and_pipelines_under_autocast(models, dtype):
+    """Weights in bf16/fp16 (no autocast), and the batched LAME pipeline inside an autocast block."""
+    tokenizer = AutoTokenizer.from_pretrained(models["lame"])
+    batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
+    for kind, cls in (("lame", LameForSequenceClassification), ("layerwise", LayerwiseBertForHierarchicalClassification)):
+        with torch.no_grad():
+            reference = torch.sigmoid(cls.from_pretrained(models[kind]).eval()(**batch).logits)
+            half = torch.sigmoid(cls.from_pretrained(models[kind], dtype=dtype).eval()(**batch).logits.float())
+        assert (half - reference).abs().max().item() <= AUTOCAST_TOLERANCE[dtype], kind
+    classify = pipeline("label-attention-classification", model=models["lame"], trust_remote_code=True)
+    plain = classify(TEXTS, batch_size=2)
+    with torch.autocast("cpu", dtype=dtype):
+        mixed = classify(TEXTS, batch_size=2)
+    for a, b in zip(plain, mixed):
+        scores = {item["label"]: item["score"] for item in b["labels"]}
+        assert max(abs(item["score"] - scores[item["label"]]) for item in a["labels"]) <= AUTOCAST_TOLERANCE[dtype]
+        predicted = {item["label"]: item["predicted"] for item in b["labels"]}
+        assert all(item["predicted"] == predicted[item["label"]] for item in a["labels"])
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_probe_2_3_lame_trains_a_step_under_cpu_autocast(tmp_path, dtype):
     checkpoint = tiny_bert_checkpoint(tmp_path / "bert")
     model = LameForSequenceClassification.from_pretrained(

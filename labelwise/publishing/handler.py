@@ -120,8 +120,8 @@ class EndpointHandler:
         foreign = foreign_code_references(path)
         if foreign:
             raise ValueError(
-                "Refusing to serve this repository: its config makes transformers run code from another "
-                "repository. " + "; ".join(foreign) + ". Point the entries at modules in this repository "
+                "Refusing to serve this repository: its config would make transformers run code from outside it, "
+                "or cannot be checked. " + "; ".join(foreign) + ". Point the entries at modules in this repository "
                 "(\"module.Class\"), or remove them."
             )
         with open(os.path.join(path, "config.json"), encoding="utf-8") as handle:
