@@ -4,8 +4,9 @@ Every `main` of a labelwise command (train.py, push_to_hub.py, prepare, verify, 
 viewer) is wrapped by `cli_main`:
 
 * an error caused by the user's input (a corpus file in the wrong format, a bad option, a missing
-  path: `ValueError`, `OSError`, `ImportError` and their subclasses, also when the library wrapped
-  them, e.g. in `datasets`' `DatasetGenerationError`) is printed as `<prog>: error: <message>`
+  path: `ValueError`, `OSError`, `ImportError` and their subclasses, and any exception class that
+  labelwise itself defines, also when a library wrapped them, e.g. in `datasets`'
+  `DatasetGenerationError`) is printed as `<prog>: error: <message>`
   and the command exits with `EXIT_USER_ERROR`;
 * a full disk is named as such, with the path being written and the space left there
   (`EXIT_DISK_FULL`);
@@ -81,6 +82,13 @@ def _disk_full(error: BaseException) -> BaseException | None:
     return None
 
 
+def _raised_by_labelwise_for_input(error: BaseException) -> bool:
+    """Whether `error` is of a class labelwise defines: labelwise defines them only for bad input or a
+    refused request (CorpusError, HierarchyError, TaskMismatchError, CheckpointError, FolderError,
+    PushError, RemoteCodeError), whatever their base class."""
+    return type(error).__module__.startswith("labelwise.")
+
+
 def _free_space(path: str) -> str:
     folder = path
     while folder and not os.path.exists(folder):
@@ -115,7 +123,7 @@ def describe_error(error: BaseException) -> tuple[str, int]:
             EXIT_DISK_FULL,
         )
     for item in _chain(error):
-        if isinstance(item, USER_ERRORS):
+        if isinstance(item, USER_ERRORS) or _raised_by_labelwise_for_input(item):
             return _message_of(item), EXIT_USER_ERROR
     return (
         f"unexpected {type(error).__name__}: {_message_of(error)}. This looks like a labelwise bug; please report it "

@@ -556,6 +556,14 @@ def test_probe_5_8_bugs_and_interrupts_exit_cleanly_and_debug_shows_the_tracebac
         except FileNotFoundError as error:
             raise RuntimeError("An error occurred while generating the dataset") from error
 
+    @cli_errors.cli_main("probe")
+    def own_error_type(argv):
+        # A labelwise error class that is not a ValueError (as issue 16 may add for corpora).
+        error_type = type("CorpusRecordError", (Exception,), {"__module__": "labelwise.data_scripts.base"})
+        raise error_type("corpus.json, record 7: no 'text' field")
+
+    code, err = run_cli(own_error_type, [], capsys)
+    assert code == cli_errors.EXIT_USER_ERROR and "probe: error: corpus.json, record 7: no 'text' field" in err
     code, err = run_cli(broken, [], capsys)
     assert code == cli_errors.EXIT_INTERNAL_ERROR and "unexpected TypeError" in err and "--debug" in err
     code, err = run_cli(interrupted, [], capsys)
