@@ -341,6 +341,18 @@ def test_probe_3_4_each_damaged_file_is_named(tmp_path, damage, message):
     assert not report.ok and any(message in p for p in report.problems), report.problems
 
 
+def test_probe_3_4b_sharded_weights_are_checked_shard_by_shard(tmp_path):
+    folder = write_checkpoint(tmp_path, 2)
+    shard = "model-00001-of-00001.safetensors"
+    (folder / "model.safetensors").rename(folder / shard)
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"weight": shard}}))
+    assert check_checkpoint(str(folder)).ok
+    (folder / shard).write_bytes((folder / shard).read_bytes()[:-3])
+    assert any(f"{shard} is cut short" in p for p in check_checkpoint(str(folder)).problems)
+    (folder / shard).unlink()
+    assert f"{shard} is missing" in check_checkpoint(str(folder)).problems
+
+
 def test_probe_3_5_weights_of_another_model_are_caught(tmp_path):
     folder = write_checkpoint(tmp_path, 2)
     model = torch.nn.Linear(2, 2)  # parameters "weight" (2, 2) and "bias"

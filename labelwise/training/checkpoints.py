@@ -133,7 +133,8 @@ def _weights_problems(folder: str, model: torch.nn.Module | None) -> list[str]:
 def _load_state(path: str) -> tuple[dict | None, str | None]:
     """A torch-saved state dict (tensors and plain values only), or the reason it cannot be read."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        # Memory-mapped: only the small values read here (step counts) are loaded, not the moments.
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as error:  # torch raises RuntimeError, pickle/zip errors, EOFError...
         return None, f"{os.path.basename(path)} cannot be read ({type(error).__name__}: {str(error)[:200]})"
     if not isinstance(state, dict):
