@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from demo_models import save_classifier, save_lame, save_layerwise, save_ner
+from demo_models import save_classifier, save_lame, save_ner
 from helpers import tiny_bert_checkpoint, write_checkpoint
 from transformers import AutoTokenizer, pipeline
 
