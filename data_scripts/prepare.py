@@ -23,6 +23,8 @@ from typing import Any
 
 import datasets
 
+from labelwise.cli_errors import cli_main, note_output_path
+
 from .base import LabelSpace, as_dataset_dict, prepare_builder
 from .registry import CORPORA, get_builder, resolve_name
 
@@ -89,6 +91,7 @@ def push(ds: datasets.DatasetDict, space: LabelSpace, repo_id: str, private: boo
     )
 
 
+@cli_main("python -m labelwise.data_scripts.prepare")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Prepare a corpus and write Parquet or push it to the Hub.")
     parser.add_argument("name", help=f"corpus: {', '.join(sorted(CORPORA))}")
@@ -102,6 +105,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.output_dir and not args.push_to_hub:
         parser.error("give --output_dir and/or --push_to_hub")
+    if args.output_dir:
+        note_output_path(args.output_dir)
     config = parse_config(args.config)
     ds, space, builder = build(args.name, args.data_dir, args.cache_dir, config, args.force_rebuild)
     for split, d in ds.items():

@@ -17,6 +17,8 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from labelwise.cli_errors import cli_main
+
 from . import load_corpus, load_label_space
 from .ade import read_negatives, read_relations
 from .hoc import _find_release
@@ -140,6 +142,7 @@ CHECKS = {
 }
 
 
+@cli_main("python -m labelwise.data_scripts.verify")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Print counts of the real corpora under --data_root.")
     parser.add_argument("--data_root", required=True)

@@ -23,6 +23,16 @@ from transformers.modeling_outputs import ModelOutput
 from .configuration_lame import LameConfig
 
 
+def padding_fill_value(dtype: torch.dtype) -> float:
+    """The score given to padding positions before the softmax: the most negative finite value of `dtype`.
+
+    It must fit the dtype of the tensor it fills: float32's minimum overflows bfloat16 and float16
+    (filling raises "value cannot be converted ... without overflow"), while each dtype's own
+    minimum still makes `exp(score - max)` exactly 0, i.e. padding gets no attention weight.
+    """
+    return torch.finfo(dtype).min
+
+
 @dataclass
 class LameClassifierOutput(ModelOutput):
     """Output of [`LameForSequenceClassification`].
@@ -95,10 +105,13 @@ class LameLabelBlock(nn.Module):
         k = self._split_heads(self.key(tokens))
         v = self._split_heads(self.value(tokens))
 
-        scores = torch.matmul(q.float(), k.float().transpose(-1, -2)) / math.sqrt(self.head_dim)
         padding = (token_mask == 0)[:, None, None, :]
-        scores = scores.masked_fill(padding, torch.finfo(torch.float32).min)
-        weights = torch.softmax(scores, dim=-1)
+        # Autocast would run this matmul in bf16/fp16 whatever its inputs' dtype; the scores, the
+        # mask fill and the softmax stay in float32 so the weights are the same under mixed precision.
+        with torch.autocast(device_type=tokens.device.type, enabled=False):
+            scores = torch.matmul(q.float(), k.float().transpose(-1, -2)) / math.sqrt(self.head_dim)
+            scores = scores.masked_fill(padding, padding_fill_value(scores.dtype))
+            weights = torch.softmax(scores, dim=-1)
         context = torch.matmul(self.dropout(weights).to(v.dtype), v)  # (batch, heads, labels, head_dim)
         context = context.transpose(1, 2).reshape(batch, -1, self.num_heads * self.head_dim)
 
@@ -311,6 +324,9 @@ class LameForSequenceClassification(BertPreTrainedModel):
         input_ids, mask = self._description_batch(device)
         with torch.no_grad():
             embeddings = self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, 0]
+        # Encoded under autocast the states are bf16/fp16; a cached copy in the weights' dtype also
+        # serves a later call without autocast (a Linear refuses a half input with float32 weights).
+        embeddings = embeddings.to(self.label_blocks[0].query.weight.dtype)
         self._label_cache = (key, embeddings)
         return embeddings
 

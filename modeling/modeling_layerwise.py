@@ -246,9 +246,10 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
                     f"labels must be multi-hot of shape (batch_size, num_labels)={tuple(logits.shape)}, "
                     f"got {tuple(labels.shape)}."
                 )
-            labels = labels.to(logits.dtype)
+            # The loss in float32 whatever the logits' dtype: bf16/fp16 targets and sums lose precision.
+            labels = labels.float()
             loss = sum(
-                weight * F.binary_cross_entropy_with_logits(scores, labels.index_select(1, ids))
+                weight * F.binary_cross_entropy_with_logits(scores.float(), labels.index_select(1, ids))
                 for weight, scores, ids in zip(self.config.level_loss_weights, level_logits, level_ids)
             )
 

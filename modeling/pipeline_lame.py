@@ -61,6 +61,10 @@ class LameClassificationPipeline(Pipeline):
          "words": [{"word", "start", "end"}],
          "word_weights": {label: [one weight per word]}}
 
+    Call with a list of texts and `batch_size=n` to run n texts per forward pass: the results are
+    those of one-by-one calls (up to float rounding). An empty or whitespace-only text raises
+    `ValueError`: with no words there is nothing to attribute a label to.
+
     Labels are sorted by score. A multi-label model predicts every label whose sigmoid score is at
     least `threshold` (default 0.5); a multi-class model predicts the arg-max of the softmax.
     Word weights are the last label-attention block's weights averaged over heads, pieces of a
@@ -73,6 +77,12 @@ class LameClassificationPipeline(Pipeline):
     _load_tokenizer = True
 
     def _sanitize_parameters(self, threshold=None, top_k_evidence=None, max_length=None, **kwargs):
+        if kwargs:
+            # A misspelt option would otherwise be ignored and the defaults used without a word.
+            raise TypeError(
+                f"{type(self).__name__} got unknown argument(s) {sorted(kwargs)}; it takes threshold, "
+                "top_k_evidence, max_length (and the pipeline's batch_size)."
+            )
         preprocess, postprocess = {}, {}
         if max_length is not None:
             preprocess["max_length"] = max_length
@@ -85,19 +95,26 @@ class LameClassificationPipeline(Pipeline):
     def preprocess(self, text: str, max_length: int | None = None) -> dict:
         if not isinstance(text, str):
             raise TypeError(f"{type(self).__name__} takes a string (or a list of strings), got {type(text).__name__}.")
+        if not text.strip():
+            # With no words the model would still "predict" labels from [CLS] and [SEP] alone.
+            raise ValueError(
+                f"{type(self).__name__}: a text is empty or whitespace only ({text!r}); there is nothing to classify."
+            )
         limit = max_length or min(self.tokenizer.model_max_length, self.model.config.max_position_embeddings)
         encoded = self.tokenizer(
             text, truncation=True, max_length=limit, return_offsets_mapping=True, return_overflowing_tokens=False
         )
         # Counting the full length only to report truncation: silence the "longer than maximum" warning.
         full_length = len(self.tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)["input_ids"])
-        tensors = {
+        # Model inputs are top-level `(1, seq_len)` tensors, so the pipeline's batching pads and
+        # stacks them; the other fields are per-text values it gathers into lists.
+        inputs = {
             key: torch.tensor([encoded[key]])
             for key in ("input_ids", "attention_mask", "token_type_ids")
             if key in encoded
         }
         return {
-            "model_inputs": tensors,
+            **inputs,
             "word_ids": encoded.word_ids(),
             "offsets": [tuple(span) for span in encoded["offset_mapping"]],
             "text": text,
@@ -105,15 +122,23 @@ class LameClassificationPipeline(Pipeline):
         }
 
     def _forward(self, inputs: dict) -> dict:
-        output = self.model(**inputs["model_inputs"], output_cross_attentions=True)
-        # (1, heads, labels, tokens) of the last block, averaged over heads -> (labels, tokens)
-        attention = output.cross_attentions[-1][0].mean(0)
-        rest = {key: value for key, value in inputs.items() if key != "model_inputs"}
-        return {"logits": output.logits[0], "attention": attention, **rest}
+        model_inputs = {key: inputs[key] for key in ("input_ids", "attention_mask", "token_type_ids") if key in inputs}
+        output = self.model(**model_inputs, output_cross_attentions=True)
+        # "logits" first: the pipeline reads the batch size from the first value when it unbatches.
+        return {
+            "logits": output.logits,  # (batch, labels)
+            # (batch, heads, labels, tokens) of the last block, averaged over heads -> (batch, labels, tokens)
+            "attention": output.cross_attentions[-1].mean(1),
+            "attention_mask": model_inputs["attention_mask"],  # (batch, tokens): where the text's pieces are
+            **{key: value for key, value in inputs.items() if key not in model_inputs},
+        }
 
     def postprocess(self, outputs: dict, threshold: float = 0.5, top_k_evidence: int = 5) -> dict:
         config = self.model.config
-        logits = outputs["logits"].float()
+        # One text: (1, labels) logits and (1, labels, tokens) attention, tokens padded to the longest
+        # text of its batch on the tokenizer's side; keeping the unmasked columns drops the padding.
+        logits = outputs["logits"][0].float()
+        attention = outputs["attention"][0][:, outputs["attention_mask"][0].bool()]
         if config.problem_type == "single_label_classification":
             scores = torch.softmax(logits, dim=-1)
             predicted = torch.zeros_like(scores, dtype=torch.bool)
@@ -124,7 +149,7 @@ class LameClassificationPipeline(Pipeline):
         descriptions = config.label_descriptions or [""] * config.num_labels
 
         words, weights = merge_pieces_into_words(
-            outputs["attention"], outputs["word_ids"], outputs["offsets"], outputs["text"]
+            attention, outputs["word_ids"], outputs["offsets"], outputs["text"]
         )
         labels = []
         for index in range(config.num_labels):

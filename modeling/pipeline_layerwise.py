@@ -31,6 +31,9 @@ class HierarchicalClassificationPipeline(Pipeline):
         truncation (`bool`, defaults to `True`) and max_length (`int`, *optional*): tokenizer
             truncation; by default at the tokenizer's `model_max_length` (512 for BERT).
 
+    A list of texts with `batch_size=n` runs n texts per forward pass, with the results of one-by-one
+    calls. An empty or whitespace-only text raises `ValueError`.
+
     Output for one text: a list with one entry per level, level 1 first,
     `{"level": n, "labels": [{"label": str, "score": float}, ...]}`, labels by descending score.
     """
@@ -69,6 +72,9 @@ class HierarchicalClassificationPipeline(Pipeline):
     def preprocess(self, inputs: str, truncation: bool = True, max_length: int | None = None) -> dict[str, torch.Tensor]:
         if not isinstance(inputs, str):
             raise ValueError(f"{TASK_NAME} pipeline expects a text (str) or a list of texts, got {type(inputs).__name__}.")
+        if not inputs.strip():
+            # With no words the level classifiers would still score the [CLS] of "[CLS] [SEP]".
+            raise ValueError(f"{TASK_NAME} pipeline: a text is empty or whitespace only ({inputs!r}); nothing to classify.")
         return self.tokenizer(inputs, return_tensors="pt", truncation=truncation, max_length=max_length)
 
     def _forward(self, model_inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -89,3 +89,27 @@ def run_python_without_labelwise(code: str, cwd: str | os.PathLike, timeout: int
         text=True,
         timeout=timeout,
     )
+
+
+def write_checkpoint(folder: str | os.PathLike, step: int, **state_overrides) -> Path:
+    """A minimal Trainer checkpoint that `labelwise.training.checkpoints` accepts: `folder/checkpoint-<step>`.
+
+    It holds what the checks read (trainer_state.json, optimizer.pt and scheduler.pt that took `step`
+    steps, an RNG archive, a one-tensor model.safetensors), not a model one could train further.
+    """
+    import json
+
+    import torch
+    from safetensors.torch import save_file
+
+    path = Path(folder) / f"checkpoint-{step}"
+    path.mkdir(parents=True, exist_ok=True)
+    state = {"global_step": step, "max_steps": 100, "epoch": 1.0, "log_history": [], **state_overrides}
+    (path / "trainer_state.json").write_text(json.dumps(state), encoding="utf-8")
+    weight = torch.zeros(2, 2)
+    optimizer = {"state": {0: {"step": torch.tensor(float(step)), "exp_avg": weight}}, "param_groups": [{"params": [0]}]}
+    torch.save(optimizer, path / "optimizer.pt")
+    torch.save({"last_epoch": step, "_step_count": step + 1}, path / "scheduler.pt")
+    torch.save({"python": [1, 2, 3]}, path / "rng_state.pth")
+    save_file({"weight": weight}, str(path / "model.safetensors"))
+    return path

@@ -133,7 +133,7 @@ import app  # builds the Blocks for the LAME model named in app.py
 import gradio
 assert isinstance(app.demo, gradio.Blocks)
 import labelwise_demo
-_, lame = labelwise_demo.load_predictor({models["lame"]!r})
+_, lame = labelwise_demo.load_predictor({models["lame"]!r}, trust_remote_code=True)  # no labelwise: the model's own code
 _, ner = labelwise_demo.load_predictor({models["ner"]!r})
 print(json.dumps({{"lame": lame({TEXT!r}), "ner": ner({TEXT!r})}}))
 """

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import tiny_bert_checkpoint
+from helpers import tiny_bert_checkpoint, write_checkpoint
 from safetensors.torch import load_file
 
 from labelwise.training.cli import run
@@ -116,15 +116,19 @@ def test_train_py_runs_under_accelerate_launch(checkpoint, tmp_path):
 
 
 def test_resume_skips_checkpoints_cut_short_by_a_kill(tmp_path):
-    """A kill while saving leaves trainer_state.json (written last) missing or truncated."""
+    """A kill while saving leaves trainer_state.json (written last) missing or truncated.
+
+    (Issue 15: the checkpoints are now complete ones from `write_checkpoint`, since a state file of
+    just {"global_step": 2} no longer passes the checks; the case is unchanged otherwise.)
+    """
     from labelwise.training.cli import last_complete_checkpoint
 
     assert last_complete_checkpoint(str(tmp_path)) is None
     for step in (2, 4, 6):
-        (tmp_path / f"checkpoint-{step}").mkdir()
-    (tmp_path / "checkpoint-2" / "trainer_state.json").write_text('{"global_step": 2}')
+        write_checkpoint(tmp_path, step)
     (tmp_path / "checkpoint-4" / "trainer_state.json").write_text('{"global_step": 4, "log_hist')
+    (tmp_path / "checkpoint-6" / "trainer_state.json").unlink()
     (tmp_path / "checkpoint-10-old").mkdir()  # not a checkpoint name
     assert last_complete_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-2")
-    (tmp_path / "checkpoint-6" / "trainer_state.json").write_text('{"global_step": 6}')
+    write_checkpoint(tmp_path, 6)
     assert last_complete_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-6")

@@ -39,7 +39,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from labelwise_demo import build_demo, default_theme  # noqa: E402  (after the environment is set)
 
 MODEL = os.environ.get("LABELWISE_MODEL", {model!r})
-demo = build_demo(MODEL, title={title!r}, examples={examples!r})
+# The Space exists to serve this model, whose own code (modeling and pipeline files) runs here.
+demo = build_demo(MODEL, title={title!r}, examples={examples!r}, trust_remote_code=True)
 
 if __name__ == "__main__":
     demo.launch(theme=default_theme())

@@ -458,7 +458,16 @@ def render_png(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m labelwise.analysis.viewer --model <folder> --text_file doc.txt --output view.html [--png view.png]`."""
+    """`python -m labelwise.analysis.viewer --model <folder> --text_file doc.txt --output view.html [--png view.png]`.
+
+    Errors print as one message (`labelwise.cli_errors`); `--debug` shows the traceback.
+    """
+    from labelwise.cli_errors import run_cli  # here: the Space copy of this module runs without labelwise
+
+    run_cli(_main, argv, prog="python -m labelwise.analysis.viewer")
+
+
+def _main(argv: Sequence[str]) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -474,16 +483,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--label", default=None, help="LAME: the label shading the text at first")
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--title", default=None)
+    parser.add_argument(
+        "--trust_remote_code", action="store_true", help="let the model's own code run on this machine (read it first)"
+    )
     args = parser.parse_args(argv)
 
+    from labelwise.cli_errors import note_output_path
     from labelwise.demo import load_predictor
+
+    note_output_path(args.output)
 
     if args.text is not None:
         text = args.text
     else:
-        with open(args.text_file, encoding="utf-8") as handle:
-            text = handle.read()
-    _, predict = load_predictor(args.model, threshold=args.threshold)
+        try:
+            with open(args.text_file, encoding="utf-8") as handle:
+                text = handle.read()
+        except UnicodeDecodeError as error:
+            raise ValueError(f"--text_file {args.text_file}: not UTF-8 text (byte {error.start}: {error.reason}).") from error
+    _, predict = load_predictor(args.model, threshold=args.threshold, trust_remote_code=args.trust_remote_code)
     prediction = predict(text)
     with open(args.output, "w", encoding="utf-8") as handle:
         handle.write(render_html(prediction, title=args.title, selected_label=args.label))

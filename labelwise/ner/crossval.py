@@ -35,6 +35,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from labelwise.cli_errors import cli_main, note_output_path
 from labelwise.metrics.entities import entity_scores
 
 __all__ = [
@@ -346,8 +347,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@cli_main("python -m labelwise.ner.crossval")
 def main(argv: Sequence[str] | None = None) -> str:
     args = _parse_args(argv)
+    note_output_path(args.output_dir)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
     if unknown:

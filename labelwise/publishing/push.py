@@ -26,6 +26,9 @@ from pathlib import Path
 from huggingface_hub import CommitOperationAdd, HfApi, get_token
 from huggingface_hub.errors import HfHubHTTPError
 
+from labelwise.cli_errors import cli_main
+
+from .handler import code_references, foreign_code_references
 from .model_card import CARD_FILE, SUMMARY_FILE, card_for_repo, load_training_summary, write_model_card
 
 logger = logging.getLogger(__name__)
@@ -97,26 +100,61 @@ def _read_config(folder: Path) -> dict:
     return config
 
 
-def _referenced_modules(config: dict) -> dict[str, str]:
-    """Local remote-code modules named by config.json -> the config field that names them."""
+def _referenced_modules(folder: Path, config: dict) -> dict[str, str]:
+    """Local remote-code modules named by config.json -> the config field that names them.
+
+    Raises `FolderError` for an entry that runs code from another repository
+    ("org/repo--module.Class") in config.json or the tokenizer's config: the published repo would
+    make its users run code its owner does not control.
+    """
+    foreign = foreign_code_references(folder)
+    if foreign:
+        raise FolderError(
+            "Refusing to publish remote code from another repository: "
+            + "; ".join(foreign)
+            + '. Point each entry at a module in this folder ("module.Class"), e.g. by saving the model '
+            "again with save_pretrained."
+        )
     modules: dict[str, str] = {}
-
-    def add(reference, where: str) -> None:
-        if not isinstance(reference, str) or "--" in reference:
-            return  # None (no slow tokenizer) or code that lives in another repo ("org/repo--module.Class")
-        modules.setdefault(reference.rsplit(".", 1)[0], where)
-
-    for auto_class, reference in (config.get("auto_map") or {}).items():
-        for item in reference if isinstance(reference, list) else [reference]:
-            add(item, f'auto_map["{auto_class}"] = {reference!r}')
-    for task, spec in (config.get("custom_pipelines") or {}).items():
-        add(spec.get("impl") if isinstance(spec, dict) else None, f'custom_pipelines["{task}"]["impl"]')
+    for where, reference in code_references(config):
+        modules.setdefault(reference.rsplit(".", 1)[0], f"{where} = {reference!r}")
     return modules
+
+
+def shipped_remote_code() -> dict[str, Path]:
+    """The remote-code files this labelwise installation ships (`labelwise.modeling`), by file name."""
+    import labelwise.modeling
+
+    folder = Path(labelwise.modeling.__file__).parent
+    return {path.name: path for path in sorted(folder.glob("*.py")) if path.name != "__init__.py"}
+
+
+def _check_shipped(folder: Path, names: list[str], allow_custom_code: bool, warnings: list[str]) -> None:
+    """Every remote-code file must be byte-identical to the one labelwise ships (custom code: a warning)."""
+    from labelwise import __version__
+
+    shipped = shipped_remote_code()
+    for name in names:
+        if name not in shipped:
+            problem = (
+                f"{folder / name} is remote code that labelwise does not ship (labelwise ships "
+                f"{', '.join(shipped)}); Hub users running this repo would run it"
+            )
+        elif (folder / name).read_bytes() != shipped[name].read_bytes():
+            problem = (
+                f"{folder / name} differs from the {name} labelwise {__version__} ships ({shipped[name]}); "
+                "save the model again with this labelwise (it copies its own files), or review the changes"
+            )
+        else:
+            continue
+        if not allow_custom_code:
+            raise FolderError(f"{problem}. Pass --allow_custom_code to publish it anyway.")
+        warnings.append(f"{problem} (published because of --allow_custom_code).")
 
 
 def _check_remote_code(folder: Path, config: dict) -> list[str]:
     """Check every remote-code file config.json needs is present and loadable without labelwise."""
-    pending = _referenced_modules(config)
+    pending = _referenced_modules(folder, config)
     checked: list[str] = []
     while pending:
         module, where = pending.popitem()
@@ -141,11 +179,14 @@ def _check_remote_code(folder: Path, config: dict) -> list[str]:
     return sorted(f"{module}.py" for module in checked)
 
 
-def check_folder(folder: str | os.PathLike, *, write_card: bool = True) -> UploadPlan:
+def check_folder(folder: str | os.PathLike, *, write_card: bool = True, allow_custom_code: bool = False) -> UploadPlan:
     """Check that `folder` can be published and list what would be uploaded.
 
-    Raises `FolderError` naming the file or field at fault. With `write_card=True` a missing
-    README.md is generated from training_summary.json (the only change made to the folder).
+    Raises `FolderError` naming the file or field at fault: among others, for config entries that
+    run another repository's code, and for remote-code files that are not byte-identical to the
+    ones labelwise ships (unless `allow_custom_code`, which turns the latter into a warning). With
+    `write_card=True` a missing README.md is generated from training_summary.json (the only change
+    made to the folder).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -177,6 +218,7 @@ def check_folder(folder: str | os.PathLike, *, write_card: bool = True) -> Uploa
             raise FolderError(f"{index} names shards that are not in the folder: {', '.join(missing)}.")
 
     plan.remote_code = _check_remote_code(folder, plan.config)
+    _check_shipped(folder, plan.remote_code, allow_custom_code, plan.warnings)
     pipeline_file = PIPELINE_FILES.get(plan.config.get("model_type"))
     if pipeline_file and not plan.config.get("custom_pipelines"):
         plan.warnings.append(
@@ -274,6 +316,7 @@ def push_folder(
     token: str | None = None,
     include_handler: bool = True,
     include_demo: bool = False,
+    allow_custom_code: bool = False,
 ) -> str:
     """Publish a trained folder to the Hub repo `repo_id` in one commit; return the commit URL.
 
@@ -288,6 +331,8 @@ def push_folder(
         include_demo: add a ready Gradio Space for the model in `space/` (app.py, the demo and
             viewer modules, requirements.txt, Space card; `labelwise.analysis.space`), and a
             "Demo Space" section to the pushed card saying how to launch it.
+        allow_custom_code: publish remote-code files that differ from the ones labelwise ships
+            (with a warning); code from another repository is refused regardless.
 
     Raises:
         FolderError: the folder cannot be published (before anything is sent).
@@ -296,7 +341,7 @@ def push_folder(
     folder = Path(folder)
     if revision is not None and re.fullmatch(r"[0-9a-f]{40}", revision):
         raise ValueError(f"revision={revision!r} is a commit id; commits go to a branch name.")
-    plan = check_folder(folder)
+    plan = check_folder(folder, allow_custom_code=allow_custom_code)
     if plan.card_written:
         logger.info("Wrote the model card %s from %s.", folder / CARD_FILE, SUMMARY_FILE)
     for relative, reason in plan.skipped.items():
@@ -380,9 +425,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--include_demo", action="store_true", help="add a ready Gradio Space for the model in space/ (see the card)"
     )
     parser.add_argument("--dry_run", action="store_true", help="check the folder and list the files; send nothing")
+    parser.add_argument(
+        "--allow_custom_code",
+        action="store_true",
+        help="publish remote-code files that differ from the ones labelwise ships (code from other repos is always refused)",
+    )
     return parser
 
 
+@cli_main("push_to_hub.py")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Our own progress notes at INFO; huggingface_hub / httpx stay at their usual WARNING level.
@@ -390,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("labelwise").setLevel(logging.INFO)
     try:
         if args.dry_run:
-            plan = check_folder(args.folder)
+            plan = check_folder(args.folder, allow_custom_code=args.allow_custom_code)
             print(f"{len(plan.files)} files would be uploaded from {args.folder}: {', '.join(plan.files)}")
             for relative, reason in plan.skipped.items():
                 print(f"stays local: {relative} ({reason})")
@@ -405,6 +456,7 @@ def main(argv: list[str] | None = None) -> int:
             commit_message=args.commit_message,
             include_handler=not args.no_handler,
             include_demo=args.include_demo,
+            allow_custom_code=args.allow_custom_code,
         )
     except (FolderError, PushError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)

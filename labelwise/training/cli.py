@@ -16,18 +16,18 @@ import json
 import logging
 import os
 import platform
-import sys
 import time
 from typing import Any
 
 import torch
 from transformers import EarlyStoppingCallback, set_seed
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from labelwise import __version__
 from labelwise.backbone import DEFAULT_BACKBONE, resolve_backbone
+from labelwise.cli_errors import cli_main, note_output_path
 from labelwise.data_scripts import load_corpus, load_label_space
 from .arguments import LabelwiseArguments, parse_arguments
+from .checkpoints import checkpoint_to_resume, last_complete_checkpoint  # noqa: F401  (moved there; old import path)
 from .tasks import PreparedTask, prepare_task
 from .trainer import LabelwiseTrainer, RankActivityCallback
 
@@ -152,31 +152,10 @@ def _hardware(training_args) -> str:
     return f"{training_args.world_size} process(es) on CPU ({os.cpu_count()} cores, {platform.machine()})"
 
 
-def last_complete_checkpoint(output_dir: str) -> str | None:
-    """The newest `checkpoint-<step>` folder that was written to the end, or None.
-
-    The Trainer writes `trainer_state.json` last, so a run killed while saving leaves a folder
-    without it, or with it cut short. Such a folder is skipped (and named in the log) rather than
-    resumed from.
-    """
-    folders = []
-    for entry in os.listdir(output_dir):
-        step = entry[len(PREFIX_CHECKPOINT_DIR) + 1 :]
-        if entry.startswith(PREFIX_CHECKPOINT_DIR + "-") and step.isdigit():
-            folders.append((int(step), os.path.join(output_dir, entry)))
-    for _, folder in sorted(folders, reverse=True):
-        try:
-            with open(os.path.join(folder, "trainer_state.json"), encoding="utf-8") as handle:
-                json.load(handle)
-            return folder
-        except (OSError, ValueError):
-            logger.warning("Skipping %s: it was not written to the end (interrupted while saving).", folder)
-    return None
-
-
 def run(argv: list[str] | None = None) -> dict:
     """Parse arguments, train, evaluate, save. Returns the training summary (rank 0) or {}."""
     args, training_args = parse_arguments(argv)
+    note_output_path(training_args.output_dir)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     set_seed(training_args.seed)
 
@@ -190,11 +169,15 @@ def run(argv: list[str] | None = None) -> dict:
         training_args.load_best_model_at_end = False
 
     trainer = build_trainer(args, training_args, task)
-    checkpoint = training_args.resume_from_checkpoint
-    if checkpoint is None and os.path.isdir(training_args.output_dir):
-        checkpoint = last_complete_checkpoint(training_args.output_dir)
-        if checkpoint:
-            logger.info("Resuming from %s (delete it or choose another --output_dir to start over).", checkpoint)
+    # Every checkpoint is checked first; a bad one is named and the previous good one used.
+    checkpoint = checkpoint_to_resume(
+        training_args.output_dir,
+        training_args.resume_from_checkpoint,
+        model=task.model,
+        allow_skipped_steps=training_args.fp16,
+    )
+    if checkpoint:
+        logger.info("Resuming from %s (delete it or choose another --output_dir to start over).", checkpoint)
 
     started = time.time()
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
@@ -239,13 +222,11 @@ def _report(summary: dict, folder: str, steps: int) -> None:
     print(f"Publish it with:  python push_to_hub.py {folder} --repo_id <user>/<name>")
 
 
+# transformers' TrainingArguments already has a --debug option; --traceback shows ours.
+@cli_main("train.py", debug_flags=("--traceback",))
 def main(argv: list[str] | None = None) -> None:
-    try:
-        run(argv)
-    except (ValueError, FileNotFoundError) as err:
-        # Bad input: one clear line, not a traceback.
-        print(f"train.py: error: {err}", file=sys.stderr)
-        raise SystemExit(2) from err
+    """`train.py`: errors caused by the input print as one message (labelwise.cli_errors)."""
+    run(argv)
 
 
 if __name__ == "__main__":
