@@ -21,10 +21,12 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from labelwise.kinds import KINDS
+
 SUMMARY_FILE = "training_summary.json"
 CARD_FILE = "README.md"
 
-MODEL_KINDS = ("lame", "frozen_lame", "vanilla", "layerwise", "token_classification")
+MODEL_KINDS = tuple(KINDS)
 TASKS = ("multi_label", "multi_class", "hierarchical", "ner")
 
 REPO_ID_PLACEHOLDER = "<hub-user>/<model-name>"
@@ -33,13 +35,6 @@ REPO_ID_PLACEHOLDER = "<hub-user>/<model-name>"
 HANDLER_SECTION = re.compile(r"<!-- labelwise:handler -->.*?<!-- /labelwise:handler -->\n?", flags=re.S)
 """The card's paragraph about `handler.py`; `push_folder(include_handler=False)` removes it."""
 
-_TEMPLATE_FOR_KIND = {
-    "lame": "lame.md",
-    "frozen_lame": "lame.md",
-    "vanilla": "vanilla.md",
-    "layerwise": "layerwise.md",
-    "token_classification": "token_classification.md",
-}
 _SHARED_TEMPLATE = "_shared.md"
 _SHARED_MARKER = "{# labelwise:shared-sections #}"
 
@@ -152,10 +147,11 @@ def _is_hub_id(name: str | None) -> bool:
 
 def _template_text(kind: str) -> str:
     package = resources.files("labelwise.model_cards")
-    kind_text = (package / _TEMPLATE_FOR_KIND[kind]).read_text(encoding="utf-8")
+    template = KINDS[kind].card_template
+    kind_text = (package / template).read_text(encoding="utf-8")
     shared_text = (package / _SHARED_TEMPLATE).read_text(encoding="utf-8")
     if _SHARED_MARKER not in kind_text:
-        raise ValueError(f"model_cards/{_TEMPLATE_FOR_KIND[kind]} lacks the line {_SHARED_MARKER}.")
+        raise ValueError(f"model_cards/{template} lacks the line {_SHARED_MARKER}.")
     # Jinja2's `include` needs a loader, which `ModelCard.from_template` does not set up; splicing
     # the shared sections in keeps a single template rendered in one pass by huggingface_hub.
     return kind_text.replace(_SHARED_MARKER, shared_text)
@@ -202,7 +198,7 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
     config = _read_json(folder / "config.json") if (folder / "config.json").is_file() else {}
     kind = summary["model_kind"]
     dataset = summary["dataset"]
-    pipeline_tag = "token-classification" if kind == "token_classification" else "text-classification"
+    pipeline_tag = KINDS[kind].pipeline_tag
     resolved = folder.resolve()
     # train.py writes <output_dir>/model: the output directory is the name the user chose.
     model_name = summary.get("model_name") or (resolved.parent.name if resolved.name == "model" else resolved.name)
@@ -249,6 +245,8 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
         model_name=model_name,
         repo_id=repo_id or REPO_ID_PLACEHOLDER,
         kind=kind,
+        # The kinds whose predictions come with attention evidence (the LAME view of the demo).
+        shows_evidence=KINDS[kind].view == "lame",
         task=summary["task"],
         task_words=_TASK_WORDS[summary["task"]],
         base_model=base_model,

@@ -1,0 +1,137 @@
+"""`lame`: LAME, the encoder reads documents and label descriptions; label attention; a per-label output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from labelwise.kinds.base import (
+    ModelKind,
+    PreparedTask,
+    dropout_overrides,
+    encode_corpus,
+    logits_of,
+    text_encoder,
+)
+
+
+@dataclass
+class LameOptions:
+    """`train.py` options of the label-attention kinds (`lame`, `frozen_lame`)."""
+
+    loss: str = field(default="bce", metadata={"help": "Multi-label loss of LAME: bce or f_measure."})
+    label_attention_heads: int = field(default=12, metadata={"help": "Heads of the label attention."})
+    num_label_attention_blocks: int = field(default=1, metadata={"help": "Stacked label-attention blocks."})
+    label_embedding_mode: str = field(default="joint", metadata={"help": "joint (fine-tuned) or static descriptions."})
+    max_description_length: int = field(default=64, metadata={"help": "Token budget of one label description."})
+
+
+DROPOUT_FIELDS = ("label_attention_dropout",)
+
+
+def prepare_flat(args, space, corpus, backbone: str, tokenizer, build_model) -> PreparedTask:
+    """Encode a flat (multi-label or multi-class) corpus; `build_model(names, descriptions, problem_type)`
+    returns the model. Shared by `lame`, `frozen_lame` and `vanilla`."""
+    import torch
+    from transformers import DataCollatorWithPadding
+
+    from labelwise.metrics.classification import multiclass_scores, multilabel_scores
+
+    multi_label = space.task != "multi_class"
+    names = list(space.names)
+    problem_type = "multi_label_classification" if multi_label else "single_label_classification"
+    encode_text = text_encoder(args, tokenizer)
+
+    def encode(batch: dict) -> dict:
+        encoded = encode_text(batch["text"])
+        if multi_label:
+            targets = np.zeros((len(batch["labels"]), len(names)), dtype=np.float32)
+            for row, ids in enumerate(batch["labels"]):
+                targets[row, ids] = 1.0
+            encoded["labels"] = targets.tolist()
+        else:
+            encoded["labels"] = list(batch["labels"])
+        return encoded
+
+    encoded = encode_corpus(corpus, encode, multi_hot=multi_label)
+    descriptions = dict(zip(names, space.descriptions)) if space.descriptions else None
+    model = build_model(names, descriptions, problem_type)
+    threshold = args.threshold
+
+    def compute_metrics(prediction) -> dict[str, float]:
+        logits, labels = logits_of(prediction.predictions), prediction.label_ids
+        if multi_label:
+            predicted = (torch.sigmoid(torch.from_numpy(logits)).numpy() >= threshold).astype(int)
+            return multilabel_scores(labels.astype(int), predicted)
+        return multiclass_scores(labels, logits.argmax(-1))
+
+    return PreparedTask(
+        model=model,
+        tokenizer=tokenizer,
+        datasets=encoded,
+        collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics,
+        metric_for_best_model="micro_f1" if multi_label else "accuracy",
+        greater_is_better=True,
+        task=space.task if space.task != "hierarchical" else "multi_label",
+        label_names=names,
+        label_descriptions=descriptions,
+    )
+
+
+def lame_model(args, backbone: str, names, descriptions, problem_type: str, **fields):
+    """`LameForSequenceClassification` warm-started from `backbone`; `fields` override the options."""
+    from labelwise.modeling import LameForSequenceClassification
+
+    values = dict(
+        loss=args.loss,
+        label_attention_heads=args.label_attention_heads,
+        num_label_attention_blocks=args.num_label_attention_blocks,
+        label_embedding_mode=args.label_embedding_mode,
+        max_description_length=args.max_description_length,
+        freeze_encoder=False,
+        feature_head="none",
+    )
+    values.update(fields)
+    return LameForSequenceClassification.from_pretrained(
+        backbone,
+        label_descriptions=descriptions,
+        problem_type=problem_type,
+        id2label=dict(enumerate(names)),
+        label2id={n: i for i, n in enumerate(names)},
+        **values,
+        **dropout_overrides(args, DROPOUT_FIELDS),
+    )
+
+
+def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
+    return prepare_flat(
+        args, space, corpus, backbone, tokenizer,
+        lambda names, descriptions, problem_type: lame_model(args, backbone, names, descriptions, problem_type),
+    )
+
+
+def summary_hyperparameters(args, model) -> dict:
+    """The loss the model was trained with (from its config)."""
+    return {"loss": model.config.loss}
+
+
+KIND = ModelKind(
+    name="lame",
+    description="LAME: the encoder reads documents and label descriptions, label attention, then a per-label output",
+    tasks=("multi_label", "multi_class"),
+    model_class="labelwise.modeling:LameForSequenceClassification",
+    config_class="labelwise.modeling:LameConfig",
+    options=LameOptions,
+    prepare=_prepare,
+    summary_hyperparameters=summary_hyperparameters,
+    card_template="lame.md",
+    pipeline_tag="text-classification",
+    pipeline_task="label-attention-classification",
+    pipeline_file="pipeline_lame.py",
+    model_type="lame",
+    view="lame",
+    dropout_fields=DROPOUT_FIELDS,
+    needs_descriptions=True,
+)
