@@ -2,218 +2,36 @@
 
     python -m labelwise.demo --model runs/hoc-lame --port 7860
 
-The model kind is read from `config.json`:
+What the page shows depends on the model's view (`labelwise.analysis.predictors.VIEWS`, read from
+`config.json`): LAME labels with the document shaded by the selected label's attention, labels per
+hierarchy level, ADR entity spans, or labels with probabilities.
 
-* `model_type == "lame"`: the LAME pipeline (`label-attention-classification`); the page shows the
-  labels with probabilities and the document shaded by the selected label's attention.
-* `model_type == "labelwise_layerwise"`: layer-wise guided model; labels per hierarchy level.
-* an `...ForTokenClassification` architecture: ADR tagger; the text with entity spans.
-* any other `...ForSequenceClassification`: labels and probabilities.
-
-The rendering is `labelwise.analysis.viewer`. This module needs only gradio, transformers, torch
-and that viewer, so `labelwise.analysis.space.write_space_files` can copy both files into a Hub
-Space that does not install labelwise. Nothing here calls the network unless `model` is a Hub id.
+The loading is `labelwise.analysis.predictors` and the rendering `labelwise.analysis.viewer`. This
+module needs only gradio, transformers, torch and those two, so
+`labelwise.analysis.space.write_space_files` can copy all three into a Hub Space that does not
+install labelwise. Nothing here calls the network unless `model` is a Hub id.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 # Gradio reports usage to a server unless told not to; set before gradio is imported.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 try:
+    from labelwise.analysis.predictors import VIEWS, detect_kind, load_predictor
     from labelwise.analysis.viewer import render_fragment
-except ImportError:  # inside a Hub Space the viewer is copied next to this file
+except ImportError:  # inside a Hub Space the predictors and the viewer are copied next to this file
+    from labelwise_predictors import VIEWS, detect_kind, load_predictor  # type: ignore[no-redef]
     from labelwise_viewer import render_fragment  # type: ignore[no-redef]
 
 __all__ = ["KINDS", "build_demo", "default_theme", "detect_kind", "load_predictor", "main"]
 
-KINDS = ("lame", "layerwise", "ner", "classification")
-LAYERWISE_MODEL_TYPE = "labelwise_layerwise"
-
-
-def _read_config(model: str) -> dict[str, Any]:
-    if os.path.isdir(model):
-        path = os.path.join(model, "config.json")
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{model} has no config.json: is it a saved model folder?")
-    else:
-        from transformers.utils import cached_file
-
-        path = cached_file(model, "config.json")
-    with open(path, encoding="utf-8") as handle:
-        try:
-            return json.load(handle)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}: not valid JSON ({error}).") from error
-
-
-def detect_kind(config: dict[str, Any] | str) -> str:
-    """The demo kind of a model (one of `KINDS`) from its `config.json` dict, folder or Hub id."""
-    if isinstance(config, str):
-        config = _read_config(config)
-    model_type = config.get("model_type")
-    architectures = config.get("architectures") or []
-    if model_type == "lame":
-        return "lame"
-    if model_type == LAYERWISE_MODEL_TYPE:
-        return "layerwise"
-    if any(name.endswith("ForTokenClassification") for name in architectures):
-        return "ner"
-    if any(name.endswith("ForSequenceClassification") for name in architectures):
-        return "classification"
-    raise ValueError(
-        f"config.json (model_type={model_type!r}, architectures={architectures}) is not a labelwise model the "
-        "demo knows: expected model_type 'lame' or 'labelwise_layerwise', or a ...ForTokenClassification / "
-        "...ForSequenceClassification architecture."
-    )
-
-
-def _tokenizer_and_model(model: str, auto_class: str, device: str | None):
-    import transformers
-
-    tokenizer = transformers.AutoTokenizer.from_pretrained(model, trust_remote_code=True)
-    network = getattr(transformers, auto_class).from_pretrained(model, trust_remote_code=True)
-    network.eval()
-    if device:
-        network.to(device)
-    # Checkpoints saved with a hand-made tokenizer may carry no usable model_max_length.
-    limit = getattr(network.config, "max_position_embeddings", 512)
-    tokenizer.model_max_length = min(tokenizer.model_max_length, limit)
-    return tokenizer, network
-
-
-def _lame_predictor(model: str, config: dict, device: str | None, threshold: float) -> Callable[[str], dict]:
-    import transformers
-
-    custom = config.get("custom_pipelines") or {}
-    if custom:
-        # The checkpoint ships its pipeline as remote code (the normal case for a Hub repo).
-        task = next(iter(custom))
-        classify = transformers.pipeline(task, model=model, trust_remote_code=True, device=device)
-    else:
-        from labelwise.modeling.pipeline_lame import LameClassificationPipeline
-
-        tokenizer, network = _tokenizer_and_model(model, "AutoModelForSequenceClassification", device)
-        classify = LameClassificationPipeline(model=network, tokenizer=tokenizer)
-    # The threshold applies to multi-label models; a multi-class model predicts its arg-max.
-    return lambda text: classify(text, threshold=threshold)
-
-
-def _ner_predictor(model: str, device: str | None) -> Callable[[str], dict]:
-    tokenizer, network = _tokenizer_and_model(model, "AutoModelForTokenClassification", device)
-    try:
-        # Tag word by word exactly as the tagger was trained and evaluated (first piece, windows).
-        from labelwise.ner.tagger import predict_spans
-
-        def spans(text: str) -> list[dict]:
-            return predict_spans(network, tokenizer, [text], max_length=tokenizer.model_max_length)[0]
-
-    except ImportError:  # a Space without labelwise: transformers' pipeline, first-piece aggregation
-        import transformers
-
-        tag = transformers.pipeline(
-            "token-classification", model=network, tokenizer=tokenizer, aggregation_strategy="first",
-            stride=max(1, tokenizer.model_max_length // 4),
-        )
-
-        def spans(text: str) -> list[dict]:
-            return [{key: item[key] for key in ("entity_group", "score", "word", "start", "end")} for item in tag(text)]
-
-    return lambda text: {"text": text, "entities": [dict(span, score=float(span["score"])) for span in spans(text)]}
-
-
-def _scores(text: str, tokenizer, network) -> list[float]:
-    """Per-label probabilities `(num_labels,)` of one text: sigmoid for multi-label, else softmax."""
-    import torch
-
-    encoded = tokenizer(text, truncation=True, max_length=tokenizer.model_max_length, return_tensors="pt")
-    encoded = {key: value.to(network.device) for key, value in encoded.items()}
-    with torch.no_grad():
-        logits = network(**encoded).logits[0].float()
-    if network.config.problem_type == "multi_label_classification":
-        return torch.sigmoid(logits).tolist()
-    return torch.softmax(logits, dim=-1).tolist()
-
-
-def _layerwise_predictor(model: str, device: str | None, threshold: float) -> Callable[[str], dict]:
-    import torch
-
-    tokenizer, network = _tokenizer_and_model(model, "AutoModelForSequenceClassification", device)
-    if not hasattr(network, "logits_to_levels"):
-        raise TypeError(f"{model}: {type(network).__name__} has no logits_to_levels; is it a layer-wise checkpoint?")
-
-    def predict(text: str) -> dict:
-        encoded = tokenizer(text, truncation=True, max_length=tokenizer.model_max_length, return_tensors="pt")
-        with torch.no_grad():
-            logits = network(**{key: value.to(network.device) for key, value in encoded.items()}).logits
-        # The model's own split (and hierarchical consistency, when its config asks for it); unlike
-        # its pipeline, which keeps only predicted labels, every label's probability is shown.
-        levels = {
-            str(level.level): [
-                {"label": name, "score": float(score), "predicted": bool(keep)}
-                for name, score, keep in zip(level.labels, level.probabilities[0].tolist(), level.predicted[0].tolist())
-            ]
-            for level in network.logits_to_levels(logits, threshold)
-        }
-        return {"text": text, "levels": levels}
-
-    return predict
-
-
-def _classification_predictor(model: str, device: str | None, threshold: float) -> Callable[[str], dict]:
-    tokenizer, network = _tokenizer_and_model(model, "AutoModelForSequenceClassification", device)
-    multi_label = network.config.problem_type == "multi_label_classification"
-
-    def predict(text: str) -> dict:
-        scores = _scores(text, tokenizer, network)
-        best = max(range(len(scores)), key=scores.__getitem__)
-        labels = [
-            {
-                "label": network.config.id2label[i],
-                "score": score,
-                "predicted": score >= threshold if multi_label else i == best,
-                "description": "",
-                "evidence": [],
-            }
-            for i, score in enumerate(scores)
-        ]
-        return {"text": text, "labels": sorted(labels, key=lambda item: item["score"], reverse=True)}
-
-    return predict
-
-
-def load_predictor(
-    model: str, *, device: str | None = None, threshold: float = 0.5
-) -> tuple[str, Callable[[str], dict]]:
-    """Load `model` (folder or Hub id) and return `(kind, predict)`; `predict(text)` gives a viewer dict.
-
-    `threshold` is the probability from which a label of a multi-label model (LAME, layer-wise or
-    plain) is predicted; multi-class models predict their most probable label.
-    """
-    config = _read_config(model)
-    kind = detect_kind(config)
-    if kind == "lame":
-        return kind, _lame_predictor(model, config, device, threshold)
-    if kind == "ner":
-        return kind, _ner_predictor(model, device)
-    if kind == "layerwise":
-        return kind, _layerwise_predictor(model, device, threshold)
-    return kind, _classification_predictor(model, device, threshold)
-
-
-_INTRO = {
-    "lame": "Paste a document: the model predicts its labels, and shades each word by how much the selected "
-    "label attended to it. Click a label to switch.",
-    "layerwise": "Paste a document: the model predicts labels at every level of the hierarchy.",
-    "ner": "Paste a text: the model marks adverse drug reaction spans; hover a span for its score.",
-    "classification": "Paste a document: the model predicts its labels with probabilities.",
-}
+KINDS = tuple(VIEWS)
+"""The views the demo shows (`labelwise.analysis.predictors.VIEWS`)."""
 
 
 def build_demo(
@@ -241,7 +59,7 @@ def build_demo(
         return render_fragment(prediction), prediction
 
     with gr.Blocks(title=name, analytics_enabled=False) as demo:
-        gr.Markdown(f"# {name}\n{_INTRO[kind]}")
+        gr.Markdown(f"# {name}\n{VIEWS[kind].intro}")
         text = gr.Textbox(label="Text", lines=8, max_lines=30, elem_id="lw-input")
         button = gr.Button("Predict", variant="primary", elem_id="lw-submit")
         # No js_on_load: the default listener would report every click in the view to the server.

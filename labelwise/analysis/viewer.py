@@ -476,7 +476,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--title", default=None)
     args = parser.parse_args(argv)
 
-    from labelwise.demo import load_predictor
+    from labelwise.analysis.predictors import load_predictor
 
     if args.text is not None:
         text = args.text
