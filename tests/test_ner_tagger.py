@@ -86,3 +86,10 @@ def test_train_predict_spans_on_long_text(tmp_path):
     output = tagger("the patient had rash")
     assert isinstance(output, list)
     assert all(item["entity_group"] == "ADR" for item in output)
+
+
+def test_transformer_tagger_truncation_exists_before_fit():
+    from labelwise.ner.tagger import TransformerTagger
+
+    tagger = TransformerTagger(backbone="default")
+    assert tagger.truncation == {}  # set in __init__, filled per split by fit / predict

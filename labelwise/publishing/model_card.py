@@ -180,6 +180,24 @@ def _shorten(text: str, limit: int = 300) -> str:
     return text[:limit].rsplit(" ", 1)[0] + " ..."
 
 
+def _tokenizer_class(folder: Path) -> str:
+    """The saved tokenizer's transformers class, so the card loads it directly.
+
+    `AutoTokenizer.from_pretrained(repo)` reads `config.json` first, and for a custom-code model
+    that means asking to run the remote code (transformers 5 loads `AutoConfig` before looking at
+    `tokenizer_config.json`); the tokenizer's own class needs neither. "AutoTokenizer" when the
+    folder names no class transformers has.
+    """
+    path = folder / "tokenizer_config.json"
+    name = _read_json(path).get("tokenizer_class") if path.is_file() else None
+    if isinstance(name, str) and re.fullmatch(r"[A-Za-z_]\w*", name):
+        import transformers
+
+        if hasattr(transformers, name):
+            return name
+    return "AutoTokenizer"
+
+
 def _custom_pipeline_task(config: dict) -> str | None:
     tasks = list((config.get("custom_pipelines") or {}).keys())
     return tasks[0] if len(tasks) == 1 else None
@@ -256,6 +274,7 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
         labelwise_version=summary.get("labelwise_version"),
         architectures=config.get("architectures") or [],
         custom_code=custom_code,
+        tokenizer_class=_tokenizer_class(folder),
         custom_pipeline_task=_custom_pipeline_task(config),
         multi_label=problem_type == "multi_label_classification",
         labels=_labels(config, summary),
