@@ -16,21 +16,9 @@ from .guidance_layerwise import DEFAULT_GUIDANCE, GUIDANCE_VARIANTS, normalise_g
 
 PROBLEM_TYPE = "multi_label_classification"
 
-# Fields whose values decide the resolved layer assignment and loss weights. `from_dict` routes
-# them through `__init__` (transformers would otherwise `setattr` them after construction, which
-# skips validation, see `LayerwiseConfig.from_dict`).
-_OWN_FIELDS = (
-    "label_levels",
-    "label_parents",
-    "guidance",
-    "layer_assignment",
-    "level_loss_weights",
-    "hierarchical_consistency",
-    "classifier_dropout",
-    "id2label",
-    "label2id",
-    "num_hidden_layers",
-)
+# BERT fields that also decide the resolved layer assignment and loss weights: `from_dict` routes
+# them through `__init__` together with LayerwiseConfig's own fields (`LayerwiseConfig.own_fields`).
+_REVALIDATED_BERT_FIELDS = ("classifier_dropout", "id2label", "label2id", "num_hidden_layers")
 
 
 class LayerwiseConfig(BertConfig):
@@ -143,7 +131,8 @@ class LayerwiseConfig(BertConfig):
         # A warm-start checkpoint says "model_type": "bert"; kept, it would shadow ours on the
         # instance and be saved, so the checkpoint would load as a plain BERT classifier.
         config_dict.pop("model_type", None)
-        overrides = {key: kwargs.pop(key) for key in _OWN_FIELDS if key in kwargs}
+        routed = cls.own_fields() | set(_REVALIDATED_BERT_FIELDS)
+        overrides = {key: kwargs.pop(key) for key in list(kwargs) if key in routed}
         if overrides:
             reshaping = {"guidance", "label_levels", "num_hidden_layers"} & overrides.keys()
             if "layer_assignment" in overrides:
@@ -163,6 +152,11 @@ class LayerwiseConfig(BertConfig):
                     config_dict.pop("label_parents", None)
             config_dict.update(overrides)
         return super().from_dict(config_dict, **kwargs)
+
+    @classmethod
+    def own_fields(cls) -> frozenset[str]:
+        """The fields LayerwiseConfig adds to BERT's, as transformers' `to_dict` lists them."""
+        return frozenset(cls().to_dict()) - frozenset(BertConfig().to_dict())
 
     # --------------------------------------------------------------- validation
     def _validate_and_resolve(self) -> None:

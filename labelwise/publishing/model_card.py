@@ -265,6 +265,9 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
         kind=kind,
         # The kinds whose predictions come with attention evidence (the LAME view of the demo).
         shows_evidence=KINDS[kind].view == "lame",
+        # LAME's feature-extraction baseline, as its config says (the card template reads facts, not kind names).
+        frozen_encoder=bool(config.get("freeze_encoder")),
+        feature_head=config.get("feature_head"),
         task=summary["task"],
         task_words=_TASK_WORDS[summary["task"]],
         base_model=base_model,
