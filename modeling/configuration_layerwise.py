@@ -12,7 +12,7 @@ from typing import Any
 
 from transformers import BertConfig
 
-from .guidance_layerwise import DEFAULT_GUIDANCE, GUIDANCE_VARIANTS, normalise_guidance, parent_generations, resolve_guidance
+from .guidance_layerwise import DEFAULT_GUIDANCE, normalise_guidance, parent_generations, resolve_guidance
 
 PROBLEM_TYPE = "multi_label_classification"
 
@@ -39,10 +39,11 @@ class LayerwiseConfig(BertConfig):
             Parent label ids of each label (empty list for a root); needed for
             `hierarchical_consistency`. Must be acyclic.
         guidance (`str`, *optional*):
-            The named variant of section 3 / Figure 1: `"flat"`, `"last_six"`, `"one_by_one"`, `"in_pairs"` or `"hybrid"`. Defaults to
-            `"last_six"` (the paper's best) when no `layer_assignment` is given. The exact paper
-            layouts for 12 layers / 6 levels and the rule for other depths are documented in
-            [`resolve_guidance`]; a variant that does not fit raises a `ValueError`. In short, for
+            The named variant of section 3 / Figure 1, one of `GUIDANCE_VARIANTS` (`"flat"`,
+            `"last_six"`, `"one_by_one"`, `"in_pairs"`, `"hybrid"`; `guidance_layerwise.py`).
+            Defaults to `DEFAULT_GUIDANCE` (`"last_six"`, the paper's best) when no
+            `layer_assignment` is given. The exact paper layouts for 12 layers / 6 levels and the
+            rule for other depths are documented in [`resolve_guidance`]; a variant that does not fit raises a `ValueError`. In short, for
             N layers and D levels, every variant is packed against the top layer: `flat` level n ->
             N; `last_six` -> N - D + n (needs N >= D); `one_by_one` -> N - 2(D - n) (N >= 2D);
             `in_pairs` -> (N - 2(D - n) - 1, N - 2(D - n)) (N >= 2D); `hybrid` -> single layers for

@@ -198,3 +198,54 @@ def label_feature_names(corpus) -> list[str]:
     if not isinstance(inner, ClassLabel):
         raise TaskMismatchError("The corpus's `labels` column is not a (sequence of) ClassLabel.")
     return list(inner.names)
+
+
+def prepare_flat(args, space, corpus, backbone: str, tokenizer, build_model: Callable[..., Any]) -> PreparedTask:
+    """Encode a flat (multi-label or multi-class) corpus; `build_model(names, descriptions, problem_type)`
+    returns the model. Shared by `lame`, `frozen_lame` and `vanilla`."""
+    import numpy as np
+    import torch
+    from transformers import DataCollatorWithPadding
+
+    from labelwise.metrics.classification import multiclass_scores, multilabel_scores
+
+    multi_label = space.task != "multi_class"
+    names = list(space.names)
+    problem_type = "multi_label_classification" if multi_label else "single_label_classification"
+    encode_text = text_encoder(args, tokenizer)
+
+    def encode(batch: dict) -> dict:
+        encoded = encode_text(batch["text"])
+        if multi_label:
+            targets = np.zeros((len(batch["labels"]), len(names)), dtype=np.float32)
+            for row, ids in enumerate(batch["labels"]):
+                targets[row, ids] = 1.0
+            encoded["labels"] = targets.tolist()
+        else:
+            encoded["labels"] = list(batch["labels"])
+        return encoded
+
+    encoded = encode_corpus(corpus, encode, multi_hot=multi_label)
+    descriptions = dict(zip(names, space.descriptions)) if space.descriptions else None
+    model = build_model(names, descriptions, problem_type)
+    threshold = args.threshold
+
+    def compute_metrics(prediction) -> dict[str, float]:
+        logits, labels = logits_of(prediction.predictions), prediction.label_ids
+        if multi_label:
+            predicted = (torch.sigmoid(torch.from_numpy(logits)).numpy() >= threshold).astype(int)
+            return multilabel_scores(labels.astype(int), predicted)
+        return multiclass_scores(labels, logits.argmax(-1))
+
+    return PreparedTask(
+        model=model,
+        tokenizer=tokenizer,
+        datasets=encoded,
+        collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics,
+        metric_for_best_model="micro_f1" if multi_label else "accuracy",
+        greater_is_better=True,
+        task=space.task if space.task != "hierarchical" else "multi_label",
+        label_names=names,
+        label_descriptions=descriptions,
+    )

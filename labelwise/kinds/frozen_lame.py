@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from labelwise.kinds.base import ModelKind, PreparedTask
-from labelwise.kinds.lame import DROPOUT_FIELDS, LameOptions, lame_model, prepare_flat
+from labelwise.kinds.base import ModelKind, PreparedTask, prepare_flat
+from labelwise.kinds.lame import DROPOUT_FIELDS, LameOptions, lame_model
 from labelwise.kinds.lame import summary_hyperparameters as lame_summary
 
 

@@ -58,7 +58,7 @@ def clean_tokenizer_files(folder: str | os.PathLike) -> None:
         data = json.loads(tokenizer_path.read_text(encoding="utf-8"))
         if data.get("truncation") is not None or data.get("padding") is not None:
             data["truncation"] = data["padding"] = None
-            tokenizer_path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+            tokenizer_path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
 def even_permissions(folder: str | os.PathLike) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from labelwise.kinds.base import ModelKind, PreparedTask, dropout_overrides
-from labelwise.kinds.lame import prepare_flat
+from labelwise.kinds.base import ModelKind, PreparedTask, dropout_overrides, prepare_flat
 
 
 def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
