@@ -196,5 +196,21 @@ def test_saved_tokenizer_and_file_modes(tmp_path):
     long_text = " ".join(["cancer"] * 300)
     assert len(reloaded(long_text)["input_ids"]) == 302  # nothing cuts a text the user did not ask to cut
     assert reloaded(long_text, truncation=True, max_length=16)["input_ids"] == tokenizer(long_text, truncation=True, max_length=16)["input_ids"]
+    umask = os.umask(0)
+    os.umask(umask)
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "out").iterdir()}
-    assert len(set(modes.values())) == 1 and modes["model.safetensors"] & 0o044 == 0o044, modes
+    assert modes["model.safetensors"] == 0o666 & ~umask and len(set(modes.values())) == 1, modes
+
+
+def test_an_option_declared_twice_is_refused(monkeypatch):
+    from dataclasses import dataclass, field, replace
+
+    import labelwise.kinds as kinds
+
+    @dataclass
+    class Clashing:
+        loss: str = field(default="other")
+
+    monkeypatch.setitem(kinds.KINDS, "clash", replace(KINDS["vanilla"], name="clash", options=Clashing))
+    with pytest.raises(ValueError, match="--loss is declared by LameOptions and by .*Clashing"):
+        option_classes()

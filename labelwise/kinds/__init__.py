@@ -34,11 +34,24 @@ def get_kind(name: str) -> ModelKind:
 
 
 def option_classes() -> list[type]:
-    """The kinds' option dataclasses, each once (kinds may share one)."""
+    """The kinds' option dataclasses, each once (kinds may share one).
+
+    Raises:
+        ValueError: when two classes declare the same option, which would silently keep one default.
+    """
     classes: list[type] = []
+    owner: dict[str, str] = {}
     for kind in KINDS.values():
-        if kind.options is not None and kind.options not in classes:
-            classes.append(kind.options)
+        if kind.options is None or kind.options in classes:
+            continue
+        classes.append(kind.options)
+        for name in kind.options.__dataclass_fields__:
+            if name in owner:
+                raise ValueError(
+                    f"Option --{name} is declared by {owner[name]} and by {kind.options.__qualname__} "
+                    f"(kind {kind.name!r}); declare it once and share the class, or rename it."
+                )
+            owner[name] = kind.options.__qualname__
     return classes
 
 

@@ -316,7 +316,7 @@ def train_tagger(
     task = get_kind("token_classification").prepare(args, space, corpus, resolve_backbone(backbone), tokenizer)
     trainer = build_trainer(args, TrainingArguments(**arguments), task)
     trainer.train()
-    trainer.save_model(output_dir)
+    task.save(output_dir)  # the same folder train.py writes (minus its summary and card)
     task.model.eval()
     return task.model, tokenizer
 
