@@ -11,7 +11,14 @@ import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # type hints only: importing these here would be circular (arguments read the kinds)
+    from datasets import DatasetDict
+    from transformers import PreTrainedTokenizerBase
+
+    from labelwise.data_scripts import LabelSpace
+    from labelwise.training.arguments import LabelwiseArguments
 
 VIEWS = ("lame", "layerwise", "ner", "classification")
 """Prediction shapes the demo and the viewer render (`labelwise.analysis.predictors.VIEWS`)."""
@@ -98,7 +105,7 @@ class ModelKind:
         if (self.pipeline_task is None) != (self.pipeline_file is None):
             raise ValueError(f"ModelKind {self.name!r}: give pipeline_task and pipeline_file together.")
 
-    def check(self, args, space) -> None:
+    def check(self, args: LabelwiseArguments, space: LabelSpace) -> None:
         """Fail before training when corpus `args.corpus` (label space `space`) lacks what this kind needs."""
         if space.task not in self.tasks:
             raise TaskMismatchError(
@@ -131,7 +138,7 @@ def _import(reference: str) -> Any:
 
 
 # ------------------------------------------------------------------------ shared helpers
-def json_option(name: str, value: Any, kind: type):
+def json_option(name: str, value: Any, kind: type) -> Any:
     """Parse the JSON text of option `--name` (or take an already parsed value) and check its type."""
     if value is None:
         return None
@@ -147,7 +154,7 @@ def json_option(name: str, value: Any, kind: type):
     return parsed
 
 
-def dropout_overrides(args, extra_fields: tuple[str, ...] = ()) -> dict:
+def dropout_overrides(args: LabelwiseArguments, extra_fields: tuple[str, ...] = ()) -> dict:
     """Config fields that `--dropout` sets: encoder, attention and head dropout alike."""
     if args.dropout is None:
         return {}
@@ -155,7 +162,7 @@ def dropout_overrides(args, extra_fields: tuple[str, ...] = ()) -> dict:
     return {name: args.dropout for name in names}
 
 
-def text_encoder(args, tokenizer) -> Callable[[list[str]], dict]:
+def text_encoder(args: LabelwiseArguments, tokenizer: PreTrainedTokenizerBase) -> Callable[[list[str]], dict]:
     """Tokenise documents (after the layer-wise paper's normalisation with `--preprocess_documents`)."""
     clean = None
     if args.preprocess_documents:
@@ -169,7 +176,7 @@ def text_encoder(args, tokenizer) -> Callable[[list[str]], dict]:
     return encode
 
 
-def encode_corpus(corpus, encode: Callable[[dict], dict], multi_hot: bool = False):
+def encode_corpus(corpus: DatasetDict, encode: Callable[[dict], dict], multi_hot: bool = False) -> DatasetDict:
     """`encode` mapped over every split (batched); multi-hot `labels` stored as float32 lists."""
     from datasets import DatasetDict, List, Value
 
@@ -184,12 +191,12 @@ def encode_corpus(corpus, encode: Callable[[dict], dict], multi_hot: bool = Fals
     return DatasetDict(encoded)
 
 
-def logits_of(predictions):
+def logits_of(predictions: Any) -> Any:
     """The logits `(N, num_labels)` of `Trainer.predict` output (models may return extras after them)."""
     return predictions[0] if isinstance(predictions, tuple) else predictions
 
 
-def label_feature_names(corpus) -> list[str]:
+def label_feature_names(corpus: DatasetDict) -> list[str]:
     """Names of the corpus's `labels` ClassLabel (the ids the rows hold)."""
     from datasets import ClassLabel
 
@@ -200,7 +207,14 @@ def label_feature_names(corpus) -> list[str]:
     return list(inner.names)
 
 
-def prepare_flat(args, space, corpus, backbone: str, tokenizer, build_model: Callable[..., Any]) -> PreparedTask:
+def prepare_flat(
+    args: LabelwiseArguments,
+    space: LabelSpace,
+    corpus: DatasetDict,
+    backbone: str,
+    tokenizer: PreTrainedTokenizerBase,
+    build_model: Callable[[list[str], dict[str, str] | None, str], Any],
+) -> PreparedTask:
     """Encode a flat (multi-label or multi-class) corpus; `build_model(names, descriptions, problem_type)`
     returns the model. Shared by `lame`, `frozen_lame` and `vanilla`."""
     import numpy as np
