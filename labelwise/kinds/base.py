@@ -13,15 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from labelwise.analysis.predictors import VIEWS  # the demo's table (standard library only at import)
+
 if TYPE_CHECKING:  # type hints only: importing these here would be circular (arguments read the kinds)
     from datasets import DatasetDict
     from transformers import PreTrainedTokenizerBase
 
     from labelwise.data_scripts import LabelSpace
     from labelwise.training.arguments import LabelwiseArguments
-
-VIEWS = ("lame", "layerwise", "ner", "classification")
-"""Prediction shapes the demo and the viewer render (`labelwise.analysis.predictors.VIEWS`)."""
 
 
 class TaskMismatchError(ValueError):
@@ -74,7 +73,7 @@ class ModelKind:
             checkpoint), or None for a plain `save_pretrained`.
         pipeline_file: the remote-code file of that pipeline (checked by `push_to_hub.py`).
         model_type: `config.json["model_type"]` of a saved model, when the kind has its own.
-        view: the prediction shape the demo and viewer show (one of `VIEWS`).
+        view: the prediction shape the demo and viewer show (a key of `labelwise.analysis.predictors.VIEWS`).
         dropout_fields: config fields besides BERT's that `--dropout` sets.
         needs_descriptions / needs_hierarchy: what the corpus must provide besides a matching task.
         evaluate_test: optional `(trainer, task, args) -> dict` replacing `Trainer.evaluate` on the test split.
@@ -101,7 +100,10 @@ class ModelKind:
 
     def __post_init__(self) -> None:
         if self.view not in VIEWS:
-            raise ValueError(f"ModelKind {self.name!r}: view must be one of {list(VIEWS)}, got {self.view!r}.")
+            raise ValueError(
+                f"ModelKind {self.name!r}: view must be one of {list(VIEWS)} (labelwise/analysis/predictors.py), "
+                f"got {self.view!r}."
+            )
         if (self.pipeline_task is None) != (self.pipeline_file is None):
             raise ValueError(f"ModelKind {self.name!r}: give pipeline_task and pipeline_file together.")
 

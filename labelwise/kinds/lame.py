@@ -25,8 +25,6 @@ def lame_model(
     args, backbone: str, names: list[str], descriptions: dict[str, str] | None, problem_type: str, **fields
 ):
     """`LameForSequenceClassification` warm-started from `backbone`; `fields` override the options."""
-    from labelwise.modeling import LameForSequenceClassification
-
     values = dict(
         loss=args.loss,
         label_attention_heads=args.label_attention_heads,
@@ -37,7 +35,7 @@ def lame_model(
         feature_head="none",
     )
     values.update(fields)
-    return LameForSequenceClassification.from_pretrained(
+    return KIND.load_model_class().from_pretrained(
         backbone,
         label_descriptions=descriptions,
         problem_type=problem_type,

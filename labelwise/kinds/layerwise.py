@@ -53,7 +53,6 @@ def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
     from transformers import DataCollatorWithPadding
 
     from labelwise.metrics.ranking import hierarchical_scores
-    from labelwise.modeling import LayerwiseBertForHierarchicalClassification
 
     hierarchy = label_hierarchy(args, space)
     names = hierarchy.labels
@@ -75,7 +74,7 @@ def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
 
     encoded = encode_corpus(corpus, encode, multi_hot=True)
     assignment = json_option("layer_assignment", args.layer_assignment, dict)
-    model = LayerwiseBertForHierarchicalClassification.from_pretrained(
+    model = KIND.load_model_class().from_pretrained(
         backbone,
         id2label=dict(enumerate(names)),
         label2id=index,

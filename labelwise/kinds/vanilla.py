@@ -8,9 +8,7 @@ from labelwise.kinds.base import ModelKind, PreparedTask, dropout_overrides, pre
 def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
 
     def build(names, descriptions, problem_type):
-        from transformers import AutoModelForSequenceClassification
-
-        return AutoModelForSequenceClassification.from_pretrained(
+        return KIND.load_model_class().from_pretrained(
             backbone,
             num_labels=len(names),
             problem_type=problem_type,
