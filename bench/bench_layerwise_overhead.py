@@ -45,11 +45,12 @@ from transformers import BertModel
 from transformers.utils import logging as hf_logging
 
 from labelwise.backbone import resolve_backbone
+from labelwise.modeling.guidance_layerwise import GUIDANCE_VARIANTS
 from labelwise.modeling.modeling_layerwise import LayerwiseBertForHierarchicalClassification
 
 HIERARCHIES = {
     "eurlex6": ([21, 127, 567, 3861, 2284, 481], ["flat", "last_six"]),
-    "eurlex3": ([21, 127, 567 + 3861 + 2284 + 481], ["flat", "last_six", "one_by_one", "in_pairs", "hybrid"]),
+    "eurlex3": ([21, 127, 567 + 3861 + 2284 + 481], list(GUIDANCE_VARIANTS)),
 }
 
 

@@ -11,6 +11,7 @@ Import names (all under `labelwise`, so nothing clashes with other installed pac
 
 - `labelwise.modeling`: the model files the Hub runs as remote code (repo folder `modeling/`).
 - `labelwise.data_scripts`: `datasets` builders for every corpus (repo folder `data_scripts/`).
+- `labelwise.kinds`: the model kinds `train.py` trains, one module each (the registry).
 - `labelwise.training`: the Trainer-based entry point behind `train.py`.
 - `labelwise.publishing`: model cards and `push_to_hub.py`.
 - `labelwise.analysis`: explanations, viewers and the layer-utilisation analysis.

@@ -188,13 +188,18 @@ class LameConfig(BertConfig):
         # A warm-start checkpoint says "model_type": "bert"; kept, it would shadow ours on the instance.
         config_dict.pop("model_type", None)
         label_fields = {"id2label", "label2id", "num_labels", "problem_type"}
-        moved = {key for key in kwargs if key in _INIT_FIELDS or key in label_fields}
+        moved = {key for key in kwargs if key in cls.own_fields() or key in label_fields}
         if "label_descriptions" in moved and not moved & {"id2label", "label2id", "num_labels"}:
             for key in ("id2label", "label2id", "num_labels"):
                 config_dict.pop(key, None)
         for key in moved:
             config_dict[key] = kwargs.pop(key)
         return super().from_dict(config_dict, **kwargs)
+
+    @classmethod
+    def own_fields(cls) -> frozenset[str]:
+        """The fields LameConfig adds to BERT's, as transformers' `to_dict` lists them."""
+        return frozenset(cls().to_dict()) - frozenset(BertConfig().to_dict())
 
     @property
     def labels(self) -> list[str]:
@@ -213,7 +218,3 @@ class LameConfig(BertConfig):
         )
         self.label_description_token_ids = [list(ids) for ids in encoded["input_ids"]]
 
-
-_INIT_FIELDS = frozenset(
-    name for name in LameConfig.__init__.__code__.co_varnames[1 : LameConfig.__init__.__code__.co_argcount]
-)

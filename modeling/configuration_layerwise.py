@@ -12,109 +12,14 @@ from typing import Any
 
 from transformers import BertConfig
 
-GUIDANCE_VARIANTS = ("flat", "last_six", "one_by_one", "in_pairs", "hybrid")
+from .guidance_layerwise import DEFAULT_GUIDANCE, normalise_guidance, parent_generations, resolve_guidance
+
 LAYER_POOLINGS = ("cls", "mean")
 PROBLEM_TYPE = "multi_label_classification"
 
-# Fields whose values decide the resolved layer assignment and loss weights. `from_dict` routes
-# them through `__init__` (transformers would otherwise `setattr` them after construction, which
-# skips validation, see `LayerwiseConfig.from_dict`).
-_OWN_FIELDS = (
-    "label_levels",
-    "label_parents",
-    "guidance",
-    "layer_assignment",
-    "level_loss_weights",
-    "hierarchical_consistency",
-    "layer_pooling",
-    "classifier_dropout",
-    "id2label",
-    "label2id",
-    "num_hidden_layers",
-)
-
-
-def _normalise_guidance(variant: str) -> str:
-    name = variant.strip().lower().replace("-", "_").replace(" ", "_")
-    if name not in GUIDANCE_VARIANTS:
-        raise ValueError(
-            f"LayerwiseConfig.guidance must be one of {list(GUIDANCE_VARIANTS)} (or None with an explicit "
-            f"layer_assignment), got {variant!r}."
-        )
-    return name
-
-
-def resolve_guidance(variant: str, num_levels: int, num_layers: int) -> dict[int, list[int]]:
-    """The layer assignment `{level: [layers]}` of a named variant (levels and layers 1-based).
-
-    For a 12-layer encoder and 6 levels this is exactly the paper's Figure 1 / section 3:
-
-    | variant      | L1     | L2     | L3     | L4     | L5      | L6      |
-    |--------------|--------|--------|--------|--------|---------|---------|
-    | `flat`       | 12     | 12     | 12     | 12     | 12      | 12      |
-    | `last_six`   | 7      | 8      | 9      | 10     | 11      | 12      |
-    | `one_by_one` | 2      | 4      | 6      | 8      | 10      | 12      |
-    | `in_pairs`   | 1+2    | 3+4    | 5+6    | 7+8    | 9+10    | 11+12   |
-    | `hybrid`     | 4      | 5      | 6+7    | 8+9    | 10+11   | 12      |
-
-    Generalisation to N encoder layers and D levels (every variant ends at the last layer and the
-    lower layers it does not use are left unguided, as in the paper):
-
-    * `flat`: every level on layer N (one classifier over all labels, split by level). Any N, D.
-    * `last_six`: the last D layers, level n on layer N - D + n. Needs N >= D.
-    * `one_by_one`: "skip one, use one" downwards from the top, level n on layer N - 2(D - n).
-      Needs N >= 2D.
-    * `in_pairs`: level n on the pair (N - 2(D - n) - 1, N - 2(D - n)). Needs N >= 2D.
-    * `hybrid`: positional: the two most general levels and the most specific level get one layer
-      each, the D - 3 levels between them a pair each, packed against the top of the encoder
-      (2D - 3 layers): level 1 on layer s, level 2 on s + 1, level k (3 <= k < D) on
-      (s + 2k - 4, s + 2k - 3), level D on N, with s = N - 2D + 4. Needs D >= 3 and N >= 2D - 3.
-      (The paper picks L1, L2 and L6 because they have the fewest labels; the general rule keeps
-      the positions, not the label counts.)
-
-    Raises:
-        ValueError: when the encoder is too shallow for the variant; the message gives the rule.
-    """
-    name = _normalise_guidance(variant)
-    D, N = num_levels, num_layers
-    if D < 1 or N < 1:
-        raise ValueError(f"LayerwiseConfig: need at least one level and one layer, got {D} levels and {N} layers.")
-
-    def too_shallow(rule: str, needed: int) -> ValueError:
-        return ValueError(
-            f"LayerwiseConfig.guidance={name!r} cannot map {D} hierarchy levels onto a {N}-layer encoder: "
-            f"{rule}, so it needs at least {needed} layers. Pick another guidance variant or give an explicit "
-            f"layer_assignment={{level: [layers]}} (levels 1..{D}, layers 1..{N})."
-        )
-
-    if name == "flat":
-        return {n: [N] for n in range(1, D + 1)}
-    if name == "last_six":
-        if N < D:
-            raise too_shallow("last_six puts level n on layer N - D + n (one layer per level)", D)
-        return {n: [N - D + n] for n in range(1, D + 1)}
-    if name == "one_by_one":
-        if N < 2 * D:
-            raise too_shallow("one_by_one puts level n on layer N - 2(D - n) (skip one, use one)", 2 * D)
-        return {n: [N - 2 * (D - n)] for n in range(1, D + 1)}
-    if name == "in_pairs":
-        if N < 2 * D:
-            raise too_shallow("in_pairs puts level n on the layer pair (N - 2(D - n) - 1, N - 2(D - n))", 2 * D)
-        return {n: [N - 2 * (D - n) - 1, N - 2 * (D - n)] for n in range(1, D + 1)}
-    # hybrid
-    if D < 3:
-        raise ValueError(
-            f"LayerwiseConfig.guidance='hybrid' needs at least 3 hierarchy levels (single layers for levels 1, 2 "
-            f"and the last one, pairs in between), got {D}. Use 'last_six' or an explicit layer_assignment."
-        )
-    if N < 2 * D - 3:
-        raise too_shallow("hybrid uses one layer for levels 1, 2 and D and a pair for each level in between", 2 * D - 3)
-    start = N - 2 * D + 4
-    assignment = {1: [start], 2: [start + 1]}
-    for k in range(3, D):
-        assignment[k] = [start + 2 * k - 4, start + 2 * k - 3]
-    assignment[D] = [N]
-    return assignment
+# BERT fields that also decide the resolved layer assignment and loss weights: `from_dict` routes
+# them through `__init__` together with LayerwiseConfig's own fields (`LayerwiseConfig.own_fields`).
+_REVALIDATED_BERT_FIELDS = ("classifier_dropout", "id2label", "label2id", "num_hidden_layers")
 
 
 class LayerwiseConfig(BertConfig):
@@ -135,10 +40,11 @@ class LayerwiseConfig(BertConfig):
             Parent label ids of each label (empty list for a root); needed for
             `hierarchical_consistency`. Must be acyclic.
         guidance (`str`, *optional*):
-            The named variant of section 3 / Figure 1: `"flat"`, `"last_six"`, `"one_by_one"`, `"in_pairs"` or `"hybrid"`. Defaults to
-            `"last_six"` (the paper's best) when no `layer_assignment` is given. The exact paper
-            layouts for 12 layers / 6 levels and the rule for other depths are documented in
-            [`resolve_guidance`]; a variant that does not fit raises a `ValueError`. In short, for
+            The named variant of section 3 / Figure 1, one of `GUIDANCE_VARIANTS` (`"flat"`,
+            `"last_six"`, `"one_by_one"`, `"in_pairs"`, `"hybrid"`; `guidance_layerwise.py`).
+            Defaults to `DEFAULT_GUIDANCE` (`"last_six"`, the paper's best) when no
+            `layer_assignment` is given. The exact paper layouts for 12 layers / 6 levels and the
+            rule for other depths are documented in [`resolve_guidance`]; a variant that does not fit raises a `ValueError`. In short, for
             N layers and D levels, every variant is packed against the top layer: `flat` level n ->
             N; `last_six` -> N - D + n (needs N >= D); `one_by_one` -> N - 2(D - n) (N >= 2D);
             `in_pairs` -> (N - 2(D - n) - 1, N - 2(D - n)) (N >= 2D); `hybrid` -> single layers for
@@ -206,7 +112,7 @@ class LayerwiseConfig(BertConfig):
         super().__init__(classifier_dropout=classifier_dropout, problem_type=PROBLEM_TYPE, **kwargs)
         self.label_levels = [int(level) for level in label_levels] if label_levels is not None else None
         self.label_parents = [[int(p) for p in parents] for parents in label_parents] if label_parents is not None else None
-        self.guidance = _normalise_guidance(guidance) if guidance is not None else None
+        self.guidance = normalise_guidance(guidance) if guidance is not None else None
         self.layer_assignment = (
             {int(level): [int(layer) for layer in layers] for level, layers in layer_assignment.items()}
             if layer_assignment is not None
@@ -236,7 +142,8 @@ class LayerwiseConfig(BertConfig):
         # A warm-start checkpoint says "model_type": "bert"; kept, it would shadow ours on the
         # instance and be saved, so the checkpoint would load as a plain BERT classifier.
         config_dict.pop("model_type", None)
-        overrides = {key: kwargs.pop(key) for key in _OWN_FIELDS if key in kwargs}
+        routed = cls.own_fields() | set(_REVALIDATED_BERT_FIELDS)
+        overrides = {key: kwargs.pop(key) for key in list(kwargs) if key in routed}
         if overrides:
             reshaping = {"guidance", "label_levels", "num_hidden_layers"} & overrides.keys()
             if "layer_assignment" in overrides:
@@ -256,6 +163,11 @@ class LayerwiseConfig(BertConfig):
                     config_dict.pop("label_parents", None)
             config_dict.update(overrides)
         return super().from_dict(config_dict, **kwargs)
+
+    @classmethod
+    def own_fields(cls) -> frozenset[str]:
+        """The fields LayerwiseConfig adds to BERT's, as transformers' `to_dict` lists them."""
+        return frozenset(cls().to_dict()) - frozenset(BertConfig().to_dict())
 
     # --------------------------------------------------------------- validation
     def _validate_and_resolve(self) -> None:
@@ -300,7 +212,7 @@ class LayerwiseConfig(BertConfig):
 
         num_layers = self.num_hidden_layers
         if self.layer_assignment is None:
-            self.guidance = self.guidance or "last_six"
+            self.guidance = self.guidance or DEFAULT_GUIDANCE
             self.layer_assignment = resolve_guidance(self.guidance, num_levels, num_layers)
         else:
             self._validate_assignment(self.layer_assignment, num_levels, num_layers)
@@ -381,40 +293,8 @@ class LayerwiseConfig(BertConfig):
         return [[i for i, level in enumerate(self.label_levels) if level == n] for n in range(1, self.num_levels + 1)]
 
     def consistency_generations(self) -> list[list[int]]:
-        """Labels grouped so that every label comes after all its parents (roots first).
-
-        Generation g holds the labels whose longest parent chain has g links. Raises on a cycle.
-        """
-        parents = self.label_parents
-        if parents is None:
+        """Labels grouped so that every label comes after all its parents (roots first); see
+        [`parent_generations`]. Raises on a cycle."""
+        if self.label_parents is None:
             raise ValueError("LayerwiseConfig.label_parents is not set.")
-        depth: dict[int, int] = {}
-        for start in range(len(parents)):
-            if start in depth:
-                continue
-            # Iterative DFS so deep hierarchies do not hit the recursion limit.
-            stack = [(start, iter(parents[start]))]
-            on_path = {start}
-            while stack:
-                node, pending = stack[-1]
-                advanced = False
-                for parent in pending:
-                    if parent in depth:
-                        continue
-                    if parent in on_path:
-                        raise ValueError(
-                            f"LayerwiseConfig.label_parents has a cycle through label {self.id2label[parent]!r} "
-                            f"(id {parent}); the hierarchy must be acyclic."
-                        )
-                    stack.append((parent, iter(parents[parent])))
-                    on_path.add(parent)
-                    advanced = True
-                    break
-                if not advanced:
-                    depth[node] = 1 + max((depth[p] for p in parents[node]), default=-1)
-                    on_path.discard(node)
-                    stack.pop()
-        generations: list[list[int]] = [[] for _ in range(1 + max(depth.values(), default=0))]
-        for label in range(len(parents)):
-            generations[depth[label]].append(label)
-        return [generation for generation in generations if generation]
+        return parent_generations(self.label_parents, self.labels)

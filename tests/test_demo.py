@@ -169,3 +169,30 @@ def test_viewer_command_writes_the_page_for_a_model_folder(models, tmp_path, cap
     checked = re.findall(r'<input type="radio"[^>]*value="([^"]+)"[^>]*checked', page)
     assert checked == ["immune"]
     assert page.count('class="lw-w"') == len(load_predictor(models["lame"])[1](TEXT)["words"])
+
+
+def test_demo_predictors_and_viewer_import_each_other_one_way():
+    """demo -> predictors, viewer; viewer -> predictors (its command line only); predictors -> neither."""
+    import ast
+    from pathlib import Path
+
+    import labelwise
+
+    root = Path(labelwise.__file__).parent
+    files = {"demo": root / "demo.py", "predictors": root / "analysis" / "predictors.py", "viewer": root / "analysis" / "viewer.py"}
+    names = {
+        "demo": ("labelwise.demo", "labelwise_demo"),
+        "predictors": ("labelwise.analysis.predictors", "labelwise_predictors"),
+        "viewer": ("labelwise.analysis.viewer", "labelwise_viewer"),
+    }
+    imports = {}
+    for module, path in files.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = [alias.name for alias in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            )
+            for target in targets:
+                found |= {other for other, spelled in names.items() if target in spelled and other != module}
+        imports[module] = found
+    assert imports == {"demo": {"predictors", "viewer"}, "predictors": set(), "viewer": {"predictors"}}

@@ -23,7 +23,8 @@ from transformers import (
     pipeline,
 )
 
-from labelwise.modeling.configuration_layerwise import LayerwiseConfig, resolve_guidance
+from labelwise.modeling.configuration_layerwise import LayerwiseConfig
+from labelwise.modeling.guidance_layerwise import resolve_guidance
 from labelwise.modeling.modeling_layerwise import LayerwiseBertForHierarchicalClassification
 from labelwise.modeling.pipeline_layerwise import HierarchicalClassificationPipeline, register_layerwise_pipeline
 

@@ -86,3 +86,19 @@ def test_train_predict_spans_on_long_text(tmp_path):
     output = tagger("the patient had rash")
     assert isinstance(output, list)
     assert all(item["entity_group"] == "ADR" for item in output)
+
+
+def test_transformer_tagger_truncation_exists_before_fit():
+    from labelwise.ner.tagger import TransformerTagger
+
+    tagger = TransformerTagger(backbone="default")
+    assert tagger.truncation == {}  # set in __init__, filled per split by fit / predict
+
+
+def test_crossval_tagger_trains_every_parameter_at_one_learning_rate():
+    # The published ADE cross-validation used one learning rate for encoder and classifier (BioBERT's
+    # NER script); routing the tagger through train.py's path must not give the classifier 1e-3.
+    from labelwise.ner.tagger import TransformerTagger
+
+    assert TransformerTagger(backbone="default").training_args["head_learning_rate"] is None
+    assert TransformerTagger(backbone="default", head_learning_rate=1e-3).training_args["head_learning_rate"] == 1e-3

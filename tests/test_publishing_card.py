@@ -45,6 +45,8 @@ SYNTHETIC = {
             "architectures": ["LameForSequenceClassification"],
             "auto_map": LAME_AUTO_MAP,
             "problem_type": "single_label_classification",
+            "freeze_encoder": True,
+            "feature_head": "cnn",
         },
         {"neg": "no adverse event", "pos": "an adverse drug event"},
         None,
@@ -153,6 +155,9 @@ def test_every_kind_renders_with_parsable_metadata_and_measured_results(tmp_path
         assert ("trust_remote_code=True" in card.text) == custom_code
     if kind == "lame":
         assert 'pipeline(model="' in card.text and "label-attention-classification" in card.text
+    # The frozen baseline is described from its config (frozen encoder, CNN features), not from its kind's name.
+    frozen = "only the label attention, the CNN feature extractor and the\nclassifier learn" in card.text
+    assert frozen == (kind == "frozen_lame")
 
 
 def test_unevaluated_model_gets_no_model_index(tmp_path):

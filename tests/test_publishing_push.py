@@ -355,3 +355,16 @@ def test_pushing_an_unchanged_folder_makes_no_new_commit(tmp_path, online):
     commits = len(online.repo("user/same").commits)
     assert push_folder(folder, "user/same") == first
     assert len(online.repo("user/same").commits) == commits
+
+
+def test_dry_run_writes_nothing_into_the_folder(tmp_path, capsys):
+    """A folder without README.md: the dry run says the card would be generated, and leaves the folder as it was."""
+    folder = Path(save_classifier(tmp_path / "m"))
+    add_training_leftovers(folder, kind="vanilla")
+    assert not (folder / "README.md").exists()
+    before = folder_hashes(folder)
+    assert push.main([str(folder), "--repo_id", "user/x", "--dry_run"]) == 0
+    assert folder_hashes(folder) == before
+    out = capsys.readouterr().out
+    assert "README.md would be generated from training_summary.json" in out
+    assert "README.md" in out.splitlines()[0]  # listed among the files the upload would send

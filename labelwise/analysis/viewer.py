@@ -488,8 +488,8 @@ def _main(argv: Sequence[str]) -> None:
     )
     args = parser.parse_args(argv)
 
+    from labelwise.analysis.predictors import load_predictor
     from labelwise.cli_errors import note_output_path
-    from labelwise.demo import load_predictor
 
     note_output_path(args.output)
 

@@ -20,10 +20,8 @@ from tqdm.auto import tqdm
 from transformers import (
     AutoModelForTokenClassification,
     AutoTokenizer,
-    DataCollatorForTokenClassification,
     PreTrainedModel,
     PreTrainedTokenizerBase,
-    Trainer,
     TrainingArguments,
 )
 
@@ -249,9 +247,14 @@ def train_tagger(
     max_length: int = DEFAULT_MAX_LENGTH,
     stride: int = DEFAULT_STRIDE,
     label_column: str = "ner_tags",
-    **training_args,
+    **options,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Fine-tune `backbone` for token classification with the Hugging Face Trainer.
+    """Fine-tune `backbone` for token classification through `train.py`'s own path.
+
+    The model, encoding and metrics are the `token_classification` kind's (`labelwise.kinds`), the
+    Trainer is `labelwise.training.cli.build_trainer`'s and the defaults are `train.py`'s
+    (`TRAINING_DEFAULTS` and `LabelwiseArguments`), so a tagger trained here and one trained by
+    `train.py --model token_classification` differ only in the options passed.
 
     Args:
         train_ds, eval_ds: word-level datasets with `tokens` and `label_column` (label ids);
@@ -261,11 +264,21 @@ def train_tagger(
             ready for `pipeline("token-classification", model=output_dir)` or `push_to_hub`.
         label_names: tag names by id; read from the dataset's `ClassLabel` feature when omitted.
         max_length, stride: window size (pieces, special tokens included) and overlap.
-        **training_args: `TrainingArguments` overrides (e.g. `num_train_epochs=2`).
+        **options: `train.py` options over its defaults: `TrainingArguments` fields (e.g.
+            `num_train_epochs=2`) or `LabelwiseArguments` fields (e.g. `head_learning_rate=5e-5`).
 
     Returns:
         `(model, tokenizer)`, the model in eval mode.
     """
+    from dataclasses import fields
+
+    from datasets import DatasetDict
+
+    from labelwise.data_scripts import LabelSpace
+    from labelwise.kinds import get_kind
+    from labelwise.training.arguments import TRAINING_DEFAULTS, LabelwiseArguments
+    from labelwise.training.cli import build_trainer
+
     if label_names is None:
         label_names = _tag_column(train_ds, label_column)
         if label_names is None:
@@ -273,43 +286,39 @@ def train_tagger(
                 f"train_ds column {label_column!r} is not a Sequence(ClassLabel); pass label_names explicitly."
             )
     label_names = list(label_names)
-    tokenizer = _load_tokenizer(backbone)
-    model = build_token_classification_model(backbone, label_names)
-    # BertForTokenClassification averages its own loss and ignores `num_items_in_batch`; telling the
-    # Trainer so keeps gradient accumulation correct (hf5-notes, transformers issue 47688).
-    model.accepts_loss_kwargs = False
-    train_windows = tokenize_and_align(train_ds, tokenizer, max_length, stride, label_column)
-    eval_windows = tokenize_and_align(eval_ds, tokenizer, max_length, stride, label_column) if eval_ds is not None else None
+    own = {f.name for f in fields(LabelwiseArguments)}
+    args = LabelwiseArguments(
+        model="token_classification",
+        max_length=max_length,
+        ner_stride=stride,
+        **{key: value for key, value in options.items() if key in own},
+    )
     arguments = dict(
+        TRAINING_DEFAULTS,
         output_dir=output_dir,
-        learning_rate=5e-5,
-        num_train_epochs=3,
-        per_device_train_batch_size=16,
-        per_device_eval_batch_size=32,
-        warmup_steps=0.1,
-        weight_decay=0.01,
+        # Cross-validation trains one model per fold and keeps only the final one: no checkpoints.
         save_strategy="no",
-        report_to="none",
-        logging_steps=50,
-        eval_strategy="epoch" if eval_windows is not None else "no",
+        load_best_model_at_end=False,
+        eval_strategy="epoch" if eval_ds is not None else "no",
         # Sentences vary from 3 to 150 pieces: batching similar lengths cuts padding (compute) about in half.
         train_sampling_strategy="group_by_length",
-        dataloader_pin_memory=torch.cuda.is_available(),  # pinning is a no-op (and a warning) without a GPU
     )
-    arguments.update(training_args)
-    trainer = Trainer(
-        model=model,
-        args=TrainingArguments(**arguments),
-        train_dataset=train_windows,
-        eval_dataset=eval_windows,
-        data_collator=DataCollatorForTokenClassification(tokenizer),
-        processing_class=tokenizer,
-        compute_metrics=window_metrics(label_names) if eval_windows is not None else None,
+    arguments.update({key: value for key, value in options.items() if key not in own})
+    splits = {"train": train_ds, **({"validation": eval_ds} if eval_ds is not None else {})}
+    corpus = DatasetDict(
+        {
+            split: dataset.rename_column(label_column, "ner_tags") if label_column != "ner_tags" else dataset
+            for split, dataset in splits.items()
+        }
     )
+    tokenizer = _load_tokenizer(backbone)
+    space = LabelSpace("ner", label_names, None, None)
+    task = get_kind("token_classification").prepare(args, space, corpus, resolve_backbone(backbone), tokenizer)
+    trainer = build_trainer(args, TrainingArguments(**arguments), task)
     trainer.train()
-    trainer.save_model(output_dir)
-    model.eval()
-    return model, tokenizer
+    task.save(output_dir)  # the same folder train.py writes (minus its summary and card)
+    task.model.eval()
+    return task.model, tokenizer
 
 
 @torch.no_grad()
@@ -449,9 +458,14 @@ class TransformerTagger:
     ) -> None:
         self.backbone, self.output_dir = backbone, output_dir
         self.max_length, self.stride, self.batch_size = max_length, stride, batch_size
+        # Cross-validation follows BioBERT's NER script: one learning rate for every parameter, the
+        # classifier included (the published ADE folds were trained so), not train.py's 1e-3 head rate.
+        training_args.setdefault("head_learning_rate", None)
         self.training_args = training_args
         self.model: PreTrainedModel | None = None
         self.tokenizer: PreTrainedTokenizerBase | None = None
+        # Windows cut from long sentences, per split ({"train": ..., "test": ...}), filled by fit/predict.
+        self.truncation: dict[str, dict[str, int]] = {}
 
     def fit(self, tokens_list: Sequence[Sequence[str]], tags_list: Sequence[Sequence[str]]) -> "TransformerTagger":
         label_names = label_names_from_tags(tags_list)
@@ -464,7 +478,7 @@ class TransformerTagger:
             train, None, self.backbone, output_dir, label_names=label_names,
             max_length=self.max_length, stride=self.stride, **self.training_args,
         )
-        self.truncation = {"train": truncation_report(encode_windows(tokens_list, self.tokenizer, self.max_length, self.stride))}
+        self.truncation["train"] = truncation_report(encode_windows(tokens_list, self.tokenizer, self.max_length, self.stride))
         return self
 
     def predict(self, tokens_list: Sequence[Sequence[str]]) -> list[list[str]]:

@@ -21,10 +21,12 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from labelwise.kinds import KINDS
+
 SUMMARY_FILE = "training_summary.json"
 CARD_FILE = "README.md"
 
-MODEL_KINDS = ("lame", "frozen_lame", "vanilla", "layerwise", "token_classification")
+MODEL_KINDS = tuple(KINDS)
 TASKS = ("multi_label", "multi_class", "hierarchical", "ner")
 
 REPO_ID_PLACEHOLDER = "<hub-user>/<model-name>"
@@ -33,13 +35,6 @@ REPO_ID_PLACEHOLDER = "<hub-user>/<model-name>"
 HANDLER_SECTION = re.compile(r"<!-- labelwise:handler -->.*?<!-- /labelwise:handler -->\n?", flags=re.S)
 """The card's paragraph about `handler.py`; `push_folder(include_handler=False)` removes it."""
 
-_TEMPLATE_FOR_KIND = {
-    "lame": "lame.md",
-    "frozen_lame": "lame.md",
-    "vanilla": "vanilla.md",
-    "layerwise": "layerwise.md",
-    "token_classification": "token_classification.md",
-}
 _SHARED_TEMPLATE = "_shared.md"
 _SHARED_MARKER = "{# labelwise:shared-sections #}"
 
@@ -152,10 +147,11 @@ def _is_hub_id(name: str | None) -> bool:
 
 def _template_text(kind: str) -> str:
     package = resources.files("labelwise.model_cards")
-    kind_text = (package / _TEMPLATE_FOR_KIND[kind]).read_text(encoding="utf-8")
+    template = KINDS[kind].card_template
+    kind_text = (package / template).read_text(encoding="utf-8")
     shared_text = (package / _SHARED_TEMPLATE).read_text(encoding="utf-8")
     if _SHARED_MARKER not in kind_text:
-        raise ValueError(f"model_cards/{_TEMPLATE_FOR_KIND[kind]} lacks the line {_SHARED_MARKER}.")
+        raise ValueError(f"model_cards/{template} lacks the line {_SHARED_MARKER}.")
     # Jinja2's `include` needs a loader, which `ModelCard.from_template` does not set up; splicing
     # the shared sections in keeps a single template rendered in one pass by huggingface_hub.
     return kind_text.replace(_SHARED_MARKER, shared_text)
@@ -184,6 +180,24 @@ def _shorten(text: str, limit: int = 300) -> str:
     return text[:limit].rsplit(" ", 1)[0] + " ..."
 
 
+def _tokenizer_class(folder: Path) -> str:
+    """The saved tokenizer's transformers class, so the card loads it directly.
+
+    `AutoTokenizer.from_pretrained(repo)` reads `config.json` first, and for a custom-code model
+    that means asking to run the remote code (transformers 5 loads `AutoConfig` before looking at
+    `tokenizer_config.json`); the tokenizer's own class needs neither. "AutoTokenizer" when the
+    folder names no class transformers has.
+    """
+    path = folder / "tokenizer_config.json"
+    name = _read_json(path).get("tokenizer_class") if path.is_file() else None
+    if isinstance(name, str) and re.fullmatch(r"[A-Za-z_]\w*", name):
+        import transformers
+
+        if hasattr(transformers, name):
+            return name
+    return "AutoTokenizer"
+
+
 def _custom_pipeline_task(config: dict) -> str | None:
     tasks = list((config.get("custom_pipelines") or {}).keys())
     return tasks[0] if len(tasks) == 1 else None
@@ -202,7 +216,7 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
     config = _read_json(folder / "config.json") if (folder / "config.json").is_file() else {}
     kind = summary["model_kind"]
     dataset = summary["dataset"]
-    pipeline_tag = "token-classification" if kind == "token_classification" else "text-classification"
+    pipeline_tag = KINDS[kind].pipeline_tag
     resolved = folder.resolve()
     # train.py writes <output_dir>/model: the output directory is the name the user chose.
     model_name = summary.get("model_name") or (resolved.parent.name if resolved.name == "model" else resolved.name)
@@ -249,6 +263,11 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
         model_name=model_name,
         repo_id=repo_id or REPO_ID_PLACEHOLDER,
         kind=kind,
+        # The kinds whose predictions come with attention evidence (the LAME view of the demo).
+        shows_evidence=KINDS[kind].view == "lame",
+        # LAME's feature-extraction baseline, as its config says (the card template reads facts, not kind names).
+        frozen_encoder=bool(config.get("freeze_encoder")),
+        feature_head=config.get("feature_head"),
         task=summary["task"],
         task_words=_TASK_WORDS[summary["task"]],
         base_model=base_model,
@@ -258,6 +277,7 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
         labelwise_version=summary.get("labelwise_version"),
         architectures=config.get("architectures") or [],
         custom_code=custom_code,
+        tokenizer_class=_tokenizer_class(folder),
         custom_pipeline_task=_custom_pipeline_task(config),
         multi_label=problem_type == "multi_label_classification",
         labels=_labels(config, summary),

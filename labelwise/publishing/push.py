@@ -27,9 +27,9 @@ from huggingface_hub import CommitOperationAdd, HfApi, get_token
 from huggingface_hub.errors import HfHubHTTPError
 
 from labelwise.cli_errors import cli_main
-
-from .handler import code_references, foreign_code_references
-from .model_card import CARD_FILE, SUMMARY_FILE, card_for_repo, load_training_summary, write_model_card
+from labelwise.kinds import KINDS
+from labelwise.publishing.handler import code_references, foreign_code_references
+from labelwise.publishing.model_card import CARD_FILE, SUMMARY_FILE, card_for_repo, load_training_summary, write_model_card
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib")
 TRAINING_STATE = ("optimizer.", "scheduler.", "rng_state", "training_args.", "trainer_state.json", "scaler.")
 TOKENIZER_FILES = ("tokenizer_config.json",)
 # Models whose explanations come from their own pipeline, which should travel with the checkpoint.
-PIPELINE_FILES = {"lame": "pipeline_lame.py", "labelwise_layerwise": "pipeline_layerwise.py"}
+PIPELINE_FILES = {kind.model_type: kind.pipeline_file for kind in KINDS.values() if kind.pipeline_file}
 
 
 class FolderError(ValueError):
@@ -441,8 +441,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("labelwise").setLevel(logging.INFO)
     try:
         if args.dry_run:
-            plan = check_folder(args.folder, allow_custom_code=args.allow_custom_code)
-            print(f"{len(plan.files)} files would be uploaded from {args.folder}: {', '.join(plan.files)}")
+            # A dry run only reports: a missing card is checked to build, not written.
+            plan = check_folder(args.folder, write_card=False, allow_custom_code=args.allow_custom_code)
+            files = plan.files + ([CARD_FILE] if CARD_FILE not in plan.files else [])
+            print(f"{len(files)} files would be uploaded from {args.folder}: {', '.join(files)}")
+            if CARD_FILE not in plan.files:
+                print(f"{CARD_FILE} would be generated from {SUMMARY_FILE} before the upload")
             for relative, reason in plan.skipped.items():
                 print(f"stays local: {relative} ({reason})")
             for warning in plan.warnings:

@@ -17,21 +17,18 @@ from pathlib import Path
 import torch
 from transformers import HfArgumentParser, TrainingArguments
 
-MODEL_KINDS = {
-    "lame": "LAME: the encoder reads documents and label descriptions, label attention, then a per-label output",
-    "vanilla": "plain fine-tuning: transformers' BertForSequenceClassification on [CLS]",
-    "frozen_lame": "frozen encoder + CNN features + label attention (the LAME paper's feature-extraction baseline)",
-    "layerwise": "layer-wise guided training: classifiers on chosen layers' [CLS] predict hierarchy levels",
-    "token_classification": "BIO token classification (transformers' BertForTokenClassification) for ADR NER",
-}
-"""Every model `train.py` trains, with a one-line description (printed on a bad choice)."""
+from labelwise.kinds import KINDS, get_kind, option_classes
+from labelwise.kinds.base import json_option as _json_option
+
+MODEL_KINDS = {name: kind.description for name, kind in KINDS.items()}
+"""Every model `train.py` trains, with a one-line description (from the registry, `labelwise.kinds`)."""
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
 
 @dataclass
-class LabelwiseArguments:
-    """What to train on what: everything that is not a `TrainingArguments` field."""
+class CommonArguments:
+    """Options every model kind reads (the kinds' own options live in their modules, `labelwise.kinds`)."""
 
     model: str = field(default="lame", metadata={"help": f"Model kind: {', '.join(MODEL_KINDS)}."})
     corpus: str = field(default="demo", metadata={"help": "Corpus name (labelwise.data_scripts.CORPORA)."})
@@ -80,68 +77,27 @@ class LabelwiseArguments:
         default=False,
         metadata={"help": "Slanted triangular schedule (Howard & Ruder): warmup_steps ratio up, linear down to lr/32."},
     )
-    # ------------------------------------------------------------------------ LAME options
-    loss: str = field(default="bce", metadata={"help": "Multi-label loss of LAME: bce or f_measure."})
-    f_measure_average: str = field(
-        default="micro",
-        metadata={"help": "F-measure loss counts: micro (pooled over the batch, the paper) or macro (per label, "
-                  "averaged; the LAME authors' code)."},
-    )
-    label_attention_heads: int = field(default=12, metadata={"help": "Heads of the label attention."})
-    num_label_attention_blocks: int = field(default=1, metadata={"help": "Stacked label-attention blocks."})
-    label_embedding_mode: str = field(default="joint", metadata={"help": "joint (fine-tuned) or static descriptions."})
-    max_description_length: int = field(default=64, metadata={"help": "Token budget of one label description."})
-    # -------------------------------------------------------------------- layer-wise options
-    guidance: str = field(
-        default="last_six", metadata={"help": "Layer-wise variant: flat, last_six, one_by_one, in_pairs, hybrid."}
-    )
-    layer_assignment: str | None = field(
-        default=None, metadata={"help": 'Explicit {level: [layers]} as JSON, e.g. \'{"1": [5], "2": [6]}\'.'}
-    )
-    layer_pooling: str = field(
-        default="cls",
-        metadata={"help": "What each level classifier reads from its layers: cls (the paper) or mean (masked mean "
-                  "of the layer's token states)."},
-    )
-    min_level: int = field(default=1, metadata={"help": "Shallowest hierarchy level kept."})
-    max_level: int | None = field(default=None, metadata={"help": "Deepest hierarchy level kept (default: all)."})
-    level_loss_weights: str | None = field(
-        default=None, metadata={"help": "Per-level loss weights as a JSON list (default |L_n|/|L|)."}
-    )
-    hierarchical_consistency: bool = field(
-        default=False, metadata={"help": "At inference, cap a child's probability by its parents'."}
-    )
     preprocess_documents: bool = field(
         default=False, metadata={"help": "Appendix A of the layer-wise paper: drop numbers, punctuation, stop words."}
     )
-    # ---------------------------------------------------------------------------- NER
-    ner_stride: int = field(default=32, metadata={"help": "Overlap (pieces) between windows of long sentences."})
+
+
+@dataclass
+class LabelwiseArguments(*reversed(option_classes()), CommonArguments):
+    """What to train on what: everything that is not a `TrainingArguments` field.
+
+    The common options, then each kind's own options (`ModelKind.options`), gathered from the
+    registry so that a new kind brings its options with it.
+    """
 
     # Set by `parse_arguments`: whether the user chose `metric_for_best_model` (not a flag).
     best_metric_given = False
 
     def __post_init__(self) -> None:
-        if self.model not in MODEL_KINDS:
-            choices = "\n".join(f"  {name:22s} {text}" for name, text in MODEL_KINDS.items())
-            raise ValueError(f"Unknown --model {self.model!r}. Choose one of:\n{choices}")
+        get_kind(self.model)  # raises, listing the kinds, on an unknown name
 
     def corpus_config(self) -> dict:
         return _json_option("corpus_options", self.corpus_options, dict) or {}
-
-
-def _json_option(name: str, value: str | None, kind: type):
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        parsed = value
-    else:
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"--{name} is not valid JSON ({err}): {value!r}") from err
-    if not isinstance(parsed, kind):
-        raise ValueError(f"--{name} must be a JSON {kind.__name__}, got {value!r}.")
-    return parsed
 
 
 TRAINING_DEFAULTS = dict(

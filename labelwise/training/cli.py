@@ -26,10 +26,11 @@ from labelwise import __version__
 from labelwise.backbone import DEFAULT_BACKBONE, resolve_backbone
 from labelwise.cli_errors import cli_main, note_output_path
 from labelwise.data_scripts import load_corpus, load_label_space
-from .arguments import LabelwiseArguments, parse_arguments
-from .checkpoints import checkpoint_to_resume, last_complete_checkpoint  # noqa: F401  (moved there; old import path)
-from .tasks import PreparedTask, prepare_task
-from .trainer import LabelwiseTrainer, RankActivityCallback
+from labelwise.kinds import get_kind
+from labelwise.training.arguments import LabelwiseArguments, parse_arguments
+from labelwise.training.checkpoints import checkpoint_to_resume, last_complete_checkpoint  # noqa: F401  (moved there; old import path)
+from labelwise.training.tasks import PreparedTask, prepare_task
+from labelwise.training.trainer import LabelwiseTrainer, RankActivityCallback
 
 logger = logging.getLogger("labelwise.train")
 
@@ -75,19 +76,13 @@ def build_trainer(args: LabelwiseArguments, training_args, task: PreparedTask) -
 
 
 def evaluate_test_split(trainer: LabelwiseTrainer, task: PreparedTask, args: LabelwiseArguments) -> dict[str, float]:
-    """Test-split metrics. For NER: entity scores over whole sentences (windows merged)."""
+    """Test-split metrics: `Trainer.evaluate`, or the kind's own `evaluate_test` (NER: entity
+    scores over whole sentences, windows merged)."""
     if "test" not in task.datasets:
         return {}
-    if task.task == "ner" and task.notes.get("raw_test") is not None:
-        from labelwise.metrics.entities import entity_scores
-        from labelwise.ner.tagger import predict_tags
-
-        raw = task.notes["raw_test"]
-        names = task.label_names
-        predicted = predict_tags(trainer.model, task.tokenizer, raw["tokens"], max_length=args.max_length, stride=args.ner_stride)
-        gold = [[names[i] for i in tags] for tags in raw["ner_tags"]]
-        scores = entity_scores(gold, predicted)
-        return {key: scores[key] for key in ("precision", "recall", "f1")}
+    kind = get_kind(args.model)
+    if kind.evaluate_test is not None:
+        return kind.evaluate_test(trainer, task, args)
     metrics = trainer.evaluate(task.datasets["test"], metric_key_prefix="test")
     return {key.removeprefix("test_"): value for key, value in metrics.items() if isinstance(value, (int, float))}
 
@@ -124,9 +119,7 @@ def write_summary(folder: str, args: LabelwiseArguments, training_args, task: Pr
             "optimizer": _name(training_args.optim),
             "max_length": args.max_length,
             "seed": training_args.seed,
-            **({"loss": args.loss} if args.model in ("lame", "frozen_lame") else {}),
-            **({"f_measure_average": args.f_measure_average} if args.loss == "f_measure" else {}),
-            **({"guidance": args.guidance, "layer_pooling": args.layer_pooling} if args.model == "layerwise" else {}),
+            **get_kind(args.model).summary_hyperparameters(args, task.model),
         },
         "metrics": results["metrics"],
         "train_runtime_seconds": results["train_runtime_seconds"],

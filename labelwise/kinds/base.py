@@ -1,0 +1,267 @@
+"""What every model kind declares, and the helpers that several kinds share.
+
+A model kind (`lame`, `vanilla`, ...) is one [`ModelKind`] object in one module of this package;
+`labelwise.kinds.KINDS` lists them. Training, publishing, the demo and the viewer read that object
+instead of branching on the kind's name. `docs/DEVELOPING.md` says how to add a kind.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from labelwise.analysis.predictors import VIEWS  # the demo's table (standard library only at import)
+
+if TYPE_CHECKING:  # type hints only: importing these here would be circular (arguments read the kinds)
+    from datasets import DatasetDict
+    from transformers import PreTrainedTokenizerBase
+
+    from labelwise.data_scripts import LabelSpace
+    from labelwise.training.arguments import LabelwiseArguments
+
+
+class TaskMismatchError(ValueError):
+    """The corpus does not provide what the model kind needs."""
+
+
+@dataclass
+class PreparedTask:
+    """A model with its data, collator, metrics and saving recipe, ready for the Trainer."""
+
+    model: Any  # transformers.PreTrainedModel
+    tokenizer: Any  # transformers.PreTrainedTokenizerBase
+    datasets: Any  # datasets.DatasetDict of encoded splits
+    collator: Callable
+    compute_metrics: Callable
+    metric_for_best_model: str
+    greater_is_better: bool
+    task: str
+    label_names: list[str]
+    label_descriptions: dict[str, str] | None = None
+    label_levels: dict[str, int] | None = None
+    notes: dict = field(default_factory=dict)
+    pipeline_task: str | None = None  # set from the kind by `labelwise.training.tasks.prepare_task`
+
+    def save(self, folder: str) -> None:
+        """Save a Hub-ready folder: weights, config (+ auto_map), remote code, tokenizer, pipeline."""
+        from labelwise.kinds.saving import save_model_folder
+
+        save_model_folder(folder, self.model, self.tokenizer, self.pipeline_task)
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """Everything the package needs to know about one model kind, declared in the kind's module.
+
+    Attributes:
+        name: the `--model` value and `training_summary.json["model_kind"]`.
+        description: one line, printed when `--model` names no kind.
+        tasks: corpus tasks (`LabelSpace.task`) the kind trains on.
+        model_class / config_class: `"module:Class"` of the model and its config (imported on use).
+        options: dataclass of the `train.py` options only this kind reads (fields with their
+            defaults and help); merged into `LabelwiseArguments`. Kinds that share options share the class.
+        prepare: `(args, space, corpus, backbone, tokenizer) -> PreparedTask`: builds the model and
+            encodes the corpus; raises `TaskMismatchError` when the corpus lacks what the kind needs.
+        summary_hyperparameters: `(args, model) -> dict` of the kind's entries in the training
+            summary's `hyperparameters` (read from the trained model's config where it holds them).
+        card_template: the model-card template in `labelwise.model_cards`.
+        pipeline_tag: the Hub `pipeline_tag` of the card.
+        pipeline_task: the custom pipeline the folder is saved through (its file then ships with the
+            checkpoint), or None for a plain `save_pretrained`.
+        pipeline_file: the remote-code file of that pipeline (checked by `push_to_hub.py`).
+        model_type: `config.json["model_type"]` of a saved model, when the kind has its own.
+        view: the prediction shape the demo and viewer show (a key of `labelwise.analysis.predictors.VIEWS`).
+        dropout_fields: config fields besides BERT's that `--dropout` sets.
+        needs_descriptions / needs_hierarchy: what the corpus must provide besides a matching task.
+        evaluate_test: optional `(trainer, task, args) -> dict` replacing `Trainer.evaluate` on the test split.
+    """
+
+    name: str
+    description: str
+    tasks: tuple[str, ...]
+    model_class: str
+    config_class: str
+    prepare: Callable[..., PreparedTask]
+    card_template: str
+    pipeline_tag: str
+    view: str
+    options: type | None = None
+    summary_hyperparameters: Callable[[Any, Any], dict] = lambda args, model: {}
+    pipeline_task: str | None = None
+    pipeline_file: str | None = None
+    model_type: str | None = None
+    dropout_fields: tuple[str, ...] = ()
+    needs_descriptions: bool = False
+    needs_hierarchy: bool = False
+    evaluate_test: Callable[..., dict] | None = None
+
+    def __post_init__(self) -> None:
+        if self.view not in VIEWS:
+            raise ValueError(
+                f"ModelKind {self.name!r}: view must be one of {list(VIEWS)} (labelwise/analysis/predictors.py), "
+                f"got {self.view!r}."
+            )
+        if (self.pipeline_task is None) != (self.pipeline_file is None):
+            raise ValueError(f"ModelKind {self.name!r}: give pipeline_task and pipeline_file together.")
+
+    def check(self, args: LabelwiseArguments, space: LabelSpace) -> None:
+        """Fail before training when corpus `args.corpus` (label space `space`) lacks what this kind needs."""
+        if space.task not in self.tasks:
+            raise TaskMismatchError(
+                f"--model {self.name} trains on {' or '.join(self.tasks)} corpora, but corpus {args.corpus!r} is "
+                f"{space.task}. Pick a matching corpus or model."
+            )
+        if self.needs_descriptions and not space.descriptions:
+            raise TaskMismatchError(
+                f"--model {self.name} needs one description per label, but corpus {args.corpus!r} provides none. "
+                "Add descriptions to the corpus builder, or train --model vanilla."
+            )
+        if self.needs_hierarchy and space.hierarchy is None:
+            raise TaskMismatchError(
+                f"--model {self.name} needs a label hierarchy, but corpus {args.corpus!r} has none. "
+                "Use a hierarchical corpus (eurlex57k, mimic3, demo_hierarchical) or a flat model."
+            )
+
+    def load_model_class(self) -> type:
+        """The model class (`model_class` imported)."""
+        return _import(self.model_class)
+
+    def load_config_class(self) -> type:
+        """The config class (`config_class` imported)."""
+        return _import(self.config_class)
+
+
+def _import(reference: str) -> Any:
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+# ------------------------------------------------------------------------ shared helpers
+def json_option(name: str, value: Any, kind: type) -> Any:
+    """Parse the JSON text of option `--name` (or take an already parsed value) and check its type."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        parsed = value
+    else:
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"--{name} is not valid JSON ({err}): {value!r}") from err
+    if not isinstance(parsed, kind):
+        raise ValueError(f"--{name} must be a JSON {kind.__name__}, got {value!r}.")
+    return parsed
+
+
+def dropout_overrides(args: LabelwiseArguments, extra_fields: tuple[str, ...] = ()) -> dict:
+    """Config fields that `--dropout` sets: encoder, attention and head dropout alike."""
+    if args.dropout is None:
+        return {}
+    names = ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout", *extra_fields)
+    return {name: args.dropout for name in names}
+
+
+def text_encoder(args: LabelwiseArguments, tokenizer: PreTrainedTokenizerBase) -> Callable[[list[str]], dict]:
+    """Tokenise documents (after the layer-wise paper's normalisation with `--preprocess_documents`)."""
+    clean = None
+    if args.preprocess_documents:
+        from labelwise.data_scripts.text_preprocessing import preprocess_document as clean
+
+    def encode(texts: list[str]) -> dict:
+        if clean is not None:
+            texts = [clean(text) for text in texts]
+        return tokenizer(texts, truncation=True, max_length=args.max_length)
+
+    return encode
+
+
+def encode_corpus(corpus: DatasetDict, encode: Callable[[dict], dict], multi_hot: bool = False) -> DatasetDict:
+    """`encode` mapped over every split (batched); multi-hot `labels` stored as float32 lists."""
+    from datasets import DatasetDict, List, Value
+
+    encoded = {}
+    for split, dataset in corpus.items():
+        result = dataset.map(encode, batched=True, remove_columns=dataset.column_names, desc=f"Encoding {split}")
+        if multi_hot:
+            # `map` keeps the corpus's ClassLabel type for the re-used `labels` name, which would
+            # turn the 0/1 vectors into integers; BCE losses need floats.
+            result = result.cast_column("labels", List(Value("float32")))
+        encoded[split] = result
+    return DatasetDict(encoded)
+
+
+def logits_of(predictions: Any) -> Any:
+    """The logits `(N, num_labels)` of `Trainer.predict` output (models may return extras after them)."""
+    return predictions[0] if isinstance(predictions, tuple) else predictions
+
+
+def label_feature_names(corpus: DatasetDict) -> list[str]:
+    """Names of the corpus's `labels` ClassLabel (the ids the rows hold)."""
+    from datasets import ClassLabel
+
+    feature = next(iter(corpus.values())).features["labels"]
+    inner = getattr(feature, "feature", feature)
+    if not isinstance(inner, ClassLabel):
+        raise TaskMismatchError("The corpus's `labels` column is not a (sequence of) ClassLabel.")
+    return list(inner.names)
+
+
+def prepare_flat(
+    args: LabelwiseArguments,
+    space: LabelSpace,
+    corpus: DatasetDict,
+    backbone: str,
+    tokenizer: PreTrainedTokenizerBase,
+    build_model: Callable[[list[str], dict[str, str] | None, str], Any],
+) -> PreparedTask:
+    """Encode a flat (multi-label or multi-class) corpus; `build_model(names, descriptions, problem_type)`
+    returns the model. Shared by `lame`, `frozen_lame` and `vanilla`."""
+    import numpy as np
+    import torch
+    from transformers import DataCollatorWithPadding
+
+    from labelwise.metrics.classification import multiclass_scores, multilabel_scores
+
+    multi_label = space.task != "multi_class"
+    names = list(space.names)
+    problem_type = "multi_label_classification" if multi_label else "single_label_classification"
+    encode_text = text_encoder(args, tokenizer)
+
+    def encode(batch: dict) -> dict:
+        encoded = encode_text(batch["text"])
+        if multi_label:
+            targets = np.zeros((len(batch["labels"]), len(names)), dtype=np.float32)
+            for row, ids in enumerate(batch["labels"]):
+                targets[row, ids] = 1.0
+            encoded["labels"] = targets.tolist()
+        else:
+            encoded["labels"] = list(batch["labels"])
+        return encoded
+
+    encoded = encode_corpus(corpus, encode, multi_hot=multi_label)
+    descriptions = dict(zip(names, space.descriptions)) if space.descriptions else None
+    model = build_model(names, descriptions, problem_type)
+    threshold = args.threshold
+
+    def compute_metrics(prediction) -> dict[str, float]:
+        logits, labels = logits_of(prediction.predictions), prediction.label_ids
+        if multi_label:
+            predicted = (torch.sigmoid(torch.from_numpy(logits)).numpy() >= threshold).astype(int)
+            return multilabel_scores(labels.astype(int), predicted)
+        return multiclass_scores(labels, logits.argmax(-1))
+
+    return PreparedTask(
+        model=model,
+        tokenizer=tokenizer,
+        datasets=encoded,
+        collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics,
+        metric_for_best_model="micro_f1" if multi_label else "accuracy",
+        greater_is_better=True,
+        task=space.task if space.task != "hierarchical" else "multi_label",
+        label_names=names,
+        label_descriptions=descriptions,
+    )

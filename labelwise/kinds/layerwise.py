@@ -1,0 +1,143 @@
+"""`layerwise`: layer-wise guided training, classifiers on chosen layers' [CLS] predict hierarchy levels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from labelwise.kinds.base import (
+    ModelKind,
+    PreparedTask,
+    dropout_overrides,
+    encode_corpus,
+    json_option,
+    label_feature_names,
+    logits_of,
+    text_encoder,
+)
+from labelwise.modeling.guidance_layerwise import DEFAULT_GUIDANCE, GUIDANCE_VARIANTS
+
+
+@dataclass
+class LayerwiseOptions:
+    """`train.py` options of layer-wise guided training."""
+
+    guidance: str = field(
+        default=DEFAULT_GUIDANCE,
+        metadata={"help": f"Layer-wise variant: {', '.join(GUIDANCE_VARIANTS)} (ignored with --layer_assignment)."},
+    )
+    layer_assignment: str | None = field(
+        default=None, metadata={"help": 'Explicit {level: [layers]} as JSON, e.g. \'{"1": [5], "2": [6]}\'.'}
+    )
+    layer_pooling: str = field(
+        default="cls",
+        metadata={"help": "What each level classifier reads from its layers: cls (the paper) or mean (masked mean "
+                  "of the layer's token states)."},
+    )
+    min_level: int = field(default=1, metadata={"help": "Shallowest hierarchy level kept."})
+    max_level: int | None = field(default=None, metadata={"help": "Deepest hierarchy level kept (default: all)."})
+    level_loss_weights: str | None = field(
+        default=None, metadata={"help": "Per-level loss weights as a JSON list (default |L_n|/|L|)."}
+    )
+    hierarchical_consistency: bool = field(
+        default=False, metadata={"help": "At inference, cap a child's probability by its parents'."}
+    )
+
+
+def label_hierarchy(args, space):
+    """The corpus hierarchy restricted to `--min_level`..`--max_level` (levels renumbered from 1)."""
+    hierarchy = space.hierarchy
+    if args.min_level != 1 or args.max_level is not None:
+        hierarchy = hierarchy.truncate(args.min_level, args.max_level)
+    return hierarchy
+
+
+def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
+    import torch
+    from transformers import DataCollatorWithPadding
+
+    from labelwise.metrics.ranking import hierarchical_scores
+
+    hierarchy = label_hierarchy(args, space)
+    names = hierarchy.labels
+    index = {name: i for i, name in enumerate(names)}
+    levels = [hierarchy.level(name) for name in names]
+    parents = [[index[p] for p in hierarchy.parents(name)] for name in names]
+    corpus_names = label_feature_names(corpus)
+    encode_text = text_encoder(args, tokenizer)
+
+    def encode(batch: dict) -> dict:
+        encoded = encode_text(batch["text"])
+        targets = np.zeros((len(batch["labels"]), len(names)), dtype=np.float32)
+        for row, ids in enumerate(batch["labels"]):
+            # Section 2 of the paper: every document also carries all ancestors of its labels.
+            for name in hierarchy.augment([corpus_names[i] for i in ids]):
+                targets[row, index[name]] = 1.0
+        encoded["labels"] = targets.tolist()
+        return encoded
+
+    encoded = encode_corpus(corpus, encode, multi_hot=True)
+    assignment = json_option("layer_assignment", args.layer_assignment, dict)
+    model = KIND.load_model_class().from_pretrained(
+        backbone,
+        id2label=dict(enumerate(names)),
+        label2id=index,
+        label_levels=levels,
+        label_parents=parents,
+        guidance=None if assignment else args.guidance,
+        layer_assignment={int(k): v for k, v in assignment.items()} if assignment else None,
+        level_loss_weights=json_option("level_loss_weights", args.level_loss_weights, list),
+        hierarchical_consistency=args.hierarchical_consistency,
+        layer_pooling=args.layer_pooling,
+        **dropout_overrides(args),
+    )
+    threshold = args.threshold
+
+    def compute_metrics(prediction) -> dict[str, float]:
+        scores = torch.sigmoid(torch.from_numpy(logits_of(prediction.predictions))).numpy()
+        return hierarchical_scores(prediction.label_ids.astype(int), scores, levels, threshold=threshold)
+
+    return PreparedTask(
+        model=model,
+        tokenizer=tokenizer,
+        datasets=encoded,
+        collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics,
+        metric_for_best_model="loss",  # the paper stops early on validation loss
+        greater_is_better=False,
+        task="hierarchical",
+        label_names=names,
+        label_descriptions=dict(zip(space.names, space.descriptions)) if space.descriptions else None,
+        label_levels=dict(zip(names, levels)),
+        notes={"hierarchy_depth": max(levels), "layer_assignment": model.config.layer_assignment},
+    )
+
+
+def summary_hyperparameters(args, model) -> dict:
+    """The wiring the model was built with, from its config: `--layer_assignment` overrides
+    `--guidance`, so the flag alone would name a variant the model does not use."""
+    return {
+        "guidance": model.config.guidance,
+        "layer_pooling": model.config.layer_pooling,
+        "layer_assignment": {str(level): layers for level, layers in model.config.layer_assignment.items()},
+    }
+
+
+KIND = ModelKind(
+    name="layerwise",
+    description="layer-wise guided training: classifiers on chosen layers' [CLS] predict hierarchy levels",
+    tasks=("hierarchical",),
+    model_class="labelwise.modeling:LayerwiseBertForHierarchicalClassification",
+    config_class="labelwise.modeling:LayerwiseConfig",
+    options=LayerwiseOptions,
+    prepare=_prepare,
+    summary_hyperparameters=summary_hyperparameters,
+    card_template="layerwise.md",
+    pipeline_tag="text-classification",
+    pipeline_task="hierarchical-classification",
+    pipeline_file="pipeline_layerwise.py",
+    model_type="labelwise_layerwise",
+    view="layerwise",
+    needs_hierarchy=True,
+)

@@ -1,0 +1,33 @@
+"""`vanilla`: plain fine-tuning, transformers' `BertForSequenceClassification` on [CLS]."""
+
+from __future__ import annotations
+
+from labelwise.kinds.base import ModelKind, PreparedTask, dropout_overrides, prepare_flat
+
+
+def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
+
+    def build(names, descriptions, problem_type):
+        return KIND.load_model_class().from_pretrained(
+            backbone,
+            num_labels=len(names),
+            problem_type=problem_type,
+            id2label=dict(enumerate(names)),
+            label2id={n: i for i, n in enumerate(names)},
+            **dropout_overrides(args),
+        )
+
+    return prepare_flat(args, space, corpus, backbone, tokenizer, build)
+
+
+KIND = ModelKind(
+    name="vanilla",
+    description="plain fine-tuning: transformers' BertForSequenceClassification on [CLS]",
+    tasks=("multi_label", "multi_class", "hierarchical"),
+    model_class="transformers:AutoModelForSequenceClassification",
+    config_class="transformers:AutoConfig",
+    prepare=_prepare,
+    card_template="vanilla.md",
+    pipeline_tag="text-classification",
+    view="classification",
+)
