@@ -44,7 +44,7 @@ def build_demo(
     title: str | None = None,
     examples: Sequence[str] | None = None,
     device: str | None = None,
-    threshold: float = 0.5,
+    threshold: float | None = None,
     trust_remote_code: bool = False,
 ):
     """A `gradio.Blocks` app serving `model`: a text box, a Predict button and the viewer's HTML.
@@ -99,7 +99,10 @@ def _main(argv: Sequence[str]) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: localhost only)")
     parser.add_argument("--title", default=None)
     parser.add_argument("--example", action="append", default=None, help="example text (repeatable)")
-    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument(
+        "--threshold", type=float, default=None,
+        help="probability from which a label is predicted (default: the model's tuned thresholds, else 0.5)",
+    )
     parser.add_argument("--device", default=None, help="torch device, e.g. cuda:0 (default: CPU)")
     parser.add_argument(
         "--trust_remote_code",

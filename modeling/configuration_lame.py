@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from transformers import BertConfig
 
+from .decision_thresholds import validate_thresholds
+
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification")
 LOSSES = ("bce", "f_measure")
 F_MEASURE_AVERAGES = ("micro", "macro")
@@ -67,6 +69,13 @@ class LameConfig(BertConfig):
             frozen baseline's feature extractor); `"none"` feeds the token states directly.
         cnn_kernel_size (`int`, defaults to 3):
             Width of that convolution (odd, so the sequence length is kept).
+        decision_threshold (`float`, defaults to 0.5):
+            Multi-label models: the probability from which the pipeline predicts a label.
+            `train.py --tune_thresholds` sets it to the value that maximises micro-F1 on the
+            validation split.
+        label_thresholds (`list[float]`, *optional*):
+            One such probability per label (`--tune_thresholds per_label`); overrides
+            `decision_threshold` where given.
         problem_type (`str`, *optional*):
             `"single_label_classification"` (softmax) or `"multi_label_classification"` (sigmoid).
             Pipelines read it to pick the output function.
@@ -91,6 +100,8 @@ class LameConfig(BertConfig):
         freeze_encoder: bool = False,
         feature_head: str = "none",
         cnn_kernel_size: int = 3,
+        decision_threshold: float = 0.5,
+        label_thresholds: list[float] | None = None,
         **kwargs,
     ):
         if isinstance(label_descriptions, dict):
@@ -126,6 +137,8 @@ class LameConfig(BertConfig):
         self.freeze_encoder = freeze_encoder
         self.feature_head = feature_head
         self.cnn_kernel_size = cnn_kernel_size
+        self.decision_threshold = float(decision_threshold)
+        self.label_thresholds = [float(t) for t in label_thresholds] if label_thresholds is not None else None
         self._validate()
 
     def _validate(self) -> None:
@@ -166,6 +179,7 @@ class LameConfig(BertConfig):
             if label in seen:
                 raise ValueError(f"LameConfig: label {label!r} appears twice (ids {seen[label]} and {index}).")
             seen[label] = index
+        validate_thresholds("LameConfig", self.decision_threshold, self.label_thresholds, len(labels))
         if self.pos_weight is not None and len(self.pos_weight) != len(labels):
             raise ValueError(f"LameConfig.pos_weight has {len(self.pos_weight)} values for {len(labels)} labels.")
         token_ids = self.label_description_token_ids

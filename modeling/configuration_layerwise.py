@@ -12,6 +12,7 @@ from typing import Any
 
 from transformers import BertConfig
 
+from .decision_thresholds import validate_thresholds
 from .guidance_layerwise import DEFAULT_GUIDANCE, normalise_guidance, parent_generations, resolve_guidance
 
 LAYER_POOLINGS = ("cls", "mean")
@@ -74,6 +75,11 @@ class LayerwiseConfig(BertConfig):
             state (the paper), or `"mean"`, the mean of the layer's token states over the
             attention mask. Mean pooling suits encoders trained as sentence embedders (such as
             all-MiniLM-L6-v2), whose intermediate [CLS] states never learned to summarise a text.
+        decision_threshold (`float`, defaults to 0.5):
+            The probability from which the pipeline predicts a label; `train.py --tune_thresholds`
+            sets it to the value that maximises micro-F1 on the validation split.
+        label_thresholds (`list[float]`, *optional*):
+            One such probability per label (`--tune_thresholds per_label`), in label-id order.
         problem_type (`str`):
             Always `"multi_label_classification"` (sigmoid per label), which the transformers
             text-classification pipeline reads.
@@ -94,6 +100,8 @@ class LayerwiseConfig(BertConfig):
         classifier_dropout: float | None = None,
         hierarchical_consistency: bool = False,
         layer_pooling: str = "cls",
+        decision_threshold: float = 0.5,
+        label_thresholds: list[float] | None = None,
         **kwargs,
     ):
         if label_levels is not None and "id2label" not in kwargs and "num_labels" not in kwargs:
@@ -123,6 +131,8 @@ class LayerwiseConfig(BertConfig):
         if layer_pooling not in LAYER_POOLINGS:
             raise ValueError(f"LayerwiseConfig.layer_pooling must be one of {list(LAYER_POOLINGS)}, got {layer_pooling!r}.")
         self.layer_pooling = layer_pooling
+        self.decision_threshold = float(decision_threshold)
+        self.label_thresholds = [float(t) for t in label_thresholds] if label_thresholds is not None else None
         if self.id2label is not None and not self.label2id:
             self.label2id = {name: index for index, name in self.id2label.items()}
         self._validate_and_resolve()
@@ -207,6 +217,7 @@ class LayerwiseConfig(BertConfig):
                 "renumber the levels 1..D without gaps."
             )
         self._validate_parents(levels)
+        validate_thresholds("LayerwiseConfig", self.decision_threshold, self.label_thresholds, num_labels)
         if self.hierarchical_consistency and self.label_parents is None:
             raise ValueError("LayerwiseConfig.hierarchical_consistency=True needs label_parents.")
 

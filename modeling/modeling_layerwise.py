@@ -21,6 +21,7 @@ from transformers import BertModel, BertPreTrainedModel
 from transformers.utils import ModelOutput
 
 from .configuration_layerwise import LayerwiseConfig
+from .decision_thresholds import config_thresholds
 
 
 @dataclass
@@ -271,18 +272,21 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
 
     # --------------------------------------------------------------- inference
     def logits_to_levels(
-        self, logits: torch.Tensor, threshold: float = 0.5, hierarchical_consistency: bool | None = None
+        self, logits: torch.Tensor, threshold: float | None = None, hierarchical_consistency: bool | None = None
     ) -> list[LevelPrediction]:
         """Split `(batch_size, num_labels)` logits into per-level probabilities and thresholded labels.
 
-        `hierarchical_consistency` defaults to `config.hierarchical_consistency`; applying it to
-        logits that are already consistent changes nothing.
+        `threshold` defaults to the config's decision thresholds (`label_thresholds`, else
+        `decision_threshold`). `hierarchical_consistency` defaults to
+        `config.hierarchical_consistency`; applying it to logits that are already consistent changes
+        nothing.
         """
         if hierarchical_consistency is None:
             hierarchical_consistency = self.config.hierarchical_consistency
         if hierarchical_consistency:
             logits = self.apply_hierarchical_consistency(logits)
         probabilities = torch.sigmoid(logits.float())
+        thresholds = config_thresholds(self.config, threshold).to(logits.device)  # (num_labels,)
         names = self.config.labels
         _, level_ids = self._indices(logits.device)
         return [
@@ -291,7 +295,7 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
                 label_ids=list(ids_list),
                 labels=[names[i] for i in ids_list],
                 probabilities=probabilities.index_select(1, ids),
-                predicted=probabilities.index_select(1, ids) >= threshold,
+                predicted=probabilities.index_select(1, ids) >= thresholds.index_select(0, ids),
             )
             for level, (ids_list, ids) in enumerate(zip(self._level_ids, level_ids), start=1)
         ]
@@ -301,7 +305,7 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
         self,
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
-        threshold: float = 0.5,
+        threshold: float | None = None,
         hierarchical_consistency: bool | None = None,
         **inputs,
     ) -> list[LevelPrediction]:
@@ -310,7 +314,8 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
         Args:
             input_ids / attention_mask: `(batch_size, sequence_length)`; other encoder inputs
                 (`token_type_ids`, ...) as keyword arguments.
-            threshold: a label is predicted when its probability is at least this.
+            threshold: a label is predicted when its probability is at least this (default: the
+                config's decision thresholds).
             hierarchical_consistency: defaults to `config.hierarchical_consistency`.
         Returns:
             One [`LevelPrediction`] per level, level 1 first.

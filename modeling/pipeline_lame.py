@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from transformers import Pipeline
 
+from .decision_thresholds import config_thresholds
+
 TASK_NAME = "label-attention-classification"
 
 
@@ -66,7 +68,9 @@ class LameClassificationPipeline(Pipeline):
     `ValueError`: with no words there is nothing to attribute a label to.
 
     Labels are sorted by score. A multi-label model predicts every label whose sigmoid score is at
-    least `threshold` (default 0.5); a multi-class model predicts the arg-max of the softmax.
+    least `threshold`, by default the model's decision thresholds (`config.label_thresholds`, else
+    `config.decision_threshold`: 0.5 unless `train.py --tune_thresholds` chose them on the validation
+    split); a multi-class model predicts the arg-max of the softmax.
     Word weights are the last label-attention block's weights averaged over heads, pieces of a
     word summed. `evidence` lists the `top_k_evidence` highest-weighted words of predicted labels.
     """
@@ -133,7 +137,7 @@ class LameClassificationPipeline(Pipeline):
             **{key: value for key, value in inputs.items() if key not in model_inputs},
         }
 
-    def postprocess(self, outputs: dict, threshold: float = 0.5, top_k_evidence: int = 5) -> dict:
+    def postprocess(self, outputs: dict, threshold: float | None = None, top_k_evidence: int = 5) -> dict:
         config = self.model.config
         # One text: (1, labels) logits and (1, labels, tokens) attention, tokens padded to the longest
         # text of its batch on the tokenizer's side; keeping the unmasked columns drops the padding.
@@ -145,7 +149,7 @@ class LameClassificationPipeline(Pipeline):
             predicted[scores.argmax()] = True
         else:
             scores = torch.sigmoid(logits)
-            predicted = scores >= threshold
+            predicted = scores >= config_thresholds(config, threshold).to(scores.device)
         descriptions = config.label_descriptions or [""] * config.num_labels
 
         words, weights = merge_pieces_into_words(

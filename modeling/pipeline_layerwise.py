@@ -25,7 +25,9 @@ class HierarchicalClassificationPipeline(Pipeline):
     """Classify texts into a label hierarchy; returns, per level, the labels scoring at least `threshold`.
 
     Call parameters (also accepted by the constructor):
-        threshold (`float`, defaults to 0.5): minimum sigmoid probability of a returned label.
+        threshold (`float`, *optional*): minimum sigmoid probability of a returned label; defaults to
+            the model's decision thresholds (`config.label_thresholds`, else `config.decision_threshold`,
+            0.5 unless `train.py --tune_thresholds` chose them on the validation split).
         hierarchical_consistency (`bool`, *optional*): cap each label's probability by its parents'
             (no child without its parent); defaults to the model's `config.hierarchical_consistency`.
         truncation (`bool`, defaults to `True`) and max_length (`int`, *optional*): tokenizer
@@ -83,7 +85,7 @@ class HierarchicalClassificationPipeline(Pipeline):
         return {"logits": output.logits}
 
     def postprocess(
-        self, model_outputs: dict[str, torch.Tensor], threshold: float = 0.5, hierarchical_consistency: bool | None = None
+        self, model_outputs: dict[str, torch.Tensor], threshold: float | None = None, hierarchical_consistency: bool | None = None
     ) -> list[dict[str, Any]]:
         levels = self.model.logits_to_levels(model_outputs["logits"], threshold, hierarchical_consistency)
         result = []

@@ -139,7 +139,7 @@ def _tokenizer_and_model(model: str, auto_class: str, device: str | None, trust_
 
 
 def _lame_predictor(
-    model: str, config: dict, device: str | None, threshold: float, trust_remote_code: bool
+    model: str, config: dict, device: str | None, threshold: float | None, trust_remote_code: bool
 ) -> Callable[[str], dict]:
     import transformers
 
@@ -160,7 +160,7 @@ def _lame_predictor(
 
 
 def _ner_predictor(
-    model: str, config: dict, device: str | None, threshold: float, trust_remote_code: bool
+    model: str, config: dict, device: str | None, threshold: float | None, trust_remote_code: bool
 ) -> Callable[[str], dict]:
     tokenizer, network = _tokenizer_and_model(model, "AutoModelForTokenClassification", device, trust_remote_code)
     try:
@@ -198,7 +198,7 @@ def _scores(text: str, tokenizer, network) -> list[float]:
 
 
 def _layerwise_predictor(
-    model: str, config: dict, device: str | None, threshold: float, trust_remote_code: bool
+    model: str, config: dict, device: str | None, threshold: float | None, trust_remote_code: bool
 ) -> Callable[[str], dict]:
     import torch
 
@@ -225,10 +225,16 @@ def _layerwise_predictor(
 
 
 def _classification_predictor(
-    model: str, config: dict, device: str | None, threshold: float, trust_remote_code: bool
+    model: str, config: dict, device: str | None, threshold: float | None, trust_remote_code: bool
 ) -> Callable[[str], dict]:
     tokenizer, network = _tokenizer_and_model(model, "AutoModelForSequenceClassification", device, trust_remote_code)
     multi_label = network.config.problem_type == "multi_label_classification"
+    # The decision thresholds a training run tuned and stored in config.json (0.5 without them).
+    count = network.config.num_labels
+    if threshold is not None:
+        thresholds = [threshold] * count
+    else:
+        thresholds = getattr(network.config, "label_thresholds", None) or [getattr(network.config, "decision_threshold", 0.5)] * count
 
     def predict(text: str) -> dict:
         scores = _scores(text, tokenizer, network)
@@ -237,7 +243,7 @@ def _classification_predictor(
             {
                 "label": network.config.id2label[i],
                 "score": score,
-                "predicted": score >= threshold if multi_label else i == best,
+                "predicted": score >= thresholds[i] if multi_label else i == best,
                 "description": "",
                 "evidence": [],
             }
@@ -288,12 +294,14 @@ VIEWS: dict[str, View] = {
 
 
 def load_predictor(
-    model: str, *, device: str | None = None, threshold: float = 0.5, trust_remote_code: bool = False
+    model: str, *, device: str | None = None, threshold: float | None = None, trust_remote_code: bool = False
 ) -> tuple[str, Callable[[str], dict]]:
     """Load `model` (folder or Hub id) and return `(kind, predict)`; `predict(text)` gives a viewer dict.
 
     `threshold` is the probability from which a label of a multi-label model (LAME, layer-wise or
-    plain) is predicted; multi-class models predict their most probable label.
+    plain) is predicted; by default the model's own decision thresholds (config.json
+    `label_thresholds` or `decision_threshold`, tuned on validation by `train.py`; else 0.5).
+    Multi-class models predict their most probable label.
     `trust_remote_code=True` lets the model's own code run (module docstring); without it a model
     that needs that code raises `RemoteCodeError`. `predict` raises `ValueError` for an empty or
     whitespace-only text, which has no words to classify.

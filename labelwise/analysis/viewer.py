@@ -481,7 +481,10 @@ def _main(argv: Sequence[str]) -> None:
     parser.add_argument("--output", required=True, help="HTML file to write")
     parser.add_argument("--png", default=None, help="also render a PNG with headless Chromium")
     parser.add_argument("--label", default=None, help="LAME: the label shading the text at first")
-    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument(
+        "--threshold", type=float, default=None,
+        help="probability from which a label is predicted (default: the model's tuned thresholds, else 0.5)",
+    )
     parser.add_argument("--title", default=None)
     parser.add_argument(
         "--trust_remote_code", action="store_true", help="let the model's own code run on this machine (read it first)"

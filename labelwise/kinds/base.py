@@ -44,6 +44,9 @@ class PreparedTask:
     label_levels: dict[str, int] | None = None
     notes: dict = field(default_factory=dict)
     pipeline_task: str | None = None  # set from the kind by `labelwise.training.tasks.prepare_task`
+    # Multi-label tasks: `(gold 0/1, probabilities, threshold or per-label thresholds) -> metrics`, the
+    # thresholded part of `compute_metrics`; `labelwise.training.thresholds` tunes and reports with it.
+    scores_at: Callable | None = None
 
     def save(self, folder: str) -> None:
         """Save a Hub-ready folder: weights, config (+ auto_map), remote code, tokenizer, pipeline."""
@@ -246,11 +249,13 @@ def prepare_flat(
     model = build_model(names, descriptions, problem_type)
     threshold = args.threshold
 
+    def scores_at(gold, probabilities, at) -> dict[str, float]:
+        return multilabel_scores(gold.astype(int), (probabilities >= np.asarray(at)).astype(int))
+
     def compute_metrics(prediction) -> dict[str, float]:
         logits, labels = logits_of(prediction.predictions), prediction.label_ids
         if multi_label:
-            predicted = (torch.sigmoid(torch.from_numpy(logits)).numpy() >= threshold).astype(int)
-            return multilabel_scores(labels.astype(int), predicted)
+            return scores_at(labels, torch.sigmoid(torch.from_numpy(logits)).numpy(), threshold)
         return multiclass_scores(labels, logits.argmax(-1))
 
     return PreparedTask(
@@ -264,4 +269,5 @@ def prepare_flat(
         task=space.task if space.task != "hierarchical" else "multi_label",
         label_names=names,
         label_descriptions=descriptions,
+        scores_at=scores_at if multi_label else None,
     )

@@ -94,9 +94,12 @@ def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
     )
     threshold = args.threshold
 
+    def scores_at(gold, probabilities, at) -> dict[str, float]:
+        return hierarchical_scores(gold.astype(int), probabilities, levels, threshold=np.asarray(at))
+
     def compute_metrics(prediction) -> dict[str, float]:
         scores = torch.sigmoid(torch.from_numpy(logits_of(prediction.predictions))).numpy()
-        return hierarchical_scores(prediction.label_ids.astype(int), scores, levels, threshold=threshold)
+        return scores_at(prediction.label_ids, scores, threshold)
 
     return PreparedTask(
         model=model,
@@ -111,6 +114,7 @@ def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
         label_descriptions=dict(zip(space.names, space.descriptions)) if space.descriptions else None,
         label_levels=dict(zip(names, levels)),
         notes={"hierarchy_depth": max(levels), "layer_assignment": model.config.layer_assignment},
+        scores_at=scores_at,
     )
 
 

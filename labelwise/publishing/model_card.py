@@ -230,9 +230,10 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
             task_name=_TASK_WORDS[summary["task"]],
             dataset_type=dataset_id,
             dataset_name=dataset["name"],
-            dataset_split=split,
-            metric_type=name,
-            metric_name=metric_display_name(name),
+            # "test_tuned": the test split scored at the decision threshold tuned on validation.
+            dataset_split=split.removesuffix("_tuned"),
+            metric_type=name + ("_tuned_threshold" if split.endswith("_tuned") else ""),
+            metric_name=metric_display_name(name) + (" (tuned threshold)" if split.endswith("_tuned") else ""),
             metric_value=value,
         )
         for split, values in results.items()
@@ -285,6 +286,7 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
         # Options that were not set (None) say nothing about this run.
         hyperparameters={k: v for k, v in (summary.get("hyperparameters") or {}).items() if v is not None},
         results=results,
+        decision_thresholds=summary.get("decision_thresholds"),
         metric_display_name=metric_display_name,
         train_runtime_seconds=summary.get("train_runtime_seconds"),
         hardware=summary.get("hardware"),

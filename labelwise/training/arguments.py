@@ -54,7 +54,17 @@ class CommonArguments:
         default=None,
         metadata={"help": "Dropout of the encoder and the head (the layer-wise paper grids over 0 and 0.1)."},
     )
-    threshold: float = field(default=0.5, metadata={"help": "Sigmoid threshold of multi-label predictions."})
+    threshold: float = field(
+        default=0.5, metadata={"help": "Sigmoid threshold of multi-label predictions during training and in the "
+                               "reported validation/test metrics."}
+    )
+    tune_thresholds: str = field(
+        default="global",
+        metadata={"help": "Multi-label models, after training: choose the decision threshold on the validation "
+                  "split (global: one for all labels; per_label: one each; none: keep --threshold). It is stored "
+                  "in config.json, used by the pipelines, and the metrics at it are reported beside those at "
+                  "--threshold."},
+    )
     early_stopping_patience: int | None = field(
         default=None, metadata={"help": "Stop after N evaluations without improvement (needs eval each epoch)."}
     )

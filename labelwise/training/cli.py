@@ -30,6 +30,7 @@ from labelwise.kinds import get_kind
 from labelwise.training.arguments import LabelwiseArguments, parse_arguments
 from labelwise.training.checkpoints import checkpoint_to_resume, last_complete_checkpoint  # noqa: F401  (moved there; old import path)
 from labelwise.training.tasks import PreparedTask, prepare_task
+from labelwise.training.thresholds import tune_thresholds
 from labelwise.training.trainer import LabelwiseTrainer, RankActivityCallback
 
 logger = logging.getLogger("labelwise.train")
@@ -125,6 +126,7 @@ def write_summary(folder: str, args: LabelwiseArguments, training_args, task: Pr
         "train_runtime_seconds": results["train_runtime_seconds"],
         "hardware": _hardware(training_args),
         "widget_examples": results["widget_examples"],
+        "decision_thresholds": results.get("decision_thresholds"),
         "label_descriptions": task.label_descriptions,
         "levels": task.label_levels,
         **({"notes": {k: v for k, v in task.notes.items() if k != "raw_test"}} if task.notes else {}),
@@ -182,6 +184,9 @@ def run(argv: list[str] | None = None) -> dict:
     test = evaluate_test_split(trainer, task, args)
     if test:
         metrics["test"] = _clean(test, "")
+    # After the metrics at --threshold: the tuned threshold goes into the config that is saved next.
+    thresholds = tune_thresholds(trainer, task, args.tune_thresholds)
+    metrics.update(thresholds.get("metrics", {}))
 
     if not trainer.is_world_process_zero():
         return {}
@@ -193,7 +198,8 @@ def run(argv: list[str] | None = None) -> dict:
         args,
         training_args,
         task,
-        {"metrics": metrics, "train_runtime_seconds": round(runtime, 1), "widget_examples": list(texts)},
+        {"metrics": metrics, "train_runtime_seconds": round(runtime, 1), "widget_examples": list(texts),
+         "decision_thresholds": {k: v for k, v in thresholds.items() if k != "metrics"} or None},
     )
     try:
         from labelwise.publishing.model_card import write_model_card
@@ -210,7 +216,7 @@ def _report(summary: dict, folder: str, steps: int) -> None:
           f"({steps} steps, {summary['train_runtime_seconds']} s, {summary['hardware']})")
     for split, values in summary["metrics"].items():
         shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items() if not k.startswith(("rp_level", "loss")) or k == "loss")
-        print(f"  {split:10s} {shown}")
+        print(f"  {split:16s} {shown}")
     print(f"Hub-ready folder: {folder}")
     print(f"Publish it with:  python push_to_hub.py {folder} --repo_id <user>/<name>")
 
