@@ -104,7 +104,7 @@ def hierarchical_scores(
     y_true,
     scores,
     label_levels: Sequence[int],
-    threshold: float = 0.5,
+    threshold: float | np.ndarray = 0.5,
     k_values: Iterable[int] = (1, 5, 10),
 ) -> dict[str, float]:
     """Per-level and overall scores for hierarchical multi-label classification (paper Table 1).
@@ -115,7 +115,8 @@ def hierarchical_scores(
         scores: `[n_documents, n_labels]` probabilities (the thresholded metrics compare them with
             `threshold`, so pass sigmoid outputs, not logits).
         label_levels: the hierarchy level of each column (length n_labels), e.g. 1..6.
-        threshold: a label is predicted when its score is `>= threshold` (for the F1 metrics).
+        threshold: a label is predicted when its score is `>= threshold` (for the F1 metrics); one
+            probability, or a `[n_labels]` array of per-label thresholds.
         k_values: the k of P@k and nDCG@k.
 
     Returns:
