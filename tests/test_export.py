@@ -215,3 +215,80 @@ def test_unsupported_model_and_bad_options_are_refused(tmp_path):
         ExportOptions(quantize="int4")
     with pytest.raises(FileNotFoundError, match="not a labelwise ONNX export"):
         OnnxModel(str(tmp_path))
+
+
+# -- publishing: push_to_hub.py --include_onnx and the endpoint handler on the ONNX graph -----------------
+
+
+@pytest.mark.slow
+def test_push_include_onnx_then_the_handler_serves_the_graph_without_labelwise(tmp_path, monkeypatch):
+    import textwrap
+
+    from fake_hub import FakeHub
+    from helpers import run_python_without_labelwise
+    from huggingface_hub import constants
+
+    from labelwise.publishing.push import push_folder
+
+    folder = Path(save_lame(tmp_path / "lame"))
+    summary = {"labelwise_version": "0.1.0", "model_kind": "lame", "task": "multi_label", "base_model": None,
+               "dataset": {"name": "demo", "hub_id": None, "config": {}}, "hyperparameters": {},
+               "metrics": {"test": {"micro_f1": 0.5}}, "widget_examples": [TEXTS[0]], "label_descriptions": None, "levels": None}
+    (folder / "training_summary.json").write_text(json.dumps(summary))
+    token = "hf_FakeSecretToken0123456789abcdef"
+    with FakeHub(tmp_path / "hub", token=token) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+        monkeypatch.setenv("HF_TOKEN", token)
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+        push_folder(folder, "user/lame-onnx", include_onnx=True)
+        files = hub.files("user/lame-onnx")
+    assert {"onnx/model.onnx", "onnx/model_int8.onnx", "onnx/onnx_serving.py", "onnx/onnx_export.json",
+            "onnx/pipeline_lame.py", "onnx/config.json", "handler.py", "model.safetensors"} <= set(files)
+    readme = files["README.md"].decode()
+    assert "## ONNX" in readme and 'hf download user/lame-onnx --include "onnx/*"' in readme
+    assert "onnxruntime" in files["requirements.txt"].decode()
+    assert "## ONNX" not in (folder / "README.md").read_text()  # the local card is left as it was
+
+    # The repo as an endpoint sees it; answers from the torch and the ONNX backends, in a process without labelwise.
+    repo = tmp_path / "repo"
+    for name, data in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_bytes(data)
+    code = textwrap.dedent(
+        f"""
+        import json, os, sys
+        sys.path.insert(0, {str(repo)!r})
+        from handler import EndpointHandler
+        answers = {{}}
+        for backend in ("torch", "onnx", "onnx-int8"):
+            os.environ["LABELWISE_BACKEND"] = backend
+            endpoint = EndpointHandler({str(repo)!r})
+            answers[backend] = [type(endpoint.pipeline.model).__name__, endpoint({{"inputs": {TEXTS[0]!r}}})]
+        print("ANSWERS " + json.dumps(answers))
+        """
+    )
+    result = run_python_without_labelwise(code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "ANSWERS " in result.stdout, (result.stdout[-2000:], result.stderr[-2000:])
+    answers = json.loads(result.stdout.rsplit("ANSWERS ", 1)[1].splitlines()[0])
+    assert answers["torch"][0] == "LameForSequenceClassification" and answers["onnx"][0] == "OnnxModel"
+    torch_answer, onnx_answer, int8_answer = answers["torch"][1], answers["onnx"][1], answers["onnx-int8"][1]
+    assert [x["label"] for x in onnx_answer["labels"]] == [x["label"] for x in torch_answer["labels"]]
+    for a, b, c in zip(onnx_answer["labels"], torch_answer["labels"], int8_answer["labels"]):
+        assert a["score"] == pytest.approx(b["score"], abs=FP32_TOLERANCE)
+        assert c["score"] == pytest.approx(b["score"], abs=0.05)
+        assert [w["word"] for w in a["evidence"]] == [w["word"] for w in b["evidence"]]
+    assert any(item["evidence"] for item in onnx_answer["labels"])
+
+
+def test_handler_refuses_an_unknown_backend(tmp_path, monkeypatch):
+    from labelwise.publishing.handler import EndpointHandler
+
+    folder = save_classifier(tmp_path / "classifier")
+    monkeypatch.setenv("LABELWISE_BACKEND", "tensorrt")
+    with pytest.raises(ValueError, match="LABELWISE_BACKEND='tensorrt'"):
+        EndpointHandler(folder)
+    monkeypatch.setenv("LABELWISE_BACKEND", "onnx")  # asked for, but the folder has no onnx/ export
+    with pytest.raises(ValueError, match="push with --include_onnx"):
+        EndpointHandler(folder)
