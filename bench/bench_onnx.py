@@ -165,15 +165,20 @@ def measure_memory(engine: str, model_folder: str, onnx_folder: str, lengths: li
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run_kind(kind: str, args) -> dict:
+def prepare(kind: str, work_dir: str) -> tuple[Path, Path]:
+    """Build and export `kind` into `work_dir` unless done before; returns (model folder, export folder)."""
     from labelwise.export import ExportOptions, export_model
 
-    work = Path(args.work_dir)
-    model_folder, onnx_folder = work / kind / "model", work / kind / "onnx"
+    model_folder, onnx_folder = Path(work_dir) / kind / "model", Path(work_dir) / kind / "onnx"
     if not (model_folder / "config.json").exists():
         build(kind, model_folder)
     if not (onnx_folder / "onnx_export.json").exists():
         export_model(str(model_folder), str(onnx_folder), ExportOptions(quantize="int8"))
+    return model_folder, onnx_folder
+
+
+def run_kind(kind: str, args) -> dict:
+    model_folder, onnx_folder = prepare(kind, args.work_dir)
     manifest = json.loads((onnx_folder / "onnx_export.json").read_text())
     speed = measure_speed(kind, str(model_folder), str(onnx_folder), args.lengths, args.batch, args.threads, args.reps, args.warmup)
     memory = {engine: measure_memory(engine, str(model_folder), str(onnx_folder), args.lengths, args.batch, args.threads)
@@ -223,6 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output_dir", default=str(HERE / "results" / "onnx"))
     parser.add_argument("--work_dir", default="runs/bench_onnx", help="models and exports (not committed)")
     parser.add_argument("--force", action="store_true")
+    parser.add_argument("--prepare", action="store_true", help="only build and export the models (nothing timed)")
     parser.add_argument("--report", action="store_true", help="print the table from the JSON files and exit")
     parser.add_argument("--probe", nargs=3, metavar=("ENGINE", "MODEL", "ONNX"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -232,6 +238,10 @@ def main(argv: list[str] | None = None) -> None:
     output = Path(args.output_dir)
     if args.report:
         print(report(output, args.lengths))
+        return
+    if args.prepare:
+        for kind in args.kinds:
+            print(kind, *prepare(kind, args.work_dir), flush=True)
         return
     output.mkdir(parents=True, exist_ok=True)
     for kind in args.kinds:

@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +62,6 @@ class ExportOptions:
     trace_batch: int = 2
     trace_length: int = 16
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.quantize not in (None, *QUANTIZATIONS):
@@ -172,6 +171,10 @@ def parity(spec: GraphSpec, path: str, inputs: dict[str, torch.Tensor]) -> dict[
 
 
 SUPPORT_GLOBS = ("config.json", "*.py", "training_summary.json", "README.md")
+REMOTE_CODE = {
+    "lame": ["configuration_lame.py", "modeling_lame.py", "pipeline_lame.py"],
+    "layerwise": ["configuration_layerwise.py", "modeling_layerwise.py", "pipeline_layerwise.py"],
+}
 
 
 def copy_support_files(source: str, output: str, kind: str) -> list[str]:
@@ -185,14 +188,11 @@ def copy_support_files(source: str, output: str, kind: str) -> list[str]:
             target = Path(output) / ("MODEL_README.md" if path.name == "README.md" else path.name)
             shutil.copyfile(path, target)
             copied.append(target.name)
-    # The kind's remote-code pipeline must be there for serving, also when the model was saved without it.
-    modeling = Path(__file__).resolve().parent.parent / "modeling"
-    needed = {"lame": ["configuration_lame.py", "modeling_lame.py", "pipeline_lame.py"],
-              "layerwise": ["configuration_layerwise.py", "modeling_layerwise.py", "pipeline_layerwise.py"]}
-    for name in needed.get(kind, []):
-        if not (Path(output) / name).exists():
-            import labelwise.modeling as package
+    # The kind's remote code and pipeline must be there for serving, also when the model was saved without them.
+    import labelwise.modeling as package
 
+    for name in REMOTE_CODE.get(kind, []):
+        if not (Path(output) / name).exists():
             shutil.copyfile(Path(package.__file__).parent / name, Path(output) / name)
             copied.append(name)
     AutoTokenizer.from_pretrained(source).save_pretrained(output)
