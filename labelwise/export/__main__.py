@@ -19,9 +19,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--revision", default=None, help="Hub revision when --model is a repo id")
     parser.add_argument("--quantize", choices=QUANTIZATIONS, default=None, help="also write model_int8.onnx (dynamic int8)")
     parser.add_argument("--per_channel", action="store_true", help="int8 weights with one scale per output channel")
-    parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
-    parser.add_argument("--attn_implementation", default="eager", choices=["eager", "sdpa"],
-                        help="encoder attention while exporting (eager: plain MatMul/Softmax, the smaller graph)")
+    parser.add_argument("--opset", type=int, default=23, help="ONNX opset (23: the first with the fused Attention operator)")
+    parser.add_argument("--attn_implementation", default="sdpa", choices=["eager", "sdpa"],
+                        help="encoder attention while exporting (sdpa + opset 23: one Attention node per layer)")
     parser.add_argument("--tolerance", type=float, default=1e-4, help="max |ONNX - PyTorch| allowed for fp32 outputs")
     args = parser.parse_args(argv)
     options = ExportOptions(

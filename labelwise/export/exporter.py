@@ -41,10 +41,11 @@ class ExportOptions:
             quantization (int8 weights of every MatMul/Gemm with a constant weight, activations
             quantized per call).
         per_channel: int8 weights with one scale per output channel instead of one per matrix.
-        opset: ONNX opset (None: the exporter's default).
-        attn_implementation: attention implementation of the encoder while exporting. `"eager"`
-            gives plain MatMul/Softmax attention that ONNX Runtime optimises; `"sdpa"` exports
-            torch's fused kernel decomposed with NaN guards (a larger graph, no faster).
+        opset: ONNX opset. 23 is the first with the `Attention` operator, which the exporter
+            emits for the encoder's `sdpa` attention and ONNX Runtime runs as one fused kernel.
+        attn_implementation: attention implementation of the encoder while exporting. `"sdpa"`
+            (with opset >= 23) becomes one `Attention` node per layer; `"eager"` gives plain
+            MatMul/Softmax attention (about 15% slower in ONNX Runtime here, docs/EXPORT.md).
         tolerance: largest allowed |ONNX Runtime - PyTorch| of any fp32 output on the check inputs;
             the export fails above it.
         check_batch / check_length: shape of the random check inputs (different from the tracing
@@ -54,8 +55,8 @@ class ExportOptions:
 
     quantize: str | None = None
     per_channel: bool = False
-    opset: int | None = None
-    attn_implementation: str = "eager"
+    opset: int | None = 23
+    attn_implementation: str = "sdpa"
     tolerance: float = PARITY_TOLERANCE
     check_batch: int = 3
     check_length: int = 37
@@ -82,7 +83,7 @@ def resolve_model_folder(model: str, revision: str | None = None) -> str:
         ) from err
 
 
-def load_model(folder: str, attn_implementation: str = "eager"):
+def load_model(folder: str, attn_implementation: str = "sdpa"):
     """Load the model in `folder` with the Auto class its `config.json` architecture needs, in eval mode."""
     import labelwise.modeling  # noqa: F401  (registers the labelwise architectures with the Auto classes)
 
@@ -221,7 +222,7 @@ def export_model(model: str, output: str, options: ExportOptions | None = None, 
     if worst > options.tolerance:
         raise ValueError(
             f"{fp32_path}: ONNX Runtime differs from PyTorch by {worst:.2e} (per output: {report['fp32']}), "
-            f"above the tolerance {options.tolerance:.0e}; try --attn_implementation sdpa or another --opset."
+            f"above the tolerance {options.tolerance:.0e}; try --attn_implementation eager or another --opset."
         )
     files = {"fp32": FP32_FILE}
     if options.quantize == "int8":
