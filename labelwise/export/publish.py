@@ -13,7 +13,7 @@ from labelwise.export.exporter import ExportOptions, export_model
 
 ONNX_FOLDER = "onnx"
 CARD_SECTION_TEMPLATE = "_onnx_section.md"
-REQUIREMENTS = "onnxruntime>=1.20,<2\nnumpy\n"
+REQUIREMENTS = "onnxruntime>=1.23,<2\nnumpy\n"
 """Added to the endpoint's requirements.txt so handler.py can serve the ONNX graph."""
 
 PIPELINE_NOTES = {
