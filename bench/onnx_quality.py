@@ -73,11 +73,14 @@ def engines(model_folder: str, onnx_folder: str):
     }
 
 
+PER_CHANNEL = False  # set by --per_channel
+
+
 def export(model_folder: str, onnx_folder: str) -> dict:
     from labelwise.export import ExportOptions, export_model
 
     if not Path(onnx_folder, "onnx_export.json").exists():
-        export_model(model_folder, onnx_folder, ExportOptions(quantize="int8"))
+        export_model(model_folder, onnx_folder, ExportOptions(quantize="int8", per_channel=PER_CHANNEL))
     return json.loads(Path(onnx_folder, "onnx_export.json").read_text())
 
 
@@ -146,7 +149,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", help="trained model folder (hoc, ade)")
     parser.add_argument("--onnx", default=None, help="export folder (default: beside the model)")
     parser.add_argument("--output_dir", default="runs/ade_fold0", help="train-ade: where the tagger is saved")
+    parser.add_argument("--per_channel", action="store_true", help="int8 with per-channel weight scales (result file *_per_channel.json)")
     args = parser.parse_args(argv)
+    global PER_CHANNEL
+    PER_CHANNEL = args.per_channel
     if args.command == "train-ade":
         train_ade(args)
         return
@@ -154,7 +160,9 @@ def main(argv: list[str] | None = None) -> None:
     record.update(model=args.model, threads=torch.get_num_threads(), machine=f"{platform.machine()}, {os.cpu_count()} cores",
                   command="python bench/onnx_quality.py " + " ".join(sys.argv[1:]))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"quality_{args.command}.json").write_text(json.dumps(record, indent=2))
+    record["per_channel"] = args.per_channel
+    suffix = "_per_channel" if args.per_channel else ""
+    (RESULTS / f"quality_{args.command}{suffix}.json").write_text(json.dumps(record, indent=2))
 
 
 if __name__ == "__main__":
