@@ -165,7 +165,7 @@ def measure_memory(engine: str, model_folder: str, onnx_folder: str, lengths: li
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def prepare(kind: str, work_dir: str) -> tuple[Path, Path]:
+def prepare(kind: str, work_dir: str, per_channel: bool = False) -> tuple[Path, Path]:
     """Build and export `kind` into `work_dir` unless done before; returns (model folder, export folder)."""
     from labelwise.export import ExportOptions, export_model
 
@@ -173,12 +173,12 @@ def prepare(kind: str, work_dir: str) -> tuple[Path, Path]:
     if not (model_folder / "config.json").exists():
         build(kind, model_folder)
     if not (onnx_folder / "onnx_export.json").exists():
-        export_model(str(model_folder), str(onnx_folder), ExportOptions(quantize="int8"))
+        export_model(str(model_folder), str(onnx_folder), ExportOptions(quantize="int8", per_channel=per_channel))
     return model_folder, onnx_folder
 
 
 def run_kind(kind: str, args) -> dict:
-    model_folder, onnx_folder = prepare(kind, args.work_dir)
+    model_folder, onnx_folder = prepare(kind, args.work_dir, args.per_channel)
     manifest = json.loads((onnx_folder / "onnx_export.json").read_text())
     speed = measure_speed(kind, str(model_folder), str(onnx_folder), args.lengths, args.batch, args.threads, args.reps, args.warmup)
     memory = {engine: measure_memory(engine, str(model_folder), str(onnx_folder), args.lengths, args.batch, args.threads)
@@ -187,7 +187,7 @@ def run_kind(kind: str, args) -> dict:
     import torch
 
     return {
-        "kind": kind, "batch": args.batch, "threads": args.threads, "reps": args.reps, "warmup": args.warmup,
+        "kind": kind, "per_channel": args.per_channel, "batch": args.batch, "threads": args.threads, "reps": args.reps, "warmup": args.warmup,
         "speed": speed, "peak_rss_mib": memory,
         "export_max_abs_diff": manifest["max_abs_diff_vs_pytorch"],
         "graph_mib": {key: round(os.path.getsize(onnx_folder / name) / 2**20, 1) for key, name in manifest["files"].items()},
@@ -228,6 +228,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output_dir", default=str(HERE / "results" / "onnx"))
     parser.add_argument("--work_dir", default="runs/bench_onnx", help="models and exports (not committed)")
     parser.add_argument("--force", action="store_true")
+    parser.add_argument("--per_channel", action=argparse.BooleanOptionalAction, default=False,
+                        help="int8 with per-channel weight scales (the exporter's default; use its own --work_dir); without it: per-tensor")
     parser.add_argument("--prepare", action="store_true", help="only build and export the models (nothing timed)")
     parser.add_argument("--report", action="store_true", help="print the table from the JSON files and exit")
     parser.add_argument("--probe", nargs=3, metavar=("ENGINE", "MODEL", "ONNX"), help=argparse.SUPPRESS)
@@ -241,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.prepare:
         for kind in args.kinds:
-            print(kind, *prepare(kind, args.work_dir), flush=True)
+            print(kind, *prepare(kind, args.work_dir, args.per_channel), flush=True)
         return
     output.mkdir(parents=True, exist_ok=True)
     for kind in args.kinds:

@@ -73,7 +73,7 @@ def engines(model_folder: str, onnx_folder: str):
     }
 
 
-PER_CHANNEL = False  # set by --per_channel
+PER_CHANNEL = True  # set by --per_channel / --no-per_channel
 
 
 def export(model_folder: str, onnx_folder: str) -> dict:
@@ -149,7 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", help="trained model folder (hoc, ade)")
     parser.add_argument("--onnx", default=None, help="export folder (default: beside the model)")
     parser.add_argument("--output_dir", default="runs/ade_fold0", help="train-ade: where the tagger is saved")
-    parser.add_argument("--per_channel", action="store_true", help="int8 with per-channel weight scales (result file *_per_channel.json)")
+    parser.add_argument("--per_channel", action=argparse.BooleanOptionalAction, default=False,
+                        help="int8 with per-channel weight scales (the exporter's default; result file *_per_channel.json); "
+                             "without it: per-tensor scales (quality_<corpus>.json)")
     args = parser.parse_args(argv)
     global PER_CHANNEL
     PER_CHANNEL = args.per_channel

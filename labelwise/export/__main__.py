@@ -18,7 +18,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--output", required=True, help="folder for model.onnx, config, tokenizer, onnx_serving.py")
     parser.add_argument("--revision", default=None, help="Hub revision when --model is a repo id")
     parser.add_argument("--quantize", choices=QUANTIZATIONS, default=None, help="also write model_int8.onnx (dynamic int8)")
-    parser.add_argument("--per_channel", action="store_true", help="int8 weights with one scale per output channel")
+    parser.add_argument("--per_channel", action=argparse.BooleanOptionalAction, default=True,
+                        help="int8 weights with one scale per output channel (default; --no-per_channel: one per matrix)")
     parser.add_argument("--opset", type=int, default=23, help="ONNX opset (23: the first with the fused Attention operator)")
     parser.add_argument("--attn_implementation", default="sdpa", choices=["eager", "sdpa"],
                         help="encoder attention while exporting (sdpa + opset 23: one Attention node per layer)")
