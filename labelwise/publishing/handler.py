@@ -19,8 +19,12 @@ At start the handler refuses a repo whose config files point its remote code at 
 (`auto_map` / `custom_pipelines` entries of the form "other/repo--module.Class"): deploying this
 repo is consent to run this repo's code, not someone else's.
 
+ONNX: when the repo has an `onnx/` export (`push_to_hub.py --include_onnx`), onnxruntime is installed
+and the endpoint has no GPU, the same pipelines run on the ONNX graph (`onnx/onnx_serving.py`). The
+endpoint variable LABELWISE_BACKEND overrides the choice: `torch`, `onnx`, or `onnx-int8` (the int8 graph).
+
 This file runs on the endpoint, where labelwise is not installed: it imports only the standard
-library, torch and transformers.
+library, torch and transformers (and the repo's own `onnx/onnx_serving.py` when serving ONNX).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import inspect
 import json
 import os
 import re
+import sys
 from typing import Any
 
 import torch
@@ -112,6 +117,33 @@ def _empty_texts(inputs: str | list[str]) -> list[str]:
     return [f'"inputs"[{index}]' for index, text in enumerate(inputs) if not text.strip()]
 
 
+ONNX_FOLDER = "onnx"
+BACKENDS = ("torch", "onnx", "onnx-int8")
+
+
+def _onnx_pipeline(path: str):
+    """The pipeline on the repo's ONNX graph when LABELWISE_BACKEND (or, unset, the setup) says so; else None."""
+    import importlib.util
+
+    backend = os.environ.get("LABELWISE_BACKEND", "").strip().lower()
+    if backend and backend not in BACKENDS:
+        raise ValueError(f"LABELWISE_BACKEND={backend!r}: choose one of {list(BACKENDS)} (or leave it unset).")
+    folder = os.path.join(path, ONNX_FOLDER)
+    available = os.path.exists(os.path.join(folder, "onnx_serving.py")) and importlib.util.find_spec("onnxruntime")
+    if backend == "torch" or (not backend and (not available or torch.cuda.is_available())):
+        return None
+    if not available:
+        raise ValueError(
+            f"LABELWISE_BACKEND={backend!r}, but {folder}/onnx_serving.py or the onnxruntime package is missing "
+            "(push with --include_onnx; add onnxruntime to requirements.txt)."
+        )
+    spec = importlib.util.spec_from_file_location("onnx_serving", os.path.join(folder, "onnx_serving.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there while it executes
+    spec.loader.exec_module(module)
+    return module.onnx_pipeline(folder, quantized=backend == "onnx-int8")
+
+
 class EndpointHandler:
     """Load the model in `path` once; answer each request with its labels and probabilities."""
 
@@ -130,7 +162,12 @@ class EndpointHandler:
         custom_tasks = list((config.get("custom_pipelines") or {}).keys())
         architectures = config.get("architectures") or []
         self.default_parameters: dict[str, Any] = {}
-        if len(custom_tasks) == 1:
+        onnx_pipeline = _onnx_pipeline(path)
+        if onnx_pipeline is not None:
+            self.pipeline, self.task = onnx_pipeline, onnx_pipeline.task
+            if self.task == "text-classification":
+                self.default_parameters = {"truncation": True}
+        elif len(custom_tasks) == 1:
             # The model's own pipeline (e.g. LAME's, which adds the evidence words of each label).
             self.task = custom_tasks[0]
             self.pipeline = pipeline(self.task, model=path, trust_remote_code=True, device=device)

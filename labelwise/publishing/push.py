@@ -260,6 +260,14 @@ def handler_requirements() -> str:
     return f"transformers>={major}.0,<{major + 1}\nsafetensors>={safetensors_minor}\n"
 
 
+def _onnx_requirements(include_onnx: bool) -> str:
+    if not include_onnx:
+        return ""
+    from labelwise.export.publish import REQUIREMENTS
+
+    return REQUIREMENTS
+
+
 def _demo_operations(folder: Path, repo_id: str) -> list[CommitOperationAdd]:
     """The Gradio Space files for `repo_id` (written by labelwise.analysis.space), under DEMO_FOLDER/."""
     from labelwise.analysis.space import write_space_files
@@ -317,6 +325,7 @@ def push_folder(
     include_handler: bool = True,
     include_demo: bool = False,
     allow_custom_code: bool = False,
+    include_onnx: bool = False,
 ) -> str:
     """Publish a trained folder to the Hub repo `repo_id` in one commit; return the commit URL.
 
@@ -333,6 +342,8 @@ def push_folder(
             "Demo Space" section to the pushed card saying how to launch it.
         allow_custom_code: publish remote-code files that differ from the ones labelwise ships
             (with a warning); code from another repository is refused regardless.
+        include_onnx: export the model to ONNX (fp32 and int8, `labelwise.export`) into `onnx/`,
+            add an "ONNX" section to the pushed card and onnxruntime to the handler's requirements.
 
     Raises:
         FolderError: the folder cannot be published (before anything is sent).
@@ -356,8 +367,15 @@ def push_folder(
     api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None)
     branch = revision or "main"
 
+    onnx_files, onnx_section = {}, ""
+    if include_onnx:  # exported before anything is sent: a model that does not export is not pushed half-way
+        from labelwise.export.publish import onnx_upload
+
+        onnx_files, onnx_section = onnx_upload(folder, repo_id)
     operations = []
     for relative in plan.files:
+        if relative in onnx_files or (onnx_files and relative.startswith("onnx/")):
+            continue  # a fresh export of these weights replaces an older onnx/ folder
         path = folder / relative
         if relative == CARD_FILE:
             text = card_for_repo(
@@ -365,7 +383,7 @@ def push_folder(
                 repo_id,
                 include_handler=include_handler,
                 demo_folder=DEMO_FOLDER if include_demo else None,
-            )
+            ) + onnx_section
             operations.append(CommitOperationAdd(path_in_repo=relative, path_or_fileobj=text.encode("utf-8")))
         else:
             operations.append(CommitOperationAdd(path_in_repo=relative, path_or_fileobj=str(path)))
@@ -374,9 +392,11 @@ def push_folder(
         if HANDLER_REQUIREMENTS_FILE not in plan.files:
             operations.append(
                 CommitOperationAdd(
-                    path_in_repo=HANDLER_REQUIREMENTS_FILE, path_or_fileobj=handler_requirements().encode()
+                    path_in_repo=HANDLER_REQUIREMENTS_FILE,
+                    path_or_fileobj=(handler_requirements() + _onnx_requirements(include_onnx)).encode(),
                 )
             )
+    operations += [CommitOperationAdd(path_in_repo=path, path_or_fileobj=data) for path, data in onnx_files.items()]
     if include_demo:
         operations += _demo_operations(folder, repo_id)
     if commit_message is None:
@@ -424,6 +444,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--include_demo", action="store_true", help="add a ready Gradio Space for the model in space/ (see the card)"
     )
+    parser.add_argument(
+        "--include_onnx", action="store_true",
+        help="also export the model to ONNX (fp32 + int8) into onnx/, with a card section on serving it (needs the onnx extra)",
+    )
     parser.add_argument("--dry_run", action="store_true", help="check the folder and list the files; send nothing")
     parser.add_argument(
         "--allow_custom_code",
@@ -461,6 +485,7 @@ def main(argv: list[str] | None = None) -> int:
             include_handler=not args.no_handler,
             include_demo=args.include_demo,
             allow_custom_code=args.allow_custom_code,
+            include_onnx=args.include_onnx,
         )
     except (FolderError, PushError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
