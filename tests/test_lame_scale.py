@@ -374,3 +374,25 @@ print(json.dumps({{"logits": logits, "fields": fields, "loss": loss, "refreshes"
     assert payload["loss"] > 0
     for row, reference in zip(payload["logits"], expected):
         assert row == pytest.approx(reference, abs=1e-5)
+
+
+# ---------------------------------------------------------------------------- train.py
+def test_train_py_passes_the_scale_options_to_the_model(checkpoint, tmp_path):
+    """Sampled training, a shortlist at evaluation, chunks and the light head through the Trainer."""
+    from labelwise.training.cli import run
+
+    options = {
+        "label_sampling": "sampled", "label_sample_negatives": 2, "hard_negative_fraction": 0.5,
+        "label_cache_refresh_steps": 1, "first_stage": "bilinear", "first_stage_loss_weight": 0.5,
+        "shortlist_size": 3, "label_chunk_size": 2, "light_label_head": True,
+    }
+    flags = [item for key, value in options.items() for item in (f"--{key}", str(value).lower())]
+    summary = run([
+        "--model_name_or_path", str(checkpoint), "--output_dir", str(tmp_path), "--max_train_samples", "16",
+        "--max_eval_samples", "8", "--num_train_epochs", "1", "--per_device_train_batch_size", "8",
+        "--label_attention_heads", "4", "--max_length", "64", "--disable_tqdm", "true", *flags,
+    ])
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert {key: config[key] for key in options} == options
+    for split in ("validation", "test"):
+        assert 0.0 <= summary["metrics"][split]["micro_f1"] <= 1.0

@@ -87,6 +87,29 @@ class LabelwiseArguments:
     num_label_attention_blocks: int = field(default=1, metadata={"help": "Stacked label-attention blocks."})
     label_embedding_mode: str = field(default="joint", metadata={"help": "joint (fine-tuned) or static descriptions."})
     max_description_length: int = field(default=64, metadata={"help": "Token budget of one label description."})
+    label_sampling: str = field(
+        default="auto",
+        metadata={"help": "LAME descriptions encoded with gradient per step: none (all), sampled (the batch's "
+                  "positives + label_sample_negatives), auto (sampled above 256 labels, multi-label)."},
+    )
+    label_sample_negatives: int = field(default=128, metadata={"help": "Negative labels per step under sampling."})
+    hard_negative_fraction: float = field(
+        default=0.5, metadata={"help": "Share of those negatives that are the first stage's top-scored ones."}
+    )
+    label_cache_refresh_steps: int = field(
+        default=50, metadata={"help": "Optimizer steps between re-encodings of the training label cache."}
+    )
+    first_stage: str = field(
+        default="auto", metadata={"help": "Cheap all-label scorer: none, bilinear, auto (bilinear above 256 labels)."}
+    )
+    first_stage_loss_weight: float = field(default=1.0, metadata={"help": "Weight of the first stage's loss."})
+    shortlist_size: int = field(
+        default=0, metadata={"help": "At inference, run LAME's head on the first stage's top-k labels (0: all)."}
+    )
+    label_chunk_size: int = field(default=512, metadata={"help": "Labels per chunk in LAME's head (0: all at once)."})
+    light_label_head: bool = field(
+        default=False, metadata={"help": "LAME head without the feed-forward and dense layers (cheaper per label)."}
+    )
     # -------------------------------------------------------------------- layer-wise options
     guidance: str = field(
         default="last_six", metadata={"help": "Layer-wise variant: flat, last_six, one_by_one, in_pairs, hybrid."}
