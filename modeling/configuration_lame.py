@@ -86,7 +86,7 @@ class LameConfig(BertConfig):
             Share of those negatives taken as the first stage's highest-scored non-positive labels
             for the batch (hard negatives); the rest are drawn uniformly. Without a first stage every
             negative is random.
-        label_cache_refresh_steps (`int`, defaults to 50):
+        label_cache_refresh_steps (`int`, defaults to 100):
             Under sampling, every description is encoded without gradient into a training cache
             (the first stage scores all labels from it), re-encoded after this many optimizer steps
             and whenever the encoder's parameters are replaced or reloaded. Evaluation never reads
@@ -138,7 +138,7 @@ class LameConfig(BertConfig):
         label_sampling: str = "auto",
         label_sample_negatives: int = 128,
         hard_negative_fraction: float = 0.5,
-        label_cache_refresh_steps: int = 50,
+        label_cache_refresh_steps: int = 100,
         first_stage: str = "auto",
         first_stage_loss_weight: float = 1.0,
         shortlist_size: int = 0,

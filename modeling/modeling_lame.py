@@ -204,6 +204,21 @@ class LameFirstStage(nn.Module):
         self.document = nn.Linear(config.hidden_size, config.hidden_size)
         self.label = nn.Linear(config.hidden_size, config.hidden_size)
         self.bias = nn.Parameter(torch.empty(config.num_labels))
+        # Without gradient the projected labels depend only on the (cached) label embeddings and
+        # this layer's weights: kept, so inference does one projection per label set, not per batch.
+        self._projected: tuple[torch.Tensor, tuple, torch.Tensor] | None = None
+
+    def _project_labels(self, label_embeddings: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        if torch.is_grad_enabled():
+            return self.label(label_embeddings.to(dtype))
+        key = tuple((p.data_ptr(), p._version) for p in self.label.parameters())
+        cached = self._projected
+        # Holding the embeddings tensor itself (not its id) keeps a freed tensor's id from matching.
+        if cached is not None and cached[0] is label_embeddings and cached[1] == key:
+            return cached[2]
+        projected = self.label(label_embeddings.to(dtype))
+        self._projected = (label_embeddings, key, projected)
+        return projected
 
     def forward(self, tokens: torch.Tensor, token_mask: torch.Tensor, label_embeddings: torch.Tensor) -> torch.Tensor:
         """`tokens` `(batch, seq_len, hidden)`, `token_mask` `(batch, seq_len)`, `label_embeddings`
@@ -211,7 +226,7 @@ class LameFirstStage(nn.Module):
         mask = token_mask.unsqueeze(-1).to(tokens.dtype)
         pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1)
         documents = self.document(pooled)
-        labels = self.label(label_embeddings.to(documents.dtype))
+        labels = self._project_labels(label_embeddings, documents.dtype)
         return documents @ labels.T / math.sqrt(documents.shape[-1]) + self.bias
 
 
@@ -415,11 +430,16 @@ class LameForSequenceClassification(BertPreTrainedModel):
             input_ids, mask = self._description_batch(device, label_ids)
             return self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, 0]
         ids = list(range(count)) if label_ids is None else list(label_ids)
+        # Chunks of similar length carry little padding; the rows are put back in order afterwards.
+        lengths = self.config.label_description_token_ids
+        order = sorted(range(count), key=lambda row: len(lengths[ids[row]]))
         parts = []
         for start in range(0, count, chunk):
-            input_ids, mask = self._description_batch(device, ids[start : start + chunk])
+            rows = order[start : start + chunk]
+            input_ids, mask = self._description_batch(device, [ids[row] for row in rows])
             parts.append(self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, 0])
-        return torch.cat(parts)
+        encoded = torch.cat(parts)
+        return encoded[torch.as_tensor(order, device=encoded.device).argsort()]
 
     def _weights_key(self) -> tuple:
         # In-place updates (optimizer steps, load_state_dict, copy_) bump a tensor's version counter;

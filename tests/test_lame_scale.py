@@ -396,3 +396,19 @@ def test_train_py_passes_the_scale_options_to_the_model(checkpoint, tmp_path):
     assert {key: config[key] for key in options} == options
     for split in ("validation", "test"):
         assert 0.0 <= summary["metrics"][split]["micro_f1"] <= 1.0
+
+
+def test_first_stage_reuses_projected_labels_only_for_the_same_weights(checkpoint):
+    model = lame(checkpoint, first_stage="bilinear").eval()
+    inputs = batch()
+    with torch.no_grad():
+        before = model(**inputs).logits
+        projected = model.first_stage._projected[2]
+        assert torch.equal(model(**inputs).logits, before) and model.first_stage._projected[2] is projected
+        model.first_stage.label.weight.mul_(2.0)  # in place, as an optimizer step
+        after = model(**inputs).logits
+    assert model.first_stage._projected[2] is not projected
+    reference = lame(checkpoint, first_stage="bilinear").eval()
+    reference.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(after, reference(**inputs).logits)

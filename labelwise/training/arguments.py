@@ -97,7 +97,7 @@ class LabelwiseArguments:
         default=0.5, metadata={"help": "Share of those negatives that are the first stage's top-scored ones."}
     )
     label_cache_refresh_steps: int = field(
-        default=50, metadata={"help": "Optimizer steps between re-encodings of the training label cache."}
+        default=100, metadata={"help": "Optimizer steps between re-encodings of the training label cache."}
     )
     first_stage: str = field(
         default="auto", metadata={"help": "Cheap all-label scorer: none, bilinear, auto (bilinear above 256 labels)."}
