@@ -687,10 +687,13 @@ class LameForSequenceClassification(BertPreTrainedModel):
     ) -> torch.Tensor:
         """All-label logits `(batch, num_labels)` from the head's `(batch, k)` logits of `label_ids`.
 
-        A label the head did not score gets the smaller of its first-stage logit and the document's
-        lowest head logit: it ranks after every scored label, and the first stage orders the rest.
+        A label the head did not score gets the smaller of its first-stage logit and (just under) the
+        document's lowest head logit: it ranks after every scored label, and the first stage orders
+        the rest.
         """
-        floor = partial.detach().min(dim=-1, keepdim=True).values
+        # The next float below the lowest head logit: ties would let a sort put an unscored label first.
+        lowest = partial.detach().min(dim=-1, keepdim=True).values
+        floor = torch.nextafter(lowest, torch.full_like(lowest, float("-inf")))
         if first_stage_logits is None:  # sampled training without a first stage: no order to keep
             rest = floor.expand(-1, self.config.num_labels)
         else:

@@ -303,7 +303,7 @@ def test_shortlist_runs_the_head_on_the_top_k_and_ranks_the_rest_after(checkpoin
         torch.testing.assert_close(out.logits[doc, ids], reference.logits[doc, ids], rtol=1e-5, atol=1e-6)
         rest = torch.ones(NUM_LABELS, dtype=torch.bool)
         rest[ids] = False
-        assert out.logits[doc, rest].max() <= out.logits[doc, ids].min()
+        assert out.logits[doc, rest].max() < out.logits[doc, ids].min()  # strictly: no ties with the shortlist
         expected_rest = torch.minimum(first_stage[doc, rest], reference.logits[doc, ids].min())
         torch.testing.assert_close(out.logits[doc, rest], expected_rest, rtol=1e-5, atol=1e-6)
         weights = out.cross_attentions[-1][doc]  # (heads, labels, tokens)
@@ -412,3 +412,20 @@ def test_first_stage_reuses_projected_labels_only_for_the_same_weights(checkpoin
     reference.load_state_dict(model.state_dict())
     with torch.no_grad():
         torch.testing.assert_close(after, reference(**inputs).logits)
+
+
+def test_pipeline_explains_a_shortlisted_model(checkpoint):
+    """The pipeline reads row i of the attention as label i: shortlisted rows keep that order."""
+    from transformers import pipeline
+
+    model = lame(checkpoint, first_stage="bilinear", shortlist_size=3).eval()
+    classify = pipeline("label-attention-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(checkpoint))
+    text = "Patients showed severe rash after the drug."
+    result = classify(text, threshold=0.0, top_k_evidence=2)
+    assert {entry["label"] for entry in result["labels"]} == set(DESCRIPTIONS)
+    with_evidence = [entry for entry in result["labels"] if sum(result["word_weights"][entry["label"]]) > 0]
+    assert len(with_evidence) == 3  # the shortlist; the other labels were not attended
+    # Unscored labels never score above the shortlist (their logits are strictly lower; after the
+    # sigmoid in float32 the lowest shortlisted probability may be reached, not passed).
+    others = [entry["score"] for entry in result["labels"] if entry not in with_evidence]
+    assert max(others) <= min(entry["score"] for entry in with_evidence)
