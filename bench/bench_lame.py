@@ -13,9 +13,9 @@ repetition (so drift in machine load hits all alike):
 - inference throughput (documents/s): eval mode, LAME with its cached label embeddings, exact
   (every label through the head) and, when the model has a first stage, with
   `shortlist_size=--shortlist` (the same weights);
-- peak memory: the peak resident set size (VmHWM) of a fresh process per model and mode: `train`
-  loads the model and runs two training steps and two inferences; `infer` loads it and runs two
-  inferences (`infer_shortlist` likewise with the shortlist).
+- peak memory: the peak resident set size (VmHWM) of a fresh process per model that loads it, runs
+  two inferences (LAME: shortlisted first, then exact) and two training steps, read after each
+  stage (see `measure_memory`).
 
 One JSON file per label count under `--output_dir` (a finished count is skipped on a rerun; pass
 `--force` to measure again). The figures reported in docs/BENCHMARKS.md come from this script.
@@ -166,28 +166,34 @@ def peak_rss_mib() -> float:
 
 
 def measure_memory(
-    kind: str, mode: str, labels: int, seq_len: int, batch_size: int, positives: int, shortlist: int,
-    lame_options: dict, threads: int,
-) -> float:
-    """Peak RSS (MiB) of a fresh process that loads `kind` and runs `mode`: "train" (2 training steps,
-    then 2 inferences), "infer" (2 inferences) or "infer_shortlist" (2 shortlisted inferences)."""
+    kind: str, labels: int, seq_len: int, batch_size: int, positives: int, shortlist: int, lame_options: dict,
+    threads: int,
+) -> dict[str, float]:
+    """Peak RSS (MiB) of a fresh process that loads `kind`, then runs 2 inferences (LAME: first
+    shortlisted, when it has a first stage, then exact), then 2 training steps; the peak is read
+    after each stage. The peak only grows, so each reading is the peak of everything up to it:
+    `infer` (loading + inference, the serving footprint), `train` (the whole run)."""
     code = (
         "import sys, json, torch; sys.path.insert(0, %r); torch.set_num_threads(%d)\n"
         "import bench_lame as b\n"
-        "m = b.build(%r, %d, json.loads(%r)); batch = b.inputs(%d, %d)\n"
-        "if %r == 'train':\n"
-        "    opt = torch.optim.AdamW(m.parameters(), lr=1e-5); y = b.gold(%d, %d, %d)\n"
-        "    m.train(); [b.train_step(m, opt, batch, y) for _ in range(2)]\n"
-        "m.eval(); [b.infer(m, batch, **({'shortlist': %d} if %r == 'lame' else {})) for _ in range(2)]\n"
-        "print(b.peak_rss_mib())\n"
+        "m = b.build(%r, %d, json.loads(%r)); batch = b.inputs(%d, %d); peaks = {}\n"
+        "m.eval()\n"
+        "if %r == 'lame' and m.first_stage is not None and %d:\n"
+        "    [b.infer(m, batch, shortlist=%d) for _ in range(2)]; peaks['infer_shortlist'] = b.peak_rss_mib()\n"
+        "[b.infer(m, batch, **({'shortlist': 0} if %r == 'lame' else {})) for _ in range(2)]\n"
+        "peaks['infer'] = b.peak_rss_mib()\n"
+        "opt = torch.optim.AdamW(m.parameters(), lr=1e-5); y = b.gold(%d, %d, %d)\n"
+        "m.train(); [b.train_step(m, opt, batch, y) for _ in range(2)]\n"
+        "peaks['train'] = b.peak_rss_mib()\n"
+        "print(json.dumps(peaks))\n"
     ) % (
-        str(HERE), threads, kind, labels, json.dumps(lame_options), seq_len, batch_size, mode, batch_size, labels,
-        positives, shortlist if mode == "infer_shortlist" else 0, kind,
+        str(HERE), threads, kind, labels, json.dumps(lame_options), seq_len, batch_size, kind, shortlist, shortlist,
+        kind, batch_size, labels, positives,
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    if output.returncode != 0:
-        return float("nan")  # e.g. killed for memory; the record keeps the error
-    return float(output.stdout.strip().splitlines()[-1])
+    if output.returncode != 0:  # e.g. killed for memory
+        return {"error": output.stderr[-2000:]}
+    return json.loads(output.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -222,14 +228,12 @@ def main(argv: list[str] | None = None) -> None:
         )
         memory = {}
         if not options.skip_memory:
-            modes = [("vanilla", "train"), ("vanilla", "infer"), ("lame", "train"), ("lame", "infer")]
-            if "lame_shortlist" in speed["infer"]:
-                modes.append(("lame", "infer_shortlist"))
-            for kind, mode in modes:
-                memory[f"{kind}_{mode}"] = measure_memory(
-                    kind, mode, labels, options.seq_len, options.batch, options.positives, options.shortlist,
-                    lame_options, options.threads,
+            for kind in ("vanilla", "lame"):
+                peaks = measure_memory(
+                    kind, labels, options.seq_len, options.batch, options.positives, options.shortlist, lame_options,
+                    options.threads,
                 )
+                memory.update({f"{kind}_{stage}": value for stage, value in peaks.items()})
         vanilla_train = speed["train"]["vanilla"]["median_s"]
         lame_train = speed["train"]["lame"].get("amortised_step_s", speed["train"]["lame"]["median_s"])
         ratios = {
@@ -242,11 +246,10 @@ def main(argv: list[str] | None = None) -> None:
             ratios["inference_throughput_shortlist_over_vanilla"] = (
                 speed["infer"]["lame_shortlist"]["docs_per_s"] / speed["infer"]["vanilla"]["docs_per_s"]
             )
-        if memory:
-            ratios["peak_memory_train_lame_over_vanilla"] = memory["lame_train"] / memory["vanilla_train"]
-            ratios["peak_memory_infer_lame_over_vanilla"] = memory["lame_infer"] / memory["vanilla_infer"]
-            if "lame_infer_shortlist" in memory:
-                ratios["peak_memory_infer_shortlist_over_vanilla"] = memory["lame_infer_shortlist"] / memory["vanilla_infer"]
+        for stage in ("train", "infer", "infer_shortlist"):
+            vanilla_stage = "infer" if stage == "infer_shortlist" else stage
+            if f"lame_{stage}" in memory and f"vanilla_{vanilla_stage}" in memory:
+                ratios[f"peak_memory_{stage}_lame_over_vanilla"] = memory[f"lame_{stage}"] / memory[f"vanilla_{vanilla_stage}"]
         record = {
             "labels": labels,
             "seq_len": options.seq_len,

@@ -80,8 +80,10 @@ class LameConfig(BertConfig):
             random negatives weighted so the loss is an unbiased estimate of the all-label loss.
             `"auto"`: `"sampled"` for multi-label problems with more than 256 labels, else `"none"`.
             Inference and evaluation always score every label (or the shortlist, see below).
-        label_sample_negatives (`int`, defaults to 128):
+        label_sample_negatives (`int`, defaults to 64):
             Negative labels per training step (per batch, shared by its documents) under sampling.
+            With the batch's positives (about 40 for 8 EURLEX57K documents) they are the
+            descriptions encoded with gradient: about as many tokens as the documents of the batch.
         hard_negative_fraction (`float`, defaults to 0.5):
             Share of those negatives taken as the first stage's highest-scored non-positive labels
             for the batch (hard negatives); the rest are drawn uniformly. Without a first stage every
@@ -107,6 +109,10 @@ class LameConfig(BertConfig):
             Labels processed together by the head and by description encoding without gradient;
             bounds the memory of the (batch, heads, labels, tokens) attention at thousands of
             labels. Results do not depend on it. 0 processes all labels at once.
+        description_batch_size (`int`, defaults to 64):
+            Descriptions encoded together without gradient (the eval cache, the training cache):
+            64 descriptions of about 20 pieces are fewer tokens than a batch of 8 documents, so
+            encoding thousands of descriptions adds little to peak memory.
         light_label_head (`bool`, defaults to `False`):
             Drop the label block's feed-forward layer and the output layer's dense layer: per
             (document, label) pair the head computes attention, the output projection and a dot
@@ -136,13 +142,14 @@ class LameConfig(BertConfig):
         feature_head: str = "none",
         cnn_kernel_size: int = 3,
         label_sampling: str = "auto",
-        label_sample_negatives: int = 128,
+        label_sample_negatives: int = 64,
         hard_negative_fraction: float = 0.5,
         label_cache_refresh_steps: int = 100,
         first_stage: str = "auto",
         first_stage_loss_weight: float = 1.0,
         shortlist_size: int = 0,
         label_chunk_size: int = 512,
+        description_batch_size: int = 64,
         light_label_head: bool = False,
         **kwargs,
     ):
@@ -187,6 +194,7 @@ class LameConfig(BertConfig):
         self.first_stage_loss_weight = first_stage_loss_weight
         self.shortlist_size = shortlist_size
         self.label_chunk_size = label_chunk_size
+        self.description_batch_size = description_batch_size
         self.light_label_head = light_label_head
         self._validate()
 
@@ -212,10 +220,11 @@ class LameConfig(BertConfig):
             raise ValueError(f"LameConfig.cnn_kernel_size must be a positive odd number, got {self.cnn_kernel_size}.")
         choice("label_sampling", self.label_sampling, LABEL_SAMPLING)
         choice("first_stage", self.first_stage, FIRST_STAGES)
-        for field in ("label_sample_negatives", "label_cache_refresh_steps", "shortlist_size", "label_chunk_size"):
+        positive_fields = ("label_cache_refresh_steps", "description_batch_size")
+        for field in ("label_sample_negatives", "shortlist_size", "label_chunk_size") + positive_fields:
             value = getattr(self, field)
-            if not isinstance(value, int) or isinstance(value, bool) or value < (1 if field == "label_cache_refresh_steps" else 0):
-                minimum = "a positive" if field == "label_cache_refresh_steps" else "a non-negative"
+            if not isinstance(value, int) or isinstance(value, bool) or value < (1 if field in positive_fields else 0):
+                minimum = "a positive" if field in positive_fields else "a non-negative"
                 raise ValueError(f"LameConfig.{field} must be {minimum} integer, got {value!r}.")
         if not 0.0 <= self.hard_negative_fraction <= 1.0:
             raise ValueError(f"LameConfig.hard_negative_fraction must lie in [0, 1], got {self.hard_negative_fraction}.")

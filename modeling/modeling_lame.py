@@ -422,10 +422,10 @@ class LameForSequenceClassification(BertPreTrainedModel):
 
     def _encode_descriptions(self, label_ids: list[int] | None = None) -> torch.Tensor:
         """[CLS] states `(k, hidden)` of the descriptions of `label_ids` (default: all), with gradient
-        if enabled. Without gradient, encoded `label_chunk_size` descriptions at a time (bounded memory)."""
+        if enabled. Without gradient, encoded `description_batch_size` descriptions at a time (bounded memory)."""
         device = self.bert.embeddings.word_embeddings.weight.device
         count = self.config.num_labels if label_ids is None else len(label_ids)
-        chunk = self.config.label_chunk_size if not torch.is_grad_enabled() else 0
+        chunk = self.config.description_batch_size if not torch.is_grad_enabled() else 0
         if not chunk or chunk >= count:
             input_ids, mask = self._description_batch(device, label_ids)
             return self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, 0]

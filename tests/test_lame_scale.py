@@ -75,6 +75,7 @@ def test_auto_options_follow_the_label_count():
         ({"label_sample_negatives": -1}, "label_sample_negatives must be a non-negative integer"),
         ({"label_cache_refresh_steps": 0}, "label_cache_refresh_steps must be a positive integer"),
         ({"label_chunk_size": 2.5}, "label_chunk_size must be a non-negative integer"),
+        ({"description_batch_size": 0}, "description_batch_size must be a positive integer"),
         ({"hard_negative_fraction": 1.5}, r"hard_negative_fraction must lie in \[0, 1\]"),
         ({"shortlist_size": 3}, "shortlist_size=3 needs a first stage"),
         (
@@ -241,8 +242,10 @@ def test_training_cache_never_serves_embeddings_of_other_weights(checkpoint):
 # --------------------------------------------------------------------- head equivalences
 @pytest.mark.parametrize("light", [False, True])
 def test_chunked_head_equals_unchunked(checkpoint, light):
-    whole = lame(checkpoint, label_chunk_size=0, num_label_attention_blocks=2, light_label_head=light).eval()
-    chunked = lame(checkpoint, label_chunk_size=5, num_label_attention_blocks=2, light_label_head=light).eval()
+    whole = lame(checkpoint, label_chunk_size=0, description_batch_size=NUM_LABELS, num_label_attention_blocks=2,
+                 light_label_head=light).eval()
+    chunked = lame(checkpoint, label_chunk_size=5, description_batch_size=5, num_label_attention_blocks=2,
+                   light_label_head=light).eval()
     chunked.load_state_dict(whole.state_dict())
     inputs = batch()
     a = whole(**inputs, output_cross_attentions=True)
@@ -339,6 +342,7 @@ def test_every_scale_option_survives_save_and_load_without_labelwise(checkpoint,
         first_stage_loss_weight=0.5,
         shortlist_size=5,
         label_chunk_size=4,
+        description_batch_size=5,
         light_label_head=True,
     )
     model = lame(checkpoint, **options)
@@ -384,7 +388,7 @@ def test_train_py_passes_the_scale_options_to_the_model(checkpoint, tmp_path):
     options = {
         "label_sampling": "sampled", "label_sample_negatives": 2, "hard_negative_fraction": 0.5,
         "label_cache_refresh_steps": 1, "first_stage": "bilinear", "first_stage_loss_weight": 0.5,
-        "shortlist_size": 3, "label_chunk_size": 2, "light_label_head": True,
+        "shortlist_size": 3, "label_chunk_size": 2, "description_batch_size": 3, "light_label_head": True,
     }
     flags = [item for key, value in options.items() for item in (f"--{key}", str(value).lower())]
     summary = run([

@@ -92,7 +92,7 @@ class LabelwiseArguments:
         metadata={"help": "LAME descriptions encoded with gradient per step: none (all), sampled (the batch's "
                   "positives + label_sample_negatives), auto (sampled above 256 labels, multi-label)."},
     )
-    label_sample_negatives: int = field(default=128, metadata={"help": "Negative labels per step under sampling."})
+    label_sample_negatives: int = field(default=64, metadata={"help": "Negative labels per step under sampling."})
     hard_negative_fraction: float = field(
         default=0.5, metadata={"help": "Share of those negatives that are the first stage's top-scored ones."}
     )
@@ -107,6 +107,9 @@ class LabelwiseArguments:
         default=0, metadata={"help": "At inference, run LAME's head on the first stage's top-k labels (0: all)."}
     )
     label_chunk_size: int = field(default=512, metadata={"help": "Labels per chunk in LAME's head (0: all at once)."})
+    description_batch_size: int = field(
+        default=64, metadata={"help": "Descriptions encoded together without gradient (label caches)."}
+    )
     light_label_head: bool = field(
         default=False, metadata={"help": "LAME head without the feed-forward and dense layers (cheaper per label)."}
     )

@@ -191,6 +191,7 @@ def _prepare_flat(args, space: LabelSpace, corpus: DatasetDict, backbone: str, t
             first_stage_loss_weight=args.first_stage_loss_weight,
             shortlist_size=args.shortlist_size,
             label_chunk_size=args.label_chunk_size,
+            description_batch_size=args.description_batch_size,
             light_label_head=args.light_label_head,
             freeze_encoder=frozen,
             feature_head="cnn" if frozen else "none",
