@@ -122,16 +122,27 @@ def measure_speed(
     if lame.first_stage is not None and shortlist:
         runners["infer"]["lame_shortlist"] = lambda: infer(lame, batch, shortlist=shortlist)
     times = {phase: {name: [] for name in group} for phase, group in runners.items()}
+    # Process CPU seconds beside wall seconds: on a machine shared with other jobs, wall time
+    # includes waiting for a core, CPU time mostly the work done (both threads counted).
+    cpu_times = {phase: {name: [] for name in group} for phase, group in runners.items()}
     for phase, group in runners.items():
         for model in models.values():
             model.train(phase == "train")
         for rep in range(warmup + reps):
             for name, runner in group.items():
+                cpu_start = time.process_time()
                 seconds = runner()
                 if rep >= warmup:
                     times[phase][name].append(seconds)
-    result = {phase: {name: {"median_s": statistics.median(values), "all_s": values} for name, values in group.items()}
-              for phase, group in times.items()}
+                    cpu_times[phase][name].append(time.process_time() - cpu_start)
+    result = {
+        phase: {
+            name: {"median_s": statistics.median(values), "all_s": values,
+                   "median_cpu_s": statistics.median(cpu_times[phase][name]), "all_cpu_s": cpu_times[phase][name]}
+            for name, values in group.items()
+        }
+        for phase, group in times.items()
+    }
     for name, entry in result["infer"].items():
         entry["docs_per_s"] = batch_size / entry["median_s"]
     if lame.config.uses_label_sampling:
@@ -196,6 +207,45 @@ def measure_memory(
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
+def report(output_dir: str, tag: str = "") -> str:
+    """The docs/BENCHMARKS.md table rows of every result file in `output_dir` (label counts ascending)."""
+    rows = []
+    for path in sorted(Path(output_dir).glob(f"labels_*{tag}.json"), key=lambda p: json.loads(p.read_text())["labels"]):
+        record = json.loads(path.read_text())
+        if tag == "" and record.get("lame_options"):
+            continue
+        speed, memory, ratios = record["speed"], record["peak_rss_mib"], record["ratios"]
+        train, infer = speed["train"], speed["infer"]
+
+        def spread(entry: dict) -> str:
+            return f"{entry['median_s']:.2f} ({min(entry['all_s']):.2f}-{max(entry['all_s']):.2f})"
+
+        lame_train = spread(train["lame"])
+        if "cache_refresh_s" in train["lame"]:
+            lame_train += f" + {train['lame']['cache_refresh_s']:.0f}/{speed['lame_config']['label_cache_refresh_steps']}"
+        docs_per_s = f"{infer['vanilla']['docs_per_s']:.2f} / {infer['lame']['docs_per_s']:.2f}"
+        infer_ratio = f"**{ratios['inference_throughput_lame_over_vanilla']:.2f}**"
+        if "lame_shortlist" in infer:
+            docs_per_s += f" / {infer['lame_shortlist']['docs_per_s']:.2f}"
+            infer_ratio += f" / **{ratios['inference_throughput_shortlist_over_vanilla']:.2f}**"
+        nan = float("nan")
+        train_memory = (
+            f"{memory.get('vanilla_train', nan):,.0f} / {memory.get('lame_train', nan):,.0f} "
+            f"(**{ratios.get('peak_memory_train_lame_over_vanilla', nan):.2f}**)"
+        )
+        infer_memory = (
+            f"{memory.get('vanilla_infer', nan):,.0f} / {memory.get('lame_infer', nan):,.0f} "
+            f"(**{ratios.get('peak_memory_infer_lame_over_vanilla', nan):.2f}**)"
+        )
+        load = record["load_average_before_after"]
+        rows.append(
+            f"| {record['labels']:,} | {spread(train['vanilla'])} | {lame_train} | "
+            f"**{ratios['train_time_lame_over_vanilla']:.2f}** | {docs_per_s} | {infer_ratio} | "
+            f"{train_memory} | {infer_memory} | {load[0][0]:.1f}-{load[1][0]:.1f} |"
+        )
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--labels", type=int, nargs="+", default=[10, 100, 1000, 4271, 8922])
@@ -211,7 +261,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tag", default="", help="Suffix of the result file names (for option variants).")
     parser.add_argument("--output_dir", default=str(HERE / "results" / "lame_scale"))
     parser.add_argument("--force", action="store_true")
+    parser.add_argument("--report", action="store_true", help="Print the table rows of the results and stop.")
     options = parser.parse_args(argv)
+    if options.report:
+        print(report(options.output_dir, options.tag))
+        return
     torch.set_num_threads(options.threads)
     lame_options = json.loads(options.lame_options)
     os.makedirs(options.output_dir, exist_ok=True)

@@ -428,7 +428,9 @@ class LameForSequenceClassification(BertPreTrainedModel):
         chunk = self.config.description_batch_size if not torch.is_grad_enabled() else 0
         if not chunk or chunk >= count:
             input_ids, mask = self._description_batch(device, label_ids)
-            return self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, 0]
+            # A copy, not a view: the [CLS] view would keep every token state of every description alive
+            # in the caches (at 4,271 labels, 190 MB where 6.5 MB are needed).
+            return self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, 0].clone()
         ids = list(range(count)) if label_ids is None else list(label_ids)
         # Chunks of similar length carry little padding; the rows are put back in order afterwards.
         lengths = self.config.label_description_token_ids
@@ -437,7 +439,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
         for start in range(0, count, chunk):
             rows = order[start : start + chunk]
             input_ids, mask = self._description_batch(device, [ids[row] for row in rows])
-            parts.append(self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, 0])
+            parts.append(self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, 0].clone())
         encoded = torch.cat(parts)
         return encoded[torch.as_tensor(order, device=encoded.device).argsort()]
 

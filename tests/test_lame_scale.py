@@ -433,3 +433,14 @@ def test_pipeline_explains_a_shortlisted_model(checkpoint):
     # sigmoid in float32 the lowest shortlisted probability may be reached, not passed).
     others = [entry["score"] for entry in result["labels"] if entry not in with_evidence]
     assert max(others) <= min(entry["score"] for entry in with_evidence)
+
+
+@pytest.mark.parametrize("description_batch_size", [NUM_LABELS, 5])
+def test_label_caches_hold_one_vector_per_label_not_the_descriptions_token_states(checkpoint, description_batch_size):
+    model = lame(checkpoint, label_sampling="sampled", description_batch_size=description_batch_size)
+    hidden = model.config.hidden_size
+    eval_cache = model.eval().encode_label_descriptions()
+    training_cache = model.train().training_label_embeddings()
+    for cached in (eval_cache, training_cache):
+        assert cached.shape == (NUM_LABELS, hidden)
+        assert cached.untyped_storage().nbytes() == NUM_LABELS * hidden * cached.element_size()
