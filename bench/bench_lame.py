@@ -1,15 +1,21 @@
 """LAME against transformers' BertForSequenceClassification: speed and memory ratios.
 
-    python bench/bench_lame.py --labels 10 100 1000 --seq_len 256 --batch 8
+    python bench/bench_lame.py --labels 10 100 1000 4271 8922 --seq_len 256 --batch 8
 
-For each label count, on the same inputs, in one run, interleaving the two models repetition by
-repetition (so drift in machine load hits both alike):
+For each label count, on the same inputs, in one run, interleaving the models repetition by
+repetition (so drift in machine load hits all alike):
 
-- inference throughput (documents/s): eval mode, LAME with its cached label embeddings;
-- training step time (forward + backward + AdamW step): LAME re-encodes the descriptions in every
-  step (`label_embedding_mode="joint"`), as in training;
-- peak memory: the peak resident set size (VmHWM) of a fresh process that loads the model and runs
-  two training steps and two inferences, measured for each model separately.
+- training step time (forward + backward + AdamW step). LAME runs with its config's defaults for
+  that label count (`label_sampling="auto"`: joint training up to 256 labels, sampled above) plus
+  `--lame_options`; each document has `--positives` gold labels;
+- the training label cache's refresh (all descriptions encoded without gradient), timed once and
+  reported per step amortised over `label_cache_refresh_steps`, when LAME samples;
+- inference throughput (documents/s): eval mode, LAME with its cached label embeddings, exact
+  (every label through the head) and, when the model has a first stage, with
+  `shortlist_size=--shortlist` (the same weights);
+- peak memory: the peak resident set size (VmHWM) of a fresh process per model that loads it, runs
+  two inferences (LAME: shortlisted first, then exact) and two training steps, read after each
+  stage (see `measure_memory`).
 
 One JSON file per label count under `--output_dir` (a finished count is skipped on a rerun; pass
 `--force` to measure again). The figures reported in docs/BENCHMARKS.md come from this script.
@@ -45,7 +51,7 @@ def descriptions(count: int) -> list[str]:
     return out
 
 
-def build(kind: str, labels: int):
+def build(kind: str, labels: int, lame_options: dict | None = None):
     from transformers import AutoModelForSequenceClassification
 
     from labelwise import default_backbone_path
@@ -58,8 +64,18 @@ def build(kind: str, labels: int):
             path, num_labels=labels, problem_type="multi_label_classification"
         )
     return LameForSequenceClassification.from_pretrained(
-        path, label_descriptions=descriptions(labels), problem_type="multi_label_classification"
+        path, label_descriptions=descriptions(labels), problem_type="multi_label_classification", **(lame_options or {})
     )
+
+
+def gold(batch_size: int, labels: int, positives: int) -> torch.Tensor:
+    """`(batch, labels)` targets with `positives` random gold labels per document (EURLEX57K has
+    about 5 per document, MIMIC-III about 15), the same for every model."""
+    generator = torch.Generator().manual_seed(0)
+    targets = torch.zeros(batch_size, labels)
+    for row in range(batch_size):
+        targets[row, torch.randperm(labels, generator=generator)[: min(positives, labels)]] = 1.0
+    return targets
 
 
 def inputs(seq_len: int, batch: int) -> dict:
@@ -83,40 +99,70 @@ def train_step(model, optimizer, batch: dict, targets: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def infer(model, batch: dict) -> float:
+def infer(model, batch: dict, shortlist: int | None = None) -> float:
+    if shortlist is not None:
+        model.config.shortlist_size = shortlist
     start = time.perf_counter()
     model(**batch)
     return time.perf_counter() - start
 
 
-def measure_speed(labels: int, seq_len: int, batch_size: int, reps: int, warmup: int) -> dict:
+def measure_speed(
+    labels: int, seq_len: int, batch_size: int, reps: int, warmup: int, positives: int, shortlist: int, lame_options: dict
+) -> dict:
     batch = inputs(seq_len, batch_size)
-    targets = (torch.rand(batch_size, labels, generator=torch.Generator().manual_seed(0)) < 0.1).float()
-    models = {kind: build(kind, labels) for kind in ("vanilla", "lame")}
+    targets = gold(batch_size, labels, positives)
+    models = {kind: build(kind, labels, lame_options) for kind in ("vanilla", "lame")}
+    lame = models["lame"]
     optimizers = {kind: torch.optim.AdamW(m.parameters(), lr=1e-5) for kind, m in models.items()}
-    times: dict[str, dict[str, list[float]]] = {k: {"train": [], "infer": []} for k in models}
-    for phase in ("train", "infer"):
-        for kind, model in models.items():
+    runners = {
+        "train": {kind: (lambda m=m, o=optimizers[kind]: train_step(m, o, batch, targets)) for kind, m in models.items()},
+        "infer": {"vanilla": lambda: infer(models["vanilla"], batch), "lame": lambda: infer(lame, batch, shortlist=0)},
+    }
+    if lame.first_stage is not None and shortlist:
+        runners["infer"]["lame_shortlist"] = lambda: infer(lame, batch, shortlist=shortlist)
+    times = {phase: {name: [] for name in group} for phase, group in runners.items()}
+    # Process CPU seconds beside wall seconds: on a machine shared with other jobs, wall time
+    # includes waiting for a core, CPU time mostly the work done (both threads counted).
+    cpu_times = {phase: {name: [] for name in group} for phase, group in runners.items()}
+    for phase, group in runners.items():
+        for model in models.values():
             model.train(phase == "train")
         for rep in range(warmup + reps):
-            for kind, model in models.items():
-                if phase == "train":
-                    seconds = train_step(model, optimizers[kind], batch, targets)
-                else:
-                    seconds = infer(model, batch)
+            for name, runner in group.items():
+                cpu_start = time.process_time()
+                seconds = runner()
                 if rep >= warmup:
-                    times[kind][phase].append(seconds)
-    result = {}
-    for kind in models:
-        train = statistics.median(times[kind]["train"])
-        infer_s = statistics.median(times[kind]["infer"])
-        result[kind] = {
-            "train_step_s": train,
-            "infer_batch_s": infer_s,
-            "infer_docs_per_s": batch_size / infer_s,
-            "train_step_all_s": times[kind]["train"],
-            "infer_batch_all_s": times[kind]["infer"],
+                    times[phase][name].append(seconds)
+                    cpu_times[phase][name].append(time.process_time() - cpu_start)
+    result = {
+        phase: {
+            name: {"median_s": statistics.median(values), "all_s": values,
+                   "median_cpu_s": statistics.median(cpu_times[phase][name]), "all_cpu_s": cpu_times[phase][name]}
+            for name, values in group.items()
         }
+        for phase, group in times.items()
+    }
+    for name, entry in result["infer"].items():
+        entry["docs_per_s"] = batch_size / entry["median_s"]
+    if lame.config.uses_label_sampling:
+        lame.train()
+        lame._training_cache = None
+        start = time.perf_counter()
+        lame.training_label_embeddings()
+        refresh = time.perf_counter() - start
+        result["train"]["lame"]["cache_refresh_s"] = refresh
+        result["train"]["lame"]["amortised_step_s"] = (
+            result["train"]["lame"]["median_s"] + refresh / lame.config.label_cache_refresh_steps
+        )
+    result["lame_config"] = {
+        "uses_label_sampling": lame.config.uses_label_sampling,
+        "uses_first_stage": lame.config.uses_first_stage,
+        **{key: getattr(lame.config, key) for key in (
+            "label_sample_negatives", "hard_negative_fraction", "label_cache_refresh_steps", "label_chunk_size",
+            "light_label_head", "label_attention_heads", "label_attention_intermediate_size")},
+        "shortlist_size": shortlist,
+    }
     return result
 
 
@@ -130,63 +176,151 @@ def peak_rss_mib() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def measure_memory(kind: str, labels: int, seq_len: int, batch_size: int) -> float:
-    """Peak RSS (MiB) of a fresh process that loads `kind` and runs 2 training steps + 2 inferences."""
+def measure_memory(
+    kind: str, labels: int, seq_len: int, batch_size: int, positives: int, shortlist: int, lame_options: dict,
+    threads: int,
+) -> dict[str, float]:
+    """Peak RSS (MiB) of a fresh process that loads `kind`, then runs 2 inferences (LAME: first
+    shortlisted, when it has a first stage, then exact), then 2 training steps; the peak is read
+    after each stage. The peak only grows, so each reading is the peak of everything up to it:
+    `infer` (loading + inference, the serving footprint), `train` (the whole run)."""
     code = (
-        "import sys, resource, torch; sys.path.insert(0, %r)\n"
+        "import sys, json, torch; sys.path.insert(0, %r); torch.set_num_threads(%d)\n"
         "import bench_lame as b\n"
-        "m = b.build(%r, %d); batch = b.inputs(%d, %d)\n"
-        "opt = torch.optim.AdamW(m.parameters(), lr=1e-5); y = torch.zeros(%d, %d)\n"
+        "m = b.build(%r, %d, json.loads(%r)); batch = b.inputs(%d, %d); peaks = {}\n"
+        "m.eval()\n"
+        "if %r == 'lame' and m.first_stage is not None and %d:\n"
+        "    [b.infer(m, batch, shortlist=%d) for _ in range(2)]; peaks['infer_shortlist'] = b.peak_rss_mib()\n"
+        "[b.infer(m, batch, **({'shortlist': 0} if %r == 'lame' else {})) for _ in range(2)]\n"
+        "peaks['infer'] = b.peak_rss_mib()\n"
+        "opt = torch.optim.AdamW(m.parameters(), lr=1e-5); y = b.gold(%d, %d, %d)\n"
         "m.train(); [b.train_step(m, opt, batch, y) for _ in range(2)]\n"
-        "m.eval(); [b.infer(m, batch) for _ in range(2)]\n"
-        "print(b.peak_rss_mib())\n"
-    ) % (str(HERE), kind, labels, seq_len, batch_size, batch_size, labels)
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(output.stdout.strip().splitlines()[-1])
+        "peaks['train'] = b.peak_rss_mib()\n"
+        "print(json.dumps(peaks))\n"
+    ) % (
+        str(HERE), threads, kind, labels, json.dumps(lame_options), seq_len, batch_size, kind, shortlist, shortlist,
+        kind, batch_size, labels, positives,
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if output.returncode != 0:  # e.g. killed for memory
+        return {"error": output.stderr[-2000:]}
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def report(output_dir: str, tag: str = "") -> str:
+    """The docs/BENCHMARKS.md table rows of every result file in `output_dir` (label counts ascending)."""
+    rows = []
+    for path in sorted(Path(output_dir).glob(f"labels_*{tag}.json"), key=lambda p: json.loads(p.read_text())["labels"]):
+        record = json.loads(path.read_text())
+        if tag == "" and record.get("lame_options"):
+            continue
+        speed, memory, ratios = record["speed"], record["peak_rss_mib"], record["ratios"]
+        train, infer = speed["train"], speed["infer"]
+
+        def spread(entry: dict) -> str:
+            return f"{entry['median_s']:.2f} ({min(entry['all_s']):.2f}-{max(entry['all_s']):.2f})"
+
+        lame_train = spread(train["lame"])
+        if "cache_refresh_s" in train["lame"]:
+            lame_train += f" + {train['lame']['cache_refresh_s']:.0f}/{speed['lame_config']['label_cache_refresh_steps']}"
+        docs_per_s = f"{infer['vanilla']['docs_per_s']:.2f} / {infer['lame']['docs_per_s']:.2f}"
+        infer_ratio = f"**{ratios['inference_throughput_lame_over_vanilla']:.2f}**"
+        if "lame_shortlist" in infer:
+            docs_per_s += f" / {infer['lame_shortlist']['docs_per_s']:.2f}"
+            infer_ratio += f" / **{ratios['inference_throughput_shortlist_over_vanilla']:.2f}**"
+        nan = float("nan")
+        train_memory = (
+            f"{memory.get('vanilla_train', nan):,.0f} / {memory.get('lame_train', nan):,.0f} "
+            f"(**{ratios.get('peak_memory_train_lame_over_vanilla', nan):.2f}**)"
+        )
+        infer_memory = (
+            f"{memory.get('vanilla_infer', nan):,.0f} / {memory.get('lame_infer', nan):,.0f} "
+            f"(**{ratios.get('peak_memory_infer_lame_over_vanilla', nan):.2f}**)"
+        )
+        load = record["load_average_before_after"]
+        rows.append(
+            f"| {record['labels']:,} | {spread(train['vanilla'])} | {lame_train} | "
+            f"**{ratios['train_time_lame_over_vanilla']:.2f}** | {docs_per_s} | {infer_ratio} | "
+            f"{train_memory} | {infer_memory} | {load[0][0]:.1f}-{load[1][0]:.1f} |"
+        )
+    return "\n".join(rows)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--labels", type=int, nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--labels", type=int, nargs="+", default=[10, 100, 1000, 4271, 8922])
     parser.add_argument("--seq_len", type=int, default=256)
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--reps", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--output_dir", default=str(HERE / "results" / "lame_overhead"))
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--positives", type=int, default=5, help="Gold labels per document in training steps.")
+    parser.add_argument("--shortlist", type=int, default=128, help="shortlist_size of the shortlisted inference.")
+    parser.add_argument("--lame_options", default="{}", help="LameConfig overrides as JSON.")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip_memory", action="store_true")
+    parser.add_argument("--tag", default="", help="Suffix of the result file names (for option variants).")
+    parser.add_argument("--output_dir", default=str(HERE / "results" / "lame_scale"))
     parser.add_argument("--force", action="store_true")
+    parser.add_argument("--report", action="store_true", help="Print the table rows of the results and stop.")
     options = parser.parse_args(argv)
+    if options.report:
+        print(report(options.output_dir, options.tag))
+        return
+    torch.set_num_threads(options.threads)
+    lame_options = json.loads(options.lame_options)
     os.makedirs(options.output_dir, exist_ok=True)
     for labels in options.labels:
-        path = Path(options.output_dir, f"labels_{labels}.json")
+        path = Path(options.output_dir, f"labels_{labels}{options.tag}.json")
         if path.exists() and not options.force:
             print(f"{path}: exists, skipped")
             continue
         load_before = os.getloadavg()
-        speed = measure_speed(labels, options.seq_len, options.batch, options.reps, options.warmup)
-        memory = {kind: measure_memory(kind, labels, options.seq_len, options.batch) for kind in ("vanilla", "lame")}
+        started = time.time()
+        speed = measure_speed(
+            labels, options.seq_len, options.batch, options.reps, options.warmup, options.positives,
+            options.shortlist, lame_options,
+        )
+        memory = {}
+        if not options.skip_memory:
+            for kind in ("vanilla", "lame"):
+                peaks = measure_memory(
+                    kind, labels, options.seq_len, options.batch, options.positives, options.shortlist, lame_options,
+                    options.threads,
+                )
+                memory.update({f"{kind}_{stage}": value for stage, value in peaks.items()})
+        vanilla_train = speed["train"]["vanilla"]["median_s"]
+        lame_train = speed["train"]["lame"].get("amortised_step_s", speed["train"]["lame"]["median_s"])
+        ratios = {
+            "train_time_lame_over_vanilla": lame_train / vanilla_train,
+            "inference_throughput_lame_over_vanilla": (
+                speed["infer"]["lame"]["docs_per_s"] / speed["infer"]["vanilla"]["docs_per_s"]
+            ),
+        }
+        if "lame_shortlist" in speed["infer"]:
+            ratios["inference_throughput_shortlist_over_vanilla"] = (
+                speed["infer"]["lame_shortlist"]["docs_per_s"] / speed["infer"]["vanilla"]["docs_per_s"]
+            )
+        for stage in ("train", "infer", "infer_shortlist"):
+            vanilla_stage = "infer" if stage == "infer_shortlist" else stage
+            if f"lame_{stage}" in memory and f"vanilla_{vanilla_stage}" in memory:
+                ratios[f"peak_memory_{stage}_lame_over_vanilla"] = memory[f"lame_{stage}"] / memory[f"vanilla_{vanilla_stage}"]
         record = {
             "labels": labels,
             "seq_len": options.seq_len,
             "batch": options.batch,
             "reps": options.reps,
+            "positives_per_document": options.positives,
+            "lame_options": lame_options,
             "torch_threads": torch.get_num_threads(),
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
             "load_average_before_after": [load_before, os.getloadavg()],
+            "wall_s": time.time() - started,
             "speed": speed,
             "peak_rss_mib": memory,
-            "ratios": {
-                "inference_throughput_lame_over_vanilla": speed["lame"]["infer_docs_per_s"] / speed["vanilla"]["infer_docs_per_s"],
-                "train_speed_lame_over_vanilla": speed["vanilla"]["train_step_s"] / speed["lame"]["train_step_s"],
-                "peak_memory_lame_over_vanilla": memory["lame"] / memory["vanilla"],
-            },
+            "ratios": ratios,
         }
         path.write_text(json.dumps(record, indent=2))
-        ratios = record["ratios"]
-        print(
-            f"labels={labels}: inference {ratios['inference_throughput_lame_over_vanilla']:.3f}x, "
-            f"training speed {ratios['train_speed_lame_over_vanilla']:.3f}x, "
-            f"peak memory {ratios['peak_memory_lame_over_vanilla']:.3f}x (LAME / vanilla)"
-        )
+        print(f"labels={labels}: " + ", ".join(f"{k} {v:.3f}" for k, v in ratios.items()), flush=True)
 
 
 if __name__ == "__main__":

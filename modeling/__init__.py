@@ -8,7 +8,7 @@ Importing `labelwise.modeling` registers every labelwise architecture with `Auto
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
 from .configuration_lame import LameConfig
-from .modeling_lame import LameClassifierOutput, LameForSequenceClassification, f_measure_loss
+from .modeling_lame import LameClassifierOutput, LameForSequenceClassification, f_measure_loss, shortlist_recall
 from .pipeline_lame import LameClassificationPipeline, merge_pieces_into_words, register_lame_pipeline
 from .configuration_layerwise import LayerwiseConfig
 from .modeling_layerwise import LayerwiseBertForHierarchicalClassification, LayerwiseClassifierOutput
@@ -35,6 +35,7 @@ __all__ = [
     "LameClassifierOutput",
     "LameClassificationPipeline",
     "f_measure_loss",
+    "shortlist_recall",
     "merge_pieces_into_words",
     "register_lame_pipeline",
     "LayerwiseConfig",

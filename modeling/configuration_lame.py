@@ -15,6 +15,12 @@ LOSSES = ("bce", "f_measure")
 F_MEASURE_AVERAGES = ("micro", "macro")
 LABEL_EMBEDDING_MODES = ("joint", "static")
 FEATURE_HEADS = ("none", "cnn")
+LABEL_SAMPLING = ("auto", "none", "sampled")
+FIRST_STAGES = ("auto", "none", "bilinear")
+# Above this many labels, "auto" turns on sampled label training and the first-stage scorer: encoding
+# every description with gradient in every step costs more than the documents from a few hundred
+# labels on (docs/BENCHMARKS.md).
+LARGE_LABEL_SET = 256
 
 
 class LameConfig(BertConfig):
@@ -69,6 +75,50 @@ class LameConfig(BertConfig):
             frozen baseline's feature extractor); `"none"` feeds the token states directly.
         cnn_kernel_size (`int`, defaults to 3):
             Width of that convolution (odd, so the sequence length is kept).
+        label_sampling (`str`, defaults to `"auto"`):
+            How many descriptions a training step encodes with gradient. `"none"`: all of them (the
+            paper's joint training). `"sampled"`: the batch's positive labels plus
+            `label_sample_negatives` negatives; the training loss covers those labels only, with the
+            random negatives weighted so the loss is an unbiased estimate of the all-label loss.
+            `"auto"`: `"sampled"` for multi-label problems with more than 256 labels, else `"none"`.
+            Inference and evaluation always score every label (or the shortlist, see below).
+        label_sample_negatives (`int`, defaults to 64):
+            Negative labels per training step (per batch, shared by its documents) under sampling.
+            With the batch's positives (about 40 for 8 EURLEX57K documents) they are the
+            descriptions encoded with gradient: about as many tokens as the documents of the batch.
+        hard_negative_fraction (`float`, defaults to 0.5):
+            Share of those negatives taken as the first stage's highest-scored non-positive labels
+            for the batch (hard negatives); the rest are drawn uniformly. Without a first stage every
+            negative is random.
+        label_cache_refresh_steps (`int`, defaults to 100):
+            Under sampling, every description is encoded without gradient into a training cache
+            (the first stage scores all labels from it), re-encoded after this many optimizer steps
+            and whenever the encoder's parameters are replaced or reloaded. Evaluation never reads
+            this cache; it encodes with the current weights.
+        first_stage (`str`, defaults to `"auto"`):
+            A cheap scorer of every label: `"bilinear"` scores the masked mean of the document's
+            token states against each label's embedding (plus a per-label bias), trained with a
+            binary cross-entropy over all labels added to the loss. It chooses the hard negatives
+            and the shortlist. `"auto"`: `"bilinear"` above 256 labels, else `"none"`.
+        first_stage_loss_weight (`float`, defaults to 1.0):
+            Weight of the first stage's loss in the total loss.
+        shortlist_size (`int`, defaults to 0):
+            In eval mode, run the label-attention head on each document's top-`shortlist_size`
+            first-stage labels only. Labels outside the shortlist get the smaller of their
+            first-stage logit and the document's lowest shortlisted logit, so they rank after the
+            shortlist. 0 scores every label with the full head (exact).
+        label_chunk_size (`int`, defaults to 512):
+            Labels processed together by the head and by description encoding without gradient;
+            bounds the memory of the (batch, heads, labels, tokens) attention at thousands of
+            labels. Results do not depend on it. 0 processes all labels at once.
+        description_batch_size (`int`, defaults to 64):
+            Descriptions encoded together without gradient (the eval cache, the training cache):
+            64 descriptions of about 20 pieces are fewer tokens than a batch of 8 documents, so
+            encoding thousands of descriptions adds little to peak memory.
+        light_label_head (`bool`, defaults to `False`):
+            Drop the label block's feed-forward layer and the output layer's dense layer: per
+            (document, label) pair the head computes attention, the output projection and a dot
+            product, about half the multiply-adds of the full head.
         decision_threshold (`float`, defaults to 0.5):
             Multi-label models: the probability from which the pipeline predicts a label.
             `train.py --tune_thresholds` sets it to the value that maximises micro-F1 on the
@@ -100,6 +150,16 @@ class LameConfig(BertConfig):
         freeze_encoder: bool = False,
         feature_head: str = "none",
         cnn_kernel_size: int = 3,
+        label_sampling: str = "auto",
+        label_sample_negatives: int = 64,
+        hard_negative_fraction: float = 0.5,
+        label_cache_refresh_steps: int = 100,
+        first_stage: str = "auto",
+        first_stage_loss_weight: float = 1.0,
+        shortlist_size: int = 0,
+        label_chunk_size: int = 512,
+        description_batch_size: int = 64,
+        light_label_head: bool = False,
         decision_threshold: float = 0.5,
         label_thresholds: list[float] | None = None,
         **kwargs,
@@ -137,6 +197,16 @@ class LameConfig(BertConfig):
         self.freeze_encoder = freeze_encoder
         self.feature_head = feature_head
         self.cnn_kernel_size = cnn_kernel_size
+        self.label_sampling = label_sampling
+        self.label_sample_negatives = label_sample_negatives
+        self.hard_negative_fraction = hard_negative_fraction
+        self.label_cache_refresh_steps = label_cache_refresh_steps
+        self.first_stage = first_stage
+        self.first_stage_loss_weight = first_stage_loss_weight
+        self.shortlist_size = shortlist_size
+        self.label_chunk_size = label_chunk_size
+        self.description_batch_size = description_batch_size
+        self.light_label_head = light_label_head
         self.decision_threshold = float(decision_threshold)
         self.label_thresholds = [float(t) for t in label_thresholds] if label_thresholds is not None else None
         self._validate()
@@ -161,6 +231,26 @@ class LameConfig(BertConfig):
             raise ValueError("LameConfig.num_label_attention_blocks must be at least 1.")
         if self.cnn_kernel_size < 1 or self.cnn_kernel_size % 2 == 0:
             raise ValueError(f"LameConfig.cnn_kernel_size must be a positive odd number, got {self.cnn_kernel_size}.")
+        choice("label_sampling", self.label_sampling, LABEL_SAMPLING)
+        choice("first_stage", self.first_stage, FIRST_STAGES)
+        positive_fields = ("label_cache_refresh_steps", "description_batch_size")
+        for field in ("label_sample_negatives", "shortlist_size", "label_chunk_size") + positive_fields:
+            value = getattr(self, field)
+            if not isinstance(value, int) or isinstance(value, bool) or value < (1 if field in positive_fields else 0):
+                minimum = "a positive" if field in positive_fields else "a non-negative"
+                raise ValueError(f"LameConfig.{field} must be {minimum} integer, got {value!r}.")
+        if not 0.0 <= self.hard_negative_fraction <= 1.0:
+            raise ValueError(f"LameConfig.hard_negative_fraction must lie in [0, 1], got {self.hard_negative_fraction}.")
+        if self.label_sampling == "sampled" and self.problem_type == "single_label_classification":
+            raise ValueError(
+                "LameConfig.label_sampling='sampled' needs a multi-label problem (a softmax over a sample of "
+                "classes is a different loss); use label_sampling='none' for single_label_classification."
+            )
+        if self.shortlist_size and not self.uses_first_stage:
+            raise ValueError(
+                f"LameConfig.shortlist_size={self.shortlist_size} needs a first stage to choose the shortlist: "
+                "set first_stage='bilinear' (or shortlist_size=0 for the exact all-label head)."
+            )
 
         descriptions = self.label_descriptions
         if descriptions is None:
@@ -214,6 +304,20 @@ class LameConfig(BertConfig):
     def own_fields(cls) -> frozenset[str]:
         """The fields LameConfig adds to BERT's, as transformers' `to_dict` lists them."""
         return frozenset(cls().to_dict()) - frozenset(BertConfig().to_dict())
+
+    @property
+    def uses_label_sampling(self) -> bool:
+        """Whether training steps encode only a sample of the descriptions (`label_sampling` resolved)."""
+        if self.label_sampling == "auto":
+            return self.num_labels > LARGE_LABEL_SET and self.problem_type != "single_label_classification"
+        return self.label_sampling == "sampled"
+
+    @property
+    def uses_first_stage(self) -> bool:
+        """Whether the model has the cheap all-label scorer (`first_stage` resolved)."""
+        if self.first_stage == "auto":
+            return self.num_labels > LARGE_LABEL_SET
+        return self.first_stage == "bilinear"
 
     @property
     def labels(self) -> list[str]:

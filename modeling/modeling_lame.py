@@ -56,9 +56,14 @@ class LameClassifierOutput(ModelOutput):
 class LameLabelBlock(nn.Module):
     """One label-attention block (section 2.3): labels are queries, document tokens keys and values.
 
-    `X = LayerNorm(Q + MultiHead(Q, H, H))`, then `LayerNorm(X + FeedForward(X))`.
-    The attention softmax is computed in float32: with hundreds of labels and long documents the
-    half-precision scores overflow.
+    `X = LayerNorm(Q + MultiHead(Q, H, H))`, then `LayerNorm(X + FeedForward(X))` (the feed-forward
+    step is skipped with `config.light_label_head`).
+    Without attention weights to return, the attention runs as one fused
+    `scaled_dot_product_attention` call: the explicit path materialises, masks, softmaxes and copies
+    a (batch, heads, labels, tokens) tensor, which at thousands of labels made the head about 3x
+    slower per multiply-add than the encoder. When the weights are returned (explanations), the
+    softmax is computed in float32: with hundreds of labels and long documents half-precision
+    scores overflow.
     """
 
     def __init__(self, config: LameConfig):
@@ -71,12 +76,14 @@ class LameLabelBlock(nn.Module):
         self.value = nn.Linear(hidden, hidden)
         self.output = nn.Linear(hidden, hidden)
         self.attention_norm = nn.LayerNorm(hidden, eps=config.layer_norm_eps)
-        self.feed_forward = nn.Sequential(
-            nn.Linear(hidden, config.label_attention_intermediate_size),
-            nn.GELU(),
-            nn.Linear(config.label_attention_intermediate_size, hidden),
-        )
-        self.feed_forward_norm = nn.LayerNorm(hidden, eps=config.layer_norm_eps)
+        self.feed_forward = None
+        if not config.light_label_head:
+            self.feed_forward = nn.Sequential(
+                nn.Linear(hidden, config.label_attention_intermediate_size),
+                nn.GELU(),
+                nn.Linear(config.label_attention_intermediate_size, hidden),
+            )
+            self.feed_forward_norm = nn.LayerNorm(hidden, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.label_attention_dropout)
 
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
@@ -84,40 +91,71 @@ class LameLabelBlock(nn.Module):
         *lead, length, _ = x.shape
         return x.view(*lead, length, self.num_heads, self.head_dim).transpose(-3, -2)
 
-    def forward(
-        self, queries: torch.Tensor, tokens: torch.Tensor, token_mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def project_tokens(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`(batch, seq_len, hidden)` token states -> keys and values, `(batch, heads, seq_len, head_dim)` each.
+
+        Computed once per forward pass and shared by every chunk of labels.
+        """
+        return self._split_heads(self.key(tokens)), self._split_heads(self.value(tokens))
+
+    def attend(
+        self,
+        queries: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        token_mask: torch.Tensor,
+        need_weights: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """
         Args:
             queries: `(num_labels, hidden)` label embeddings shared by the batch (first block), or
-                `(batch, num_labels, hidden)` per-document label states (later blocks).
-            tokens: `(batch, seq_len, hidden)` document token states.
+                `(batch, num_labels, hidden)` per-document label states (later blocks, shortlists).
+            keys, values: `(batch, heads, seq_len, head_dim)` from [`project_tokens`].
             token_mask: `(batch, seq_len)`, 1 for real tokens and 0 for padding.
+            need_weights: return the attention weights (slower: see the class docstring).
 
         Returns:
             `(batch, num_labels, hidden)` updated label states and `(batch, heads, num_labels, seq_len)`
-            attention weights.
+            attention weights (`None` unless `need_weights`).
         """
-        batch = tokens.shape[0]
+        batch = keys.shape[0]
         # Shared queries stay (1, heads, labels, head_dim) and broadcast over the batch: the
         # projection runs once instead of once per document.
         q = self._split_heads(self.query(queries if queries.dim() == 3 else queries.unsqueeze(0)))
-        k = self._split_heads(self.key(tokens))
-        v = self._split_heads(self.value(tokens))
-
-        padding = (token_mask == 0)[:, None, None, :]
-        # Autocast would run this matmul in bf16/fp16 whatever its inputs' dtype; the scores, the
-        # mask fill and the softmax stay in float32 so the weights are the same under mixed precision.
-        with torch.autocast(device_type=tokens.device.type, enabled=False):
-            scores = torch.matmul(q.float(), k.float().transpose(-1, -2)) / math.sqrt(self.head_dim)
-            scores = scores.masked_fill(padding, padding_fill_value(scores.dtype))
-            weights = torch.softmax(scores, dim=-1)
-        context = torch.matmul(self.dropout(weights).to(v.dtype), v)  # (batch, heads, labels, head_dim)
+        keep = (token_mask != 0)[:, None, None, :]
+        weights = None
+        if need_weights:
+            # Autocast would run this matmul in bf16/fp16 whatever its inputs' dtype; the scores, the
+            # mask fill and the softmax stay in float32 so the weights are the same under mixed precision.
+            with torch.autocast(device_type=keys.device.type, enabled=False):
+                scores = torch.matmul(q.float(), keys.float().transpose(-1, -2)) / math.sqrt(self.head_dim)
+                scores = scores.masked_fill(~keep, padding_fill_value(scores.dtype))
+                weights = torch.softmax(scores, dim=-1)
+            context = torch.matmul(self.dropout(weights).to(values.dtype), values)
+        else:
+            # A boolean mask keeps the fused kernel dtype-safe under bf16/fp16 as well.
+            context = F.scaled_dot_product_attention(
+                q.expand(batch, -1, -1, -1),
+                keys,
+                values,
+                attn_mask=keep,
+                dropout_p=self.dropout.p if self.training else 0.0,
+            )
         context = context.transpose(1, 2).reshape(batch, -1, self.num_heads * self.head_dim)
 
         states = self.attention_norm(queries + self.dropout(self.output(context)))
-        states = self.feed_forward_norm(states + self.dropout(self.feed_forward(states)))
+        if self.feed_forward is not None:
+            states = self.feed_forward_norm(states + self.dropout(self.feed_forward(states)))
         return states, weights
+
+    def forward(
+        self, queries: torch.Tensor, tokens: torch.Tensor, token_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One block over all labels, with weights: `queries` `(num_labels, hidden)` or
+        `(batch, num_labels, hidden)`, `tokens` `(batch, seq_len, hidden)`, `token_mask` `(batch, seq_len)`
+        -> `(batch, num_labels, hidden)` states and `(batch, heads, num_labels, seq_len)` weights."""
+        keys, values = self.project_tokens(tokens)
+        return self.attend(queries, keys, values, token_mask, need_weights=True)
 
 
 class LameConvFeatures(nn.Module):
@@ -136,24 +174,101 @@ class LameConvFeatures(nn.Module):
 
 
 class LameLabelwiseOutput(nn.Module):
-    """Feed-forward layer, then one logit per label from that label's own weight vector (section 2.4)."""
+    """Feed-forward layer, then one logit per label from that label's own weight vector (section 2.4).
+
+    With `config.light_label_head` the feed-forward layer is dropped and the label states go
+    straight to the per-label dot product.
+    """
 
     def __init__(self, config: LameConfig):
         super().__init__()
         dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense = None if config.light_label_head else nn.Linear(config.hidden_size, config.hidden_size)
         self.dropout = nn.Dropout(dropout)
         self.weight = nn.Parameter(torch.empty(config.num_labels, config.hidden_size))
         self.bias = nn.Parameter(torch.empty(config.num_labels))
 
-    def forward(self, label_states: torch.Tensor) -> torch.Tensor:
-        """`(batch, num_labels, hidden)` -> `(batch, num_labels)` logits."""
-        features = self.dropout(torch.tanh(self.dense(label_states)))
-        return (features * self.weight).sum(-1) + self.bias
+    def forward(self, label_states: torch.Tensor, label_ids: torch.Tensor | slice | None = None) -> torch.Tensor:
+        """`(batch, k, hidden)` -> `(batch, k)` logits.
+
+        `label_ids` says which labels the k states belong to: `None` (all labels, in id order), a
+        slice, `(k,)` ids shared by the batch, or `(batch, k)` ids per document (shortlists).
+        """
+        features = label_states if self.dense is None else torch.tanh(self.dense(label_states))
+        features = self.dropout(features)
+        weight = self.weight if label_ids is None else self.weight[label_ids]
+        bias = self.bias if label_ids is None else self.bias[label_ids]
+        return (features * weight).sum(-1) + bias
+
+
+class LameFirstStage(nn.Module):
+    """Cheap scorer of every label, for hard negatives in training and shortlists at inference.
+
+    `score(d, l) = <W_d mean(H_d), W_l e_l> / sqrt(hidden) + b_l`: the masked mean of the document's
+    token states against the label's description embedding, so a label never seen in training still
+    gets a score from its description, plus a per-label bias. Its cost is one projection per label
+    per forward pass and one dot product per (document, label) pair, about 1/hidden of the label-
+    attention head's.
+    """
+
+    def __init__(self, config: LameConfig):
+        super().__init__()
+        self.document = nn.Linear(config.hidden_size, config.hidden_size)
+        self.label = nn.Linear(config.hidden_size, config.hidden_size)
+        self.bias = nn.Parameter(torch.empty(config.num_labels))
+        # Without gradient the projected labels depend only on the (cached) label embeddings and
+        # this layer's weights: kept, so inference does one projection per label set, not per batch.
+        self._projected: tuple[torch.Tensor, tuple, torch.Tensor] | None = None
+
+    def _project_labels(self, label_embeddings: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        if torch.is_grad_enabled():
+            return self.label(label_embeddings.to(dtype))
+        key = tuple((p.data_ptr(), p._version) for p in self.label.parameters())
+        cached = self._projected
+        # Holding the embeddings tensor itself (not its id) keeps a freed tensor's id from matching.
+        if cached is not None and cached[0] is label_embeddings and cached[1] == key:
+            return cached[2]
+        projected = self.label(label_embeddings.to(dtype))
+        self._projected = (label_embeddings, key, projected)
+        return projected
+
+    def forward(self, tokens: torch.Tensor, token_mask: torch.Tensor, label_embeddings: torch.Tensor) -> torch.Tensor:
+        """`tokens` `(batch, seq_len, hidden)`, `token_mask` `(batch, seq_len)`, `label_embeddings`
+        `(num_labels, hidden)` -> `(batch, num_labels)` logits."""
+        mask = token_mask.unsqueeze(-1).to(tokens.dtype)
+        pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1)
+        documents = self.document(pooled)
+        labels = self._project_labels(label_embeddings, documents.dtype)
+        return documents @ labels.T / math.sqrt(documents.shape[-1]) + self.bias
+
+
+def shortlist_recall(shortlist_ids: torch.Tensor, targets: torch.Tensor) -> float:
+    """Share of the gold (document, label) pairs that the shortlists contain.
+
+    Args:
+        shortlist_ids: `(num_documents, k)` label ids, e.g. from
+            [`LameForSequenceClassification.shortlist_labels`].
+        targets: `(num_documents, num_labels)` 0/1 gold labels.
+
+    Returns:
+        Recall in [0, 1]; 1.0 when there is no gold label at all.
+    """
+    if shortlist_ids.shape[0] != targets.shape[0]:
+        raise ValueError(
+            f"shortlist_recall: {shortlist_ids.shape[0]} shortlists for {targets.shape[0]} documents."
+        )
+    gold = targets.to(torch.bool)
+    listed = torch.zeros_like(gold).scatter_(1, shortlist_ids.long(), True)
+    total = int(gold.sum())
+    return 1.0 if total == 0 else int((gold & listed).sum()) / total
 
 
 def f_measure_loss(
-    probabilities: torch.Tensor, targets: torch.Tensor, average: str = "micro", eps: float = 1e-8
+    probabilities: torch.Tensor,
+    targets: torch.Tensor,
+    average: str = "micro",
+    eps: float = 1e-8,
+    label_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """1 minus the mean of the soft positive-class and negative-class F-measures of a mini-batch.
 
@@ -171,19 +286,29 @@ def f_measure_loss(
         probabilities: `(batch, num_labels)` sigmoid outputs.
         targets: `(batch, num_labels)` 0/1 labels.
         average: `"micro"` or `"macro"`.
+        label_weights: `(num_labels,)`, optional: how many labels each column stands for (sampled
+            training weights its random negatives so the counts estimate the all-label ones). Micro
+            counts are weighted sums; the macro mean is a weighted mean. `None` means all ones.
     """
     if average not in ("micro", "macro"):
         raise ValueError(f"f_measure_loss: average must be 'micro' or 'macro', got {average!r}.")
     targets = targets.to(probabilities.dtype)
     # Summing over dim 0 (the batch) keeps one count per label; summing everything gives the micro counts.
     dims = (0,) if average == "macro" else (0, 1)
-    tp = (probabilities * targets).sum(dims)
-    fp = (probabilities * (1 - targets)).sum(dims)
-    fn = ((1 - probabilities) * targets).sum(dims)
-    tn = ((1 - probabilities) * (1 - targets)).sum(dims)
+    cell_weights = 1.0
+    if label_weights is not None and average == "micro":
+        cell_weights = label_weights.to(probabilities.dtype)
+    tp = (cell_weights * probabilities * targets).sum(dims)
+    fp = (cell_weights * probabilities * (1 - targets)).sum(dims)
+    fn = (cell_weights * (1 - probabilities) * targets).sum(dims)
+    tn = (cell_weights * (1 - probabilities) * (1 - targets)).sum(dims)
     f_positive = 2 * tp / (2 * tp + fp + fn + eps)
     f_negative = 2 * tn / (2 * tn + fp + fn + eps)
-    return 1 - ((f_positive + f_negative) / 2).mean()
+    per_label = (f_positive + f_negative) / 2
+    if label_weights is not None and average == "macro":
+        weights = label_weights.to(per_label.dtype)
+        return 1 - (per_label * weights).sum() / weights.sum()
+    return 1 - per_label.mean()
 
 
 class LameForSequenceClassification(BertPreTrainedModel):
@@ -213,7 +338,13 @@ class LameForSequenceClassification(BertPreTrainedModel):
         self.feature_head = LameConvFeatures(config) if config.feature_head == "cnn" else None
         self.label_blocks = nn.ModuleList(LameLabelBlock(config) for _ in range(config.num_label_attention_blocks))
         self.classifier = LameLabelwiseOutput(config)
+        self.first_stage = LameFirstStage(config) if config.uses_first_stage else None
         self._label_cache: tuple[tuple, torch.Tensor] | None = None
+        # Training-time cache of every label's embedding under sampling: (parameter storages and
+        # descriptions it was encoded for, parameter versions last seen, optimizer steps since the
+        # encoding, embeddings). Separate from the eval cache, which is always exact.
+        self._training_cache: dict | None = None
+        self.label_cache_refreshes = 0  # how often the training cache was (re-)encoded
         if config.freeze_encoder:
             self.bert.requires_grad_(False)
         self.post_init()
@@ -222,6 +353,8 @@ class LameForSequenceClassification(BertPreTrainedModel):
         super()._init_weights(module)
         if isinstance(module, LameLabelwiseOutput):
             init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
+            init.zeros_(module.bias)
+        if isinstance(module, LameFirstStage):
             init.zeros_(module.bias)
 
     # ----------------------------------------------------------------- label embeddings
@@ -261,7 +394,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
         self.clear_label_cache()
 
     def clear_label_cache(self) -> None:
-        """Forget cached label embeddings; the next forward pass encodes the descriptions again."""
+        """Forget the eval cache of label embeddings; the next eval pass encodes the descriptions again."""
         self._label_cache = None
 
     def train(self, mode: bool = True):
@@ -274,9 +407,13 @@ class LameForSequenceClassification(BertPreTrainedModel):
 
     def load_state_dict(self, *args, **kwargs):
         self.clear_label_cache()
+        self._training_cache = None
         return super().load_state_dict(*args, **kwargs)
 
-    def _description_batch(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    def _description_batch(
+        self, device: torch.device, label_ids: list[int] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Padded description token ids and mask, `(k, width)` each, for `label_ids` (default: all)."""
         token_ids = self.config.label_description_token_ids
         if token_ids is None:
             raise ValueError(
@@ -284,6 +421,8 @@ class LameForSequenceClassification(BertPreTrainedModel):
                 "`LameForSequenceClassification.from_pretrained(<checkpoint>, label_descriptions=[...])` or call "
                 "`model.set_label_descriptions(descriptions, tokenizer)`."
             )
+        if label_ids is not None:
+            token_ids = [token_ids[i] for i in label_ids]
         width = max(len(ids) for ids in token_ids)
         pad = self.config.pad_token_id or 0
         input_ids = torch.full((len(token_ids), width), pad, dtype=torch.long, device=device)
@@ -292,6 +431,29 @@ class LameForSequenceClassification(BertPreTrainedModel):
             input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long, device=device)
             mask[row, : len(ids)] = 1
         return input_ids, mask
+
+    def _encode_descriptions(self, label_ids: list[int] | None = None) -> torch.Tensor:
+        """[CLS] states `(k, hidden)` of the descriptions of `label_ids` (default: all), with gradient
+        if enabled. Without gradient, encoded `description_batch_size` descriptions at a time (bounded memory)."""
+        device = self.bert.embeddings.word_embeddings.weight.device
+        count = self.config.num_labels if label_ids is None else len(label_ids)
+        chunk = self.config.description_batch_size if not torch.is_grad_enabled() else 0
+        if not chunk or chunk >= count:
+            input_ids, mask = self._description_batch(device, label_ids)
+            # A copy, not a view: the [CLS] view would keep every token state of every description alive
+            # in the caches (at 4,271 labels, 190 MB where 6.5 MB are needed).
+            return self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, 0].clone()
+        ids = list(range(count)) if label_ids is None else list(label_ids)
+        # Chunks of similar length carry little padding; the rows are put back in order afterwards.
+        lengths = self.config.label_description_token_ids
+        order = sorted(range(count), key=lambda row: len(lengths[ids[row]]))
+        parts = []
+        for start in range(0, count, chunk):
+            rows = order[start : start + chunk]
+            input_ids, mask = self._description_batch(device, [ids[row] for row in rows])
+            parts.append(self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, 0].clone())
+        encoded = torch.cat(parts)
+        return encoded[torch.as_tensor(order, device=encoded.device).argsort()]
 
     def _weights_key(self) -> tuple:
         # In-place updates (optimizer steps, load_state_dict, copy_) bump a tensor's version counter;
@@ -312,23 +474,76 @@ class LameForSequenceClassification(BertPreTrainedModel):
         cost. Otherwise the result is computed without gradient and cached until the encoder's
         weights change, the descriptions change, or the mode switches.
         """
-        device = self.bert.embeddings.word_embeddings.weight.device
-        trainable = self.training and self.config.label_embedding_mode == "joint" and not self.config.freeze_encoder
-        if trainable:
-            input_ids, mask = self._description_batch(device)
-            return self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, 0]
+        if self._descriptions_trainable():
+            return self._encode_descriptions()
 
         key = self._weights_key()
         if self._label_cache is not None and self._label_cache[0] == key:
             return self._label_cache[1]
-        input_ids, mask = self._description_batch(device)
         with torch.no_grad():
-            embeddings = self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, 0]
+            embeddings = self._encode_descriptions()
         # Encoded under autocast the states are bf16/fp16; a cached copy in the weights' dtype also
         # serves a later call without autocast (a Linear refuses a half input with float32 weights).
         embeddings = embeddings.to(self.label_blocks[0].query.weight.dtype)
         self._label_cache = (key, embeddings)
         return embeddings
+
+    def _descriptions_trainable(self) -> bool:
+        return self.training and self.config.label_embedding_mode == "joint" and not self.config.freeze_encoder
+
+    def training_label_embeddings(self) -> torch.Tensor:
+        """Every label's embedding `(num_labels, hidden)` from the training cache (no gradient).
+
+        Used under sampled training for the labels outside the step's sample. The cache is encoded
+        with the encoder in eval mode (no dropout noise) and encoded again when
+        `config.label_cache_refresh_steps` optimizer steps have changed the weights since (counted by
+        the parameters' in-place version counters, so gradient accumulation's micro-batches do not
+        count), when a parameter is replaced (a new storage: loading, moving devices), or when the
+        descriptions change. Between refreshes it holds embeddings of the encoder as it was at most
+        that many steps ago, by design; eval mode never reads it.
+        """
+        parameters = list(self.bert.parameters())
+        identity = tuple(p.data_ptr() for p in parameters)
+        versions = tuple(p._version for p in parameters)
+        descriptions = self.config.label_description_token_ids
+        cache = self._training_cache
+        if cache is not None and cache["identity"] == identity and cache["descriptions"] is descriptions:
+            if cache["versions"] != versions:
+                cache["steps"] += 1
+                cache["versions"] = versions
+            if cache["steps"] < self.config.label_cache_refresh_steps:
+                return cache["embeddings"]
+        was_training = self.bert.training
+        self.bert.eval()
+        try:
+            with torch.no_grad():
+                embeddings = self._encode_descriptions()
+        finally:
+            self.bert.train(was_training)
+        self._training_cache = {
+            "identity": identity, "descriptions": descriptions, "versions": versions, "steps": 0, "embeddings": embeddings
+        }
+        self.label_cache_refreshes += 1
+        return embeddings
+
+    def shortlist_labels(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, k: int | None = None
+    ) -> torch.Tensor:
+        """The first stage's top-`k` label ids per document, `(batch, k)`, highest score first.
+
+        `k` defaults to `config.shortlist_size`. Pair with [`shortlist_recall`] to measure how many
+        gold labels a shortlist of that size keeps.
+        """
+        if self.first_stage is None:
+            raise ValueError("This LAME model has no first stage (config.first_stage='none'), so no shortlist.")
+        k = k or self.config.shortlist_size
+        if not k:
+            raise ValueError("shortlist_labels needs k (or config.shortlist_size > 0).")
+        tokens = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if attention_mask is None:
+            attention_mask = torch.ones(tokens.shape[:2], dtype=torch.long, device=tokens.device)
+        scores = self.first_stage(tokens, attention_mask, self.encode_label_descriptions())
+        return scores.topk(min(k, scores.shape[-1]), dim=-1).indices
 
     # ----------------------------------------------------------------------- forward
     def forward(
@@ -371,46 +586,222 @@ class LameForSequenceClassification(BertPreTrainedModel):
         tokens = encoder_out.last_hidden_state
         if attention_mask is None:
             attention_mask = torch.ones(tokens.shape[:2], dtype=torch.long, device=tokens.device)
+        document_tokens = tokens
         if self.feature_head is not None:
             tokens = self.feature_head(tokens, attention_mask)
+        keys_values = [block.project_tokens(tokens) for block in self.label_blocks]
+        num_labels = self.config.num_labels
 
-        states = self.encode_label_descriptions()
-        cross_attentions = []
-        for block in self.label_blocks:
-            states, weights = block(states, tokens, attention_mask)
-            cross_attentions.append(weights)
-        logits = self.classifier(states)
-
-        loss = None
         if labels is not None:
-            loss = self.compute_loss(logits, labels)
+            self._infer_problem_type(labels)
+        sampled = self.training and labels is not None and self.config.uses_label_sampling
+        if sampled and self.config.problem_type == "single_label_classification":
+            raise ValueError(
+                "LameConfig.label_sampling='sampled' needs a multi-label problem; this model's problem_type is "
+                "single_label_classification. Set label_sampling='none'."
+            )
+        first_stage_logits = None
+        cross_attentions = None
+        loss = None
+        if sampled:
+            # Only the batch's positives and a sample of negatives go through the encoder with
+            # gradient and through the head; every other label is read from the training cache,
+            # by the first stage alone.
+            cached = self.training_label_embeddings()
+            targets = labels.to(torch.float32)
+            if self.first_stage is not None:
+                first_stage_logits = self.first_stage(document_tokens, attention_mask, cached)
+            label_ids, column_weights = self._sample_labels(targets, first_stage_logits)
+            ids = label_ids.tolist()
+            if self._descriptions_trainable():
+                label_embeddings = self._encode_descriptions(ids)
+            else:
+                label_embeddings = cached[label_ids]
+            partial, _ = self._run_head(label_embeddings, label_ids, keys_values, attention_mask, need_weights=False)
+            logits = self._complete_logits(partial, label_ids.expand(partial.shape[0], -1), first_stage_logits)
+            loss = self.compute_loss(partial, labels, label_ids=label_ids, label_weights=column_weights)
+        else:
+            label_embeddings = self.encode_label_descriptions()
+            if self.first_stage is not None:
+                first_stage_logits = self.first_stage(document_tokens, attention_mask, label_embeddings)
+            k = self.config.shortlist_size
+            if not self.training and first_stage_logits is not None and 0 < k < num_labels:
+                label_ids = first_stage_logits.topk(k, dim=-1).indices  # (batch, k)
+                partial, weights = self._run_head(
+                    label_embeddings[label_ids], label_ids, keys_values, attention_mask, bool(output_cross_attentions)
+                )
+                logits = self._complete_logits(partial, label_ids, first_stage_logits)
+                if output_cross_attentions:
+                    # Labels outside the shortlist were not attended: all-zero rows, so that row i
+                    # is still label i for the pipeline and the viewer.
+                    cross_attentions = []
+                    for block_weights in weights:
+                        full = block_weights.new_zeros(*block_weights.shape[:2], num_labels, block_weights.shape[-1])
+                        index = label_ids[:, None, :, None].expand(-1, block_weights.shape[1], -1, block_weights.shape[-1])
+                        cross_attentions.append(full.scatter(2, index, block_weights))
+            else:
+                logits, cross_attentions = self._run_head(
+                    label_embeddings, None, keys_values, attention_mask, bool(output_cross_attentions)
+                )
+            if labels is not None:
+                loss = self.compute_loss(logits, labels)
+        if loss is not None and first_stage_logits is not None and self.config.problem_type != "single_label_classification":
+            # The first stage learns to score every label (it is a plain all-label classifier
+            # over cheap features), which makes its hard negatives and shortlists worth having.
+            first_stage_loss = F.binary_cross_entropy_with_logits(first_stage_logits.float(), labels.to(torch.float32))
+            loss = loss + self.config.first_stage_loss_weight * first_stage_loss
 
         output = LameClassifierOutput(
             loss=loss,
             logits=logits,
-            cross_attentions=tuple(cross_attentions) if output_cross_attentions else None,
+            cross_attentions=tuple(cross_attentions) if output_cross_attentions and cross_attentions else None,
             hidden_states=encoder_out.hidden_states,
             attentions=encoder_out.attentions,
         )
         return output if return_dict else output.to_tuple()
 
-    def compute_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy (single-label), binary cross-entropy or F-measure loss (multi-label).
+    def _run_head(
+        self,
+        label_embeddings: torch.Tensor,
+        label_ids: torch.Tensor | None,
+        keys_values: list[tuple[torch.Tensor, torch.Tensor]],
+        token_mask: torch.Tensor,
+        need_weights: bool,
+    ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+        """The label-attention blocks and the output layer, `config.label_chunk_size` labels at a time.
 
-        When `config.problem_type` is unset it is inferred from the labels, as in transformers'
-        own classifiers: integer class ids mean single-label, anything else multi-label.
+        Each label's path through the head reads only its own state and the document, so chunks
+        give the same logits as one pass, with the (batch, heads, labels, tokens) attention held
+        for one chunk at a time.
+
+        Args:
+            label_embeddings: `(k, hidden)` shared by the batch, or `(batch, k, hidden)` per document.
+            label_ids: `None` when the k labels are all labels in id order, else `(k,)` or `(batch, k)`.
+            keys_values: each block's `(keys, values)` from `project_tokens`.
+            token_mask: `(batch, seq_len)`.
+            need_weights: also return each block's `(batch, heads, k, seq_len)` attention weights.
+
+        Returns:
+            `(batch, k)` logits and the per-block weights (or `None`).
         """
+        count = label_embeddings.shape[-2]
+        chunk = self.config.label_chunk_size or count
+        logits, weights = [], [[] for _ in self.label_blocks]
+        for start in range(0, count, chunk):
+            states = label_embeddings[..., start : start + chunk, :]
+            ids = slice(start, start + chunk) if label_ids is None else label_ids[..., start : start + chunk]
+            for index, (block, (keys, values)) in enumerate(zip(self.label_blocks, keys_values)):
+                states, block_weights = block.attend(states, keys, values, token_mask, need_weights)
+                if need_weights:
+                    weights[index].append(block_weights)
+            logits.append(self.classifier(states, ids))
+        logits = torch.cat(logits, dim=-1)
+        return logits, [torch.cat(parts, dim=2) for parts in weights] if need_weights else None
+
+    def _complete_logits(
+        self,
+        partial: torch.Tensor, label_ids: torch.Tensor, first_stage_logits: torch.Tensor | None
+    ) -> torch.Tensor:
+        """All-label logits `(batch, num_labels)` from the head's `(batch, k)` logits of `label_ids`.
+
+        A label the head did not score gets the smaller of its first-stage logit and (just under) the
+        document's lowest head logit: it ranks after every scored label, and the first stage orders
+        the rest.
+        """
+        # The next float below the lowest head logit: ties would let a sort put an unscored label first.
+        lowest = partial.detach().min(dim=-1, keepdim=True).values
+        floor = torch.nextafter(lowest, torch.full_like(lowest, float("-inf")))
+        if first_stage_logits is None:  # sampled training without a first stage: no order to keep
+            rest = floor.expand(-1, self.config.num_labels)
+        else:
+            rest = torch.minimum(first_stage_logits.detach().to(partial.dtype), floor)
+        return rest.scatter(1, label_ids, partial)
+
+    def _sample_labels(
+        self, targets: torch.Tensor, first_stage_logits: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The labels a sampled training step scores, and how many labels each stands for.
+
+        Every label positive for some document of the batch, then `label_sample_negatives`
+        negatives: a `hard_negative_fraction` share chosen by the first stage's highest score over
+        the batch, the rest uniformly from the remaining labels. A random negative stands for
+        `remaining / drawn` labels, so the weighted loss is an unbiased estimate of the loss over
+        every label. When the budget covers every negative, all labels are returned in id order
+        with weight 1, and the step is exactly joint training.
+
+        Args:
+            targets: `(batch, num_labels)` 0/1 floats.
+            first_stage_logits: `(batch, num_labels)` or `None`.
+
+        Returns:
+            `(k,)` label ids and `(k,)` float weights.
+        """
+        num_labels = targets.shape[1]
+        device = targets.device
+        positive = targets.gt(0).any(0)
+        negatives = int((~positive).sum())
+        budget = self.config.label_sample_negatives
+        if budget >= negatives:
+            return torch.arange(num_labels, device=device), torch.ones(num_labels, device=device)
+        chosen = [positive.nonzero().squeeze(1)]
+        remaining = ~positive
+        hard = round(budget * self.config.hard_negative_fraction) if first_stage_logits is not None else 0
+        if hard:
+            scores = first_stage_logits.detach().max(0).values.masked_fill(positive, float("-inf"))
+            hard_ids = scores.topk(hard).indices
+            chosen.append(hard_ids)
+            remaining = remaining.clone()
+            remaining[hard_ids] = False
+        pool = remaining.nonzero().squeeze(1)
+        drawn = budget - hard
+        random_ids = pool[torch.randperm(pool.numel(), device=device)[:drawn]]
+        chosen.append(random_ids)
+        weights = torch.ones(sum(part.numel() for part in chosen), device=device)
+        if drawn:
+            weights[-random_ids.numel() :] = pool.numel() / random_ids.numel()
+        return torch.cat(chosen), weights
+
+    def _infer_problem_type(self, labels: torch.Tensor) -> None:
         if self.config.problem_type is None:
             integer = labels.dtype in (torch.long, torch.int, torch.int16, torch.int8, torch.uint8)
             self.config.problem_type = (
                 "single_label_classification" if integer and labels.dim() == 1 else "multi_label_classification"
             )
+
+    def compute_loss(
+        self,
+        logits: torch.Tensor,
+        labels: torch.Tensor,
+        label_ids: torch.Tensor | None = None,
+        label_weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Cross-entropy (single-label), binary cross-entropy or F-measure loss (multi-label).
+
+        When `config.problem_type` is unset it is inferred from the labels, as in transformers'
+        own classifiers: integer class ids mean single-label, anything else multi-label.
+
+        Under sampled training `logits` `(batch, k)` belong to the labels `label_ids` `(k,)`, and
+        `label_weights` `(k,)` say how many labels each stands for: the binary cross-entropy is
+        their weighted sum divided by batch x num_labels (the all-label mean, estimated), and the
+        F-measure counts are weighted likewise.
+        """
+        self._infer_problem_type(labels)
         if self.config.problem_type == "single_label_classification":
             return F.cross_entropy(logits.float(), labels.view(-1).long())
         targets = labels.to(torch.float32)
+        num_cells = targets.numel()
+        if label_ids is not None:
+            targets = targets[:, label_ids]
         if self.config.loss == "f_measure":
-            return f_measure_loss(torch.sigmoid(logits.float()), targets, average=self.config.f_measure_average)
+            return f_measure_loss(
+                torch.sigmoid(logits.float()), targets, average=self.config.f_measure_average, label_weights=label_weights
+            )
         pos_weight = None
         if self.config.pos_weight is not None:
             pos_weight = torch.tensor(self.config.pos_weight, dtype=torch.float32, device=logits.device)
-        return F.binary_cross_entropy_with_logits(logits.float(), targets, pos_weight=pos_weight)
+            if label_ids is not None:
+                pos_weight = pos_weight[label_ids]
+        if label_weights is None:
+            return F.binary_cross_entropy_with_logits(logits.float(), targets, pos_weight=pos_weight)
+        cells = F.binary_cross_entropy_with_logits(logits.float(), targets, pos_weight=pos_weight, reduction="none")
+        return (cells * label_weights).sum() / num_cells

@@ -21,6 +21,32 @@ class LameOptions:
     num_label_attention_blocks: int = field(default=1, metadata={"help": "Stacked label-attention blocks."})
     label_embedding_mode: str = field(default="joint", metadata={"help": "joint (fine-tuned) or static descriptions."})
     max_description_length: int = field(default=64, metadata={"help": "Token budget of one label description."})
+    label_sampling: str = field(
+        default="auto",
+        metadata={"help": "LAME descriptions encoded with gradient per step: none (all), sampled (the batch's "
+                  "positives + label_sample_negatives), auto (sampled above 256 labels, multi-label)."},
+    )
+    label_sample_negatives: int = field(default=64, metadata={"help": "Negative labels per step under sampling."})
+    hard_negative_fraction: float = field(
+        default=0.5, metadata={"help": "Share of those negatives that are the first stage's top-scored ones."}
+    )
+    label_cache_refresh_steps: int = field(
+        default=100, metadata={"help": "Optimizer steps between re-encodings of the training label cache."}
+    )
+    first_stage: str = field(
+        default="auto", metadata={"help": "Cheap all-label scorer: none, bilinear, auto (bilinear above 256 labels)."}
+    )
+    first_stage_loss_weight: float = field(default=1.0, metadata={"help": "Weight of the first stage's loss."})
+    shortlist_size: int = field(
+        default=0, metadata={"help": "At inference, run LAME's head on the first stage's top-k labels (0: all)."}
+    )
+    label_chunk_size: int = field(default=512, metadata={"help": "Labels per chunk in LAME's head (0: all at once)."})
+    description_batch_size: int = field(
+        default=64, metadata={"help": "Descriptions encoded together without gradient (label caches)."}
+    )
+    light_label_head: bool = field(
+        default=False, metadata={"help": "LAME head without the feed-forward and dense layers (cheaper per label)."}
+    )
 
 
 DROPOUT_FIELDS = ("label_attention_dropout",)
@@ -37,6 +63,16 @@ def lame_model(
         num_label_attention_blocks=args.num_label_attention_blocks,
         label_embedding_mode=args.label_embedding_mode,
         max_description_length=args.max_description_length,
+        label_sampling=args.label_sampling,
+        label_sample_negatives=args.label_sample_negatives,
+        hard_negative_fraction=args.hard_negative_fraction,
+        label_cache_refresh_steps=args.label_cache_refresh_steps,
+        first_stage=args.first_stage,
+        first_stage_loss_weight=args.first_stage_loss_weight,
+        shortlist_size=args.shortlist_size,
+        label_chunk_size=args.label_chunk_size,
+        description_batch_size=args.description_batch_size,
+        light_label_head=args.light_label_head,
         freeze_encoder=False,
         feature_head="none",
     )
@@ -60,10 +96,20 @@ def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
 
 
 def summary_hyperparameters(args, model) -> dict:
-    """The loss the model was trained with (from its config)."""
-    if model.config.loss == "f_measure":
-        return {"loss": model.config.loss, "f_measure_average": model.config.f_measure_average}
-    return {"loss": model.config.loss}
+    """The loss and the label-scaling options the model was trained with (from its config, "auto" resolved)."""
+    config = model.config
+    values = {"loss": config.loss}
+    if config.loss == "f_measure":
+        values["f_measure_average"] = config.f_measure_average
+    if config.uses_label_sampling:
+        values.update(label_sampling="sampled", label_sample_negatives=config.label_sample_negatives,
+                      hard_negative_fraction=config.hard_negative_fraction,
+                      label_cache_refresh_steps=config.label_cache_refresh_steps)
+    if config.uses_first_stage:
+        values.update(first_stage="bilinear", shortlist_size=config.shortlist_size)
+    if config.light_label_head:
+        values["light_label_head"] = True
+    return values
 
 
 KIND = ModelKind(

@@ -1,0 +1,446 @@
+"""LAME at thousands of labels (issue 12): sampled label training, the training cache, the first
+stage and shortlists, label chunks, the fused attention path and the light head, on a tiny BERT."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from helpers import WORDS, run_python_without_labelwise, tiny_bert_checkpoint, tiny_bert_config
+from transformers import AutoTokenizer
+
+from labelwise.modeling import LameConfig, LameForSequenceClassification, f_measure_loss, shortlist_recall
+
+NUM_LABELS = 12
+TERMS = [w for w in WORDS if w.isalpha()]
+DESCRIPTIONS = {f"L{i}": " ".join(TERMS[(5 * i + j) % len(TERMS)] for j in range(2 + i % 4)) for i in range(NUM_LABELS)}
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return tiny_bert_checkpoint(tmp_path_factory.mktemp("bert"))
+
+
+def lame(checkpoint, seed: int = 0, **kwargs) -> LameForSequenceClassification:
+    kwargs.setdefault("label_descriptions", DESCRIPTIONS)
+    kwargs.setdefault("label_attention_heads", 4)
+    kwargs.setdefault("problem_type", "multi_label_classification")
+    torch.manual_seed(seed)  # the head is initialised from the global generator
+    return LameForSequenceClassification.from_pretrained(checkpoint, **kwargs)
+
+
+def batch(size: int = 4, length: int = 12, seed: int = 0) -> dict:
+    generator = torch.Generator().manual_seed(seed)
+    input_ids = torch.randint(5, 90, (size, length), generator=generator)
+    input_ids[:, 0] = 2  # [CLS]
+    attention_mask = torch.ones_like(input_ids)
+    attention_mask[0, length // 2 :] = 0
+    return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+
+def targets(size: int = 4, seed: int = 0) -> torch.Tensor:
+    labels = torch.zeros(size, NUM_LABELS)
+    labels[0, 1] = labels[1, 1] = labels[1, 4] = labels[3, 7] = 1.0
+    return labels
+
+
+def _small(**extra):
+    values = tiny_bert_config().to_dict()
+    values = {k: values[k] for k in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")}
+    values["label_attention_heads"] = 4
+    values.update(extra)
+    return values
+
+
+# ------------------------------------------------------------------------------ config
+def test_auto_options_follow_the_label_count():
+    small = LameConfig(label_descriptions=[f"label {i}" for i in range(256)], **_small())
+    large = LameConfig(label_descriptions=[f"label {i}" for i in range(257)], **_small())
+    assert not small.uses_label_sampling and not small.uses_first_stage
+    assert large.uses_label_sampling and large.uses_first_stage
+    single = LameConfig(
+        label_descriptions=[f"label {i}" for i in range(257)], problem_type="single_label_classification", **_small()
+    )
+    assert not single.uses_label_sampling and single.uses_first_stage  # a softmax is never sampled
+    forced = LameConfig(label_descriptions=["a", "b"], label_sampling="sampled", first_stage="bilinear", **_small())
+    assert forced.uses_label_sampling and forced.uses_first_stage
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"label_sampling": "some"}, "label_sampling must be one of"),
+        ({"first_stage": "mlp"}, "first_stage must be one of"),
+        ({"label_sample_negatives": -1}, "label_sample_negatives must be a non-negative integer"),
+        ({"label_cache_refresh_steps": 0}, "label_cache_refresh_steps must be a positive integer"),
+        ({"label_chunk_size": 2.5}, "label_chunk_size must be a non-negative integer"),
+        ({"description_batch_size": 0}, "description_batch_size must be a positive integer"),
+        ({"hard_negative_fraction": 1.5}, r"hard_negative_fraction must lie in \[0, 1\]"),
+        ({"shortlist_size": 3}, "shortlist_size=3 needs a first stage"),
+        (
+            {"label_sampling": "sampled", "problem_type": "single_label_classification"},
+            "label_sampling='sampled' needs a multi-label problem",
+        ),
+    ],
+)
+def test_config_rejects_bad_scale_options(options, message):
+    with pytest.raises(ValueError, match=message):
+        LameConfig(label_descriptions=["a", "b", "c"], **_small(**options))
+
+
+# ------------------------------------------------------------------- sampled training
+@pytest.mark.parametrize("loss_options", [{}, {"pos_weight": [float(1 + i % 3) for i in range(NUM_LABELS)]},
+                                          {"loss": "f_measure"}, {"loss": "f_measure", "f_measure_average": "macro"}])
+def test_sampled_training_equals_joint_training_when_the_sample_covers_every_label(checkpoint, loss_options):
+    joint = lame(checkpoint, label_sampling="none", first_stage="none", **loss_options).train()
+    sampled = lame(checkpoint, label_sampling="sampled", first_stage="none", label_sample_negatives=NUM_LABELS,
+                   **loss_options).train()
+    sampled.load_state_dict(joint.state_dict())
+    optimizers = [torch.optim.AdamW(m.parameters(), lr=1e-2) for m in (joint, sampled)]
+    inputs, labels = batch(), targets()
+    for step in range(3):
+        losses = []
+        for model, optimizer in zip((joint, sampled), optimizers):
+            loss = model(**inputs, labels=labels).loss
+            loss.backward()
+            losses.append(loss)
+        torch.testing.assert_close(losses[1], losses[0], rtol=1e-5, atol=1e-6)
+        for (name, a), (_, b) in zip(joint.named_parameters(), sampled.named_parameters()):
+            if a.grad is not None or b.grad is not None:
+                torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-6, msg=name)
+        for optimizer in optimizers:
+            optimizer.step()
+            optimizer.zero_grad()
+    joint.eval(), sampled.eval()
+    torch.testing.assert_close(sampled(**inputs).logits, joint(**inputs).logits, rtol=1e-4, atol=1e-5)
+
+
+def test_a_sampled_step_scores_positives_hard_and_random_negatives(checkpoint):
+    model = lame(checkpoint, label_sampling="sampled", first_stage="bilinear", label_sample_negatives=4,
+                 hard_negative_fraction=0.5).train()
+    labels = targets()
+    first_stage = torch.arange(NUM_LABELS, dtype=torch.float32).repeat(4, 1)  # label 11 scores highest
+    torch.manual_seed(1)
+    ids, weights = model._sample_labels(labels, first_stage)
+    positives = {1, 4, 7}
+    assert set(ids[:3].tolist()) == positives
+    assert ids[3:5].tolist() == [11, 10]  # the two hard negatives: highest first-stage scores
+    assert len(set(ids.tolist())) == 7 and not set(ids[5:].tolist()) & (positives | {10, 11})
+    # 12 labels - 3 positives - 2 hard = 7 remaining, 2 drawn: each stands for 3.5 labels
+    torch.testing.assert_close(weights, torch.tensor([1.0] * 5 + [3.5, 3.5]))
+
+    # Only the sampled descriptions are encoded with gradient in a step.
+    out = model(**batch(), labels=labels)
+    assert out.logits.shape == (4, NUM_LABELS)
+    out.loss.backward()
+    assert model.classifier.weight.grad.abs().sum(1).nonzero().numel() == 7
+
+
+@pytest.mark.parametrize("hard", [0.0, 0.5])
+def test_sampled_loss_is_an_unbiased_estimate_of_the_all_label_loss(checkpoint, hard):
+    model = lame(checkpoint, label_sampling="sampled", first_stage="bilinear", label_sample_negatives=4,
+                 hard_negative_fraction=hard)
+    generator = torch.Generator().manual_seed(3)
+    logits = torch.randn(4, NUM_LABELS, generator=generator) * 2
+    first_stage = torch.randn(4, NUM_LABELS, generator=generator)
+    labels = targets()
+    full = model.compute_loss(logits, labels).item()
+    torch.manual_seed(0)
+    estimates = []
+    for _ in range(3000):
+        ids, weights = model._sample_labels(labels, first_stage)
+        estimates.append(model.compute_loss(logits[:, ids], labels, label_ids=ids, label_weights=weights).item())
+    mean = sum(estimates) / len(estimates)
+    assert mean == pytest.approx(full, rel=0.02)
+    assert max(estimates) - min(estimates) > 0.05 * full  # really random: the check could fail
+
+
+def test_weighted_f_measure_counts_a_column_as_often_as_its_weight():
+    p = torch.tensor([[0.9, 0.2, 0.6], [0.4, 0.7, 0.1]])
+    y = torch.tensor([[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]])
+    doubled = torch.cat([p, p[:, 2:]], 1), torch.cat([y, y[:, 2:]], 1)
+    weights = torch.tensor([1.0, 1.0, 2.0])
+    for average in ("micro", "macro"):
+        expected = f_measure_loss(*doubled, average=average)
+        torch.testing.assert_close(f_measure_loss(p, y, average=average, label_weights=weights), expected)
+        torch.testing.assert_close(f_measure_loss(p, y, average=average, label_weights=torch.ones(3)),
+                                   f_measure_loss(p, y, average=average))
+
+
+# ---------------------------------------------------------------------- training cache
+def _fresh_encoding(model: LameForSequenceClassification) -> torch.Tensor:
+    """Every description encoded now, as the training cache does (encoder in eval mode, no gradient)."""
+    was = model.bert.training
+    model.bert.eval()
+    with torch.no_grad():
+        encoded = model._encode_descriptions()
+    model.bert.train(was)
+    return encoded
+
+
+def test_training_cache_refreshes_on_schedule(checkpoint):
+    model = lame(checkpoint, label_sampling="sampled", label_sample_negatives=3, label_cache_refresh_steps=2).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    inputs, labels = batch(), targets()
+    refreshes, stale = [], []
+    for step in range(6):
+        for _ in range(2):  # two micro-batches (gradient accumulation) per optimizer step
+            model(**inputs, labels=labels).loss.backward()
+        refreshes.append(model.label_cache_refreshes)
+        stale.append(not torch.equal(model._training_cache["embeddings"], _fresh_encoding(model)))
+        optimizer.step()
+        optimizer.zero_grad()
+    # encoded at step 0, again after 2 optimizer steps (step 2) and after 2 more (step 4)
+    assert refreshes == [1, 1, 2, 2, 3, 3]
+    # right after a refresh the cache is exact; one step later it lags the weights by one step
+    assert stale == [False, True, False, True, False, True]
+
+
+def test_training_cache_never_serves_embeddings_of_other_weights(checkpoint):
+    model = lame(checkpoint, label_sampling="sampled", label_sample_negatives=3, label_cache_refresh_steps=100).train()
+    inputs, labels = batch(), targets()
+    model(**inputs, labels=labels)
+    assert model.label_cache_refreshes == 1
+    model(**inputs, labels=labels)
+    assert model.label_cache_refreshes == 1  # same weights: reused
+
+    # other weights loaded: encoded again, from the loaded weights
+    other = lame(checkpoint, seed=1)
+    with torch.no_grad():
+        for parameter in other.bert.parameters():
+            parameter.mul_(1.1)
+    model.load_state_dict(other.state_dict())
+    model(**inputs, labels=labels)
+    assert model.label_cache_refreshes == 2
+    torch.testing.assert_close(model._training_cache["embeddings"], _fresh_encoding(other))
+
+    # a replaced parameter (new storage, same version count) is other weights too
+    embeddings = model.bert.embeddings.word_embeddings
+    embeddings.weight = torch.nn.Parameter(embeddings.weight.detach() * 2)
+    model(**inputs, labels=labels)
+    assert model.label_cache_refreshes == 3
+    torch.testing.assert_close(model._training_cache["embeddings"], _fresh_encoding(model))
+
+    # new descriptions are other inputs
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    model.set_label_descriptions(list(reversed(DESCRIPTIONS.values())), tokenizer)
+    model(**inputs, labels=labels)
+    assert model.label_cache_refreshes == 4
+
+    # eval never reads the (stale by design) training cache: it matches a model holding the same weights
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    model(**inputs, labels=labels).loss.backward()
+    optimizer.step()
+    model.eval()
+    reference = lame(checkpoint, label_sampling="sampled")
+    reference.set_label_descriptions(list(reversed(DESCRIPTIONS.values())), tokenizer)
+    reference.load_state_dict(model.state_dict())
+    torch.testing.assert_close(model(**inputs).logits, reference.eval()(**inputs).logits)
+
+
+# --------------------------------------------------------------------- head equivalences
+@pytest.mark.parametrize("light", [False, True])
+def test_chunked_head_equals_unchunked(checkpoint, light):
+    whole = lame(checkpoint, label_chunk_size=0, description_batch_size=NUM_LABELS, num_label_attention_blocks=2,
+                 light_label_head=light).eval()
+    chunked = lame(checkpoint, label_chunk_size=5, description_batch_size=5, num_label_attention_blocks=2,
+                   light_label_head=light).eval()
+    chunked.load_state_dict(whole.state_dict())
+    inputs = batch()
+    a = whole(**inputs, output_cross_attentions=True)
+    b = chunked(**inputs, output_cross_attentions=True)
+    torch.testing.assert_close(b.logits, a.logits, rtol=1e-5, atol=1e-6)
+    for x, y in zip(a.cross_attentions, b.cross_attentions):
+        torch.testing.assert_close(y, x, rtol=1e-5, atol=1e-6)
+    # training: same loss and gradients
+    whole.train(), chunked.train()
+    for model in (whole, chunked):
+        model(**inputs, labels=targets()).loss.backward()
+    for (name, p), (_, q) in zip(whole.named_parameters(), chunked.named_parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-6, msg=name)
+    # descriptions encoded without gradient in chunks equal one pass
+    whole.eval(), chunked.eval()
+    torch.testing.assert_close(chunked.encode_label_descriptions(), whole.encode_label_descriptions(), rtol=1e-5, atol=1e-6)
+
+
+def test_fused_attention_equals_the_explicit_softmax(checkpoint):
+    model = lame(checkpoint, num_label_attention_blocks=2).eval()
+    inputs = batch()
+    with torch.no_grad():
+        fused = model(**inputs).logits
+        explicit = model(**inputs, output_cross_attentions=True)
+    torch.testing.assert_close(fused, explicit.logits, rtol=1e-5, atol=1e-6)
+    weights = explicit.cross_attentions[0]
+    assert weights[0, :, :, 6:].abs().max() == 0  # padding receives no attention
+
+
+def test_light_head_has_no_feed_forward_and_fewer_parameters(checkpoint):
+    full = lame(checkpoint)
+    light = lame(checkpoint, light_label_head=True)
+    assert light.label_blocks[0].feed_forward is None and light.classifier.dense is None
+    head = lambda m: sum(p.numel() for n, p in m.named_parameters() if not n.startswith("bert."))  # noqa: E731
+    assert head(light) < head(full)
+    out = light.train()(**batch(), labels=targets())
+    out.loss.backward()
+    assert light.label_blocks[0].output.weight.grad.abs().sum() > 0
+
+
+# ------------------------------------------------------------------------------ shortlist
+def test_shortlist_runs_the_head_on_the_top_k_and_ranks_the_rest_after(checkpoint):
+    exact = lame(checkpoint, first_stage="bilinear").eval()
+    short = lame(checkpoint, first_stage="bilinear", shortlist_size=4, label_chunk_size=3).eval()
+    short.load_state_dict(exact.state_dict())
+    inputs = batch()
+    with torch.no_grad():
+        reference = exact(**inputs, output_cross_attentions=True)
+        out = short(**inputs, output_cross_attentions=True)
+        listed = short.shortlist_labels(**inputs)
+        first_stage = exact.first_stage(
+            exact.bert(**inputs).last_hidden_state, inputs["attention_mask"], exact.encode_label_descriptions()
+        )
+    assert listed.shape == (4, 4)
+    assert torch.equal(listed, first_stage.topk(4, dim=-1).indices)
+    for doc in range(4):
+        ids = listed[doc]
+        torch.testing.assert_close(out.logits[doc, ids], reference.logits[doc, ids], rtol=1e-5, atol=1e-6)
+        rest = torch.ones(NUM_LABELS, dtype=torch.bool)
+        rest[ids] = False
+        assert out.logits[doc, rest].max() < out.logits[doc, ids].min()  # strictly: no ties with the shortlist
+        expected_rest = torch.minimum(first_stage[doc, rest], reference.logits[doc, ids].min())
+        torch.testing.assert_close(out.logits[doc, rest], expected_rest, rtol=1e-5, atol=1e-6)
+        weights = out.cross_attentions[-1][doc]  # (heads, labels, tokens)
+        torch.testing.assert_close(weights[:, ids], reference.cross_attentions[-1][doc][:, ids], rtol=1e-5, atol=1e-6)
+        assert weights[:, rest].abs().max() == 0
+    # the exact mode stays available: a shortlist as long as the label set is the exact head
+    full = lame(checkpoint, first_stage="bilinear", shortlist_size=NUM_LABELS).eval()
+    full.load_state_dict(exact.state_dict())
+    torch.testing.assert_close(full(**inputs).logits, reference.logits, rtol=1e-5, atol=1e-6)
+    # training never shortlists: the head scores every label
+    short.train()
+    assert torch.allclose(short(**inputs).logits, exact.train()(**inputs).logits, atol=1e-5)
+
+
+def test_shortlist_recall_counts_gold_pairs_inside_the_shortlists():
+    gold = torch.tensor([[1, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]])
+    lists = torch.tensor([[0, 1], [3, 2], [1, 2]])
+    assert shortlist_recall(lists, gold) == pytest.approx(2 / 3)  # doc 0 misses label 2
+    assert shortlist_recall(lists[2:], gold[2:]) == 1.0
+    with pytest.raises(ValueError, match="2 shortlists for 3 documents"):
+        shortlist_recall(lists[:2], gold)
+
+
+# ------------------------------------------------------------------- saving and loading
+@pytest.mark.slow
+def test_every_scale_option_survives_save_and_load_without_labelwise(checkpoint, tmp_path):
+    options = dict(
+        label_sampling="sampled",
+        label_sample_negatives=3,
+        hard_negative_fraction=0.25,
+        label_cache_refresh_steps=7,
+        first_stage="bilinear",
+        first_stage_loss_weight=0.5,
+        shortlist_size=5,
+        label_chunk_size=4,
+        description_batch_size=5,
+        light_label_head=True,
+    )
+    model = lame(checkpoint, **options)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.train()(**batch(), labels=targets()).loss.backward()  # a sampled step, so nothing is left at init
+    optimizer.step()
+    model.eval()
+    model.save_pretrained(tmp_path)
+    AutoTokenizer.from_pretrained(checkpoint).save_pretrained(tmp_path)
+    inputs = batch()
+    with torch.no_grad():
+        expected = model(**inputs).logits.tolist()
+    code = f"""
+import json, torch
+from transformers import AutoModelForSequenceClassification
+model = AutoModelForSequenceClassification.from_pretrained({str(tmp_path)!r}, trust_remote_code=True).eval()
+assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+inputs = {{k: torch.tensor(v) for k, v in {json.dumps({k: v.tolist() for k, v in inputs.items()})}.items()}}
+with torch.no_grad():
+    logits = model(**inputs).logits.tolist()
+model.train()
+labels = torch.zeros(4, {NUM_LABELS}); labels[0, 1] = 1
+loss = model(**inputs, labels=labels).loss.item()
+fields = {{k: getattr(model.config, k) for k in {sorted(options)!r}}}
+print(json.dumps({{"logits": logits, "fields": fields, "loss": loss, "refreshes": model.label_cache_refreshes,
+                  "light": model.classifier.dense is None and model.label_blocks[0].feed_forward is None}}))
+"""
+    result = run_python_without_labelwise(code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    payload = json.loads(result.stdout.strip().splitlines()[-1])
+    assert payload["fields"] == options
+    assert payload["light"] and payload["refreshes"] == 1  # sampled training ran from remote code
+    assert payload["loss"] > 0
+    for row, reference in zip(payload["logits"], expected):
+        assert row == pytest.approx(reference, abs=1e-5)
+
+
+# ---------------------------------------------------------------------------- train.py
+def test_train_py_passes_the_scale_options_to_the_model(checkpoint, tmp_path):
+    """Sampled training, a shortlist at evaluation, chunks and the light head through the Trainer."""
+    from labelwise.training.cli import run
+
+    options = {
+        "label_sampling": "sampled", "label_sample_negatives": 2, "hard_negative_fraction": 0.5,
+        "label_cache_refresh_steps": 1, "first_stage": "bilinear", "first_stage_loss_weight": 0.5,
+        "shortlist_size": 3, "label_chunk_size": 2, "description_batch_size": 3, "light_label_head": True,
+    }
+    flags = [item for key, value in options.items() for item in (f"--{key}", str(value).lower())]
+    summary = run([
+        "--model_name_or_path", str(checkpoint), "--output_dir", str(tmp_path), "--max_train_samples", "16",
+        "--max_eval_samples", "8", "--num_train_epochs", "1", "--per_device_train_batch_size", "8",
+        "--label_attention_heads", "4", "--max_length", "64", "--disable_tqdm", "true", *flags,
+    ])
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert {key: config[key] for key in options} == options
+    for split in ("validation", "test"):
+        assert 0.0 <= summary["metrics"][split]["micro_f1"] <= 1.0
+
+
+def test_first_stage_reuses_projected_labels_only_for_the_same_weights(checkpoint):
+    model = lame(checkpoint, first_stage="bilinear").eval()
+    inputs = batch()
+    with torch.no_grad():
+        before = model(**inputs).logits
+        projected = model.first_stage._projected[2]
+        assert torch.equal(model(**inputs).logits, before) and model.first_stage._projected[2] is projected
+        model.first_stage.label.weight.mul_(2.0)  # in place, as an optimizer step
+        after = model(**inputs).logits
+    assert model.first_stage._projected[2] is not projected
+    reference = lame(checkpoint, first_stage="bilinear").eval()
+    reference.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(after, reference(**inputs).logits)
+
+
+def test_pipeline_explains_a_shortlisted_model(checkpoint):
+    """The pipeline reads row i of the attention as label i: shortlisted rows keep that order."""
+    from transformers import pipeline
+
+    model = lame(checkpoint, first_stage="bilinear", shortlist_size=3).eval()
+    classify = pipeline("label-attention-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(checkpoint))
+    text = "Patients showed severe rash after the drug."
+    result = classify(text, threshold=0.0, top_k_evidence=2)
+    assert {entry["label"] for entry in result["labels"]} == set(DESCRIPTIONS)
+    with_evidence = [entry for entry in result["labels"] if sum(result["word_weights"][entry["label"]]) > 0]
+    assert len(with_evidence) == 3  # the shortlist; the other labels were not attended
+    # Unscored labels never score above the shortlist (their logits are strictly lower; after the
+    # sigmoid in float32 the lowest shortlisted probability may be reached, not passed).
+    others = [entry["score"] for entry in result["labels"] if entry not in with_evidence]
+    assert max(others) <= min(entry["score"] for entry in with_evidence)
+
+
+@pytest.mark.parametrize("description_batch_size", [NUM_LABELS, 5])
+def test_label_caches_hold_one_vector_per_label_not_the_descriptions_token_states(checkpoint, description_batch_size):
+    model = lame(checkpoint, label_sampling="sampled", description_batch_size=description_batch_size)
+    hidden = model.config.hidden_size
+    eval_cache = model.eval().encode_label_descriptions()
+    training_cache = model.train().training_label_embeddings()
+    for cached in (eval_cache, training_cache):
+        assert cached.shape == (NUM_LABELS, hidden)
+        assert cached.untyped_storage().nbytes() == NUM_LABELS * hidden * cached.element_size()
