@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -36,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from lame_comparison import CPU_BUDGET, PAPER, budget_arguments, corpus_arguments  # noqa: E402
+from lame_comparison import CPU_BUDGET, PAPER, _mean_std, budget_arguments, corpus_arguments  # noqa: E402
 
 RESULTS = HERE / "results" / "hoc_converged"
 MAX_EPOCHS = 20
@@ -75,8 +74,8 @@ def dev_curve(output_dir: Path) -> list[dict]:
     ]
 
 
-def probabilities(model_dir: Path, texts: list[str], max_length: int):
-    """Sigmoid outputs `(documents, labels)` of a saved model, and its label names in column order."""
+def probabilities(model_dir: Path, texts_by_split: dict[str, list[str]], max_length: int):
+    """Sigmoid outputs `(documents, labels)` of a saved model for each split, and its label names in column order."""
     import numpy as np
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -86,13 +85,16 @@ def probabilities(model_dir: Path, texts: list[str], max_length: int):
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    outputs = []
+    scores = {}
     with torch.no_grad():
-        for start in range(0, len(texts), 32):
-            batch = tokenizer(texts[start : start + 32], truncation=True, max_length=max_length,
-                              padding=True, return_tensors="pt")
-            outputs.append(torch.sigmoid(model(**batch).logits.float()).numpy())
-    return np.concatenate(outputs), names
+        for split, texts in texts_by_split.items():
+            outputs = []
+            for start in range(0, len(texts), 32):
+                batch = tokenizer(texts[start : start + 32], truncation=True, max_length=max_length,
+                                  padding=True, return_tensors="pt")
+                outputs.append(torch.sigmoid(model(**batch).logits.float()).numpy())
+            scores[split] = np.concatenate(outputs)
+    return scores, names
 
 
 def threshold_report(model_dir: Path, corpus, max_length: int, save_to: Path) -> dict:
@@ -103,10 +105,10 @@ def threshold_report(model_dir: Path, corpus, max_length: int, save_to: Path) ->
     from labelwise.metrics.thresholds import apply_thresholds, tune_global_threshold, tune_label_thresholds
 
     corpus_names = corpus["train"].features["labels"].feature.names
-    scores, targets = {}, {}
+    scores, names = probabilities(model_dir, {split: corpus[split]["text"] for split in ("validation", "test")}, max_length)
+    column = {name: i for i, name in enumerate(names)}
+    targets = {}
     for split in ("validation", "test"):
-        scores[split], names = probabilities(model_dir, corpus[split]["text"], max_length)
-        column = {name: i for i, name in enumerate(names)}
         gold = np.zeros_like(scores[split], dtype=np.int8)
         for row, ids in enumerate(corpus[split]["labels"]):
             gold[row, [column[corpus_names[i]] for i in ids]] = 1
@@ -192,13 +194,6 @@ def run_all(data_root: Path, work_dir: Path, results: Path, seeds: list[int], me
 
 def load_results(results: Path) -> list[dict]:
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(results.glob("*.json"))]
-
-
-def _mean_std(values: list[float]) -> str:
-    if not values:
-        return "-"
-    mean = 100 * statistics.mean(values)
-    return f"{mean:.2f} ± {100 * statistics.stdev(values):.2f}" if len(values) > 1 else f"{mean:.2f}"
 
 
 def report(results: Path) -> str:

@@ -113,3 +113,13 @@ def write_checkpoint(folder: str | os.PathLike, step: int, **state_overrides) ->
     torch.save({"python": [1, 2, 3]}, path / "rng_state.pth")
     save_file({"weight": weight}, str(path / "model.safetensors"))
     return path
+
+
+def quick_train_argv(checkpoint, output_dir, *extra: str, max_eval_samples: int = 8) -> list[str]:
+    """`train.py` arguments for a seconds-long run on the demo corpora with a tiny checkpoint."""
+    return [
+        "--model_name_or_path", str(checkpoint), "--output_dir", str(output_dir),
+        "--max_train_samples", "16", "--max_eval_samples", str(max_eval_samples), "--num_train_epochs", "1",
+        "--per_device_train_batch_size", "8", "--label_attention_heads", "4", "--max_length", "64",
+        "--logging_steps", "1", "--disable_tqdm", "true", *extra,
+    ]

@@ -6,9 +6,7 @@ import json
 
 import numpy as np
 import pytest
-import torch
-from helpers import run_python_without_labelwise, tiny_bert_checkpoint
-from transformers import AutoModelForSequenceClassification
+from helpers import quick_train_argv, run_python_without_labelwise, tiny_bert_checkpoint
 
 from labelwise.metrics.classification import multilabel_scores
 from labelwise.metrics.thresholds import apply_thresholds
@@ -22,13 +20,6 @@ def checkpoint(tmp_path_factory):
     return tiny_bert_checkpoint(tmp_path_factory.mktemp("bert"))
 
 
-def quick(checkpoint, output_dir, *extra: str) -> list[str]:
-    return [
-        "--model_name_or_path", str(checkpoint), "--output_dir", str(output_dir),
-        "--max_train_samples", "16", "--max_eval_samples", "12", "--num_train_epochs", "1",
-        "--per_device_train_batch_size", "8", "--label_attention_heads", "4", "--max_length", "64",
-        "--disable_tqdm", "true", *extra,
-    ]
 
 
 @pytest.mark.slow
@@ -37,7 +28,7 @@ def test_train_tunes_stores_and_reports_thresholds(checkpoint, tmp_path, capsys,
     extra = ["--model", kind, "--corpus", corpus, "--tune_thresholds", mode]
     if kind == "layerwise":
         extra += ["--guidance", "flat"]
-    summary = run(quick(checkpoint, tmp_path, *extra))
+    summary = run(quick_train_argv(checkpoint, tmp_path, *extra, max_eval_samples=12))
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     chosen = summary["decision_thresholds"]
     assert 0.0 < chosen["decision_threshold"] < 1.0
@@ -71,9 +62,7 @@ def test_tune_thresholds_scores_test_at_the_tuned_value(checkpoint):
             self.predictions = np.log(logits[split] / (1 - logits[split]))
             self.label_ids = gold[split]
 
-    class FakeTrainer:
-        def predict(self, dataset, metric_key_prefix=""):
-            return Predictions(dataset)
+    predictions = {split: Predictions(split) for split in ("validation", "test")}
 
     def scores_at(y, p, at):
         return multilabel_scores(y, apply_thresholds(p, at))
@@ -83,16 +72,16 @@ def test_tune_thresholds_scores_test_at_the_tuned_value(checkpoint):
     task = PreparedTask(model=model, tokenizer=None, datasets={"validation": "validation", "test": "test"},
                         collator=None, compute_metrics=None, metric_for_best_model="micro_f1", greater_is_better=True,
                         task="multi_label", label_names=["alpha", "beta"], scores_at=scores_at)
-    result = tune_thresholds(FakeTrainer(), task, "global")
+    result = tune_thresholds(predictions, task, "global")
     # Every threshold in (0.20, 0.30] separates the validation split perfectly; the middle grid point is 0.26.
     assert result["decision_threshold"] == pytest.approx(0.26)
     assert model.config.decision_threshold == pytest.approx(0.26)
     assert result["metrics"]["validation_tuned"]["micro_f1"] == pytest.approx(1.0)
     expected = multilabel_scores(test_gold, apply_thresholds(test_probabilities, 0.26))
     assert result["metrics"]["test_tuned"] == expected
-    assert tune_thresholds(FakeTrainer(), task, "none") == {}
+    assert tune_thresholds(predictions, task, "none") == {}
     with pytest.raises(ValueError, match="--tune_thresholds must be one of"):
-        tune_thresholds(FakeTrainer(), task, "best")
+        tune_thresholds(predictions, task, "best")
 
 
 def test_config_rejects_thresholds_outside_zero_one_or_of_the_wrong_count():

@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from helpers import tiny_bert_checkpoint
+from helpers import quick_train_argv, tiny_bert_checkpoint
 from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, TrainingArguments
 
 from labelwise.data_scripts import LabelSpace
@@ -24,13 +24,7 @@ def checkpoint(tmp_path_factory):
     return tiny_bert_checkpoint(tmp_path_factory.mktemp("bert"))
 
 
-def quick(checkpoint, output_dir, *extra: str) -> list[str]:
-    return [
-        "--model_name_or_path", str(checkpoint), "--output_dir", str(output_dir),
-        "--max_train_samples", "16", "--max_eval_samples", "8", "--num_train_epochs", "1",
-        "--per_device_train_batch_size", "8", "--label_attention_heads", "4", "--max_length", "64",
-        "--logging_steps", "1", "--disable_tqdm", "true", *extra,
-    ]
+quick = quick_train_argv
 
 
 # --------------------------------------------------------------------------- arguments

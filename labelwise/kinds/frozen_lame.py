@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from labelwise.kinds.base import ModelKind, PreparedTask, prepare_flat
-from labelwise.kinds.lame import DROPOUT_FIELDS, LameOptions, lame_model
-from labelwise.kinds.lame import summary_hyperparameters as lame_summary
+from dataclasses import replace
+
+from labelwise.kinds.base import PreparedTask, prepare_flat
+from labelwise.kinds.lame import KIND as LAME_KIND
+from labelwise.kinds.lame import lame_model
 
 
 def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
@@ -20,21 +22,10 @@ def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
     return prepare_flat(args, space, corpus, backbone, tokenizer, build)
 
 
-KIND = ModelKind(
+# Everything else (classes, options, card, pipeline, view) is the lame kind's.
+KIND = replace(
+    LAME_KIND,
     name="frozen_lame",
     description="frozen encoder + CNN features + label attention (the LAME paper's feature-extraction baseline)",
-    tasks=("multi_label", "multi_class"),
-    model_class="labelwise.modeling:LameForSequenceClassification",
-    config_class="labelwise.modeling:LameConfig",
-    options=LameOptions,
     prepare=_prepare,
-    summary_hyperparameters=lame_summary,
-    card_template="lame.md",
-    pipeline_tag="text-classification",
-    pipeline_task="label-attention-classification",
-    pipeline_file="pipeline_lame.py",
-    model_type="lame",
-    view="lame",
-    dropout_fields=DROPOUT_FIELDS,
-    needs_descriptions=True,
 )

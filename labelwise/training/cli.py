@@ -76,16 +76,21 @@ def build_trainer(args: LabelwiseArguments, training_args, task: PreparedTask) -
     )
 
 
-def evaluate_test_split(trainer: LabelwiseTrainer, task: PreparedTask, args: LabelwiseArguments) -> dict[str, float]:
-    """Test-split metrics: `Trainer.evaluate`, or the kind's own `evaluate_test` (NER: entity
-    scores over whole sentences, windows merged)."""
+def evaluate_test_split(
+    trainer: LabelwiseTrainer, task: PreparedTask, args: LabelwiseArguments, predictions: dict | None = None
+) -> dict[str, float]:
+    """Test-split metrics: `Trainer.predict`'s (its output kept in `predictions["test"]` for the
+    threshold tuning), or the kind's own `evaluate_test` (NER: entity scores over whole sentences,
+    windows merged)."""
     if "test" not in task.datasets:
         return {}
     kind = get_kind(args.model)
     if kind.evaluate_test is not None:
         return kind.evaluate_test(trainer, task, args)
-    metrics = trainer.evaluate(task.datasets["test"], metric_key_prefix="test")
-    return {key.removeprefix("test_"): value for key, value in metrics.items() if isinstance(value, (int, float))}
+    prediction = trainer.predict(task.datasets["test"], metric_key_prefix="test")
+    if predictions is not None:
+        predictions["test"] = prediction
+    return {key.removeprefix("test_"): value for key, value in prediction.metrics.items() if isinstance(value, (int, float))}
 
 
 def _clean(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
@@ -179,13 +184,16 @@ def run(argv: list[str] | None = None) -> dict:
     runtime = time.time() - started
 
     metrics: dict[str, dict[str, float]] = {}
+    # One prediction pass per split serves both the metrics at --threshold and the threshold tuning.
+    predictions = {}
     if "validation" in task.datasets:
-        metrics["validation"] = _clean(trainer.evaluate(metric_key_prefix="eval"), "eval_")
-    test = evaluate_test_split(trainer, task, args)
+        predictions["validation"] = trainer.predict(task.datasets["validation"], metric_key_prefix="eval")
+        metrics["validation"] = _clean(predictions["validation"].metrics, "eval_")
+    test = evaluate_test_split(trainer, task, args, predictions)
     if test:
         metrics["test"] = _clean(test, "")
     # After the metrics at --threshold: the tuned threshold goes into the config that is saved next.
-    thresholds = tune_thresholds(trainer, task, args.tune_thresholds)
+    thresholds = tune_thresholds(predictions, task, args.tune_thresholds)
     metrics.update(thresholds.get("metrics", {}))
 
     if not trainer.is_world_process_zero():
