@@ -12,13 +12,16 @@ from pathlib import Path
 
 from .classification import multiclass_scores, multilabel_scores
 from .entities import entity_scores, entity_spans
+from .label_groups import frequency_groups, label_group_scores, r_precision_at_k
 from .ranking import hierarchical_scores, ndcg_at_k, precision_at_k, r_precision
 
 __all__ = [
     "MODULES",
     "entity_scores",
     "entity_spans",
+    "frequency_groups",
     "hierarchical_scores",
+    "label_group_scores",
     "load",
     "module_path",
     "multiclass_scores",
@@ -26,6 +29,7 @@ __all__ = [
     "ndcg_at_k",
     "precision_at_k",
     "r_precision",
+    "r_precision_at_k",
 ]
 
 #: The `evaluate` modules shipped in this package (one folder each, `<name>/<name>.py`).
