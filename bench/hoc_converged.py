@@ -61,16 +61,16 @@ def result_path(results: Path, method: str, seed: int) -> Path:
     return results / f"{method}__seed{seed}.json"
 
 
-def dev_curve(output_dir: Path) -> list[dict]:
-    """Dev micro-F1 (and loss) per epoch, from the newest checkpoint's trainer state."""
+def dev_curve(output_dir: Path, metric: str = "micro_f1") -> list[dict]:
+    """Dev `metric` (and loss) per epoch, from the newest checkpoint's trainer state."""
     states = sorted(output_dir.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[1]))
     if not states:
         return []
     history = json.loads(states[-1].read_text(encoding="utf-8"))["log_history"]
     return [
-        {"epoch": round(entry["epoch"], 2), "micro_f1": entry["eval_micro_f1"], "loss": entry.get("eval_loss")}
+        {"epoch": round(entry["epoch"], 2), metric: entry[f"eval_{metric}"], "loss": entry.get("eval_loss")}
         for entry in history
-        if "eval_micro_f1" in entry
+        if f"eval_{metric}" in entry
     ]
 
 
