@@ -45,8 +45,8 @@ Methods (`METHODS`):
 A method whose `train.py` option this checkout lacks is reported as such and skipped.
 
 Files. Each method writes `bench/results/eurlex_label_groups/<method>.json` (budget, subset, command,
-wall time per epoch, overall and per-group test scores, the training summary without its label
-descriptions). A method whose file exists is skipped; an interrupted run resumes from its last
+wall time per epoch, overall and per-group test scores, for LAME the dev recall of its first-stage
+shortlist, the training summary without its label descriptions). A method whose file exists is skipped; an interrupted run resumes from its last
 checkpoint in `<work_dir>/<method>` (train.py's resume), and a run whose model is saved but not yet
 scored is only scored. `--estimate N` times N training steps of each method on the real subset and
 writes `bench/results/eurlex_label_groups/estimates/<method>.json` (step time, estimated epoch time).
@@ -405,6 +405,36 @@ def model_scores(argv: list[str], model_dir: Path, data: EvalData, scores_unseen
     return out
 
 
+def dev_shortlist_recall(argv: list[str], model_dir: Path, data: EvalData) -> float | None:
+    """Share of the dev documents' gold (training) labels inside LAME's first-stage shortlist, or None
+    when the model has no shortlist. Documents are read as `train.py --max_length` truncates them."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from labelwise.kinds import get_kind
+    from labelwise.modeling import shortlist_recall
+    from labelwise.training.arguments import parse_arguments
+
+    args, training_args = parse_arguments(argv)
+    model = get_kind(args.model).load_model_class().from_pretrained(str(model_dir)).eval()
+    config = model.config
+    if not getattr(config, "uses_first_stage", False) or not getattr(config, "shortlist_size", 0):
+        return None
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    position = {config.id2label[i]: i for i in range(config.num_labels)}
+    targets = np.zeros((len(data.texts["validation"]), config.num_labels), dtype=np.int8)
+    for name, column in zip(data.names[: data.seen], range(data.seen)):
+        targets[:, position[name]] = data.gold["validation"][:, column]
+    shortlists = []
+    texts, batch = data.texts["validation"], training_args.per_device_eval_batch_size
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch):
+            encoded = tokenizer(texts[start : start + batch], truncation=True, max_length=args.max_length,
+                                padding=True, return_tensors="pt")
+            shortlists.append(model.shortlist_labels(encoded["input_ids"], encoded["attention_mask"]))
+    return shortlist_recall(torch.cat(shortlists), torch.from_numpy(targets))
+
+
 def result_path(results: Path, method: str) -> Path:
     return results / f"{method}.json"
 
@@ -459,6 +489,10 @@ def run_one(method: str, data_dir: Path, work_dir: Path, results: Path, seed: in
             summary=summary,
         )
         scores = model_scores(argv, output_dir / "model", data, spec.scores_unseen)
+        if "--max_document_length" in argv:
+            record["dev_shortlist_recall"] = "not measured (the shortlist of segmented documents)"
+        else:
+            record["dev_shortlist_recall"] = dev_shortlist_recall(argv, output_dir / "model", data)
         record["scoring_seconds"] = round(time.time() - started, 1)
     record["test"] = scores_for_run(scores, data, spec.scores_unseen)
     results.mkdir(parents=True, exist_ok=True)
@@ -520,7 +554,7 @@ def estimate(method: str, data_dir: Path, work_dir: Path, results: Path, steps: 
             with tempfile.TemporaryDirectory() as folder:
                 argv = train_argv(method, subset_dir, Path(folder), 42, backbone) + [
                     "--max_steps", str(steps), "--eval_strategy", "no", "--save_strategy", "no",
-                    "--load_best_model_at_end", "false", "--disable_tqdm", "true"]
+                    "--load_best_model_at_end", "false", "--early_stopping_patience", "0", "--disable_tqdm", "true"]
                 args, training_args = parse_arguments(argv)
                 corpus_options = args.corpus_config()
                 space = load_label_space(args.corpus, data_dir=args.data_dir, **corpus_options)
@@ -607,6 +641,10 @@ def report(results: Path) -> str:
             else:
                 cells += [_cell(values.get("rp_at_5")), _cell(values.get("ndcg_at_5")), _cell(values.get("micro_f1"))]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    recalls = [f"{m} {r['dev_shortlist_recall']:.4f}" for m, r in records.items()
+               if isinstance(r.get("dev_shortlist_recall"), float)]
+    if recalls:
+        lines += ["", "Dev recall of gold labels inside LAME's first-stage shortlist: " + "; ".join(recalls)]
     if records:
         sizes = next(iter(records.values()))["test"]["group_sizes"]
         lines += ["", "Groups (test subset): " + "; ".join(
@@ -637,7 +675,7 @@ def run_all(methods: list[str], data_dir: Path, work_dir: Path, results: Path, s
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data_dir", type=Path, default=REPO.parent / "shared" / "data" / "eurlex57k")
+    parser.add_argument("--data_dir", type=Path, help="The EURLEX57K copy (train/ dev/ test/, EURLEX57K.json); needed to run.")
     parser.add_argument("--work_dir", type=Path, default=REPO / "outputs" / "eurlex_label_groups")
     parser.add_argument("--results_dir", type=Path, default=RESULTS)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
@@ -646,6 +684,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report", action="store_true", help="Print the Markdown tables of the finished runs.")
     parser.add_argument("--estimate", type=int, metavar="STEPS", help="Time STEPS training steps of each method.")
     options = parser.parse_args(argv)
+    if not options.report and options.data_dir is None:
+        parser.error("--data_dir is needed (e.g. ../shared/data/eurlex57k).")
     if options.report:
         print(report(options.results_dir))
     elif options.estimate:

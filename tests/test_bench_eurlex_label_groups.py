@@ -84,6 +84,7 @@ def test_runner_trains_scores_resumes_and_reports(tmp_path, corpus, tiny_budget,
     lame = json.loads((results / "lame.json").read_text())
     assert "--config lame_eurlex57k" in lame["command"] and lame["summary"]["model_kind"] == "lame"
     assert "label_descriptions" not in lame["summary"]
+    assert lame["dev_shortlist_recall"] is None  # 20 labels: no first stage, the exact head
 
     # A model that was trained but not scored is only scored again: train.py is not called.
     (results / "lame.json").unlink()
@@ -110,3 +111,12 @@ def test_methods_this_checkout_cannot_train_are_named(tmp_path, corpus, tiny_bud
             assert option in why
             with pytest.raises(ValueError, match=option):
                 bench.run_one(method, corpus, tmp_path / "work", tmp_path / "results")
+
+
+def test_lame_with_a_shortlist_reports_its_dev_recall(tmp_path, tiny_budget):
+    corpus = eurlex_fixture(tmp_path / "eurlex", 300)  # above 256 labels: sampling, first stage, shortlist
+    checkpoint = tiny_bert_checkpoint(tmp_path / "tiny")
+    record = bench.run_one("lame", corpus, tmp_path / "work", tmp_path / "results", backbone=checkpoint)
+    assert record["summary"]["hyperparameters"]["shortlist_size"] == 256
+    assert 0.0 <= record["dev_shortlist_recall"] <= 1.0
+    assert "first-stage shortlist: lame " in bench.report(tmp_path / "results")
