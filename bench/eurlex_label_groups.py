@@ -631,7 +631,7 @@ def report(results: Path) -> str:
     for method in METHODS:
         record = records.get(method)
         if record is None:
-            lines.append(f"| {method} |" + " not yet run |" * (3 * len(GROUPS)))
+            lines.append(f"| {method} | not yet run |" + " |" * (3 * len(GROUPS) - 1))
             continue
         cells = []
         for group in GROUPS:
