@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from labelwise.kinds.base import ModelKind, PreparedTask, dropout_overrides, prepare_flat
+from labelwise.modeling.configuration_lame import LARGE_LABEL_SET
 
 
 @dataclass
@@ -38,7 +39,10 @@ class LameOptions:
     )
     first_stage_loss_weight: float = field(default=1.0, metadata={"help": "Weight of the first stage's loss."})
     shortlist_size: int = field(
-        default=0, metadata={"help": "At inference, run LAME's head on the first stage's top-k labels (0: all)."}
+        default=0,
+        metadata={"help": "At inference, run LAME's head on the first stage's top-k labels (0: all). With "
+                  "first_stage auto it applies only where auto turns the first stage on (above 256 labels); "
+                  "smaller label sets keep the exact head, so one config serves every label count."},
     )
     label_chunk_size: int = field(default=512, metadata={"help": "Labels per chunk in LAME's head (0: all at once)."})
     description_batch_size: int = field(
@@ -77,6 +81,9 @@ def lame_model(
         feature_head="none",
     )
     values.update(fields)
+    if values["first_stage"] == "auto" and len(names) <= LARGE_LABEL_SET:
+        # No first stage will be built to choose a shortlist: the exact head scores every label.
+        values["shortlist_size"] = 0
     return KIND.load_model_class().from_pretrained(
         backbone,
         label_descriptions=descriptions,
@@ -115,7 +122,8 @@ def summary_hyperparameters(args, model) -> dict:
 KIND = ModelKind(
     name="lame",
     description="LAME: the encoder reads documents and label descriptions, label attention, then a per-label output",
-    tasks=("multi_label", "multi_class"),
+    # A hierarchical corpus (EURLEX57K, MIMIC-III) trains as flat multi-label: every label its own output.
+    tasks=("multi_label", "multi_class", "hierarchical"),
     model_class="labelwise.modeling:LameForSequenceClassification",
     config_class="labelwise.modeling:LameConfig",
     options=LameOptions,

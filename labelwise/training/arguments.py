@@ -143,10 +143,38 @@ def resolve_config_path(path: str) -> Path:
     raise FileNotFoundError(f"Config file {path!r} not found (shipped configs: {', '.join(names)}).")
 
 
+def _merge_corpus_options(argv: list[str], from_file, config_path: Path) -> list[str]:
+    """`--corpus_options` on the command line adds to (and overrides keys of) the config's, rather
+    than replacing them: a shipped config fixes e.g. the label set, the user adds local paths."""
+    if from_file is None or not any(a == "--corpus_options" or a.startswith("--corpus_options=") for a in argv):
+        return argv
+    if not isinstance(from_file, (dict, str)):
+        raise ValueError(f"{config_path}: corpus_options must be a JSON object, got {from_file!r}.")
+    file_options = _json_option("corpus_options", from_file, dict)
+    merged, index = list(argv), 0
+    while index < len(merged):
+        arg = merged[index]
+        if arg == "--corpus_options" and index + 1 < len(merged):
+            given = _json_option("corpus_options", merged[index + 1], dict) or {}
+            merged[index + 1] = json.dumps({**file_options, **given})
+            index += 2
+            continue
+        if arg.startswith("--corpus_options="):
+            given = _json_option("corpus_options", arg.split("=", 1)[1], dict) or {}
+            merged[index] = "--corpus_options=" + json.dumps({**file_options, **given})
+        index += 1
+    return merged
+
+
 def parse_arguments(argv: list[str] | None = None) -> tuple[LabelwiseArguments, TrainingArguments]:
-    """Parse `--config FILE` (optional) and flags; flags win over the file, the file over defaults."""
+    """Parse `--config FILE` (optional) and flags; flags win over the file, the file over defaults.
+
+    `--corpus_options` is the one flag that is merged with the file's value key by key (the flag's
+    keys win), so a shipped config's corpus choices survive a user's added paths.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     defaults = dict(TRAINING_DEFAULTS)
+    config_path = None
     if "--config" in argv:
         index = argv.index("--config")
         if index + 1 >= len(argv):
@@ -157,14 +185,20 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[LabelwiseArguments, 
             from_file = json.loads(config_path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
             raise ValueError(f"{config_path}: line {err.lineno}: not valid JSON ({err.msg}).") from err
+        if not isinstance(from_file, dict):
+            raise ValueError(f"{config_path}: expected a JSON object {{option: value}}, got {type(from_file).__name__}.")
         from_file.pop("_comment", None)
         defaults.update(from_file)
+        argv = _merge_corpus_options(argv, from_file.get("corpus_options"), config_path)
 
     parser = HfArgumentParser((LabelwiseArguments, TrainingArguments))
     known = {action.dest for action in parser._actions}
     unknown = sorted(set(defaults) - known)
     if unknown:
-        raise ValueError(f"Unknown option(s) in the config: {', '.join(unknown)}")
+        raise ValueError(
+            f"Unknown option(s) in the config {config_path}: {', '.join(unknown)} "
+            "(keys are train.py's option names without the dashes; `python train.py --help` lists them)."
+        )
     for key in ("corpus_options", "layer_assignment", "level_loss_weights"):
         if key in defaults and not isinstance(defaults[key], str) and defaults[key] is not None:
             defaults[key] = json.dumps(defaults[key])

@@ -47,8 +47,11 @@ def base_model_id(args: LabelwiseArguments) -> str:
     return args.model_name_or_path
 
 
-def build_trainer(args: LabelwiseArguments, training_args, task: PreparedTask) -> LabelwiseTrainer:
-    """The Trainer for a prepared task, with our learning-rate groups and callbacks."""
+def build_trainer(
+    args: LabelwiseArguments, training_args, task: PreparedTask, extra_callbacks: tuple = ()
+) -> LabelwiseTrainer:
+    """The Trainer for a prepared task, with our learning-rate groups and callbacks (plus
+    `extra_callbacks`, e.g. a benchmark's timer)."""
     if not args.best_metric_given:
         training_args.metric_for_best_model = task.metric_for_best_model
         training_args.greater_is_better = task.greater_is_better
@@ -58,7 +61,7 @@ def build_trainer(args: LabelwiseArguments, training_args, task: PreparedTask) -
         "head": head_lr,
         "classifier": args.classifier_learning_rate or head_lr,
     }
-    callbacks = [RankActivityCallback(training_args.output_dir)]
+    callbacks = [RankActivityCallback(training_args.output_dir), *extra_callbacks]
     if args.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience))
     return LabelwiseTrainer(
@@ -152,8 +155,10 @@ def _hardware(training_args) -> str:
     return f"{training_args.world_size} process(es) on CPU ({os.cpu_count()} cores, {platform.machine()})"
 
 
-def run(argv: list[str] | None = None) -> dict:
-    """Parse arguments, train, evaluate, save. Returns the training summary (rank 0) or {}."""
+def run(argv: list[str] | None = None, extra_callbacks: tuple = ()) -> dict:
+    """Parse arguments, train, evaluate, save. Returns the training summary (rank 0) or {}.
+
+    `extra_callbacks`: `TrainerCallback`s added to the Trainer (benchmarks time epochs with one)."""
     args, training_args = parse_arguments(argv)
     note_output_path(training_args.output_dir)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
@@ -168,7 +173,7 @@ def run(argv: list[str] | None = None) -> dict:
         training_args.eval_strategy = "no"
         training_args.load_best_model_at_end = False
 
-    trainer = build_trainer(args, training_args, task)
+    trainer = build_trainer(args, training_args, task, extra_callbacks)
     # Every checkpoint is checked first; a bad one is named and the previous good one used.
     checkpoint = checkpoint_to_resume(
         training_args.output_dir,

@@ -1,0 +1,702 @@
+"""EURLEX57K by label frequency: LAME with its scaling options against plain fine-tuning and layer-wise
+FLAT, plus the label-agnostic head and an untuned similarity baseline (issue 12 part 6, issue 13).
+
+    python bench/eurlex_label_groups.py --data_dir ../shared/data/eurlex57k              # every method, resumable
+    python bench/eurlex_label_groups.py --data_dir ../shared/data/eurlex57k --methods lame vanilla
+    python bench/eurlex_label_groups.py --report                                          # Markdown tables
+    python bench/eurlex_label_groups.py --data_dir ../shared/data/eurlex57k --estimate 3  # time 3 steps per method
+
+Data. A seeded random subset of the EURLEX57K copy (`SUBSET`: training, dev and test documents) is
+linked into `<work_dir>/subset` in the original layout, so `train.py`'s `label_set="train"` means
+exactly "the labels of the training documents used" (issue 12). Descriptions are the EUROVOC label
+and its alternative labels (`descriptions="label+alt"`, the shipped `lame_eurlex57k` config).
+
+Label groups. Counted on the training subset: *frequent* (>= 50 training documents), *few* (1-49)
+and *zero* (labels of dev/test documents that no training document carries; issue 13).
+`labelwise.metrics.label_groups` scores each group on its own columns and on the documents with a
+gold label in it. Label-specific models (vanilla, layer-wise, LAME's per-label head) have no output
+for a label outside their training set, so their zero-group scores are "n/a", not 0; the
+label-agnostic head and the similarity baseline score the zero labels from their descriptions.
+The overall scores (R-Precision, R-Precision@5, P@5, nDCG@5, micro-F1) are over the training label
+set for every method, so they compare like with like.
+
+Thresholds. micro-F1 (overall and per group) is at one global threshold tuned on the dev subset
+(micro-F1 over the training labels), for every method; the similarity baseline's cosines are mapped
+to [0, 1] first.
+
+Budget. One for every trained method (`BUDGET`): the packaged MiniLM (labelwise.default_backbone_path()),
+`max_length` pieces, batch 8, encoder 1e-4 and new parts 1e-3 with linear decay after 10% warm-up,
+at most `BUDGET["num_train_epochs"]` epochs with early stopping on the dev loss (patience
+`BUDGET["early_stopping_patience"]`; the best epoch is kept), one torch thread. `lame_2048` reads
+2,048 pieces per document (`--max_document_length`, issue 12 part 4) and is otherwise `lame`.
+
+Methods (`METHODS`):
+- `vanilla`: `BertForSequenceClassification` (the `vanilla` kind);
+- `layerwise_flat`: the layer-wise model with every level on the last layer (FLAT); it trains on
+  ancestor-augmented targets (its method) but is scored on the same document labels as the others;
+- `lame`: the shipped `lame_eurlex57k` config (sampled label training, bilinear first stage,
+  256-label shortlist at inference), on this budget;
+- `lame_agnostic`: `lame` with `--label_scoring label_agnostic` (issue 13's head); new labels are
+  added with `model.add_labels` before scoring;
+- `lame_2048`: `lame` with `--max_document_length 2048`;
+- `similarity`: no training; the untuned encoder's mean-pooled document and description embeddings,
+  ranked by cosine. LOCAL STAND-IN (`similarity_scores` below): replace it with the shared
+  `labelwise.analysis.similarity_baseline` function when issue 13 (branch i13) is merged.
+A method whose `train.py` option this checkout lacks is reported as such and skipped.
+
+Files. Each method writes `bench/results/eurlex_label_groups/<method>.json` (budget, subset, command,
+wall time per epoch, overall and per-group test scores, for LAME the dev recall of its first-stage
+shortlist, the training summary without its label descriptions). A method whose file exists is skipped; an interrupted run resumes from its last
+checkpoint in `<work_dir>/<method>` (train.py's resume), and a run whose model is saved but not yet
+scored is only scored. `--estimate N` times N training steps of each method on the real subset and
+writes `bench/results/eurlex_label_groups/estimates/<method>.json` (step time, estimated epoch time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))  # lame_comparison's budget_arguments
+RESULTS = HERE / "results" / "eurlex_label_groups"
+
+SUBSET = {"train": 1000, "dev": 300, "test": 1000, "seed": 13}
+"""Documents drawn (seeded, without replacement) from each split of the EURLEX57K copy. 1,000 training
+documents carry about 1,200 labels (7 frequent, about 1,200 few); 1,000 test documents add about 460
+zero-shot labels (measured on ../shared/data/eurlex57k with seed 13)."""
+
+CORPUS_OPTIONS = {"descriptions": "label+alt", "label_set": "train"}
+"""How every trained method reads the corpus: the labels of the training subset, described by label + alt labels."""
+
+BUDGET = {
+    "max_length": 512,
+    "per_device_train_batch_size": 8,
+    "per_device_eval_batch_size": 16,
+    "learning_rate": 1e-4,
+    "head_learning_rate": 1e-3,
+    "warmup_steps": 0.1,
+    "lr_scheduler_type": "linear",
+    "optim": "adamw_torch",
+    "num_train_epochs": 3,
+    "early_stopping_patience": 1,
+    "metric_for_best_model": "loss",
+    "greater_is_better": False,
+    "save_total_limit": 1,
+    "logging_steps": 10,
+    "label_attention_heads": 12,
+}
+"""The CPU budget of every trained method. Early stopping reads the dev loss, which every kind reports
+(micro-F1 at 0.5 is often 0 for all methods in the first epochs on thousands of labels)."""
+
+
+@dataclass(frozen=True)
+class Method:
+    """One row of the comparison."""
+
+    argv: tuple[str, ...]
+    """train.py options that make the method (added to the corpus and budget options); empty: not trained."""
+    scores_unseen: bool
+    """Whether it can score labels outside its training label set (from their descriptions)."""
+    needs: str = ""
+    """Where the method's own train.py option comes from, for the message when this checkout lacks it."""
+
+
+LAME = ("--config", "lame_eurlex57k")
+METHODS = {
+    "vanilla": Method(("--model", "vanilla"), False),
+    "layerwise_flat": Method(("--model", "layerwise", "--guidance", "flat"), False),
+    "lame": Method(LAME, False),
+    "lame_agnostic": Method(LAME + ("--label_scoring", "label_agnostic"), True, "issue 13 (branch i13)"),
+    "lame_2048": Method(LAME + ("--max_document_length", "2048"), False, "issue 12 part 4 (branch i12long)"),
+    "similarity": Method((), True),
+}
+GROUPS = ("frequent", "few", "zero")
+
+
+# ----------------------------------------------------------------------------- data
+def make_subset(data_dir: Path, folder: Path, subset: dict = SUBSET) -> dict:
+    """Link a seeded random subset of `data_dir` (EURLEX57K layout) into `folder`; return its manifest.
+
+    The manifest (`folder/subset.json`) lists the chosen files; a folder drawn with other settings is
+    refused, so one work folder always holds one subset.
+    """
+    manifest_path = folder / "subset.json"
+    source = data_dir / "dataset" if (data_dir / "dataset" / "train").is_dir() else data_dir
+    request = {"source": str(source.resolve()), **subset}
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest["request"] != request:
+            raise ValueError(f"{folder} holds a subset drawn with {manifest['request']}, not {request}; "
+                             "choose another --work_dir.")
+        return manifest
+    concepts = next((p for p in (data_dir / "EURLEX57K.json", source / "EURLEX57K.json") if p.exists()), None)
+    if concepts is None or not (source / "train").is_dir():
+        raise FileNotFoundError(f"{data_dir}: expected train/ dev/ test/ and EURLEX57K.json (the EURLEX57K layout).")
+    rng = random.Random(subset["seed"])
+    documents = {}
+    for split in ("train", "dev", "test"):
+        files = sorted(p.name for p in (source / split).glob("*.json"))
+        if not files:
+            raise FileNotFoundError(f"{source / split}: no document files (*.json).")
+        chosen = sorted(rng.sample(files, min(subset[split], len(files))))
+        (folder / split).mkdir(parents=True, exist_ok=True)
+        for name in chosen:
+            link = folder / split / name
+            if not link.exists():
+                link.symlink_to((source / split / name).resolve())
+        documents[split] = chosen
+    link = folder / "EURLEX57K.json"
+    if not link.exists():
+        link.symlink_to(concepts.resolve())
+    manifest = {"request": request, "documents": documents}
+    manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    return manifest
+
+
+@dataclass
+class EvalData:
+    """Gold labels of the dev and test subsets over the evaluation label set.
+
+    Columns: the training labels first (`seen` of them, in the order of train.py's label space),
+    then the zero-shot labels (in dev/test documents, in no training document).
+    """
+
+    names: list[str]
+    descriptions: list[str]
+    seen: int
+    train_counts: np.ndarray  # (labels,) training documents per label
+    gold: dict[str, np.ndarray]  # split -> (documents, labels) 0/1
+    texts: dict[str, list[str]]
+    ids: dict[str, list[str]]
+
+    def groups(self) -> dict[str, np.ndarray]:
+        from labelwise.metrics.label_groups import frequency_groups
+
+        return frequency_groups(self.train_counts)
+
+
+def load_eval_data(subset_dir: Path) -> EvalData:
+    """Read the subset twice: with train.py's label set (the training labels, in its column order) and
+    with every label used in the subset (for the zero-shot columns and the dev/test gold labels)."""
+    from labelwise.data_scripts import load_corpus, load_label_space
+
+    train_space = load_label_space("eurlex57k", data_dir=str(subset_dir), **CORPUS_OPTIONS)
+    used_options = {**CORPUS_OPTIONS, "label_set": "used"}
+    used_space = load_label_space("eurlex57k", data_dir=str(subset_dir), **used_options)
+    corpus = load_corpus("eurlex57k", data_dir=str(subset_dir), **used_options)
+    description_of = dict(zip(used_space.names, used_space.descriptions))
+    seen_names = list(train_space.names)
+    zero_names = [n for n in used_space.names if n not in set(seen_names)]
+    names = seen_names + zero_names
+    column = {name: i for i, name in enumerate(names)}
+    feature_names = corpus["train"].features["labels"].feature.names
+
+    def matrix(split: str) -> np.ndarray:
+        gold = np.zeros((len(corpus[split]), len(names)), dtype=np.int8)
+        for row, ids in enumerate(corpus[split]["labels"]):
+            gold[row, [column[feature_names[i]] for i in ids]] = 1
+        return gold
+
+    train_counts = matrix("train").sum(axis=0)
+    if (train_counts[: len(seen_names)] == 0).any() or train_counts[len(seen_names):].any():
+        raise ValueError(f"{subset_dir}: label_set='train' does not match the labels of the training documents.")
+    return EvalData(
+        names=names,
+        descriptions=[description_of[n] for n in names],
+        seen=len(seen_names),
+        train_counts=train_counts,
+        gold={split: matrix(split) for split in ("validation", "test")},
+        texts={split: list(corpus[split]["text"]) for split in ("validation", "test")},
+        ids={split: list(corpus[split]["id"]) for split in ("validation", "test")},
+    )
+
+
+# ----------------------------------------------------------------------------- scoring
+def scores_for_run(
+    scores: dict[str, np.ndarray], data: EvalData, scores_unseen: bool, k: int = 5
+) -> dict:
+    """Test scores of one method from its dev and test label scores.
+
+    Args:
+        scores: split -> `(documents, labels)` probabilities in `data`'s column order: every column
+            when `scores_unseen`, else the `data.seen` training columns only.
+        data: gold labels and groups.
+        scores_unseen: whether the zero-shot columns are scored.
+
+    Returns:
+        `{"threshold", "dev_micro_f1", "overall": {...}, "groups": {group: {...} or "n/a"}}`.
+    """
+    from labelwise.metrics.classification import multilabel_scores
+    from labelwise.metrics.label_groups import label_group_scores, r_precision_at_k
+    from labelwise.metrics.ranking import ndcg_at_k, precision_at_k, r_precision
+    from labelwise.metrics.thresholds import tune_global_threshold
+
+    seen = slice(0, data.seen)
+    width = len(data.names) if scores_unseen else data.seen
+    for split, matrix in scores.items():
+        if matrix.shape != (data.gold[split].shape[0], width):
+            raise ValueError(f"{split} scores have shape {matrix.shape}; expected {(data.gold[split].shape[0], width)}.")
+    threshold, dev_f1 = tune_global_threshold(data.gold["validation"][:, seen], scores["validation"][:, seen])
+    gold, test = data.gold["test"][:, seen], scores["test"][:, seen]
+    at = multilabel_scores(gold, (test >= threshold).astype(np.int8))
+    overall = {
+        "r_precision": r_precision(gold, test),
+        f"rp_at_{k}": r_precision_at_k(gold, test, k),
+        f"p_at_{k}": precision_at_k(gold, test, k),
+        f"ndcg_at_{k}": ndcg_at_k(gold, test, k),
+        "micro_f1": at["micro_f1"],
+        "micro_precision": at["micro_precision"],
+        "micro_recall": at["micro_recall"],
+    }
+    groups = data.groups()
+    if scores_unseen:
+        flat = label_group_scores(data.gold["test"], scores["test"], groups, k=k, threshold=threshold)
+    else:
+        flat = label_group_scores(gold, test, {g: groups[g] for g in ("frequent", "few")}, k=k, threshold=threshold)
+    by_group: dict[str, dict | str] = {}
+    for group in GROUPS:
+        prefix = f"{group}_"
+        values = {key.removeprefix(prefix): value for key, value in flat.items() if key.startswith(prefix)}
+        by_group[group] = values or "n/a"
+    return {"threshold": threshold, "dev_micro_f1": dev_f1, "overall": overall, "groups": by_group,
+            "group_sizes": {g: {"labels": int(len(groups[g])),
+                                "test_documents": int((data.gold["test"][:, groups[g]].sum(axis=1) > 0).sum())}
+                            for g in GROUPS}}
+
+
+def similarity_scores(backbone: str, texts: list[str], descriptions: list[str], max_length: int,
+                      batch_size: int = 16) -> np.ndarray:
+    """LOCAL STAND-IN for issue 13's `labelwise.analysis.similarity_baseline` (branch i13): replace it
+    with the shared function on merge.
+
+    The untuned encoder's masked-mean token states of each document and each description, cosine
+    between them, mapped to [0, 1] by (cos + 1) / 2 so one threshold grid serves every method.
+
+    Returns:
+        `(documents, labels)` scores.
+    """
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(backbone)
+    encoder = AutoModel.from_pretrained(backbone).eval()
+
+    def embed(items: list[str], length: int) -> torch.Tensor:
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(items), batch_size):
+                batch = tokenizer(items[start : start + batch_size], truncation=True, max_length=length,
+                                  padding=True, return_tensors="pt")
+                states = encoder(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
+                pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
+                out.append(torch.nn.functional.normalize(pooled, dim=-1))
+        return torch.cat(out)
+
+    documents, labels = embed(texts, max_length), embed(descriptions, 64)
+    return ((documents @ labels.T + 1) / 2).numpy()
+
+
+# ----------------------------------------------------------------------------- training
+def train_argv(method: str, subset_dir: Path, output_dir: Path, seed: int, backbone: str) -> list[str]:
+    """The train.py command line of a trained method on the subset with the shared budget."""
+    from lame_comparison import budget_arguments
+
+    return (
+        list(METHODS[method].argv)
+        + ["--corpus", "eurlex57k", "--data_dir", str(subset_dir), "--corpus_options", json.dumps(CORPUS_OPTIONS)]
+        + budget_arguments(BUDGET)
+        + ["--model_name_or_path", backbone, "--seed", str(seed), "--output_dir", str(output_dir)]
+    )
+
+
+def missing_option(method: str) -> str | None:
+    """Why this checkout cannot train `method` (a train.py option it lacks), or None."""
+    from labelwise.training.arguments import parse_arguments
+
+    if not METHODS[method].argv:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            parse_arguments(list(METHODS[method].argv) + ["--output_dir", folder])
+        except (ValueError, SystemExit) as err:
+            options = [a for a in METHODS[method].argv if a.startswith("--") and a != "--config"]
+            return (f"train.py here does not accept {' '.join(options)} (needs {METHODS[method].needs or 'a newer labelwise'}): "
+                    f"{str(err).splitlines()[0] if str(err) else 'unknown option'}")
+    return None
+
+
+def epoch_timer(path: Path):
+    """A `TrainerCallback` appending `{"epoch", "steps", "seconds"}` of each (part of an) epoch to `path`,
+    so a resumed run keeps the times of the epochs before the interruption."""
+    from transformers import TrainerCallback
+
+    class EpochTimer(TrainerCallback):
+        def on_epoch_begin(self, args, state, control, **kwargs):
+            self.started, self.first_step = time.time(), state.global_step
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            records = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+            records.append({"epoch": round(state.epoch, 3), "steps": state.global_step - self.first_step,
+                            "seconds": round(time.time() - self.started, 1)})
+            path.write_text(json.dumps(records, indent=1), encoding="utf-8")
+
+    return EpochTimer()
+
+
+def model_scores(argv: list[str], model_dir: Path, data: EvalData, scores_unseen: bool) -> dict[str, np.ndarray]:
+    """Sigmoid scores of a trained model on the dev and test subsets, in `data`'s column order.
+
+    The documents go through the kind's own encoding (`prepare_task`, so options such as
+    `--max_document_length` apply as in training) and `Trainer.predict`; a model that scores unseen
+    labels first gets the zero-shot labels with `model.add_labels` (issue 13's API).
+    """
+    import torch
+
+    from labelwise.backbone import resolve_backbone
+    from labelwise.data_scripts import load_corpus, load_label_space
+    from labelwise.kinds import get_kind
+    from labelwise.kinds.base import logits_of
+    from labelwise.training.arguments import parse_arguments
+    from labelwise.training.cli import build_trainer
+    from labelwise.training.tasks import prepare_task
+
+    args, training_args = parse_arguments(argv)
+    training_args.report_to = []
+    space = load_label_space(args.corpus, data_dir=args.data_dir, **args.corpus_config())
+    corpus = load_corpus(args.corpus, data_dir=args.data_dir, **args.corpus_config())
+    for split in ("validation", "test"):
+        if list(corpus[split]["id"]) != data.ids[split]:
+            raise ValueError(f"{args.data_dir}: the {split} documents differ between the two readings of the subset.")
+    task = prepare_task(args, space, corpus, resolve_backbone(args.model_name_or_path), seed=training_args.seed)
+    model = get_kind(args.model).load_model_class().from_pretrained(str(model_dir)).eval()
+    if scores_unseen:
+        if not hasattr(model, "add_labels"):
+            raise ValueError(f"{model_dir}: this model cannot take new labels (no add_labels; issue 13's head).")
+        model.add_labels(dict(zip(data.names[data.seen:], data.descriptions[data.seen:])))
+    task.model = model
+    trainer = build_trainer(args, training_args, task)
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    wanted = data.names if scores_unseen else data.names[: data.seen]
+    position = {name: i for i, name in enumerate(names)}
+    missing = [n for n in wanted if n not in position]
+    if missing:
+        raise ValueError(f"{model_dir}: the model has no output for {len(missing)} label(s), e.g. {missing[:3]}.")
+    order = np.array([position[n] for n in wanted])
+    out = {}
+    for split in ("validation", "test"):
+        prediction = trainer.predict(task.datasets[split].remove_columns("labels"), metric_key_prefix=split)
+        logits = torch.from_numpy(np.asarray(logits_of(prediction.predictions), dtype=np.float32))
+        out[split] = torch.sigmoid(logits).numpy()[:, order]
+    return out
+
+
+def dev_shortlist_recall(argv: list[str], model_dir: Path, data: EvalData) -> float | None:
+    """Share of the dev documents' gold (training) labels inside LAME's first-stage shortlist, or None
+    when the model has no shortlist. Documents are read as `train.py --max_length` truncates them."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from labelwise.kinds import get_kind
+    from labelwise.modeling import shortlist_recall
+    from labelwise.training.arguments import parse_arguments
+
+    args, training_args = parse_arguments(argv)
+    model = get_kind(args.model).load_model_class().from_pretrained(str(model_dir)).eval()
+    config = model.config
+    if not getattr(config, "uses_first_stage", False) or not getattr(config, "shortlist_size", 0):
+        return None
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    position = {config.id2label[i]: i for i in range(config.num_labels)}
+    targets = np.zeros((len(data.texts["validation"]), config.num_labels), dtype=np.int8)
+    for name, column in zip(data.names[: data.seen], range(data.seen)):
+        targets[:, position[name]] = data.gold["validation"][:, column]
+    shortlists = []
+    texts, batch = data.texts["validation"], training_args.per_device_eval_batch_size
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch):
+            encoded = tokenizer(texts[start : start + batch], truncation=True, max_length=args.max_length,
+                                padding=True, return_tensors="pt")
+            shortlists.append(model.shortlist_labels(encoded["input_ids"], encoded["attention_mask"]))
+    return shortlist_recall(torch.cat(shortlists), torch.from_numpy(targets))
+
+
+def result_path(results: Path, method: str) -> Path:
+    return results / f"{method}.json"
+
+
+def steps_per_epoch() -> int:
+    return math.ceil(SUBSET["train"] / BUDGET["per_device_train_batch_size"])
+
+
+def run_one(method: str, data_dir: Path, work_dir: Path, results: Path, seed: int = 42, backbone: str | None = None) -> dict:
+    """Train (or resume) and score one method; write and return its result record."""
+    import torch
+
+    from labelwise import default_backbone_path
+    from labelwise.training.cli import run
+
+    torch.set_num_threads(1)
+    backbone = backbone or str(default_backbone_path())
+    subset_dir = work_dir / "subset"
+    manifest = make_subset(data_dir, subset_dir)
+    data = load_eval_data(subset_dir)
+    spec = METHODS[method]
+    record = {"method": method, "subset": manifest["request"], "budget": BUDGET, "seed": seed,
+              "backbone": backbone, "torch_threads": torch.get_num_threads(), "scores_unseen": spec.scores_unseen}
+    started = time.time()
+    if not spec.argv:
+        scores = {split: similarity_scores(backbone, data.texts[split], data.descriptions if spec.scores_unseen
+                                           else data.descriptions[: data.seen], BUDGET["max_length"])
+                  for split in ("validation", "test")}
+        record["command"] = f"python bench/eurlex_label_groups.py --methods {method} (no training)"
+        record["wall_seconds"] = round(time.time() - started, 1)
+    else:
+        why = missing_option(method)
+        if why:
+            raise ValueError(f"{method}: {why}")
+        output_dir = work_dir / method
+        output_dir.mkdir(parents=True, exist_ok=True)
+        argv = train_argv(method, subset_dir, output_dir, seed, backbone)
+        summary_path = output_dir / "model" / "training_summary.json"
+        if not summary_path.exists():  # else trained earlier, only the scoring was interrupted
+            run(argv, extra_callbacks=(epoch_timer(output_dir / "epoch_times.json"),))
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        summary.pop("label_descriptions", None)
+        epochs = json.loads((output_dir / "epoch_times.json").read_text(encoding="utf-8")) \
+            if (output_dir / "epoch_times.json").exists() else []
+        steps, seconds = sum(e["steps"] for e in epochs), sum(e["seconds"] for e in epochs)
+        record.update(
+            command="python train.py " + " ".join(argv),
+            epoch_times=epochs,
+            seconds_per_epoch=round(seconds / steps * steps_per_epoch(), 1) if steps else None,
+            epochs_run=round(epochs[-1]["epoch"]) if epochs else None,
+            best_checkpoint=_best_epoch(output_dir),
+            summary=summary,
+        )
+        scores = model_scores(argv, output_dir / "model", data, spec.scores_unseen)
+        if "--max_document_length" in argv:
+            record["dev_shortlist_recall"] = "not measured (the shortlist of segmented documents)"
+        else:
+            record["dev_shortlist_recall"] = dev_shortlist_recall(argv, output_dir / "model", data)
+        record["scoring_seconds"] = round(time.time() - started, 1)
+    record["test"] = scores_for_run(scores, data, spec.scores_unseen)
+    results.mkdir(parents=True, exist_ok=True)
+    result_path(results, method).write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
+    if spec.argv:
+        for checkpoint in (work_dir / method).glob("checkpoint-*"):
+            shutil.rmtree(checkpoint)  # the best model is in <work_dir>/<method>/model
+    return record
+
+
+def _best_epoch(output_dir: Path) -> float | None:
+    states = sorted(output_dir.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[1]))
+    if not states:
+        return None
+    state = json.loads(states[-1].read_text(encoding="utf-8"))
+    best = state.get("best_model_checkpoint")
+    if not best:
+        return None
+    step = int(Path(best).name.split("-")[1])
+    return round(step / steps_per_epoch(), 2)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+# ----------------------------------------------------------------------------- estimates
+def estimate(method: str, data_dir: Path, work_dir: Path, results: Path, steps: int, backbone: str | None = None) -> dict:
+    """Time `steps` training steps (and the prediction of 16 dev documents) of `method` on the real
+    subset, one thread, and extrapolate an epoch; writes `estimates/<method>.json`."""
+    import torch
+
+    from labelwise import default_backbone_path
+    from labelwise.backbone import resolve_backbone
+    from labelwise.data_scripts import load_corpus, load_label_space
+    from labelwise.training.arguments import parse_arguments
+    from labelwise.training.cli import build_trainer
+    from labelwise.training.tasks import prepare_task
+    from transformers import TrainerCallback
+
+    torch.set_num_threads(1)
+    backbone = backbone or str(default_backbone_path())
+    subset_dir = work_dir / "subset"
+    make_subset(data_dir, subset_dir)
+    spec = METHODS[method]
+    record: dict = {"method": method, "budget": BUDGET, "subset": SUBSET, "torch_threads": 1}
+    if not spec.argv:
+        data = load_eval_data(subset_dir)
+        started = time.time()
+        similarity_scores(backbone, data.texts["validation"][:16], data.descriptions, BUDGET["max_length"])
+        record["seconds_16_dev_documents_all_descriptions"] = round(time.time() - started, 1)
+    else:
+        why = missing_option(method)
+        if why:
+            record["not_estimated"] = why
+        else:
+            with tempfile.TemporaryDirectory() as folder:
+                argv = train_argv(method, subset_dir, Path(folder), 42, backbone) + [
+                    "--max_steps", str(steps), "--eval_strategy", "no", "--save_strategy", "no",
+                    "--load_best_model_at_end", "false", "--early_stopping_patience", "0", "--disable_tqdm", "true"]
+                args, training_args = parse_arguments(argv)
+                corpus_options = args.corpus_config()
+                space = load_label_space(args.corpus, data_dir=args.data_dir, **corpus_options)
+                corpus = load_corpus(args.corpus, data_dir=args.data_dir, **corpus_options)
+                started = time.time()
+                task = prepare_task(args, space, corpus, resolve_backbone(args.model_name_or_path), seed=42)
+                record["prepare_seconds"] = round(time.time() - started, 1)
+                times: list[float] = []
+
+                class StepTimer(TrainerCallback):
+                    def on_step_begin(self, a, s, c, **k):
+                        self.started = time.time()
+
+                    def on_step_end(self, a, s, c, **k):
+                        times.append(time.time() - self.started)
+
+                trainer = build_trainer(args, training_args, task, (StepTimer(),))
+                trainer.train()
+                started = time.time()
+                trainer.predict(task.datasets["validation"].select(range(16)))
+                predict_16 = time.time() - started
+            # The first step also builds the label cache (LAME) and warms up: the later ones are the rate.
+            rate = float(np.median(times[1:])) if len(times) > 1 else times[0]
+            record.update(
+                labels=len(space.names),
+                step_seconds=[round(t, 2) for t in times],
+                seconds_per_step=round(rate, 2),
+                estimated_train_minutes_per_epoch=round(rate * steps_per_epoch() / 60, 1),
+                seconds_predict_16_dev_documents=round(predict_16, 1),
+                estimated_dev_eval_minutes=round(predict_16 / 16 * SUBSET["dev"] / 60, 1),
+                estimated_test_eval_minutes=round(predict_16 / 16 * SUBSET["test"] / 60, 1),
+            )
+            # Per epoch: train + dev eval; after training: train.py's dev and test pass, then the
+            # benchmark's own scoring pass over dev and test.
+            per_epoch = record["estimated_train_minutes_per_epoch"] + record["estimated_dev_eval_minutes"]
+            final = 2 * (record["estimated_dev_eval_minutes"] + record["estimated_test_eval_minutes"])
+            record["estimated_hours_per_run_at_max_epochs"] = round((BUDGET["num_train_epochs"] * per_epoch + final) / 60, 1)
+    folder = results / "estimates"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{method}.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return record
+
+
+# ----------------------------------------------------------------------------- report
+def _cell(value, scale: float = 100.0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value * scale:.2f}"
+
+
+def report(results: Path) -> str:
+    """Markdown: the overall test scores per method, then R-Precision@5 / nDCG@5 / micro-F1 per group."""
+    records = {m: json.loads(result_path(results, m).read_text(encoding="utf-8"))
+               for m in METHODS if result_path(results, m).exists()}
+    lines = [
+        "| method | status | train s/epoch | epochs run (best) | RP | RP@5 | P@5 | nDCG@5 | micro-F1 (P / R) @ dev threshold |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for method in METHODS:
+        record = records.get(method)
+        if record is None:
+            lines.append(f"| {method} | not yet run | | | | | | | |")
+            continue
+        o = record["test"]["overall"]
+        epochs = f"{record.get('epochs_run')} ({record.get('best_checkpoint')})" if METHODS[method].argv else "no training"
+        seconds = record.get("seconds_per_epoch")
+        lines.append(
+            f"| {method} | done | {seconds if seconds is not None else '-'} | {epochs} | {_cell(o['r_precision'])} | "
+            f"{_cell(o['rp_at_5'])} | {_cell(o['p_at_5'])} | {_cell(o['ndcg_at_5'])} | "
+            f"{_cell(o['micro_f1'])} ({_cell(o['micro_precision'])} / {_cell(o['micro_recall'])}) @ {record['test']['threshold']:.2f} |"
+        )
+    lines += ["", "| method | " + " | ".join(f"{g} RP@5 | {g} nDCG@5 | {g} micro-F1" for g in GROUPS) + " |",
+              "|---|" + "---|" * (3 * len(GROUPS))]
+    for method in METHODS:
+        record = records.get(method)
+        if record is None:
+            lines.append(f"| {method} | not yet run |" + " |" * (3 * len(GROUPS) - 1))
+            continue
+        cells = []
+        for group in GROUPS:
+            values = record["test"]["groups"][group]
+            if values == "n/a":
+                cells += ["n/a"] * 3
+            else:
+                cells += [_cell(values.get("rp_at_5")), _cell(values.get("ndcg_at_5")), _cell(values.get("micro_f1"))]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    recalls = [f"{m} {r['dev_shortlist_recall']:.4f}" for m, r in records.items()
+               if isinstance(r.get("dev_shortlist_recall"), float)]
+    if recalls:
+        lines += ["", "Dev recall of gold labels inside LAME's first-stage shortlist: " + "; ".join(recalls)]
+    if records:
+        sizes = next(iter(records.values()))["test"]["group_sizes"]
+        lines += ["", "Groups (test subset): " + "; ".join(
+            f"{g}: {s['labels']} labels, {s['test_documents']} documents" for g, s in sizes.items())]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- command
+def run_all(methods: list[str], data_dir: Path, work_dir: Path, results: Path, seed: int) -> None:
+    """Each unfinished method in its own process, one at a time, one torch thread."""
+    todo = [m for m in methods if not result_path(results, m).exists()]
+    print(f"{len(methods) - len(todo)} of {len(methods)} methods done earlier; {len(todo)} to run", flush=True)
+    (work_dir / "logs").mkdir(parents=True, exist_ok=True)
+    for method in todo:
+        why = missing_option(method)
+        if why:
+            print(f"{method}: skipped, {why}", flush=True)
+            continue
+        command = [sys.executable, str(Path(__file__).resolve()), "--only", method, "--data_dir", str(data_dir),
+                   "--work_dir", str(work_dir), "--results_dir", str(results), "--seed", str(seed)]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        started = time.time()
+        with open(work_dir / "logs" / f"{method}.log", "a", encoding="utf-8") as log:
+            code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        status = "ok" if code == 0 else f"FAILED (exit {code}, see {work_dir / 'logs' / (method + '.log')})"
+        print(f"{method}: {status} in {(time.time() - started) / 60:.1f} min", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data_dir", type=Path, help="The EURLEX57K copy (train/ dev/ test/, EURLEX57K.json); needed to run.")
+    parser.add_argument("--work_dir", type=Path, default=REPO / "outputs" / "eurlex_label_groups")
+    parser.add_argument("--results_dir", type=Path, default=RESULTS)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--seed", type=int, default=42, help="Training seed (the subset's seed is SUBSET['seed']).")
+    parser.add_argument("--only", choices=list(METHODS), help="Run one method in this process (used by the runner).")
+    parser.add_argument("--report", action="store_true", help="Print the Markdown tables of the finished runs.")
+    parser.add_argument("--estimate", type=int, metavar="STEPS", help="Time STEPS training steps of each method.")
+    options = parser.parse_args(argv)
+    if not options.report and options.data_dir is None:
+        parser.error("--data_dir is needed (e.g. ../shared/data/eurlex57k).")
+    if options.report:
+        print(report(options.results_dir))
+    elif options.estimate:
+        for method in options.methods:
+            print(method, json.dumps(estimate(method, options.data_dir, options.work_dir, options.results_dir,
+                                              options.estimate)), flush=True)
+    elif options.only:
+        run_one(options.only, options.data_dir, options.work_dir, options.results_dir, options.seed)
+    else:
+        run_all(options.methods, options.data_dir, options.work_dir, options.results_dir, options.seed)
+
+
+if __name__ == "__main__":
+    main()

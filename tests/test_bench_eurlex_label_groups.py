@@ -1,0 +1,122 @@
+"""bench/eurlex_label_groups.py end to end on a fixture EURLEX57K folder with a tiny BERT: the subset,
+the evaluation label set with its zero-shot columns, training and scoring each available method,
+resuming, the n/a of label-specific models on unseen labels, and the Markdown report."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import tiny_bert_checkpoint
+from test_training_configs import eurlex_fixture
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import eurlex_label_groups as bench  # noqa: E402
+
+
+@pytest.fixture
+def tiny_budget(monkeypatch):
+    """Seconds-long runs: 16 training documents, one epoch, 64 pieces, a 4-head label attention."""
+    monkeypatch.setattr(bench, "SUBSET", {"train": 16, "dev": 3, "test": 4, "seed": 13})
+    monkeypatch.setattr(bench, "BUDGET", {**bench.BUDGET, "max_length": 64, "num_train_epochs": 1,
+                                          "label_attention_heads": 4, "logging_steps": 1})
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """20 concepts in training, a dev-only concept c20 (zero-shot); 16 / 4 / 4 documents."""
+    return eurlex_fixture(tmp_path / "eurlex", 20)
+
+
+def test_subset_is_seeded_recorded_and_refused_when_drawn_otherwise(tmp_path, corpus, tiny_budget):
+    manifest = bench.make_subset(corpus, tmp_path / "work" / "subset", bench.SUBSET)
+    assert [len(manifest["documents"][s]) for s in ("train", "dev", "test")] == [16, 3, 4]
+    again = bench.make_subset(corpus, tmp_path / "other", bench.SUBSET)
+    assert again["documents"] == manifest["documents"]  # same seed, same documents
+    assert (tmp_path / "work" / "subset" / "EURLEX57K.json").exists()
+    with pytest.raises(ValueError, match="holds a subset drawn with"):
+        bench.make_subset(corpus, tmp_path / "work" / "subset", {**bench.SUBSET, "seed": 14})
+    with pytest.raises(FileNotFoundError, match="EURLEX57K layout"):
+        bench.make_subset(tmp_path / "nowhere", tmp_path / "x", bench.SUBSET)
+
+
+def test_eval_data_puts_training_labels_first_and_zero_shot_labels_after(tmp_path, corpus, tiny_budget):
+    bench.make_subset(corpus, tmp_path / "subset", bench.SUBSET)
+    data = bench.load_eval_data(tmp_path / "subset")
+    assert data.seen == 20 and data.names[20:] == ["c20"]
+    assert data.descriptions[0] == "concept 0 fish (alias 0)"
+    groups = data.groups()
+    assert list(groups["zero"]) == [20] and len(groups["few"]) == 20 and len(groups["frequent"]) == 0
+    # Every dev document carries the zero-shot concept c20; no test document does.
+    assert data.gold["validation"][:, 20].all() and not data.gold["test"][:, 20].any()
+
+
+def test_scores_of_a_perfect_and_a_label_specific_scorer(tmp_path, corpus, tiny_budget):
+    bench.make_subset(corpus, tmp_path / "subset", bench.SUBSET)
+    data = bench.load_eval_data(tmp_path / "subset")
+    perfect = {s: data.gold[s].astype(float) for s in ("validation", "test")}
+    scored = bench.scores_for_run(perfect, data, scores_unseen=True)
+    assert scored["overall"]["r_precision"] == 1.0 and scored["overall"]["micro_f1"] == 1.0
+    assert scored["groups"]["few"]["rp_at_5"] == 1.0
+    # The test split has no zero-shot gold label, so the group is measured on no document: nan, not n/a.
+    assert np.isnan(scored["groups"]["zero"]["rp_at_5"])
+    seen_only = {s: m[:, : data.seen] for s, m in perfect.items()}
+    specific = bench.scores_for_run(seen_only, data, scores_unseen=False)
+    assert specific["groups"]["zero"] == "n/a" and specific["overall"] == scored["overall"]
+    with pytest.raises(ValueError, match="expected"):
+        bench.scores_for_run(perfect, data, scores_unseen=False)
+
+
+def test_runner_trains_scores_resumes_and_reports(tmp_path, corpus, tiny_budget, monkeypatch):
+    checkpoint = tiny_bert_checkpoint(tmp_path / "tiny")
+    work, results = tmp_path / "work", tmp_path / "results"
+    methods = ["vanilla", "layerwise_flat", "lame", "similarity"]
+    for method in methods:
+        record = bench.run_one(method, corpus, work, results, backbone=checkpoint)
+        assert json.loads((results / f"{method}.json").read_text())["method"] == method
+        zero = record["test"]["groups"]["zero"]
+        assert (zero == "n/a") == (method != "similarity")
+        assert 0.0 <= record["test"]["overall"]["ndcg_at_5"] <= 1.0
+        if method != "similarity":
+            assert record["epoch_times"][0]["steps"] == 2 and record["seconds_per_epoch"] >= 0.0
+            assert "--corpus_options" in record["command"] and not list((work / method).glob("checkpoint-*"))
+    lame = json.loads((results / "lame.json").read_text())
+    assert "--config lame_eurlex57k" in lame["command"] and lame["summary"]["model_kind"] == "lame"
+    assert "label_descriptions" not in lame["summary"]
+    assert lame["dev_shortlist_recall"] is None  # 20 labels: no first stage, the exact head
+
+    # A model that was trained but not scored is only scored again: train.py is not called.
+    (results / "lame.json").unlink()
+    monkeypatch.setattr("labelwise.training.cli.run", lambda *a, **k: pytest.fail("trained again"))
+    rescored = bench.run_one("lame", corpus, work, results, backbone=checkpoint)["test"]
+    assert json.dumps(rescored, sort_keys=True) == json.dumps(lame["test"], sort_keys=True)  # NaN-safe
+    # A finished method is skipped.
+    bench.run_all(["lame"], corpus, work, results, seed=42)
+
+    table = bench.report(results)
+    assert "| lame | done |" in table and "| lame_2048 | not yet run |" in table
+    assert "| vanilla | " in table.split("\n\n")[1] and "n/a | n/a | n/a |" in table
+    assert "zero: 1 labels" in table
+
+
+def test_methods_this_checkout_cannot_train_are_named(tmp_path, corpus, tiny_budget):
+    for method, option in (("lame_agnostic", "--label_scoring"), ("lame_2048", "--max_document_length")):
+        why = bench.missing_option(method)
+        if why is None:  # the option exists (issue 13 / issue 12 part 4 merged): the method runs
+            checkpoint = tiny_bert_checkpoint(tmp_path / f"tiny_{method}")
+            record = bench.run_one(method, corpus, tmp_path / "work", tmp_path / "results", backbone=checkpoint)
+            assert (record["test"]["groups"]["zero"] == "n/a") == (method == "lame_2048")
+        else:
+            assert option in why
+            with pytest.raises(ValueError, match=option):
+                bench.run_one(method, corpus, tmp_path / "work", tmp_path / "results")
+
+
+def test_lame_with_a_shortlist_reports_its_dev_recall(tmp_path, tiny_budget):
+    corpus = eurlex_fixture(tmp_path / "eurlex", 300)  # above 256 labels: sampling, first stage, shortlist
+    checkpoint = tiny_bert_checkpoint(tmp_path / "tiny")
+    record = bench.run_one("lame", corpus, tmp_path / "work", tmp_path / "results", backbone=checkpoint)
+    assert record["summary"]["hyperparameters"]["shortlist_size"] == 256
+    assert 0.0 <= record["dev_shortlist_recall"] <= 1.0
+    assert "first-stage shortlist: lame " in bench.report(tmp_path / "results")
