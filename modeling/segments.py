@@ -43,10 +43,16 @@ def validate_segment_options(
         )
 
 
-def input_length_limit(config) -> int:
-    """How many pieces (special tokens included) a document may be tokenized to for this model's config:
-    `max_document_length` when set, else the encoder's `max_position_embeddings`."""
-    return getattr(config, "max_document_length", None) or config.max_position_embeddings
+def input_length_limit(config, tokenizer=None) -> int:
+    """How many pieces (special tokens included) a document is tokenized to for this model: its
+    `config.max_document_length` when set, else the encoder's `max_position_embeddings` (or the
+    tokenizer's `model_max_length`, when smaller)."""
+    if getattr(config, "max_document_length", None):
+        return config.max_document_length
+    limit = config.max_position_embeddings
+    if tokenizer is not None and tokenizer.model_max_length:
+        limit = min(limit, tokenizer.model_max_length)
+    return limit
 
 
 def segment_windows(length: int, segment_length: int, stride: int) -> list[list[int]]:

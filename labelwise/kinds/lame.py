@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from labelwise.kinds.base import ModelKind, PreparedTask, dropout_overrides, prepare_flat
+from labelwise.kinds.base import (
+    DocumentSegmentOptions,
+    ModelKind,
+    PreparedTask,
+    document_length,
+    dropout_overrides,
+    prepare_flat,
+    segment_fields,
+)
 
 
 @dataclass
-class LameOptions:
+class LameOptions(DocumentSegmentOptions):
     """`train.py` options of the label-attention kinds (`lame`, `frozen_lame`)."""
 
     loss: str = field(default="bce", metadata={"help": "Multi-label loss of LAME: bce or f_measure."})
@@ -75,6 +83,7 @@ def lame_model(
         light_label_head=args.light_label_head,
         freeze_encoder=False,
         feature_head="none",
+        **segment_fields(args),
     )
     values.update(fields)
     return KIND.load_model_class().from_pretrained(
@@ -92,6 +101,7 @@ def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
     return prepare_flat(
         args, space, corpus, backbone, tokenizer,
         lambda names, descriptions, problem_type: lame_model(args, backbone, names, descriptions, problem_type),
+        document_length(args),
     )
 
 
@@ -109,6 +119,8 @@ def summary_hyperparameters(args, model) -> dict:
         values.update(first_stage="bilinear", shortlist_size=config.shortlist_size)
     if config.light_label_head:
         values["light_label_head"] = True
+    if config.max_document_length is not None:
+        values.update(max_document_length=config.max_document_length, segment_stride=config.segment_stride)
     return values
 
 
