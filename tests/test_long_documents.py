@@ -305,6 +305,17 @@ def test_viewer_and_demo_predictor_show_a_long_document(checkpoint, tmp_path):
     assert "only its start was read" not in html
     assert "import" in html and "lw-doc" in html  # the last word is rendered with the document
 
+    tree = layerwise(checkpoint, max_document_length=128)
+    tree.save_pretrained(tmp_path / "layerwise")
+    AutoTokenizer.from_pretrained(checkpoint).save_pretrained(tmp_path / "layerwise")
+    kind, predict = load_predictor(str(tmp_path / "layerwise"))
+    shown = {row["label"]: row["score"] for rows in predict(LONG_TEXT)["levels"].values() for row in rows}
+    encoded = AutoTokenizer.from_pretrained(checkpoint)(LONG_TEXT, return_tensors="pt")
+    with torch.no_grad():
+        probabilities = torch.sigmoid(tree(**encoded).logits[0])  # the whole text, in segments
+    assert kind == "layerwise"
+    assert [shown[name] for name in tree.config.labels] == pytest.approx(probabilities.tolist(), abs=1e-6)
+
 
 # ------------------------------------------------------------------------------ train.py
 @pytest.mark.parametrize("kind", ["lame", "layerwise"])
