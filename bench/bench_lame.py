@@ -276,7 +276,10 @@ def measure_lengths(
 def report_lengths(path: Path) -> str:
     """The docs/BENCHMARKS.md rows of one `lengths_*.json` file."""
     record = json.loads(path.read_text())
+    from labelwise.modeling.segments import segment_windows
+
     speed, memory, window = record["speed"], record["peak_rss_mib"], record["speed"]["window"]
+    stride = record["lame_options"].get("segment_stride", 0)
     vanilla_train, vanilla_infer = speed["train"][f"vanilla_{window}"], speed["infer"][f"vanilla_{window}"]
     nan = float("nan")
     rows = [
@@ -288,7 +291,7 @@ def report_lengths(path: Path) -> str:
         train, infer_ = speed["train"][f"lame_{length}"], speed["infer"][f"lame_{length}"]
         encoder = speed["infer"][f"encoder_{length}"]
         rows.append(
-            f"| LAME, {length:,} pieces ({-(-(length - 2) // (window - 2))} segments) | {train['median_s']:.2f} | "
+            f"| LAME, {length:,} pieces ({len(segment_windows(length, window, stride))} segments) | {train['median_s']:.2f} | "
             f"**{train['median_s'] / vanilla_train['median_s']:.2f}** | {train['ms_per_piece']:.2f} | "
             f"{infer_['median_s']:.2f} | **{infer_['median_s'] / vanilla_infer['median_s']:.2f}** | {infer_['ms_per_piece']:.2f} | "
             f"{encoder['median_s'] / infer_['median_s']:.0%} | {memory.get(f'lame_{length}_train', nan):,.0f} | "

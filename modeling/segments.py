@@ -6,10 +6,10 @@ Shared by LAME and the layer-wise model (`max_document_length`, `segment_stride`
 How inputs reach the model: exactly as for a short document. The tokenizer is called with
 `truncation=True, max_length=config.max_document_length`, which gives the usual
 `input_ids` / `attention_mask` of shape `(batch, doc_len)`: one [CLS] first, one [SEP] last, padding
-on the right. The model cuts each document into segments of at most `max_position_embeddings`
-pieces: every segment is `[CLS] + a window of the document's pieces + [SEP]` (the document's own
-first and last tokens are copied, so the special-token ids need not be known), consecutive windows
-overlap by `segment_stride` pieces. Keeping the flat `(batch, doc_len)` layout means the Trainer's
+on the right. The model cuts each document into the fewest segments of at most
+`max_position_embeddings` pieces, of even size: every segment is `[CLS] + a window of the document's
+pieces + [SEP]` (the document's own first and last tokens are copied, so the special-token ids need
+not be known), consecutive windows overlap by `segment_stride` pieces. Keeping the flat `(batch, doc_len)` layout means the Trainer's
 `DataCollatorWithPadding`, `Trainer.predict` and the pipelines need nothing new, and per-piece
 outputs (attention weights) can be mapped back to the flat positions, hence to the tokenizer's
 character offsets.
@@ -58,24 +58,28 @@ def input_length_limit(config, tokenizer=None) -> int:
 def segment_windows(length: int, segment_length: int, stride: int) -> list[list[int]]:
     """The flat positions each segment of one document reads, `[0, window..., length - 1]`.
 
+    The document takes as few segments as windows of at most `segment_length - 2` pieces allow, and
+    its pieces are spread evenly over them: all segments of a batch are padded to the widest, so
+    1,022 pieces as 3 x 341 cost 3 x 343 encoder positions where 510 + 510 + 2 would cost 3 x 512.
+
     Args:
         length: the document's real pieces, its leading [CLS] and trailing [SEP] included.
-        segment_length: pieces per segment, its own [CLS] and [SEP] included.
+        segment_length: at most this many pieces per segment, its own [CLS] and [SEP] included.
         stride: pieces shared by consecutive windows.
 
     Returns:
         One list of positions per segment. A document of at most `segment_length` pieces gives one
         segment holding `0..length-1`, i.e. the document itself.
     """
-    if length <= 2:
+    content, most = length - 2, segment_length - 2
+    if content <= most:
         return [list(range(length))]
-    content = length - 2
-    window = segment_length - 2
-    step = window - stride
-    starts = [0]
-    while starts[-1] + window < content:
-        starts.append(starts[-1] + step)
-    return [[0, *range(1 + start, 1 + min(start + window, content)), length - 1] for start in starts]
+    count = -(-(content - stride) // (most - stride))  # ceil: the fewest windows that cover the content
+    step = -(-(content - stride) // count)  # window = step + stride <= most
+    return [
+        [0, *range(1 + start, 1 + min(start + step + stride, content)), length - 1]
+        for start in range(0, count * step, step)
+    ]
 
 
 @dataclass

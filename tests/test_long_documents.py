@@ -65,6 +65,9 @@ def test_segment_windows_by_hand():
     # 10 pieces: [CLS] at 0, content 1..8, [SEP] at 9; segments of 6 = [CLS] + 4 pieces + [SEP], overlap 1.
     assert segment_windows(10, 6, 1) == [[0, 1, 2, 3, 4, 9], [0, 4, 5, 6, 7, 9], [0, 7, 8, 9]]
     assert segment_windows(10, 6, 0) == [[0, 1, 2, 3, 4, 9], [0, 5, 6, 7, 8, 9]]
+    # 9 content pieces need 3 windows of at most 4: spread evenly as 3 + 3 + 3, not 4 + 4 + 1.
+    assert segment_windows(11, 6, 0) == [[0, 1, 2, 3, 10], [0, 4, 5, 6, 10], [0, 7, 8, 9, 10]]
+    assert segment_windows(11, 6, 2) == [[0, 1, 2, 3, 4, 10], [0, 3, 4, 5, 6, 10], [0, 5, 6, 7, 8, 10], [0, 7, 8, 9, 10]]
     assert segment_windows(6, 6, 0) == [list(range(6))]  # fits: the document itself
     assert segment_windows(2, 6, 0) == [[0, 1]]
 
@@ -157,14 +160,14 @@ def test_layerwise_document_that_fits_one_segment_equals_the_plain_forward(check
 
 # ----------------------------------------------------------------- several segments per document
 def _hand_segments(ids: torch.Tensor, stride: int) -> list[list[int]]:
-    """The flat positions of each segment, written out independently of `segment_windows`."""
+    """The flat positions of each segment, written out independently of `segment_windows`: the fewest
+    windows of at most WINDOW - 2 pieces, found by trying counts, each `step + stride` wide."""
     content = list(range(1, len(ids) - 1))
-    window, segments, start = WINDOW - 2, [], 0
-    while True:
-        segments.append([0] + content[start : start + window] + [len(ids) - 1])
-        if start + window >= len(content):
-            return segments
-        start += window - stride
+    for count in range(1, len(content) + 1):
+        step = -(-(len(content) - stride) // count)
+        if step + stride <= WINDOW - 2:
+            break
+    return [[0] + content[i * step : i * step + step + stride] + [len(ids) - 1] for i in range(count)]
 
 
 @pytest.mark.parametrize("stride", [0, 3])
