@@ -340,6 +340,8 @@ def test_train_py_one_step_with_max_document_length(tmp_path, kind):
     assert summary["hyperparameters"]["max_document_length"] == 160
     if kind == "layerwise":
         assert config["segment_pooling"] == "max" == summary["hyperparameters"]["segment_pooling"]
+    card = (tmp_path / "out" / "model" / "README.md").read_text()
+    assert "truncation=True, max_length=160)" in card and "Documents are read up to 160 pieces" in card
     # The step read documents of several segments: the demo notes are 34-90 pieces with this vocabulary,
     # and the data preparation tokenizes them to --max_document_length, not --max_length.
     from labelwise.data_scripts import load_corpus
