@@ -21,7 +21,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import ModelOutput
 
 from .configuration_lame import LameConfig
-from .segments import DocumentSegments, plan_segments
+from .segments import DocumentSegments, split_for_encoder
 
 
 def padding_fill_value(dtype: torch.dtype) -> float:
@@ -685,16 +685,9 @@ class LameForSequenceClassification(BertPreTrainedModel):
             `(encoder output, token states, token mask, segments or None)`. The encoder output's
             hidden states and attentions are per segment when segmenting.
         """
-        segments = plan_segments(
-            self.config, attention_mask, input_ids, position_ids=position_ids, inputs_embeds=inputs_embeds
+        segments, encoder_inputs = split_for_encoder(
+            self.config, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds
         )
-        if segments is None:
-            encoder_inputs = dict(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                position_ids=position_ids, inputs_embeds=inputs_embeds,
-            )
-        else:
-            encoder_inputs = segments.encoder_inputs(input_ids, token_type_ids, self.config.pad_token_id or 0)
         encoder_out = self.bert(
             **encoder_inputs, output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True
         )

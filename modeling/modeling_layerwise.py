@@ -22,7 +22,7 @@ from transformers.utils import ModelOutput
 
 from .configuration_layerwise import LayerwiseConfig
 from .decision_thresholds import config_thresholds
-from .segments import DocumentSegments, plan_segments
+from .segments import DocumentSegments, split_for_encoder
 
 
 @dataclass
@@ -248,17 +248,10 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
                 `config.hierarchical_consistency` in eval mode and to `False` in training mode.
         """
         want_hidden = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        segments = plan_segments(
-            self.config, attention_mask, input_ids, position_ids=position_ids, inputs_embeds=inputs_embeds
+        # Long documents: all segments of the batch in one encoder batch; the levels pool them per document.
+        segments, encoder_inputs = split_for_encoder(
+            self.config, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds
         )
-        if segments is None:
-            encoder_inputs = dict(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                position_ids=position_ids, inputs_embeds=inputs_embeds,
-            )
-        else:
-            # All segments of the batch in one encoder batch; the levels pool them per document.
-            encoder_inputs = segments.encoder_inputs(input_ids, token_type_ids, self.config.pad_token_id or 0)
         outputs = self.bert(
             **encoder_inputs,
             output_attentions=output_attentions,

@@ -188,15 +188,28 @@ class DocumentSegments:
         raise ValueError(f"segment pooling must be one of {list(SEGMENT_POOLINGS)}, got {how!r}.")
 
 
-def plan_segments(config, attention_mask: torch.Tensor | None, input_ids: torch.Tensor | None, **unsupported) -> DocumentSegments | None:
-    """The segments of this batch when `config.max_document_length` is set, else `None` (plain forward).
+def split_for_encoder(
+    config,
+    input_ids: torch.Tensor | None,
+    attention_mask: torch.Tensor | None = None,
+    token_type_ids: torch.Tensor | None = None,
+    position_ids: torch.Tensor | None = None,
+    inputs_embeds: torch.Tensor | None = None,
+) -> tuple[DocumentSegments | None, dict]:
+    """The segments of this batch and the encoder's keyword inputs.
 
-    `unsupported` are inputs that have no per-segment meaning (`position_ids`, `inputs_embeds`):
-    given with `max_document_length` they raise, naming the option.
+    Without `config.max_document_length`: `None` and the inputs unchanged, `(batch, seq_len)` each (the
+    plain forward). With it: the [`DocumentSegments`] of the batch and `input_ids`, `attention_mask`
+    (and `token_type_ids`) of all its real segments, `(num_segments, width)` each, to be encoded as one
+    batch. `position_ids` and `inputs_embeds` have no per-segment meaning: given with
+    `max_document_length` they raise, naming the option.
     """
     if getattr(config, "max_document_length", None) is None:
-        return None
-    given = sorted(name for name, value in unsupported.items() if value is not None)
+        return None, {
+            "input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids,
+            "position_ids": position_ids, "inputs_embeds": inputs_embeds,
+        }
+    given = [name for name, value in (("position_ids", position_ids), ("inputs_embeds", inputs_embeds)) if value is not None]
     if given or input_ids is None:
         raise ValueError(
             f"config.max_document_length={config.max_document_length} segments documents from input_ids; "
@@ -205,4 +218,5 @@ def plan_segments(config, attention_mask: torch.Tensor | None, input_ids: torch.
         )
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
-    return DocumentSegments.split(attention_mask, config.max_position_embeddings, config.segment_stride)
+    segments = DocumentSegments.split(attention_mask, config.max_position_embeddings, config.segment_stride)
+    return segments, segments.encoder_inputs(input_ids, token_type_ids, config.pad_token_id or 0)
