@@ -148,6 +148,20 @@ def test_lame_sampled_training_step_on_one_segment_equals_the_plain_step(checkpo
     torch.testing.assert_close(losses[1], losses[0])
 
 
+def test_lame_sampled_training_on_multi_segment_documents_reaches_every_segment(checkpoint):
+    model = lame(checkpoint, max_document_length=256, label_sampling="sampled", label_sample_negatives=2,
+                 first_stage="bilinear", label_chunk_size=2).train()
+    ids = document(45, 9)  # 4 segments
+    inputs = pad([ids, document(12, 10)])
+    labels = torch.zeros(2, len(DESCRIPTIONS))
+    labels[0, 2] = 1.0
+    model(**inputs, labels=labels).loss.backward()
+    grad = model.bert.embeddings.word_embeddings.weight.grad
+    # Pieces that occur only in the last segment of the long document still get gradient.
+    last_only = set(ids[-10:-1].tolist()) - set(ids[:-10].tolist()) - set(inputs["input_ids"][1].tolist())
+    assert last_only and all(grad[piece].abs().sum() > 0 for piece in last_only)
+
+
 @pytest.mark.parametrize("layer_pooling", ["cls", "mean"])
 @pytest.mark.parametrize("segment_pooling", ["mean", "max"])
 def test_layerwise_document_that_fits_one_segment_equals_the_plain_forward(checkpoint, layer_pooling, segment_pooling):
