@@ -373,21 +373,26 @@ def test_options_survive_save_and_clean_process_load(checkpoint, tmp_path):
     layer_options = {"max_document_length": 80, "segment_stride": 1, "segment_pooling": "max"}
     inputs = pad([document(50, 7), document(12, 8)])
     expected = {}
+    from labelwise.kinds import KINDS
+    from labelwise.kinds.saving import save_model_folder
+
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     for name, model in (("lame", lame(checkpoint, **lame_options)), ("layerwise", layerwise(checkpoint, **layer_options))):
-        model.save_pretrained(tmp_path / name)
-        AutoTokenizer.from_pretrained(checkpoint).save_pretrained(tmp_path / name)
+        save_model_folder(tmp_path / name, model, tokenizer, KINDS[name].pipeline_task)  # as train.py saves
         with torch.no_grad():
             expected[name] = model(**inputs).logits.tolist()
     code = f"""
 import json, torch
-from transformers import AutoModelForSequenceClassification
+from transformers import AutoModelForSequenceClassification, pipeline
 inputs = {{k: torch.tensor(v) for k, v in {json.dumps({k: v.tolist() for k, v in inputs.items()})}.items()}}
 out = {{}}
 for name, fields in (("lame", {sorted(lame_options)!r}), ("layerwise", {sorted(layer_options)!r})):
-    model = AutoModelForSequenceClassification.from_pretrained({str(tmp_path)!r} + "/" + name, trust_remote_code=True).eval()
+    folder = {str(tmp_path)!r} + "/" + name
+    model = AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=True).eval()
     assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
     with torch.no_grad():
         out[name] = {{"logits": model(**inputs).logits.tolist(), "fields": {{k: getattr(model.config, k) for k in fields}}}}
+    out[name]["pipeline"] = pipeline(model=folder, trust_remote_code=True)({LONG_TEXT!r}, threshold=0.0)
 print(json.dumps(out))
 """
     result = run_python_without_labelwise(code, cwd=tmp_path)
@@ -398,6 +403,10 @@ print(json.dumps(out))
         for row, reference in zip(payload[name]["logits"], expected[name]):
             assert row == pytest.approx(reference, abs=1e-5)
     assert (tmp_path / "lame" / "segments.py").is_file() and (tmp_path / "layerwise" / "segments.py").is_file()
+    # The pipelines shipped as remote code read the whole text (96 pieces > the 16-piece window).
+    read = payload["lame"]["pipeline"]
+    assert [w["word"] for w in read["words"]] == LONG_TEXT.split() and not read["truncated"]
+    assert [level["level"] for level in payload["layerwise"]["pipeline"]] == [1, 2]
 
 
 def test_onnx_export_refuses_max_document_length(checkpoint, tmp_path):
