@@ -123,10 +123,6 @@ class DocumentSegments:
         device = attention_mask.device
         return cls(positions.to(device), slot_mask.to(device), slot_mask.any(-1).to(device), mask.shape[1])
 
-    @property
-    def width(self) -> int:
-        return self.positions.shape[-1]
-
     def gather(self, values: torch.Tensor, fill: int = 0) -> torch.Tensor:
         """Encoder inputs of the real segments: `(batch, doc_len)` -> `(num_segments, width)`, `fill` in padding slots.
 
