@@ -19,6 +19,17 @@ repetition (so drift in machine load hits all alike):
 
 One JSON file per label count under `--output_dir` (a finished count is skipped on a rerun; pass
 `--force` to measure again). The figures reported in docs/BENCHMARKS.md come from this script.
+
+Long documents (issue 12, part 4):
+
+    python bench/bench_lame.py --doc_lengths 512 1024 2048 4096 --labels 100 --batch 2 --threads 1
+
+measures, for one label count, LAME with `max_document_length` reading documents of each length in
+segments of the encoder's 512 pieces, against vanilla BertForSequenceClassification truncating the
+same documents at 512, all models interleaved in one process: training step time, inference time,
+the encoder's share of LAME's inference (`encode_documents` alone), time per piece, and peak RSS
+(a fresh process per model and length, as above). One JSON file per label count and length set,
+`lengths_<labels>_<lengths>.json`.
 """
 
 from __future__ import annotations
@@ -84,7 +95,8 @@ def inputs(seq_len: int, batch: int) -> dict:
     from labelwise import default_backbone_path
 
     tokenizer = AutoTokenizer.from_pretrained(default_backbone_path())
-    text = " ".join(WORDS * 40)
+    # Long enough for 4,096 pieces; shorter inputs are the same text's prefix as before.
+    text = " ".join(WORDS * 250)
     encoded = tokenizer([text] * batch, truncation=True, max_length=seq_len, padding="max_length", return_tensors="pt")
     return dict(encoded)
 
@@ -207,6 +219,129 @@ def measure_memory(
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
+def measure_lengths(
+    labels: int, lengths: list[int], batch_size: int, reps: int, warmup: int, positives: int, lame_options: dict,
+) -> dict:
+    """Step and inference times of vanilla at the encoder's window and of LAME at each document length.
+
+    The documents are one text tokenized to each length (padding="max_length", so every row has that
+    many pieces); vanilla reads its first `window` pieces. All runners are interleaved repetition by
+    repetition. `encoder_<length>` is LAME's `encode_documents` alone (the segment split and the
+    encoder, no label head), without gradient.
+    """
+    window = build("vanilla", labels).config.max_position_embeddings
+    lame_options = {"max_document_length": max(lengths), **lame_options}
+    models = {kind: build(kind, labels, lame_options if kind == "lame" else None) for kind in ("vanilla", "lame")}
+    lame = models["lame"]
+    batches = {length: inputs(length, batch_size) for length in sorted({window, *lengths})}
+    targets = gold(batch_size, labels, positives)
+    optimizers = {kind: torch.optim.AdamW(m.parameters(), lr=1e-5) for kind, m in models.items()}
+
+    @torch.no_grad()
+    def encode(length: int) -> float:
+        start = time.perf_counter()
+        lame.encode_documents(batches[length]["input_ids"], batches[length]["attention_mask"])
+        return time.perf_counter() - start
+
+    runners = {
+        "train": {
+            f"vanilla_{window}": lambda: train_step(models["vanilla"], optimizers["vanilla"], batches[window], targets),
+            **{f"lame_{n}": (lambda n=n: train_step(lame, optimizers["lame"], batches[n], targets)) for n in lengths},
+        },
+        "infer": {
+            f"vanilla_{window}": lambda: infer(models["vanilla"], batches[window]),
+            **{f"lame_{n}": (lambda n=n: infer(lame, batches[n])) for n in lengths},
+            **{f"encoder_{n}": (lambda n=n: encode(n)) for n in lengths},
+        },
+    }
+    times = {phase: {name: [] for name in group} for phase, group in runners.items()}
+    for phase, group in runners.items():
+        for model in models.values():
+            model.train(phase == "train")
+        for rep in range(warmup + reps):
+            for name, runner in group.items():
+                seconds = runner()
+                if rep >= warmup:
+                    times[phase][name].append(seconds)
+    result = {"window": window}
+    for phase, group in times.items():
+        result[phase] = {}
+        for name, values in group.items():
+            pieces = batch_size * int(name.rsplit("_", 1)[1])
+            median = statistics.median(values)
+            result[phase][name] = {"median_s": median, "all_s": values, "ms_per_piece": 1000 * median / pieces}
+    return result
+
+
+def report_lengths(path: Path) -> str:
+    """The docs/BENCHMARKS.md rows of one `lengths_*.json` file."""
+    record = json.loads(path.read_text())
+    from labelwise.modeling.segments import segment_windows
+
+    speed, memory, window = record["speed"], record["peak_rss_mib"], record["speed"]["window"]
+    stride = record["lame_options"].get("segment_stride", 0)
+    vanilla_train, vanilla_infer = speed["train"][f"vanilla_{window}"], speed["infer"][f"vanilla_{window}"]
+    nan = float("nan")
+    rows = [
+        f"| vanilla, truncated at {window} | {vanilla_train['median_s']:.2f} | 1.00 | "
+        f"{vanilla_train['ms_per_piece']:.2f} | {vanilla_infer['median_s']:.2f} | 1.00 | {vanilla_infer['ms_per_piece']:.2f} | - | "
+        f"{memory.get('vanilla_train', nan):,.0f} | {memory.get('vanilla_infer', nan):,.0f} |"
+    ]
+    for length in record["doc_lengths"]:
+        train, infer_ = speed["train"][f"lame_{length}"], speed["infer"][f"lame_{length}"]
+        encoder = speed["infer"][f"encoder_{length}"]
+        rows.append(
+            f"| LAME, {length:,} pieces ({len(segment_windows(length, window, stride))} segments) | {train['median_s']:.2f} | "
+            f"**{train['median_s'] / vanilla_train['median_s']:.2f}** | {train['ms_per_piece']:.2f} | "
+            f"{infer_['median_s']:.2f} | **{infer_['median_s'] / vanilla_infer['median_s']:.2f}** | {infer_['ms_per_piece']:.2f} | "
+            f"{encoder['median_s'] / infer_['median_s']:.0%} | {memory.get(f'lame_{length}_train', nan):,.0f} | "
+            f"{memory.get(f'lame_{length}_infer', nan):,.0f} |"
+        )
+    return "\n".join(rows)
+
+
+def run_lengths(options, lame_options: dict) -> None:
+    """The long-document benchmark of `--doc_lengths` at the first of `--labels` (resumable, one file)."""
+    labels = options.labels[0]
+    lengths = sorted(options.doc_lengths)
+    path = Path(options.output_dir, f"lengths_{labels}_{'-'.join(map(str, lengths))}{options.tag}.json")
+    if path.exists() and not options.force:
+        print(f"{path}: exists, skipped")
+        print(report_lengths(path))
+        return
+    load_before = os.getloadavg()
+    started = time.time()
+    speed = measure_lengths(labels, lengths, options.batch, options.reps, options.warmup, options.positives, lame_options)
+    memory = {}
+    if not options.skip_memory:
+        window = speed["window"]
+        peaks = measure_memory("vanilla", labels, window, options.batch, options.positives, 0, {}, options.threads)
+        memory.update({f"vanilla_{stage}": value for stage, value in peaks.items()})
+        for length in lengths:
+            peaks = measure_memory(
+                "lame", labels, length, options.batch, options.positives, 0,
+                {"max_document_length": length, **lame_options}, options.threads,
+            )
+            memory.update({f"lame_{length}_{stage}": value for stage, value in peaks.items()})
+    record = {
+        "labels": labels,
+        "doc_lengths": lengths,
+        "batch": options.batch,
+        "reps": options.reps,
+        "warmup": options.warmup,
+        "positives_per_document": options.positives,
+        "lame_options": lame_options,
+        "torch_threads": torch.get_num_threads(),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "load_average_before_after": [load_before, os.getloadavg()],
+        "wall_s": time.time() - started,
+        "speed": speed,
+        "peak_rss_mib": memory,
+    }
+    path.write_text(json.dumps(record, indent=2))
+    print(report_lengths(path), flush=True)
+
+
 def report(output_dir: str, tag: str = "") -> str:
     """The docs/BENCHMARKS.md table rows of every result file in `output_dir` (label counts ascending)."""
     rows = []
@@ -262,6 +397,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output_dir", default=str(HERE / "results" / "lame_scale"))
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--report", action="store_true", help="Print the table rows of the results and stop.")
+    parser.add_argument(
+        "--doc_lengths", type=int, nargs="+", default=None,
+        help="Long-document benchmark at these lengths (pieces) for the first --labels count, instead of the label sweep.",
+    )
     options = parser.parse_args(argv)
     if options.report:
         print(report(options.output_dir, options.tag))
@@ -269,6 +408,9 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(options.threads)
     lame_options = json.loads(options.lame_options)
     os.makedirs(options.output_dir, exist_ok=True)
+    if options.doc_lengths:
+        run_lengths(options, lame_options)
+        return
     for labels in options.labels:
         path = Path(options.output_dir, f"labels_{labels}{options.tag}.json")
         if path.exists() and not options.force:

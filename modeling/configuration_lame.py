@@ -9,6 +9,7 @@ from __future__ import annotations
 from transformers import BertConfig
 
 from .decision_thresholds import validate_thresholds
+from .segments import validate_segment_options
 
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification")
 LOSSES = ("bce", "f_measure")
@@ -119,6 +120,16 @@ class LameConfig(BertConfig):
             Drop the label block's feed-forward layer and the output layer's dense layer: per
             (document, label) pair the head computes attention, the output projection and a dot
             product, about half the multiply-adds of the full head.
+        max_document_length (`int`, *optional*):
+            Pieces a document is tokenized to (special tokens included), beyond the encoder's
+            `max_position_embeddings`. The model splits each document into segments of the encoder's
+            length (each with its own [CLS] and [SEP]), encodes all segments of the batch as one
+            batch, and the label attention reads the token states of all of a document's segments
+            together (`segments.py`). `None` (default): documents are truncated at the encoder's
+            length, as without this option. Not exportable to ONNX.
+        segment_stride (`int`, defaults to 0):
+            Pieces shared by consecutive segments of a long document (overlap), at most
+            `max_position_embeddings - 3`.
         decision_threshold (`float`, defaults to 0.5):
             Multi-label models: the probability from which the pipeline predicts a label.
             `train.py --tune_thresholds` sets it to the value that maximises micro-F1 on the
@@ -160,6 +171,8 @@ class LameConfig(BertConfig):
         label_chunk_size: int = 512,
         description_batch_size: int = 64,
         light_label_head: bool = False,
+        max_document_length: int | None = None,
+        segment_stride: int = 0,
         decision_threshold: float = 0.5,
         label_thresholds: list[float] | None = None,
         **kwargs,
@@ -207,6 +220,8 @@ class LameConfig(BertConfig):
         self.label_chunk_size = label_chunk_size
         self.description_batch_size = description_batch_size
         self.light_label_head = light_label_head
+        self.max_document_length = max_document_length
+        self.segment_stride = segment_stride
         self.decision_threshold = float(decision_threshold)
         self.label_thresholds = [float(t) for t in label_thresholds] if label_thresholds is not None else None
         self._validate()
@@ -246,6 +261,7 @@ class LameConfig(BertConfig):
                 "LameConfig.label_sampling='sampled' needs a multi-label problem (a softmax over a sample of "
                 "classes is a different loss); use label_sampling='none' for single_label_classification."
             )
+        validate_segment_options("LameConfig", self.max_document_length, self.segment_stride, self.max_position_embeddings)
         if self.shortlist_size and not self.uses_first_stage:
             raise ValueError(
                 f"LameConfig.shortlist_size={self.shortlist_size} needs a first stage to choose the shortlist: "

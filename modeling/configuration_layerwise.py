@@ -13,6 +13,7 @@ from typing import Any
 from transformers import BertConfig
 
 from .decision_thresholds import validate_thresholds
+from .segments import SEGMENT_POOLINGS, validate_segment_options
 from .guidance_layerwise import DEFAULT_GUIDANCE, normalise_guidance, parent_generations, resolve_guidance
 
 LAYER_POOLINGS = ("cls", "mean")
@@ -75,6 +76,19 @@ class LayerwiseConfig(BertConfig):
             state (the paper), or `"mean"`, the mean of the layer's token states over the
             attention mask. Mean pooling suits encoders trained as sentence embedders (such as
             all-MiniLM-L6-v2), whose intermediate [CLS] states never learned to summarise a text.
+        max_document_length (`int`, *optional*):
+            Pieces a document is tokenized to (special tokens included), beyond the encoder's
+            `max_position_embeddings`. The model splits each document into segments of the encoder's
+            length (each with its own [CLS] and [SEP]), encodes all segments of the batch as one
+            batch, and pools each layer's per-segment representation (`layer_pooling`) over the
+            document's segments (`segment_pooling`); `segments.py`. `None` (default): documents are
+            truncated at the encoder's length, as without this option. Not exportable to ONNX.
+        segment_stride (`int`, defaults to 0):
+            Pieces shared by consecutive segments of a long document (overlap), at most
+            `max_position_embeddings - 3`.
+        segment_pooling (`str`, defaults to `"mean"`):
+            How a long document's per-segment layer vectors become one: `"mean"` or `"max"`
+            (element-wise). Read only with `max_document_length`.
         decision_threshold (`float`, defaults to 0.5):
             The probability from which the pipeline predicts a label; `train.py --tune_thresholds`
             sets it to the value that maximises micro-F1 on the validation split.
@@ -100,6 +114,9 @@ class LayerwiseConfig(BertConfig):
         classifier_dropout: float | None = None,
         hierarchical_consistency: bool = False,
         layer_pooling: str = "cls",
+        max_document_length: int | None = None,
+        segment_stride: int = 0,
+        segment_pooling: str = "mean",
         decision_threshold: float = 0.5,
         label_thresholds: list[float] | None = None,
         **kwargs,
@@ -131,6 +148,14 @@ class LayerwiseConfig(BertConfig):
         if layer_pooling not in LAYER_POOLINGS:
             raise ValueError(f"LayerwiseConfig.layer_pooling must be one of {list(LAYER_POOLINGS)}, got {layer_pooling!r}.")
         self.layer_pooling = layer_pooling
+        validate_segment_options("LayerwiseConfig", max_document_length, segment_stride, self.max_position_embeddings)
+        if segment_pooling not in SEGMENT_POOLINGS:
+            raise ValueError(
+                f"LayerwiseConfig.segment_pooling must be one of {list(SEGMENT_POOLINGS)}, got {segment_pooling!r}."
+            )
+        self.max_document_length = max_document_length
+        self.segment_stride = segment_stride
+        self.segment_pooling = segment_pooling
         self.decision_threshold = float(decision_threshold)
         self.label_thresholds = [float(t) for t in label_thresholds] if label_thresholds is not None else None
         if self.id2label is not None and not self.label2id:

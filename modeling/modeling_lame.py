@@ -21,6 +21,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import ModelOutput
 
 from .configuration_lame import LameConfig
+from .segments import DocumentSegments, split_for_encoder
 
 
 def padding_fill_value(dtype: torch.dtype) -> float:
@@ -539,10 +540,8 @@ class LameForSequenceClassification(BertPreTrainedModel):
         k = k or self.config.shortlist_size
         if not k:
             raise ValueError("shortlist_labels needs k (or config.shortlist_size > 0).")
-        tokens = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        if attention_mask is None:
-            attention_mask = torch.ones(tokens.shape[:2], dtype=torch.long, device=tokens.device)
-        scores = self.first_stage(tokens, attention_mask, self.encode_label_descriptions())
+        _, tokens, token_mask, _ = self.encode_documents(input_ids, attention_mask)
+        scores = self.first_stage(tokens, token_mask, self.encode_label_descriptions())
         return scores.topk(min(k, scores.shape[-1]), dim=-1).indices
 
     # ----------------------------------------------------------------------- forward
@@ -561,31 +560,29 @@ class LameForSequenceClassification(BertPreTrainedModel):
     ) -> LameClassifierOutput | tuple:
         r"""
         Args:
-            input_ids: `(batch, seq_len)` document token ids.
-            attention_mask: `(batch, seq_len)`, 1 for tokens, 0 for padding.
+            input_ids: `(batch, seq_len)` document token ids. With `config.max_document_length`,
+                `seq_len` may reach that length: tokenize with `max_length=config.max_document_length`
+                and the model splits each document into segments of the encoder's length (see
+                [`encode_documents`]); the label attention reads all segments of a document together.
+            attention_mask: `(batch, seq_len)`, 1 for tokens, 0 for padding (right padding when
+                segmenting).
             labels: `(batch,)` class ids for single-label problems, or `(batch, num_labels)` 0/1
                 floats for multi-label problems.
             output_cross_attentions: also return the label-attention weights of every block,
-                `(batch, heads, num_labels, seq_len)` each. (The name avoids "label": the Trainer
+                `(batch, heads, num_labels, seq_len)` each; for a segmented document the weights of
+                the slots holding the same piece are added (shared stride pieces, each segment's
+                [CLS] and [SEP]), so column j is still input position j. (The name avoids "label": the Trainer
                 treats every forward argument containing "label" as a target column.)
 
         Returns:
             [`LameClassifierOutput`] with `logits` of shape `(batch, num_labels)`.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        encoder_out = self.bert(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
+        # From here on `attention_mask` is the mask of the token states the head reads (segments side
+        # by side for a long document).
+        encoder_out, tokens, attention_mask, segments = self.encode_documents(
+            input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states
         )
-        tokens = encoder_out.last_hidden_state
-        if attention_mask is None:
-            attention_mask = torch.ones(tokens.shape[:2], dtype=torch.long, device=tokens.device)
         document_tokens = tokens
         if self.feature_head is not None:
             tokens = self.feature_head(tokens, attention_mask)
@@ -651,6 +648,10 @@ class LameForSequenceClassification(BertPreTrainedModel):
             first_stage_loss = F.binary_cross_entropy_with_logits(first_stage_logits.float(), labels.to(torch.float32))
             loss = loss + self.config.first_stage_loss_weight * first_stage_loss
 
+        if cross_attentions and segments is not None:
+            # Weights over segment slots -> weights over the input's pieces, so that column j is
+            # input_ids[:, j] (and the tokenizer's offsets of position j) for the pipeline.
+            cross_attentions = [segments.fold(block_weights) for block_weights in cross_attentions]
         output = LameClassifierOutput(
             loss=loss,
             logits=logits,
@@ -659,6 +660,45 @@ class LameForSequenceClassification(BertPreTrainedModel):
             attentions=encoder_out.attentions,
         )
         return output if return_dict else output.to_tuple()
+
+    def encode_documents(
+        self,
+        input_ids: torch.Tensor | None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+    ) -> tuple[ModelOutput, torch.Tensor, torch.Tensor, DocumentSegments | None]:
+        """Run the encoder over the documents; return what the label attention reads.
+
+        Without `config.max_document_length` this is the encoder's forward: token states
+        `(batch, seq_len, hidden)` and their mask `(batch, seq_len)` (the attention mask, or all ones).
+        With it, every document is cut into segments of `max_position_embeddings` pieces
+        ([`DocumentSegments`]), all segments of the batch go through the encoder as one batch of
+        `(num_segments, width)`, and each document's segment states are laid side by side:
+        `(batch, max_segments * width, hidden)` states and mask, in which padding slots and the
+        padding segments of shorter documents are 0.
+
+        Returns:
+            `(encoder output, token states, token mask, segments or None)`. The encoder output's
+            hidden states and attentions are per segment when segmenting.
+        """
+        segments, encoder_inputs = split_for_encoder(
+            self.config, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds
+        )
+        encoder_out = self.bert(
+            **encoder_inputs, output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True
+        )
+        tokens = encoder_out.last_hidden_state
+        if segments is not None:
+            tokens, token_mask = segments.token_states(tokens)
+        elif attention_mask is None:
+            token_mask = torch.ones(tokens.shape[:2], dtype=torch.long, device=tokens.device)
+        else:
+            token_mask = attention_mask
+        return encoder_out, tokens, token_mask, segments
 
     def _run_head(
         self,

@@ -22,6 +22,7 @@ from transformers.utils import ModelOutput
 
 from .configuration_layerwise import LayerwiseConfig
 from .decision_thresholds import config_thresholds
+from .segments import DocumentSegments, split_for_encoder
 
 
 @dataclass
@@ -168,20 +169,33 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
 
     # ------------------------------------------------------------------ forward
     def score_levels(
-        self, hidden_states: tuple[torch.Tensor, ...], attention_mask: torch.Tensor | None = None
+        self,
+        hidden_states: tuple[torch.Tensor, ...],
+        attention_mask: torch.Tensor | None = None,
+        segments: DocumentSegments | None = None,
     ) -> tuple[list[torch.Tensor], torch.Tensor]:
         """The level classifiers on the encoder's hidden states (no consistency, no loss).
 
         Args:
             hidden_states: the encoder's `output_hidden_states`: embedding output first, then layer
-                1..N, each `(batch_size, sequence_length, hidden_size)`.
-            attention_mask: `(batch_size, sequence_length)`, 1 for tokens and 0 for padding; read
-                by `layer_pooling="mean"` (all positions count when it is None).
+                1..N, each `(batch_size, sequence_length, hidden_size)`, or `(num_segments, width,
+                hidden_size)` for segmented documents.
+            attention_mask: `(batch_size, sequence_length)` (or `(num_segments, width)`), 1 for
+                tokens and 0 for padding; read by `layer_pooling="mean"` (all positions count when
+                it is None).
+            segments: the documents' segments when `config.max_document_length` is set: each
+                layer's per-segment vectors are pooled over the document's segments as
+                `config.segment_pooling` says.
         Returns:
             (per-level logits `(batch_size, |L_n|)`, all logits `(batch_size, num_labels)` in id order).
         """
+
+        def document_vector(states: torch.Tensor) -> torch.Tensor:
+            vector = self.pool_layer(states, attention_mask)
+            return vector if segments is None else segments.pool(vector, self.config.segment_pooling)
+
         # hidden_states[0] is the embedding output, hidden_states[i] the output of layer i.
-        pooled = {layer: self.dropout(self.pool_layer(hidden_states[layer], attention_mask)) for layer in self._used_layers}
+        pooled = {layer: self.dropout(document_vector(hidden_states[layer])) for layer in self._used_layers}
         level_logits = [
             head(torch.cat([pooled[layer] for layer in layers], dim=-1) if len(layers) > 1 else pooled[layers[0]])
             for head, layers in zip(self.classifiers, self._level_layers)
@@ -220,24 +234,32 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
 
         Args:
             input_ids / attention_mask / token_type_ids / position_ids: `(batch_size, sequence_length)`.
+                With `config.max_document_length`, `sequence_length` may reach that length (tokenize
+                with `max_length=config.max_document_length`, right padding): each document is split
+                into segments of `max_position_embeddings` pieces, each with its own [CLS] and [SEP]
+                (`segments.py`), all segments are encoded as one batch, and each level's layer
+                vectors (`layer_pooling`, per segment) are pooled over the document's segments
+                (`segment_pooling`). `position_ids` and `inputs_embeds` are refused then, and
+                `hidden_states` / `attentions` in the output are per segment,
+                `(num_segments, width, ...)`.
             inputs_embeds: `(batch_size, sequence_length, hidden_size)`, instead of `input_ids`.
             labels: `(batch_size, num_labels)` multi-hot targets (0/1) in label-id order.
             hierarchical_consistency: cap children by parents in `logits`/`level_logits`. Defaults to
                 `config.hierarchical_consistency` in eval mode and to `False` in training mode.
         """
         want_hidden = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        # Long documents: all segments of the batch in one encoder batch; the levels pool them per document.
+        segments, encoder_inputs = split_for_encoder(
+            self.config, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds
+        )
         outputs = self.bert(
-            input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            inputs_embeds=inputs_embeds,
+            **encoder_inputs,
             output_attentions=output_attentions,
             output_hidden_states=True,  # the heads read intermediate layers' states
             return_dict=True,
             **kwargs,
         )
-        level_logits, logits = self.score_levels(outputs.hidden_states, attention_mask)
+        level_logits, logits = self.score_levels(outputs.hidden_states, encoder_inputs["attention_mask"], segments)
         _, level_ids = self._indices(logits.device)
 
         loss = None

@@ -13,6 +13,7 @@ import torch
 from transformers import Pipeline
 
 from .decision_thresholds import config_thresholds
+from .segments import input_length_limit
 
 TASK_NAME = "label-attention-classification"
 
@@ -73,6 +74,11 @@ class LameClassificationPipeline(Pipeline):
     split); a multi-class model predicts the arg-max of the softmax.
     Word weights are the last label-attention block's weights averaged over heads, pieces of a
     word summed. `evidence` lists the `top_k_evidence` highest-weighted words of predicted labels.
+
+    Texts are tokenized to `config.max_document_length` pieces when the model has it (the model reads
+    them in segments and maps the weights back onto the text's pieces, so `start`/`end` are offsets
+    in the whole text), else to the encoder's length; `max_length=` overrides either. `truncated`
+    says whether the text had more pieces than that.
     """
 
     _load_processor = False
@@ -104,7 +110,8 @@ class LameClassificationPipeline(Pipeline):
             raise ValueError(
                 f"{type(self).__name__}: a text is empty or whitespace only ({text!r}); there is nothing to classify."
             )
-        limit = max_length or min(self.tokenizer.model_max_length, self.model.config.max_position_embeddings)
+        # A model with max_document_length reads that many pieces in segments; others stop at the encoder's length.
+        limit = max_length or input_length_limit(self.model.config, self.tokenizer)
         encoded = self.tokenizer(
             text, truncation=True, max_length=limit, return_offsets_mapping=True, return_overflowing_tokens=False
         )

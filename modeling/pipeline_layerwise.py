@@ -18,6 +18,8 @@ import torch
 from transformers import AutoModelForSequenceClassification, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from .segments import input_length_limit
+
 TASK_NAME = "hierarchical-classification"
 
 
@@ -31,7 +33,8 @@ class HierarchicalClassificationPipeline(Pipeline):
         hierarchical_consistency (`bool`, *optional*): cap each label's probability by its parents'
             (no child without its parent); defaults to the model's `config.hierarchical_consistency`.
         truncation (`bool`, defaults to `True`) and max_length (`int`, *optional*): tokenizer
-            truncation; by default at the tokenizer's `model_max_length` (512 for BERT).
+            truncation; by default at the model's `config.max_document_length` when set (the model
+            reads long documents in segments), else at the encoder's length (512 for BERT).
 
     A list of texts with `batch_size=n` runs n texts per forward pass, with the results of one-by-one
     calls. An empty or whitespace-only text raises `ValueError`.
@@ -77,6 +80,8 @@ class HierarchicalClassificationPipeline(Pipeline):
         if not inputs.strip():
             # With no words the level classifiers would still score the [CLS] of "[CLS] [SEP]".
             raise ValueError(f"{TASK_NAME} pipeline: a text is empty or whitespace only ({inputs!r}); nothing to classify.")
+        if truncation and max_length is None:
+            max_length = input_length_limit(self.model.config, self.tokenizer)
         return self.tokenizer(inputs, return_tensors="pt", truncation=truncation, max_length=max_length)
 
     def _forward(self, model_inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

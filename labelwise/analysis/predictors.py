@@ -132,9 +132,14 @@ def _tokenizer_and_model(model: str, auto_class: str, device: str | None, trust_
     network.eval()
     if device:
         network.to(device)
-    # Checkpoints saved with a hand-made tokenizer may carry no usable model_max_length.
-    limit = getattr(network.config, "max_position_embeddings", 512)
-    tokenizer.model_max_length = min(tokenizer.model_max_length, limit)
+    # Checkpoints saved with a hand-made tokenizer may carry no usable model_max_length. A model with
+    # max_document_length (LAME, layer-wise) reads documents of that many pieces in segments.
+    document_limit = getattr(network.config, "max_document_length", None)
+    if document_limit:
+        tokenizer.model_max_length = document_limit
+    else:
+        limit = getattr(network.config, "max_position_embeddings", 512)
+        tokenizer.model_max_length = min(tokenizer.model_max_length, limit)
     return tokenizer, network
 
 

@@ -174,10 +174,10 @@ def parity(spec: GraphSpec, path: str, inputs: dict[str, torch.Tensor]) -> dict[
 
 SUPPORT_GLOBS = ("config.json", "*.py", "training_summary.json", "README.md")
 REMOTE_CODE = {
-    "lame": ["configuration_lame.py", "decision_thresholds.py", "modeling_lame.py", "pipeline_lame.py"],
+    "lame": ["configuration_lame.py", "decision_thresholds.py", "modeling_lame.py", "pipeline_lame.py", "segments.py"],
     "layerwise": [
         "configuration_layerwise.py", "decision_thresholds.py", "guidance_layerwise.py", "modeling_layerwise.py",
-        "pipeline_layerwise.py",
+        "pipeline_layerwise.py", "segments.py",
     ],
 }
 
@@ -215,6 +215,13 @@ def export_model(model: str, output: str, options: ExportOptions | None = None, 
     started = time.time()
     folder = resolve_model_folder(model, revision)
     loaded = load_model(folder, options.attn_implementation)
+    if getattr(loaded.config, "max_document_length", None) is not None:
+        # The graphs take one encoder window per row; splitting documents into segments is not in them.
+        raise ValueError(
+            f"{folder}/config.json: max_document_length={loaded.config.max_document_length} (long documents read in "
+            "segments) cannot be exported to ONNX. Export a copy with max_document_length set to null in config.json "
+            "(documents are then truncated at the encoder's length), or serve this model with PyTorch."
+        )
     spec = build_graph(loaded)
     os.makedirs(output, exist_ok=True)
     fp32_path = os.path.join(output, FP32_FILE)

@@ -41,17 +41,20 @@ def option_classes() -> list[type]:
     """
     classes: list[type] = []
     owner: dict[str, str] = {}
+    declared: dict[str, object] = {}
     for kind in KINDS.values():
         if kind.options is None or kind.options in classes:
             continue
         classes.append(kind.options)
-        for name in kind.options.__dataclass_fields__:
-            if name in owner:
+        for name, declaration in kind.options.__dataclass_fields__.items():
+            # A field inherited from a shared base class (e.g. DocumentSegmentOptions) is one declaration.
+            if name in owner and declared[name] is not declaration:
                 raise ValueError(
                     f"Option --{name} is declared by {owner[name]} and by {kind.options.__qualname__} "
                     f"(kind {kind.name!r}); declare it once and share the class, or rename it."
                 )
-            owner[name] = kind.options.__qualname__
+            owner.setdefault(name, kind.options.__qualname__)
+            declared[name] = declaration
     return classes
 
 

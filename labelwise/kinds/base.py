@@ -167,8 +167,39 @@ def dropout_overrides(args: LabelwiseArguments, extra_fields: tuple[str, ...] = 
     return {name: args.dropout for name in names}
 
 
-def text_encoder(args: LabelwiseArguments, tokenizer: PreTrainedTokenizerBase) -> Callable[[list[str]], dict]:
-    """Tokenise documents (after the layer-wise paper's normalisation with `--preprocess_documents`)."""
+@dataclass
+class DocumentSegmentOptions:
+    """`train.py` options of the kinds that read documents longer than the encoder's window in segments
+    (`lame`, `frozen_lame`, `layerwise`): one declaration, inherited by their option classes."""
+
+    max_document_length: int | None = field(
+        default=None,
+        metadata={"help": "Tokenize documents to this many pieces (replaces --max_length for documents) and encode "
+                  "them as segments of the encoder's length (e.g. 4096 with 512-piece segments). Default: "
+                  "truncate at --max_length."},
+    )
+    segment_stride: int = field(
+        default=0, metadata={"help": "Pieces shared by consecutive segments of a long document (overlap)."}
+    )
+
+
+def segment_fields(args: LabelwiseArguments) -> dict:
+    """The config fields of `DocumentSegmentOptions`, for a model built from `args`."""
+    return {"max_document_length": args.max_document_length, "segment_stride": args.segment_stride}
+
+
+def document_length(args: LabelwiseArguments) -> int:
+    """Pieces a document is tokenized to: `--max_document_length` when the kind reads segments and it is set,
+    else `--max_length`."""
+    return getattr(args, "max_document_length", None) or args.max_length
+
+
+def text_encoder(
+    args: LabelwiseArguments, tokenizer: PreTrainedTokenizerBase, max_length: int | None = None
+) -> Callable[[list[str]], dict]:
+    """Tokenise documents (after the layer-wise paper's normalisation with `--preprocess_documents`), truncated
+    at `max_length` pieces (default `--max_length`)."""
+    max_length = max_length or args.max_length
     clean = None
     if args.preprocess_documents:
         from labelwise.data_scripts.text_preprocessing import preprocess_document as clean
@@ -176,7 +207,7 @@ def text_encoder(args: LabelwiseArguments, tokenizer: PreTrainedTokenizerBase) -
     def encode(texts: list[str]) -> dict:
         if clean is not None:
             texts = [clean(text) for text in texts]
-        return tokenizer(texts, truncation=True, max_length=args.max_length)
+        return tokenizer(texts, truncation=True, max_length=max_length)
 
     return encode
 
@@ -219,9 +250,11 @@ def prepare_flat(
     backbone: str,
     tokenizer: PreTrainedTokenizerBase,
     build_model: Callable[[list[str], dict[str, str] | None, str], Any],
+    max_length: int | None = None,
 ) -> PreparedTask:
-    """Encode a flat (multi-label or multi-class) corpus; `build_model(names, descriptions, problem_type)`
-    returns the model. Shared by `lame`, `frozen_lame` and `vanilla`."""
+    """Encode a flat (multi-label or multi-class) corpus, documents truncated at `max_length` pieces (default
+    `--max_length`); `build_model(names, descriptions, problem_type)` returns the model. Shared by `lame`,
+    `frozen_lame` and `vanilla`."""
     import numpy as np
     import torch
     from transformers import DataCollatorWithPadding
@@ -231,7 +264,7 @@ def prepare_flat(
     multi_label = space.task != "multi_class"
     names = list(space.names)
     problem_type = "multi_label_classification" if multi_label else "single_label_classification"
-    encode_text = text_encoder(args, tokenizer)
+    encode_text = text_encoder(args, tokenizer, max_length)
 
     def encode(batch: dict) -> dict:
         encoded = encode_text(batch["text"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from labelwise.kinds.base import PreparedTask, prepare_flat
+from labelwise.kinds.base import PreparedTask, document_length, prepare_flat
 from labelwise.kinds.lame import KIND as LAME_KIND
 from labelwise.kinds.lame import lame_model
 
@@ -19,7 +19,7 @@ def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
             freeze_encoder=True, label_embedding_mode="static", feature_head="cnn",
         )
 
-    return prepare_flat(args, space, corpus, backbone, tokenizer, build)
+    return prepare_flat(args, space, corpus, backbone, tokenizer, build, document_length(args))
 
 
 # Everything else (classes, options, card, pipeline, view) is the lame kind's.

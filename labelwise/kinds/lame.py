@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from labelwise.kinds.base import ModelKind, PreparedTask, dropout_overrides, prepare_flat
+from labelwise.kinds.base import (
+    DocumentSegmentOptions,
+    ModelKind,
+    PreparedTask,
+    document_length,
+    dropout_overrides,
+    prepare_flat,
+    segment_fields,
+)
 from labelwise.modeling.configuration_lame import LARGE_LABEL_SET
 
 
 @dataclass
-class LameOptions:
+class LameOptions(DocumentSegmentOptions):
     """`train.py` options of the label-attention kinds (`lame`, `frozen_lame`)."""
 
     loss: str = field(default="bce", metadata={"help": "Multi-label loss of LAME: bce or f_measure."})
@@ -79,6 +87,7 @@ def lame_model(
         light_label_head=args.light_label_head,
         freeze_encoder=False,
         feature_head="none",
+        **segment_fields(args),
     )
     values.update(fields)
     if values["first_stage"] == "auto" and len(names) <= LARGE_LABEL_SET:
@@ -99,6 +108,7 @@ def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
     return prepare_flat(
         args, space, corpus, backbone, tokenizer,
         lambda names, descriptions, problem_type: lame_model(args, backbone, names, descriptions, problem_type),
+        document_length(args),
     )
 
 
@@ -116,6 +126,8 @@ def summary_hyperparameters(args, model) -> dict:
         values.update(first_stage="bilinear", shortlist_size=config.shortlist_size)
     if config.light_label_head:
         values["light_label_head"] = True
+    if config.max_document_length is not None:
+        values.update(max_document_length=config.max_document_length, segment_stride=config.segment_stride)
     return values
 
 

@@ -7,20 +7,24 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from labelwise.kinds.base import (
+    DocumentSegmentOptions,
     ModelKind,
     PreparedTask,
+    document_length,
     dropout_overrides,
     encode_corpus,
     json_option,
     label_feature_names,
     logits_of,
+    segment_fields,
     text_encoder,
 )
 from labelwise.modeling.guidance_layerwise import DEFAULT_GUIDANCE, GUIDANCE_VARIANTS
+from labelwise.modeling.segments import SEGMENT_POOLINGS
 
 
 @dataclass
-class LayerwiseOptions:
+class LayerwiseOptions(DocumentSegmentOptions):
     """`train.py` options of layer-wise guided training."""
 
     guidance: str = field(
@@ -34,6 +38,11 @@ class LayerwiseOptions:
         default="cls",
         metadata={"help": "What each level classifier reads from its layers: cls (the paper) or mean (masked mean "
                   "of the layer's token states)."},
+    )
+    segment_pooling: str = field(
+        default="mean",
+        metadata={"help": f"With --max_document_length: how each layer's per-segment vectors become the document's "
+                  f"({' or '.join(SEGMENT_POOLINGS)})."},
     )
     min_level: int = field(default=1, metadata={"help": "Shallowest hierarchy level kept."})
     max_level: int | None = field(default=None, metadata={"help": "Deepest hierarchy level kept (default: all)."})
@@ -65,7 +74,7 @@ def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
     levels = [hierarchy.level(name) for name in names]
     parents = [[index[p] for p in hierarchy.parents(name)] for name in names]
     corpus_names = label_feature_names(corpus)
-    encode_text = text_encoder(args, tokenizer)
+    encode_text = text_encoder(args, tokenizer, document_length(args))
 
     def encode(batch: dict) -> dict:
         encoded = encode_text(batch["text"])
@@ -90,6 +99,8 @@ def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
         level_loss_weights=json_option("level_loss_weights", args.level_loss_weights, list),
         hierarchical_consistency=args.hierarchical_consistency,
         layer_pooling=args.layer_pooling,
+        segment_pooling=args.segment_pooling,
+        **segment_fields(args),
         **dropout_overrides(args),
     )
     threshold = args.threshold
@@ -125,6 +136,11 @@ def summary_hyperparameters(args, model) -> dict:
         "guidance": model.config.guidance,
         "layer_pooling": model.config.layer_pooling,
         "layer_assignment": {str(level): layers for level, layers in model.config.layer_assignment.items()},
+        **(
+            {"max_document_length": model.config.max_document_length, "segment_stride": model.config.segment_stride,
+             "segment_pooling": model.config.segment_pooling}
+            if model.config.max_document_length is not None else {}
+        ),
     }
 
 
