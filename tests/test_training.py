@@ -208,3 +208,16 @@ def test_grid_search_runs_each_setting_once_and_reports_the_best(checkpoint, tmp
     capsys.readouterr()
     grid_main(grid + train_args)  # everything done: nothing retrained
     assert capsys.readouterr().out.count("done earlier, skipped") == 2
+
+
+def test_an_option_of_another_kind_is_named_in_a_warning(caplog):
+    from labelwise.training.arguments import parse_arguments
+
+    with caplog.at_level("WARNING", logger="labelwise.training.arguments"):
+        args, _ = parse_arguments(["--model", "vanilla", "--corpus", "demo", "--output_dir", "unused",
+                                   "--max_document_length", "2048"])
+    assert args.ignored_options() == {"max_document_length": "lame, frozen_lame, layerwise"}
+    assert "--max_document_length=2048 is an option of lame, frozen_lame, layerwise; --model vanilla ignores it" in caplog.text
+    lame_args, _ = parse_arguments(["--model", "lame", "--corpus", "demo", "--output_dir", "unused",
+                                    "--max_document_length", "2048"])
+    assert lame_args.ignored_options() == {}

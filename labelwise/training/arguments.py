@@ -8,7 +8,9 @@ the command line override it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import os
 import sys
 from dataclasses import dataclass, field
@@ -19,6 +21,8 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from labelwise.kinds import KINDS, get_kind, option_classes
 from labelwise.kinds.base import json_option as _json_option
+
+logger = logging.getLogger(__name__)
 
 MODEL_KINDS = {name: kind.description for name, kind in KINDS.items()}
 """Every model `train.py` trains, with a one-line description (from the registry, `labelwise.kinds`)."""
@@ -105,6 +109,37 @@ class LabelwiseArguments(*reversed(option_classes()), CommonArguments):
 
     def __post_init__(self) -> None:
         get_kind(self.model)  # raises, listing the kinds, on an unknown name
+        for option, owners in self.ignored_options().items():
+            logger.warning(
+                "--%s=%s is an option of %s; --model %s ignores it.", option, getattr(self, option), owners, self.model
+            )
+
+    def ignored_options(self) -> dict[str, str]:
+        """Kind options set away from their default that the chosen kind does not read.
+
+        Returns:
+            option name -> the kinds that do read it (comma-separated). A warning, not an error: shared
+            budgets (benchmark scripts, config files) pass one set of options to every kind.
+        """
+        own = get_kind(self.model).options
+        own_fields = set(own.__dataclass_fields__) if own is not None else set()
+        ignored: dict[str, str] = {}
+        for kind in KINDS.values():
+            if kind.options is None:
+                continue
+            for declared in dataclasses.fields(kind.options):
+                if declared.name in own_fields or declared.name in ignored:
+                    continue
+                if declared.default is not dataclasses.MISSING:
+                    default = declared.default
+                elif declared.default_factory is not dataclasses.MISSING:
+                    default = declared.default_factory()
+                else:
+                    default = None
+                if getattr(self, declared.name) != default:
+                    readers = [k.name for k in KINDS.values() if k.options and declared.name in k.options.__dataclass_fields__]
+                    ignored[declared.name] = ", ".join(readers)
+        return ignored
 
     def corpus_config(self) -> dict:
         return _json_option("corpus_options", self.corpus_options, dict) or {}
