@@ -311,6 +311,10 @@ class LameConfig(BertConfig):
         if "label_descriptions" in moved and not moved & {"id2label", "label2id", "num_labels"}:
             for key in ("id2label", "label2id", "num_labels"):
                 config_dict.pop(key, None)
+        if "label_descriptions" in moved and "label_description_token_ids" not in moved:
+            # The checkpoint's token ids belong to its own descriptions: kept, a new set of the same size
+            # would be scored from the old descriptions. Without them from_pretrained tokenizes the new ones.
+            config_dict.pop("label_description_token_ids", None)
         for key in moved:
             config_dict[key] = kwargs.pop(key)
         return super().from_dict(config_dict, **kwargs)

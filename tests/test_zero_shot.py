@@ -262,3 +262,17 @@ def test_pipeline_candidate_labels_need_a_label_agnostic_head(checkpoint, tokeni
         classify(TEXTS[0], candidate_labels=NEW)
     with pytest.raises(ValueError, match="label_scoring='label_specific'"):
         model(**tokenizer(TEXTS[0], return_tensors="pt"), description_embeddings=torch.zeros(2, 32))
+
+
+def test_from_pretrained_with_new_descriptions_tokenizes_them(checkpoint, tokenizer, tmp_path):
+    """A saved label-agnostic model warm-started with another label set of the same size scores the
+    new descriptions (the checkpoint's description token ids are not reused)."""
+    model = agnostic(checkpoint)
+    model.save_pretrained(str(tmp_path))
+    tokenizer.save_pretrained(str(tmp_path))
+    other = {"rash": NEW["rash"], "fever": NEW["fever"], "skin": "skin and hair"}
+    reloaded = LameForSequenceClassification.from_pretrained(str(tmp_path), label_descriptions=other).eval()
+    assert reloaded.config.labels == list(other)
+    model.set_label_descriptions(other, tokenizer)
+    assert reloaded.config.label_description_token_ids == model.config.label_description_token_ids
+    torch.testing.assert_close(logits(reloaded, tokenizer), logits(model, tokenizer), rtol=0, atol=1e-5)
