@@ -84,20 +84,20 @@ def gold_matrix(dataset, names: list[str], space_names: list[str]) -> np.ndarray
 
 def label_scores(gold: np.ndarray, scores: np.ndarray, names: list[str], tuned: float) -> dict[str, dict]:
     """Per label: test positives, F1 at 0.5 and at `tuned`, ROC-AUC (None when undefined)."""
-    from sklearn.metrics import roc_auc_score
-
-    from labelwise.metrics.classification import multilabel_scores
+    from sklearn.metrics import f1_score, roc_auc_score
 
     result = {}
     for j, name in enumerate(names):
-        column, values = gold[:, [j]], scores[:, [j]]
+        # One label's F1 of its positive class (a one-column matrix given to multilabel_scores would be
+        # read by scikit-learn as a binary problem and micro-averaged over both classes: accuracy).
+        column, values = gold[:, j], scores[:, j]
         auc = None
         if 0 < column.sum() < len(column):
-            auc = float(roc_auc_score(column[:, 0], values[:, 0]))
+            auc = float(roc_auc_score(column, values))
         result[name] = {
             "test_positives": int(column.sum()),
-            "f1_at_0.5": multilabel_scores(column, (values >= 0.5).astype(int))["micro_f1"],
-            "f1_at_tuned": multilabel_scores(column, (values >= tuned).astype(int))["micro_f1"],
+            "f1_at_0.5": float(f1_score(column, (values >= 0.5).astype(int), zero_division=0)),
+            "f1_at_tuned": float(f1_score(column, (values >= tuned).astype(int), zero_division=0)),
             "roc_auc": auc,
         }
     return result

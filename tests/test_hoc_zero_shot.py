@@ -108,3 +108,15 @@ def test_similarity_baseline_scores_are_cosines(tmp_path):
     np.testing.assert_allclose(scores[0], scores[2], atol=1e-6)  # batch position and padding do not matter
     with pytest.raises(ValueError, match="description 1 is empty"):
         similarity_scores(documents, ["tumor", " "], checkpoint)
+
+
+def test_label_scores_are_each_labels_positive_class_f1_and_auc():
+    spec = importlib.util.spec_from_file_location("hoc_zero_shot", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    gold = np.array([[1, 0], [0, 1], [0, 0], [1, 0]])
+    scores = np.array([[0.9, 0.2], [0.1, 0.6], [0.6, 0.1], [0.4, 0.3]])
+    result = bench.label_scores(gold, scores, ["a", "b"], tuned=0.35)
+    # a at 0.5: predicted rows 0 and 2, gold rows 0 and 3 -> tp 1, fp 1, fn 1; at 0.35 also row 3 -> tp 2, fp 1.
+    assert result["a"] == {"test_positives": 2, "f1_at_0.5": 0.5, "f1_at_tuned": 0.8, "roc_auc": 0.75}
+    assert result["b"]["f1_at_0.5"] == 1.0 and result["b"]["roc_auc"] == 1.0
