@@ -276,3 +276,12 @@ def test_from_pretrained_with_new_descriptions_tokenizes_them(checkpoint, tokeni
     model.set_label_descriptions(other, tokenizer)
     assert reloaded.config.label_description_token_ids == model.config.label_description_token_ids
     torch.testing.assert_close(logits(reloaded, tokenizer), logits(model, tokenizer), rtol=0, atol=1e-5)
+
+
+def test_multi_class_candidates_are_one_softmax_over_the_candidates(checkpoint, tokenizer):
+    model = agnostic(checkpoint, problem_type="single_label_classification")
+    classify = pipeline("label-attention-classification", model=model, tokenizer=tokenizer)
+    result = classify(TEXTS[0], candidate_labels={**NEW, "tumor": "tumor growth"})
+    assert sorted(entry["label"] for entry in result["labels"]) == sorted([*NEW, "tumor"])
+    assert sum(entry["score"] for entry in result["labels"]) == pytest.approx(1.0, abs=1e-6)
+    assert [entry["predicted"] for entry in result["labels"]] == [True, False, False]  # the arg-max, sorted first
