@@ -480,7 +480,9 @@ class LameForSequenceClassification(BertPreTrainedModel):
         """Append labels `{name: description}` to the label set (label-agnostic heads only).
 
         The existing labels keep their ids, descriptions, token ids and thresholds, so their scores do
-        not change; each new label is scored from its description, with `config.decision_threshold`.
+        not change (except under a shortlist, `0 < shortlist_size < num_labels`, where a new label can
+        enter a document's shortlist and push another label out of it); each new label is scored from
+        its description, with `config.decision_threshold`.
         When the eval cache of label embeddings is current, only the new descriptions are encoded.
         Save with `save_pretrained`: the config then holds the extended set.
         """
