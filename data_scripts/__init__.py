@@ -24,6 +24,7 @@ from .base import (
     EmptyCorpusError,
     LabelSpace,
     as_dataset_dict,
+    exclude_labels,
     prepare_builder,
     subsample,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "Hierarchy",
     "HierarchyError",
     "LabelSpace",
+    "exclude_labels",
     "get_builder",
     "load_corpus",
     "load_label_space",

@@ -449,6 +449,44 @@ def subsample(dataset: datasets.Dataset, n: int | None, seed: int) -> datasets.D
     return dataset.select(sorted(random.Random(seed).sample(range(len(dataset)), n)))
 
 
+def exclude_labels(
+    space: LabelSpace, corpus: datasets.DatasetDict, names: list[str]
+) -> tuple[LabelSpace, datasets.DatasetDict]:
+    """The label space and corpus without the labels `names` (held out of training, e.g. to test zero-shot).
+
+    Every document stays, with its other labels (one left with none is a negative for every label);
+    the remaining labels keep their order and get consecutive ids. Multi-label corpora only: in a
+    multi-class corpus every document of a removed class would be left without its class.
+    """
+    if space.task != "multi_label":
+        raise ValueError(
+            f"exclude_labels: the corpus task is {space.task!r}; labels can be held out of multi_label corpora only."
+        )
+    unknown = [name for name in names if name not in space.names]
+    if unknown:
+        raise ValueError(f"exclude_labels: {unknown} not among the corpus labels {space.names}.")
+    if len(set(names)) >= len(space.names):
+        raise ValueError(f"exclude_labels: holding out {sorted(set(names))} would leave no label to train on.")
+    kept = [index for index, name in enumerate(space.names) if name not in set(names)]
+    new_id = {old: new for new, old in enumerate(kept)}
+    kept_names = [space.names[index] for index in kept]
+    reduced = LabelSpace(
+        task=space.task,
+        names=kept_names,
+        descriptions=[space.descriptions[index] for index in kept] if space.descriptions else None,
+    )
+
+    def remap(batch: dict) -> dict:
+        return {"labels": [[new_id[i] for i in ids if i in new_id] for ids in batch["labels"]]}
+
+    split = next(iter(corpus.values()))
+    features = split.features.copy()
+    features["labels"] = datasets.List(datasets.ClassLabel(names=kept_names))
+    return reduced, datasets.DatasetDict(
+        {name: dataset.map(remap, batched=True, features=features) for name, dataset in corpus.items()}
+    )
+
+
 def as_dataset_dict(builder: datasets.DatasetBuilder) -> datasets.DatasetDict:
     """``builder.as_dataset()``, but a split with no examples becomes an empty Dataset with the
     builder's features (datasets refuses to read empty splits)."""

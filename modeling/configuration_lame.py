@@ -18,6 +18,7 @@ LABEL_EMBEDDING_MODES = ("joint", "static")
 FEATURE_HEADS = ("none", "cnn")
 LABEL_SAMPLING = ("auto", "none", "sampled")
 FIRST_STAGES = ("auto", "none", "bilinear")
+LABEL_SCORINGS = ("label_specific", "label_agnostic")
 # Above this many labels, "auto" turns on sampled label training and the first-stage scorer: encoding
 # every description with gradient in every step costs more than the documents from a few hundred
 # labels on (docs/BENCHMARKS.md).
@@ -130,6 +131,17 @@ class LameConfig(BertConfig):
         segment_stride (`int`, defaults to 0):
             Pieces shared by consecutive segments of a long document (overlap), at most
             `max_position_embeddings - 3`.
+        label_scoring (`str`, defaults to `"label_specific"`):
+            How a label's vector after label attention becomes its logit. `"label_specific"`: a weight
+            row and a bias per label (section 2.4 of the paper); the model is tied to its training
+            label set. `"label_agnostic"`: the weight row and bias are computed from the label's
+            description embedding by shared layers, `logit = <f(s), W e> / sqrt(hidden) + <a, e> + b`
+            (`s` the label-attended vector, `e` the description's embedding; the first stage's
+            per-label bias is replaced the same way). It is the label-specific head with its free rows
+            replaced by a function of the description, so no parameter belongs to one label, and a
+            label never seen in training is scored from its description alone: the label set can be
+            replaced or extended after training (`set_label_descriptions`, `add_labels`, the
+            pipeline's `candidate_labels`).
         decision_threshold (`float`, defaults to 0.5):
             Multi-label models: the probability from which the pipeline predicts a label.
             `train.py --tune_thresholds` sets it to the value that maximises micro-F1 on the
@@ -173,6 +185,7 @@ class LameConfig(BertConfig):
         light_label_head: bool = False,
         max_document_length: int | None = None,
         segment_stride: int = 0,
+        label_scoring: str = "label_specific",
         decision_threshold: float = 0.5,
         label_thresholds: list[float] | None = None,
         **kwargs,
@@ -222,6 +235,7 @@ class LameConfig(BertConfig):
         self.light_label_head = light_label_head
         self.max_document_length = max_document_length
         self.segment_stride = segment_stride
+        self.label_scoring = label_scoring
         self.decision_threshold = float(decision_threshold)
         self.label_thresholds = [float(t) for t in label_thresholds] if label_thresholds is not None else None
         self._validate()
@@ -248,6 +262,7 @@ class LameConfig(BertConfig):
             raise ValueError(f"LameConfig.cnn_kernel_size must be a positive odd number, got {self.cnn_kernel_size}.")
         choice("label_sampling", self.label_sampling, LABEL_SAMPLING)
         choice("first_stage", self.first_stage, FIRST_STAGES)
+        choice("label_scoring", self.label_scoring, LABEL_SCORINGS)
         positive_fields = ("label_cache_refresh_steps", "description_batch_size")
         for field in ("label_sample_negatives", "shortlist_size", "label_chunk_size") + positive_fields:
             value = getattr(self, field)
@@ -312,6 +327,10 @@ class LameConfig(BertConfig):
         if "label_descriptions" in moved and not moved & {"id2label", "label2id", "num_labels"}:
             for key in ("id2label", "label2id", "num_labels"):
                 config_dict.pop(key, None)
+        if "label_descriptions" in moved and "label_description_token_ids" not in moved:
+            # The checkpoint's token ids belong to its own descriptions: kept, a new set of the same size
+            # would be scored from the old descriptions. Without them from_pretrained tokenizes the new ones.
+            config_dict.pop("label_description_token_ids", None)
         for key in moved:
             config_dict[key] = kwargs.pop(key)
         return super().from_dict(config_dict, **kwargs)
@@ -340,15 +359,57 @@ class LameConfig(BertConfig):
         """Label names in id order."""
         return [self.id2label[i] for i in range(self.num_labels)]
 
+    @property
+    def label_agnostic(self) -> bool:
+        """Whether no parameter belongs to one label (`label_scoring="label_agnostic"`): the label set can change."""
+        return self.label_scoring == "label_agnostic"
+
+    def replace_label_set(self, descriptions: dict[str, str], token_ids: list[list[int]]) -> None:
+        """Make `descriptions` (`{label: description}`, in id order) the label set, all label fields together.
+
+        `id2label`, `label2id`, `num_labels`, the descriptions and their token ids are replaced; the
+        per-label fields follow the labels by name: a label kept from the old set keeps its
+        `label_thresholds` entry and `pos_weight`, a new one gets `decision_threshold` and a weight
+        of 1.0. Validated before anything is changed, so a refused set leaves the config as it was.
+        """
+        names = list(descriptions)
+        if len(token_ids) != len(names):
+            raise ValueError(f"LameConfig.replace_label_set: {len(token_ids)} token id lists for {len(names)} labels.")
+        old = {name: index for index, name in enumerate(self.labels)} if self.label_descriptions is not None else {}
+
+        def follow(values: list[float] | None, default: float) -> list[float] | None:
+            if values is None:
+                return None
+            return [float(values[old[name]]) if name in old else default for name in names]
+
+        fields = dict(
+            id2label=dict(enumerate(names)),
+            label2id={name: index for index, name in enumerate(names)},
+            label_descriptions=list(descriptions.values()),
+            label_description_token_ids=[list(ids) for ids in token_ids],
+            label_thresholds=follow(self.label_thresholds, float(self.decision_threshold)),
+            pos_weight=follow(self.pos_weight, 1.0),
+        )
+        previous = {field: getattr(self, field) for field in fields}
+        for field, value in fields.items():
+            setattr(self, field, value)
+        try:
+            self._validate()
+        except ValueError:
+            for field, value in previous.items():
+                setattr(self, field, value)
+            raise
+
+    def tokenize_descriptions(self, descriptions: list[str], tokenizer) -> list[list[int]]:
+        """`descriptions` tokenized as the label queries are: [CLS]/[SEP], truncated to `max_description_length`, unpadded."""
+        encoded = tokenizer(
+            list(descriptions), truncation=True, max_length=self.max_description_length, add_special_tokens=True
+        )
+        return [list(ids) for ids in encoded["input_ids"]]
+
     def tokenize_label_descriptions(self, tokenizer) -> None:
         """Store the descriptions tokenized by `tokenizer` (with [CLS]/[SEP], truncated, unpadded)."""
         if self.label_descriptions is None:
             raise ValueError("LameConfig has no label_descriptions to tokenize.")
-        encoded = tokenizer(
-            self.label_descriptions,
-            truncation=True,
-            max_length=self.max_description_length,
-            add_special_tokens=True,
-        )
-        self.label_description_token_ids = [list(ids) for ids in encoded["input_ids"]]
+        self.label_description_token_ids = self.tokenize_descriptions(self.label_descriptions, tokenizer)
 

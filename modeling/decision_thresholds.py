@@ -32,3 +32,14 @@ def config_thresholds(config, threshold: float | None = None) -> torch.Tensor:
     if per_label is not None:
         return torch.tensor(per_label, dtype=torch.float32)
     return torch.full((config.num_labels,), float(getattr(config, "decision_threshold", 0.5)))
+
+
+def thresholds_for_labels(config, names: list[str], threshold: float | None = None) -> torch.Tensor:
+    """`(len(names),)` thresholds for labels given by name, which need not be the config's label set
+    (candidate labels): `threshold` when given; else a label of the config keeps its own threshold,
+    and any other label gets the config's global `decision_threshold`."""
+    if threshold is not None:
+        return torch.full((len(names),), float(threshold))
+    own = dict(zip((config.id2label[i] for i in range(config.num_labels)), config_thresholds(config).tolist()))
+    default = float(getattr(config, "decision_threshold", 0.5))
+    return torch.tensor([own.get(name, default) for name in names], dtype=torch.float32)

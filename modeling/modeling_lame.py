@@ -189,11 +189,17 @@ class LameLabelwiseOutput(nn.Module):
         self.weight = nn.Parameter(torch.empty(config.num_labels, config.hidden_size))
         self.bias = nn.Parameter(torch.empty(config.num_labels))
 
-    def forward(self, label_states: torch.Tensor, label_ids: torch.Tensor | slice | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        label_states: torch.Tensor,
+        label_ids: torch.Tensor | slice | None = None,
+        label_embeddings: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """`(batch, k, hidden)` -> `(batch, k)` logits.
 
         `label_ids` says which labels the k states belong to: `None` (all labels, in id order), a
         slice, `(k,)` ids shared by the batch, or `(batch, k)` ids per document (shortlists).
+        `label_embeddings` is not read (the interface is [`LameDescriptionOutput`]'s).
         """
         features = label_states if self.dense is None else torch.tanh(self.dense(label_states))
         features = self.dropout(features)
@@ -202,12 +208,49 @@ class LameLabelwiseOutput(nn.Module):
         return (features * weight).sum(-1) + bias
 
 
+class LameDescriptionOutput(nn.Module):
+    """Label-agnostic output layer: each label's weight row and bias are computed from its description.
+
+    `logit(d, l) = <f(s_dl), W e_l> / sqrt(hidden) + <a, e_l> + b`, where `s_dl` is label l's vector
+    after label attention over document d, `f` the same dense+tanh (or identity, with
+    `config.light_label_head`) and dropout as [`LameLabelwiseOutput`], and `e_l` the embedding of
+    l's description (the first block's query). It is the label-specific layer with its free row
+    `w_l` replaced by `W e_l` and its free bias by `<a, e_l> + b`: a bilinear form between what the
+    label read in the document and what its description says. No parameter has a label dimension,
+    so any description, seen in training or not, gets a score. The `1/sqrt(hidden)` keeps the
+    initial logits at the scale of the label-specific layer's (its rows start at std
+    `initializer_range`; `W e_l` starts about `sqrt(hidden)` times larger).
+    """
+
+    def __init__(self, config: LameConfig):
+        super().__init__()
+        dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        self.dense = None if config.light_label_head else nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout = nn.Dropout(dropout)
+        self.label_weight = nn.Linear(config.hidden_size, config.hidden_size, bias=False)
+        self.label_bias = nn.Linear(config.hidden_size, 1)
+
+    def forward(
+        self, label_states: torch.Tensor, label_ids: torch.Tensor | slice | None, label_embeddings: torch.Tensor
+    ) -> torch.Tensor:
+        """`label_states` `(batch, k, hidden)` and the k labels' description embeddings, `(k, hidden)` or
+        `(batch, k, hidden)` -> `(batch, k)` logits. `label_ids` is not read: the description says it all."""
+        features = label_states if self.dense is None else torch.tanh(self.dense(label_states))
+        features = self.dropout(features)
+        embeddings = label_embeddings.to(features.dtype)
+        weight = self.label_weight(embeddings)  # (k, hidden) or (batch, k, hidden)
+        bias = self.label_bias(embeddings).squeeze(-1)
+        return (features * weight).sum(-1) / math.sqrt(features.shape[-1]) + bias
+
+
 class LameFirstStage(nn.Module):
     """Cheap scorer of every label, for hard negatives in training and shortlists at inference.
 
     `score(d, l) = <W_d mean(H_d), W_l e_l> / sqrt(hidden) + b_l`: the masked mean of the document's
     token states against the label's description embedding, so a label never seen in training still
-    gets a score from its description, plus a per-label bias. Its cost is one projection per label
+    gets a score from its description, plus a per-label bias (with `config.label_scoring=
+    "label_agnostic"`, a bias computed from the description, `b_l = <a, e_l> + b`, so that no
+    parameter belongs to one label). Its cost is one projection per label
     per forward pass and one dot product per (document, label) pair, about 1/hidden of the label-
     attention head's.
     """
@@ -216,7 +259,11 @@ class LameFirstStage(nn.Module):
         super().__init__()
         self.document = nn.Linear(config.hidden_size, config.hidden_size)
         self.label = nn.Linear(config.hidden_size, config.hidden_size)
-        self.bias = nn.Parameter(torch.empty(config.num_labels))
+        if config.label_agnostic:
+            self.bias = None
+            self.label_bias = nn.Linear(config.hidden_size, 1)
+        else:
+            self.bias = nn.Parameter(torch.empty(config.num_labels))
         # Without gradient the projected labels depend only on the (cached) label embeddings and
         # this layer's weights: kept, so inference does one projection per label set, not per batch.
         self._projected: tuple[torch.Tensor, tuple, torch.Tensor] | None = None
@@ -240,7 +287,27 @@ class LameFirstStage(nn.Module):
         pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1)
         documents = self.document(pooled)
         labels = self._project_labels(label_embeddings, documents.dtype)
-        return documents @ labels.T / math.sqrt(documents.shape[-1]) + self.bias
+        bias = self.bias if self.bias is not None else self.label_bias(label_embeddings.to(documents.dtype)).squeeze(-1)
+        return documents @ labels.T / math.sqrt(documents.shape[-1]) + bias
+
+
+def check_label_names(descriptions: dict[str, str], where: str) -> list[str]:
+    """The names of a `{label: description}` set, in order, after checking each is a non-empty string,
+    distinct from the others once surrounding spaces are stripped, with a non-empty string description.
+    Errors name `where` and the label at fault."""
+    if not descriptions:
+        raise ValueError(f"{where}: the label set is empty; give at least one {{label: description}}.")
+    seen: dict[str, str] = {}
+    for name, text in descriptions.items():
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"{where}: label name {name!r} is empty or not a string.")
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"{where}: the description of label {name!r} is empty; every label needs one.")
+        key = name.strip()
+        if key in seen:
+            raise ValueError(f"{where}: label {name!r} appears twice (also as {seen[key]!r}).")
+        seen[key] = name
+    return list(descriptions)
 
 
 def shortlist_recall(shortlist_ids: torch.Tensor, targets: torch.Tensor) -> float:
@@ -338,7 +405,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
         self.bert = BertModel(config, add_pooling_layer=False)
         self.feature_head = LameConvFeatures(config) if config.feature_head == "cnn" else None
         self.label_blocks = nn.ModuleList(LameLabelBlock(config) for _ in range(config.num_label_attention_blocks))
-        self.classifier = LameLabelwiseOutput(config)
+        self.classifier = LameDescriptionOutput(config) if config.label_agnostic else LameLabelwiseOutput(config)
         self.first_stage = LameFirstStage(config) if config.uses_first_stage else None
         self._label_cache: tuple[tuple, torch.Tensor] | None = None
         # Training-time cache of every label's embedding under sampling: (parameter storages and
@@ -355,7 +422,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
         if isinstance(module, LameLabelwiseOutput):
             init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
             init.zeros_(module.bias)
-        if isinstance(module, LameFirstStage):
+        if isinstance(module, LameFirstStage) and module.bias is not None:
             init.zeros_(module.bias)
 
     # ----------------------------------------------------------------- label embeddings
@@ -385,14 +452,95 @@ class LameForSequenceClassification(BertPreTrainedModel):
             model.bert.eval()
         return model
 
-    def set_label_descriptions(self, descriptions: list[str], tokenizer) -> None:
-        """Replace the label descriptions (same label count) and tokenize them with `tokenizer`."""
-        if len(descriptions) != self.config.num_labels:
-            raise ValueError(f"Got {len(descriptions)} descriptions for {self.config.num_labels} labels.")
-        self.config.label_descriptions = list(descriptions)
-        self.config.tokenize_label_descriptions(tokenizer)
-        self.config._validate()
+    def set_label_descriptions(self, descriptions: list[str] | dict[str, str], tokenizer) -> None:
+        """Replace the label descriptions and tokenize them with `tokenizer` (the encoder's).
+
+        A list keeps the label names and gives one description per label, in id order. A
+        `{label: description}` dict is the new label set in id order: with
+        `config.label_scoring="label_agnostic"` it may have other names and another count than the
+        training set (unseen labels are scored from their descriptions); a label-specific head has
+        one output row per training label and accepts only its own labels, in their order. The
+        config's label maps, per-label thresholds and `pos_weight` follow
+        ([`LameConfig.replace_label_set`]), and the label caches are dropped.
+        """
+        if not isinstance(descriptions, dict):
+            descriptions = list(descriptions)
+            if len(descriptions) != self.config.num_labels:
+                raise ValueError(
+                    f"Got {len(descriptions)} descriptions for {self.config.num_labels} labels. A list keeps the "
+                    "label names; pass a {label: description} dict to change the label set."
+                )
+            descriptions = dict(zip(self.config.labels, descriptions))
+        names = check_label_names(descriptions, "set_label_descriptions")
+        if names != self.config.labels and not self.config.label_agnostic:
+            self._refuse_new_labels("set_label_descriptions", names)
+        self.config.replace_label_set(descriptions, self.config.tokenize_descriptions(list(descriptions.values()), tokenizer))
+        self._forget_label_embeddings()
+
+    def add_labels(self, descriptions: dict[str, str], tokenizer) -> None:
+        """Append labels `{name: description}` to the label set (label-agnostic heads only).
+
+        The existing labels keep their ids, descriptions, token ids and thresholds, so their scores do
+        not change (except under a shortlist, `0 < shortlist_size < num_labels`, where a new label can
+        enter a document's shortlist and push another label out of it); each new label is scored from
+        its description, with `config.decision_threshold`.
+        When the eval cache of label embeddings is current, only the new descriptions are encoded.
+        Save with `save_pretrained`: the config then holds the extended set.
+        """
+        if not isinstance(descriptions, dict):
+            raise TypeError(f"add_labels takes a {{label: description}} dict, got {type(descriptions).__name__}.")
+        names = check_label_names(descriptions, "add_labels")
+        if not self.config.label_agnostic:
+            self._refuse_new_labels("add_labels", names)
+        known = set(self.config.labels)
+        for name in names:
+            if name in known:
+                raise ValueError(
+                    f"add_labels: label {name!r} is already in the label set (id {self.config.label2id[name]}); "
+                    "use set_label_descriptions to change its description."
+                )
+        old_count = self.config.num_labels
+        cache = self._label_cache if self._label_cache is not None and self._label_cache[0] == self._weights_key() else None
+        merged = dict(zip(self.config.labels, self.config.label_descriptions))
+        merged.update(descriptions)
+        token_ids = list(self.config.label_description_token_ids) + self.config.tokenize_descriptions(
+            list(descriptions.values()), tokenizer
+        )
+        self.config.replace_label_set(merged, token_ids)
+        self._forget_label_embeddings()
+        if cache is not None:
+            # Extend the current eval cache instead of re-encoding every description.
+            with torch.no_grad():
+                added = self._encode_descriptions(list(range(old_count, self.config.num_labels)))
+            self._label_cache = (self._weights_key(), torch.cat([cache[1], added.to(cache[1].dtype)]))
+
+    def _refuse_new_labels(self, method: str, names: list[str]) -> None:
+        current = self.config.labels
+        raise ValueError(
+            f"{method}: this LAME model has config.label_scoring='label_specific', one output row per training "
+            f"label ({len(current)}: {current[:5]}{'...' if len(current) > 5 else ''}), so it cannot score another "
+            f"label set ({len(names)}: {names[:5]}{'...' if len(names) > 5 else ''}). Train with "
+            "`--label_scoring label_agnostic` (LameConfig.label_scoring) for a head that scores any description."
+        )
+
+    def _forget_label_embeddings(self) -> None:
+        # Every cache of label embeddings or of their projections belongs to the old label set.
         self.clear_label_cache()
+        self._training_cache = None
+        if self.first_stage is not None:
+            self.first_stage._projected = None
+
+    def encode_descriptions(self, token_ids: list[list[int]]) -> torch.Tensor:
+        """Embeddings `(k, hidden)` of descriptions that are not the model's labels, without gradient.
+
+        `token_ids` from `config.tokenize_descriptions(descriptions, tokenizer)`. Pass the result as
+        `forward(..., description_embeddings=...)` to score those labels (label-agnostic heads).
+        """
+        if not token_ids:
+            raise ValueError("encode_descriptions: no descriptions given.")
+        with torch.no_grad():
+            embeddings = self._encode_descriptions(token_ids=token_ids)
+        return embeddings.to(self.label_blocks[0].query.weight.dtype)
 
     def clear_label_cache(self) -> None:
         """Forget the eval cache of label embeddings; the next eval pass encodes the descriptions again."""
@@ -412,10 +560,11 @@ class LameForSequenceClassification(BertPreTrainedModel):
         return super().load_state_dict(*args, **kwargs)
 
     def _description_batch(
-        self, device: torch.device, label_ids: list[int] | None = None
+        self, device: torch.device, label_ids: list[int] | None = None, token_ids: list[list[int]] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Padded description token ids and mask, `(k, width)` each, for `label_ids` (default: all)."""
-        token_ids = self.config.label_description_token_ids
+        """Padded description token ids and mask, `(k, width)` each, for `label_ids` (default: all) of
+        `token_ids` (default: the config's label descriptions)."""
+        token_ids = self.config.label_description_token_ids if token_ids is None else token_ids
         if token_ids is None:
             raise ValueError(
                 "This LAME model has no tokenized label descriptions. Build it with "
@@ -433,25 +582,28 @@ class LameForSequenceClassification(BertPreTrainedModel):
             mask[row, : len(ids)] = 1
         return input_ids, mask
 
-    def _encode_descriptions(self, label_ids: list[int] | None = None) -> torch.Tensor:
+    def _encode_descriptions(
+        self, label_ids: list[int] | None = None, token_ids: list[list[int]] | None = None
+    ) -> torch.Tensor:
         """[CLS] states `(k, hidden)` of the descriptions of `label_ids` (default: all), with gradient
-        if enabled. Without gradient, encoded `description_batch_size` descriptions at a time (bounded memory)."""
+        if enabled. Without gradient, encoded `description_batch_size` descriptions at a time (bounded memory).
+        `token_ids` replaces the config's tokenized label descriptions (candidate labels)."""
         device = self.bert.embeddings.word_embeddings.weight.device
-        count = self.config.num_labels if label_ids is None else len(label_ids)
+        lengths = self.config.label_description_token_ids if token_ids is None else token_ids
+        count = len(lengths) if label_ids is None else len(label_ids)
         chunk = self.config.description_batch_size if not torch.is_grad_enabled() else 0
         if not chunk or chunk >= count:
-            input_ids, mask = self._description_batch(device, label_ids)
+            input_ids, mask = self._description_batch(device, label_ids, token_ids)
             # A copy, not a view: the [CLS] view would keep every token state of every description alive
             # in the caches (at 4,271 labels, 190 MB where 6.5 MB are needed).
             return self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, 0].clone()
         ids = list(range(count)) if label_ids is None else list(label_ids)
         # Chunks of similar length carry little padding; the rows are put back in order afterwards.
-        lengths = self.config.label_description_token_ids
         order = sorted(range(count), key=lambda row: len(lengths[ids[row]]))
         parts = []
         for start in range(0, count, chunk):
             rows = order[start : start + chunk]
-            input_ids, mask = self._description_batch(device, [ids[row] for row in rows])
+            input_ids, mask = self._description_batch(device, [ids[row] for row in rows], token_ids)
             parts.append(self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, 0].clone())
         encoded = torch.cat(parts)
         return encoded[torch.as_tensor(order, device=encoded.device).argsort()]
@@ -557,6 +709,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        description_embeddings: torch.Tensor | None = None,
     ) -> LameClassifierOutput | tuple:
         r"""
         Args:
@@ -573,10 +726,21 @@ class LameForSequenceClassification(BertPreTrainedModel):
                 the slots holding the same piece are added (shared stride pieces, each segment's
                 [CLS] and [SEP]), so column j is still input position j. (The name avoids "label": the Trainer
                 treats every forward argument containing "label" as a target column.)
+            description_embeddings: `(k, hidden)` from [`encode_descriptions`]: score these k
+                descriptions instead of the model's labels (label-agnostic heads, inference only);
+                `logits` and `cross_attentions` then have k label rows.
 
         Returns:
             [`LameClassifierOutput`] with `logits` of shape `(batch, num_labels)`.
         """
+        if description_embeddings is not None:
+            if not self.config.label_agnostic:
+                self._refuse_new_labels("forward(description_embeddings=...)", [f"<{len(description_embeddings)} descriptions>"])
+            if labels is not None:
+                raise ValueError(
+                    "forward: description_embeddings scores labels outside the model's label set, for inference; "
+                    "it takes no `labels` (train on the model's own label set)."
+                )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         # From here on `attention_mask` is the mask of the token states the head reads (segments side
         # by side for a long document).
@@ -587,7 +751,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
         if self.feature_head is not None:
             tokens = self.feature_head(tokens, attention_mask)
         keys_values = [block.project_tokens(tokens) for block in self.label_blocks]
-        num_labels = self.config.num_labels
+        num_labels = self.config.num_labels if description_embeddings is None else description_embeddings.shape[0]
 
         if labels is not None:
             self._infer_problem_type(labels)
@@ -618,7 +782,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
             logits = self._complete_logits(partial, label_ids.expand(partial.shape[0], -1), first_stage_logits)
             loss = self.compute_loss(partial, labels, label_ids=label_ids, label_weights=column_weights)
         else:
-            label_embeddings = self.encode_label_descriptions()
+            label_embeddings = self.encode_label_descriptions() if description_embeddings is None else description_embeddings
             if self.first_stage is not None:
                 first_stage_logits = self.first_stage(document_tokens, attention_mask, label_embeddings)
             k = self.config.shortlist_size
@@ -734,7 +898,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
                 states, block_weights = block.attend(states, keys, values, token_mask, need_weights)
                 if need_weights:
                     weights[index].append(block_weights)
-            logits.append(self.classifier(states, ids))
+            logits.append(self.classifier(states, ids, label_embeddings[..., start : start + chunk, :]))
         logits = torch.cat(logits, dim=-1)
         return logits, [torch.cat(parts, dim=2) for parts in weights] if need_weights else None
 

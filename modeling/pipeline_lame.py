@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 from transformers import Pipeline
 
-from .decision_thresholds import config_thresholds
+from .decision_thresholds import config_thresholds, thresholds_for_labels
+from .modeling_lame import check_label_names
 from .segments import input_length_limit
 
 TASK_NAME = "label-attention-classification"
@@ -79,6 +80,13 @@ class LameClassificationPipeline(Pipeline):
     them in segments and maps the weights back onto the text's pieces, so `start`/`end` are offsets
     in the whole text), else to the encoder's length; `max_length=` overrides either. `truncated`
     says whether the text had more pieces than that.
+
+    Labels at call time (models with `config.label_scoring="label_agnostic"`), as in transformers'
+    zero-shot-classification pipeline: `candidate_labels={name: description}`, or a list of names
+    with `candidate_descriptions=[...]` in the same order, or a list of the model's own label names
+    (their stored descriptions). The result then has exactly those labels, each scored from its
+    description; the model's label set is not changed. A candidate that is also a model label keeps
+    its threshold, any other gets `config.decision_threshold` (or `threshold=`).
     """
 
     _load_processor = False
@@ -86,21 +94,92 @@ class LameClassificationPipeline(Pipeline):
     _load_feature_extractor = False
     _load_tokenizer = True
 
-    def _sanitize_parameters(self, threshold=None, top_k_evidence=None, max_length=None, **kwargs):
+    def _sanitize_parameters(
+        self,
+        threshold=None,
+        top_k_evidence=None,
+        max_length=None,
+        candidate_labels=None,
+        candidate_descriptions=None,
+        **kwargs,
+    ):
         if kwargs:
             # A misspelt option would otherwise be ignored and the defaults used without a word.
             raise TypeError(
                 f"{type(self).__name__} got unknown argument(s) {sorted(kwargs)}; it takes threshold, "
-                "top_k_evidence, max_length (and the pipeline's batch_size)."
+                "top_k_evidence, max_length, candidate_labels, candidate_descriptions (and the pipeline's batch_size)."
             )
-        preprocess, postprocess = {}, {}
+        preprocess, forward, postprocess = {}, {}, {}
+        if candidate_labels is not None or candidate_descriptions is not None:
+            candidates = self._candidates(candidate_labels, candidate_descriptions)
+            forward["candidates"] = postprocess["candidates"] = candidates
         if max_length is not None:
             preprocess["max_length"] = max_length
         if threshold is not None:
             postprocess["threshold"] = threshold
         if top_k_evidence is not None:
             postprocess["top_k_evidence"] = top_k_evidence
-        return preprocess, {}, postprocess
+        return preprocess, forward, postprocess
+
+    def _candidates(self, candidate_labels, candidate_descriptions) -> dict:
+        """`{"names", "descriptions", "token_ids"}` of the call's candidate labels, checked.
+
+        Errors name the candidate at fault: an empty set, an empty name or description, a name given
+        twice, a name without a description.
+        """
+        name = type(self).__name__
+        config = self.model.config
+        if candidate_labels is None:
+            raise ValueError(f"{name}: candidate_descriptions needs candidate_labels (the names, in the same order).")
+        if not getattr(config, "label_agnostic", False):
+            raise ValueError(
+                f"{name}: candidate_labels needs a model trained with label_scoring='label_agnostic'; this one has "
+                f"label_scoring={getattr(config, 'label_scoring', 'label_specific')!r} (one output row per training label)."
+            )
+        if not hasattr(self.model, "encode_descriptions"):
+            raise ValueError(
+                f"{name}: candidate_labels needs the PyTorch model; {type(self.model).__name__} (e.g. an ONNX graph) "
+                "holds its own label set's embeddings only."
+            )
+        if isinstance(candidate_labels, str):
+            candidate_labels = [candidate_labels]
+        if isinstance(candidate_labels, dict):
+            if candidate_descriptions is not None:
+                raise ValueError(f"{name}: candidate_labels is a {{name: description}} dict; drop candidate_descriptions.")
+            labels = dict(candidate_labels)
+        else:
+            names = list(candidate_labels)
+            if not names:
+                raise ValueError(f"{name}: candidate_labels is empty; give at least one label.")
+            seen = set()
+            for label in names:
+                key = label.strip() if isinstance(label, str) else label
+                if key in seen:
+                    raise ValueError(f"{name}: candidate label {label!r} is given twice.")
+                seen.add(key)
+            if candidate_descriptions is not None:
+                texts = list(candidate_descriptions)
+                if len(texts) != len(names):
+                    raise ValueError(
+                        f"{name}: {len(names)} candidate_labels but {len(texts)} candidate_descriptions; give one each."
+                    )
+            else:
+                own = dict(zip(config.labels, config.label_descriptions or []))
+                for label in names:
+                    if label not in own:
+                        raise ValueError(
+                            f"{name}: candidate label {label!r} is not one of the model's labels, so it has no "
+                            "description: pass candidate_labels={name: description} or candidate_descriptions=[...]."
+                        )
+                texts = [own[label] for label in names]
+            labels = dict(zip(names, texts))
+        names = check_label_names(labels, f"{name} candidate_labels")
+        descriptions = [labels[label] for label in names]
+        return {
+            "names": names,
+            "descriptions": descriptions,
+            "token_ids": config.tokenize_descriptions(descriptions, self.tokenizer),
+        }
 
     def preprocess(self, text: str, max_length: int | None = None) -> dict:
         if not isinstance(text, str):
@@ -132,9 +211,14 @@ class LameClassificationPipeline(Pipeline):
             "truncated": full_length > limit,
         }
 
-    def _forward(self, inputs: dict) -> dict:
+    def _forward(self, inputs: dict, candidates: dict | None = None) -> dict:
         model_inputs = {key: inputs[key] for key in ("input_ids", "attention_mask", "token_type_ids") if key in inputs}
+        if candidates is not None:
+            # Encoded per batch (a handful of short descriptions); the model's own label set and its
+            # cache are not touched.
+            model_inputs["description_embeddings"] = self.model.encode_descriptions(candidates["token_ids"])
         output = self.model(**model_inputs, output_cross_attentions=True)
+        model_inputs.pop("description_embeddings", None)
         # "logits" first: the pipeline reads the batch size from the first value when it unbatches.
         return {
             "logits": output.logits,  # (batch, labels)
@@ -144,8 +228,17 @@ class LameClassificationPipeline(Pipeline):
             **{key: value for key, value in inputs.items() if key not in model_inputs},
         }
 
-    def postprocess(self, outputs: dict, threshold: float | None = None, top_k_evidence: int = 5) -> dict:
+    def postprocess(
+        self, outputs: dict, threshold: float | None = None, top_k_evidence: int = 5, candidates: dict | None = None
+    ) -> dict:
         config = self.model.config
+        if candidates is None:
+            names = [config.id2label[i] for i in range(config.num_labels)]
+            descriptions = config.label_descriptions or [""] * config.num_labels
+            thresholds = config_thresholds(config, threshold)
+        else:
+            names, descriptions = candidates["names"], candidates["descriptions"]
+            thresholds = thresholds_for_labels(config, names, threshold)
         # One text: (1, labels) logits and (1, labels, tokens) attention, tokens padded to the longest
         # text of its batch on the tokenizer's side; keeping the unmasked columns drops the padding.
         logits = outputs["logits"][0].float()
@@ -156,21 +249,20 @@ class LameClassificationPipeline(Pipeline):
             predicted[scores.argmax()] = True
         else:
             scores = torch.sigmoid(logits)
-            predicted = scores >= config_thresholds(config, threshold).to(scores.device)
-        descriptions = config.label_descriptions or [""] * config.num_labels
+            predicted = scores >= thresholds.to(scores.device)
 
         words, weights = merge_pieces_into_words(
             attention, outputs["word_ids"], outputs["offsets"], outputs["text"]
         )
         labels = []
-        for index in range(config.num_labels):
+        for index in range(len(names)):
             evidence = []
             if predicted[index]:
                 top = torch.topk(weights[index], k=min(top_k_evidence, len(words))).indices.tolist()
                 evidence = [{**words[i], "weight": float(weights[index, i])} for i in top]
             labels.append(
                 {
-                    "label": config.id2label[index],
+                    "label": names[index],
                     "score": float(scores[index]),
                     "description": descriptions[index],
                     "predicted": bool(predicted[index]),
@@ -183,7 +275,7 @@ class LameClassificationPipeline(Pipeline):
             "truncated": outputs["truncated"],
             "labels": labels,
             "words": words,
-            "word_weights": {config.id2label[i]: weights[i].tolist() for i in range(config.num_labels)},
+            "word_weights": {names[i]: weights[i].tolist() for i in range(len(names))},
         }
 
 

@@ -37,14 +37,29 @@ def save_frozen_lame(folder: Path) -> str:
     return str(folder)
 
 
+def save_label_agnostic_lame(folder: Path) -> str:
+    """A label-agnostic LAME head (first stage, light head) with a label added after training: the
+    graph holds the extended label set."""
+    bert = tiny_bert_checkpoint(folder.parent / f"{folder.name}-bert", seed=5)
+    model = LameForSequenceClassification.from_pretrained(
+        bert, label_descriptions=LAME_DESCRIPTIONS, label_attention_heads=4, label_scoring="label_agnostic",
+        first_stage="bilinear", light_label_head=True, problem_type="multi_label_classification",
+    ).eval()
+    tokenizer = tiny_tokenizer(folder)
+    model.add_labels({"skin": "severe rash on the skin"}, tokenizer)
+    model.save_pretrained(str(folder))
+    return str(folder)
+
+
 MAKERS = {
     "lame": save_lame,
     "frozen_lame": save_frozen_lame,
+    "lame_label_agnostic": save_label_agnostic_lame,
     "layerwise": save_layerwise,
     "token_classification": save_ner,
     "sequence_classification": save_classifier,
 }
-KIND_OF = {"frozen_lame": "lame"}
+KIND_OF = {"frozen_lame": "lame", "lame_label_agnostic": "lame"}
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +161,15 @@ def test_lame_pipeline_output_from_onnx_matches_pytorch(exported, quantized):
                 assert [w["weight"] for w in a["evidence"]] == pytest.approx([w["weight"] for w in b["evidence"]], abs=tolerance)
         assert got["words"] == want["words"]
     assert any(item["predicted"] and item["evidence"] for item in served(TEXTS[0])["labels"])
+
+
+@pytest.mark.slow
+def test_onnx_lame_pipeline_refuses_candidate_labels(exported):
+    folder, onnx_folder, _ = exported["lame_label_agnostic"]
+    served = onnx_pipeline(onnx_folder)
+    assert len(served(TEXTS[0])["labels"]) == len(LAME_DESCRIPTIONS) + 1
+    with pytest.raises(ValueError, match="candidate_labels needs the PyTorch model"):
+        served(TEXTS[0], candidate_labels={"fever": "fever after the drug"})
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from helpers import run_python_without_labelwise, tiny_bert_checkpoint
+from transformers import pipeline
 
 from labelwise.analysis.predictors import VIEWS, load_predictor
 from labelwise.analysis.viewer import render_fragment
@@ -50,17 +51,27 @@ def train_one_step(checkpoint: str, output_dir: Path, kind: str, *extra: str) ->
     ])
 
 
+HEAD_VARIANTS = {"lame-label-agnostic": ("lame", ("--label_scoring", "label_agnostic"))}
+"""Head options walked like a kind of their own: a name -> (kind, extra train.py arguments)."""
+
+WALKS = {name: (name, ()) for name in KINDS} | HEAD_VARIANTS
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(KINDS))
-def test_every_kind_trains_saves_publishes_and_renders(checkpoint, tmp_path, name):
+@pytest.mark.parametrize("walk", list(WALKS))
+def test_every_kind_trains_saves_publishes_and_renders(checkpoint, tmp_path, walk):
+    name, extra = WALKS[walk]
     kind = KINDS[name]
-    summary = train_one_step(checkpoint, tmp_path, name)
+    summary = train_one_step(checkpoint, tmp_path, name, *extra)
     folder = tmp_path / "model"
     assert summary["model_kind"] == name
 
     # The card was written (run() only warns when it cannot be) from the kind's template.
     card = (folder / "README.md").read_text(encoding="utf-8")
     assert f"pipeline_tag: {kind.pipeline_tag}" in card and f"`{name}`" in card
+    label_agnostic = "label_agnostic" in extra
+    assert (summary["hyperparameters"].get("label_scoring") == "label_agnostic") == label_agnostic
+    assert ("Labels this model was not trained on" in card) == label_agnostic
 
     # Publishable as it is: remote code complete, the kind's pipeline shipped, nothing to warn about.
     plan = check_folder(folder, write_card=False)
@@ -96,6 +107,11 @@ def test_every_kind_trains_saves_publishes_and_renders(checkpoint, tmp_path, nam
     assert view == kind.view
     html = render_fragment(predict(TEXT))
     assert 'class="lw' in html and "rash" in html
+    if label_agnostic:
+        # The saved pipeline scores labels given at call time (remote code: pipeline_lame imports modeling_lame).
+        classify = pipeline(model=str(folder), trust_remote_code=True)
+        result = classify(TEXT, candidate_labels={"skin": "rash on the skin"})
+        assert [entry["label"] for entry in result["labels"]] == ["skin"]
 
 
 def test_registry_declarations_are_complete():

@@ -59,6 +59,11 @@ class LameOptions(DocumentSegmentOptions):
     light_label_head: bool = field(
         default=False, metadata={"help": "LAME head without the feed-forward and dense layers (cheaper per label)."}
     )
+    label_scoring: str = field(
+        default="label_specific",
+        metadata={"help": "LAME output layer: label_specific (a weight row per label, the paper) or label_agnostic "
+                  "(computed from each label's description: labels unseen in training can be scored)."},
+    )
 
 
 DROPOUT_FIELDS = ("label_attention_dropout",)
@@ -85,6 +90,7 @@ def lame_model(
         label_chunk_size=args.label_chunk_size,
         description_batch_size=args.description_batch_size,
         light_label_head=args.light_label_head,
+        label_scoring=args.label_scoring,
         freeze_encoder=False,
         feature_head="none",
         **segment_fields(args),
@@ -128,6 +134,8 @@ def summary_hyperparameters(args, model) -> dict:
         values["light_label_head"] = True
     if config.max_document_length is not None:
         values.update(max_document_length=config.max_document_length, segment_stride=config.segment_stride)
+    if config.label_agnostic:
+        values["label_scoring"] = config.label_scoring
     return values
 
 

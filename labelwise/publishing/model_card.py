@@ -269,6 +269,8 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
         # LAME's feature-extraction baseline, as its config says (the card template reads facts, not kind names).
         frozen_encoder=bool(config.get("freeze_encoder")),
         feature_head=config.get("feature_head"),
+        # The head scores any label from its description (LameConfig.label_scoring).
+        label_agnostic=config.get("label_scoring") == "label_agnostic",
         task=summary["task"],
         task_words=_TASK_WORDS[summary["task"]],
         base_model=base_model,

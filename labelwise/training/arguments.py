@@ -40,6 +40,13 @@ class CommonArguments:
     corpus_options: str | None = field(
         default=None, metadata={"help": 'Corpus builder options as JSON, e.g. \'{"split_dir": "data/hoc/blue_split"}\' (docs/DATA.md lists each corpus\'s options).'}
     )
+    exclude_labels: str | None = field(
+        default=None,
+        metadata={"help": "Multi-label corpora: hold these labels out of training (comma-separated names, or a JSON "
+                  "list): removed from the label set and from every document's targets, documents kept. A "
+                  "label-agnostic LAME (--label_scoring label_agnostic) can score them afterwards from their "
+                  "descriptions."},
+    )
     model_name_or_path: str = field(
         default="default",
         metadata={"help": "Backbone: Hub id, local folder, or 'default' (the packaged all-MiniLM-L6-v2)."},
@@ -143,6 +150,15 @@ class LabelwiseArguments(*reversed(option_classes()), CommonArguments):
 
     def corpus_config(self) -> dict:
         return _json_option("corpus_options", self.corpus_options, dict) or {}
+
+    def excluded_labels(self) -> list[str]:
+        """`--exclude_labels` as a list of names (empty when not given)."""
+        if isinstance(self.exclude_labels, list):  # a JSON config file may hold the list itself
+            return [str(name) for name in self.exclude_labels]
+        value = (self.exclude_labels or "").strip()
+        if value.startswith("["):
+            return [str(name) for name in _json_option("exclude_labels", value, list)]
+        return [name.strip() for name in value.split(",") if name.strip()]
 
 
 TRAINING_DEFAULTS = dict(

@@ -25,7 +25,7 @@ from transformers import EarlyStoppingCallback, set_seed
 from labelwise import __version__
 from labelwise.backbone import DEFAULT_BACKBONE, resolve_backbone
 from labelwise.cli_errors import cli_main, note_output_path
-from labelwise.data_scripts import load_corpus, load_label_space
+from labelwise.data_scripts import exclude_labels, load_corpus, load_label_space
 from labelwise.kinds import get_kind
 from labelwise.training.arguments import LabelwiseArguments, parse_arguments
 from labelwise.training.checkpoints import checkpoint_to_resume, last_complete_checkpoint  # noqa: F401  (moved there; old import path)
@@ -112,7 +112,8 @@ def write_summary(folder: str, args: LabelwiseArguments, training_args, task: Pr
         "model_kind": args.model,
         "task": task.task,
         "base_model": base_model_id(args),
-        "dataset": {"name": args.corpus, "hub_id": None, "config": args.corpus_config()},
+        "dataset": {"name": args.corpus, "hub_id": None, "config": args.corpus_config(),
+                    **({"excluded_labels": args.excluded_labels()} if args.excluded_labels() else {})},
         "hyperparameters": {
             "learning_rate": training_args.learning_rate,
             "head_learning_rate": args.head_learning_rate,
@@ -168,6 +169,8 @@ def run(argv: list[str] | None = None, extra_callbacks: tuple = ()) -> dict:
     corpus_config = args.corpus_config()
     space = load_label_space(args.corpus, data_dir=args.data_dir, **corpus_config)
     corpus = load_corpus(args.corpus, data_dir=args.data_dir, **corpus_config)
+    if args.excluded_labels():
+        space, corpus = exclude_labels(space, corpus, args.excluded_labels())
     task = prepare_task(args, space, corpus, backbone, seed=training_args.seed)
     if "validation" not in task.datasets:
         training_args.eval_strategy = "no"

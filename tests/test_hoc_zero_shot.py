@@ -1,0 +1,122 @@
+"""`bench/hoc_zero_shot.py` end to end on a tiny HoC fixture, and `exclude_labels` behind `train.py --exclude_labels`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import tiny_bert_checkpoint
+
+from labelwise.data_scripts import exclude_labels, load_corpus, load_label_space
+from labelwise.data_scripts.hoc import HALLMARKS
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "hoc_zero_shot.py"
+INVASION, IMMUNE = "Activating invasion and metastasis", "Avoiding immune destruction"  # rotation pair 0
+PROLIF, DEATH = "Sustaining proliferative signaling", "Resisting cell death"
+WORDS_OF = {INVASION: "tumor cell growth", IMMUNE: "immune reaction", PROLIF: "cell growth signals", DEATH: "apoptosis"}
+
+
+def write_hoc(root: Path, n: int = 40) -> Path:
+    """n abstracts cycling through four label sets (pair 0 alone, pair 0 with others, others), BLUE-style split."""
+    (root / "raw" / "text").mkdir(parents=True)
+    (root / "raw" / "labels").mkdir(parents=True)
+    cycle = [[INVASION], [IMMUNE, PROLIF], [PROLIF, DEATH], [DEATH], [INVASION, IMMUNE]]
+    for i in range(n):
+        pmid, labels = str(2000 + i), cycle[i % len(cycle)]
+        words = " ".join(WORDS_OF[label] for label in labels)
+        (root / "raw" / "text" / f"{pmid}.txt").write_text(f"Patients showed {words} .\nStudy {i} of the drug .\n")
+        (root / "raw" / "labels" / f"{pmid}.txt").write_text("< <" + " AND".join(f"{label}--x" for label in labels))
+    (root / "blue_split").mkdir()
+    ids = [str(2000 + i) for i in range(n)]
+    (root / "blue_split" / "train_docid.txt").write_text("\n".join(ids[: n // 2]) + "\n")
+    (root / "blue_split" / "dev_docid.txt").write_text("\n".join(ids[n // 2 : 3 * n // 4]) + "\n")
+    (root / "blue_split" / "test_docid.txt").write_text("\n".join(ids[3 * n // 4 :]) + "\n")
+    return root
+
+
+def test_exclude_labels_keeps_documents_and_their_other_labels(tmp_path):
+    root = write_hoc(tmp_path / "hoc")
+    options = {"split_dir": str(root / "blue_split")}
+    space = load_label_space("hoc", data_dir=str(root), **options)
+    corpus = load_corpus("hoc", data_dir=str(root), cache_dir=str(tmp_path / "cache"), **options)
+    reduced, kept = exclude_labels(space, corpus, [INVASION, IMMUNE])
+    assert reduced.names == [name for name in HALLMARKS if name not in (INVASION, IMMUNE)]
+    assert reduced.descriptions == [d for n, d in zip(space.names, space.descriptions) if n in reduced.names]
+    assert {split: len(ds) for split, ds in kept.items()} == {split: len(ds) for split, ds in corpus.items()}
+    names = kept["train"].features["labels"].feature.names
+    assert names == reduced.names
+    for before, after in zip(corpus["train"], kept["train"]):
+        expected = [space.names[i] for i in before["labels"] if space.names[i] not in (INVASION, IMMUNE)]
+        assert [names[i] for i in after["labels"]] == expected
+    assert any(row["labels"] == [] for row in kept["train"])  # a document of the pair alone stays, as a negative
+    with pytest.raises(ValueError, match=r"\['Nope'\] not among the corpus labels"):
+        exclude_labels(space, corpus, ["Nope"])
+
+
+@pytest.mark.slow
+def test_hoc_zero_shot_runner_end_to_end_and_resumes(tmp_path):
+    spec = importlib.util.spec_from_file_location("hoc_zero_shot", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    write_hoc(tmp_path / "data" / "hoc")
+    checkpoint = tiny_bert_checkpoint(tmp_path / "bert")
+    argv = [
+        "--data_root", str(tmp_path / "data"), "--work_dir", str(tmp_path / "work"),
+        "--results_dir", str(tmp_path / "results"), "--pairs", "0", "--similarity_model", checkpoint,
+        "--train_args", "--model_name_or_path", checkpoint, "--label_attention_heads", "4", "--max_steps", "2",
+        "--per_device_train_batch_size", "4", "--max_length", "32",
+    ]
+    bench.main(argv)
+    files = sorted(p.name for p in (tmp_path / "results").iterdir())
+    assert files == ["pair0__lame_agnostic__seed42.json", "pair0__similarity__seed42.json"]
+    for name in files:
+        record = json.loads((tmp_path / "results" / name).read_text())
+        assert record["held_out"] == [INVASION, IMMUNE]
+        for values in record["labels"].values():
+            assert values["test_positives"] > 0 and 0 <= values["f1_at_0.5"] <= 1 and 0 <= values["f1_at_tuned"] <= 1
+            assert 0 <= values["roc_auc"] <= 1
+    lame = json.loads((tmp_path / "results" / files[0]).read_text())
+    assert "--label_scoring label_agnostic" in lame["command"] and lame["seen_labels_test"]["test"]
+    # The model was trained without the pair: not in its saved label set, and the summary says so.
+    model = tmp_path / "work" / "pair0" / "seed42" / "model"
+    config = json.loads((model / "config.json").read_text())
+    assert config["label_scoring"] == "label_agnostic" and len(config["id2label"]) == 8
+    assert not {INVASION, IMMUNE} & set(config["id2label"].values())
+    summary = json.loads((model / "training_summary.json").read_text())
+    assert summary["dataset"]["excluded_labels"] == [INVASION, IMMUNE]
+    # Finished runs are skipped.
+    stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "results").iterdir()}
+    assert bench.run_all(argparse.Namespace(
+        pairs=[0], methods=list(bench.METHODS), seed=42, results_dir=tmp_path / "results")) == []
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "results").iterdir()} == stamps
+    table = bench.report(tmp_path / "results")
+    assert table.count(f"| 0 | {INVASION} |") == 1 and table.count(f"| 0 | {IMMUNE} |") == 1
+
+
+def test_similarity_baseline_scores_are_cosines(tmp_path):
+    from labelwise.analysis.similarity_baseline import similarity_scores
+
+    checkpoint = tiny_bert_checkpoint(tmp_path / "bert")
+    documents = ["tumor cell growth", "immune reaction and fever", "tumor cell growth"]
+    scores = similarity_scores(documents, ["tumor cell growth", "immune reaction"], checkpoint, batch_size=2)
+    assert scores.shape == (3, 2) and np.all(np.abs(scores) <= 1 + 1e-6)
+    assert scores[0, 0] == pytest.approx(1.0, abs=1e-5)  # a text and its own copy as description
+    np.testing.assert_allclose(scores[0], scores[2], atol=1e-6)  # batch position and padding do not matter
+    with pytest.raises(ValueError, match="description 1 is empty"):
+        similarity_scores(documents, ["tumor", " "], checkpoint)
+
+
+def test_label_scores_are_each_labels_positive_class_f1_and_auc():
+    spec = importlib.util.spec_from_file_location("hoc_zero_shot", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    gold = np.array([[1, 0], [0, 1], [0, 0], [1, 0]])
+    scores = np.array([[0.9, 0.2], [0.1, 0.6], [0.6, 0.1], [0.4, 0.3]])
+    result = bench.label_scores(gold, scores, ["a", "b"], tuned=0.35)
+    # a at 0.5: predicted rows 0 and 2, gold rows 0 and 3 -> tp 1, fp 1, fn 1; at 0.35 also row 3 -> tp 2, fp 1.
+    assert result["a"] == {"test_positives": 2, "f1_at_0.5": 0.5, "f1_at_tuned": 0.8, "roc_auc": 0.75}
+    assert result["b"]["f1_at_0.5"] == 1.0 and result["b"]["roc_auc"] == 1.0
