@@ -40,8 +40,7 @@ Methods (`METHODS`):
   added with `model.add_labels` before scoring;
 - `lame_2048`: `lame` with `--max_document_length 2048`;
 - `similarity`: no training; the untuned encoder's mean-pooled document and description embeddings,
-  ranked by cosine. LOCAL STAND-IN (`similarity_scores` below): replace it with the shared
-  `labelwise.analysis.similarity_baseline` function when issue 13 (branch i13) is merged.
+  ranked by cosine (`labelwise.analysis.similarity_baseline`, shared with `bench/hoc_zero_shot.py`).
 A method whose `train.py` option this checkout lacks is reported as such and skipped.
 
 Files. Each method writes `bench/results/eurlex_label_groups/<method>.json` (budget, subset, command,
@@ -120,8 +119,8 @@ METHODS = {
     "vanilla": Method(("--model", "vanilla"), False),
     "layerwise_flat": Method(("--model", "layerwise", "--guidance", "flat"), False),
     "lame": Method(LAME, False),
-    "lame_agnostic": Method(LAME + ("--label_scoring", "label_agnostic"), True, "issue 13 (branch i13)"),
-    "lame_2048": Method(LAME + ("--max_document_length", "2048"), False, "issue 12 part 4 (branch i12long)"),
+    "lame_agnostic": Method(LAME + ("--label_scoring", "label_agnostic"), True, "issue 13 (label_scoring)"),
+    "lame_2048": Method(LAME + ("--max_document_length", "2048"), False, "issue 12 part 4 (max_document_length)"),
     "similarity": Method((), True),
 }
 GROUPS = ("frequent", "few", "zero")
@@ -278,37 +277,12 @@ def scores_for_run(
                             for g in GROUPS}}
 
 
-def similarity_scores(backbone: str, texts: list[str], descriptions: list[str], max_length: int,
-                      batch_size: int = 16) -> np.ndarray:
-    """LOCAL STAND-IN for issue 13's `labelwise.analysis.similarity_baseline` (branch i13): replace it
-    with the shared function on merge.
+def similarity_probabilities(backbone: str, texts: list[str], descriptions: list[str], max_length: int) -> np.ndarray:
+    """The shared untuned-encoder baseline (`labelwise.analysis.similarity_baseline`), its cosines mapped
+    to [0, 1] by (cos + 1) / 2 so one threshold grid serves every method. `(documents, labels)`."""
+    from labelwise.analysis.similarity_baseline import similarity_scores
 
-    The untuned encoder's masked-mean token states of each document and each description, cosine
-    between them, mapped to [0, 1] by (cos + 1) / 2 so one threshold grid serves every method.
-
-    Returns:
-        `(documents, labels)` scores.
-    """
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(backbone)
-    encoder = AutoModel.from_pretrained(backbone).eval()
-
-    def embed(items: list[str], length: int) -> torch.Tensor:
-        out = []
-        with torch.inference_mode():
-            for start in range(0, len(items), batch_size):
-                batch = tokenizer(items[start : start + batch_size], truncation=True, max_length=length,
-                                  padding=True, return_tensors="pt")
-                states = encoder(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
-                pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
-                out.append(torch.nn.functional.normalize(pooled, dim=-1))
-        return torch.cat(out)
-
-    documents, labels = embed(texts, max_length), embed(descriptions, 64)
-    return ((documents @ labels.T + 1) / 2).numpy()
+    return (similarity_scores(texts, descriptions, backbone, max_length) + 1) / 2
 
 
 # ----------------------------------------------------------------------------- training
@@ -460,7 +434,7 @@ def run_one(method: str, data_dir: Path, work_dir: Path, results: Path, seed: in
               "backbone": backbone, "torch_threads": torch.get_num_threads(), "scores_unseen": spec.scores_unseen}
     started = time.time()
     if not spec.argv:
-        scores = {split: similarity_scores(backbone, data.texts[split], data.descriptions if spec.scores_unseen
+        scores = {split: similarity_probabilities(backbone, data.texts[split], data.descriptions if spec.scores_unseen
                                            else data.descriptions[: data.seen], BUDGET["max_length"])
                   for split in ("validation", "test")}
         record["command"] = f"python bench/eurlex_label_groups.py --methods {method} (no training)"
@@ -544,7 +518,7 @@ def estimate(method: str, data_dir: Path, work_dir: Path, results: Path, steps: 
     if not spec.argv:
         data = load_eval_data(subset_dir)
         started = time.time()
-        similarity_scores(backbone, data.texts["validation"][:16], data.descriptions, BUDGET["max_length"])
+        similarity_probabilities(backbone, data.texts["validation"][:16], data.descriptions, BUDGET["max_length"])
         record["seconds_16_dev_documents_all_descriptions"] = round(time.time() - started, 1)
     else:
         why = missing_option(method)
