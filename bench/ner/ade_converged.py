@@ -4,8 +4,11 @@
     python bench/ner/ade_converged.py --report --plot docs/images/ade_converged_curve.png
 
 The 5-fold comparison (`labelwise.ner.crossval`, results in bench/ner/results/ade_cv_transformer_3ep)
-fine-tunes for a fixed 3 epochs with no dev set. Here `train.py` trains the same tagger (packaged
-MiniLM, 150-piece windows, batch 16, learning rate 1e-4 for every parameter, 10% warm-up, linear decay)
+fine-tunes for a fixed 3 epochs with no dev set, at one learning rate (1e-4) for every parameter.
+Here `train.py` trains the same tagger (packaged MiniLM, 150-piece windows, batch 16, 10% warm-up,
+linear decay) with train.py's two learning rates: 1e-4 for the encoder and its default 1e-3 for the
+new output layer (`BUDGET` sets no `head_learning_rate`, so the first run used the default; kept
+so that every fold shares one budget)
 on ADE fold k of 5 (the ADE builder's fold: test = fold k, dev = fold k + 1, train = the other three
 folds, split by PMID, sentences without an entity left out as in the cross-validation) and evaluates on
 dev after every epoch, until dev entity F1 has not improved for `PATIENCE` epochs (cap `MAX_EPOCHS`).
