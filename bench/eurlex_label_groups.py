@@ -361,7 +361,7 @@ def model_scores(argv: list[str], model_dir: Path, data: EvalData, scores_unseen
     if scores_unseen:
         if not hasattr(model, "add_labels"):
             raise ValueError(f"{model_dir}: this model cannot take new labels (no add_labels; issue 13's head).")
-        model.add_labels(dict(zip(data.names[data.seen:], data.descriptions[data.seen:])))
+        model.add_labels(dict(zip(data.names[data.seen:], data.descriptions[data.seen:])), task.tokenizer)
     task.model = model
     trainer = build_trainer(args, training_args, task)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
