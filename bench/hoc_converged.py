@@ -35,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from curves import dev_curve, plot_curves  # noqa: E402
 from lame_comparison import CPU_BUDGET, PAPER, _mean_std, budget_arguments, corpus_arguments  # noqa: E402
 
 RESULTS = HERE / "results" / "hoc_converged"
@@ -59,19 +60,6 @@ BUDGET = {
 
 def result_path(results: Path, method: str, seed: int) -> Path:
     return results / f"{method}__seed{seed}.json"
-
-
-def dev_curve(output_dir: Path, metric: str = "micro_f1") -> list[dict]:
-    """Dev `metric` (and loss) per epoch, from the newest checkpoint's trainer state."""
-    states = sorted(output_dir.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[1]))
-    if not states:
-        return []
-    history = json.loads(states[-1].read_text(encoding="utf-8"))["log_history"]
-    return [
-        {"epoch": round(entry["epoch"], 2), metric: entry[f"eval_{metric}"], "loss": entry.get("eval_loss")}
-        for entry in history
-        if f"eval_{metric}" in entry
-    ]
 
 
 def probabilities(model_dir: Path, texts_by_split: dict[str, list[str]], max_length: int):
@@ -222,30 +210,14 @@ def report(results: Path) -> str:
 
 def plot(results: Path, path: Path) -> Path:
     """Dev micro-F1 per epoch, one line per run, one colour per method."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(7, 4))
     colours = dict(zip(METHODS, ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3"]))
-    seen = set()
+    series, seen = [], set()
     for record in load_results(results):
-        curve = record["dev_curve"]
-        method = record["method"]
-        axis.plot([p["epoch"] for p in curve], [100 * p["micro_f1"] for p in curve], color=colours[method],
-                  alpha=0.8, marker=".", label=method if method not in seen else None)
+        method, curve = record["method"], record["dev_curve"]
+        series.append({"epochs": [p["epoch"] for p in curve], "values": [100 * p["micro_f1"] for p in curve],
+                       "colour": colours[method], "label": method if method not in seen else None})
         seen.add(method)
-    axis.set_xlabel("epoch")
-    axis.set_ylabel("dev micro-F1 (%)")
-    axis.set_title(f"HoC dev micro-F1 per epoch (patience {PATIENCE}, cap {MAX_EPOCHS})")
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return plot_curves(series, "dev micro-F1 (%)", f"HoC dev micro-F1 per epoch (patience {PATIENCE}, cap {MAX_EPOCHS})", path)
 
 
 def main(argv: list[str] | None = None) -> None:

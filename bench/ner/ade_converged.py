@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))
 
-from hoc_converged import dev_curve  # noqa: E402  (one place for reading the dev curve)
+from curves import dev_curve, plot_curves  # noqa: E402  (one place for learning curves)
 from lame_comparison import budget_arguments  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "ade_converged"
@@ -119,26 +119,15 @@ def report(results: Path) -> str:
 
 
 def plot(results: Path, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(6, 3.6))
+    """Dev entity F1 per epoch, one line per fold."""
+    series = []
     for result in sorted(results.glob("transformer__fold*.json")):
         record = json.loads(result.read_text(encoding="utf-8"))
         curve = record["dev_curve"]
-        axis.plot([p["epoch"] for p in curve], [100 * p["f1"] for p in curve], marker=".", label=f"fold {record['fold']}")
-    axis.set_xlabel("epoch")
-    axis.set_ylabel("dev entity F1 (%)")
-    axis.set_title(f"ADE tagger: dev entity F1 per epoch (patience {PATIENCE}, cap {MAX_EPOCHS})")
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+        series.append({"epochs": [p["epoch"] for p in curve], "values": [100 * p["f1"] for p in curve],
+                       "label": f"fold {record['fold']}"})
+    return plot_curves(series, "dev entity F1 (%)", f"ADE tagger: dev entity F1 per epoch (patience {PATIENCE}, cap {MAX_EPOCHS})",
+                       path, size=(6, 3.6))
 
 
 def main(argv: list[str] | None = None) -> None:
