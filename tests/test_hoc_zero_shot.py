@@ -120,3 +120,21 @@ def test_label_scores_are_each_labels_positive_class_f1_and_auc():
     # a at 0.5: predicted rows 0 and 2, gold rows 0 and 3 -> tp 1, fp 1, fn 1; at 0.35 also row 3 -> tp 2, fp 1.
     assert result["a"] == {"test_positives": 2, "f1_at_0.5": 0.5, "f1_at_tuned": 0.8, "roc_auc": 0.75}
     assert result["b"]["f1_at_0.5"] == 1.0 and result["b"]["roc_auc"] == 1.0
+
+
+def test_similarity_baseline_cls_pooling_is_the_normalised_cls_state(tmp_path):
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from labelwise.analysis.similarity_baseline import mean_pooled_embeddings
+
+    checkpoint = tiny_bert_checkpoint(tmp_path / "tiny")
+    tokenizer, model = AutoTokenizer.from_pretrained(checkpoint), AutoModel.from_pretrained(checkpoint)
+    texts = ["tumor cell growth in mice", "immune reaction"]
+    pooled = mean_pooled_embeddings(texts, model, tokenizer, pooling="cls")
+    with torch.no_grad():
+        states = model(**tokenizer(texts, padding=True, return_tensors="pt")).last_hidden_state[:, 0]
+    np.testing.assert_allclose(pooled, torch.nn.functional.normalize(states, dim=-1).numpy(), atol=1e-5)
+    assert not np.allclose(pooled, mean_pooled_embeddings(texts, model, tokenizer, pooling="mean"))
+    with pytest.raises(ValueError, match="pooling must be 'mean' or 'cls'"):
+        mean_pooled_embeddings(texts, model, tokenizer, pooling="max")

@@ -24,12 +24,16 @@ def mean_pooled_embeddings(
     max_length: int = 256,
     batch_size: int = 32,
     progress: str | None = None,
+    pooling: str = "mean",
 ) -> np.ndarray:
     """`(len(texts), hidden)` L2-normalised masked means of the last-layer token states ([CLS]/[SEP] included,
     as sentence-transformers pools), computed without gradient in eval mode; texts truncated to `max_length` pieces.
 
-    `progress` names a tqdm bar (none when `None`).
+    `progress` names a tqdm bar (none when `None`). `pooling="cls"` takes the [CLS] state instead of
+    the mean (what LAME uses as a description's embedding), for comparing the two.
     """
+    if pooling not in ("mean", "cls"):
+        raise ValueError(f"pooling must be 'mean' or 'cls'; got {pooling!r}.")
     from tqdm.auto import tqdm
 
     if not texts:
@@ -48,7 +52,7 @@ def mean_pooled_embeddings(
                 encoded = {key: value.to(device) for key, value in encoded.items()}
                 states = model(**encoded).last_hidden_state.float()  # (batch, seq, hidden)
                 mask = encoded["attention_mask"].unsqueeze(-1).to(states.dtype)
-                pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
+                pooled = states[:, 0] if pooling == "cls" else (states * mask).sum(1) / mask.sum(1).clamp(min=1)
                 parts.append(torch.nn.functional.normalize(pooled, dim=-1).cpu())
     finally:
         model.train(was_training)
@@ -63,6 +67,7 @@ def similarity_scores(
     max_length: int = 256,
     batch_size: int = 32,
     progress: bool = False,
+    pooling: str = "mean",
 ) -> np.ndarray:
     """`(len(documents), len(descriptions))` cosine similarities between the untuned encoder's
     mean-pooled document and description embeddings.
@@ -75,6 +80,8 @@ def similarity_scores(
         max_length: word pieces per text (documents and descriptions).
         batch_size: texts per forward pass.
         progress: show tqdm bars.
+        pooling: "mean" (masked mean of the token states, how the packaged MiniLM was trained) or
+            "cls" (the [CLS] state).
     """
     from transformers import AutoModel, AutoTokenizer
 
@@ -89,7 +96,7 @@ def similarity_scores(
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModel.from_pretrained(path)
     labels = mean_pooled_embeddings(descriptions, model, tokenizer, max_length, batch_size,
-                                    "descriptions" if progress else None)
+                                    "descriptions" if progress else None, pooling)
     docs = mean_pooled_embeddings(documents, model, tokenizer, max_length, batch_size,
-                                  "documents" if progress else None)
+                                  "documents" if progress else None, pooling)
     return docs @ labels.T
