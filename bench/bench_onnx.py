@@ -5,8 +5,9 @@
 For each kind (vanilla sequence classification, token classification, LAME, frozen LAME with its
 CNN head, layer-wise), the script builds the model on the packaged all-MiniLM-L6-v2 (random heads:
 speed does not depend on trained weights), exports it with `labelwise.export` (fp32 + int8), then,
-in this one process, on the same inputs, interleaving the three engines call by call (so drift in
-machine load hits all alike):
+in this one process, on the same inputs, interleaving the engines call by call (so drift in
+machine load hits all alike): PyTorch with sdpa attention (the default), PyTorch with eager attention
+(timed only, as a second reference), ONNX Runtime fp32 and int8:
 
 - inference throughput (documents/s, median over `--reps` calls after `--warmup`), batch `--batch`,
   every document `length` pieces, at each `--lengths`; the ratios ONNX Runtime / PyTorch;
