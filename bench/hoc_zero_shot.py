@@ -12,13 +12,16 @@ The rotation, fixed before any run: the 10 hallmark names sorted alphabetically,
     8 Sustaining proliferative signaling      9 Tumor promoting inflammation
 held out in the 5 disjoint pairs (0,1), (2,3), (4,5), (6,7), (8,9).
 
-For each pair, two methods:
+For each pair, three methods:
 - `lame_agnostic`: `train.py --model lame --label_scoring label_agnostic --exclude_labels <the pair>`
   on HoC's BLUE split with the budget of `bench/lame_comparison.py` (`CPU_BUDGET`, HoC's epochs,
   best dev epoch kept). The pair is removed from the label set and from every document's targets;
-  the documents stay with their other labels. train.py tunes one decision threshold on the dev split
+  the documents stay with their other labels (`--held_out_documents keep`: a document of the pair
+  alone trains as a negative for every label). train.py tunes one decision threshold on the dev split
   over the 8 seen labels. Then the pair is added to the trained model from its descriptions
   (`model.add_labels`) and scored on the test split.
+- `lame_agnostic_drop`: the same with `--held_out_documents drop`: the training documents that carry
+  a label of the pair are removed from the train split, so the model never reads the held-out topic.
 - `similarity`: the untuned encoder's cosine between the mean-pooled document and description
   embeddings (`labelwise.analysis.similarity_baseline`); its threshold is tuned on the dev split
   over the same 8 seen labels (micro-F1, cosines from -1 to 1 in steps of 0.01).
@@ -49,7 +52,9 @@ from lame_comparison import budget_arguments, budget_of, corpus_arguments  # noq
 
 PAIRS = [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]
 """Indices into the sorted hallmark names (see the module docstring)."""
-METHODS = ("lame_agnostic", "similarity")
+METHODS = ("lame_agnostic", "lame_agnostic_drop", "similarity")
+LAME_METHODS = {"lame_agnostic": "keep", "lame_agnostic_drop": "drop"}
+"""The trained methods and their `--held_out_documents`."""
 COSINE_CANDIDATES = np.round(np.arange(-1.0, 1.0, 0.01), 2)
 
 
@@ -128,16 +133,18 @@ def model_probabilities(folder: Path, texts: list[str], max_length: int, batch_s
     return model, score
 
 
-def run_lame(pair: int, seed: int, data_root: Path, work_dir: Path, train_args: list[str]) -> dict:
+def run_lame(pair: int, seed: int, data_root: Path, work_dir: Path, train_args: list[str],
+             held_out_documents: str = "keep") -> dict:
     """Train the label-agnostic LAME without the pair, then score the pair on the test split."""
     from labelwise.training.cli import run
 
     space, corpus = load_hoc(data_root)
     names = held_out(pair, space.names)
     budget = budget_of("hoc")
-    output_dir = work_dir / f"pair{pair}" / f"seed{seed}"
+    output_dir = work_dir / (f"pair{pair}" if held_out_documents == "keep" else f"pair{pair}_{held_out_documents}") / f"seed{seed}"
     argv = (
-        ["--model", "lame", "--label_scoring", "label_agnostic", "--exclude_labels", json.dumps(names)]
+        ["--model", "lame", "--label_scoring", "label_agnostic", "--exclude_labels", json.dumps(names),
+         "--held_out_documents", held_out_documents]
         + corpus_arguments("hoc", data_root) + budget_arguments(budget)
         + ["--seed", str(seed), "--output_dir", str(output_dir), "--save_total_limit", "1", "--disable_tqdm", "true"]
         + train_args
@@ -198,8 +205,9 @@ def run_all(options: argparse.Namespace) -> list[Path]:
                 print(f"{path.name}: done earlier, skipped", flush=True)
                 continue
             started = time.time()
-            if method == "lame_agnostic":
-                record = run_lame(pair, options.seed, options.data_root, options.work_dir, options.train_args)
+            if method in LAME_METHODS:
+                record = run_lame(pair, options.seed, options.data_root, options.work_dir, options.train_args,
+                                  LAME_METHODS[method])
             else:
                 record = run_similarity(pair, options.data_root, options.similarity_model,
                                         int(budget_of("hoc")["max_length"]))
@@ -217,29 +225,37 @@ def run_all(options: argparse.Namespace) -> list[Path]:
 
 
 def report(results: Path) -> str:
-    """Markdown table: one row per held-out label and seed, the two methods side by side (test split)."""
+    """Markdown table: one row per held-out label, the methods side by side (test split, one seed)."""
     records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(results.glob("*.json"))]
-    rows = {}
+    rows: dict[tuple, dict] = {}
     for record in records:
         for name, values in record["labels"].items():
             rows.setdefault((record["pair"], name), {})[record["method"]] = (record, values)
 
-    def cells(entry) -> list[str]:
-        if entry is None:
-            return ["-", "-", "-"]
-        record, values = entry
-        auc = "-" if values["roc_auc"] is None else f"{values['roc_auc']:.3f}"
-        return [f"{100 * values['f1_at_0.5']:.1f}", f"{100 * values['f1_at_tuned']:.1f} ({record['tuned_threshold']:.2f})", auc]
+    def auc(entry) -> str:
+        return "-" if entry is None or entry[1]["roc_auc"] is None else f"{entry[1]['roc_auc']:.3f}"
 
+    def f1(entry, key: str) -> str:
+        if entry is None:
+            return "-"
+        record, values = entry
+        tuned = f" ({record['tuned_threshold']:.2f})" if key == "f1_at_tuned" else ""
+        return f"{100 * values[key]:.1f}{tuned}"
+
+    header = " | ".join(("LAME keep", "LAME drop", "cosine"))
     lines = [
-        "| pair | held-out hallmark | test positives | LAME agnostic F1@0.5 | F1@tuned (thr) | AUC "
-        "| cosine F1@0.5 | F1@tuned (thr) | AUC |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| pair | held-out hallmark | test positives | AUC: {header} | F1@0.5: {header} "
+        f"| F1@tuned (thr): {header} |",
+        "|---|---|---|" + "---|" * 9,
     ]
     for (pair, name), methods in sorted(rows.items()):
         positives = next(iter(methods.values()))[1]["test_positives"]
-        lines.append(f"| {pair} | {name} | {positives} | " + " | ".join(cells(methods.get("lame_agnostic")))
-                     + " | " + " | ".join(cells(methods.get("similarity"))) + " |")
+        entries = [methods.get(method) for method in METHODS]
+        lines.append(
+            f"| {pair} | {name} | {positives} | "
+            + " | ".join([auc(e) for e in entries] + [f1(e, "f1_at_0.5") for e in entries]
+                         + [f1(e, "f1_at_tuned") for e in entries]) + " |"
+        )
     return "\n".join(lines)
 
 

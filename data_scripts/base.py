@@ -449,15 +449,30 @@ def subsample(dataset: datasets.Dataset, n: int | None, seed: int) -> datasets.D
     return dataset.select(sorted(random.Random(seed).sample(range(len(dataset)), n)))
 
 
+HELD_OUT_DOCUMENTS = ("keep", "drop")
+"""What `exclude_labels` does with the training documents that carry a held-out label."""
+
+
 def exclude_labels(
-    space: LabelSpace, corpus: datasets.DatasetDict, names: list[str]
+    space: LabelSpace, corpus: datasets.DatasetDict, names: list[str], held_out_documents: str = "keep"
 ) -> tuple[LabelSpace, datasets.DatasetDict]:
     """The label space and corpus without the labels `names` (held out of training, e.g. to test zero-shot).
 
-    Every document stays, with its other labels (one left with none is a negative for every label);
-    the remaining labels keep their order and get consecutive ids. Multi-label corpora only: in a
+    The remaining labels keep their order and get consecutive ids. Multi-label corpora only: in a
     multi-class corpus every document of a removed class would be left without its class.
+
+    Args:
+        held_out_documents: what happens to the "train" split's documents that carry a held-out label.
+            "keep": they stay, with their other labels; one left with none becomes a negative for every
+            label, so training teaches the model that the held-out topic is "no label", which works
+            against scoring that label later. "drop": they are removed from "train", so the model never
+            reads a document of a held-out label (the usual zero-shot protocol). The other splits keep
+            every document in both cases: they evaluate.
     """
+    if held_out_documents not in HELD_OUT_DOCUMENTS:
+        raise ValueError(
+            f"exclude_labels: held_out_documents must be one of {list(HELD_OUT_DOCUMENTS)}, got {held_out_documents!r}."
+        )
     if space.task != "multi_label":
         raise ValueError(
             f"exclude_labels: the corpus task is {space.task!r}; labels can be held out of multi_label corpora only."
@@ -482,9 +497,13 @@ def exclude_labels(
     split = next(iter(corpus.values()))
     features = split.features.copy()
     features["labels"] = datasets.List(datasets.ClassLabel(names=kept_names))
-    return reduced, datasets.DatasetDict(
-        {name: dataset.map(remap, batched=True, features=features) for name, dataset in corpus.items()}
-    )
+    held = {space.names.index(name) for name in names}
+    reduced_corpus = {}
+    for name, dataset in corpus.items():
+        if held_out_documents == "drop" and name == "train":
+            dataset = dataset.filter(lambda batch: [not held & set(ids) for ids in batch["labels"]], batched=True)
+        reduced_corpus[name] = dataset.map(remap, batched=True, features=features)
+    return reduced, datasets.DatasetDict(reduced_corpus)
 
 
 def as_dataset_dict(builder: datasets.DatasetBuilder) -> datasets.DatasetDict:

@@ -57,6 +57,32 @@ def test_exclude_labels_keeps_documents_and_their_other_labels(tmp_path):
         exclude_labels(space, corpus, ["Nope"])
 
 
+
+def test_exclude_labels_can_drop_the_training_documents_of_held_out_labels(tmp_path):
+    root = write_hoc(tmp_path / "hoc")
+    options = {"split_dir": str(root / "blue_split")}
+    space = load_label_space("hoc", data_dir=str(root), **options)
+    corpus = load_corpus("hoc", data_dir=str(root), cache_dir=str(tmp_path / "cache"), **options)
+    held = {space.names.index(INVASION), space.names.index(IMMUNE)}
+    reduced, dropped = exclude_labels(space, corpus, [INVASION, IMMUNE], held_out_documents="drop")
+    survivors = [row for row in corpus["train"] if not held & set(row["labels"])]
+    assert 0 < len(survivors) < len(corpus["train"])  # the fixture has documents of both sorts
+    names = dropped["train"].features["labels"].feature.names
+    assert [row["text"] for row in dropped["train"]] == [row["text"] for row in survivors]
+    for before, after in zip(survivors, dropped["train"]):
+        assert [names[i] for i in after["labels"]] == [space.names[i] for i in before["labels"]]
+    # Evaluation splits keep every document: the held-out labels are scored on them.
+    assert {s: len(dropped[s]) for s in ("validation", "test")} == {s: len(corpus[s]) for s in ("validation", "test")}
+    with pytest.raises(ValueError, match="held_out_documents must be one of"):
+        exclude_labels(space, corpus, [INVASION], held_out_documents="remove")
+
+
+def test_train_py_rejects_an_unknown_held_out_documents_value():
+    from labelwise.training.arguments import LabelwiseArguments
+
+    with pytest.raises(ValueError, match="--held_out_documents must be one of"):
+        LabelwiseArguments(model="lame", exclude_labels=INVASION, held_out_documents="remove")
+
 @pytest.mark.slow
 def test_hoc_zero_shot_runner_end_to_end_and_resumes(tmp_path):
     spec = importlib.util.spec_from_file_location("hoc_zero_shot", BENCH)
@@ -72,7 +98,8 @@ def test_hoc_zero_shot_runner_end_to_end_and_resumes(tmp_path):
     ]
     bench.main(argv)
     files = sorted(p.name for p in (tmp_path / "results").iterdir())
-    assert files == ["pair0__lame_agnostic__seed42.json", "pair0__similarity__seed42.json"]
+    assert files == ["pair0__lame_agnostic__seed42.json", "pair0__lame_agnostic_drop__seed42.json",
+                     "pair0__similarity__seed42.json"]
     for name in files:
         record = json.loads((tmp_path / "results" / name).read_text())
         assert record["held_out"] == [INVASION, IMMUNE]
@@ -81,6 +108,9 @@ def test_hoc_zero_shot_runner_end_to_end_and_resumes(tmp_path):
             assert 0 <= values["roc_auc"] <= 1
     lame = json.loads((tmp_path / "results" / files[0]).read_text())
     assert "--label_scoring label_agnostic" in lame["command"] and lame["seen_labels_test"]["test"]
+    assert "--held_out_documents keep" in lame["command"]
+    dropped = json.loads((tmp_path / "results" / files[1]).read_text())
+    assert "--held_out_documents drop" in dropped["command"]
     # The model was trained without the pair: not in its saved label set, and the summary says so.
     model = tmp_path / "work" / "pair0" / "seed42" / "model"
     config = json.loads((model / "config.json").read_text())
@@ -88,6 +118,11 @@ def test_hoc_zero_shot_runner_end_to_end_and_resumes(tmp_path):
     assert not {INVASION, IMMUNE} & set(config["id2label"].values())
     summary = json.loads((model / "training_summary.json").read_text())
     assert summary["dataset"]["excluded_labels"] == [INVASION, IMMUNE]
+    assert summary["dataset"]["held_out_documents"] == "keep"
+    assert f"Labels held out of training:** {INVASION}, {IMMUNE}" in (model / "README.md").read_text()
+    drop_model = tmp_path / "work" / "pair0_drop" / "seed42" / "model"
+    assert json.loads((drop_model / "training_summary.json").read_text())["dataset"]["held_out_documents"] == "drop"
+    assert "their training documents were dropped" in (drop_model / "README.md").read_text()
     # Finished runs are skipped.
     stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "results").iterdir()}
     assert bench.run_all(argparse.Namespace(
@@ -95,6 +130,9 @@ def test_hoc_zero_shot_runner_end_to_end_and_resumes(tmp_path):
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "results").iterdir()} == stamps
     table = bench.report(tmp_path / "results")
     assert table.count(f"| 0 | {INVASION} |") == 1 and table.count(f"| 0 | {IMMUNE} |") == 1
+    row = next(line for line in table.splitlines() if f"| {INVASION} |" in line)
+    cells = [cell.strip() for cell in row.split("|")[4:13]]
+    assert len(cells) == 9 and "-" not in cells  # AUC, F1@0.5, F1@tuned of all three methods filled in
 
 
 def test_similarity_baseline_scores_are_cosines(tmp_path):

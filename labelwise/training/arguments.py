@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from transformers import HfArgumentParser, TrainingArguments
 
+from labelwise.data_scripts import HELD_OUT_DOCUMENTS
 from labelwise.kinds import KINDS, get_kind, option_classes
 from labelwise.kinds.base import json_option as _json_option
 
@@ -46,6 +47,14 @@ class CommonArguments:
                   "list): removed from the label set and from every document's targets, documents kept. A "
                   "label-agnostic LAME (--label_scoring label_agnostic) can score them afterwards from their "
                   "descriptions."},
+    )
+    held_out_documents: str = field(
+        default="keep",
+        metadata={"help": "With --exclude_labels: 'keep' the training documents that carry a held-out label (with "
+                  "their other labels; one left with none trains as a negative for every label), or 'drop' them "
+                  "from the train split, so the model never reads the held-out topic (the usual zero-shot "
+                  "protocol). Validation and test keep every document.",
+                  "choices": list(HELD_OUT_DOCUMENTS)},
     )
     model_name_or_path: str = field(
         default="default",
@@ -116,6 +125,12 @@ class LabelwiseArguments(*reversed(option_classes()), CommonArguments):
 
     def __post_init__(self) -> None:
         get_kind(self.model)  # raises, listing the kinds, on an unknown name
+        if self.held_out_documents not in HELD_OUT_DOCUMENTS:  # a config file does not pass argparse's choices
+            raise ValueError(
+                f"--held_out_documents must be one of {list(HELD_OUT_DOCUMENTS)}, got {self.held_out_documents!r}."
+            )
+        if self.held_out_documents != "keep" and not self.excluded_labels():
+            logger.warning("--held_out_documents=%s does nothing without --exclude_labels.", self.held_out_documents)
         for option, owners in self.ignored_options().items():
             logger.warning(
                 "--%s=%s is an option of %s; --model %s ignores it.", option, getattr(self, option), owners, self.model

@@ -113,7 +113,8 @@ def write_summary(folder: str, args: LabelwiseArguments, training_args, task: Pr
         "task": task.task,
         "base_model": base_model_id(args),
         "dataset": {"name": args.corpus, "hub_id": None, "config": args.corpus_config(),
-                    **({"excluded_labels": args.excluded_labels()} if args.excluded_labels() else {})},
+                    **({"excluded_labels": args.excluded_labels(), "held_out_documents": args.held_out_documents}
+                       if args.excluded_labels() else {})},
         "hyperparameters": {
             "learning_rate": training_args.learning_rate,
             "head_learning_rate": args.head_learning_rate,
@@ -170,7 +171,7 @@ def run(argv: list[str] | None = None, extra_callbacks: tuple = ()) -> dict:
     space = load_label_space(args.corpus, data_dir=args.data_dir, **corpus_config)
     corpus = load_corpus(args.corpus, data_dir=args.data_dir, **corpus_config)
     if args.excluded_labels():
-        space, corpus = exclude_labels(space, corpus, args.excluded_labels())
+        space, corpus = exclude_labels(space, corpus, args.excluded_labels(), args.held_out_documents)
     task = prepare_task(args, space, corpus, backbone, seed=training_args.seed)
     if "validation" not in task.datasets:
         training_args.eval_strategy = "no"
