@@ -132,6 +132,19 @@ def test_registry_declarations_are_complete():
             assert getattr(defaults, field_.name) == field_.default
 
 
+def test_the_options_the_kinds_read_are_train_py_options():
+    """`KindArguments` (the kinds' view of train.py's options) names fields of `LabelwiseArguments`, same types."""
+    from dataclasses import fields
+
+    from labelwise.kinds.base import KindArguments
+
+    declared = {field_.name: field_.type for field_ in fields(LabelwiseArguments)}
+    assert KindArguments.__annotations__, "KindArguments declares no field"
+    for name, type_ in KindArguments.__annotations__.items():
+        assert name in declared, f"KindArguments.{name} is not an option of LabelwiseArguments (renamed?)"
+        assert declared[name] == type_, f"KindArguments.{name}: {type_!r}, but LabelwiseArguments.{name}: {declared[name]!r}"
+
+
 def test_unknown_kind_lists_every_kind():
     with pytest.raises(ValueError) as info:
         get_kind("lamee")
