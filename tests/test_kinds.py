@@ -135,12 +135,16 @@ def test_registry_declarations_are_complete():
 def test_the_options_the_kinds_read_are_train_py_options():
     """`KindArguments` (the kinds' view of train.py's options) names fields of `LabelwiseArguments`, same types."""
     from dataclasses import fields
+    from typing import get_type_hints
 
     from labelwise.kinds.base import KindArguments
 
-    declared = {field_.name: field_.type for field_ in fields(LabelwiseArguments)}
-    assert KindArguments.__annotations__, "KindArguments declares no field"
-    for name, type_ in KindArguments.__annotations__.items():
+    # Resolved types: HfArgumentParser replaces a dataclass field's string type by the type itself.
+    hints = get_type_hints(LabelwiseArguments)
+    declared = {field_.name: hints[field_.name] for field_ in fields(LabelwiseArguments)}
+    read = get_type_hints(KindArguments)
+    assert read, "KindArguments declares no field"
+    for name, type_ in read.items():
         assert name in declared, f"KindArguments.{name} is not an option of LabelwiseArguments (renamed?)"
         assert declared[name] == type_, f"KindArguments.{name}: {type_!r}, but LabelwiseArguments.{name}: {declared[name]!r}"
 
