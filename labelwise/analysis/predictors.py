@@ -21,7 +21,8 @@ repository (`org/repo--module.Class`) is refused even with the flag.
 
 This module needs only transformers and torch (imported when a model is loaded) and the table of
 views, so `labelwise.analysis.space.write_space_files` can copy it into a Hub Space that does not
-install labelwise, next to the demo app, the viewer and `labelwise.views` (as `labelwise_views.py`). Nothing here calls the network unless `model` is a Hub id.
+install labelwise, next to the demo app, the viewer and `labelwise.views` (as `labelwise_views.py`).
+Nothing here calls the network unless `model` is a Hub id.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from labelwise.views import VIEWS  # the demo's table of views (standard library only)
 
-if TYPE_CHECKING:  # type hints only: importing these costs time (datasets, transformers) and nothing at run time
+if TYPE_CHECKING:  # type hints only: datasets and transformers are slow to import and not needed to declare a kind
     from datasets import DatasetDict
     from transformers import PreTrainedTokenizerBase
 
