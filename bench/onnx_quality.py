@@ -49,7 +49,7 @@ def ade_split(data_dir: str) -> tuple[list[dict], list[dict]]:
 
 
 def train_ade(args) -> None:
-    from labelwise.ner.tagger import TransformerTagger
+    from labelwise.training.tagger import TransformerTagger
 
     train, test = ade_split(args.data_dir)
     print(f"ADE fold {ADE_FOLD}: {len(train)} training, {len(test)} test sentences", flush=True)

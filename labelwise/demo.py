@@ -2,14 +2,14 @@
 
     python -m labelwise.demo --model runs/hoc-lame --port 7860
 
-What the page shows depends on the model's view (`labelwise.analysis.predictors.VIEWS`, read from
-`config.json`): LAME labels with the document shaded by the selected label's attention, labels per
+What the page shows depends on the model's view (`labelwise.views.VIEWS`, re-exported by
+`labelwise.analysis.predictors`, read from `config.json`): LAME labels with the document shaded by the selected label's attention, labels per
 hierarchy level, ADR entity spans, or labels with probabilities.
 
 The loading is `labelwise.analysis.predictors` and the rendering `labelwise.analysis.viewer`. This
-module needs only gradio, transformers, torch and those two, so
-`labelwise.analysis.space.write_space_files` can copy all three into a Hub Space that does not
-install labelwise. Nothing here calls the network unless `model` is a Hub id.
+module needs only gradio, transformers, torch and those two (with `labelwise.views`, which the
+predictors read), so `labelwise.analysis.space.write_space_files` can copy them into a Hub Space
+that does not install labelwise. Nothing here calls the network unless `model` is a Hub id.
 
 A model's own code (`auto_map`, `custom_pipelines` in its config.json) runs only with
 `--trust_remote_code` (`trust_remote_code=True` in Python), as in transformers; see
@@ -35,7 +35,7 @@ except ImportError:  # inside a Hub Space the predictors and the viewer are copi
 __all__ = ["KINDS", "RemoteCodeError", "build_demo", "default_theme", "detect_kind", "load_predictor", "main"]
 
 KINDS = tuple(VIEWS)
-"""The views the demo shows (`labelwise.analysis.predictors.VIEWS`)."""
+"""The views the demo shows (`labelwise.views.VIEWS`, through `labelwise.analysis.predictors`)."""
 
 
 def build_demo(

@@ -132,6 +132,23 @@ def test_registry_declarations_are_complete():
             assert getattr(defaults, field_.name) == field_.default
 
 
+def test_the_options_the_kinds_read_are_train_py_options():
+    """`KindArguments` (the kinds' view of train.py's options) names fields of `LabelwiseArguments`, same types."""
+    from dataclasses import fields
+    from typing import get_type_hints
+
+    from labelwise.kinds.base import KindArguments
+
+    # Resolved types: HfArgumentParser replaces a dataclass field's string type by the type itself.
+    hints = get_type_hints(LabelwiseArguments)
+    declared = {field_.name: hints[field_.name] for field_ in fields(LabelwiseArguments)}
+    read = get_type_hints(KindArguments)
+    assert read, "KindArguments declares no field"
+    for name, type_ in read.items():
+        assert name in declared, f"KindArguments.{name} is not an option of LabelwiseArguments (renamed?)"
+        assert declared[name] == type_, f"KindArguments.{name}: {type_!r}, but LabelwiseArguments.{name}: {declared[name]!r}"
+
+
 def test_unknown_kind_lists_every_kind():
     with pytest.raises(ValueError) as info:
         get_kind("lamee")

@@ -133,3 +133,13 @@ def test_command_prints_and_writes_the_table(tmp_path, monkeypatch, capsys):
     assert "data: {'input': 20" in capsys.readouterr().out
     saved = json.loads((tmp_path / "dictionary_fold1.json").read_text())
     assert saved["signature"]["data"]["corpus_options"] == {"include_negative": False} and saved["n_test"] == 10
+
+
+def test_transformer_method_is_the_training_layers_tagger(tmp_path):
+    # The tagger that trains lives in labelwise.training.tagger (it reads the kinds and the Trainer setup);
+    # cross-validation imports it from there when the transformer method is asked for.
+    from labelwise.training.tagger import TransformerTagger
+
+    tagger = crossval.make_tagger("transformer", {"backbone": "default", "num_train_epochs": 2}, str(tmp_path))
+    assert isinstance(tagger, TransformerTagger) and tagger.output_dir == str(tmp_path)
+    assert tagger.training_args == {"num_train_epochs": 2, "head_learning_rate": None}

@@ -14,8 +14,8 @@ from labelwise.ner.tagger import (
     predict_tags,
     split_sentences_and_words,
     tokenize_and_align,
-    train_tagger,
 )
+from labelwise.training.tagger import train_tagger
 
 LABELS = ["O", "B-ADR", "I-ADR"]
 SENTENCES = [
@@ -89,7 +89,7 @@ def test_train_predict_spans_on_long_text(tmp_path):
 
 
 def test_transformer_tagger_truncation_exists_before_fit():
-    from labelwise.ner.tagger import TransformerTagger
+    from labelwise.training.tagger import TransformerTagger
 
     tagger = TransformerTagger(backbone="default")
     assert tagger.truncation == {}  # set in __init__, filled per split by fit / predict
@@ -98,7 +98,7 @@ def test_transformer_tagger_truncation_exists_before_fit():
 def test_crossval_tagger_trains_every_parameter_at_one_learning_rate():
     # The published ADE cross-validation used one learning rate for encoder and classifier (BioBERT's
     # NER script); routing the tagger through train.py's path must not give the classifier 1e-3.
-    from labelwise.ner.tagger import TransformerTagger
+    from labelwise.training.tagger import TransformerTagger
 
     assert TransformerTagger(backbone="default").training_args["head_learning_rate"] is None
     assert TransformerTagger(backbone="default", head_learning_rate=1e-3).training_args["head_learning_rate"] == 1e-3

@@ -1,9 +1,10 @@
 """Load a trained labelwise model (folder or Hub repo) as `predict(text) -> prediction dict`.
 
 The prediction dicts are the shapes `labelwise.analysis.viewer` renders. Which loader a model gets
-is its *view*, read from `config.json` (`VIEWS`): the model kinds of `labelwise.kinds` each name
-theirs (`ModelKind.view`), and `tests/test_kinds.py` checks that every kind's saved model is
-detected as its view and renders.
+is its *view*, read from `config.json` (`VIEWS`, declared in `labelwise.views` and re-exported here;
+this module holds one loader per view): the model kinds of `labelwise.kinds` each name theirs
+(`ModelKind.view`), and `tests/test_kinds.py` checks that every kind's saved model is detected as
+its view and renders.
 
 * `lame`: `model_type == "lame"`; the LAME pipeline (`label-attention-classification`): labels,
   probabilities, evidence and per-word attention.
@@ -18,9 +19,10 @@ transformers. Without it, LAME and layer-wise models are served by labelwise's o
 needs its own code raises `RemoteCodeError` naming the config entries. Code from another
 repository (`org/repo--module.Class`) is refused even with the flag.
 
-This module needs only transformers and torch (imported when a model is loaded), so
-`labelwise.analysis.space.write_space_files` can copy it into a Hub Space that does not install
-labelwise, next to the demo app and the viewer. Nothing here calls the network unless `model` is a Hub id.
+This module needs only transformers and torch (imported when a model is loaded) and the table of
+views, so `labelwise.analysis.space.write_space_files` can copy it into a Hub Space that does not
+install labelwise, next to the demo app, the viewer and `labelwise.views` (as `labelwise_views.py`).
+Nothing here calls the network unless `model` is a Hub id.
 """
 
 from __future__ import annotations
@@ -28,8 +30,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+try:
+    from labelwise.views import VIEWS, View
+except ImportError:  # inside a Hub Space the table of views is copied next to this file
+    from labelwise_views import VIEWS, View  # type: ignore[no-redef]
 
 __all__ = ["VIEWS", "RemoteCodeError", "View", "detect_kind", "load_predictor", "remote_code_entries"]
 
@@ -259,43 +265,22 @@ def _classification_predictor(
     return predict
 
 
-@dataclass(frozen=True)
-class View:
-    """How the demo recognises, loads and introduces one prediction shape.
+Loader = Callable[[str, dict, str | None, float | None, bool], Callable[[str], dict]]
+"""`(model, config, device, threshold, trust_remote_code) -> predict` of one view."""
 
-    Attributes:
-        model_type: `config.json["model_type"]` that selects this view (checked first), or None.
-        architecture_suffix: an `architectures` suffix that selects it (checked after every model_type).
-        load: `(model, config, device, threshold, trust_remote_code) -> predict`.
-        intro: the demo page's one-line instructions.
-    """
-
-    model_type: str | None
-    architecture_suffix: str | None
-    load: Callable[[str, dict, str | None, float, bool], Callable[[str], dict]]
-    intro: str
-
-
-VIEWS: dict[str, View] = {
-    "lame": View(
-        "lame", None, _lame_predictor,
-        "Paste a document: the model predicts its labels, and shades each word by how much the selected "
-        "label attended to it. Click a label to switch.",
-    ),
-    "layerwise": View(
-        "labelwise_layerwise", None, _layerwise_predictor,
-        "Paste a document: the model predicts labels at every level of the hierarchy.",
-    ),
-    "ner": View(
-        None, "ForTokenClassification", _ner_predictor,
-        "Paste a text: the model marks adverse drug reaction spans; hover a span for its score.",
-    ),
-    "classification": View(
-        None, "ForSequenceClassification", _classification_predictor,
-        "Paste a document: the model predicts its labels with probabilities.",
-    ),
+_LOADERS: dict[str, Loader] = {
+    "lame": _lame_predictor,
+    "layerwise": _layerwise_predictor,
+    "ner": _ner_predictor,
+    "classification": _classification_predictor,
 }
-"""Every view by name: the demo's and the viewer's only per-model-kind table."""
+# One loader per view of `VIEWS`: a view without one could be detected but not loaded.
+if set(_LOADERS) != set(VIEWS):
+    # Not ImportError: the demo would take that for "labelwise is not installed" and hide this message.
+    raise RuntimeError(
+        f"labelwise/analysis/predictors.py: _LOADERS has loaders for {sorted(_LOADERS)} but labelwise/views.py "
+        f"declares the views {sorted(VIEWS)}; add or remove a loader so that they match."
+    )
 
 
 def load_predictor(
@@ -314,7 +299,7 @@ def load_predictor(
     config = _read_config(model)
     kind = detect_kind(config)
     _check_trust(model, config, trust_remote_code)
-    predict = VIEWS[kind].load(model, config, device, threshold, trust_remote_code)
+    predict = _LOADERS[kind](model, config, device, threshold, trust_remote_code)
 
     def checked(text: str) -> dict:
         if not isinstance(text, str) or not text.strip():

@@ -11,16 +11,32 @@ import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from labelwise.analysis.predictors import VIEWS  # the demo's table (standard library only at import)
+from labelwise.views import VIEWS  # the demo's table of views (standard library only)
 
-if TYPE_CHECKING:  # type hints only: importing these here would be circular (arguments read the kinds)
+if TYPE_CHECKING:  # type hints only: datasets and transformers are slow to import and not needed to declare a kind
     from datasets import DatasetDict
     from transformers import PreTrainedTokenizerBase
 
     from labelwise.data_scripts import LabelSpace
-    from labelwise.training.arguments import LabelwiseArguments
+
+
+class KindArguments(Protocol):
+    """The `train.py` options that the shared code of the kinds reads (this module, `ModelKind.check`).
+
+    `labelwise.training.arguments.LabelwiseArguments` has these fields (the common options) plus every
+    kind's own `options` dataclass, which a kind's module reads for its own settings. The kinds name this
+    protocol rather than `LabelwiseArguments`, which is built from the kinds' options (the training
+    layer reads the kinds, never the reverse: docs/DEVELOPING.md, "Layers"); `tests/test_kinds.py`
+    checks that `LabelwiseArguments` declares each field below with the same type.
+    """
+
+    corpus: str
+    max_length: int
+    dropout: float | None
+    threshold: float
+    preprocess_documents: bool
 
 
 class TaskMismatchError(ValueError):
@@ -76,7 +92,7 @@ class ModelKind:
             checkpoint), or None for a plain `save_pretrained`.
         pipeline_file: the remote-code file of that pipeline (checked by `push_to_hub.py`).
         model_type: `config.json["model_type"]` of a saved model, when the kind has its own.
-        view: the prediction shape the demo and viewer show (a key of `labelwise.analysis.predictors.VIEWS`).
+        view: the prediction shape the demo and viewer show (a key of `labelwise.views.VIEWS`).
         dropout_fields: config fields besides BERT's that `--dropout` sets.
         needs_descriptions / needs_hierarchy: what the corpus must provide besides a matching task.
         evaluate_test: optional `(trainer, task, args) -> dict` replacing `Trainer.evaluate` on the test split.
@@ -104,13 +120,13 @@ class ModelKind:
     def __post_init__(self) -> None:
         if self.view not in VIEWS:
             raise ValueError(
-                f"ModelKind {self.name!r}: view must be one of {list(VIEWS)} (labelwise/analysis/predictors.py), "
+                f"ModelKind {self.name!r}: view must be one of {list(VIEWS)} (labelwise/views.py), "
                 f"got {self.view!r}."
             )
         if (self.pipeline_task is None) != (self.pipeline_file is None):
             raise ValueError(f"ModelKind {self.name!r}: give pipeline_task and pipeline_file together.")
 
-    def check(self, args: LabelwiseArguments, space: LabelSpace) -> None:
+    def check(self, args: KindArguments, space: LabelSpace) -> None:
         """Fail before training when corpus `args.corpus` (label space `space`) lacks what this kind needs."""
         if space.task not in self.tasks:
             raise TaskMismatchError(
@@ -159,7 +175,7 @@ def json_option(name: str, value: Any, kind: type) -> Any:
     return parsed
 
 
-def dropout_overrides(args: LabelwiseArguments, extra_fields: tuple[str, ...] = ()) -> dict:
+def dropout_overrides(args: KindArguments, extra_fields: tuple[str, ...] = ()) -> dict:
     """Config fields that `--dropout` sets: encoder, attention and head dropout alike."""
     if args.dropout is None:
         return {}
@@ -183,19 +199,19 @@ class DocumentSegmentOptions:
     )
 
 
-def segment_fields(args: LabelwiseArguments) -> dict:
+def segment_fields(args: DocumentSegmentOptions) -> dict:
     """The config fields of `DocumentSegmentOptions`, for a model built from `args`."""
     return {"max_document_length": args.max_document_length, "segment_stride": args.segment_stride}
 
 
-def document_length(args: LabelwiseArguments) -> int:
+def document_length(args: KindArguments) -> int:
     """Pieces a document is tokenized to: `--max_document_length` when the kind reads segments and it is set,
     else `--max_length`."""
     return getattr(args, "max_document_length", None) or args.max_length
 
 
 def text_encoder(
-    args: LabelwiseArguments, tokenizer: PreTrainedTokenizerBase, max_length: int | None = None
+    args: KindArguments, tokenizer: PreTrainedTokenizerBase, max_length: int | None = None
 ) -> Callable[[list[str]], dict]:
     """Tokenise documents (after the layer-wise paper's normalisation with `--preprocess_documents`), truncated
     at `max_length` pieces (default `--max_length`)."""
@@ -244,7 +260,7 @@ def label_feature_names(corpus: DatasetDict) -> list[str]:
 
 
 def prepare_flat(
-    args: LabelwiseArguments,
+    args: KindArguments,
     space: LabelSpace,
     corpus: DatasetDict,
     backbone: str,

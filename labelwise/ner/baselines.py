@@ -1,6 +1,6 @@
 """The BioBERT ADR paper's three baselines: dictionary, CRF, BiLSTM-CRF.
 
-All share the interface of `labelwise.ner.tagger.TransformerTagger`, so cross-validation treats
+All share the interface of `labelwise.training.tagger.TransformerTagger`, so cross-validation treats
 them alike: `fit(tokens_list, tags_list)` with one IOB2 tag per word, then
 `predict(tokens_list) -> tags_list`.
 """

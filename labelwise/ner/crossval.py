@@ -180,7 +180,8 @@ def make_tagger(method: str, options: dict, workdir: str):
     if method == "bilstm_crf":
         return BiLSTMCRFTagger(**options)
     if method == "transformer":
-        from .tagger import TransformerTagger
+        # The training layer (it reads the kinds and train.py's Trainer): this command sits above it.
+        from labelwise.training.tagger import TransformerTagger
 
         return TransformerTagger(output_dir=workdir, **options)
     raise ValueError(f"unknown method {method!r}; choose from {sorted(METHODS)}")
