@@ -30,6 +30,15 @@ same documents at 512, all models interleaved in one process: training step time
 the encoder's share of LAME's inference (`encode_documents` alone), time per piece, and peak RSS
 (a fresh process per model and length, as above). One JSON file per label count and length set,
 `lengths_<labels>_<lengths>.json`.
+
+Serving footprint under two allocator settings:
+
+    python bench/bench_lame.py --inference_memory --labels 1000 4271 8922 --threads 1 --reps 2
+    python bench/bench_lame.py --inference_memory --report
+
+measures only the peak RSS after loading and two inferences (vanilla; LAME shortlisted, then exact),
+in fresh processes, with glibc's default allocator settings and with a fixed mmap threshold
+(`MALLOC_MMAP_THRESHOLD_=131072`), `inference_memory_<labels>.json` per label count.
 """
 
 from __future__ import annotations
@@ -190,12 +199,13 @@ def peak_rss_mib() -> float:
 
 def measure_memory(
     kind: str, labels: int, seq_len: int, batch_size: int, positives: int, shortlist: int, lame_options: dict,
-    threads: int,
+    threads: int, train: bool = True, env: dict[str, str] | None = None,
 ) -> dict[str, float]:
     """Peak RSS (MiB) of a fresh process that loads `kind`, then runs 2 inferences (LAME: first
-    shortlisted, when it has a first stage, then exact), then 2 training steps; the peak is read
-    after each stage. The peak only grows, so each reading is the peak of everything up to it:
-    `infer` (loading + inference, the serving footprint), `train` (the whole run)."""
+    shortlisted, when it has a first stage, then exact), then (with `train`) 2 training steps; the
+    peak is read after each stage. The peak only grows, so each reading is the peak of everything up
+    to it: `infer` (loading + inference, the serving footprint), `train` (the whole run). `env`: extra
+    environment variables of the process (e.g. glibc's `MALLOC_MMAP_THRESHOLD_`)."""
     code = (
         "import sys, json, torch; sys.path.insert(0, %r); torch.set_num_threads(%d)\n"
         "import bench_lame as b\n"
@@ -205,18 +215,70 @@ def measure_memory(
         "    [b.infer(m, batch, shortlist=%d) for _ in range(2)]; peaks['infer_shortlist'] = b.peak_rss_mib()\n"
         "[b.infer(m, batch, **({'shortlist': 0} if %r == 'lame' else {})) for _ in range(2)]\n"
         "peaks['infer'] = b.peak_rss_mib()\n"
-        "opt = torch.optim.AdamW(m.parameters(), lr=1e-5); y = b.gold(%d, %d, %d)\n"
-        "m.train(); [b.train_step(m, opt, batch, y) for _ in range(2)]\n"
-        "peaks['train'] = b.peak_rss_mib()\n"
+        "if %r:\n"
+        "    opt = torch.optim.AdamW(m.parameters(), lr=1e-5); y = b.gold(%d, %d, %d)\n"
+        "    m.train(); [b.train_step(m, opt, batch, y) for _ in range(2)]\n"
+        "    peaks['train'] = b.peak_rss_mib()\n"
         "print(json.dumps(peaks))\n"
     ) % (
         str(HERE), threads, kind, labels, json.dumps(lame_options), seq_len, batch_size, kind, shortlist, shortlist,
-        kind, batch_size, labels, positives,
+        kind, train, batch_size, labels, positives,
     )
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **(env or {})})
     if output.returncode != 0:  # e.g. killed for memory
         return {"error": output.stderr[-2000:]}
     return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+ALLOCATORS = {"glibc default": {}, "fixed mmap threshold": {"MALLOC_MMAP_THRESHOLD_": "131072"}}
+"""The allocator settings of the inference-memory benchmark. glibc raises its mmap threshold each time a
+large block is freed, after which blocks of that size come from the heap and stay resident when freed;
+a fixed threshold (the environment variable, read at process start) turns that off."""
+
+
+def run_inference_memory(options, lame_options: dict) -> None:
+    """Serving footprint only: peak RSS after loading and 2 inferences, vanilla against LAME (exact and
+    shortlisted), under each allocator setting of `ALLOCATORS`, `--reps` fresh processes each.
+    One result file per label count, `inference_memory_<labels>.json`."""
+    for labels in options.labels:
+        path = Path(options.output_dir, f"inference_memory_{labels}{options.tag}.json")
+        if path.exists() and not options.force:
+            print(f"{path}: exists, skipped")
+            continue
+        record = {"labels": labels, "seq_len": options.seq_len, "batch": options.batch, "shortlist": options.shortlist,
+                  "lame_options": lame_options, "threads": options.threads, "reps": options.reps, "peak_rss_mib": {}}
+        for setting, env in ALLOCATORS.items():
+            runs: dict[str, list[float]] = {}
+            for _ in range(options.reps):
+                for kind in ("vanilla", "lame"):
+                    peaks = measure_memory(kind, labels, options.seq_len, options.batch, options.positives,
+                                           options.shortlist, lame_options, options.threads, train=False, env=env)
+                    if "error" in peaks:
+                        raise RuntimeError(f"{kind} at {labels} labels ({setting}): {peaks['error']}")
+                    for stage, value in peaks.items():
+                        runs.setdefault(f"{kind}_{stage}", []).append(value)
+            record["peak_rss_mib"][setting] = {"env": env, **runs}
+        path.write_text(json.dumps(record, indent=2))
+        print(path.name + ": " + "; ".join(
+            f"{setting}: " + ", ".join(f"{k} {statistics.median(v):.0f}" for k, v in runs.items() if k != "env")
+            for setting, runs in record["peak_rss_mib"].items()
+        ), flush=True)
+
+
+def report_inference_memory(output_dir: str, tag: str = "") -> str:
+    """Markdown rows: labels, allocator, median peak MiB vanilla / LAME exact / LAME shortlisted, ratios."""
+    lines = []
+    for path in sorted(Path(output_dir).glob(f"inference_memory_*{tag}.json"), key=lambda p: json.loads(p.read_text())["labels"]):
+        record = json.loads(path.read_text())
+        for setting, runs in record["peak_rss_mib"].items():
+            vanilla = statistics.median(runs["vanilla_infer"])
+            exact = statistics.median(runs["lame_infer"])
+            shortlisted = runs.get("lame_infer_shortlist")
+            short = f"{statistics.median(shortlisted):,.0f}" if shortlisted else "-"
+            lines.append(
+                f"| {record['labels']:,} | {setting} | {vanilla:,.0f} | {exact:,.0f} | {short} | **{exact / vanilla:.2f}** |"
+            )
+    return "\n".join(lines)
 
 
 def measure_lengths(
@@ -398,18 +460,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--report", action="store_true", help="Print the table rows of the results and stop.")
     parser.add_argument(
+        "--inference_memory", action="store_true",
+        help="Only the serving footprint (peak RSS after loading and inference), under each allocator setting.",
+    )
+    parser.add_argument(
         "--doc_lengths", type=int, nargs="+", default=None,
         help="Long-document benchmark at these lengths (pieces) for the first --labels count, instead of the label sweep.",
     )
     options = parser.parse_args(argv)
     if options.report:
-        print(report(options.output_dir, options.tag))
+        print(report_inference_memory(options.output_dir, options.tag) if options.inference_memory
+              else report(options.output_dir, options.tag))
         return
     torch.set_num_threads(options.threads)
     lame_options = json.loads(options.lame_options)
     os.makedirs(options.output_dir, exist_ok=True)
     if options.doc_lengths:
         run_lengths(options, lame_options)
+        return
+    if options.inference_memory:
+        run_inference_memory(options, lame_options)
         return
     for labels in options.labels:
         path = Path(options.output_dir, f"labels_{labels}{options.tag}.json")

@@ -598,15 +598,19 @@ class LameForSequenceClassification(BertPreTrainedModel):
             # in the caches (at 4,271 labels, 190 MB where 6.5 MB are needed).
             return self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, 0].clone()
         ids = list(range(count)) if label_ids is None else list(label_ids)
-        # Chunks of similar length carry little padding; the rows are put back in order afterwards.
+        # Chunks of similar length carry little padding; each chunk's rows are written back in place.
         order = sorted(range(count), key=lambda row: len(lengths[ids[row]]))
-        parts = []
+        # Written into one output allocated up front: no list of parts and no concatenated copy.
+        encoded = None
         for start in range(0, count, chunk):
             rows = order[start : start + chunk]
             input_ids, mask = self._description_batch(device, [ids[row] for row in rows], token_ids)
-            parts.append(self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, 0].clone())
-        encoded = torch.cat(parts)
-        return encoded[torch.as_tensor(order, device=encoded.device).argsort()]
+            states = self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, 0]
+            if encoded is None:
+                encoded = states.new_empty(count, states.shape[-1])
+            encoded[torch.as_tensor(rows, device=encoded.device)] = states
+            del states, input_ids, mask
+        return encoded
 
     def _weights_key(self) -> tuple:
         # In-place updates (optimizer steps, load_state_dict, copy_) bump a tensor's version counter;
