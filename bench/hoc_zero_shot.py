@@ -22,6 +22,8 @@ For each pair, three methods:
   (`model.add_labels`) and scored on the test split.
 - `lame_agnostic_drop`: the same with `--held_out_documents drop`: the training documents that carry
   a label of the pair are removed from the train split, so the model never reads the held-out topic.
+- `lame_agnostic_drop_mean`: `lame_agnostic_drop` with `--description_pooling mean`: label embeddings
+  are the mean of the description's token states (how MiniLM was trained) instead of its [CLS] state.
 - `similarity`: the untuned encoder's cosine between the mean-pooled document and description
   embeddings (`labelwise.analysis.similarity_baseline`); its threshold is tuned on the dev split
   over the same 8 seen labels (micro-F1, cosines from -1 to 1 in steps of 0.01).
@@ -52,9 +54,15 @@ from lame_comparison import budget_arguments, budget_of, corpus_arguments  # noq
 
 PAIRS = [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]
 """Indices into the sorted hallmark names (see the module docstring)."""
-METHODS = ("lame_agnostic", "lame_agnostic_drop", "similarity")
-LAME_METHODS = {"lame_agnostic": "keep", "lame_agnostic_drop": "drop"}
-"""The trained methods and their `--held_out_documents`."""
+LAME_METHODS = {
+    "lame_agnostic": ["--held_out_documents", "keep"],
+    "lame_agnostic_drop": ["--held_out_documents", "drop"],
+    "lame_agnostic_drop_mean": ["--held_out_documents", "drop", "--description_pooling", "mean"],
+}
+"""The trained methods and their train.py arguments beyond the shared ones."""
+METHODS = (*LAME_METHODS, "similarity")
+SHORT_NAMES = {"lame_agnostic": "LAME keep", "lame_agnostic_drop": "LAME drop",
+               "lame_agnostic_drop_mean": "LAME drop mean", "similarity": "cosine"}
 COSINE_CANDIDATES = np.round(np.arange(-1.0, 1.0, 0.01), 2)
 
 
@@ -134,17 +142,19 @@ def model_probabilities(folder: Path, texts: list[str], max_length: int, batch_s
 
 
 def run_lame(pair: int, seed: int, data_root: Path, work_dir: Path, train_args: list[str],
-             held_out_documents: str = "keep") -> dict:
+             method: str = "lame_agnostic") -> dict:
     """Train the label-agnostic LAME without the pair, then score the pair on the test split."""
     from labelwise.training.cli import run
 
     space, corpus = load_hoc(data_root)
     names = held_out(pair, space.names)
     budget = budget_of("hoc")
-    output_dir = work_dir / (f"pair{pair}" if held_out_documents == "keep" else f"pair{pair}_{held_out_documents}") / f"seed{seed}"
+    # lame_agnostic keeps the folder name it had before the other methods existed.
+    folder = f"pair{pair}" if method == "lame_agnostic" else f"pair{pair}_{method.removeprefix('lame_agnostic_')}"
+    output_dir = work_dir / folder / f"seed{seed}"
     argv = (
-        ["--model", "lame", "--label_scoring", "label_agnostic", "--exclude_labels", json.dumps(names),
-         "--held_out_documents", held_out_documents]
+        ["--model", "lame", "--label_scoring", "label_agnostic", "--exclude_labels", json.dumps(names)]
+        + LAME_METHODS[method]
         + corpus_arguments("hoc", data_root) + budget_arguments(budget)
         + ["--seed", str(seed), "--output_dir", str(output_dir), "--save_total_limit", "1", "--disable_tqdm", "true"]
         + train_args
@@ -206,8 +216,7 @@ def run_all(options: argparse.Namespace) -> list[Path]:
                 continue
             started = time.time()
             if method in LAME_METHODS:
-                record = run_lame(pair, options.seed, options.data_root, options.work_dir, options.train_args,
-                                  LAME_METHODS[method])
+                record = run_lame(pair, options.seed, options.data_root, options.work_dir, options.train_args, method)
             else:
                 record = run_similarity(pair, options.data_root, options.similarity_model,
                                         int(budget_of("hoc")["max_length"]))
@@ -225,12 +234,13 @@ def run_all(options: argparse.Namespace) -> list[Path]:
 
 
 def report(results: Path) -> str:
-    """Markdown table: one row per held-out label, the methods side by side (test split, one seed)."""
+    """Markdown table: one row per held-out label, the methods with results side by side (test split, one seed)."""
     records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(results.glob("*.json"))]
     rows: dict[tuple, dict] = {}
     for record in records:
         for name, values in record["labels"].items():
             rows.setdefault((record["pair"], name), {})[record["method"]] = (record, values)
+    methods = [method for method in METHODS if any(method in entries for entries in rows.values())]
 
     def auc(entry) -> str:
         return "-" if entry is None or entry[1]["roc_auc"] is None else f"{entry[1]['roc_auc']:.3f}"
@@ -242,19 +252,19 @@ def report(results: Path) -> str:
         tuned = f" ({record['tuned_threshold']:.2f})" if key == "f1_at_tuned" else ""
         return f"{100 * values[key]:.1f}{tuned}"
 
-    header = " | ".join(("LAME keep", "LAME drop", "cosine"))
+    header = " | ".join(SHORT_NAMES[method] for method in methods)
     lines = [
         f"| pair | held-out hallmark | test positives | AUC: {header} | F1@0.5: {header} "
         f"| F1@tuned (thr): {header} |",
-        "|---|---|---|" + "---|" * 9,
+        "|---|---|---|" + "---|" * (3 * len(methods)),
     ]
-    for (pair, name), methods in sorted(rows.items()):
-        positives = next(iter(methods.values()))[1]["test_positives"]
-        entries = [methods.get(method) for method in METHODS]
+    for (pair, name), entries in sorted(rows.items()):
+        positives = next(iter(entries.values()))[1]["test_positives"]
+        found = [entries.get(method) for method in methods]
         lines.append(
             f"| {pair} | {name} | {positives} | "
-            + " | ".join([auc(e) for e in entries] + [f1(e, "f1_at_0.5") for e in entries]
-                         + [f1(e, "f1_at_tuned") for e in entries]) + " |"
+            + " | ".join([auc(e) for e in found] + [f1(e, "f1_at_0.5") for e in found]
+                         + [f1(e, "f1_at_tuned") for e in found]) + " |"
         )
     return "\n".join(lines)
 

@@ -19,6 +19,7 @@ FEATURE_HEADS = ("none", "cnn")
 LABEL_SAMPLING = ("auto", "none", "sampled")
 FIRST_STAGES = ("auto", "none", "bilinear")
 LABEL_SCORINGS = ("label_specific", "label_agnostic")
+DESCRIPTION_POOLINGS = ("cls", "mean")
 # Above this many labels, "auto" turns on sampled label training and the first-stage scorer: encoding
 # every description with gradient in every step costs more than the documents from a few hundred
 # labels on (docs/BENCHMARKS.md).
@@ -45,6 +46,12 @@ class LameConfig(BertConfig):
             build its label queries.
         max_description_length (`int`, defaults to 64):
             Token budget of one description, [CLS] and [SEP] included.
+        description_pooling (`str`, defaults to `"cls"`):
+            How a description's token states become its label embedding (the label's query and, with
+            `label_scoring="label_agnostic"`, what its output row is computed from). `"cls"`: the [CLS]
+            state (the paper). `"mean"`: the masked mean of the description's token states, the pooling
+            sentence encoders such as all-MiniLM-L6-v2 were trained with; their [CLS] state was never
+            trained to summarise a text (docs/RESULTS.md compares the two for unseen labels).
         label_embedding_mode (`str`, defaults to `"joint"`):
             `"joint"`: descriptions are re-encoded by the shared encoder in every training step and
             fine-tuned with it (section 2.2 of the paper). `"static"`: encoded once, without
@@ -161,6 +168,7 @@ class LameConfig(BertConfig):
         label_descriptions: list[str] | None = None,
         label_description_token_ids: list[list[int]] | None = None,
         max_description_length: int = 64,
+        description_pooling: str = "cls",
         label_embedding_mode: str = "joint",
         num_label_attention_blocks: int = 1,
         label_attention_heads: int = 12,
@@ -210,6 +218,7 @@ class LameConfig(BertConfig):
         self.label_descriptions = label_descriptions
         self.label_description_token_ids = label_description_token_ids
         self.max_description_length = max_description_length
+        self.description_pooling = description_pooling
         self.label_embedding_mode = label_embedding_mode
         self.num_label_attention_blocks = num_label_attention_blocks
         self.label_attention_heads = label_attention_heads
@@ -263,6 +272,7 @@ class LameConfig(BertConfig):
         choice("label_sampling", self.label_sampling, LABEL_SAMPLING)
         choice("first_stage", self.first_stage, FIRST_STAGES)
         choice("label_scoring", self.label_scoring, LABEL_SCORINGS)
+        choice("description_pooling", self.description_pooling, DESCRIPTION_POOLINGS)
         positive_fields = ("label_cache_refresh_steps", "description_batch_size")
         for field in ("label_sample_negatives", "shortlist_size", "label_chunk_size") + positive_fields:
             value = getattr(self, field)

@@ -1,7 +1,7 @@
 """LAME: fine-tuning a BERT encoder with a label-attention head (Nguyen and Ji, 2022).
 
-The encoder reads the document and every label's description. Each description's [CLS] state is
-its label's query; a stack of multi-head cross-attention blocks lets every label read the
+The encoder reads the document and every label's description. Each description's [CLS] state (or
+the mean of its token states, `config.description_pooling`) is its label's query; a stack of multi-head cross-attention blocks lets every label read the
 document's token states; a per-label output layer turns each label's vector into one logit.
 
 This file is shipped with every LAME checkpoint as remote code: it imports only torch,
@@ -585,7 +585,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
     def _encode_descriptions(
         self, label_ids: list[int] | None = None, token_ids: list[list[int]] | None = None
     ) -> torch.Tensor:
-        """[CLS] states `(k, hidden)` of the descriptions of `label_ids` (default: all), with gradient
+        """Embeddings `(k, hidden)` of the descriptions of `label_ids` (default: all), with gradient
         if enabled. Without gradient, encoded `description_batch_size` descriptions at a time (bounded memory).
         `token_ids` replaces the config's tokenized label descriptions (candidate labels)."""
         device = self.bert.embeddings.word_embeddings.weight.device
@@ -594,9 +594,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
         chunk = self.config.description_batch_size if not torch.is_grad_enabled() else 0
         if not chunk or chunk >= count:
             input_ids, mask = self._description_batch(device, label_ids, token_ids)
-            # A copy, not a view: the [CLS] view would keep every token state of every description alive
-            # in the caches (at 4,271 labels, 190 MB where 6.5 MB are needed).
-            return self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, 0].clone()
+            return self._pool_description(self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask)
         ids = list(range(count)) if label_ids is None else list(label_ids)
         # Chunks of similar length carry little padding; each chunk's rows are written back in place.
         order = sorted(range(count), key=lambda row: len(lengths[ids[row]]))
@@ -605,12 +603,22 @@ class LameForSequenceClassification(BertPreTrainedModel):
         for start in range(0, count, chunk):
             rows = order[start : start + chunk]
             input_ids, mask = self._description_batch(device, [ids[row] for row in rows], token_ids)
-            states = self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, 0]
+            states = self._pool_description(self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask)
             if encoded is None:
                 encoded = states.new_empty(count, states.shape[-1])
             encoded[torch.as_tensor(rows, device=encoded.device)] = states
             del states, input_ids, mask
         return encoded
+
+    def _pool_description(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Token states `(k, width, hidden)` of k descriptions and their mask `(k, width)` -> `(k, hidden)`
+        label embeddings, pooled as `config.description_pooling` says."""
+        if self.config.description_pooling == "mean":
+            weights = mask.unsqueeze(-1).to(states.dtype)
+            return (states * weights).sum(1) / weights.sum(1).clamp(min=1)
+        # A copy, not a view: the [CLS] view would keep every token state of every description alive
+        # in the caches (at 4,271 labels, 190 MB where 6.5 MB are needed).
+        return states[:, 0].clone()
 
     def _weights_key(self) -> tuple:
         # In-place updates (optimizer steps, load_state_dict, copy_) bump a tensor's version counter;
@@ -623,7 +631,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
         )
 
     def encode_label_descriptions(self) -> torch.Tensor:
-        """The [CLS] state of every label description: `(num_labels, hidden)`.
+        """The embedding of every label description: `(num_labels, hidden)` ([CLS] or mean, `config.description_pooling`).
 
         In training with `label_embedding_mode="joint"` (and an unfrozen encoder) the descriptions
         are encoded in every call, with gradient, once for the whole batch: every document sees

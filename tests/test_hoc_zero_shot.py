@@ -99,7 +99,7 @@ def test_hoc_zero_shot_runner_end_to_end_and_resumes(tmp_path):
     bench.main(argv)
     files = sorted(p.name for p in (tmp_path / "results").iterdir())
     assert files == ["pair0__lame_agnostic__seed42.json", "pair0__lame_agnostic_drop__seed42.json",
-                     "pair0__similarity__seed42.json"]
+                     "pair0__lame_agnostic_drop_mean__seed42.json", "pair0__similarity__seed42.json"]
     for name in files:
         record = json.loads((tmp_path / "results" / name).read_text())
         assert record["held_out"] == [INVASION, IMMUNE]
@@ -110,7 +110,11 @@ def test_hoc_zero_shot_runner_end_to_end_and_resumes(tmp_path):
     assert "--label_scoring label_agnostic" in lame["command"] and lame["seen_labels_test"]["test"]
     assert "--held_out_documents keep" in lame["command"]
     dropped = json.loads((tmp_path / "results" / files[1]).read_text())
-    assert "--held_out_documents drop" in dropped["command"]
+    assert "--held_out_documents drop" in dropped["command"] and "--description_pooling" not in dropped["command"]
+    mean = json.loads((tmp_path / "results" / files[2]).read_text())
+    assert "--held_out_documents drop --description_pooling mean" in mean["command"]
+    mean_config = json.loads((tmp_path / "work" / "pair0_drop_mean" / "seed42" / "model" / "config.json").read_text())
+    assert mean_config["description_pooling"] == "mean"
     # The model was trained without the pair: not in its saved label set, and the summary says so.
     model = tmp_path / "work" / "pair0" / "seed42" / "model"
     config = json.loads((model / "config.json").read_text())
@@ -131,8 +135,8 @@ def test_hoc_zero_shot_runner_end_to_end_and_resumes(tmp_path):
     table = bench.report(tmp_path / "results")
     assert table.count(f"| 0 | {INVASION} |") == 1 and table.count(f"| 0 | {IMMUNE} |") == 1
     row = next(line for line in table.splitlines() if f"| {INVASION} |" in line)
-    cells = [cell.strip() for cell in row.split("|")[4:13]]
-    assert len(cells) == 9 and "-" not in cells  # AUC, F1@0.5, F1@tuned of all three methods filled in
+    cells = [cell.strip() for cell in row.split("|")[4:16]]
+    assert len(cells) == 12 and "-" not in cells  # AUC, F1@0.5, F1@tuned of all four methods filled in
 
 
 def test_similarity_baseline_scores_are_cosines(tmp_path):

@@ -51,7 +51,9 @@ def train_one_step(checkpoint: str, output_dir: Path, kind: str, *extra: str) ->
     ])
 
 
-HEAD_VARIANTS = {"lame-label-agnostic": ("lame", ("--label_scoring", "label_agnostic"))}
+HEAD_VARIANTS = {
+    "lame-label-agnostic": ("lame", ("--label_scoring", "label_agnostic", "--description_pooling", "mean")),
+}
 """Head options walked like a kind of their own: a name -> (kind, extra train.py arguments)."""
 
 WALKS = {name: (name, ()) for name in KINDS} | HEAD_VARIANTS
@@ -71,6 +73,7 @@ def test_every_kind_trains_saves_publishes_and_renders(checkpoint, tmp_path, wal
     assert f"pipeline_tag: {kind.pipeline_tag}" in card and f"`{name}`" in card
     label_agnostic = "label_agnostic" in extra
     assert (summary["hyperparameters"].get("label_scoring") == "label_agnostic") == label_agnostic
+    assert (summary["hyperparameters"].get("description_pooling") == "mean") == label_agnostic
     assert ("Labels this model was not trained on" in card) == label_agnostic
 
     # Publishable as it is: remote code complete, the kind's pipeline shipped, nothing to warn about.

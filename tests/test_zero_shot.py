@@ -161,10 +161,31 @@ def test_agnostic_head_trains_with_sampling_first_stage_and_shortlist(checkpoint
     assert logits(model, tokenizer).shape == (2, 9)
 
 
+@pytest.mark.parametrize("batch_size", [64, 2])
+def test_mean_description_pooling_is_the_masked_mean_of_each_description_alone(checkpoint, tokenizer, batch_size):
+    assert len({len(tokenizer(text)["input_ids"]) for text in DESCRIPTIONS.values()}) > 1  # padding happens
+    model = agnostic(checkpoint, description_pooling="mean", description_batch_size=batch_size)
+    with torch.no_grad():
+        pooled = model.encode_label_descriptions()
+        for row, text in enumerate(DESCRIPTIONS.values()):
+            alone = tokenizer(text, return_tensors="pt")  # no padding: every position is a real token
+            states = model.bert(**alone).last_hidden_state[0]
+            torch.testing.assert_close(pooled[row], states.mean(0), rtol=0, atol=1e-5)
+            assert not torch.allclose(pooled[row], states[0], atol=1e-3)  # not the [CLS] state
+    cls = agnostic(checkpoint, description_batch_size=batch_size)
+    with torch.no_grad():
+        first = cls.bert(**tokenizer(list(DESCRIPTIONS.values()), return_tensors="pt", padding=True)).last_hidden_state[:, 0]
+        torch.testing.assert_close(cls.encode_label_descriptions(), first, rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="description_pooling must be one of"):
+        LameConfig(label_descriptions=["a"], hidden_size=32, num_attention_heads=4, label_attention_heads=4,
+                   description_pooling="max")
+
+
 # ------------------------------------------------------------------- saving and loading
 @pytest.mark.slow
-def test_new_label_set_saves_and_reloads_without_labelwise(checkpoint, tokenizer, tmp_path):
-    model = agnostic(checkpoint)
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_new_label_set_saves_and_reloads_without_labelwise(checkpoint, tokenizer, tmp_path, pooling):
+    model = agnostic(checkpoint, description_pooling=pooling)
     model.set_label_descriptions({"vessel": DESCRIPTIONS["vessel"], "rash": NEW["rash"]}, tokenizer)
     model.add_labels({"fever": NEW["fever"]}, tokenizer)
     pipe = pipeline("label-attention-classification", model=model, tokenizer=tokenizer)
@@ -189,6 +210,7 @@ print(json.dumps({{"logits": logits, "labels": model.config.id2label, "candidate
     assert completed.returncode == 0, completed.stderr[-3000:]
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     assert result["labels"] == {"0": "vessel", "1": "rash", "2": "fever"}
+    assert json.loads((tmp_path / "config.json").read_text())["description_pooling"] == pooling
     torch.testing.assert_close(torch.tensor(result["logits"]), torch.tensor(expected), rtol=0, atol=1e-5)
     assert [entry["label"] for entry in result["candidate"]] == ["tumor"]
     assert result["candidate"][0]["score"] == pytest.approx(expected_candidate, abs=1e-6)

@@ -30,6 +30,11 @@ class LameOptions(DocumentSegmentOptions):
     num_label_attention_blocks: int = field(default=1, metadata={"help": "Stacked label-attention blocks."})
     label_embedding_mode: str = field(default="joint", metadata={"help": "joint (fine-tuned) or static descriptions."})
     max_description_length: int = field(default=64, metadata={"help": "Token budget of one label description."})
+    description_pooling: str = field(
+        default="cls",
+        metadata={"help": "Label embedding from a description's token states: cls (the [CLS] state, the paper) or "
+                  "mean (their masked mean, as sentence encoders such as all-MiniLM-L6-v2 were trained)."},
+    )
     label_sampling: str = field(
         default="auto",
         metadata={"help": "LAME descriptions encoded with gradient per step: none (all), sampled (the batch's "
@@ -80,6 +85,7 @@ def lame_model(
         num_label_attention_blocks=args.num_label_attention_blocks,
         label_embedding_mode=args.label_embedding_mode,
         max_description_length=args.max_description_length,
+        description_pooling=args.description_pooling,
         label_sampling=args.label_sampling,
         label_sample_negatives=args.label_sample_negatives,
         hard_negative_fraction=args.hard_negative_fraction,
@@ -136,6 +142,8 @@ def summary_hyperparameters(args, model) -> dict:
         values.update(max_document_length=config.max_document_length, segment_stride=config.segment_stride)
     if config.label_agnostic:
         values["label_scoring"] = config.label_scoring
+    if config.description_pooling != "cls":
+        values["description_pooling"] = config.description_pooling
     return values
 
 
