@@ -3,6 +3,7 @@
     python bench/hoc_zero_shot.py --data_root ../shared/data            # run every unfinished pair (resumable)
     python bench/hoc_zero_shot.py --pairs 0 --methods lame_agnostic     # one pair, one method
     python bench/hoc_zero_shot.py --report                              # markdown table of the finished runs
+    python bench/hoc_zero_shot.py --report --plot docs/images/hoc_zero_shot_auc.png   # and the AUC bars
 
 The rotation, fixed before any run: the 10 hallmark names sorted alphabetically,
     0 Activating invasion and metastasis      1 Avoiding immune destruction
@@ -269,6 +270,41 @@ def report(results: Path) -> str:
     return "\n".join(lines)
 
 
+def plot_auc(results: Path, path: Path) -> Path:
+    """Grouped bars: each held-out hallmark's test ROC-AUC, one bar per method with results; chance at 0.5."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(results.glob("*.json"))]
+    aucs: dict[str, dict[str, float | None]] = {}
+    for record in records:
+        for name, values in record["labels"].items():
+            aucs.setdefault(name, {})[record["method"]] = values["roc_auc"]
+    names = sorted(aucs)
+    methods = [method for method in METHODS if any(method in by_method for by_method in aucs.values())]
+    width = 0.8 / max(len(methods), 1)
+    figure, axis = plt.subplots(figsize=(9, 4.5))
+    for k, method in enumerate(methods):
+        heights = [aucs[name].get(method) for name in names]
+        positions = [i + (k - (len(methods) - 1) / 2) * width for i in range(len(names))]
+        axis.bar([x for x, h in zip(positions, heights) if h is not None], [h for h in heights if h is not None],
+                 width=width, label=SHORT_NAMES[method])
+    axis.axhline(0.5, color="grey", linestyle="--", linewidth=1, label="chance")
+    axis.set_xticks(range(len(names)))
+    axis.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
+    axis.set_ylim(0, 1.12)  # room for the legend above the bars
+    axis.set_ylabel("test ROC-AUC of the held-out hallmark")
+    axis.set_title("HoC hallmarks unseen in training, scored from their descriptions")
+    axis.legend(fontsize=8, ncol=len(methods) + 1, loc="upper center")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_root", type=Path, default=REPO.parent / "shared" / "data",
@@ -282,9 +318,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train_args", nargs=argparse.REMAINDER, default=[],
                         help="Further train.py arguments, after everything else (e.g. a smaller budget for a check).")
     parser.add_argument("--report", action="store_true", help="Print the table of the finished runs.")
+    parser.add_argument("--plot", type=Path, default=None,
+                        help="With --report: also draw each held-out hallmark's AUC per method to this PNG.")
     options = parser.parse_args(argv)
     if options.report:
         print(report(options.results_dir))
+        if options.plot:
+            print(f"plot: {plot_auc(options.results_dir, options.plot)}")
         return
     run_all(options)
 

@@ -137,6 +137,8 @@ def test_hoc_zero_shot_runner_end_to_end_and_resumes(tmp_path):
     row = next(line for line in table.splitlines() if f"| {INVASION} |" in line)
     cells = [cell.strip() for cell in row.split("|")[4:16]]
     assert len(cells) == 12 and "-" not in cells  # AUC, F1@0.5, F1@tuned of all four methods filled in
+    picture = bench.plot_auc(tmp_path / "results", tmp_path / "auc.png")
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_similarity_baseline_scores_are_cosines(tmp_path):
