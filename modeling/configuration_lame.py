@@ -149,6 +149,15 @@ class LameConfig(BertConfig):
             label never seen in training is scored from its description alone: the label set can be
             replaced or extended after training (`set_label_descriptions`, `add_labels`, the
             pipeline's `candidate_labels`).
+        similarity_term (`bool`, defaults to `False`):
+            Label-agnostic heads only: add `t * cos(m, e)` to every logit, where `m` is the masked mean of
+            the document's token states, `e` the label's description embedding and `t` a learned scale
+            (starting at `similarity_scale`). With `description_pooling="mean"` and a sentence encoder,
+            the untrained head then starts from the encoder's own document-description similarity, which
+            ranks unseen labels well before any training (docs/RESULTS.md); training learns a correction.
+        similarity_scale (`float`, defaults to 10.0):
+            Initial value of that scale: cosines between a document and descriptions differ by tenths,
+            which this turns into logit differences of about one.
         decision_threshold (`float`, defaults to 0.5):
             Multi-label models: the probability from which the pipeline predicts a label.
             `train.py --tune_thresholds` sets it to the value that maximises micro-F1 on the
@@ -194,6 +203,8 @@ class LameConfig(BertConfig):
         max_document_length: int | None = None,
         segment_stride: int = 0,
         label_scoring: str = "label_specific",
+        similarity_term: bool = False,
+        similarity_scale: float = 10.0,
         decision_threshold: float = 0.5,
         label_thresholds: list[float] | None = None,
         **kwargs,
@@ -245,6 +256,8 @@ class LameConfig(BertConfig):
         self.max_document_length = max_document_length
         self.segment_stride = segment_stride
         self.label_scoring = label_scoring
+        self.similarity_term = bool(similarity_term)
+        self.similarity_scale = float(similarity_scale)
         self.decision_threshold = float(decision_threshold)
         self.label_thresholds = [float(t) for t in label_thresholds] if label_thresholds is not None else None
         self._validate()
@@ -273,6 +286,11 @@ class LameConfig(BertConfig):
         choice("first_stage", self.first_stage, FIRST_STAGES)
         choice("label_scoring", self.label_scoring, LABEL_SCORINGS)
         choice("description_pooling", self.description_pooling, DESCRIPTION_POOLINGS)
+        if self.similarity_term and self.label_scoring != "label_agnostic":
+            raise ValueError(
+                "LameConfig.similarity_term=True needs label_scoring='label_agnostic' (a label-specific head "
+                "learns a free weight row per label instead)."
+            )
         positive_fields = ("label_cache_refresh_steps", "description_batch_size")
         for field in ("label_sample_negatives", "shortlist_size", "label_chunk_size") + positive_fields:
             value = getattr(self, field)

@@ -34,6 +34,13 @@ def padding_fill_value(dtype: torch.dtype) -> float:
     return torch.finfo(dtype).min
 
 
+def masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """`(batch, seq_len, hidden)` states and their `(batch, seq_len)` 0/1 mask -> `(batch, hidden)` mean of
+    the real positions (a row without any gives zeros)."""
+    weights = mask.unsqueeze(-1).to(states.dtype)
+    return (states * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+
 @dataclass
 class LameClassifierOutput(ModelOutput):
     """Output of [`LameForSequenceClassification`].
@@ -229,18 +236,31 @@ class LameDescriptionOutput(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.label_weight = nn.Linear(config.hidden_size, config.hidden_size, bias=False)
         self.label_bias = nn.Linear(config.hidden_size, 1)
+        # `config.similarity_term`: a learned multiple of the document-description cosine.
+        self.similarity_scale = nn.Parameter(torch.tensor(config.similarity_scale)) if config.similarity_term else None
 
     def forward(
-        self, label_states: torch.Tensor, label_ids: torch.Tensor | slice | None, label_embeddings: torch.Tensor
+        self,
+        label_states: torch.Tensor,
+        label_ids: torch.Tensor | slice | None,
+        label_embeddings: torch.Tensor,
+        document_vectors: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """`label_states` `(batch, k, hidden)` and the k labels' description embeddings, `(k, hidden)` or
-        `(batch, k, hidden)` -> `(batch, k)` logits. `label_ids` is not read: the description says it all."""
+        `(batch, k, hidden)` -> `(batch, k)` logits. `label_ids` is not read: the description says it all.
+        `document_vectors` `(batch, hidden)`: the documents' mean token states, read with `config.similarity_term`."""
         features = label_states if self.dense is None else torch.tanh(self.dense(label_states))
         features = self.dropout(features)
         embeddings = label_embeddings.to(features.dtype)
         weight = self.label_weight(embeddings)  # (k, hidden) or (batch, k, hidden)
         bias = self.label_bias(embeddings).squeeze(-1)
-        return (features * weight).sum(-1) / math.sqrt(features.shape[-1]) + bias
+        logits = (features * weight).sum(-1) / math.sqrt(features.shape[-1]) + bias
+        if self.similarity_scale is not None:
+            if document_vectors is None:
+                raise ValueError("LameDescriptionOutput: similarity_term needs the documents' mean token states.")
+            cosine = F.cosine_similarity(document_vectors.to(features.dtype).unsqueeze(-2), embeddings, dim=-1)
+            logits = logits + self.similarity_scale.to(features.dtype) * cosine
+        return logits
 
 
 class LameFirstStage(nn.Module):
@@ -283,8 +303,7 @@ class LameFirstStage(nn.Module):
     def forward(self, tokens: torch.Tensor, token_mask: torch.Tensor, label_embeddings: torch.Tensor) -> torch.Tensor:
         """`tokens` `(batch, seq_len, hidden)`, `token_mask` `(batch, seq_len)`, `label_embeddings`
         `(num_labels, hidden)` -> `(batch, num_labels)` logits."""
-        mask = token_mask.unsqueeze(-1).to(tokens.dtype)
-        pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1)
+        pooled = masked_mean(tokens, token_mask)
         documents = self.document(pooled)
         labels = self._project_labels(label_embeddings, documents.dtype)
         bias = self.bias if self.bias is not None else self.label_bias(label_embeddings.to(documents.dtype)).squeeze(-1)
@@ -424,6 +443,8 @@ class LameForSequenceClassification(BertPreTrainedModel):
             init.zeros_(module.bias)
         if isinstance(module, LameFirstStage) and module.bias is not None:
             init.zeros_(module.bias)
+        if isinstance(module, LameDescriptionOutput) and module.similarity_scale is not None:
+            init.constant_(module.similarity_scale, self.config.similarity_scale)
 
     # ----------------------------------------------------------------- label embeddings
     @classmethod
@@ -614,8 +635,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
         """Token states `(k, width, hidden)` of k descriptions and their mask `(k, width)` -> `(k, hidden)`
         label embeddings, pooled as `config.description_pooling` says."""
         if self.config.description_pooling == "mean":
-            weights = mask.unsqueeze(-1).to(states.dtype)
-            return (states * weights).sum(1) / weights.sum(1).clamp(min=1)
+            return masked_mean(states, mask)
         # A copy, not a view: the [CLS] view would keep every token state of every description alive
         # in the caches (at 4,271 labels, 190 MB where 6.5 MB are needed).
         return states[:, 0].clone()
@@ -760,6 +780,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
             input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states
         )
         document_tokens = tokens
+        document_vectors = masked_mean(document_tokens, attention_mask) if self.config.similarity_term else None
         if self.feature_head is not None:
             tokens = self.feature_head(tokens, attention_mask)
         keys_values = [block.project_tokens(tokens) for block in self.label_blocks]
@@ -790,7 +811,9 @@ class LameForSequenceClassification(BertPreTrainedModel):
                 label_embeddings = self._encode_descriptions(ids)
             else:
                 label_embeddings = cached[label_ids]
-            partial, _ = self._run_head(label_embeddings, label_ids, keys_values, attention_mask, need_weights=False)
+            partial, _ = self._run_head(
+                label_embeddings, label_ids, keys_values, attention_mask, need_weights=False, document_vectors=document_vectors
+            )
             logits = self._complete_logits(partial, label_ids.expand(partial.shape[0], -1), first_stage_logits)
             loss = self.compute_loss(partial, labels, label_ids=label_ids, label_weights=column_weights)
         else:
@@ -801,7 +824,8 @@ class LameForSequenceClassification(BertPreTrainedModel):
             if not self.training and first_stage_logits is not None and 0 < k < num_labels:
                 label_ids = first_stage_logits.topk(k, dim=-1).indices  # (batch, k)
                 partial, weights = self._run_head(
-                    label_embeddings[label_ids], label_ids, keys_values, attention_mask, bool(output_cross_attentions)
+                    label_embeddings[label_ids], label_ids, keys_values, attention_mask, bool(output_cross_attentions),
+                    document_vectors,
                 )
                 logits = self._complete_logits(partial, label_ids, first_stage_logits)
                 if output_cross_attentions:
@@ -814,7 +838,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
                         cross_attentions.append(full.scatter(2, index, block_weights))
             else:
                 logits, cross_attentions = self._run_head(
-                    label_embeddings, None, keys_values, attention_mask, bool(output_cross_attentions)
+                    label_embeddings, None, keys_values, attention_mask, bool(output_cross_attentions), document_vectors
                 )
             if labels is not None:
                 loss = self.compute_loss(logits, labels)
@@ -883,6 +907,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
         keys_values: list[tuple[torch.Tensor, torch.Tensor]],
         token_mask: torch.Tensor,
         need_weights: bool,
+        document_vectors: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
         """The label-attention blocks and the output layer, `config.label_chunk_size` labels at a time.
 
@@ -896,6 +921,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
             keys_values: each block's `(keys, values)` from `project_tokens`.
             token_mask: `(batch, seq_len)`.
             need_weights: also return each block's `(batch, heads, k, seq_len)` attention weights.
+            document_vectors: `(batch, hidden)` mean token states, for `config.similarity_term`.
 
         Returns:
             `(batch, k)` logits and the per-block weights (or `None`).
@@ -910,7 +936,8 @@ class LameForSequenceClassification(BertPreTrainedModel):
                 states, block_weights = block.attend(states, keys, values, token_mask, need_weights)
                 if need_weights:
                     weights[index].append(block_weights)
-            logits.append(self.classifier(states, ids, label_embeddings[..., start : start + chunk, :]))
+            extra = {} if document_vectors is None else {"document_vectors": document_vectors}
+            logits.append(self.classifier(states, ids, label_embeddings[..., start : start + chunk, :], **extra))
         logits = torch.cat(logits, dim=-1)
         return logits, [torch.cat(parts, dim=2) for parts in weights] if need_weights else None
 

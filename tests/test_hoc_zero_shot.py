@@ -99,7 +99,8 @@ def test_hoc_zero_shot_runner_end_to_end_and_resumes(tmp_path):
     bench.main(argv)
     files = sorted(p.name for p in (tmp_path / "results").iterdir())
     assert files == ["pair0__lame_agnostic__seed42.json", "pair0__lame_agnostic_drop__seed42.json",
-                     "pair0__lame_agnostic_drop_mean__seed42.json", "pair0__similarity__seed42.json"]
+                     "pair0__lame_agnostic_drop_mean__seed42.json", "pair0__lame_agnostic_drop_sim__seed42.json",
+                     "pair0__similarity__seed42.json"]
     for name in files:
         record = json.loads((tmp_path / "results" / name).read_text())
         assert record["held_out"] == [INVASION, IMMUNE]
@@ -114,7 +115,9 @@ def test_hoc_zero_shot_runner_end_to_end_and_resumes(tmp_path):
     mean = json.loads((tmp_path / "results" / files[2]).read_text())
     assert "--held_out_documents drop --description_pooling mean" in mean["command"]
     mean_config = json.loads((tmp_path / "work" / "pair0_drop_mean" / "seed42" / "model" / "config.json").read_text())
-    assert mean_config["description_pooling"] == "mean"
+    assert mean_config["description_pooling"] == "mean" and not mean_config["similarity_term"]
+    sim_config = json.loads((tmp_path / "work" / "pair0_drop_sim" / "seed42" / "model" / "config.json").read_text())
+    assert sim_config["description_pooling"] == "mean" and sim_config["similarity_term"]
     # The model was trained without the pair: not in its saved label set, and the summary says so.
     model = tmp_path / "work" / "pair0" / "seed42" / "model"
     config = json.loads((model / "config.json").read_text())
@@ -135,8 +138,8 @@ def test_hoc_zero_shot_runner_end_to_end_and_resumes(tmp_path):
     table = bench.report(tmp_path / "results")
     assert table.count(f"| 0 | {INVASION} |") == 1 and table.count(f"| 0 | {IMMUNE} |") == 1
     row = next(line for line in table.splitlines() if f"| {INVASION} |" in line)
-    cells = [cell.strip() for cell in row.split("|")[4:16]]
-    assert len(cells) == 12 and "-" not in cells  # AUC, F1@0.5, F1@tuned of all four methods filled in
+    cells = [cell.strip() for cell in row.split("|")[4:19]]
+    assert len(cells) == 15 and "-" not in cells  # AUC, F1@0.5, F1@tuned of all five methods filled in
     picture = bench.plot_auc(tmp_path / "results", tmp_path / "auc.png")
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

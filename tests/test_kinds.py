@@ -52,7 +52,9 @@ def train_one_step(checkpoint: str, output_dir: Path, kind: str, *extra: str) ->
 
 
 HEAD_VARIANTS = {
-    "lame-label-agnostic": ("lame", ("--label_scoring", "label_agnostic", "--description_pooling", "mean")),
+    "lame-label-agnostic": (
+        "lame", ("--label_scoring", "label_agnostic", "--description_pooling", "mean", "--similarity_term", "true"),
+    ),
 }
 """Head options walked like a kind of their own: a name -> (kind, extra train.py arguments)."""
 
@@ -74,6 +76,7 @@ def test_every_kind_trains_saves_publishes_and_renders(checkpoint, tmp_path, wal
     label_agnostic = "label_agnostic" in extra
     assert (summary["hyperparameters"].get("label_scoring") == "label_agnostic") == label_agnostic
     assert (summary["hyperparameters"].get("description_pooling") == "mean") == label_agnostic
+    assert (summary["hyperparameters"].get("similarity_term") is True) == label_agnostic
     assert ("Labels this model was not trained on" in card) == label_agnostic
 
     # Publishable as it is: remote code complete, the kind's pipeline shipped, nothing to warn about.

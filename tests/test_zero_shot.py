@@ -75,8 +75,9 @@ def test_agnostic_head_has_no_parameter_with_a_label_dimension(checkpoint):
         {},
         {"light_label_head": True, "label_chunk_size": 1},
         {"first_stage": "bilinear", "label_embedding_mode": "static", "num_label_attention_blocks": 2},
+        {"similarity_term": True, "description_pooling": "mean", "label_chunk_size": 2},
     ],
-    ids=["full", "light-chunked", "first-stage-static-2blocks"],
+    ids=["full", "light-chunked", "first-stage-static-2blocks", "similarity-mean"],
 )
 def test_adding_labels_keeps_the_scores_of_existing_labels(checkpoint, tokenizer, options):
     model = agnostic(checkpoint, **options)
@@ -146,7 +147,7 @@ def test_agnostic_head_trains_with_sampling_first_stage_and_shortlist(checkpoint
                     enumerate(["rash", "fever", "tumor", "drug", "growth", "skin", "blood", "cell"])}
     model = agnostic(
         checkpoint, label_descriptions=descriptions, label_sampling="sampled", label_sample_negatives=3,
-        first_stage="bilinear", shortlist_size=4, label_chunk_size=3,
+        first_stage="bilinear", shortlist_size=4, label_chunk_size=3, similarity_term=True,
     ).train()
     encoded = tokenizer(TEXTS, return_tensors="pt", padding=True)
     targets = torch.zeros(2, 8)
@@ -156,9 +157,46 @@ def test_agnostic_head_trains_with_sampling_first_stage_and_shortlist(checkpoint
     assert torch.isfinite(output.loss)
     assert model.classifier.label_weight.weight.grad.abs().sum() > 0
     assert model.first_stage.label_bias.weight.grad.abs().sum() > 0
+    assert model.classifier.similarity_scale.grad.abs() > 0
     model.eval()
     model.add_labels({"new": "a new label about the skin"}, tokenizer)
     assert logits(model, tokenizer).shape == (2, 9)
+
+
+def test_similarity_term_adds_the_scaled_document_description_cosine(checkpoint, tokenizer):
+    model = agnostic(checkpoint, similarity_term=True, description_pooling="mean")
+    with torch.no_grad():
+        model.classifier.similarity_scale.fill_(7.0)
+        with_term = logits(model, tokenizer)
+        model.classifier.similarity_scale.zero_()
+        without = logits(model, tokenizer)
+        documents = tokenizer(TEXTS, return_tensors="pt", padding=True)
+        states = model.bert(**documents).last_hidden_state
+        mask = documents["attention_mask"].unsqueeze(-1).float()
+        document_means = (states * mask).sum(1) / mask.sum(1)
+        cosines = torch.stack([
+            torch.nn.functional.cosine_similarity(
+                document_means, model.bert(**tokenizer(text, return_tensors="pt")).last_hidden_state[0].mean(0)[None], dim=-1
+            )
+            for text in DESCRIPTIONS.values()
+        ], dim=1)
+    torch.testing.assert_close(with_term - without, 7.0 * cosines, rtol=0, atol=1e-4)
+
+
+def test_similarity_scale_starts_at_its_config_value_and_is_saved(checkpoint, tmp_path):
+    torch.manual_seed(0)
+    model = LameForSequenceClassification.from_pretrained(
+        checkpoint, label_descriptions=DESCRIPTIONS, label_attention_heads=4, label_scoring="label_agnostic",
+        similarity_term=True, similarity_scale=4.0, problem_type="multi_label_classification",
+    )
+    assert model.classifier.similarity_scale.item() == 4.0  # not left uninitialised by the meta-device build
+    with torch.no_grad():
+        model.classifier.similarity_scale.fill_(2.5)  # as if trained
+    model.save_pretrained(str(tmp_path))
+    assert LameForSequenceClassification.from_pretrained(str(tmp_path)).classifier.similarity_scale.item() == 2.5
+    with pytest.raises(ValueError, match="similarity_term=True needs label_scoring='label_agnostic'"):
+        LameConfig(label_descriptions=["a"], hidden_size=32, num_attention_heads=4, label_attention_heads=4,
+                   similarity_term=True)
 
 
 @pytest.mark.parametrize("batch_size", [64, 2])

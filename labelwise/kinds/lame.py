@@ -69,6 +69,13 @@ class LameOptions(DocumentSegmentOptions):
         metadata={"help": "LAME output layer: label_specific (a weight row per label, the paper) or label_agnostic "
                   "(computed from each label's description: labels unseen in training can be scored)."},
     )
+    similarity_term: bool = field(
+        default=False,
+        metadata={"help": "label_agnostic only: add a learned multiple of the cosine between the document's mean "
+                  "token state and the label's description embedding to each logit (with --description_pooling "
+                  "mean the head starts from the encoder's own similarity ranking)."},
+    )
+    similarity_scale: float = field(default=10.0, metadata={"help": "Initial value of that learned multiple."})
 
 
 DROPOUT_FIELDS = ("label_attention_dropout",)
@@ -97,6 +104,8 @@ def lame_model(
         description_batch_size=args.description_batch_size,
         light_label_head=args.light_label_head,
         label_scoring=args.label_scoring,
+        similarity_term=args.similarity_term,
+        similarity_scale=args.similarity_scale,
         freeze_encoder=False,
         feature_head="none",
         **segment_fields(args),
@@ -144,6 +153,8 @@ def summary_hyperparameters(args, model) -> dict:
         values["label_scoring"] = config.label_scoring
     if config.description_pooling != "cls":
         values["description_pooling"] = config.description_pooling
+    if config.similarity_term:
+        values.update(similarity_term=True, similarity_scale=config.similarity_scale)
     return values
 
 
