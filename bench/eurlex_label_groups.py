@@ -38,6 +38,9 @@ Methods (`METHODS`):
   256-label shortlist at inference), on this budget;
 - `lame_agnostic`: `lame` with `--label_scoring label_agnostic` (issue 13's head); new labels are
   added with `model.add_labels` before scoring;
+- `lame_agnostic_sim`: `lame_agnostic` with mean-pooled descriptions and the cosine term
+  (`--description_pooling mean --similarity_term true`), the variant that beat the similarity
+  baseline on held-out HoC hallmarks (docs/RESULTS.md);
 - `lame_2048`: `lame` with `--max_document_length 2048`;
 - `similarity`: no training; the untuned encoder's mean-pooled document and description embeddings,
   ranked by cosine (`labelwise.analysis.similarity_baseline`, shared with `bench/hoc_zero_shot.py`).
@@ -120,6 +123,10 @@ METHODS = {
     "layerwise_flat": Method(("--model", "layerwise", "--guidance", "flat"), False),
     "lame": Method(LAME, False),
     "lame_agnostic": Method(LAME + ("--label_scoring", "label_agnostic"), True, "issue 13 (label_scoring)"),
+    "lame_agnostic_sim": Method(
+        LAME + ("--label_scoring", "label_agnostic", "--description_pooling", "mean", "--similarity_term", "true"),
+        True, "issue 13 (similarity_term)",
+    ),
     "lame_2048": Method(LAME + ("--max_document_length", "2048"), False, "issue 12 part 4 (max_document_length)"),
     "similarity": Method((), True),
 }

@@ -101,7 +101,8 @@ def test_runner_trains_scores_resumes_and_reports(tmp_path, corpus, tiny_budget,
 
 
 def test_methods_this_checkout_cannot_train_are_named(tmp_path, corpus, tiny_budget):
-    for method, option in (("lame_agnostic", "--label_scoring"), ("lame_2048", "--max_document_length")):
+    for method, option in (("lame_agnostic", "--label_scoring"), ("lame_agnostic_sim", "--similarity_term"),
+                           ("lame_2048", "--max_document_length")):
         why = bench.missing_option(method)
         if why is None:  # the option exists (issue 13 / issue 12 part 4 merged): the method runs
             checkpoint = tiny_bert_checkpoint(tmp_path / f"tiny_{method}")
