@@ -21,7 +21,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import ModelOutput
 
 from .configuration_lame import LameConfig
-from .segments import DocumentSegments, split_for_encoder
+from .segments import DocumentSegments, masked_mean, split_for_encoder
 
 
 def padding_fill_value(dtype: torch.dtype) -> float:
@@ -32,13 +32,6 @@ def padding_fill_value(dtype: torch.dtype) -> float:
     minimum still makes `exp(score - max)` exactly 0, i.e. padding gets no attention weight.
     """
     return torch.finfo(dtype).min
-
-
-def masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """`(batch, seq_len, hidden)` states and their `(batch, seq_len)` 0/1 mask -> `(batch, hidden)` mean of
-    the real positions (a row without any gives zeros)."""
-    weights = mask.unsqueeze(-1).to(states.dtype)
-    return (states * weights).sum(1) / weights.sum(1).clamp(min=1)
 
 
 @dataclass

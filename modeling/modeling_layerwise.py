@@ -22,7 +22,7 @@ from transformers.utils import ModelOutput
 
 from .configuration_layerwise import LayerwiseConfig
 from .decision_thresholds import config_thresholds
-from .segments import DocumentSegments, split_for_encoder
+from .segments import DocumentSegments, masked_mean, split_for_encoder
 
 
 @dataclass
@@ -213,8 +213,7 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
             return states[:, 0]
         if attention_mask is None:
             return states.mean(dim=1)
-        weights = attention_mask.unsqueeze(-1).to(states.dtype)
-        return (states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+        return masked_mean(states, attention_mask)
 
     def forward(
         self,

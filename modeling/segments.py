@@ -24,6 +24,14 @@ import torch
 SEGMENT_POOLINGS = ("mean", "max")
 
 
+def masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """`(batch, seq_len, hidden)` states and their `(batch, seq_len)` 0/1 mask -> `(batch, hidden)` mean of
+    the real positions (a row without any gives zeros). Here because both models pool token states
+    this way (documents, descriptions, layers) and both ship this file."""
+    weights = mask.unsqueeze(-1).to(states.dtype)
+    return (states * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+
 def validate_segment_options(
     owner: str, max_document_length: int | None, segment_stride: int, max_position_embeddings: int
 ) -> None:

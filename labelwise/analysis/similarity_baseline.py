@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from labelwise.modeling.segments import masked_mean
+
 
 def mean_pooled_embeddings(
     texts: list[str],
@@ -51,8 +53,7 @@ def mean_pooled_embeddings(
                 encoded = tokenizer(rows, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
                 encoded = {key: value.to(device) for key, value in encoded.items()}
                 states = model(**encoded).last_hidden_state.float()  # (batch, seq, hidden)
-                mask = encoded["attention_mask"].unsqueeze(-1).to(states.dtype)
-                pooled = states[:, 0] if pooling == "cls" else (states * mask).sum(1) / mask.sum(1).clamp(min=1)
+                pooled = states[:, 0] if pooling == "cls" else masked_mean(states, encoded["attention_mask"])
                 parts.append(torch.nn.functional.normalize(pooled, dim=-1).cpu())
     finally:
         model.train(was_training)
