@@ -239,14 +239,20 @@ def run_all(options: argparse.Namespace) -> list[Path]:
     return written
 
 
-def report(results: Path) -> str:
-    """Markdown table: one row per held-out label, the methods with results side by side (test split, one seed)."""
-    records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(results.glob("*.json"))]
-    rows: dict[tuple, dict] = {}
-    for record in records:
+def results_by_label(results: Path) -> tuple[dict[tuple[int, str], dict[str, tuple[dict, dict]]], list[str]]:
+    """The finished runs: `{(pair, held-out label): {method: (record, the label's scores)}}`, and the
+    methods (in `METHODS` order) that have at least one result."""
+    rows: dict[tuple[int, str], dict[str, tuple[dict, dict]]] = {}
+    for path in sorted(results.glob("*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
         for name, values in record["labels"].items():
             rows.setdefault((record["pair"], name), {})[record["method"]] = (record, values)
-    methods = [method for method in METHODS if any(method in entries for entries in rows.values())]
+    return rows, [method for method in METHODS if any(method in entries for entries in rows.values())]
+
+
+def report(results: Path) -> str:
+    """Markdown table: one row per held-out label, the methods with results side by side (test split, one seed)."""
+    rows, methods = results_by_label(results)
 
     def auc(entry) -> str:
         return "-" if entry is None or entry[1]["roc_auc"] is None else f"{entry[1]['roc_auc']:.3f}"
@@ -282,13 +288,9 @@ def plot_auc(results: Path, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(results.glob("*.json"))]
-    aucs: dict[str, dict[str, float | None]] = {}
-    for record in records:
-        for name, values in record["labels"].items():
-            aucs.setdefault(name, {})[record["method"]] = values["roc_auc"]
-    names = sorted(aucs)
-    methods = [method for method in METHODS if any(method in by_method for by_method in aucs.values())]
+    rows, methods = results_by_label(results)
+    names = [name for _, name in sorted(rows)]
+    aucs = {name: {method: values["roc_auc"] for method, (_, values) in entries.items()} for (_, name), entries in rows.items()}
     width = 0.8 / max(len(methods), 1)
     figure, axis = plt.subplots(figsize=(9, 4.5))
     for k, method in enumerate(methods):

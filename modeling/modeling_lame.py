@@ -194,12 +194,13 @@ class LameLabelwiseOutput(nn.Module):
         label_states: torch.Tensor,
         label_ids: torch.Tensor | slice | None = None,
         label_embeddings: torch.Tensor | None = None,
+        document_vectors: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """`(batch, k, hidden)` -> `(batch, k)` logits.
 
         `label_ids` says which labels the k states belong to: `None` (all labels, in id order), a
         slice, `(k,)` ids shared by the batch, or `(batch, k)` ids per document (shortlists).
-        `label_embeddings` is not read (the interface is [`LameDescriptionOutput`]'s).
+        `label_embeddings` and `document_vectors` are not read (the interface is [`LameDescriptionOutput`]'s).
         """
         features = label_states if self.dense is None else torch.tanh(self.dense(label_states))
         features = self.dropout(features)
@@ -293,11 +294,10 @@ class LameFirstStage(nn.Module):
         self._projected = (label_embeddings, key, projected)
         return projected
 
-    def forward(self, tokens: torch.Tensor, token_mask: torch.Tensor, label_embeddings: torch.Tensor) -> torch.Tensor:
-        """`tokens` `(batch, seq_len, hidden)`, `token_mask` `(batch, seq_len)`, `label_embeddings`
-        `(num_labels, hidden)` -> `(batch, num_labels)` logits."""
-        pooled = masked_mean(tokens, token_mask)
-        documents = self.document(pooled)
+    def forward(self, document_vectors: torch.Tensor, label_embeddings: torch.Tensor) -> torch.Tensor:
+        """`document_vectors` `(batch, hidden)`, the masked mean of each document's token states
+        ([`masked_mean`]), and `label_embeddings` `(num_labels, hidden)` -> `(batch, num_labels)` logits."""
+        documents = self.document(document_vectors)
         labels = self._project_labels(label_embeddings, documents.dtype)
         bias = self.bias if self.bias is not None else self.label_bias(label_embeddings.to(documents.dtype)).squeeze(-1)
         return documents @ labels.T / math.sqrt(documents.shape[-1]) + bias
@@ -621,7 +621,6 @@ class LameForSequenceClassification(BertPreTrainedModel):
             if encoded is None:
                 encoded = states.new_empty(count, states.shape[-1])
             encoded[torch.as_tensor(rows, device=encoded.device)] = states
-            del states, input_ids, mask
         return encoded
 
     def _pool_description(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -718,7 +717,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
         if not k:
             raise ValueError("shortlist_labels needs k (or config.shortlist_size > 0).")
         _, tokens, token_mask, _ = self.encode_documents(input_ids, attention_mask)
-        scores = self.first_stage(tokens, token_mask, self.encode_label_descriptions())
+        scores = self.first_stage(masked_mean(tokens, token_mask), self.encode_label_descriptions())
         return scores.topk(min(k, scores.shape[-1]), dim=-1).indices
 
     # ----------------------------------------------------------------------- forward
@@ -772,8 +771,9 @@ class LameForSequenceClassification(BertPreTrainedModel):
         encoder_out, tokens, attention_mask, segments = self.encode_documents(
             input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states
         )
-        document_tokens = tokens
-        document_vectors = masked_mean(document_tokens, attention_mask) if self.config.similarity_term else None
+        # The documents' mean token states, read by the first stage and the similarity term: computed once.
+        needs_mean = self.first_stage is not None or self.config.similarity_term
+        document_vectors = masked_mean(tokens, attention_mask) if needs_mean else None
         if self.feature_head is not None:
             tokens = self.feature_head(tokens, attention_mask)
         keys_values = [block.project_tokens(tokens) for block in self.label_blocks]
@@ -797,7 +797,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
             cached = self.training_label_embeddings()
             targets = labels.to(torch.float32)
             if self.first_stage is not None:
-                first_stage_logits = self.first_stage(document_tokens, attention_mask, cached)
+                first_stage_logits = self.first_stage(document_vectors, cached)
             label_ids, column_weights = self._sample_labels(targets, first_stage_logits)
             ids = label_ids.tolist()
             if self._descriptions_trainable():
@@ -812,7 +812,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
         else:
             label_embeddings = self.encode_label_descriptions() if description_embeddings is None else description_embeddings
             if self.first_stage is not None:
-                first_stage_logits = self.first_stage(document_tokens, attention_mask, label_embeddings)
+                first_stage_logits = self.first_stage(document_vectors, label_embeddings)
             k = self.config.shortlist_size
             if not self.training and first_stage_logits is not None and 0 < k < num_labels:
                 label_ids = first_stage_logits.topk(k, dim=-1).indices  # (batch, k)
@@ -929,8 +929,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
                 states, block_weights = block.attend(states, keys, values, token_mask, need_weights)
                 if need_weights:
                     weights[index].append(block_weights)
-            extra = {} if document_vectors is None else {"document_vectors": document_vectors}
-            logits.append(self.classifier(states, ids, label_embeddings[..., start : start + chunk, :], **extra))
+            logits.append(self.classifier(states, ids, label_embeddings[..., start : start + chunk, :], document_vectors))
         logits = torch.cat(logits, dim=-1)
         return logits, [torch.cat(parts, dim=2) for parts in weights] if need_weights else None
 

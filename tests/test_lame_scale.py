@@ -11,6 +11,7 @@ from helpers import WORDS, run_python_without_labelwise, tiny_bert_checkpoint, t
 from transformers import AutoTokenizer
 
 from labelwise.modeling import LameConfig, LameForSequenceClassification, f_measure_loss, shortlist_recall
+from labelwise.modeling.segments import masked_mean
 
 NUM_LABELS = 12
 TERMS = [w for w in WORDS if w.isalpha()]
@@ -297,7 +298,8 @@ def test_shortlist_runs_the_head_on_the_top_k_and_ranks_the_rest_after(checkpoin
         out = short(**inputs, output_cross_attentions=True)
         listed = short.shortlist_labels(**inputs)
         first_stage = exact.first_stage(
-            exact.bert(**inputs).last_hidden_state, inputs["attention_mask"], exact.encode_label_descriptions()
+            masked_mean(exact.bert(**inputs).last_hidden_state, inputs["attention_mask"]),
+            exact.encode_label_descriptions(),
         )
     assert listed.shape == (4, 4)
     assert torch.equal(listed, first_stage.topk(4, dim=-1).indices)
