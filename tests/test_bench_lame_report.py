@@ -32,3 +32,50 @@ def test_inference_memory_report_uses_medians_and_orders_by_label_count(tmp_path
         "| 4,271 | glibc default | 510 | 800 | 550 | **1.57** |",
         "| 4,271 | fixed mmap threshold | 400 | 440 | - | **1.10** |",
     ]
+
+
+def speed_record(vanilla_train: float, lame_train: float, refresh: float, vanilla_infer: float, lame_infer: float,
+                 shortlist_infer: float, clock_key: str) -> dict:
+    """A label-sweep `speed` entry whose medians sit under `clock_key` (median_s or median_cpu_s)."""
+    refresh_key = "cache_refresh_s" if clock_key == "median_s" else "cache_refresh_cpu_s"
+    amortised_key = "amortised_step_s" if clock_key == "median_s" else "amortised_step_cpu_s"
+    return {
+        "train": {"vanilla": {clock_key: vanilla_train},
+                  "lame": {clock_key: lame_train, refresh_key: refresh, amortised_key: lame_train + refresh / 100}},
+        "infer": {"vanilla": {clock_key: vanilla_infer}, "lame": {clock_key: lame_infer},
+                  "lame_shortlist": {clock_key: shortlist_infer}},
+        "lame_config": {"label_cache_refresh_steps": 100},
+    }
+
+
+def test_speed_ratios_read_the_chosen_clock_and_amortise_the_refresh():
+    bench = load_bench()
+    wall = speed_record(10.0, 18.0, 200.0, 2.0, 5.0, 2.5, "median_s")
+    cpu = speed_record(4.0, 7.0, 100.0, 1.0, 2.0, 1.25, "median_cpu_s")
+    merged = {phase: {name: {**wall[phase][name], **cpu[phase][name]} for name in wall[phase]}
+              for phase in ("train", "infer")}
+    assert bench.speed_ratios(merged, "wall") == {
+        "train_time_lame_over_vanilla": (18.0 + 2.0) / 10.0,
+        "inference_throughput_lame_over_vanilla": 2.0 / 5.0,
+        "inference_throughput_shortlist_over_vanilla": 2.0 / 2.5,
+    }
+    assert bench.speed_ratios(merged, "cpu") == {
+        "train_time_lame_over_vanilla": (7.0 + 1.0) / 4.0,
+        "inference_throughput_lame_over_vanilla": 1.0 / 2.0,
+        "inference_throughput_shortlist_over_vanilla": 1.0 / 1.25,
+    }
+
+
+def test_cpu_report_keeps_tags_apart_and_skips_runs_without_cpu_times(tmp_path):
+    bench = load_bench()
+    cpu = speed_record(4.0, 7.0, 100.0, 1.0, 2.0, 1.25, "median_cpu_s")
+    tagged = {"labels": 4271, "torch_threads": 1, "speed": cpu, "ratios_cpu": bench.speed_ratios(cpu, "cpu"),
+              "load_average_before_after": [[2.0, 0, 0], [2.5, 0, 0]]}
+    (tmp_path / "labels_4271_cpu1.json").write_text(json.dumps(tagged))
+    (tmp_path / "labels_1000.json").write_text(json.dumps({"labels": 1000, "speed": cpu}))  # an older run: no CPU times
+    assert [path.name for path in bench.sweep_files(str(tmp_path))] == ["labels_1000.json"]
+    assert [path.name for path in bench.sweep_files(str(tmp_path), "_cpu1")] == ["labels_4271_cpu1.json"]
+    assert bench.report_cpu(str(tmp_path)) == ""
+    assert bench.report_cpu(str(tmp_path), "_cpu1") == (
+        "| 4,271 | 1 | 4.00 | 7.00 + 100/100 | **2.00** | 1.00 / 2.00 / 1.25 | **0.50** / **0.80** | 2.0-2.5 |"
+    )
