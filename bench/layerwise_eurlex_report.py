@@ -5,8 +5,10 @@
 
 The grid is the one `labelwise.training.grid` ran (one folder per guidance variant). The
 baseline scores every test document with the training frequency of each label (the same ranking
-for every document): a model that learned only the label prior scores about this. The table and
-the runs' records are written to `bench/results/layerwise_eurlex/`.
+for every document): a model that learned only the label prior scores about this. It reads the
+documents the runs read: train.py draws `--max_train_samples` / `--max_eval_samples` as a random
+subset seeded with the run's seed (recorded in each run's training summary), and so does the
+baseline. The table and the runs' records are written to `bench/results/layerwise_eurlex/`.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ HERE = Path(__file__).resolve().parent
 LEVEL_KEYS = ("rp_level_1", "rp_level_2", "rp_level_3", "rp_micro", "rp_macro", "p_at_1", "p_at_5", "ndcg_at_5")
 
 
-def frequency_baseline(data_dir: str, corpus_options: dict, max_train: int, max_eval: int) -> dict[str, float]:
-    from labelwise.data_scripts import load_corpus, load_label_space
+def frequency_baseline(data_dir: str, corpus_options: dict, max_train: int, max_eval: int, seed: int) -> dict[str, float]:
+    """Scores of ranking labels by their training frequency, on the subsets train.py draws with `seed`."""
+    from labelwise.data_scripts import load_corpus, load_label_space, subsample
     from labelwise.metrics.ranking import hierarchical_scores
 
     space = load_label_space("eurlex57k", data_dir=data_dir, **corpus_options)
@@ -39,8 +42,8 @@ def frequency_baseline(data_dir: str, corpus_options: dict, max_train: int, max_
                 matrix[row, index[name]] = 1
         return matrix
 
-    train = targets(corpus["train"].select(range(min(max_train, len(corpus["train"]))))["labels"])
-    test = targets(corpus["test"].select(range(min(max_eval, len(corpus["test"]))))["labels"])
+    train = targets(subsample(corpus["train"], max_train, seed)["labels"])
+    test = targets(subsample(corpus["test"], max_eval, seed)["labels"])
     prior = train.mean(axis=0)
     scores = np.tile(prior, (test.shape[0], 1))
     levels = [hierarchy.level(name) for name in names]
@@ -57,17 +60,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output_dir", type=Path, default=HERE / "results" / "layerwise_eurlex")
     options = parser.parse_args(argv)
 
-    rows = {}
+    rows, summaries = {}, {}
     for summary_path in sorted(options.grid_dir.glob("*/model/training_summary.json")):
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
         variant = summary_path.parents[1].name
+        summaries[variant] = summary
         rows[variant] = {
             "test": summary["metrics"]["test"],
             "layer_assignment": summary["notes"]["layer_assignment"],
             "train_runtime_seconds": summary["train_runtime_seconds"],
         }
+    if not summaries:
+        raise SystemExit(f"{options.grid_dir}: no finished run (no */model/training_summary.json)")
+    seeds = {summary["hyperparameters"]["seed"] for summary in summaries.values()}
+    if len(seeds) != 1:
+        raise SystemExit(f"{options.grid_dir}: the runs used different seeds ({sorted(seeds)}), so different documents")
     baseline = frequency_baseline(
-        options.data_dir, json.loads(options.corpus_options), options.max_train_samples, options.max_eval_samples
+        options.data_dir, json.loads(options.corpus_options), options.max_train_samples, options.max_eval_samples,
+        seeds.pop(),
     )
     options.output_dir.mkdir(parents=True, exist_ok=True)
     (options.output_dir / "runs.json").write_text(
@@ -75,10 +85,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     header = "| variant | layers per level | " + " | ".join(LEVEL_KEYS) + " | train time |"
     lines = [header, "|---|---|" + "---|" * (len(LEVEL_KEYS) + 1)]
+    def cells(scores: dict) -> list[str]:  # a hierarchy shallower than three levels has no rp_level_3
+        return [f"{100 * scores[k]:.2f}" if k in scores else "-" for k in LEVEL_KEYS]
+
     for variant, row in rows.items():
-        cells = [f"{100 * row['test'][k]:.2f}" for k in LEVEL_KEYS]
-        lines.append(f"| {variant} | {row['layer_assignment']} | " + " | ".join(cells) + f" | {row['train_runtime_seconds'] / 60:.1f} min |")
-    lines.append("| label frequency (no model) | - | " + " | ".join(f"{100 * baseline[k]:.2f}" for k in LEVEL_KEYS) + " | - |")
+        lines.append(f"| {variant} | {row['layer_assignment']} | " + " | ".join(cells(row["test"]))
+                     + f" | {row['train_runtime_seconds'] / 60:.1f} min |")
+    lines.append("| label frequency (no model) | - | " + " | ".join(cells(baseline)) + " | - |")
     table = "\n".join(lines) + "\n"
     (options.output_dir / "table.md").write_text(table, encoding="utf-8")
     print(table)
