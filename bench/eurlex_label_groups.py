@@ -36,8 +36,9 @@ Methods (`METHODS`):
   ancestor-augmented targets (its method) but is scored on the same document labels as the others;
 - `lame`: the shipped `lame_eurlex57k` config (sampled label training, bilinear first stage,
   256-label shortlist at inference), on this budget;
-- `lame_agnostic`: `lame` with `--label_scoring label_agnostic` (issue 13's head); new labels are
-  added with `model.add_labels` before scoring;
+- `lame_agnostic`: `lame` with `--label_scoring label_agnostic` (issue 13's head) with [CLS]-pooled
+  descriptions and no cosine term (the head as first built; its defaults are now those of
+  `lame_agnostic_sim`); new labels are added with `model.add_labels` before scoring;
 - `lame_agnostic_sim`: `lame_agnostic` with mean-pooled descriptions and the cosine term
   (`--description_pooling mean --similarity_term true`), the variant that beat the similarity
   baseline on held-out HoC hallmarks (docs/RESULTS.md);
@@ -122,7 +123,10 @@ METHODS = {
     "vanilla": Method(("--model", "vanilla"), False),
     "layerwise_flat": Method(("--model", "layerwise", "--guidance", "flat"), False),
     "lame": Method(LAME, False),
-    "lame_agnostic": Method(LAME + ("--label_scoring", "label_agnostic"), True, "issue 13 (label_scoring)"),
+    "lame_agnostic": Method(
+        LAME + ("--label_scoring", "label_agnostic", "--description_pooling", "cls", "--similarity_term", "false"),
+        True, "issue 13 (label_scoring)",
+    ),
     "lame_agnostic_sim": Method(
         LAME + ("--label_scoring", "label_agnostic", "--description_pooling", "mean", "--similarity_term", "true"),
         True, "issue 13 (similarity_term)",

@@ -58,13 +58,16 @@ from lame_comparison import budget_arguments, budget_of, corpus_arguments  # noq
 
 PAIRS = [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]
 """Indices into the sorted hallmark names (see the module docstring)."""
+CLS_NO_TERM = ["--description_pooling", "cls", "--similarity_term", "false"]
 LAME_METHODS = {
-    "lame_agnostic": ["--held_out_documents", "keep"],
-    "lame_agnostic_drop": ["--held_out_documents", "drop"],
-    "lame_agnostic_drop_mean": ["--held_out_documents", "drop", "--description_pooling", "mean"],
+    "lame_agnostic": ["--held_out_documents", "keep", *CLS_NO_TERM],
+    "lame_agnostic_drop": ["--held_out_documents", "drop", *CLS_NO_TERM],
+    "lame_agnostic_drop_mean": ["--held_out_documents", "drop", "--description_pooling", "mean", "--similarity_term", "false"],
     "lame_agnostic_drop_sim": ["--held_out_documents", "drop", "--description_pooling", "mean", "--similarity_term", "true"],
 }
-"""The trained methods and their train.py arguments beyond the shared ones."""
+"""The trained methods and their train.py arguments beyond the shared ones. Each names its pooling and
+similarity term: the label-agnostic head's defaults (mean pooling and the term, from these results) would
+otherwise make the first three the fourth."""
 METHODS = (*LAME_METHODS, "similarity")
 SHORT_NAMES = {"lame_agnostic": "LAME keep", "lame_agnostic_drop": "LAME drop",
                "lame_agnostic_drop_mean": "LAME drop mean", "lame_agnostic_drop_sim": "LAME drop mean + cosine term",

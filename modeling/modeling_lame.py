@@ -1,7 +1,7 @@
 """LAME: fine-tuning a BERT encoder with a label-attention head (Nguyen and Ji, 2022).
 
 The encoder reads the document and every label's description. Each description's [CLS] state (or
-the mean of its token states, `config.description_pooling`) is its label's query; a stack of multi-head cross-attention blocks lets every label read the
+the mean of its token states, `config.pools_descriptions`) is its label's query; a stack of multi-head cross-attention blocks lets every label read the
 document's token states; a per-label output layer turns each label's vector into one logit.
 
 This file is shipped with every LAME checkpoint as remote code: it imports only torch,
@@ -231,7 +231,7 @@ class LameDescriptionOutput(nn.Module):
         self.label_weight = nn.Linear(config.hidden_size, config.hidden_size, bias=False)
         self.label_bias = nn.Linear(config.hidden_size, 1)
         # `config.similarity_term`: a learned multiple of the document-description cosine.
-        self.similarity_scale = nn.Parameter(torch.tensor(config.similarity_scale)) if config.similarity_term else None
+        self.similarity_scale = nn.Parameter(torch.tensor(config.similarity_scale)) if config.uses_similarity_term else None
 
     def forward(
         self,
@@ -242,7 +242,7 @@ class LameDescriptionOutput(nn.Module):
     ) -> torch.Tensor:
         """`label_states` `(batch, k, hidden)` and the k labels' description embeddings, `(k, hidden)` or
         `(batch, k, hidden)` -> `(batch, k)` logits. `label_ids` is not read: the description says it all.
-        `document_vectors` `(batch, hidden)`: the documents' mean token states, read with `config.similarity_term`."""
+        `document_vectors` `(batch, hidden)`: the documents' mean token states, read with `config.uses_similarity_term`."""
         features = label_states if self.dense is None else torch.tanh(self.dense(label_states))
         features = self.dropout(features)
         embeddings = label_embeddings.to(features.dtype)
@@ -625,8 +625,8 @@ class LameForSequenceClassification(BertPreTrainedModel):
 
     def _pool_description(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Token states `(k, width, hidden)` of k descriptions and their mask `(k, width)` -> `(k, hidden)`
-        label embeddings, pooled as `config.description_pooling` says."""
-        if self.config.description_pooling == "mean":
+        label embeddings, pooled as `config.pools_descriptions` says."""
+        if self.config.pools_descriptions == "mean":
             return masked_mean(states, mask)
         # A copy, not a view: the [CLS] view would keep every token state of every description alive
         # in the caches (at 4,271 labels, 190 MB where 6.5 MB are needed).
@@ -643,7 +643,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
         )
 
     def encode_label_descriptions(self) -> torch.Tensor:
-        """The embedding of every label description: `(num_labels, hidden)` ([CLS] or mean, `config.description_pooling`).
+        """The embedding of every label description: `(num_labels, hidden)` ([CLS] or mean, `config.pools_descriptions`).
 
         In training with `label_embedding_mode="joint"` (and an unfrozen encoder) the descriptions
         are encoded in every call, with gradient, once for the whole batch: every document sees
@@ -772,7 +772,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
             input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states
         )
         # The documents' mean token states, read by the first stage and the similarity term: computed once.
-        needs_mean = self.first_stage is not None or self.config.similarity_term
+        needs_mean = self.first_stage is not None or self.config.uses_similarity_term
         document_vectors = masked_mean(tokens, attention_mask) if needs_mean else None
         if self.feature_head is not None:
             tokens = self.feature_head(tokens, attention_mask)
@@ -914,7 +914,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
             keys_values: each block's `(keys, values)` from `project_tokens`.
             token_mask: `(batch, seq_len)`.
             need_weights: also return each block's `(batch, heads, k, seq_len)` attention weights.
-            document_vectors: `(batch, hidden)` mean token states, for `config.similarity_term`.
+            document_vectors: `(batch, hidden)` mean token states, for `config.uses_similarity_term`.
 
         Returns:
             `(batch, k)` logits and the per-block weights (or `None`).

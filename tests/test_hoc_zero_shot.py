@@ -111,13 +111,15 @@ def test_hoc_zero_shot_runner_end_to_end_and_resumes(tmp_path):
     assert "--label_scoring label_agnostic" in lame["command"] and lame["seen_labels_test"]["test"]
     assert "--held_out_documents keep" in lame["command"]
     dropped = json.loads((tmp_path / "results" / files[1]).read_text())
-    assert "--held_out_documents drop" in dropped["command"] and "--description_pooling" not in dropped["command"]
+    assert "--held_out_documents drop --description_pooling cls --similarity_term false" in dropped["command"]
+    dropped_config = json.loads((tmp_path / "work" / "pair0_drop" / "seed42" / "model" / "config.json").read_text())
+    assert dropped_config["description_pooling"] == "cls" and dropped_config["similarity_term"] is False
     mean = json.loads((tmp_path / "results" / files[2]).read_text())
     assert "--held_out_documents drop --description_pooling mean" in mean["command"]
     mean_config = json.loads((tmp_path / "work" / "pair0_drop_mean" / "seed42" / "model" / "config.json").read_text())
-    assert mean_config["description_pooling"] == "mean" and not mean_config["similarity_term"]
+    assert mean_config["description_pooling"] == "mean" and mean_config["similarity_term"] is False
     sim_config = json.loads((tmp_path / "work" / "pair0_drop_sim" / "seed42" / "model" / "config.json").read_text())
-    assert sim_config["description_pooling"] == "mean" and sim_config["similarity_term"]
+    assert sim_config["description_pooling"] == "mean" and sim_config["similarity_term"] is True
     # The model was trained without the pair: not in its saved label set, and the summary says so.
     model = tmp_path / "work" / "pair0" / "seed42" / "model"
     config = json.loads((model / "config.json").read_text())

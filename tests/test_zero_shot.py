@@ -210,13 +210,42 @@ def test_mean_description_pooling_is_the_masked_mean_of_each_description_alone(c
             states = model.bert(**alone).last_hidden_state[0]
             torch.testing.assert_close(pooled[row], states.mean(0), rtol=0, atol=1e-5)
             assert not torch.allclose(pooled[row], states[0], atol=1e-3)  # not the [CLS] state
-    cls = agnostic(checkpoint, description_batch_size=batch_size)
+    cls = agnostic(checkpoint, description_pooling="cls", description_batch_size=batch_size)
     with torch.no_grad():
         first = cls.bert(**tokenizer(list(DESCRIPTIONS.values()), return_tensors="pt", padding=True)).last_hidden_state[:, 0]
         torch.testing.assert_close(cls.encode_label_descriptions(), first, rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="description_pooling must be one of"):
         LameConfig(label_descriptions=["a"], hidden_size=32, num_attention_heads=4, label_attention_heads=4,
                    description_pooling="max")
+
+
+def test_label_agnostic_heads_default_to_mean_pooling_and_the_similarity_term(checkpoint, tmp_path):
+    small = dict(label_descriptions=["a"], hidden_size=32, num_attention_heads=4, label_attention_heads=4)
+    specific, free = LameConfig(**small), LameConfig(**small, label_scoring="label_agnostic")
+    assert (specific.description_pooling, specific.similarity_term) == ("auto", "auto")
+    assert (specific.pools_descriptions, specific.uses_similarity_term) == ("cls", False)
+    assert (free.pools_descriptions, free.uses_similarity_term) == ("mean", True)
+    chosen = LameConfig(**small, label_scoring="label_agnostic", description_pooling="cls", similarity_term=False)
+    assert (chosen.pools_descriptions, chosen.uses_similarity_term) == ("cls", False)
+    assert LameConfig(**small, label_scoring="label_agnostic", similarity_term=None).uses_similarity_term  # train.py's unset
+    with pytest.raises(ValueError, match="similarity_term must be True, False or 'auto'"):
+        LameConfig(**small, label_scoring="label_agnostic", similarity_term="yes")
+    model = agnostic(checkpoint)
+    assert model.classifier.similarity_scale is not None
+    model.save_pretrained(str(tmp_path / "auto"))
+    saved = json.loads((tmp_path / "auto" / "config.json").read_text())
+    assert (saved["description_pooling"], saved["similarity_term"]) == ("auto", "auto")
+    reloaded = LameForSequenceClassification.from_pretrained(str(tmp_path / "auto"))
+    assert reloaded.config.uses_similarity_term and reloaded.config.pools_descriptions == "mean"
+    # A label-agnostic checkpoint saved before the two fields existed keeps the head it was built with.
+    plain = agnostic(checkpoint, description_pooling="cls", similarity_term=False)
+    plain.save_pretrained(str(tmp_path / "old"))
+    legacy = json.loads((tmp_path / "old" / "config.json").read_text())
+    del legacy["description_pooling"], legacy["similarity_term"]
+    (tmp_path / "old" / "config.json").write_text(json.dumps(legacy))
+    old = LameForSequenceClassification.from_pretrained(str(tmp_path / "old"))
+    assert (old.config.pools_descriptions, old.config.uses_similarity_term) == ("cls", False)
+    assert old.classifier.similarity_scale is None
 
 
 # ------------------------------------------------------------------- saving and loading

@@ -55,9 +55,10 @@ LAME_HEAD_OPTIONS: dict[str, tuple] = {
     "problem_type": ("single_label_classification", "multi_label_classification", None),
     # The graph holds the label set it was exported with; candidate labels at call time need PyTorch.
     "label_scoring": ("label_specific", "label_agnostic"),
-    # Pooling only changes the stored label embeddings; the similarity term is part of `forward`.
-    "description_pooling": ("cls", "mean"),
-    "similarity_term": (False, True),
+    # Pooling only changes the stored label embeddings; the similarity term is part of `forward`
+    # ("auto" resolves inside the model, by label_scoring).
+    "description_pooling": ("auto", "cls", "mean"),
+    "similarity_term": ("auto", False, True),
 }
 """Head options of a LAME config that the exporter supports, with their allowed values. A head
 option added later (e.g. label shortlists for large label sets, issue 12) must be listed here with

@@ -31,9 +31,10 @@ class LameOptions(DocumentSegmentOptions):
     label_embedding_mode: str = field(default="joint", metadata={"help": "joint (fine-tuned) or static descriptions."})
     max_description_length: int = field(default=64, metadata={"help": "Token budget of one label description."})
     description_pooling: str = field(
-        default="cls",
-        metadata={"help": "Label embedding from a description's token states: cls (the [CLS] state, the paper) or "
-                  "mean (their masked mean, as sentence encoders such as all-MiniLM-L6-v2 were trained)."},
+        default="auto",
+        metadata={"help": "Label embedding from a description's token states: cls (the [CLS] state, the paper), "
+                  "mean (their masked mean, as sentence encoders such as all-MiniLM-L6-v2 were trained) or auto "
+                  "(mean with --label_scoring label_agnostic, cls otherwise)."},
     )
     label_sampling: str = field(
         default="auto",
@@ -69,11 +70,12 @@ class LameOptions(DocumentSegmentOptions):
         metadata={"help": "LAME output layer: label_specific (a weight row per label, the paper) or label_agnostic "
                   "(computed from each label's description: labels unseen in training can be scored)."},
     )
-    similarity_term: bool = field(
-        default=False,
+    similarity_term: bool | None = field(
+        default=None,
         metadata={"help": "label_agnostic only: add a learned multiple of the cosine between the document's mean "
                   "token state and the label's description embedding to each logit (with --description_pooling "
-                  "mean the head starts from the encoder's own similarity ranking)."},
+                  "mean the head starts from the encoder's own similarity ranking). Default: on with "
+                  "--label_scoring label_agnostic, off otherwise."},
     )
     similarity_scale: float = field(default=10.0, metadata={"help": "Initial value of that learned multiple."})
 
@@ -151,9 +153,9 @@ def summary_hyperparameters(args, model) -> dict:
         values.update(max_document_length=config.max_document_length, segment_stride=config.segment_stride)
     if config.label_agnostic:
         values["label_scoring"] = config.label_scoring
-    if config.description_pooling != "cls":
-        values["description_pooling"] = config.description_pooling
-    if config.similarity_term:
+    if config.pools_descriptions != "cls":
+        values["description_pooling"] = config.pools_descriptions
+    if config.uses_similarity_term:
         values.update(similarity_term=True, similarity_scale=config.similarity_scale)
     return values
 
