@@ -122,9 +122,10 @@ class LameConfig(BertConfig):
             bounds the memory of the (batch, heads, labels, tokens) attention at thousands of
             labels. Results do not depend on it. 0 processes all labels at once.
         description_batch_size (`int`, defaults to 64):
-            Descriptions encoded together without gradient (the eval cache, the training cache):
+            Most descriptions encoded together without gradient (the eval cache, the training cache):
             64 descriptions of about 20 pieces are fewer tokens than a batch of 8 documents, so
-            encoding thousands of descriptions adds little to peak memory.
+            encoding thousands of descriptions adds little to peak memory. With or without gradient,
+            descriptions are grouped by length, so a padded batch is at least half real tokens.
         light_label_head (`bool`, defaults to `False`):
             Drop the label block's feed-forward layer and the output layer's dense layer: per
             (document, label) pair the head computes attention, the output projection and a dot

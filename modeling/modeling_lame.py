@@ -24,6 +24,23 @@ from .configuration_lame import LameConfig
 from .segments import DocumentSegments, masked_mean, split_for_encoder
 
 
+def length_chunks(lengths: list[int], max_rows: int | None = None) -> list[list[int]]:
+    """Positions of `lengths` grouped for padded batches: sorted by length, a new group starting when a
+    length is more than twice the group's shortest (so at least half of each padded batch is real
+    tokens) or when the group holds `max_rows` (None: no row limit).
+
+    >>> length_chunks([3, 40, 4, 9, 5], max_rows=None)
+    [[0, 2, 4], [3], [1]]
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    chunks: list[list[int]] = []
+    for position in order:
+        if not chunks or lengths[position] > 2 * lengths[chunks[-1][0]] or (max_rows and len(chunks[-1]) >= max_rows):
+            chunks.append([])
+        chunks[-1].append(position)
+    return chunks
+
+
 def padding_fill_value(dtype: torch.dtype) -> float:
     """The score given to padding positions before the softmax: the most negative finite value of `dtype`.
 
@@ -573,11 +590,8 @@ class LameForSequenceClassification(BertPreTrainedModel):
         self._training_cache = None
         return super().load_state_dict(*args, **kwargs)
 
-    def _description_batch(
-        self, device: torch.device, label_ids: list[int] | None = None, token_ids: list[list[int]] | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Padded description token ids and mask, `(k, width)` each, for `label_ids` (default: all) of
-        `token_ids` (default: the config's label descriptions)."""
+    def _description_token_ids(self, token_ids: list[list[int]] | None = None) -> list[list[int]]:
+        """`token_ids`, or the config's tokenized label descriptions when it is None (an error naming the fix if absent)."""
         token_ids = self.config.label_description_token_ids if token_ids is None else token_ids
         if token_ids is None:
             raise ValueError(
@@ -585,6 +599,14 @@ class LameForSequenceClassification(BertPreTrainedModel):
                 "`LameForSequenceClassification.from_pretrained(<checkpoint>, label_descriptions=[...])` or call "
                 "`model.set_label_descriptions(descriptions, tokenizer)`."
             )
+        return token_ids
+
+    def _description_batch(
+        self, device: torch.device, label_ids: list[int] | None = None, token_ids: list[list[int]] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Padded description token ids and mask, `(k, width)` each, for `label_ids` (default: all) of
+        `token_ids` (default: the config's label descriptions)."""
+        token_ids = self._description_token_ids(token_ids)
         if label_ids is not None:
             token_ids = [token_ids[i] for i in label_ids]
         width = max(len(ids) for ids in token_ids)
@@ -600,26 +622,27 @@ class LameForSequenceClassification(BertPreTrainedModel):
         self, label_ids: list[int] | None = None, token_ids: list[list[int]] | None = None
     ) -> torch.Tensor:
         """Embeddings `(k, hidden)` of the descriptions of `label_ids` (default: all), with gradient
-        if enabled. Without gradient, encoded `description_batch_size` descriptions at a time (bounded memory).
-        `token_ids` replaces the config's tokenized label descriptions (candidate labels)."""
+        if enabled. `token_ids` replaces the config's tokenized label descriptions (candidate labels).
+
+        Descriptions are encoded in chunks of similar length (`length_chunks`): label descriptions
+        vary from a few pieces to dozens (EUROVOC's label + alternative labels: median 9, up to 64),
+        and one batch padded to the longest would be mostly padding. Without gradient a chunk also
+        holds at most `description_batch_size` descriptions (bounded memory)."""
         device = self.bert.embeddings.word_embeddings.weight.device
-        lengths = self.config.label_description_token_ids if token_ids is None else token_ids
-        count = len(lengths) if label_ids is None else len(label_ids)
-        chunk = self.config.description_batch_size if not torch.is_grad_enabled() else 0
-        if not chunk or chunk >= count:
-            input_ids, mask = self._description_batch(device, label_ids, token_ids)
+        all_token_ids = self._description_token_ids(token_ids)
+        ids = list(range(len(all_token_ids))) if label_ids is None else list(label_ids)
+        max_rows = self.config.description_batch_size if not torch.is_grad_enabled() else None
+        chunks = length_chunks([len(all_token_ids[i]) for i in ids], max_rows)
+        if len(chunks) <= 1:
+            input_ids, mask = self._description_batch(device, ids, token_ids)
             return self._pool_description(self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask)
-        ids = list(range(count)) if label_ids is None else list(label_ids)
-        # Chunks of similar length carry little padding; each chunk's rows are written back in place.
-        order = sorted(range(count), key=lambda row: len(lengths[ids[row]]))
         # Written into one output allocated up front: no list of parts and no concatenated copy.
         encoded = None
-        for start in range(0, count, chunk):
-            rows = order[start : start + chunk]
+        for rows in chunks:
             input_ids, mask = self._description_batch(device, [ids[row] for row in rows], token_ids)
             states = self._pool_description(self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask)
             if encoded is None:
-                encoded = states.new_empty(count, states.shape[-1])
+                encoded = states.new_empty(len(ids), states.shape[-1])
             encoded[torch.as_tensor(rows, device=encoded.device)] = states
         return encoded
 

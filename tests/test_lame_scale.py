@@ -446,3 +446,40 @@ def test_label_caches_hold_one_vector_per_label_not_the_descriptions_token_state
     for cached in (eval_cache, training_cache):
         assert cached.shape == (NUM_LABELS, hidden)
         assert cached.untyped_storage().nbytes() == NUM_LABELS * hidden * cached.element_size()
+
+
+# ---------------------------------------------------------------- description encoding in length chunks
+def test_length_chunks_keep_every_padded_batch_at_least_half_real():
+    from labelwise.modeling.modeling_lame import length_chunks
+
+    lengths = [3, 40, 4, 9, 5, 64, 30, 8, 17, 3]
+    chunks = length_chunks(lengths)
+    assert sorted(sum(chunks, [])) == list(range(len(lengths)))  # every description once
+    for chunk in chunks:
+        widths = [lengths[i] for i in chunk]
+        assert max(widths) <= 2 * min(widths)  # padded to the longest, so at least half real tokens
+    assert [lengths[chunk[0]] for chunk in chunks] == sorted(lengths[chunk[0]] for chunk in chunks)
+    assert all(len(chunk) <= 2 for chunk in length_chunks(lengths, max_rows=2))
+    assert length_chunks([]) == []
+
+
+@pytest.mark.parametrize("grad", [True, False])
+def test_chunked_description_encoding_equals_one_padded_batch_with_gradients(checkpoint, grad):
+    descriptions = {f"L{i}": " ".join(TERMS[:1 + (i * 7) % 23]) for i in range(NUM_LABELS)}  # 1 to 23 words
+    model = lame(checkpoint, label_descriptions=descriptions, description_batch_size=3).eval()
+    token_ids = model.config.label_description_token_ids
+    from labelwise.modeling.modeling_lame import length_chunks
+
+    assert len(length_chunks([len(ids) for ids in token_ids])) > 1  # the lengths do split into chunks
+    sample = [9, 2, 7, 0, 11]
+    with torch.set_grad_enabled(grad):
+        chunked = model._encode_descriptions(sample)
+        input_ids, mask = model._description_batch(chunked.device, sample)  # one batch, padded to the longest
+        single = model._pool_description(model.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask)
+    torch.testing.assert_close(chunked, single, rtol=0, atol=1e-5)
+    if grad:
+        weights = torch.randn_like(chunked)
+        first = torch.autograd.grad((chunked * weights).sum(), model.bert.embeddings.word_embeddings.weight)[0]
+        second = torch.autograd.grad((single * weights).sum(), model.bert.embeddings.word_embeddings.weight)[0]
+        assert first.abs().sum() > 0
+        torch.testing.assert_close(first, second, rtol=1e-5, atol=1e-4)
