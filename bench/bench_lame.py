@@ -19,6 +19,9 @@ repetition (so drift in machine load hits all alike):
 
 One JSON file per label count under `--output_dir` (a finished count is skipped on a rerun; pass
 `--force` to measure again). The figures reported in docs/BENCHMARKS.md come from this script.
+Every timing is kept in wall seconds and in process CPU seconds; with `--threads 1` the CPU-time
+ratios (`ratios_cpu`, `--report --clock cpu`) hold on a machine shared with other jobs, where wall
+time also counts the waits for a core.
 
 Long documents (issue 12, part 4):
 
