@@ -548,13 +548,15 @@ def estimate(method: str, data_dir: Path, work_dir: Path, results: Path, steps: 
                 task = prepare_task(args, space, corpus, resolve_backbone(args.model_name_or_path), seed=42)
                 record["prepare_seconds"] = round(time.time() - started, 1)
                 times: list[float] = []
+                cpu_times: list[float] = []  # one thread: the work of a step, without its waits for a core
 
                 class StepTimer(TrainerCallback):
                     def on_step_begin(self, a, s, c, **k):
-                        self.started = time.time()
+                        self.started, self.cpu_started = time.time(), time.process_time()
 
                     def on_step_end(self, a, s, c, **k):
                         times.append(time.time() - self.started)
+                        cpu_times.append(time.process_time() - self.cpu_started)
 
                 trainer = build_trainer(args, training_args, task, (StepTimer(),))
                 trainer.train()
@@ -567,6 +569,9 @@ def estimate(method: str, data_dir: Path, work_dir: Path, results: Path, steps: 
                 labels=len(space.names),
                 step_seconds=[round(t, 2) for t in times],
                 seconds_per_step=round(rate, 2),
+                step_cpu_seconds=[round(t, 2) for t in cpu_times],
+                cpu_seconds_per_step=round(float(np.median(cpu_times[1:])) if len(cpu_times) > 1 else cpu_times[0], 2),
+                load_average=os.getloadavg(),
                 estimated_train_minutes_per_epoch=round(rate * steps_per_epoch() / 60, 1),
                 seconds_predict_16_dev_documents=round(predict_16, 1),
                 estimated_dev_eval_minutes=round(predict_16 / 16 * SUBSET["dev"] / 60, 1),
