@@ -74,7 +74,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(HERE))  # lame_comparison's budget_arguments
+sys.path.insert(0, str(HERE))  # lame_comparison's budget_arguments, provenance
+from provenance import code_version  # noqa: E402
+
 RESULTS = HERE / "results" / "eurlex_label_groups"
 
 SUBSET = {"train": 1000, "dev": 300, "test": 1000, "seed": 13}
@@ -442,7 +444,8 @@ def run_one(method: str, data_dir: Path, work_dir: Path, results: Path, seed: in
     data = load_eval_data(subset_dir)
     spec = METHODS[method]
     record = {"method": method, "subset": manifest["request"], "budget": BUDGET, "seed": seed,
-              "backbone": backbone, "torch_threads": torch.get_num_threads(), "scores_unseen": spec.scores_unseen}
+              "backbone": backbone, "torch_threads": torch.get_num_threads(), "scores_unseen": spec.scores_unseen,
+              "code_version": code_version()}
     started = time.time()
     if not spec.argv:
         scores = {split: similarity_probabilities(backbone, data.texts[split], data.descriptions if spec.scores_unseen

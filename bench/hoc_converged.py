@@ -37,6 +37,7 @@ sys.path.insert(0, str(HERE))
 
 from curves import dev_curve, plot_curves  # noqa: E402
 from lame_comparison import CPU_BUDGET, PAPER, _mean_std, budget_arguments, corpus_arguments  # noqa: E402
+from provenance import code_version  # noqa: E402
 
 RESULTS = HERE / "results" / "hoc_converged"
 MAX_EPOCHS = 20
@@ -121,6 +122,7 @@ def run_one(method: str, seed: int, data_root: Path, work_dir: Path, results: Pa
     from labelwise.data_scripts import load_corpus
     from labelwise.training.cli import run
 
+    code = code_version()
     output_dir = work_dir / method / f"seed{seed}"
     argv = (
         METHODS[method] + corpus_arguments("hoc", data_root) + budget_arguments(BUDGET)
@@ -140,6 +142,7 @@ def run_one(method: str, seed: int, data_root: Path, work_dir: Path, results: Pa
         "seed": seed,
         "budget": BUDGET,
         "torch_threads": torch.get_num_threads(),
+        "code_version": code,
         "wall_seconds_this_session": round(wall, 1),
         "command": "python train.py " + " ".join(argv),
         "epochs_run": epochs_run,

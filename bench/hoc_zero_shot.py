@@ -55,6 +55,7 @@ RESULTS = HERE / "results" / "hoc_zero_shot"
 sys.path.insert(0, str(HERE))
 
 from lame_comparison import budget_arguments, budget_of, corpus_arguments  # noqa: E402
+from provenance import code_version  # noqa: E402
 
 PAIRS = [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]
 """Indices into the sorted hallmark names (see the module docstring)."""
@@ -223,7 +224,7 @@ def run_all(options: argparse.Namespace) -> list[Path]:
             if path.exists():
                 print(f"{path.name}: done earlier, skipped", flush=True)
                 continue
-            started = time.time()
+            started, code = time.time(), code_version()
             if method in LAME_METHODS:
                 record = run_lame(pair, options.seed, options.data_root, options.work_dir, options.train_args, method)
             else:
@@ -231,7 +232,7 @@ def run_all(options: argparse.Namespace) -> list[Path]:
                                         int(budget_of("hoc")["max_length"]))
             record = {"pair": pair, "method": method, "seed": options.seed, "held_out": list(record["labels"]),
                       "torch_threads": torch.get_num_threads(), "wall_seconds": round(time.time() - started, 1),
-                      **record}
+                      "code_version": code, **record}
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
             written.append(path)

@@ -83,6 +83,7 @@ def test_runner_trains_scores_resumes_and_reports(tmp_path, corpus, tiny_budget,
             assert "--corpus_options" in record["command"] and not list((work / method).glob("checkpoint-*"))
     lame = json.loads((results / "lame.json").read_text())
     assert "--config lame_eurlex57k" in lame["command"] and lame["summary"]["model_kind"] == "lame"
+    assert set(lame["code_version"]) == {"commit", "uncommitted_changes"}
     assert "label_descriptions" not in lame["summary"]
     assert lame["dev_shortlist_recall"] is None  # 20 labels: no first stage, the exact head
 

@@ -110,6 +110,7 @@ def test_hoc_zero_shot_runner_end_to_end_and_resumes(tmp_path):
     lame = json.loads((tmp_path / "results" / files[0]).read_text())
     assert "--label_scoring label_agnostic" in lame["command"] and lame["seen_labels_test"]["test"]
     assert "--held_out_documents keep" in lame["command"]
+    assert set(lame["code_version"]) == {"commit", "uncommitted_changes"}
     dropped = json.loads((tmp_path / "results" / files[1]).read_text())
     assert "--held_out_documents drop --description_pooling cls --similarity_term false" in dropped["command"]
     dropped_config = json.loads((tmp_path / "work" / "pair0_drop" / "seed42" / "model" / "config.json").read_text())
