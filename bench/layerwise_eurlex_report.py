@@ -9,6 +9,8 @@ for every document): a model that learned only the label prior scores about this
 documents the runs read: train.py draws `--max_train_samples` / `--max_eval_samples` as a random
 subset seeded with the run's seed (recorded in each run's training summary), and so does the
 baseline. The table and the runs' records are written to `bench/results/layerwise_eurlex/`.
+"train time (last segment)" is the training time train.py recorded: for a run resumed from a
+checkpoint, only its last part.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     (options.output_dir / "runs.json").write_text(
         json.dumps({"runs": rows, "frequency_baseline": baseline}, indent=2), encoding="utf-8"
     )
-    header = "| variant | layers per level | " + " | ".join(LEVEL_KEYS) + " | train time |"
+    header = "| variant | layers per level | " + " | ".join(LEVEL_KEYS) + " | train time (last segment) |"
     lines = [header, "|---|---|" + "---|" * (len(LEVEL_KEYS) + 1)]
     def cells(scores: dict) -> list[str]:  # a hierarchy shallower than three levels has no rp_level_3
         return [f"{100 * scores[k]:.2f}" if k in scores else "-" for k in LEVEL_KEYS]
