@@ -567,13 +567,16 @@ def estimate(method: str, data_dir: Path, work_dir: Path, results: Path, steps: 
                 trainer.predict(task.datasets["validation"].select(range(16)))
                 predict_16 = time.time() - started
             # The first step also builds the label cache (LAME) and warms up: the later ones are the rate.
-            rate = float(np.median(times[1:])) if len(times) > 1 else times[0]
+            def steady(values: list[float]) -> float:
+                return float(np.median(values[1:])) if len(values) > 1 else values[0]
+
+            rate = steady(times)
             record.update(
                 labels=len(space.names),
                 step_seconds=[round(t, 2) for t in times],
                 seconds_per_step=round(rate, 2),
                 step_cpu_seconds=[round(t, 2) for t in cpu_times],
-                cpu_seconds_per_step=round(float(np.median(cpu_times[1:])) if len(cpu_times) > 1 else cpu_times[0], 2),
+                cpu_seconds_per_step=round(steady(cpu_times), 2),
                 load_average=os.getloadavg(),
                 estimated_train_minutes_per_epoch=round(rate * steps_per_epoch() / 60, 1),
                 seconds_predict_16_dev_documents=round(predict_16, 1),

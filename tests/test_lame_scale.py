@@ -11,6 +11,7 @@ from helpers import WORDS, run_python_without_labelwise, tiny_bert_checkpoint, t
 from transformers import AutoTokenizer
 
 from labelwise.modeling import LameConfig, LameForSequenceClassification, f_measure_loss, shortlist_recall
+from labelwise.modeling.modeling_lame import length_chunks
 from labelwise.modeling.segments import masked_mean
 
 NUM_LABELS = 12
@@ -450,8 +451,6 @@ def test_label_caches_hold_one_vector_per_label_not_the_descriptions_token_state
 
 # ---------------------------------------------------------------- description encoding in length chunks
 def test_length_chunks_keep_every_padded_batch_at_least_half_real():
-    from labelwise.modeling.modeling_lame import length_chunks
-
     lengths = [3, 40, 4, 9, 5, 64, 30, 8, 17, 3]
     chunks = length_chunks(lengths)
     assert sorted(sum(chunks, [])) == list(range(len(lengths)))  # every description once
@@ -468,8 +467,6 @@ def test_chunked_description_encoding_equals_one_padded_batch_with_gradients(che
     descriptions = {f"L{i}": " ".join(TERMS[:1 + (i * 7) % 23]) for i in range(NUM_LABELS)}  # 1 to 23 words
     model = lame(checkpoint, label_descriptions=descriptions, description_batch_size=3).eval()
     token_ids = model.config.label_description_token_ids
-    from labelwise.modeling.modeling_lame import length_chunks
-
     assert len(length_chunks([len(ids) for ids in token_ids])) > 1  # the lengths do split into chunks
     sample = [9, 2, 7, 0, 11]
     with torch.set_grad_enabled(grad):
