@@ -24,7 +24,7 @@ def dev_curve(output_dir: Path, metric: str = "micro_f1") -> list[dict]:
 
 def plot_curves(series: list[dict], ylabel: str, title: str, path: Path, size: tuple[float, float] = (7, 4)) -> Path:
     """One line per run. Each entry of `series`: `epochs`, `values` (already in %), and optionally
-    `label` (legend; None for a repeated method) and `colour`."""
+    `label` (legend; None for a repeated method), `colour` and `linestyle`."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -32,7 +32,8 @@ def plot_curves(series: list[dict], ylabel: str, title: str, path: Path, size: t
 
     figure, axis = plt.subplots(figsize=size)
     for line in series:
-        axis.plot(line["epochs"], line["values"], color=line.get("colour"), alpha=0.8, marker=".", label=line.get("label"))
+        axis.plot(line["epochs"], line["values"], color=line.get("colour"), linestyle=line.get("linestyle", "-"), alpha=0.8,
+                  marker=".", label=line.get("label"))
     axis.set_xlabel("epoch")
     axis.set_ylabel(ylabel)
     axis.set_title(title)

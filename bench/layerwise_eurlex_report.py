@@ -10,18 +10,25 @@ documents the runs read: train.py draws `--max_train_samples` / `--max_eval_samp
 subset seeded with the run's seed (recorded in each run's training summary), and so does the
 baseline. The table and the runs' records are written to `bench/results/layerwise_eurlex/`.
 "train time (last segment)" is the training time train.py recorded: for a run resumed from a
-checkpoint, only its last part.
+checkpoint, only its last part. "epochs (best), stop" reads each run's dev R-Precision (micro) per
+epoch from its newest checkpoint: how many epochs ran, the best one, and whether the epoch cap or
+early stopping ended the run. `--plot PATH` draws those dev curves, one line per variant (colour:
+guidance, line style: layer pooling), including runs still in progress.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # curves
+from curves import dev_curve, plot_curves  # noqa: E402
+
 LEVEL_KEYS = ("rp_level_1", "rp_level_2", "rp_level_3", "rp_micro", "rp_macro", "p_at_1", "p_at_5", "ndcg_at_5")
 
 
@@ -52,6 +59,50 @@ def frequency_baseline(data_dir: str, corpus_options: dict, max_train: int, max_
     return hierarchical_scores(test, scores, levels)
 
 
+def training_progress(run_dir: Path, max_epochs: float | None) -> dict:
+    """A run's dev R-Precision (micro) per epoch, the epochs it ran, its best epoch and what stopped it
+    ("cap" when it ran `max_epochs`, "early stopping" before that, "running" with no final model)."""
+    curve = dev_curve(run_dir, metric="rp_micro")
+    epochs_run = curve[-1]["epoch"] if curve else 0
+    best = max(curve, key=lambda point: point["rp_micro"])["epoch"] if curve else None
+    if not (run_dir / "model" / "training_summary.json").exists():
+        stop = "running"
+    else:
+        stop = "cap" if max_epochs is not None and epochs_run >= max_epochs else "early stopping"
+    return {"dev_curve": curve, "epochs_run": epochs_run, "best_epoch": best, "stopped_by": stop}
+
+
+GUIDANCE_COLOURS = {"flat": "#4c72b0", "last_six": "#dd8452", "one_by_one": "#55a868", "in_pairs": "#c44e52",
+                    "hybrid": "#8172b3"}
+POOLING_STYLES = {"cls": "-", "mean": "--"}
+
+
+def variant_options(variant: str) -> dict[str, str]:
+    """`"guidance=flat,layer_pooling=cls"` (the grid's folder name) -> `{"guidance": "flat", "layer_pooling": "cls"}`."""
+    return dict(part.split("=", 1) for part in variant.split(",") if "=" in part)
+
+
+def plot(grid_dir: Path, path: Path) -> Path:
+    """Dev R-Precision (micro) per epoch of every run in `grid_dir` with a checkpoint."""
+    series = []
+    for run_dir in sorted(p for p in grid_dir.iterdir() if p.is_dir()):
+        progress = training_progress(run_dir, None)
+        if not progress["dev_curve"]:
+            continue
+        options = variant_options(run_dir.name)
+        label = run_dir.name + (" (running)" if progress["stopped_by"] == "running" else "")
+        series.append({
+            "epochs": [point["epoch"] for point in progress["dev_curve"]],
+            "values": [100 * point["rp_micro"] for point in progress["dev_curve"]],
+            "label": label,
+            "colour": GUIDANCE_COLOURS.get(options.get("guidance")),
+            "linestyle": POOLING_STYLES.get(options.get("layer_pooling"), "-"),
+        })
+    if not series:
+        raise SystemExit(f"{grid_dir}: no run has a checkpoint with a dev R-Precision yet")
+    return plot_curves(series, "dev R-Precision, micro (%)", f"{grid_dir.name}: dev R-Precision per epoch", path, size=(8, 4.5))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--grid_dir", type=Path, required=True)
@@ -60,6 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max_train_samples", type=int, default=1000)
     parser.add_argument("--max_eval_samples", type=int, default=500)
     parser.add_argument("--output_dir", type=Path, default=HERE / "results" / "layerwise_eurlex")
+    parser.add_argument("--plot", type=Path, default=None, help="Also draw every run's dev curve (PNG).")
     options = parser.parse_args(argv)
 
     rows, summaries = {}, {}
@@ -71,6 +123,7 @@ def main(argv: list[str] | None = None) -> None:
             "test": summary["metrics"]["test"],
             "layer_assignment": summary["notes"]["layer_assignment"],
             "train_runtime_seconds": summary["train_runtime_seconds"],
+            **training_progress(summary_path.parents[1], summary["hyperparameters"].get("epochs")),
         }
     if not summaries:
         raise SystemExit(f"{options.grid_dir}: no finished run (no */model/training_summary.json)")
@@ -85,18 +138,21 @@ def main(argv: list[str] | None = None) -> None:
     (options.output_dir / "runs.json").write_text(
         json.dumps({"runs": rows, "frequency_baseline": baseline}, indent=2), encoding="utf-8"
     )
-    header = "| variant | layers per level | " + " | ".join(LEVEL_KEYS) + " | train time (last segment) |"
-    lines = [header, "|---|---|" + "---|" * (len(LEVEL_KEYS) + 1)]
+    header = "| variant | layers per level | " + " | ".join(LEVEL_KEYS) + " | epochs (best), stop | train time (last segment) |"
+    lines = [header, "|---|---|" + "---|" * (len(LEVEL_KEYS) + 2)]
     def cells(scores: dict) -> list[str]:  # a hierarchy shallower than three levels has no rp_level_3
         return [f"{100 * scores[k]:.2f}" if k in scores else "-" for k in LEVEL_KEYS]
 
     for variant, row in rows.items():
+        epochs = f"{row['epochs_run']:g} ({row['best_epoch']:g}), {row['stopped_by']}" if row["dev_curve"] else "-"
         lines.append(f"| {variant} | {row['layer_assignment']} | " + " | ".join(cells(row["test"]))
-                     + f" | {row['train_runtime_seconds'] / 60:.1f} min |")
-    lines.append("| label frequency (no model) | - | " + " | ".join(cells(baseline)) + " | - |")
+                     + f" | {epochs} | {row['train_runtime_seconds'] / 60:.1f} min |")
+    lines.append("| label frequency (no model) | - | " + " | ".join(cells(baseline)) + " | - | - |")
     table = "\n".join(lines) + "\n"
     (options.output_dir / "table.md").write_text(table, encoding="utf-8")
     print(table)
+    if options.plot:
+        print(f"wrote {plot(options.grid_dir, options.plot)}")
 
 
 if __name__ == "__main__":

@@ -14,14 +14,24 @@ import layerwise_eurlex_report as report  # noqa: E402
 TEST_METRICS = {key: 0.5 for key in report.LEVEL_KEYS}
 
 
-def grid(root: Path, seeds: dict[str, int]) -> Path:
+def grid(root: Path, seeds: dict[str, int], max_epochs: float | None = None) -> Path:
     for variant, seed in seeds.items():
         folder = root / variant / "model"
         folder.mkdir(parents=True)
         summary = {"metrics": {"test": TEST_METRICS}, "notes": {"layer_assignment": {"1": [6]}},
-                   "train_runtime_seconds": 60.0, "hyperparameters": {"seed": seed}}
+                   "train_runtime_seconds": 60.0, "hyperparameters": {"seed": seed, "epochs": max_epochs}}
         (folder / "training_summary.json").write_text(json.dumps(summary))
     return root
+
+
+def checkpoint(run_dir: Path, step: int, dev_rp: list[float]) -> None:
+    """A trainer state whose log history has one evaluation per epoch (and training-loss lines between)."""
+    history = []
+    for epoch, value in enumerate(dev_rp, start=1):
+        history += [{"epoch": epoch - 0.5, "loss": 0.1}, {"epoch": float(epoch), "eval_rp_micro": value, "eval_loss": 0.2}]
+    folder = run_dir / f"checkpoint-{step}"
+    folder.mkdir(parents=True)
+    (folder / "trainer_state.json").write_text(json.dumps({"log_history": history}))
 
 
 def test_baseline_uses_the_runs_seed_and_its_subset(tmp_path, monkeypatch):
@@ -47,3 +57,42 @@ def test_runs_of_different_seeds_or_no_runs_are_refused(tmp_path):
         report.main(["--grid_dir", str(grid(tmp_path / "grid", {"a": 1, "b": 2}))] + arguments)
     with pytest.raises(SystemExit, match="no finished run"):
         report.main(["--grid_dir", str(tmp_path / "empty")] + arguments)
+
+
+def test_epochs_best_epoch_and_what_stopped_each_run(tmp_path, monkeypatch):
+    root = grid(tmp_path / "grid", {"guidance=flat,layer_pooling=cls": 1, "guidance=last_six,layer_pooling=mean": 1},
+                max_epochs=4)
+    capped, stopped = root / "guidance=flat,layer_pooling=cls", root / "guidance=last_six,layer_pooling=mean"
+    checkpoint(capped, 10, [0.1, 0.3])  # an older checkpoint: its shorter history is not the one read
+    checkpoint(capped, 40, [0.1, 0.3, 0.5, 0.6])
+    checkpoint(stopped, 30, [0.2, 0.4, 0.35])
+    running = root / "guidance=one_by_one,layer_pooling=cls"
+    checkpoint(running, 20, [0.05, 0.25])
+    monkeypatch.setattr(report, "frequency_baseline", lambda *args: TEST_METRICS)
+    out, picture = tmp_path / "out", tmp_path / "curves.png"
+    report.main(["--grid_dir", str(root), "--data_dir", str(tmp_path), "--output_dir", str(out), "--plot", str(picture)])
+    runs = json.loads((out / "runs.json").read_text())["runs"]
+    assert set(runs) == {capped.name, stopped.name}  # the running variant has no test scores yet
+    assert runs[capped.name]["dev_curve"][-1] == {"epoch": 4.0, "rp_micro": 0.6, "loss": 0.2}
+    assert (runs[capped.name]["epochs_run"], runs[capped.name]["best_epoch"], runs[capped.name]["stopped_by"]) == (4, 4, "cap")
+    assert (runs[stopped.name]["epochs_run"], runs[stopped.name]["best_epoch"], runs[stopped.name]["stopped_by"]) == (
+        3, 2, "early stopping")
+    rows = {line.split("|")[1].strip(): line.split("|") for line in (out / "table.md").read_text().splitlines()[2:]}
+    assert rows[capped.name][-3].strip() == "4 (4), cap"
+    assert rows[stopped.name][-3].strip() == "3 (2), early stopping"
+    assert picture.stat().st_size > 0
+    assert report.training_progress(running, 4)["stopped_by"] == "running"
+    drawn = []
+    monkeypatch.setattr(report, "plot_curves", lambda series, *args, **kwargs: drawn.extend(series))
+    report.plot(root, picture)
+    assert [(line["label"], line["linestyle"], line["values"]) for line in drawn] == [
+        (capped.name, "-", [10.0, 30.0, 50.0, 60.0]),
+        (stopped.name, "--", [20.0, 40.0, 35.0]),
+        (running.name + " (running)", "-", [5.0, 25.0]),
+    ]
+
+
+def test_plot_refuses_a_grid_without_dev_curves(tmp_path):
+    (tmp_path / "guidance=flat").mkdir()
+    with pytest.raises(SystemExit, match="no run has a checkpoint"):
+        report.plot(tmp_path, tmp_path / "curves.png")
