@@ -31,6 +31,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from labelwise.cli_errors import EXIT_INTERRUPTED
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
@@ -179,6 +181,12 @@ def run_all(data_root: Path, work_dir: Path, results: Path, seeds: list[int], me
         futures = [pool.submit(launch, job) for job in todo]
         for done, future in enumerate(as_completed(futures), 1):
             name, code, seconds = future.result()
+            if code == EXIT_INTERRUPTED:
+                # Stopped by SIGTERM/Ctrl-C after saving a checkpoint: start nothing new.
+                pool.shutdown(wait=True, cancel_futures=True)
+                print(f"[{done}/{len(todo)}] {name}: stopped by a signal after {seconds / 60:.1f} min, checkpoint saved; "
+                      "run the same command again to resume", flush=True)
+                return
             status = "ok" if code == 0 else f"FAILED (exit {code}, see {work_dir / 'logs' / (name + '.log')})"
             print(f"[{done}/{len(todo)}] {name}: {status} in {seconds / 60:.1f} min", flush=True)
 

@@ -49,3 +49,16 @@ def test_runs_write_one_record_each_and_the_report_reads_them(tmp_path, monkeypa
     rows = bench.report(results).splitlines()
     assert rows[2].startswith("| vanilla | 1 | ") and rows[3].startswith("| lame_bce | 1 | ")
     assert rows[4].startswith("| frozen_lame | 0 | not run yet")
+
+
+def test_a_run_stopped_by_a_signal_starts_no_further_runs(tmp_path, monkeypatch, capsys):
+    launched = []
+
+    def fake_call(command, **kwargs):
+        launched.append(command[command.index("--only") + 1 : command.index("--only") + 3])
+        return 130  # train.py saved a checkpoint after SIGTERM/Ctrl-C
+
+    monkeypatch.setattr(bench.subprocess, "call", fake_call)
+    bench.run_all(tmp_path / "data", tmp_path / "work", tmp_path / "results", [13, 42], ["vanilla", "lame_bce"], 1)
+    assert launched == [["vanilla", "13"]]
+    assert "vanilla__seed13: stopped by a signal" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""train.py as users run it: killed and resumed, and as a 2-process DDP job under torchrun."""
+"""train.py as users run it: killed or stopped by a signal and resumed, and as a 2-process DDP job under torchrun."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from helpers import tiny_bert_checkpoint, write_checkpoint
 from safetensors.torch import load_file
 
 from labelwise.training.cli import run
+from labelwise.training.stop_signal import StopOnSignalCallback
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN = str(REPO / "train.py")
@@ -73,6 +74,120 @@ def test_killed_run_resumes_and_ends_identical_to_an_uninterrupted_run(checkpoin
         torch.testing.assert_close(ours[name], theirs[name], rtol=0, atol=1e-6, msg=name)
     state = json.loads((killed_dir / "checkpoint-12" / "trainer_state.json").read_text())
     assert state["global_step"] == steps
+
+
+def _assert_same_weights(folder_a: Path, folder_b: Path) -> None:
+    ours, theirs = load_file(folder_a / "model.safetensors"), load_file(folder_b / "model.safetensors")
+    assert ours.keys() == theirs.keys()
+    for name in ours:
+        torch.testing.assert_close(ours[name], theirs[name], rtol=0, atol=1e-6, msg=name)
+
+
+@pytest.mark.slow
+def test_sigterm_saves_the_step_under_way_and_the_rerun_ends_identical(checkpoint, tmp_path):
+    steps = 12  # 64 documents in batches of 4: one epoch of 16 steps, so the stop is mid-epoch
+    stopped_dir = tmp_path / "stopped"
+    # No scheduled checkpoint before the end (--save_steps 100): whatever is saved, the signal saved.
+    arguments = _args(checkpoint, stopped_dir, steps)
+    arguments[arguments.index("--save_steps") + 1] = "100"
+    process = subprocess.Popen(
+        [sys.executable, TRAIN, *arguments], env=dict(_env(), PYTHONUNBUFFERED="1"),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    output = []
+    for line in process.stdout:  # the Trainer prints each step's loss (--logging_steps 1)
+        output.append(line)
+        if "'loss'" in line:
+            break
+    else:
+        raise AssertionError("train.py ended before its first step:\n" + "".join(output)[-3000:])
+    process.send_signal(signal.SIGTERM)
+    output += process.stdout.readlines()
+    process.wait(timeout=240)
+    log = "".join(output)
+    assert process.returncode == 130, log[-3000:]
+    assert not (stopped_dir / "model").exists()
+    saved = [p for p in stopped_dir.glob("checkpoint-*")]
+    assert len(saved) == 1, saved
+    step = int(saved[0].name.split("-")[1])
+    assert 1 <= step < steps
+    assert json.loads((saved[0] / "trainer_state.json").read_text())["global_step"] == step
+    assert "SIGTERM received" in log and f"Stopped by SIGTERM after step {step} of {steps}" in log
+    assert "Run the same command again to resume" in log
+
+    resumed = run(arguments)
+    reference_dir = tmp_path / "reference"
+    reference = run(_args(checkpoint, reference_dir, steps))
+    assert resumed["metrics"] == reference["metrics"]
+    _assert_same_weights(stopped_dir / "model", reference_dir / "model")
+
+
+class _SignalAt(__import__("transformers").TrainerCallback):
+    """Sends `number` to this process at the end of optimizer step `step` (as a scheduler would)."""
+
+    def __init__(self, step: int, number: int = signal.SIGTERM):
+        self.step, self.number = step, number
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            os.kill(os.getpid(), self.number)
+
+
+@pytest.mark.slow
+def test_stop_mid_epoch_skips_that_epochs_evaluation_and_resume_evaluates_whole_epochs(checkpoint, tmp_path):
+    output = tmp_path / "run"
+    arguments = _args(checkpoint, output, 0)  # edited: two epochs, each evaluated and saved
+    for option, value in (("--max_steps", "-1"), ("--save_strategy", "epoch"), ("--eval_strategy", "epoch"),
+                          ("--load_best_model_at_end", "true")):
+        arguments[arguments.index(option) + 1] = value
+    arguments += ["--num_train_epochs", "2"]
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as stopped:
+        run(arguments, extra_callbacks=(_SignalAt(5),))
+    assert stopped.value.code == 130
+    assert signal.getsignal(signal.SIGTERM) is before  # the training's handler is gone again
+    (saved,) = output.glob("checkpoint-*")
+    # The signal came after step 5 had been checked, so the step under way then, 6, is the one saved.
+    assert saved.name == "checkpoint-6"
+    state = json.loads((saved / "trainer_state.json").read_text())
+    assert not [entry for entry in state["log_history"] if "eval_loss" in entry], "a cut-short epoch was evaluated"
+
+    summary = run(arguments)
+    final = json.loads((max(output.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])) / "trainer_state.json").read_text())
+    assert final["global_step"] == 32
+    assert [entry["epoch"] for entry in final["log_history"] if "eval_loss" in entry] == [1.0, 2.0]
+    assert summary["metrics"]["validation"]
+
+
+def test_stop_callback_control_flow_and_a_second_signal():
+    from types import SimpleNamespace
+
+    from transformers import TrainerControl, TrainerState
+
+    args = SimpleNamespace(world_size=1, device="cpu")
+    before = signal.getsignal(signal.SIGINT)
+    stopper = StopOnSignalCallback()
+    stopper.on_train_begin(args, TrainerState(), TrainerControl())
+    control, state = TrainerControl(), TrainerState(global_step=7, epoch=1.4)
+    stopper.on_step_end(args, state, control)
+    assert not (control.should_save or control.should_training_stop)  # no signal yet: nothing changes
+    os.kill(os.getpid(), signal.SIGINT)  # handled: no KeyboardInterrupt here
+    assert stopper.signal_name == "SIGINT"
+    stopper.on_step_end(args, state, control)
+    assert control.should_save and control.should_training_stop and stopper.stopped_at_step == 7
+    # The flow callback asks for the end-of-epoch evaluation and save; a cut-short epoch gets neither...
+    control.should_evaluate = control.should_save = True
+    stopper.on_epoch_end(args, state, control)
+    assert not (control.should_evaluate or control.should_save)
+    # ... an epoch that ended at the stop is evaluated and saved as usual.
+    control.should_evaluate = control.should_save = True
+    stopper.on_epoch_end(args, TrainerState(global_step=8, epoch=2.0), control)
+    assert control.should_evaluate and control.should_save
+    with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C stops at once
+        os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before
+    stopper.on_train_end(args, state, control)
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def _free_port() -> int:

@@ -6,7 +6,9 @@
     accelerate launch train.py ...                     # GPUs, no code change
 
 The run resumes from the newest checkpoint in `--output_dir` when there is one, so an
-interrupted run loses at most the steps since its last save. The final model, tokenizer, remote
+interrupted run loses at most the steps since its last save. SIGTERM or Ctrl-C saves a checkpoint
+at the end of the step under way and exits with code 130 (`labelwise.training.stop_signal`), so a
+run stopped that way loses nothing. The final model, tokenizer, remote
 code, `training_summary.json` and a generated model card are written to `<output_dir>/model`.
 """
 
@@ -24,11 +26,12 @@ from transformers import EarlyStoppingCallback, set_seed
 
 from labelwise import __version__
 from labelwise.backbone import DEFAULT_BACKBONE, resolve_backbone
-from labelwise.cli_errors import cli_main, note_output_path
+from labelwise.cli_errors import EXIT_INTERRUPTED, cli_main, note_output_path
 from labelwise.data_scripts import exclude_labels, load_corpus, load_label_space
 from labelwise.kinds import get_kind
 from labelwise.training.arguments import LabelwiseArguments, parse_arguments
 from labelwise.training.checkpoints import checkpoint_to_resume, last_complete_checkpoint  # noqa: F401  (moved there; old import path)
+from labelwise.training.stop_signal import StopOnSignalCallback
 from labelwise.training.tasks import PreparedTask, prepare_task
 from labelwise.training.thresholds import tune_thresholds
 from labelwise.training.trainer import LabelwiseTrainer, RankActivityCallback
@@ -177,7 +180,8 @@ def run(argv: list[str] | None = None, extra_callbacks: tuple = ()) -> dict:
         training_args.eval_strategy = "no"
         training_args.load_best_model_at_end = False
 
-    trainer = build_trainer(args, training_args, task, extra_callbacks)
+    stopper = StopOnSignalCallback()
+    trainer = build_trainer(args, training_args, task, (stopper, *extra_callbacks))
     # Every checkpoint is checked first; a bad one is named and the previous good one used.
     checkpoint = checkpoint_to_resume(
         training_args.output_dir,
@@ -191,6 +195,13 @@ def run(argv: list[str] | None = None, extra_callbacks: tuple = ()) -> dict:
     started = time.time()
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
     runtime = time.time() - started
+    if stopper.stopped_at_step is not None:
+        saved = os.path.join(training_args.output_dir, f"checkpoint-{stopper.stopped_at_step}")
+        logger.warning(
+            "Stopped by %s after step %d of %d; saved %s. Run the same command again to resume from it.",
+            stopper.signal_name or "a signal on another process", stopper.stopped_at_step, trainer.state.max_steps, saved,
+        )
+        raise SystemExit(EXIT_INTERRUPTED)
 
     metrics: dict[str, dict[str, float]] = {}
     # One prediction pass per split serves both the metrics at --threshold and the threshold tuning.
