@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -217,6 +218,38 @@ def test_two_process_ddp_training_on_cpu(checkpoint, tmp_path):
 
     model = AutoModelForSequenceClassification.from_pretrained(output / "model")
     assert type(model).__name__ == "LameForSequenceClassification"
+
+
+@pytest.mark.slow
+def test_ddp_ranks_stop_at_the_same_step_when_only_one_is_signalled(checkpoint, tmp_path):
+    import psutil
+
+    output = tmp_path / "ddp_stop"
+    arguments = _args(checkpoint, output, 400)
+    arguments[arguments.index("--save_steps") + 1] = "1000"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+        "--master_port", str(_free_port()), TRAIN, *arguments, "--use_cpu", "true", "--ddp_backend", "gloo",
+    ]
+    launcher = subprocess.Popen(command, env=dict(_env(), PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in launcher.stdout:
+        lines.append(line)
+        if "'loss'" in line:
+            break
+    workers = {int(p.environ()["RANK"]): p for p in psutil.Process(launcher.pid).children(recursive=True)
+               if "RANK" in p.environ() and TRAIN in " ".join(p.cmdline())}
+    workers[1].send_signal(signal.SIGTERM)  # rank 1 only, as when one node of a job is pre-empted
+    lines += launcher.stdout.readlines()
+    launcher.wait(timeout=300)
+    log = "".join(lines)
+    stops = re.findall(r"Stopped by (SIGTERM|a signal on another process) after step (\d+) of 400", log)
+    assert sorted(kind for kind, _ in stops) == ["SIGTERM", "a signal on another process"], log[-4000:]
+    assert len({step for _, step in stops}) == 1, stops
+    step = int(stops[0][1])
+    assert [p.name for p in output.glob("checkpoint-*")] == [f"checkpoint-{step}"]
+    assert not (output / "model").exists()
 
 
 @pytest.mark.slow
