@@ -72,6 +72,8 @@ from pathlib import Path
 
 import numpy as np
 
+from labelwise.cli_errors import EXIT_INTERRUPTED
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))  # lame_comparison's budget_arguments, provenance
@@ -665,6 +667,10 @@ def run_all(methods: list[str], data_dir: Path, work_dir: Path, results: Path, s
         started = time.time()
         with open(work_dir / "logs" / f"{method}.log", "a", encoding="utf-8") as log:
             code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        if code == EXIT_INTERRUPTED:  # SIGTERM/Ctrl-C: train.py saved a checkpoint; start nothing new
+            print(f"{method}: stopped by a signal after {(time.time() - started) / 60:.1f} min, checkpoint saved; "
+                  "run the same command again to resume", flush=True)
+            return
         status = "ok" if code == 0 else f"FAILED (exit {code}, see {work_dir / 'logs' / (method + '.log')})"
         print(f"{method}: {status} in {(time.time() - started) / 60:.1f} min", flush=True)
 

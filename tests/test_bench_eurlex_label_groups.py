@@ -122,3 +122,16 @@ def test_lame_with_a_shortlist_reports_its_dev_recall(tmp_path, tiny_budget):
     assert record["summary"]["hyperparameters"]["shortlist_size"] == 256
     assert 0.0 <= record["dev_shortlist_recall"] <= 1.0
     assert "first-stage shortlist: lame " in bench.report(tmp_path / "results")
+
+
+def test_a_method_stopped_by_a_signal_starts_no_further_method(tmp_path, monkeypatch, capsys):
+    launched = []
+
+    def fake_call(command, **kwargs):
+        launched.append(command[command.index("--only") + 1])
+        return 130  # train.py saved a checkpoint after SIGTERM/Ctrl-C
+
+    monkeypatch.setattr(bench.subprocess, "call", fake_call)
+    bench.run_all(["vanilla", "lame"], tmp_path / "data", tmp_path / "work", tmp_path / "results", seed=42)
+    assert launched == ["vanilla"]
+    assert "vanilla: stopped by a signal" in capsys.readouterr().out
