@@ -43,6 +43,9 @@ Methods (`METHODS`):
   (`--description_pooling mean --similarity_term true`), the variant that beat the similarity
   baseline on held-out HoC hallmarks (docs/RESULTS.md);
 - `lame_2048`: `lame` with `--max_document_length 2048`;
+- `lame_read_2048`: no training of its own; `lame`'s model (trained on 512 pieces) scoring documents
+  read in full up to 2,048 pieces (its `max_document_length` set to 2,048): what long-document
+  reading gives a model at inference alone, beside `lame_2048`, which also trains on them;
 - `similarity`: no training; the untuned encoder's mean-pooled document and description embeddings,
   ranked by cosine (`labelwise.analysis.similarity_baseline`, shared with `bench/hoc_zero_shot.py`).
 A method whose `train.py` option this checkout lacks is reported as such and skipped.
@@ -120,6 +123,9 @@ class Method:
     """Whether it can score labels outside its training label set (from their descriptions)."""
     needs: str = ""
     """Where the method's own train.py option comes from, for the message when this checkout lacks it."""
+    scores_model_of: str = ""
+    """Not trained: score the model another method trained, reading the documents as `argv` says
+    (with the model's `max_document_length` set from `argv`)."""
 
 
 LAME = ("--config", "lame_eurlex57k")
@@ -136,6 +142,8 @@ METHODS = {
         True, "issue 13 (similarity_term)",
     ),
     "lame_2048": Method(LAME + ("--max_document_length", "2048"), False, "issue 12 part 4 (max_document_length)"),
+    "lame_read_2048": Method(LAME + ("--max_document_length", "2048"), False, "issue 12 part 4 (max_document_length)",
+                             scores_model_of="lame"),
     "similarity": Method((), True),
 }
 GROUPS = ("frequent", "few", "zero")
@@ -359,7 +367,7 @@ def model_scores(argv: list[str], model_dir: Path, data: EvalData, scores_unseen
     from labelwise.backbone import resolve_backbone
     from labelwise.data_scripts import load_corpus, load_label_space
     from labelwise.kinds import get_kind
-    from labelwise.kinds.base import logits_of
+    from labelwise.kinds.base import logits_of, segment_fields
     from labelwise.training.arguments import parse_arguments
     from labelwise.training.cli import build_trainer
     from labelwise.training.tasks import prepare_task
@@ -373,6 +381,9 @@ def model_scores(argv: list[str], model_dir: Path, data: EvalData, scores_unseen
             raise ValueError(f"{args.data_dir}: the {split} documents differ between the two readings of the subset.")
     task = prepare_task(args, space, corpus, resolve_backbone(args.model_name_or_path), seed=training_args.seed)
     model = get_kind(args.model).load_model_class().from_pretrained(str(model_dir)).eval()
+    if getattr(args, "max_document_length", None) and hasattr(model.config, "max_document_length"):
+        # Documents are read as `argv` says, also by a model trained to read them otherwise (lame_read_2048).
+        model.config.update(segment_fields(args))
     if scores_unseen:
         if not hasattr(model, "add_labels"):
             raise ValueError(f"{model_dir}: this model cannot take new labels (no add_labels; issue 13's head).")
@@ -455,6 +466,20 @@ def run_one(method: str, data_dir: Path, work_dir: Path, results: Path, seed: in
                   for split in ("validation", "test")}
         record["command"] = f"python bench/eurlex_label_groups.py --methods {method} (no training)"
         record["wall_seconds"] = round(time.time() - started, 1)
+    elif spec.scores_model_of:
+        why = missing_option(method)
+        if why:
+            raise ValueError(f"{method}: {why}")
+        model_dir = work_dir / spec.scores_model_of / "model"
+        if not (model_dir / "training_summary.json").exists():
+            raise ValueError(f"{method} scores the model of {spec.scores_model_of}, and {model_dir} has none yet: "
+                             f"run --methods {spec.scores_model_of} first.")
+        record.update(command=f"python bench/eurlex_label_groups.py --methods {method} (no training: {model_dir} "
+                              f"scored with {' '.join(spec.argv)})", model_of=spec.scores_model_of)
+        with tempfile.TemporaryDirectory() as scratch:  # the Trainer's output folder; nothing is kept
+            scores = model_scores(train_argv(method, subset_dir, Path(scratch), seed, backbone), model_dir, data,
+                                  spec.scores_unseen)
+        record["scoring_seconds"] = round(time.time() - started, 1)
     else:
         why = missing_option(method)
         if why:
@@ -487,7 +512,7 @@ def run_one(method: str, data_dir: Path, work_dir: Path, results: Path, seed: in
     record["test"] = scores_for_run(scores, data, spec.scores_unseen)
     results.mkdir(parents=True, exist_ok=True)
     result_path(results, method).write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
-    if spec.argv:
+    if spec.argv and not spec.scores_model_of:
         for checkpoint in (work_dir / method).glob("checkpoint-*"):
             shutil.rmtree(checkpoint)  # the best model is in <work_dir>/<method>/model
     return record
@@ -536,6 +561,8 @@ def estimate(method: str, data_dir: Path, work_dir: Path, results: Path, steps: 
         started = time.time()
         similarity_probabilities(backbone, data.texts["validation"][:16], data.descriptions, BUDGET["max_length"])
         record["seconds_16_dev_documents_all_descriptions"] = round(time.time() - started, 1)
+    elif spec.scores_model_of:
+        record["not_estimated"] = f"no training: it scores the model of {spec.scores_model_of}"
     else:
         why = missing_option(method)
         if why:
@@ -617,7 +644,9 @@ def report(results: Path) -> str:
             lines.append(f"| {method} | not yet run | | | | | | | |")
             continue
         o = record["test"]["overall"]
-        epochs = f"{record.get('epochs_run')} ({record.get('best_checkpoint')})" if METHODS[method].argv else "no training"
+        spec = METHODS[method]
+        epochs = (f"{spec.scores_model_of}'s model" if spec.scores_model_of
+                  else f"{record.get('epochs_run')} ({record.get('best_checkpoint')})" if spec.argv else "no training")
         seconds = record.get("seconds_per_epoch")
         lines.append(
             f"| {method} | done | {seconds if seconds is not None else '-'} | {epochs} | {_cell(o['r_precision'])} | "

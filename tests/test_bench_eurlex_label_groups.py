@@ -87,6 +87,11 @@ def test_runner_trains_scores_resumes_and_reports(tmp_path, corpus, tiny_budget,
     assert "label_descriptions" not in lame["summary"]
     assert lame["dev_shortlist_recall"] is None  # 20 labels: no first stage, the exact head
 
+    # lame_read_2048 trains nothing: it scores lame's model, reading documents in segments up to 2,048 pieces.
+    read = bench.run_one("lame_read_2048", corpus, work, results, backbone=checkpoint)
+    assert read["model_of"] == "lame" and "no training" in read["command"] and not (work / "lame_read_2048").exists()
+    assert "lame_read_2048 | done | - | lame's model |" in bench.report(results)
+
     # A model that was trained but not scored is only scored again: train.py is not called.
     (results / "lame.json").unlink()
     monkeypatch.setattr("labelwise.training.cli.run", lambda *a, **k: pytest.fail("trained again"))
@@ -135,3 +140,9 @@ def test_a_method_stopped_by_a_signal_starts_no_further_method(tmp_path, monkeyp
     bench.run_all(["vanilla", "lame"], tmp_path / "data", tmp_path / "work", tmp_path / "results", seed=42)
     assert launched == ["vanilla"]
     assert "vanilla: stopped by a signal" in capsys.readouterr().out
+
+
+def test_a_method_scoring_another_methods_model_says_which_to_run_first(tmp_path, corpus, tiny_budget):
+    with pytest.raises(ValueError, match="lame_read_2048 scores the model of lame, .* run --methods lame first"):
+        bench.run_one("lame_read_2048", corpus, tmp_path / "work", tmp_path / "results",
+                      backbone=tiny_bert_checkpoint(tmp_path / "tiny"))
