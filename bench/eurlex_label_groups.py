@@ -48,6 +48,9 @@ Methods (`METHODS`):
   reading gives a model at inference alone, beside `lame_2048`, which also trains on them;
 - `similarity`: no training; the untuned encoder's mean-pooled document and description embeddings,
   ranked by cosine (`labelwise.analysis.similarity_baseline`, shared with `bench/hoc_zero_shot.py`).
+- `label_prior`: no model; every document gets each training label's frequency in the training
+  subset, so every document gets the same ranking. A model that learned only the label prior
+  scores about this.
 A method whose `train.py` option this checkout lacks is reported as such and skipped.
 
 Files. Each method writes `bench/results/eurlex_label_groups/<method>.json` (budget, subset, command,
@@ -126,6 +129,9 @@ class Method:
     scores_model_of: str = ""
     """Not trained: score the model another method trained, reading the documents as `argv` says
     (with the model's `max_document_length` set from `argv`)."""
+    baseline: str = ""
+    """For a row with no model: "similarity" (untuned encoder cosines) or "label_prior" (every
+    document gets each training label's frequency)."""
 
 
 LAME = ("--config", "lame_eurlex57k")
@@ -144,7 +150,8 @@ METHODS = {
     "lame_2048": Method(LAME + ("--max_document_length", "2048"), False, "issue 12 part 4 (max_document_length)"),
     "lame_read_2048": Method(LAME + ("--max_document_length", "2048"), False, "issue 12 part 4 (max_document_length)",
                              scores_model_of="lame"),
-    "similarity": Method((), True),
+    "similarity": Method((), True, baseline="similarity"),
+    "label_prior": Method((), False, baseline="label_prior"),
 }
 GROUPS = ("frequent", "few", "zero")
 
@@ -308,6 +315,13 @@ def similarity_probabilities(backbone: str, texts: list[str], descriptions: list
     return (similarity_scores(texts, descriptions, backbone, max_length) + 1) / 2
 
 
+def label_prior_scores(data: EvalData) -> dict[str, np.ndarray]:
+    """Dev and test scores `(documents, seen labels)`: each training label's share of the training
+    documents, the same row for every document."""
+    prior = data.train_counts[: data.seen] / SUBSET["train"]
+    return {split: np.tile(prior, (len(data.texts[split]), 1)) for split in ("validation", "test")}
+
+
 # ----------------------------------------------------------------------------- training
 def train_argv(method: str, subset_dir: Path, output_dir: Path, seed: int, backbone: str) -> list[str]:
     """The train.py command line of a trained method on the subset with the shared budget."""
@@ -460,7 +474,10 @@ def run_one(method: str, data_dir: Path, work_dir: Path, results: Path, seed: in
               "backbone": backbone, "torch_threads": torch.get_num_threads(), "scores_unseen": spec.scores_unseen,
               "code_version": code_version()}
     started = time.time()
-    if not spec.argv:
+    if spec.baseline == "label_prior":
+        scores = label_prior_scores(data)
+        record["command"] = f"python bench/eurlex_label_groups.py --methods {method} (no model)"
+    elif not spec.argv:
         scores = {split: similarity_probabilities(backbone, data.texts[split], data.descriptions if spec.scores_unseen
                                            else data.descriptions[: data.seen], BUDGET["max_length"])
                   for split in ("validation", "test")}
@@ -556,7 +573,9 @@ def estimate(method: str, data_dir: Path, work_dir: Path, results: Path, steps: 
     make_subset(data_dir, subset_dir)
     spec = METHODS[method]
     record: dict = {"method": method, "budget": BUDGET, "subset": SUBSET, "torch_threads": 1}
-    if not spec.argv:
+    if spec.baseline == "label_prior":
+        record["not_estimated"] = "no model: label frequencies"
+    elif not spec.argv:
         data = load_eval_data(subset_dir)
         started = time.time()
         similarity_probabilities(backbone, data.texts["validation"][:16], data.descriptions, BUDGET["max_length"])
@@ -646,7 +665,8 @@ def report(results: Path) -> str:
         o = record["test"]["overall"]
         spec = METHODS[method]
         epochs = (f"{spec.scores_model_of}'s model" if spec.scores_model_of
-                  else f"{record.get('epochs_run')} ({record.get('best_checkpoint')})" if spec.argv else "no training")
+                  else f"{record.get('epochs_run')} ({record.get('best_checkpoint')})" if spec.argv
+                  else "no model" if spec.baseline == "label_prior" else "no training")
         seconds = record.get("seconds_per_epoch")
         lines.append(
             f"| {method} | done | {seconds if seconds is not None else '-'} | {epochs} | {_cell(o['r_precision'])} | "

@@ -68,17 +68,29 @@ def test_scores_of_a_perfect_and_a_label_specific_scorer(tmp_path, corpus, tiny_
         bench.scores_for_run(perfect, data, scores_unseen=False)
 
 
+def test_label_prior_ranks_every_document_by_training_frequency(tmp_path, corpus, tiny_budget):
+    bench.make_subset(corpus, tmp_path / "subset", bench.SUBSET)
+    data = bench.load_eval_data(tmp_path / "subset")
+    data.train_counts[: data.seen] = np.arange(data.seen, 0, -1)  # distinct counts: label 0 most frequent
+    scores = bench.label_prior_scores(data)
+    assert scores["test"].shape == (len(data.texts["test"]), data.seen)
+    assert (scores["test"] == scores["test"][0]).all() and scores["test"][0, 0] == data.seen / bench.SUBSET["train"]
+    scored = bench.scores_for_run(scores, data, scores_unseen=False)
+    expected_p_at_5 = data.gold["test"][:, :5].sum() / (5 * len(data.texts["test"]))
+    assert np.isclose(scored["overall"]["p_at_5"], expected_p_at_5) and scored["groups"]["zero"] == "n/a"
+
+
 def test_runner_trains_scores_resumes_and_reports(tmp_path, corpus, tiny_budget, monkeypatch):
     checkpoint = tiny_bert_checkpoint(tmp_path / "tiny")
     work, results = tmp_path / "work", tmp_path / "results"
-    methods = ["vanilla", "layerwise_flat", "lame", "similarity"]
+    methods = ["vanilla", "layerwise_flat", "lame", "similarity", "label_prior"]
     for method in methods:
         record = bench.run_one(method, corpus, work, results, backbone=checkpoint)
         assert json.loads((results / f"{method}.json").read_text())["method"] == method
         zero = record["test"]["groups"]["zero"]
         assert (zero == "n/a") == (method != "similarity")
         assert 0.0 <= record["test"]["overall"]["ndcg_at_5"] <= 1.0
-        if method != "similarity":
+        if method not in ("similarity", "label_prior"):
             assert record["epoch_times"][0]["steps"] == 2 and record["seconds_per_epoch"] >= 0.0
             assert "--corpus_options" in record["command"] and not list((work / method).glob("checkpoint-*"))
     lame = json.loads((results / "lame.json").read_text())
@@ -103,7 +115,7 @@ def test_runner_trains_scores_resumes_and_reports(tmp_path, corpus, tiny_budget,
     table = bench.report(results)
     assert "| lame | done |" in table and "| lame_2048 | not yet run |" in table
     assert "| vanilla | " in table.split("\n\n")[1] and "n/a | n/a | n/a |" in table
-    assert "zero: 1 labels" in table
+    assert "zero: 1 labels" in table and "| label_prior | done | - | no model |" in table
 
 
 def test_methods_this_checkout_cannot_train_are_named(tmp_path, corpus, tiny_budget):
