@@ -27,6 +27,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -166,27 +167,33 @@ def run_all(data_root: Path, work_dir: Path, results: Path, seeds: list[int], me
     print(f"{len(seeds) * len(methods) - len(todo)} runs done earlier; {len(todo)} to run, {jobs} at a time", flush=True)
     (work_dir / "logs").mkdir(parents=True, exist_ok=True)
 
-    def launch(job: tuple[str, int]) -> tuple[str, int, float]:
+    stopped = threading.Event()  # set by the worker whose run a signal stopped, before it takes the next job
+
+    def launch(job: tuple[str, int]) -> tuple[str, int | None, float]:
         method, seed = job
         name = f"{method}__seed{seed}"
+        if stopped.is_set():
+            return name, None, 0.0
         command = [sys.executable, str(Path(__file__).resolve()), "--only", method, str(seed), "--data_root",
                    str(data_root), "--work_dir", str(work_dir), "--results_dir", str(results)]
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         started = time.time()
         with open(work_dir / "logs" / f"{name}.log", "a", encoding="utf-8") as log:
             code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        if code == EXIT_INTERRUPTED:
+            stopped.set()
         return name, code, time.time() - started
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(launch, job) for job in todo]
         for done, future in enumerate(as_completed(futures), 1):
             name, code, seconds = future.result()
-            if code == EXIT_INTERRUPTED:
-                # Stopped by SIGTERM/Ctrl-C after saving a checkpoint: start nothing new.
-                pool.shutdown(wait=True, cancel_futures=True)
+            if code is None:
+                continue  # not started: a run before it was stopped by a signal
+            if code == EXIT_INTERRUPTED:  # SIGTERM/Ctrl-C: train.py saved a checkpoint
                 print(f"[{done}/{len(todo)}] {name}: stopped by a signal after {seconds / 60:.1f} min, checkpoint saved; "
                       "run the same command again to resume", flush=True)
-                return
+                continue
             status = "ok" if code == 0 else f"FAILED (exit {code}, see {work_dir / 'logs' / (name + '.log')})"
             print(f"[{done}/{len(todo)}] {name}: {status} in {seconds / 60:.1f} min", flush=True)
 
