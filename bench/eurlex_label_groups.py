@@ -700,8 +700,9 @@ def report(results: Path) -> str:
 
 
 # ----------------------------------------------------------------------------- command
-def run_all(methods: list[str], data_dir: Path, work_dir: Path, results: Path, seed: int) -> None:
-    """Each unfinished method in its own process, one at a time, one torch thread."""
+def run_all(methods: list[str], data_dir: Path, work_dir: Path, results: Path, seed: int, budget: str | None = None) -> None:
+    """Each unfinished method in its own process, one at a time, one torch thread (`budget`: the `--budget`
+    JSON, passed on to each)."""
     todo = [m for m in methods if not result_path(results, m).exists()]
     print(f"{len(methods) - len(todo)} of {len(methods)} methods done earlier; {len(todo)} to run", flush=True)
     (work_dir / "logs").mkdir(parents=True, exist_ok=True)
@@ -712,6 +713,8 @@ def run_all(methods: list[str], data_dir: Path, work_dir: Path, results: Path, s
             continue
         command = [sys.executable, str(Path(__file__).resolve()), "--only", method, "--data_dir", str(data_dir),
                    "--work_dir", str(work_dir), "--results_dir", str(results), "--seed", str(seed)]
+        if budget:
+            command += ["--budget", budget]
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         started = time.time()
         with open(work_dir / "logs" / f"{method}.log", "a", encoding="utf-8") as log:
@@ -724,6 +727,17 @@ def run_all(methods: list[str], data_dir: Path, work_dir: Path, results: Path, s
         print(f"{method}: {status} in {(time.time() - started) / 60:.1f} min", flush=True)
 
 
+def budget_overrides(text: str) -> dict:
+    """`--budget` JSON -> the `BUDGET` entries it replaces (an error names any key BUDGET lacks)."""
+    overrides = json.loads(text)
+    if not isinstance(overrides, dict):
+        raise SystemExit(f"--budget: expected a JSON object of BUDGET entries, got {text!r}")
+    unknown = sorted(set(overrides) - set(BUDGET))
+    if unknown:
+        raise SystemExit(f"--budget: unknown key(s) {unknown}; the budget's keys are {sorted(BUDGET)}")
+    return overrides
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_dir", type=Path, help="The EURLEX57K copy (train/ dev/ test/, EURLEX57K.json); needed to run.")
@@ -734,7 +748,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", choices=list(METHODS), help="Run one method in this process (used by the runner).")
     parser.add_argument("--report", action="store_true", help="Print the Markdown tables of the finished runs.")
     parser.add_argument("--estimate", type=int, metavar="STEPS", help="Time STEPS training steps of each method.")
+    parser.add_argument("--budget", default=None, metavar="JSON",
+                        help="Replace BUDGET entries for this run, e.g. '{\"head_learning_rate\": 0.01}'. Give the run "
+                             "its own --work_dir and --results_dir: results at another budget are another table.")
     options = parser.parse_args(argv)
+    if options.budget:
+        BUDGET.update(budget_overrides(options.budget))
     if not options.report and options.data_dir is None:
         parser.error("--data_dir is needed (e.g. ../shared/data/eurlex57k).")
     if options.report:
@@ -746,7 +765,7 @@ def main(argv: list[str] | None = None) -> None:
     elif options.only:
         run_one(options.only, options.data_dir, options.work_dir, options.results_dir, options.seed)
     else:
-        run_all(options.methods, options.data_dir, options.work_dir, options.results_dir, options.seed)
+        run_all(options.methods, options.data_dir, options.work_dir, options.results_dir, options.seed, options.budget)
 
 
 if __name__ == "__main__":

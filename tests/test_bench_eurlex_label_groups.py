@@ -158,3 +158,15 @@ def test_a_method_scoring_another_methods_model_says_which_to_run_first(tmp_path
     with pytest.raises(ValueError, match="lame_read_2048 scores the model of lame, .* run --methods lame first"):
         bench.run_one("lame_read_2048", corpus, tmp_path / "work", tmp_path / "results",
                       backbone=tiny_bert_checkpoint(tmp_path / "tiny"))
+
+
+def test_budget_overrides_reach_each_methods_process_and_unknown_keys_are_named(tmp_path, monkeypatch):
+    commands = []
+    monkeypatch.setattr(bench.subprocess, "call", lambda command, **kwargs: commands.append(command) or 0)
+    monkeypatch.setattr(bench, "BUDGET", dict(bench.BUDGET))  # main() updates the module's budget
+    bench.main(["--data_dir", str(tmp_path), "--methods", "vanilla", "--work_dir", str(tmp_path / "w"),
+                "--results_dir", str(tmp_path / "r"), "--budget", '{"head_learning_rate": 0.01}'])
+    assert bench.BUDGET["head_learning_rate"] == 0.01
+    assert commands[0][commands[0].index("--budget") + 1] == '{"head_learning_rate": 0.01}'
+    with pytest.raises(SystemExit, match=r"--budget: unknown key\(s\) \['head_lr'\]"):
+        bench.budget_overrides('{"head_lr": 0.01}')
