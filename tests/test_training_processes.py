@@ -134,29 +134,37 @@ class _SignalAt(__import__("transformers").TrainerCallback):
             os.kill(os.getpid(), self.number)
 
 
+class _EvaluatedEpochs(__import__("transformers").TrainerCallback):
+    def __init__(self):
+        self.epochs = []
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        self.epochs.append(state.epoch)
+
+
 @pytest.mark.slow
 def test_stop_mid_epoch_skips_that_epochs_evaluation_and_resume_evaluates_whole_epochs(checkpoint, tmp_path):
     output = tmp_path / "run"
     arguments = _args(checkpoint, output, 0)  # edited: two epochs, each evaluated and saved
+    # save_total_limit 1: the Trainer's end-of-training clean-up must not delete the checkpoint saved for resuming.
     for option, value in (("--max_steps", "-1"), ("--save_strategy", "epoch"), ("--eval_strategy", "epoch"),
-                          ("--load_best_model_at_end", "true")):
+                          ("--load_best_model_at_end", "true"), ("--save_total_limit", "1")):
         arguments[arguments.index(option) + 1] = value
     arguments += ["--num_train_epochs", "2"]
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(SystemExit) as stopped:
-        run(arguments, extra_callbacks=(_SignalAt(5),))
+        run(arguments, extra_callbacks=(_SignalAt(20),))  # epoch 1 is steps 1-16, evaluated and saved
     assert stopped.value.code == 130
     assert signal.getsignal(signal.SIGTERM) is before  # the training's handler is gone again
-    (saved,) = output.glob("checkpoint-*")
-    # The signal came after step 5 had been checked, so the step under way then, 6, is the one saved.
-    assert saved.name == "checkpoint-6"
-    state = json.loads((saved / "trainer_state.json").read_text())
-    assert not [entry for entry in state["log_history"] if "eval_loss" in entry], "a cut-short epoch was evaluated"
+    # The signal came after step 20 had been checked, so the step under way then, 21, is the one saved.
+    assert sorted(p.name for p in output.glob("checkpoint-*")) == ["checkpoint-16", "checkpoint-21"]
+    state = json.loads((output / "checkpoint-21" / "trainer_state.json").read_text())
+    assert [entry["epoch"] for entry in state["log_history"] if "eval_loss" in entry] == [1.0], \
+        "the cut-short epoch 2 was evaluated"
 
-    summary = run(arguments)
-    final = json.loads((max(output.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])) / "trainer_state.json").read_text())
-    assert final["global_step"] == 32
-    assert [entry["epoch"] for entry in final["log_history"] if "eval_loss" in entry] == [1.0, 2.0]
+    summary = run(arguments, extra_callbacks=(evaluations := _EvaluatedEpochs(),))
+    assert json.loads((output / "ranks" / "rank_0.json").read_text())["global_steps"] == 32
+    assert evaluations.epochs == [2.0]  # the resumed run evaluated whole epochs only (epoch 1 was before)
     assert summary["metrics"]["validation"]
 
 
@@ -165,7 +173,7 @@ def test_stop_callback_control_flow_and_a_second_signal():
 
     from transformers import TrainerControl, TrainerState
 
-    args = SimpleNamespace(world_size=1, device="cpu")
+    args = SimpleNamespace(world_size=1, device="cpu", save_total_limit=None)
     before = signal.getsignal(signal.SIGINT)
     stopper = StopOnSignalCallback()
     stopper.on_train_begin(args, TrainerState(), TrainerControl())

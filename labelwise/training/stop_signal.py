@@ -87,6 +87,10 @@ class StopOnSignalCallback(TrainerCallback):
             self.stopped_at_step = state.global_step
             control.should_save = True
             control.should_training_stop = True
+            if args.save_total_limit == 1:
+                # At the end of training the Trainer deletes every checkpoint but the best when the
+                # limit is 1, which would delete the one saved for resuming; 2 keeps the best and it.
+                args.save_total_limit = 2
         return control
 
     def on_epoch_end(self, args, state, control, **kwargs):
