@@ -470,6 +470,9 @@ def run_one(method: str, data_dir: Path, work_dir: Path, results: Path, seed: in
     manifest = make_subset(data_dir, subset_dir)
     data = load_eval_data(subset_dir)
     spec = METHODS[method]
+    why = missing_option(method)  # None for the rows without train.py options
+    if why:
+        raise ValueError(f"{method}: {why}")
     record = {"method": method, "subset": manifest["request"], "budget": BUDGET, "seed": seed,
               "backbone": backbone, "torch_threads": torch.get_num_threads(), "scores_unseen": spec.scores_unseen,
               "code_version": code_version()}
@@ -484,9 +487,6 @@ def run_one(method: str, data_dir: Path, work_dir: Path, results: Path, seed: in
         record["command"] = f"python bench/eurlex_label_groups.py --methods {method} (no training)"
         record["wall_seconds"] = round(time.time() - started, 1)
     elif spec.scores_model_of:
-        why = missing_option(method)
-        if why:
-            raise ValueError(f"{method}: {why}")
         model_dir = work_dir / spec.scores_model_of / "model"
         if not (model_dir / "training_summary.json").exists():
             raise ValueError(f"{method} scores the model of {spec.scores_model_of}, and {model_dir} has none yet: "
@@ -498,9 +498,6 @@ def run_one(method: str, data_dir: Path, work_dir: Path, results: Path, seed: in
                                   spec.scores_unseen)
         record["scoring_seconds"] = round(time.time() - started, 1)
     else:
-        why = missing_option(method)
-        if why:
-            raise ValueError(f"{method}: {why}")
         output_dir = work_dir / method
         output_dir.mkdir(parents=True, exist_ok=True)
         argv = train_argv(method, subset_dir, output_dir, seed, backbone)

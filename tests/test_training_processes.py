@@ -16,6 +16,7 @@ import pytest
 import torch
 from helpers import tiny_bert_checkpoint, write_checkpoint
 from safetensors.torch import load_file
+from transformers import TrainerCallback
 
 from labelwise.training.cli import run
 from labelwise.training.stop_signal import StopOnSignalCallback
@@ -43,6 +44,13 @@ def _env() -> dict:
     return dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
 
 
+def _assert_same_weights(folder_a: Path, folder_b: Path) -> None:
+    ours, theirs = load_file(folder_a / "model.safetensors"), load_file(folder_b / "model.safetensors")
+    assert ours.keys() == theirs.keys()
+    for name in ours:
+        torch.testing.assert_close(ours[name], theirs[name], rtol=0, atol=1e-6, msg=name)
+
+
 @pytest.mark.slow
 def test_killed_run_resumes_and_ends_identical_to_an_uninterrupted_run(checkpoint, tmp_path):
     steps = 12
@@ -68,20 +76,9 @@ def test_killed_run_resumes_and_ends_identical_to_an_uninterrupted_run(checkpoin
     resumed = run(_args(checkpoint, killed_dir, steps))
     reference = run(_args(checkpoint, tmp_path / "reference", steps))
     assert resumed["metrics"] == reference["metrics"]
-    ours = load_file(killed_dir / "model" / "model.safetensors")
-    theirs = load_file(tmp_path / "reference" / "model" / "model.safetensors")
-    assert ours.keys() == theirs.keys()
-    for name in ours:
-        torch.testing.assert_close(ours[name], theirs[name], rtol=0, atol=1e-6, msg=name)
+    _assert_same_weights(killed_dir / "model", tmp_path / "reference" / "model")
     state = json.loads((killed_dir / "checkpoint-12" / "trainer_state.json").read_text())
     assert state["global_step"] == steps
-
-
-def _assert_same_weights(folder_a: Path, folder_b: Path) -> None:
-    ours, theirs = load_file(folder_a / "model.safetensors"), load_file(folder_b / "model.safetensors")
-    assert ours.keys() == theirs.keys()
-    for name in ours:
-        torch.testing.assert_close(ours[name], theirs[name], rtol=0, atol=1e-6, msg=name)
 
 
 @pytest.mark.slow
@@ -108,7 +105,7 @@ def test_sigterm_saves_the_step_under_way_and_the_rerun_ends_identical(checkpoin
     log = "".join(output)
     assert process.returncode == 130, log[-3000:]
     assert not (stopped_dir / "model").exists()
-    saved = [p for p in stopped_dir.glob("checkpoint-*")]
+    saved = list(stopped_dir.glob("checkpoint-*"))
     assert len(saved) == 1, saved
     step = int(saved[0].name.split("-")[1])
     assert 1 <= step < steps
@@ -123,7 +120,7 @@ def test_sigterm_saves_the_step_under_way_and_the_rerun_ends_identical(checkpoin
     _assert_same_weights(stopped_dir / "model", reference_dir / "model")
 
 
-class _SignalAt(__import__("transformers").TrainerCallback):
+class _SignalAt(TrainerCallback):
     """Sends `number` to this process at the end of optimizer step `step` (as a scheduler would)."""
 
     def __init__(self, step: int, number: int = signal.SIGTERM):
@@ -134,7 +131,7 @@ class _SignalAt(__import__("transformers").TrainerCallback):
             os.kill(os.getpid(), self.number)
 
 
-class _EvaluatedEpochs(__import__("transformers").TrainerCallback):
+class _EvaluatedEpochs(TrainerCallback):
     def __init__(self):
         self.epochs = []
 
