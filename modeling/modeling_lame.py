@@ -456,6 +456,25 @@ class LameForSequenceClassification(BertPreTrainedModel):
         if isinstance(module, LameDescriptionOutput) and module.similarity_scale is not None:
             init.constant_(module.similarity_scale, self.config.similarity_scale)
 
+    @torch.no_grad()
+    def initialize_label_biases(self, log_odds: torch.Tensor) -> None:
+        """Start every label's output (and first-stage) bias at `log_odds` `(num_labels,)`, e.g. the
+        log-odds of its training frequency, so that an untrained head predicts the label prior.
+
+        With thousands of rare labels, zero biases start every probability at 0.5 and the first
+        epochs go to pushing them down. A label-agnostic head has no per-label bias: its shared
+        intercept starts at the mean of `log_odds`, a base rate that also applies to unseen labels.
+        """
+        if log_odds.shape != (self.config.num_labels,):
+            raise ValueError(f"initialize_label_biases: expected {self.config.num_labels} log-odds, got {tuple(log_odds.shape)}.")
+        for layer in (self.classifier, self.first_stage):
+            if layer is None:
+                continue
+            if getattr(layer, "bias", None) is not None:
+                layer.bias.copy_(log_odds.to(layer.bias.dtype))
+            else:
+                layer.label_bias.bias.fill_(log_odds.mean().item())
+
     # ----------------------------------------------------------------- label embeddings
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):

@@ -114,6 +114,16 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
         self._consistency_cache: dict[torch.device, list[tuple[torch.Tensor, torch.Tensor, int]]] = {}
         self.post_init()
 
+    @torch.no_grad()
+    def initialize_label_biases(self, log_odds: torch.Tensor) -> None:
+        """Start each level classifier's bias at the `log_odds` `(num_labels,)` of its labels (e.g. the
+        log-odds of each label's training frequency), so that the untrained classifiers predict the label
+        prior instead of 0.5 for every label."""
+        if log_odds.shape != (self.num_labels,):
+            raise ValueError(f"initialize_label_biases: expected {self.num_labels} log-odds, got {tuple(log_odds.shape)}.")
+        for classifier, ids in zip(self.classifiers, self._level_ids):
+            classifier.bias.copy_(log_odds[list(ids)].to(classifier.bias.dtype))
+
     # ------------------------------------------------------------------ indices
     def _indices(self, device: torch.device) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """(position of each global label in the level-by-level concatenation, ids of each level)."""

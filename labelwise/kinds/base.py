@@ -96,6 +96,8 @@ class ModelKind:
         dropout_fields: config fields besides BERT's that `--dropout` sets.
         needs_descriptions / needs_hierarchy: what the corpus must provide besides a matching task.
         evaluate_test: optional `(trainer, task, args) -> dict` replacing `Trainer.evaluate` on the test split.
+        initialize_label_biases: optional `(model, log_odds) -> None` that starts the per-label output biases at
+            `log_odds` `(num_labels,)` (`train.py --label_bias_init label_prior`); None: the kind has none to set.
     """
 
     name: str
@@ -116,6 +118,7 @@ class ModelKind:
     needs_descriptions: bool = False
     needs_hierarchy: bool = False
     evaluate_test: Callable[..., dict] | None = None
+    initialize_label_biases: Callable[[Any, Any], None] | None = None
 
     def __post_init__(self) -> None:
         if self.view not in VIEWS:
@@ -241,6 +244,11 @@ def encode_corpus(corpus: DatasetDict, encode: Callable[[dict], dict], multi_hot
             result = result.cast_column("labels", List(Value("float32")))
         encoded[split] = result
     return DatasetDict(encoded)
+
+
+def model_initializes_label_biases(model: Any, log_odds: Any) -> None:
+    """`ModelKind.initialize_label_biases` of the kinds whose model class has the method itself."""
+    model.initialize_label_biases(log_odds)
 
 
 def logits_of(predictions: Any) -> Any:

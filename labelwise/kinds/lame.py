@@ -10,6 +10,7 @@ from labelwise.kinds.base import (
     PreparedTask,
     document_length,
     dropout_overrides,
+    model_initializes_label_biases,
     prepare_flat,
     segment_fields,
 )
@@ -178,4 +179,5 @@ KIND = ModelKind(
     view="lame",
     dropout_fields=DROPOUT_FIELDS,
     needs_descriptions=True,
+    initialize_label_biases=model_initializes_label_biases,
 )

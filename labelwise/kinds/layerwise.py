@@ -16,6 +16,7 @@ from labelwise.kinds.base import (
     json_option,
     label_feature_names,
     logits_of,
+    model_initializes_label_biases,
     segment_fields,
     text_encoder,
 )
@@ -160,4 +161,5 @@ KIND = ModelKind(
     model_type="labelwise_layerwise",
     view="layerwise",
     needs_hierarchy=True,
+    initialize_label_biases=model_initializes_label_biases,
 )

@@ -20,6 +20,13 @@ def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
     return prepare_flat(args, space, corpus, backbone, tokenizer, build)
 
 
+def _initialize_label_biases(model, log_odds) -> None:
+    import torch
+
+    with torch.no_grad():
+        model.classifier.bias.copy_(log_odds.to(model.classifier.bias.dtype))
+
+
 KIND = ModelKind(
     name="vanilla",
     description="plain fine-tuning: transformers' BertForSequenceClassification on [CLS]",
@@ -30,4 +37,5 @@ KIND = ModelKind(
     card_template="vanilla.md",
     pipeline_tag="text-classification",
     view="classification",
+    initialize_label_biases=_initialize_label_biases,
 )

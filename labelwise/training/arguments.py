@@ -30,6 +30,9 @@ MODEL_KINDS = {name: kind.description for name, kind in KINDS.items()}
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
+LABEL_BIAS_INITS = ("zero", "label_prior")
+"""Values of `--label_bias_init` (applied by `labelwise.training.tasks.prepare_task`)."""
+
 
 @dataclass
 class CommonArguments:
@@ -85,6 +88,13 @@ class CommonArguments:
                   "in config.json, used by the pipelines, and the metrics at it are reported beside those at "
                   "--threshold."},
     )
+    label_bias_init: str = field(
+        default="zero",
+        metadata={"help": "Multi-label models: where each label's output bias starts. zero: at 0 (every probability "
+                  "0.5 before training); label_prior: at the log-odds of the label's frequency in the training "
+                  "split, so the untrained model predicts the prior (helps with thousands of rare labels).",
+                  "choices": list(LABEL_BIAS_INITS)},
+    )
     early_stopping_patience: int | None = field(
         default=None, metadata={"help": "Stop after N evaluations without improvement (needs eval each epoch)."}
     )
@@ -129,6 +139,8 @@ class LabelwiseArguments(*reversed(option_classes()), CommonArguments):
             raise ValueError(
                 f"--held_out_documents must be one of {list(HELD_OUT_DOCUMENTS)}, got {self.held_out_documents!r}."
             )
+        if self.label_bias_init not in LABEL_BIAS_INITS:
+            raise ValueError(f"--label_bias_init must be one of {list(LABEL_BIAS_INITS)}, got {self.label_bias_init!r}.")
         if self.held_out_documents != "keep" and not self.excluded_labels():
             logger.warning("--held_out_documents=%s does nothing without --exclude_labels.", self.held_out_documents)
         for option, owners in self.ignored_options().items():

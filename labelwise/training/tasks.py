@@ -9,14 +9,19 @@ layer-wise model a hierarchy, the tagger BIO tags) and returns a [`PreparedTask`
 from __future__ import annotations
 
 import json
+import logging
 
-from datasets import DatasetDict
+import numpy as np
+import torch
+from datasets import Dataset, DatasetDict
 from transformers import AutoTokenizer
 
 from labelwise.data_scripts import LabelSpace, subsample
 from labelwise.kinds import KINDS, get_kind
-from labelwise.kinds.base import PreparedTask, TaskMismatchError
+from labelwise.kinds.base import ModelKind, PreparedTask, TaskMismatchError
 from labelwise.training.arguments import LabelwiseArguments
+
+logger = logging.getLogger(__name__)
 
 TASKS_OF_MODEL = {name: kind.tasks for name, kind in KINDS.items()}
 """Corpus tasks each model kind trains on (from the registry)."""
@@ -38,7 +43,40 @@ def prepare_task(
     corpus = _limit(corpus, args, seed)
     task = kind.prepare(args, space, corpus, backbone, tokenizer)
     task.pipeline_task = kind.pipeline_task
+    if args.label_bias_init == "label_prior":
+        initialize_biases_from_prior(task, kind)
     return task
+
+
+def label_prior_log_odds(labels: Dataset, batch_size: int = 1024) -> torch.Tensor:
+    """The log-odds of each label's frequency in the multi-hot `labels` column `(N, num_labels)` of
+    `labels` (a split), `(num_labels,)` float32. Frequencies are smoothed, `(count + 0.5) / (N + 1)`, so a
+    label in no document (or in all) gets a finite value."""
+    counts, rows = None, 0
+    for batch in labels.with_format("numpy", columns=["labels"]).iter(batch_size=batch_size):
+        block = np.asarray(batch["labels"], dtype=np.float64)
+        counts = block.sum(0) if counts is None else counts + block.sum(0)
+        rows += block.shape[0]
+    if counts is None:
+        raise ValueError("label_prior_log_odds: the training split has no rows.")
+    frequency = (counts + 0.5) / (rows + 1)
+    return torch.from_numpy(np.log(frequency) - np.log1p(-frequency)).float()
+
+
+def initialize_biases_from_prior(task: PreparedTask, kind: ModelKind) -> None:
+    """`--label_bias_init label_prior`: start the model's per-label biases at the training split's label log-odds."""
+    if task.task not in ("multi_label", "hierarchical"):
+        raise ValueError(
+            f"--label_bias_init label_prior applies to multi-label and hierarchical corpora; this one is {task.task}."
+        )
+    if kind.initialize_label_biases is None:
+        raise ValueError(f"--label_bias_init label_prior: --model {kind.name} declares no per-label biases to set.")
+    log_odds = label_prior_log_odds(task.datasets["train"])
+    kind.initialize_label_biases(task.model, log_odds)
+    logger.info(
+        "Label biases start at the training label prior: log-odds %.2f to %.2f over %d labels.",
+        log_odds.min().item(), log_odds.max().item(), log_odds.numel(),
+    )
 
 
 def _limit(corpus: DatasetDict, args: LabelwiseArguments, seed: int) -> DatasetDict:
@@ -56,4 +94,7 @@ def describe(task: PreparedTask) -> str:
     return json.dumps({"task": task.task, "labels": len(task.label_names), "rows": counts})
 
 
-__all__ = ["PreparedTask", "TaskMismatchError", "TASKS_OF_MODEL", "check_compatibility", "prepare_task", "describe"]
+__all__ = [
+    "PreparedTask", "TaskMismatchError", "TASKS_OF_MODEL", "check_compatibility", "prepare_task", "describe",
+    "label_prior_log_odds",
+]
