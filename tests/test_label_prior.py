@@ -16,7 +16,13 @@ from labelwise.kinds import get_kind
 from labelwise.kinds.base import PreparedTask
 from labelwise.training.arguments import parse_arguments
 from labelwise.training.cli import run
-from labelwise.training.tasks import initialize_biases_from_prior, label_prior_log_odds, prepare_task
+from labelwise.modeling.configuration_lame import LARGE_LABEL_SET
+from labelwise.training.tasks import (
+    initialize_biases_from_prior,
+    label_prior_log_odds,
+    prepare_task,
+    resolve_label_bias_init,
+)
 
 
 @pytest.fixture(scope="module")
@@ -85,27 +91,40 @@ def test_label_agnostic_head_starts_its_shared_intercept_at_the_mean_log_odds(ch
     assert task.model.classifier.label_bias.weight.abs().sum() > 0  # the description part is untouched
 
 
-def test_default_leaves_biases_at_zero(checkpoint, tmp_path):
+def test_default_leaves_the_biases_of_a_small_label_set_at_zero(checkpoint, tmp_path):
     args, training_args = parse_arguments(quick_train_argv(checkpoint, tmp_path, "--model", "vanilla"))
-    assert args.label_bias_init == "zero"
+    assert args.label_bias_init == "auto"
     task = prepare_task(args, load_label_space("demo"), load_corpus("demo"), str(checkpoint), seed=training_args.seed)
+    assert task.label_bias_init == "zero"
     assert torch.count_nonzero(task.model.classifier.bias) == 0
+
+
+def _stub(task: str, labels: int) -> PreparedTask:
+    return PreparedTask(model=None, tokenizer=None, datasets={}, collator=None, compute_metrics=None,
+                        metric_for_best_model="micro_f1", greater_is_better=True, task=task,
+                        label_names=[f"label {i}" for i in range(labels)])
+
+
+def test_auto_chooses_the_prior_above_the_large_label_set_size():
+    assert resolve_label_bias_init("auto", _stub("multi_label", LARGE_LABEL_SET + 1)) == "label_prior"
+    assert resolve_label_bias_init("auto", _stub("hierarchical", LARGE_LABEL_SET + 1)) == "label_prior"
+    assert resolve_label_bias_init("auto", _stub("multi_label", LARGE_LABEL_SET)) == "zero"
+    assert resolve_label_bias_init("auto", _stub("multi_class", 1000)) == "zero"
+    assert resolve_label_bias_init("auto", _stub("ner", 1000)) == "zero"
+    assert resolve_label_bias_init("zero", _stub("multi_label", 1000)) == "zero"
 
 
 def test_prior_init_refuses_tasks_without_label_biases(checkpoint, tmp_path):
     with pytest.raises(ValueError, match="multi-label and hierarchical corpora; this one is ner"):
         _prepared(checkpoint, tmp_path, "--model", "token_classification", "--corpus", "demo_ner")
-    single_label = PreparedTask(model=None, tokenizer=None, datasets={}, collator=None, compute_metrics=None,
-                                metric_for_best_model="accuracy", greater_is_better=True, task="multi_class",
-                                label_names=["a", "b"])
     with pytest.raises(ValueError, match="this one is multi_class"):
-        initialize_biases_from_prior(single_label, get_kind("vanilla"))
+        initialize_biases_from_prior(_stub("multi_class", 2), get_kind("vanilla"))
 
 
 def test_unknown_value_in_a_config_file_is_named(checkpoint, tmp_path):
     config = tmp_path / "run.json"
     config.write_text(json.dumps({"model": "vanilla", "label_bias_init": "frequency", "output_dir": str(tmp_path)}))
-    with pytest.raises(ValueError, match=r"--label_bias_init must be one of \['zero', 'label_prior'\], got 'frequency'"):
+    with pytest.raises(ValueError, match=r"--label_bias_init must be one of \['auto', 'zero', 'label_prior'\], got 'frequency'"):
         parse_arguments(["--config", str(config)])
 
 

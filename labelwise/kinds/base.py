@@ -63,6 +63,8 @@ class PreparedTask:
     # Multi-label tasks: `(gold 0/1, probabilities, threshold or per-label thresholds) -> metrics`, the
     # thresholded part of `compute_metrics`; `labelwise.training.thresholds` tunes and reports with it.
     scores_at: Callable | None = None
+    # Where the per-label output biases started (`--label_bias_init` resolved by `prepare_task`).
+    label_bias_init: str = "zero"
 
     def save(self, folder: str) -> None:
         """Save a Hub-ready folder: weights, config (+ auto_map), remote code, tokenizer, pipeline."""

@@ -30,7 +30,7 @@ MODEL_KINDS = {name: kind.description for name, kind in KINDS.items()}
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
-LABEL_BIAS_INITS = ("zero", "label_prior")
+LABEL_BIAS_INITS = ("auto", "zero", "label_prior")
 """Values of `--label_bias_init` (applied by `labelwise.training.tasks.prepare_task`)."""
 
 
@@ -89,10 +89,11 @@ class CommonArguments:
                   "--threshold."},
     )
     label_bias_init: str = field(
-        default="zero",
+        default="auto",
         metadata={"help": "Multi-label models: where each label's output bias starts. zero: at 0 (every probability "
                   "0.5 before training); label_prior: at the log-odds of the label's frequency in the training "
-                  "split, so the untrained model predicts the prior (helps with thousands of rare labels).",
+                  "split, so the untrained model predicts the prior (helps with thousands of rare labels); auto: "
+                  "label_prior for multi-label corpora of more than 256 labels, else zero.",
                   "choices": list(LABEL_BIAS_INITS)},
     )
     early_stopping_patience: int | None = field(

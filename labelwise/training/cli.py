@@ -132,7 +132,7 @@ def write_summary(folder: str, args: LabelwiseArguments, training_args, task: Pr
             "weight_decay": training_args.weight_decay,
             "optimizer": _name(training_args.optim),
             "max_length": args.max_length,
-            "label_bias_init": args.label_bias_init,
+            "label_bias_init": task.label_bias_init,
             "seed": training_args.seed,
             **get_kind(args.model).summary_hyperparameters(args, task.model),
         },

@@ -19,9 +19,13 @@ from transformers import AutoTokenizer
 from labelwise.data_scripts import LabelSpace, subsample
 from labelwise.kinds import KINDS, get_kind
 from labelwise.kinds.base import ModelKind, PreparedTask, TaskMismatchError
+from labelwise.modeling.configuration_lame import LARGE_LABEL_SET
 from labelwise.training.arguments import LabelwiseArguments
 
 logger = logging.getLogger(__name__)
+
+MULTI_LABEL_TASKS = ("multi_label", "hierarchical")
+"""`PreparedTask.task` values whose labels each have their own sigmoid output (and bias)."""
 
 TASKS_OF_MODEL = {name: kind.tasks for name, kind in KINDS.items()}
 """Corpus tasks each model kind trains on (from the registry)."""
@@ -43,9 +47,18 @@ def prepare_task(
     corpus = _limit(corpus, args, seed)
     task = kind.prepare(args, space, corpus, backbone, tokenizer)
     task.pipeline_task = kind.pipeline_task
-    if args.label_bias_init == "label_prior":
+    task.label_bias_init = resolve_label_bias_init(args.label_bias_init, task)
+    if task.label_bias_init == "label_prior":
         initialize_biases_from_prior(task, kind)
     return task
+
+
+def resolve_label_bias_init(option: str, task: PreparedTask) -> str:
+    """`--label_bias_init` with `auto` resolved: `label_prior` for multi-label tasks of more than
+    `LARGE_LABEL_SET` labels (where zero biases cost the first epochs, docs/RESULTS.md), else `zero`."""
+    if option != "auto":
+        return option
+    return "label_prior" if task.task in MULTI_LABEL_TASKS and len(task.label_names) > LARGE_LABEL_SET else "zero"
 
 
 def label_prior_log_odds(labels: Dataset, batch_size: int = 1024) -> torch.Tensor:
@@ -65,7 +78,7 @@ def label_prior_log_odds(labels: Dataset, batch_size: int = 1024) -> torch.Tenso
 
 def initialize_biases_from_prior(task: PreparedTask, kind: ModelKind) -> None:
     """`--label_bias_init label_prior`: start the model's per-label biases at the training split's label log-odds."""
-    if task.task not in ("multi_label", "hierarchical"):
+    if task.task not in MULTI_LABEL_TASKS:
         raise ValueError(
             f"--label_bias_init label_prior applies to multi-label and hierarchical corpora; this one is {task.task}."
         )
