@@ -701,9 +701,11 @@ def report(results: Path) -> str:
 def run_all(methods: list[str], data_dir: Path, work_dir: Path, results: Path, seed: int, budget: str | None = None) -> None:
     """Each unfinished method in its own process, one at a time, one torch thread (`budget`: the `--budget`
     JSON, passed on to each)."""
+    check_same_budget(work_dir, results, methods)
     todo = [m for m in methods if not result_path(results, m).exists()]
     print(f"{len(methods) - len(todo)} of {len(methods)} methods done earlier; {len(todo)} to run", flush=True)
     (work_dir / "logs").mkdir(parents=True, exist_ok=True)
+    (work_dir / "budget.json").write_text(json.dumps(BUDGET, indent=1), encoding="utf-8")
     for method in todo:
         why = missing_option(method)
         if why:
@@ -723,6 +725,32 @@ def run_all(methods: list[str], data_dir: Path, work_dir: Path, results: Path, s
             return
         status = "ok" if code == 0 else f"FAILED (exit {code}, see {work_dir / 'logs' / (method + '.log')})"
         print(f"{method}: {status} in {(time.time() - started) / 60:.1f} min", flush=True)
+
+
+LEGACY_BUDGET = {"label_bias_init": "zero"}
+"""Budget entries added later, with the value that records written before them were run with."""
+
+
+def budget_differences(recorded: dict) -> dict[str, tuple]:
+    """`{key: (recorded value, current value)}` where a recorded budget differs from `BUDGET`."""
+    recorded = {**LEGACY_BUDGET, **recorded}
+    return {key: (recorded.get(key), value) for key, value in BUDGET.items() if recorded.get(key) != value}
+
+
+def check_same_budget(work_dir: Path, results: Path, methods: list[str]) -> None:
+    """Stop, naming the file and the entries, when finished results or the checkpoints in `work_dir` are
+    from another budget: they would be skipped or resumed as if they were this one's."""
+    recorded = [(result_path(results, m), "budget") for m in methods if result_path(results, m).exists()]
+    recorded.append((work_dir / "budget.json", None))
+    for path, key in recorded:
+        if not path.exists():
+            continue
+        data = json.loads(path.read_text(encoding="utf-8"))
+        differences = budget_differences(data[key] if key else data)
+        if differences:
+            listed = ", ".join(f"{k}: {old!r} there, {new!r} now" for k, (old, new) in differences.items())
+            raise SystemExit(f"{path} is from another budget ({listed}). Give this budget its own --results_dir "
+                             "and --work_dir, or run with the budget it was made with (--budget).")
 
 
 def budget_overrides(text: str) -> dict:

@@ -170,3 +170,25 @@ def test_budget_overrides_reach_each_methods_process_and_unknown_keys_are_named(
     assert commands[0][commands[0].index("--budget") + 1] == '{"head_learning_rate": 0.01}'
     with pytest.raises(SystemExit, match=r"--budget: unknown key\(s\) \['head_lr'\]"):
         bench.budget_overrides('{"head_lr": 0.01}')
+
+
+def test_results_and_checkpoints_of_another_budget_are_refused_by_name(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench.subprocess, "call", lambda command, **kwargs: 0)
+    monkeypatch.setattr(bench, "BUDGET", dict(bench.BUDGET))
+    results, work = tmp_path / "results", tmp_path / "work"
+    bench.run_all(["vanilla"], tmp_path / "data", work, results, seed=42)
+    assert json.loads((work / "budget.json").read_text()) == bench.BUDGET
+    # A result written before label_bias_init was a budget entry ran with zero biases.
+    old = {key: value for key, value in bench.BUDGET.items() if key != "label_bias_init"}
+    results.mkdir()
+    (results / "lame.json").write_text(json.dumps({"budget": old}))
+    bench.BUDGET["label_bias_init"] = "zero"
+    (work / "budget.json").write_text(json.dumps(bench.BUDGET))
+    bench.run_all(["vanilla", "lame"], tmp_path / "data", work, results, seed=42)  # same budget: accepted
+
+    bench.BUDGET["label_bias_init"] = "label_prior"
+    with pytest.raises(SystemExit, match=r"lame.json is from another budget \(label_bias_init: 'zero' there, "
+                                         r"'label_prior' now\)"):
+        bench.run_all(["vanilla", "lame"], tmp_path / "data", work, results, seed=42)
+    with pytest.raises(SystemExit, match=r"work/budget.json is from another budget \(label_bias_init"):
+        bench.run_all(["vanilla"], tmp_path / "data", work, results, seed=42)
