@@ -131,6 +131,8 @@ def test_registry_declarations_are_complete():
         assert (templates / kind.card_template).is_file(), f"{name}: no model_cards/{kind.card_template}"
         assert kind.pipeline_tag in AUTO_CLASS_OF_PIPELINE_TAG
         kind.load_model_class(), kind.load_config_class()  # the references import
+        if {"multi_label", "hierarchical"} & set(kind.tasks):  # `--label_bias_init auto` needs to set its biases
+            assert kind.initialize_label_biases is not None, f"{name}: multi-label kind without initialize_label_biases"
     # Every kind's options reach train.py's arguments, with their defaults.
     defaults = LabelwiseArguments()
     for options in option_classes():
