@@ -22,6 +22,7 @@ from transformers import HfArgumentParser, TrainingArguments
 from labelwise.data_scripts import HELD_OUT_DOCUMENTS
 from labelwise.kinds import KINDS, get_kind, option_classes
 from labelwise.kinds.base import json_option as _json_option
+from labelwise.modeling.configuration_lame import LARGE_LABEL_SET
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class CommonArguments:
         metadata={"help": "Multi-label models: where each label's output bias starts. zero: at 0 (every probability "
                   "0.5 before training); label_prior: at the log-odds of the label's frequency in the training "
                   "split, so the untrained model predicts the prior (helps with thousands of rare labels); auto: "
-                  "label_prior for multi-label corpora of more than 256 labels, else zero.",
+                  f"label_prior for multi-label corpora of more than {LARGE_LABEL_SET} labels, else zero.",
                   "choices": list(LABEL_BIAS_INITS)},
     )
     early_stopping_patience: int | None = field(
