@@ -14,9 +14,9 @@ from helpers import quick_train_argv, tiny_bert_checkpoint
 from labelwise.data_scripts import load_corpus, load_label_space
 from labelwise.kinds import get_kind
 from labelwise.kinds.base import PreparedTask
+from labelwise.modeling.configuration_lame import LARGE_LABEL_SET
 from labelwise.training.arguments import parse_arguments
 from labelwise.training.cli import run
-from labelwise.modeling.configuration_lame import LARGE_LABEL_SET
 from labelwise.training.tasks import (
     initialize_biases_from_prior,
     label_prior_log_odds,
@@ -79,6 +79,9 @@ def test_untrained_model_predicts_the_training_prior(checkpoint, tmp_path, kind,
         logits = model(**batch).logits
     expected = np.broadcast_to(frequency, (3, len(frequency)))
     assert torch.sigmoid(logits).numpy() == pytest.approx(expected, abs=1e-5)
+    first_stage = getattr(model, "first_stage", None)
+    if first_stage is not None:  # its scores pick the shortlist and the hard negatives, not the logits above
+        assert torch.sigmoid(first_stage.bias.detach()).numpy() == pytest.approx(frequency, abs=1e-5)
     # The prior differs between labels here, so a bias set in the wrong label order would fail.
     assert len(set(np.round(frequency, 6))) > 1
 
