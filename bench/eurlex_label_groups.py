@@ -700,6 +700,52 @@ def report(results: Path) -> str:
     return "\n".join(lines)
 
 
+def plot_groups(results: Path, path: Path, metric: str = "rp_at_5") -> dict[str, dict[str, float | None]]:
+    """Grouped bars: test `metric` (in %) of each finished method, overall and per label group. A
+    label-specific model has no score on the zero group: its bar is missing and marked n/a. Returns
+    the values drawn, by method and group (None where n/a)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = ("overall",) + GROUPS
+    values: dict[str, dict[str, float | None]] = {}
+    for method in METHODS:
+        if not result_path(results, method).exists():
+            continue
+        test = json.loads(result_path(results, method).read_text(encoding="utf-8"))["test"]
+        row = {"overall": 100.0 * test["overall"][metric]}
+        for group in GROUPS:
+            scores = test["groups"][group]
+            row[group] = None if scores == "n/a" else 100.0 * scores[metric]
+        values[method] = row
+    if not values:
+        raise FileNotFoundError(f"No finished method in {results}: nothing to plot.")
+    width = 0.8 / len(values)
+    figure, axis = plt.subplots(figsize=(max(7.0, 1.1 * len(values) + 4), 4))
+    for i, (method, row) in enumerate(values.items()):
+        xs = [c + (i - (len(values) - 1) / 2) * width for c in range(len(columns))]
+        heights = [row[c] if row[c] is not None else 0.0 for c in columns]
+        axis.bar(xs, heights, width, label=method)
+        for x, column in zip(xs, columns):
+            if row[column] is None:
+                axis.text(x, 1.0, "n/a", rotation=90, ha="center", va="bottom", fontsize=7)
+    ticks = {"overall": "overall", "frequent": "frequent\n(>= 50 training docs)", "few": "few\n(1-49)",
+             "zero": "zero\n(not in training)"}
+    axis.set_xticks(range(len(columns)), [ticks[c] for c in columns])
+    name = {"rp_at_5": "R-Precision@5", "ndcg_at_5": "nDCG@5", "micro_f1": "micro-F1"}.get(metric, metric)
+    axis.set_ylabel(f"test {name} (%)")
+    axis.set_title(f"EURLEX57K subset: test {name} by label group")
+    axis.grid(axis="y", alpha=0.3)
+    axis.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return values
+
+
 # ----------------------------------------------------------------------------- command
 def run_all(methods: list[str], data_dir: Path, work_dir: Path, results: Path, seed: int, budget: str | None = None) -> None:
     """Each unfinished method in its own process, one at a time, one torch thread (`budget`: the `--budget`
@@ -776,6 +822,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=42, help="Training seed (the subset's seed is SUBSET['seed']).")
     parser.add_argument("--only", choices=list(METHODS), help="Run one method in this process (used by the runner).")
     parser.add_argument("--report", action="store_true", help="Print the Markdown tables of the finished runs.")
+    parser.add_argument("--plot", type=Path, metavar="PNG",
+                        help="With --report: also draw test R-Precision@5 per label group, one bar per finished method.")
     parser.add_argument("--estimate", type=int, metavar="STEPS", help="Time STEPS training steps of each method.")
     parser.add_argument("--budget", default=None, metavar="JSON",
                         help="Replace BUDGET entries for this run, e.g. '{\"head_learning_rate\": 0.01}'. Give the run "
@@ -787,6 +835,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--data_dir is needed (e.g. ../shared/data/eurlex57k).")
     if options.report:
         print(report(options.results_dir))
+        if options.plot:
+            plot_groups(options.results_dir, options.plot)
+            print(f"wrote {options.plot}")
     elif options.estimate:
         for method in options.methods:
             print(method, json.dumps(estimate(method, options.data_dir, options.work_dir, options.results_dir,

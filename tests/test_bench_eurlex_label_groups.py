@@ -117,6 +117,14 @@ def test_runner_trains_scores_resumes_and_reports(tmp_path, corpus, tiny_budget,
     assert "| vanilla | " in table.split("\n\n")[1] and "n/a | n/a | n/a |" in table
     assert "zero: 1 labels" in table and "| label_prior | done | - | no model |" in table
 
+    drawn = bench.plot_groups(results, tmp_path / "groups.png")
+    assert (tmp_path / "groups.png").stat().st_size > 0 and set(drawn) == {*methods, "lame_read_2048"}
+    similarity = json.loads((results / "similarity.json").read_text())["test"]
+    assert drawn["similarity"]["few"] == pytest.approx(100 * similarity["groups"]["few"]["rp_at_5"])
+    assert drawn["similarity"]["zero"] is not None  # the one method here that scores unseen labels
+    assert drawn["lame"]["zero"] is None and drawn["vanilla"]["overall"] == pytest.approx(
+        100 * json.loads((results / "vanilla.json").read_text())["test"]["overall"]["rp_at_5"])
+
 
 def test_methods_this_checkout_cannot_train_are_named(tmp_path, corpus, tiny_budget):
     for method, option in (("lame_agnostic", "--label_scoring"), ("lame_agnostic_sim", "--similarity_term"),
