@@ -650,10 +650,15 @@ def _cell(value, scale: float = 100.0) -> str:
     return f"{value * scale:.2f}"
 
 
+def finished_records(results: Path) -> dict[str, dict]:
+    """The result file of each finished method, in `METHODS` order."""
+    return {m: json.loads(result_path(results, m).read_text(encoding="utf-8"))
+            for m in METHODS if result_path(results, m).exists()}
+
+
 def report(results: Path) -> str:
     """Markdown: the overall test scores per method, then R-Precision@5 / nDCG@5 / micro-F1 per group."""
-    records = {m: json.loads(result_path(results, m).read_text(encoding="utf-8"))
-               for m in METHODS if result_path(results, m).exists()}
+    records = finished_records(results)
     lines = [
         "| method | status | train s/epoch | epochs run (best) | RP | RP@5 | P@5 | nDCG@5 | micro-F1 (P / R) @ dev threshold |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -711,10 +716,8 @@ def plot_groups(results: Path, path: Path, metric: str = "rp_at_5") -> dict[str,
 
     columns = ("overall",) + GROUPS
     values: dict[str, dict[str, float | None]] = {}
-    for method in METHODS:
-        if not result_path(results, method).exists():
-            continue
-        test = json.loads(result_path(results, method).read_text(encoding="utf-8"))["test"]
+    for method, record in finished_records(results).items():
+        test = record["test"]
         row = {"overall": 100.0 * test["overall"][metric]}
         for group in GROUPS:
             scores = test["groups"][group]
