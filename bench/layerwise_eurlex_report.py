@@ -3,17 +3,21 @@
     python bench/layerwise_eurlex_report.py --grid_dir outputs/layerwise_eurlex \\
         --data_dir ../shared/data/eurlex57k --max_train_samples 1000 --max_eval_samples 500
 
-The grid is the one `labelwise.training.grid` ran (one folder per guidance variant). The
-baseline scores every test document with the training frequency of each label (the same ranking
-for every document): a model that learned only the label prior scores about this. It reads the
-documents the runs read: train.py draws `--max_train_samples` / `--max_eval_samples` as a random
-subset seeded with the run's seed (recorded in each run's training summary), and so does the
-baseline. The table and the runs' records are written to `bench/results/layerwise_eurlex/`.
+The grid is the one `labelwise.training.grid` ran (one folder per guidance variant). Each finished
+run becomes one record, `<output_dir>/runs/<variant>.json` (test scores, layer assignment, seed, dev
+curve), so a grid that spans sessions keeps the runs of earlier ones: the table is drawn from every
+record in the folder, whether or not its run folder is still in `--grid_dir`, and a run finished again
+replaces its record. The baseline scores every test document with the training frequency of each label
+(the same ranking for every document): a model that learned only the label prior scores about this. It
+reads the documents the runs read: train.py draws `--max_train_samples` / `--max_eval_samples` as a
+random subset seeded with the run's seed (recorded in each run's training summary), and so does the
+baseline. The table and a combined `runs.json` are written to `--output_dir`.
 "train time (last segment)" is the training time train.py recorded: for a run resumed from a
 checkpoint, only its last part. "epochs (best), stop" reads each run's dev R-Precision (micro) per
 epoch from its newest checkpoint: how many epochs ran, the best one, and whether the epoch cap or
 early stopping ended the run. `--plot PATH` draws those dev curves, one line per variant (colour:
-guidance, line style: layer pooling), including runs still in progress.
+guidance, line style: layer pooling), from the records and from the runs still in progress in
+`--grid_dir`.
 """
 
 from __future__ import annotations
@@ -82,24 +86,54 @@ def variant_options(variant: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in variant.split(",") if "=" in part)
 
 
-def plot(grid_dir: Path, path: Path) -> Path:
-    """Dev R-Precision (micro) per epoch of every run in `grid_dir` with a checkpoint."""
+def record_finished_runs(grid_dir: Path, runs_dir: Path) -> list[str]:
+    """Write one record per finished run in `grid_dir` (a run with `model/training_summary.json`) to
+    `runs_dir/<variant>.json`, replacing an older record of the variant; return the variants written."""
+    written = []
+    for summary_path in sorted(grid_dir.glob("*/model/training_summary.json")):
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        variant = summary_path.parents[1].name
+        record = {
+            "test": summary["metrics"]["test"],
+            "layer_assignment": summary["notes"]["layer_assignment"],
+            "train_runtime_seconds": summary["train_runtime_seconds"],
+            "seed": summary["hyperparameters"]["seed"],
+            **training_progress(summary_path.parents[1], summary["hyperparameters"].get("epochs")),
+        }
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        (runs_dir / f"{variant}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        written.append(variant)
+    return written
+
+
+def load_records(runs_dir: Path) -> dict[str, dict]:
+    """Every run record in `runs_dir`, by variant (sorted by name)."""
+    return {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(runs_dir.glob("*.json"))}
+
+
+def plot(records: dict[str, dict], grid_dir: Path, path: Path) -> Path:
+    """Dev R-Precision (micro) per epoch: of every recorded run, and of every run in `grid_dir` that has
+    a checkpoint but no record yet (labelled "running")."""
+    curves = {variant: (record["dev_curve"], "") for variant, record in records.items() if record["dev_curve"]}
+    run_dirs = sorted(p for p in grid_dir.iterdir() if p.is_dir()) if grid_dir.is_dir() else []
+    for run_dir in run_dirs:
+        if run_dir.name not in records:
+            progress = training_progress(run_dir, None)
+            if progress["dev_curve"]:
+                curves[run_dir.name] = (progress["dev_curve"], " (running)" if progress["stopped_by"] == "running" else "")
     series = []
-    for run_dir in sorted(p for p in grid_dir.iterdir() if p.is_dir()):
-        progress = training_progress(run_dir, None)
-        if not progress["dev_curve"]:
-            continue
-        options = variant_options(run_dir.name)
-        label = run_dir.name + (" (running)" if progress["stopped_by"] == "running" else "")
+    for variant in sorted(curves):
+        curve, note = curves[variant]
+        options = variant_options(variant)
         series.append({
-            "epochs": [point["epoch"] for point in progress["dev_curve"]],
-            "values": [100 * point["rp_micro"] for point in progress["dev_curve"]],
-            "label": label,
+            "epochs": [point["epoch"] for point in curve],
+            "values": [100 * point["rp_micro"] for point in curve],
+            "label": variant + note,
             "colour": GUIDANCE_COLOURS.get(options.get("guidance")),
             "linestyle": POOLING_STYLES.get(options.get("layer_pooling"), "-"),
         })
     if not series:
-        raise SystemExit(f"{grid_dir}: no run has a checkpoint with a dev R-Precision yet")
+        raise SystemExit(f"{grid_dir}: no run has a record or a checkpoint with a dev R-Precision yet")
     return plot_curves(series, "dev R-Precision, micro (%)", f"{grid_dir.name}: dev R-Precision per epoch", path, size=(8, 4.5))
 
 
@@ -114,22 +148,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plot", type=Path, default=None, help="Also draw every run's dev curve (PNG).")
     options = parser.parse_args(argv)
 
-    rows, summaries = {}, {}
-    for summary_path in sorted(options.grid_dir.glob("*/model/training_summary.json")):
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        variant = summary_path.parents[1].name
-        summaries[variant] = summary
-        rows[variant] = {
-            "test": summary["metrics"]["test"],
-            "layer_assignment": summary["notes"]["layer_assignment"],
-            "train_runtime_seconds": summary["train_runtime_seconds"],
-            **training_progress(summary_path.parents[1], summary["hyperparameters"].get("epochs")),
-        }
-    if not summaries:
-        raise SystemExit(f"{options.grid_dir}: no finished run (no */model/training_summary.json)")
-    seeds = {summary["hyperparameters"]["seed"] for summary in summaries.values()}
+    runs_dir = options.output_dir / "runs"
+    record_finished_runs(options.grid_dir, runs_dir)
+    rows = load_records(runs_dir)
+    if not rows:
+        raise SystemExit(f"{options.grid_dir}: no finished run (no */model/training_summary.json), "
+                         f"and no earlier record in {runs_dir}")
+    seeds = {row["seed"] for row in rows.values()}
     if len(seeds) != 1:
-        raise SystemExit(f"{options.grid_dir}: the runs used different seeds ({sorted(seeds)}), so different documents")
+        raise SystemExit(f"{runs_dir}: the runs used different seeds ({sorted(seeds)}), so different documents")
     baseline = frequency_baseline(
         options.data_dir, json.loads(options.corpus_options), options.max_train_samples, options.max_eval_samples,
         seeds.pop(),
@@ -152,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     (options.output_dir / "table.md").write_text(table, encoding="utf-8")
     print(table)
     if options.plot:
-        print(f"wrote {plot(options.grid_dir, options.plot)}")
+        print(f"wrote {plot(rows, options.grid_dir, options.plot)}")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ def test_runs_of_different_seeds_or_no_runs_are_refused(tmp_path):
     with pytest.raises(SystemExit, match=r"different seeds \(\[1, 2\]\)"):
         report.main(["--grid_dir", str(grid(tmp_path / "grid", {"a": 1, "b": 2}))] + arguments)
     with pytest.raises(SystemExit, match="no finished run"):
-        report.main(["--grid_dir", str(tmp_path / "empty")] + arguments)
+        report.main(["--grid_dir", str(tmp_path / "empty"), "--data_dir", str(tmp_path), "--output_dir", str(tmp_path / "new")])
 
 
 def test_epochs_best_epoch_and_what_stopped_each_run(tmp_path, monkeypatch):
@@ -84,7 +84,7 @@ def test_epochs_best_epoch_and_what_stopped_each_run(tmp_path, monkeypatch):
     assert report.training_progress(running, 4)["stopped_by"] == "running"
     drawn = []
     monkeypatch.setattr(report, "plot_curves", lambda series, *args, **kwargs: drawn.extend(series))
-    report.plot(root, picture)
+    report.plot(runs, root, picture)
     assert [(line["label"], line["linestyle"], line["values"]) for line in drawn] == [
         (capped.name, "-", [10.0, 30.0, 50.0, 60.0]),
         (stopped.name, "--", [20.0, 40.0, 35.0]),
@@ -94,5 +94,49 @@ def test_epochs_best_epoch_and_what_stopped_each_run(tmp_path, monkeypatch):
 
 def test_plot_refuses_a_grid_without_dev_curves(tmp_path):
     (tmp_path / "guidance=flat").mkdir()
-    with pytest.raises(SystemExit, match="no run has a checkpoint"):
-        report.plot(tmp_path, tmp_path / "curves.png")
+    with pytest.raises(SystemExit, match="no run has a record or a checkpoint"):
+        report.plot({}, tmp_path, tmp_path / "curves.png")
+
+
+def test_records_of_an_earlier_session_stay_in_the_table_and_the_plot(tmp_path, monkeypatch):
+    """A grid that spans sessions: the first session's run folders are gone, its records are not."""
+    monkeypatch.setattr(report, "frequency_baseline", lambda *args: TEST_METRICS)
+    out = tmp_path / "out"
+    first = grid(tmp_path / "session1", {"guidance=flat,layer_pooling=cls": 7}, max_epochs=2)
+    checkpoint(first / "guidance=flat,layer_pooling=cls", 8, [0.3, 0.5])
+    report.main(["--grid_dir", str(first), "--data_dir", str(tmp_path), "--output_dir", str(out)])
+    second = grid(tmp_path / "session2", {"guidance=hybrid,layer_pooling=mean": 7}, max_epochs=2)
+    checkpoint(second / "guidance=hybrid,layer_pooling=mean", 8, [0.2, 0.4])
+    checkpoint(second / "guidance=in_pairs,layer_pooling=cls", 4, [0.1])
+    picture = tmp_path / "curves.png"
+    report.main(["--grid_dir", str(second), "--data_dir", str(tmp_path), "--output_dir", str(out), "--plot", str(picture)])
+    assert sorted(path.name for path in (out / "runs").iterdir()) == [
+        "guidance=flat,layer_pooling=cls.json", "guidance=hybrid,layer_pooling=mean.json"]
+    table_variants = [line.split("|")[1].strip() for line in (out / "table.md").read_text().splitlines()[2:-1]]
+    assert table_variants == ["guidance=flat,layer_pooling=cls", "guidance=hybrid,layer_pooling=mean"]
+    drawn = []
+    monkeypatch.setattr(report, "plot_curves", lambda series, *args, **kwargs: drawn.extend(series))
+    report.plot(report.load_records(out / "runs"), second, picture)
+    assert [(line["label"], line["values"]) for line in drawn] == [
+        ("guidance=flat,layer_pooling=cls", [30.0, 50.0]),
+        ("guidance=hybrid,layer_pooling=mean", [20.0, 40.0]),
+        ("guidance=in_pairs,layer_pooling=cls (running)", [10.0]),
+    ]
+    # A later session that ran with another seed read other documents: refused, naming the records.
+    third = grid(tmp_path / "session3", {"guidance=last_six,layer_pooling=cls": 8})
+    with pytest.raises(SystemExit, match=r"runs: the runs used different seeds \(\[7, 8\]\)"):
+        report.main(["--grid_dir", str(third), "--data_dir", str(tmp_path), "--output_dir", str(out)])
+
+
+def test_a_run_finished_again_replaces_its_record(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "frequency_baseline", lambda *args: TEST_METRICS)
+    runs = tmp_path / "out" / "runs"
+    first = grid(tmp_path / "a", {"guidance=flat": 1})
+    assert report.record_finished_runs(first, runs) == ["guidance=flat"]
+    again = tmp_path / "b" / "guidance=flat" / "model"
+    again.mkdir(parents=True)
+    summary = {"metrics": {"test": {**TEST_METRICS, "rp_micro": 0.9}}, "notes": {"layer_assignment": {"1": [6]}},
+               "train_runtime_seconds": 30.0, "hyperparameters": {"seed": 1, "epochs": None}}
+    (again / "training_summary.json").write_text(json.dumps(summary))
+    report.record_finished_runs(tmp_path / "b", runs)
+    assert report.load_records(runs)["guidance=flat"]["test"]["rp_micro"] == 0.9
