@@ -356,8 +356,10 @@ def missing_option(method: str) -> str | None:
 
 
 def epoch_timer(path: Path):
-    """A `TrainerCallback` appending `{"epoch", "steps", "seconds"}` of each (part of an) epoch to `path`,
-    so a resumed run keeps the times of the epochs before the interruption."""
+    """A `TrainerCallback` appending `{"epoch", "steps", "seconds", "torch_threads"}` of each (part of an)
+    epoch to `path`, so a resumed run keeps the times of the epochs before the interruption (and says how
+    many threads each part had, as a run may resume with another `--torch_threads`)."""
+    import torch
     from transformers import TrainerCallback
 
     class EpochTimer(TrainerCallback):
@@ -367,7 +369,7 @@ def epoch_timer(path: Path):
         def on_epoch_end(self, args, state, control, **kwargs):
             records = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
             records.append({"epoch": round(state.epoch, 3), "steps": state.global_step - self.first_step,
-                            "seconds": round(time.time() - self.started, 1)})
+                            "seconds": round(time.time() - self.started, 1), "torch_threads": torch.get_num_threads()})
             path.write_text(json.dumps(records, indent=1), encoding="utf-8")
 
     return EpochTimer()
@@ -461,14 +463,15 @@ def steps_per_epoch() -> int:
     return math.ceil(SUBSET["train"] / BUDGET["per_device_train_batch_size"])
 
 
-def run_one(method: str, data_dir: Path, work_dir: Path, results: Path, seed: int = 42, backbone: str | None = None) -> dict:
-    """Train (or resume) and score one method; write and return its result record."""
+def run_one(method: str, data_dir: Path, work_dir: Path, results: Path, seed: int = 42, backbone: str | None = None,
+            torch_threads: int = 1) -> dict:
+    """Train (or resume) and score one method with `torch_threads` threads; write and return its result record."""
     import torch
 
     from labelwise import default_backbone_path
     from labelwise.training.cli import run
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(torch_threads)
     backbone = backbone or str(default_backbone_path())
     subset_dir = work_dir / "subset"
     manifest = make_subset(data_dir, subset_dir)
@@ -750,7 +753,8 @@ def plot_groups(results: Path, path: Path, metric: str = "rp_at_5") -> dict[str,
 
 
 # ----------------------------------------------------------------------------- command
-def run_all(methods: list[str], data_dir: Path, work_dir: Path, results: Path, seed: int, budget: str | None = None) -> None:
+def run_all(methods: list[str], data_dir: Path, work_dir: Path, results: Path, seed: int, budget: str | None = None,
+            torch_threads: int = 1) -> None:
     """Each unfinished method in its own process, one at a time, one torch thread (`budget`: the `--budget`
     JSON, passed on to each)."""
     check_same_budget(work_dir, results, methods)
@@ -764,10 +768,11 @@ def run_all(methods: list[str], data_dir: Path, work_dir: Path, results: Path, s
             print(f"{method}: skipped, {why}", flush=True)
             continue
         command = [sys.executable, str(Path(__file__).resolve()), "--only", method, "--data_dir", str(data_dir),
-                   "--work_dir", str(work_dir), "--results_dir", str(results), "--seed", str(seed)]
+                   "--work_dir", str(work_dir), "--results_dir", str(results), "--seed", str(seed),
+                   "--torch_threads", str(torch_threads)]
         if budget:
             command += ["--budget", budget]
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        env = {**os.environ, "OMP_NUM_THREADS": str(torch_threads), "MKL_NUM_THREADS": str(torch_threads)}
         started = time.time()
         with open(work_dir / "logs" / f"{method}.log", "a", encoding="utf-8") as log:
             code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -824,6 +829,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--seed", type=int, default=42, help="Training seed (the subset's seed is SUBSET['seed']).")
     parser.add_argument("--only", choices=list(METHODS), help="Run one method in this process (used by the runner).")
+    parser.add_argument("--torch_threads", type=int, default=1,
+                        help="Threads per training run (recorded per epoch). One keeps two runs side by side on two "
+                             "cores comparable; a resumed run may change it.")
     parser.add_argument("--report", action="store_true", help="Print the Markdown tables of the finished runs.")
     parser.add_argument("--plot", type=Path, metavar="PNG",
                         help="With --report: also draw test R-Precision@5 per label group, one bar per finished method.")
@@ -846,9 +854,11 @@ def main(argv: list[str] | None = None) -> None:
             print(method, json.dumps(estimate(method, options.data_dir, options.work_dir, options.results_dir,
                                               options.estimate)), flush=True)
     elif options.only:
-        run_one(options.only, options.data_dir, options.work_dir, options.results_dir, options.seed)
+        run_one(options.only, options.data_dir, options.work_dir, options.results_dir, options.seed,
+                torch_threads=options.torch_threads)
     else:
-        run_all(options.methods, options.data_dir, options.work_dir, options.results_dir, options.seed, options.budget)
+        run_all(options.methods, options.data_dir, options.work_dir, options.results_dir, options.seed, options.budget,
+                options.torch_threads)
 
 
 if __name__ == "__main__":

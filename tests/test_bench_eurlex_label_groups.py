@@ -92,6 +92,7 @@ def test_runner_trains_scores_resumes_and_reports(tmp_path, corpus, tiny_budget,
         assert 0.0 <= record["test"]["overall"]["ndcg_at_5"] <= 1.0
         if method not in ("similarity", "label_prior"):
             assert record["epoch_times"][0]["steps"] == 2 and record["seconds_per_epoch"] >= 0.0
+            assert record["epoch_times"][0]["torch_threads"] == record["torch_threads"] == 1
             assert "--corpus_options" in record["command"] and not list((work / method).glob("checkpoint-*"))
     lame = json.loads((results / "lame.json").read_text())
     assert "--config lame_eurlex57k" in lame["command"] and lame["summary"]["model_kind"] == "lame"
@@ -178,6 +179,18 @@ def test_budget_overrides_reach_each_methods_process_and_unknown_keys_are_named(
     assert commands[0][commands[0].index("--budget") + 1] == '{"head_learning_rate": 0.01}'
     with pytest.raises(SystemExit, match=r"--budget: unknown key\(s\) \['head_lr'\]"):
         bench.budget_overrides('{"head_lr": 0.01}')
+
+
+def test_thread_count_reaches_each_methods_process(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(bench.subprocess, "call", lambda command, **kwargs: calls.append((command, kwargs["env"])) or 0)
+    monkeypatch.setattr(bench, "BUDGET", dict(bench.BUDGET))
+    bench.main(["--data_dir", str(tmp_path), "--methods", "vanilla", "lame", "--work_dir", str(tmp_path / "w"),
+                "--results_dir", str(tmp_path / "r"), "--torch_threads", "2"])
+    for command, env in calls:
+        assert command[command.index("--torch_threads") + 1] == "2"
+        assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "2"
+    assert len(calls) == 2
 
 
 def test_results_and_checkpoints_of_another_budget_are_refused_by_name(tmp_path, monkeypatch):
