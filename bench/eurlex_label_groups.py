@@ -524,12 +524,15 @@ def run_one(method: str, data_dir: Path, work_dir: Path, results: Path, seed: in
             best_checkpoint=_best_epoch(output_dir),
             summary=summary,
         )
+        scoring_started = time.time()
         scores = model_scores(argv, output_dir / "model", data, spec.scores_unseen)
         if "--max_document_length" in argv:
             record["dev_shortlist_recall"] = "not measured (the shortlist of segmented documents)"
         else:
             record["dev_shortlist_recall"] = dev_shortlist_recall(argv, output_dir / "model", data)
-        record["scoring_seconds"] = round(time.time() - started, 1)
+        record["scoring_seconds"] = round(time.time() - scoring_started, 1)
+        # This process only: a resumed run trained its earlier part in another one (see epoch_times).
+        record["wall_seconds_this_process"] = round(time.time() - started, 1)
     record["test"] = scores_for_run(scores, data, spec.scores_unseen)
     results.mkdir(parents=True, exist_ok=True)
     result_path(results, method).write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
@@ -659,6 +662,19 @@ def finished_records(results: Path) -> dict[str, dict]:
             for m in METHODS if result_path(results, m).exists()}
 
 
+def threads_note(record: dict) -> str:
+    """"" for a run trained on one thread throughout, else how many steps ran on how many threads
+    (an epoch timed before threads were recorded ran on one)."""
+    steps_by_threads: dict[int, int] = {}
+    for epoch in record.get("epoch_times", []):
+        threads = epoch.get("torch_threads", 1)
+        steps_by_threads[threads] = steps_by_threads.get(threads, 0) + epoch["steps"]
+    if set(steps_by_threads) <= {1}:
+        return ""
+    return " (" + ", ".join(f"{steps} steps on {threads} thread{'s' if threads > 1 else ''}"
+                            for threads, steps in sorted(steps_by_threads.items())) + ")"
+
+
 def report(results: Path) -> str:
     """Markdown: the overall test scores per method, then R-Precision@5 / nDCG@5 / micro-F1 per group."""
     records = finished_records(results)
@@ -678,7 +694,7 @@ def report(results: Path) -> str:
                   else "no model" if spec.baseline == "label_prior" else "no training")
         seconds = record.get("seconds_per_epoch")
         lines.append(
-            f"| {method} | done | {seconds if seconds is not None else '-'} | {epochs} | {_cell(o['r_precision'])} | "
+            f"| {method} | done | {seconds if seconds is not None else '-'}{threads_note(record)} | {epochs} | {_cell(o['r_precision'])} | "
             f"{_cell(o['rp_at_5'])} | {_cell(o['p_at_5'])} | {_cell(o['ndcg_at_5'])} | "
             f"{_cell(o['micro_f1'])} ({_cell(o['micro_precision'])} / {_cell(o['micro_recall'])}) @ {record['test']['threshold']:.2f} |"
         )

@@ -93,6 +93,7 @@ def test_runner_trains_scores_resumes_and_reports(tmp_path, corpus, tiny_budget,
         if method not in ("similarity", "label_prior"):
             assert record["epoch_times"][0]["steps"] == 2 and record["seconds_per_epoch"] >= 0.0
             assert record["epoch_times"][0]["torch_threads"] == record["torch_threads"] == 1
+            assert 0.0 <= record["scoring_seconds"] <= record["wall_seconds_this_process"]
             assert "--corpus_options" in record["command"] and not list((work / method).glob("checkpoint-*"))
     lame = json.loads((results / "lame.json").read_text())
     assert "--config lame_eurlex57k" in lame["command"] and lame["summary"]["model_kind"] == "lame"
@@ -179,6 +180,14 @@ def test_budget_overrides_reach_each_methods_process_and_unknown_keys_are_named(
     assert commands[0][commands[0].index("--budget") + 1] == '{"head_learning_rate": 0.01}'
     with pytest.raises(SystemExit, match=r"--budget: unknown key\(s\) \['head_lr'\]"):
         bench.budget_overrides('{"head_lr": 0.01}')
+
+
+def test_report_says_when_a_run_trained_on_more_than_one_thread():
+    assert bench.threads_note({"epoch_times": [{"steps": 5, "seconds": 9.0}, {"steps": 7, "seconds": 9.0, "torch_threads": 1}]}) == ""
+    assert bench.threads_note({}) == ""
+    mixed = {"epoch_times": [{"steps": 13, "seconds": 339.5}, {"steps": 112, "seconds": 1346.1, "torch_threads": 2},
+                             {"steps": 125, "seconds": 1271.6, "torch_threads": 2}]}
+    assert bench.threads_note(mixed) == " (13 steps on 1 thread, 237 steps on 2 threads)"
 
 
 def test_thread_count_reaches_each_methods_process(tmp_path, monkeypatch):
