@@ -27,7 +27,8 @@ to [0, 1] first.
 Budget. One for every trained method (`BUDGET`): the packaged MiniLM (labelwise.default_backbone_path()),
 `max_length` pieces, batch 8, encoder 1e-4 and new parts 1e-3 with linear decay after 10% warm-up,
 at most `BUDGET["num_train_epochs"]` epochs with early stopping on the dev loss (patience
-`BUDGET["early_stopping_patience"]`; the best epoch is kept), one torch thread. Every per-label output
+`BUDGET["early_stopping_patience"]`; the best epoch is kept), one torch thread (`--torch_threads`; the
+report says when a run used more). Every per-label output
 bias starts at the log-odds of the label's training frequency (`--label_bias_init label_prior`): with
 zero biases, 3 epochs ended with every trained model at the label prior (those results are in
 `bench/results/eurlex_label_groups_zero_init/`; docs/RESULTS.md). `lame_2048` reads 2,048 pieces per
@@ -771,8 +772,8 @@ def plot_groups(results: Path, path: Path, metric: str = "rp_at_5") -> dict[str,
 # ----------------------------------------------------------------------------- command
 def run_all(methods: list[str], data_dir: Path, work_dir: Path, results: Path, seed: int, budget: str | None = None,
             torch_threads: int = 1) -> None:
-    """Each unfinished method in its own process, one at a time, one torch thread (`budget`: the `--budget`
-    JSON, passed on to each)."""
+    """Each unfinished method in its own process, one at a time, on `torch_threads` torch threads (`budget`:
+    the `--budget` JSON, passed on to each)."""
     check_same_budget(work_dir, results, methods)
     todo = [m for m in methods if not result_path(results, m).exists()]
     print(f"{len(methods) - len(todo)} of {len(methods)} methods done earlier; {len(todo)} to run", flush=True)

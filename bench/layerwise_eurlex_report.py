@@ -86,24 +86,26 @@ def variant_options(variant: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in variant.split(",") if "=" in part)
 
 
-def record_finished_runs(grid_dir: Path, runs_dir: Path) -> list[str]:
-    """Write one record per finished run in `grid_dir` (a run with `model/training_summary.json`) to
-    `runs_dir/<variant>.json`, replacing an older record of the variant; return the variants written."""
-    written = []
+def finished_runs(grid_dir: Path) -> dict[str, dict]:
+    """One record per finished run in `grid_dir` (a run with `model/training_summary.json`), by variant."""
+    records = {}
     for summary_path in sorted(grid_dir.glob("*/model/training_summary.json")):
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        variant = summary_path.parents[1].name
-        record = {
+        records[summary_path.parents[1].name] = {
             "test": summary["metrics"]["test"],
             "layer_assignment": summary["notes"]["layer_assignment"],
             "train_runtime_seconds": summary["train_runtime_seconds"],
             "seed": summary["hyperparameters"]["seed"],
             **training_progress(summary_path.parents[1], summary["hyperparameters"].get("epochs")),
         }
-        runs_dir.mkdir(parents=True, exist_ok=True)
+    return records
+
+
+def save_records(records: dict[str, dict], runs_dir: Path) -> None:
+    """Write each record to `runs_dir/<variant>.json`, replacing an older record of the variant."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    for variant, record in records.items():
         (runs_dir / f"{variant}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        written.append(variant)
-    return written
 
 
 def load_records(runs_dir: Path) -> dict[str, dict]:
@@ -149,14 +151,16 @@ def main(argv: list[str] | None = None) -> None:
     options = parser.parse_args(argv)
 
     runs_dir = options.output_dir / "runs"
-    record_finished_runs(options.grid_dir, runs_dir)
-    rows = load_records(runs_dir)
+    new_runs = finished_runs(options.grid_dir)
+    rows = dict(sorted({**load_records(runs_dir), **new_runs}.items()))
     if not rows:
         raise SystemExit(f"{options.grid_dir}: no finished run (no */model/training_summary.json), "
                          f"and no earlier record in {runs_dir}")
     seeds = {row["seed"] for row in rows.values()}
-    if len(seeds) != 1:
-        raise SystemExit(f"{runs_dir}: the runs used different seeds ({sorted(seeds)}), so different documents")
+    if len(seeds) != 1:  # checked before anything is written, so the records stay one set of documents
+        raise SystemExit(f"{options.grid_dir} and {runs_dir}: the runs used different seeds ({sorted(seeds)}), "
+                         "so different documents")
+    save_records(new_runs, runs_dir)
     baseline = frequency_baseline(
         options.data_dir, json.loads(options.corpus_options), options.max_train_samples, options.max_eval_samples,
         seeds.pop(),
