@@ -51,7 +51,8 @@ def resolve_guidance(variant: str, num_levels: int, num_layers: int) -> dict[int
       (2D - 3 layers): level 1 on layer s, level 2 on s + 1, level k (3 <= k < D) on
       (s + 2k - 4, s + 2k - 3), level D on N, with s = N - 2D + 4. Needs D >= 3 and N >= 2D - 3.
       (The paper picks L1, L2 and L6 because they have the fewest labels; the general rule keeps
-      the positions, not the label counts.)
+      the positions, not the label counts.) With D = 3 there is no level in between, so `hybrid`
+      is `last_six` (`same_wiring` names such coincidences).
 
     Raises:
         ValueError: when the encoder is too shallow for the variant; the message gives the rule.
@@ -138,3 +139,26 @@ def parent_generations(parents: list[list[int]], names: list[str] | None = None)
     for label in range(len(parents)):
         generations[depth[label]].append(label)
     return [generation for generation in generations if generation]
+
+
+def same_wiring(variant: str, num_levels: int, num_layers: int) -> list[str]:
+    """The other named variants whose layer assignment equals `variant`'s for this depth and encoder.
+
+    On a shallow hierarchy or encoder some variants coincide (`hybrid` is `last_six` at 3 levels,
+    `one_by_one`, `last_six` and `flat` are all "level 1 on the last layer" at 1 level), and a grid
+    over all five would then train the same model twice. Variants that cannot map this shape are
+    skipped.
+    """
+    name = normalise_guidance(variant)
+    wiring = resolve_guidance(name, num_levels, num_layers)
+    same = []
+    for other in GUIDANCE_VARIANTS:
+        if other == name:
+            continue
+        try:
+            if resolve_guidance(other, num_levels, num_layers) == wiring:
+                same.append(other)
+        except ValueError:
+            continue
+    return same
+

@@ -24,7 +24,7 @@ from transformers import (
 )
 
 from labelwise.modeling.configuration_layerwise import LayerwiseConfig
-from labelwise.modeling.guidance_layerwise import resolve_guidance
+from labelwise.modeling.guidance_layerwise import resolve_guidance, same_wiring
 from labelwise.modeling.modeling_layerwise import LayerwiseBertForHierarchicalClassification
 from labelwise.modeling.pipeline_layerwise import HierarchicalClassificationPipeline, register_layerwise_pipeline
 
@@ -118,6 +118,33 @@ def test_generalisation_rule_for_a_6_layer_encoder_and_4_levels():
         LayerwiseConfig(guidance="last_six", num_hidden_layers=4, **label_kwargs())
     with pytest.raises(ValueError, match="'hybrid' needs at least 3 hierarchy levels"):
         resolve_guidance("hybrid", 2, 12)
+
+
+def test_variants_that_coincide_on_a_shallow_shape_are_named():
+    # Our EURLEX57K benchmark shape: 3 levels on MiniLM's 6 layers. HYBRID has no middle levels to
+    # pair, so it is LAST-SIX; the other variants all differ.
+    assert resolve_guidance("hybrid", 3, 6) == resolve_guidance("last_six", 3, 6) == {1: [4], 2: [5], 3: [6]}
+    assert same_wiring("hybrid", 3, 6) == ["last_six"]
+    assert same_wiring("LAST-SIX", 3, 6) == ["hybrid"]
+    assert same_wiring("in_pairs", 3, 6) == []
+    assert same_wiring("hybrid", 6, 12) == []  # the paper's shape: five different models
+    # One level: every single-layer variant puts it on the last layer; hybrid cannot map it and is skipped.
+    assert same_wiring("flat", 1, 6) == ["last_six", "one_by_one"]
+
+
+def test_training_warns_when_guidance_repeats_another_variant(caplog):
+    from labelwise.kinds.layerwise import warn_if_wiring_repeats
+
+    three_levels = dict(label_levels=[1, 2, 3], label_parents=[[], [0], [1]], id2label={0: "a", 1: "b", 2: "c"})
+    with caplog.at_level("WARNING", logger="labelwise.kinds.layerwise"):
+        warn_if_wiring_repeats(LayerwiseConfig(guidance="hybrid", num_hidden_layers=6, **three_levels), "hybrid")
+    assert "--guidance hybrid with 3 hierarchy levels on a 6-layer encoder" in caplog.text
+    assert "exactly as last_six does" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="labelwise.kinds.layerwise"):
+        warn_if_wiring_repeats(LayerwiseConfig(guidance="in_pairs", num_hidden_layers=6, **three_levels), "in_pairs")
+        warn_if_wiring_repeats(LayerwiseConfig(guidance="hybrid", num_hidden_layers=12, **label_kwargs()), "hybrid")
+    assert caplog.text == ""
 
 
 def test_default_guidance_is_last_six_and_weights_are_level_shares():

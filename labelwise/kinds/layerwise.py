@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,8 +21,10 @@ from labelwise.kinds.base import (
     segment_fields,
     text_encoder,
 )
-from labelwise.modeling.guidance_layerwise import DEFAULT_GUIDANCE, GUIDANCE_VARIANTS
+from labelwise.modeling.guidance_layerwise import DEFAULT_GUIDANCE, GUIDANCE_VARIANTS, same_wiring
 from labelwise.modeling.segments import SEGMENT_POOLINGS
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -61,6 +64,21 @@ def label_hierarchy(args, space):
     if args.min_level != 1 or args.max_level is not None:
         hierarchy = hierarchy.truncate(args.min_level, args.max_level)
     return hierarchy
+
+
+def warn_if_wiring_repeats(config, guidance: str | None) -> None:
+    """Say so when `--guidance` wires this hierarchy and encoder like another named variant, so a
+    grid over the variants does not spend a run on a model it already trains under another name."""
+    if guidance is None:
+        return
+    num_levels = max(config.label_levels)
+    twins = same_wiring(guidance, num_levels, config.num_hidden_layers)
+    if twins:
+        logger.warning(
+            "--guidance %s with %d hierarchy levels on a %d-layer encoder uses the layers %s, exactly as %s "
+            "does: the runs train the same model.",
+            guidance, num_levels, config.num_hidden_layers, config.layer_assignment, " and ".join(twins),
+        )
 
 
 def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
@@ -104,6 +122,7 @@ def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
         **segment_fields(args),
         **dropout_overrides(args),
     )
+    warn_if_wiring_repeats(model.config, None if assignment else args.guidance)
     threshold = args.threshold
 
     def scores_at(gold, probabilities, at) -> dict[str, float]:
