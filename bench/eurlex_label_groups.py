@@ -50,6 +50,8 @@ Methods (`METHODS`):
 - `lame_read_2048`: no training of its own; `lame`'s model (trained on 512 pieces) scoring documents
   read in full up to 2,048 pieces (its `max_document_length` set to 2,048): what long-document
   reading gives a model at inference alone, beside `lame_2048`, which also trains on them;
+- `lame_2048_exact`: no training of its own; `lame_2048`'s model scored with the label-attention head
+  on every label (`--shortlist_size 0`) instead of its 256-label shortlist: what the shortlist costs;
 - `similarity`: no training; the untuned encoder's mean-pooled document and description embeddings,
   ranked by cosine (`labelwise.analysis.similarity_baseline`, shared with `bench/hoc_zero_shot.py`).
 - `label_prior`: no model; every document gets each training label's frequency in the training
@@ -155,6 +157,8 @@ METHODS = {
     "lame_2048": Method(LAME + ("--max_document_length", "2048"), False, "issue 12 part 4 (max_document_length)"),
     "lame_read_2048": Method(LAME + ("--max_document_length", "2048"), False, "issue 12 part 4 (max_document_length)",
                              scores_model_of="lame"),
+    "lame_2048_exact": Method(LAME + ("--max_document_length", "2048", "--shortlist_size", "0"), False,
+                              "issue 12 part 4 (max_document_length)", scores_model_of="lame_2048"),
     "similarity": Method((), True, baseline="similarity"),
     "label_prior": Method((), False, baseline="label_prior"),
 }
@@ -376,6 +380,21 @@ def epoch_timer(path: Path):
     return EpochTimer()
 
 
+def reading_overrides(args, config) -> dict:
+    """Config fields a scored model takes from `argv` rather than from its training: how it reads a
+    document (segments up to `--max_document_length`: lame_read_2048) and how many first-stage labels
+    its head scores (`--shortlist_size`, 0 for every label: lame_2048_exact). Empty for a model
+    scored as it was trained."""
+    from labelwise.kinds.base import segment_fields
+
+    overrides = {}
+    if getattr(args, "max_document_length", None) and hasattr(config, "max_document_length"):
+        overrides.update(segment_fields(args))
+    if getattr(config, "uses_first_stage", False) and hasattr(args, "shortlist_size"):
+        overrides["shortlist_size"] = args.shortlist_size
+    return overrides
+
+
 def model_scores(argv: list[str], model_dir: Path, data: EvalData, scores_unseen: bool) -> dict[str, np.ndarray]:
     """Sigmoid scores of a trained model on the dev and test subsets, in `data`'s column order.
 
@@ -388,7 +407,7 @@ def model_scores(argv: list[str], model_dir: Path, data: EvalData, scores_unseen
     from labelwise.backbone import resolve_backbone
     from labelwise.data_scripts import load_corpus, load_label_space
     from labelwise.kinds import get_kind
-    from labelwise.kinds.base import logits_of, segment_fields
+    from labelwise.kinds.base import logits_of
     from labelwise.training.arguments import parse_arguments
     from labelwise.training.cli import build_trainer
     from labelwise.training.tasks import prepare_task
@@ -402,9 +421,7 @@ def model_scores(argv: list[str], model_dir: Path, data: EvalData, scores_unseen
             raise ValueError(f"{args.data_dir}: the {split} documents differ between the two readings of the subset.")
     task = prepare_task(args, space, corpus, resolve_backbone(args.model_name_or_path), seed=training_args.seed)
     model = get_kind(args.model).load_model_class().from_pretrained(str(model_dir)).eval()
-    if getattr(args, "max_document_length", None) and hasattr(model.config, "max_document_length"):
-        # Documents are read as `argv` says, also by a model trained to read them otherwise (lame_read_2048).
-        model.config.update(segment_fields(args))
+    model.config.update(reading_overrides(args, model.config))
     if scores_unseen:
         if not hasattr(model, "add_labels"):
             raise ValueError(f"{model_dir}: this model cannot take new labels (no add_labels; issue 13's head).")

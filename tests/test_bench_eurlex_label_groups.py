@@ -80,6 +80,25 @@ def test_label_prior_ranks_every_document_by_training_frequency(tmp_path, corpus
     assert np.isclose(scored["overall"]["p_at_5"], expected_p_at_5) and scored["groups"]["zero"] == "n/a"
 
 
+def test_a_scored_model_reads_and_shortlists_as_its_command_says():
+    from labelwise.modeling.configuration_lame import LameConfig
+    from labelwise.training.arguments import parse_arguments
+
+    def args_of(method: str):
+        return parse_arguments(list(bench.METHODS[method].argv) + ["--output_dir", "unused"])[0]
+
+    names = {i: f"label {i}" for i in range(300)}
+    descriptions = [f"description {i}" for i in range(300)]
+    trained = LameConfig(id2label=names, label_descriptions=descriptions, first_stage="bilinear", shortlist_size=256,
+                         max_document_length=2048)
+    assert bench.reading_overrides(args_of("lame_2048_exact"), trained)["shortlist_size"] == 0
+    assert bench.reading_overrides(args_of("lame_2048"), trained)["shortlist_size"] == 256  # as trained
+    assert bench.reading_overrides(args_of("lame_read_2048"), trained)["max_document_length"] == 2048
+    exact = LameConfig(id2label=names, label_descriptions=descriptions, first_stage="none")
+    assert "shortlist_size" not in bench.reading_overrides(args_of("lame_2048_exact"), exact)
+    assert bench.METHODS["lame_2048_exact"].scores_model_of == "lame_2048"
+
+
 def test_runner_trains_scores_resumes_and_reports(tmp_path, corpus, tiny_budget, monkeypatch):
     checkpoint = tiny_bert_checkpoint(tmp_path / "tiny")
     work, results = tmp_path / "work", tmp_path / "results"
