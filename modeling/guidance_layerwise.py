@@ -161,4 +161,3 @@ def same_wiring(variant: str, num_levels: int, num_layers: int) -> list[str]:
         except ValueError:
             continue
     return same
-
