@@ -278,3 +278,64 @@ def f_measure_loss(
         return 1 - (per_label * weights).sum() / weights.sum()
     return 1 - per_label.mean()
 
+
+def infer_problem_type(config: LameConfig, labels: torch.Tensor) -> None:
+    """Set an unset `config.problem_type` from the labels, as transformers' own classifiers do: integer
+    class ids `(batch,)` mean single-label, anything else multi-label."""
+    if config.problem_type is None:
+        integer = labels.dtype in (torch.long, torch.int, torch.int16, torch.int8, torch.uint8)
+        config.problem_type = (
+            "single_label_classification" if integer and labels.dim() == 1 else "multi_label_classification"
+        )
+
+
+def classification_loss(
+    config: LameConfig,
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    label_ids: torch.Tensor | None = None,
+    label_weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Cross-entropy (single-label), binary cross-entropy or F-measure loss (multi-label).
+
+    `logits` `(batch, k)`; `labels` `(batch,)` class ids or `(batch, num_labels)` 0/1 floats. When
+    `config.problem_type` is unset it is inferred from the labels ([`infer_problem_type`]).
+
+    Under sampled training `logits` `(batch, k)` belong to the labels `label_ids` `(k,)`, and
+    `label_weights` `(k,)` say how many labels each stands for: the binary cross-entropy is
+    their weighted sum divided by batch x num_labels (the all-label mean, estimated), and the
+    F-measure counts are weighted likewise.
+    """
+    infer_problem_type(config, labels)
+    if config.problem_type == "single_label_classification":
+        return F.cross_entropy(logits.float(), labels.view(-1).long())
+    targets = labels.to(torch.float32)
+    num_cells = targets.numel()
+    if label_ids is not None:
+        targets = targets[:, label_ids]
+    if config.loss == "f_measure":
+        return f_measure_loss(
+            torch.sigmoid(logits.float()), targets, average=config.f_measure_average, label_weights=label_weights
+        )
+    pos_weight = None
+    if config.pos_weight is not None:
+        pos_weight = torch.tensor(config.pos_weight, dtype=torch.float32, device=logits.device)
+        if label_ids is not None:
+            pos_weight = pos_weight[label_ids]
+    if label_weights is None:
+        return F.binary_cross_entropy_with_logits(logits.float(), targets, pos_weight=pos_weight)
+    cells = F.binary_cross_entropy_with_logits(logits.float(), targets, pos_weight=pos_weight, reduction="none")
+    return (cells * label_weights).sum() / num_cells
+
+
+def add_first_stage_loss(
+    config: LameConfig, loss: torch.Tensor, first_stage_logits: torch.Tensor | None, labels: torch.Tensor
+) -> torch.Tensor:
+    """`loss` plus `config.first_stage_loss_weight` times the first stage's all-label binary
+    cross-entropy `(batch, num_labels)` logits against `labels` (multi-label problems with a first stage)."""
+    if first_stage_logits is None or config.problem_type == "single_label_classification":
+        return loss
+    # The first stage learns to score every label (it is a plain all-label classifier
+    # over cheap features), which makes its hard negatives and shortlists worth having.
+    first_stage_loss = F.binary_cross_entropy_with_logits(first_stage_logits.float(), labels.to(torch.float32))
+    return loss + config.first_stage_loss_weight * first_stage_loss

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 from transformers import BertModel, BertPreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import ModelOutput
@@ -32,7 +31,10 @@ from .head_lame import (  # noqa: F401  (padding_fill_value: part of this module
     LameDescriptionOutput,
     LameLabelBlock,
     LameLabelwiseOutput,
+    add_first_stage_loss,
+    classification_loss,
     f_measure_loss,
+    infer_problem_type,
     padding_fill_value,
 )
 from .labels_lame import LameLabelSet, check_label_names, length_chunks  # noqa: F401
@@ -59,6 +61,26 @@ class LameClassifierOutput(ModelOutput):
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     attentions: tuple[torch.FloatTensor, ...] | None = None
 
+
+
+@dataclass
+class DocumentStates:
+    """What the label attention reads of a batch of documents ([`LameForSequenceClassification.read_documents`]).
+
+    Attributes:
+        encoder_output: the encoder's output (per segment when segmenting).
+        tokens: `(batch, seq_len, hidden)` token states (segments side by side for long documents;
+            CNN features with `config.feature_head="cnn"`).
+        mask: `(batch, seq_len)` 1 for real tokens, 0 for padding.
+        segments: how long documents were split, or `None`.
+        vectors: `(batch, hidden)` masked mean token states, or `None` when nothing reads them.
+    """
+
+    encoder_output: ModelOutput
+    tokens: torch.Tensor
+    mask: torch.Tensor
+    segments: DocumentSegments | None
+    vectors: torch.Tensor | None
 
 
 class LameForSequenceClassification(LameLabelSet, LameLargeLabelSets, BertPreTrainedModel):
@@ -180,45 +202,30 @@ class LameForSequenceClassification(LameLabelSet, LameLargeLabelSets, BertPreTra
     ) -> LameClassifierOutput | tuple:
         r"""
         Args:
-            input_ids: `(batch, seq_len)` document token ids. With `config.max_document_length`,
-                `seq_len` may reach that length: tokenize with `max_length=config.max_document_length`
-                and the model splits each document into segments of the encoder's length (see
-                [`encode_documents`]); the label attention reads all segments of a document together.
-            attention_mask: `(batch, seq_len)`, 1 for tokens, 0 for padding (right padding when
-                segmenting).
-            labels: `(batch,)` class ids for single-label problems, or `(batch, num_labels)` 0/1
-                floats for multi-label problems.
-            output_cross_attentions: also return the label-attention weights of every block,
-                `(batch, heads, num_labels, seq_len)` each; for a segmented document the weights of
-                the slots holding the same piece are added (shared stride pieces, each segment's
-                [CLS] and [SEP]), so column j is still input position j. (The name avoids "label": the Trainer
-                treats every forward argument containing "label" as a target column.)
+            input_ids: `(batch, seq_len)` document token ids; up to `config.max_document_length` when set
+                (split into segments of the encoder's length, [`encode_documents`]).
+            attention_mask: `(batch, seq_len)`, 1 for tokens, 0 for (right) padding.
+            labels: `(batch,)` class ids (single-label) or `(batch, num_labels)` 0/1 floats (multi-label).
+            output_cross_attentions: also return every block's label-attention weights,
+                `(batch, heads, num_labels, seq_len)`; column j is input position j, also for a segmented
+                document. (Not "label...": the Trainer takes such forward arguments for targets.)
             description_embeddings: `(k, hidden)` from [`encode_descriptions`]: score these k
-                descriptions instead of the model's labels (label-agnostic heads, inference only);
-                `logits` and `cross_attentions` then have k label rows.
+                descriptions instead of the model's labels (label-agnostic heads, inference only).
 
         Returns:
-            [`LameClassifierOutput`] with `logits` of shape `(batch, num_labels)`.
+            [`LameClassifierOutput`], `logits` `(batch, num_labels)` (or `(batch, k)`).
         """
         self._check_description_embeddings(description_embeddings, labels)
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        # From here on `attention_mask` is the mask of the token states the head reads (segments side
-        # by side for a long document).
-        encoder_out, tokens, attention_mask, segments = self.encode_documents(
+        documents = self.read_documents(
             input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states
         )
-        # The documents' mean token states, read by the first stage and the similarity term: computed once.
-        needs_mean = self.first_stage is not None or self.config.uses_similarity_term
-        document_vectors = masked_mean(tokens, attention_mask) if needs_mean else None
-        if self.feature_head is not None:
-            tokens = self.feature_head(tokens, attention_mask)
         if labels is not None:
-            self._infer_problem_type(labels)
-
-        choice = self.choose_labels(document_vectors, labels, description_embeddings)
-        need_weights = bool(output_cross_attentions) and not choice.sampled
-        partial, cross_attentions = self.run_head(
-            choice.embeddings, choice.label_ids, tokens, attention_mask, need_weights, document_vectors
+            infer_problem_type(self.config, labels)
+        choice = self.choose_labels(documents.vectors, labels, description_embeddings)
+        partial, weights = self.run_head(
+            choice.embeddings, choice.label_ids, documents.tokens, documents.mask,
+            bool(output_cross_attentions) and not choice.sampled, documents.vectors,
         )
         logits = self.complete_logits(partial, choice)
         loss = None
@@ -228,22 +235,38 @@ class LameForSequenceClassification(LameLabelSet, LameLargeLabelSets, BertPreTra
                 partial if choice.sampled else logits, labels, choice.label_ids if choice.sampled else None,
                 choice.column_weights,
             )
-            loss = self._add_first_stage_loss(loss, choice.first_stage_logits, labels)
-
-        if cross_attentions:
-            cross_attentions = self.all_label_rows(cross_attentions, choice, logits.shape[-1])
-            if segments is not None:
-                # Weights over segment slots -> weights over the input's pieces, so that column j is
-                # input_ids[:, j] (and the tokenizer's offsets of position j) for the pipeline.
-                cross_attentions = [segments.fold(block_weights) for block_weights in cross_attentions]
+            loss = add_first_stage_loss(self.config, loss, choice.first_stage_logits, labels)
         output = LameClassifierOutput(
             loss=loss,
             logits=logits,
-            cross_attentions=tuple(cross_attentions) if cross_attentions else None,
-            hidden_states=encoder_out.hidden_states,
-            attentions=encoder_out.attentions,
+            cross_attentions=self._input_attentions(weights, choice, documents, logits.shape[-1]),
+            hidden_states=documents.encoder_output.hidden_states,
+            attentions=documents.encoder_output.attentions,
         )
         return output if return_dict else output.to_tuple()
+
+    def read_documents(self, *encoder_args) -> DocumentStates:
+        """[`encode_documents`] (same arguments), plus the documents' mean token states when the first
+        stage or the similarity term reads them (computed once) and the CNN features when configured."""
+        encoder_output, tokens, mask, segments = self.encode_documents(*encoder_args)
+        needs_mean = self.first_stage is not None or self.config.uses_similarity_term
+        vectors = masked_mean(tokens, mask) if needs_mean else None
+        if self.feature_head is not None:
+            tokens = self.feature_head(tokens, mask)
+        return DocumentStates(encoder_output, tokens, mask, segments, vectors)
+
+    def _input_attentions(
+        self, weights: list[torch.Tensor] | None, choice: LabelChoice, documents: DocumentStates, num_labels: int
+    ) -> tuple[torch.Tensor, ...] | None:
+        """The head's per-block weights -> `(batch, heads, num_labels, seq_len)` over the input's positions."""
+        if not weights:
+            return None
+        weights = self.all_label_rows(weights, choice, num_labels)
+        if documents.segments is not None:
+            # Weights over segment slots -> weights over the input's pieces, so that column j is
+            # input_ids[:, j] (and the tokenizer's offsets of position j) for the pipeline.
+            weights = [documents.segments.fold(block_weights) for block_weights in weights]
+        return tuple(weights)
 
     def _check_description_embeddings(self, description_embeddings: torch.Tensor | None, labels) -> None:
         if description_embeddings is None:
@@ -339,13 +362,6 @@ class LameForSequenceClassification(LameLabelSet, LameLargeLabelSets, BertPreTra
         return logits, [torch.cat(parts, dim=2) for parts in weights] if need_weights else None
 
 
-    def _infer_problem_type(self, labels: torch.Tensor) -> None:
-        if self.config.problem_type is None:
-            integer = labels.dtype in (torch.long, torch.int, torch.int16, torch.int8, torch.uint8)
-            self.config.problem_type = (
-                "single_label_classification" if integer and labels.dim() == 1 else "multi_label_classification"
-            )
-
     def compute_loss(
         self,
         logits: torch.Tensor,
@@ -353,43 +369,5 @@ class LameForSequenceClassification(LameLabelSet, LameLargeLabelSets, BertPreTra
         label_ids: torch.Tensor | None = None,
         label_weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Cross-entropy (single-label), binary cross-entropy or F-measure loss (multi-label).
-
-        When `config.problem_type` is unset it is inferred from the labels, as in transformers'
-        own classifiers: integer class ids mean single-label, anything else multi-label.
-
-        Under sampled training `logits` `(batch, k)` belong to the labels `label_ids` `(k,)`, and
-        `label_weights` `(k,)` say how many labels each stands for: the binary cross-entropy is
-        their weighted sum divided by batch x num_labels (the all-label mean, estimated), and the
-        F-measure counts are weighted likewise.
-        """
-        self._infer_problem_type(labels)
-        if self.config.problem_type == "single_label_classification":
-            return F.cross_entropy(logits.float(), labels.view(-1).long())
-        targets = labels.to(torch.float32)
-        num_cells = targets.numel()
-        if label_ids is not None:
-            targets = targets[:, label_ids]
-        if self.config.loss == "f_measure":
-            return f_measure_loss(
-                torch.sigmoid(logits.float()), targets, average=self.config.f_measure_average, label_weights=label_weights
-            )
-        pos_weight = None
-        if self.config.pos_weight is not None:
-            pos_weight = torch.tensor(self.config.pos_weight, dtype=torch.float32, device=logits.device)
-            if label_ids is not None:
-                pos_weight = pos_weight[label_ids]
-        if label_weights is None:
-            return F.binary_cross_entropy_with_logits(logits.float(), targets, pos_weight=pos_weight)
-        cells = F.binary_cross_entropy_with_logits(logits.float(), targets, pos_weight=pos_weight, reduction="none")
-        return (cells * label_weights).sum() / num_cells
-
-    def _add_first_stage_loss(
-        self, loss: torch.Tensor, first_stage_logits: torch.Tensor | None, labels: torch.Tensor
-    ) -> torch.Tensor:
-        if first_stage_logits is None or self.config.problem_type == "single_label_classification":
-            return loss
-        # The first stage learns to score every label (it is a plain all-label classifier
-        # over cheap features), which makes its hard negatives and shortlists worth having.
-        first_stage_loss = F.binary_cross_entropy_with_logits(first_stage_logits.float(), labels.to(torch.float32))
-        return loss + self.config.first_stage_loss_weight * first_stage_loss
+        """The loss of `logits` against `labels` ([`classification_loss`], which documents the arguments)."""
+        return classification_loss(self.config, logits, labels, label_ids, label_weights)
