@@ -6,9 +6,11 @@ This file is shipped with every LAME checkpoint as remote code: it imports only
 
 from __future__ import annotations
 
-from transformers import BertConfig
+from transformers import AutoConfig, PretrainedConfig
+from transformers.configuration_utils import SubConfigSpec
 
 from .decision_thresholds import validate_thresholds
+from .encoders import LEGACY_ENCODER_TYPE, EncoderFields, build_encoder_config, own_fields_of, route_encoder_fields, split_encoder_fields
 from .segments import validate_segment_options
 
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification")
@@ -26,7 +28,7 @@ DESCRIPTION_POOLINGS = ("auto", "cls", "mean")
 LARGE_LABEL_SET = 256
 
 
-class LameConfig(BertConfig):
+class LameConfig(EncoderFields, PretrainedConfig):
     r"""Configuration of [`LameForSequenceClassification`]: a BERT encoder plus the label-attention head.
 
     Every BERT field (hidden size, layers, vocabulary, ...) is inherited from [`BertConfig`], so
@@ -178,6 +180,7 @@ class LameConfig(BertConfig):
     """
 
     model_type = "lame"
+    sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type=LEGACY_ENCODER_TYPE)}
 
     def __init__(
         self,
@@ -214,8 +217,12 @@ class LameConfig(BertConfig):
         similarity_scale: float = 10.0,
         decision_threshold: float = 0.5,
         label_thresholds: list[float] | None = None,
+        encoder: PretrainedConfig | dict | None = None,
         **kwargs,
     ):
+        # Set first: the encoder's fields (`hidden_size`, ...) are read through it from here on.
+        encoder_fields, kwargs = split_encoder_fields(kwargs, own_fields_of(type(self)))
+        self.encoder = build_encoder_config(encoder, encoder_fields)
         if isinstance(label_descriptions, dict):
             # {label: description} names the labels too, in insertion order.
             kwargs.setdefault("id2label", {i: label for i, label in enumerate(label_descriptions)})
@@ -232,7 +239,8 @@ class LameConfig(BertConfig):
                 "AutoModelForSequenceClassification": "modeling_lame.LameForSequenceClassification",
             },
         )
-        super().__init__(classifier_dropout=classifier_dropout, **kwargs)
+        super().__init__(**kwargs)
+        self.classifier_dropout = classifier_dropout
         self.label_descriptions = label_descriptions
         self.label_description_token_ids = label_description_token_ids
         self.max_description_length = max_description_length
@@ -356,9 +364,9 @@ class LameConfig(BertConfig):
         from the descriptions and validates everything together. New descriptions replace the label
         maps of the checkpoint (a plain BERT checkpoint often carries a default two-label map).
         """
-        config_dict = dict(config_dict)
-        # A warm-start checkpoint says "model_type": "bert"; kept, it would shadow ours on the instance.
-        config_dict.pop("model_type", None)
+        # A warm-start checkpoint's config (any encoder) becomes the encoder sub-config, and so do the
+        # BERT fields a LAME config saved before the sub-config holds at its top level.
+        config_dict = route_encoder_fields(config_dict, kwargs, cls.model_type, cls.own_fields())
         if config_dict.get("label_scoring") == "label_agnostic":
             # Label-agnostic checkpoints saved before these two fields existed were built with [CLS]
             # pooling and no similarity term; "auto" would now resolve both the other way.
@@ -379,8 +387,8 @@ class LameConfig(BertConfig):
 
     @classmethod
     def own_fields(cls) -> frozenset[str]:
-        """The fields LameConfig adds to BERT's, as transformers' `to_dict` lists them."""
-        return frozenset(cls().to_dict()) - frozenset(BertConfig().to_dict())
+        """The fields LameConfig declares (its `__init__` parameters), the encoder sub-config included."""
+        return own_fields_of(cls)
 
     @property
     def uses_label_sampling(self) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from .encoders import run_encoder
 from .segments import masked_mean
 
 
@@ -52,7 +53,7 @@ def check_label_names(descriptions: dict[str, str], where: str) -> list[str]:
 class LameLabelSet:
     """The label set of [`LameForSequenceClassification`] and the embeddings of its descriptions.
 
-    A mixin of the model (it reads `self.config`, `self.bert` and the head's dtype): changing the
+    A mixin of the model (it reads `self.config`, `self.backbone` and the head's dtype): changing the
     label set (`set_label_descriptions`, `add_labels`), encoding descriptions, and two caches of
     their embeddings, `(num_labels, hidden)` each:
 
@@ -202,19 +203,19 @@ class LameLabelSet:
         vary from a few pieces to dozens (EUROVOC's label + alternative labels: median 9, up to 64),
         and one batch padded to the longest would be mostly padding. Without gradient a chunk also
         holds at most `description_batch_size` descriptions (bounded memory)."""
-        device = self.bert.embeddings.word_embeddings.weight.device
+        device = self.backbone.get_input_embeddings().weight.device
         all_token_ids = self._description_token_ids(token_ids)
         ids = list(range(len(all_token_ids))) if label_ids is None else list(label_ids)
         max_rows = self.config.description_batch_size if not torch.is_grad_enabled() else None
         chunks = length_chunks([len(all_token_ids[i]) for i in ids], max_rows)
         if len(chunks) <= 1:
             input_ids, mask = self._description_batch(device, ids, token_ids)
-            return self._pool_description(self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask)
+            return self._pool_description(run_encoder(self.backbone, input_ids=input_ids, attention_mask=mask).last_hidden_state, mask)
         # Written into one output allocated up front: no list of parts and no concatenated copy.
         encoded = None
         for rows in chunks:
             input_ids, mask = self._description_batch(device, [ids[row] for row in rows], token_ids)
-            states = self._pool_description(self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask)
+            states = self._pool_description(run_encoder(self.backbone, input_ids=input_ids, attention_mask=mask).last_hidden_state, mask)
             if encoded is None:
                 encoded = states.new_empty(len(ids), states.shape[-1])
             encoded[torch.as_tensor(rows, device=encoded.device)] = states
@@ -235,7 +236,7 @@ class LameLabelSet:
         # Re-tokenizing the descriptions assigns a new list. The key holds the list itself: tuple
         # equality tries identity first (cheap in every eval forward), and holding a reference keeps
         # a freed list's id from being reused by a new one.
-        return tuple((p.data_ptr(), p._version) for p in self.bert.parameters()) + (
+        return tuple((p.data_ptr(), p._version) for p in self.backbone.parameters()) + (
             self.config.label_description_token_ids,
         )
 
@@ -276,7 +277,7 @@ class LameLabelSet:
         descriptions change. Between refreshes it holds embeddings of the encoder as it was at most
         that many steps ago, by design; eval mode never reads it.
         """
-        parameters = list(self.bert.parameters())
+        parameters = list(self.backbone.parameters())
         identity = tuple(p.data_ptr() for p in parameters)
         versions = tuple(p._version for p in parameters)
         descriptions = self.config.label_description_token_ids
@@ -287,13 +288,13 @@ class LameLabelSet:
                 cache["versions"] = versions
             if cache["steps"] < self.config.label_cache_refresh_steps:
                 return cache["embeddings"]
-        was_training = self.bert.training
-        self.bert.eval()
+        was_training = self.backbone.training
+        self.backbone.eval()
         try:
             with torch.no_grad():
                 embeddings = self._encode_descriptions()
         finally:
-            self.bert.train(was_training)
+            self.backbone.train(was_training)
         self._training_cache = {
             "identity": identity, "descriptions": descriptions, "versions": versions, "steps": 0, "embeddings": embeddings
         }

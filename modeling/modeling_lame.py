@@ -21,11 +21,12 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import BertModel, BertPreTrainedModel
+from transformers import BertPreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import ModelOutput
 
 from .configuration_lame import LameConfig
+from .encoders import ENCODER_ATTRIBUTE, build_encoder, load_with_encoder, run_encoder
 from .head_lame import (  # noqa: F401  (padding_fill_value: part of this module's interface)
     LameConvFeatures,
     LameDescriptionOutput,
@@ -84,9 +85,10 @@ class DocumentStates:
 
 
 class LameForSequenceClassification(LameLabelSet, LameLargeLabelSets, BertPreTrainedModel):
-    """BERT with a label-attention head, for multi-class (softmax) or multi-label (sigmoid) classification.
+    """An encoder with a label-attention head, for multi-class (softmax) or multi-label (sigmoid) classification.
 
-    Warm-start from any BERT-family checkpoint::
+    The encoder is any `AutoModel` (BERT, RoBERTa, DeBERTa-v2, ELECTRA, XLM-R, ModernBERT, ...), built
+    from `config.encoder` and held as `self.backbone`. Warm-start from any encoder checkpoint::
 
         model = LameForSequenceClassification.from_pretrained(
             "dmis-lab/biobert-base-cased-v1.2",
@@ -94,26 +96,27 @@ class LameForSequenceClassification(LameLabelSet, LameLargeLabelSets, BertPreTra
             problem_type="single_label_classification",
         )
 
-    The encoder weights load unchanged; the head is initialised fresh. The label descriptions are
-    tokenized with the checkpoint's own tokenizer and stored in the config, so the saved model is
-    self-contained.
+    The encoder weights load with the encoder's own class (weights the checkpoint lacks are named in
+    a warning); the head is initialised fresh. The label descriptions are tokenized with the
+    checkpoint's own tokenizer and stored in the config, so the saved model is self-contained.
     """
 
     config_class = LameConfig
+    base_model_prefix = ENCODER_ATTRIBUTE
     # The loss is a mean over the batch and does not use `num_items_in_batch`: tell the Trainer,
     # or gradient accumulation scales gradients by the number of accumulation steps.
     accepts_loss_kwargs = False
 
     def __init__(self, config: LameConfig):
         super().__init__(config)
-        self.bert = BertModel(config, add_pooling_layer=False)
+        self.backbone = build_encoder(config.encoder)
         self.feature_head = LameConvFeatures(config) if config.feature_head == "cnn" else None
         self.label_blocks = nn.ModuleList(LameLabelBlock(config) for _ in range(config.num_label_attention_blocks))
         self.classifier = LameDescriptionOutput(config) if config.label_agnostic else LameLabelwiseOutput(config)
         self.first_stage = LameFirstStage(config) if config.uses_first_stage else None
         self._init_label_caches()
         if config.freeze_encoder:
-            self.bert.requires_grad_(False)
+            self.backbone.requires_grad_(False)
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -148,12 +151,13 @@ class LameForSequenceClassification(LameLabelSet, LameLargeLabelSets, BertPreTra
     # ----------------------------------------------------------------- label embeddings
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
-        """Load a LAME checkpoint, or warm-start one from a plain BERT checkpoint.
+        """Load a LAME checkpoint (of any release), or warm-start one from a plain encoder checkpoint
+        ([`load_with_encoder`]).
 
-        When the config has descriptions but no description token ids (a plain BERT checkpoint plus
+        When the config has descriptions but no description token ids (a plain encoder checkpoint plus
         `label_descriptions=`), the checkpoint's tokenizer is loaded to tokenize them.
         """
-        model = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        model, info = load_with_encoder(cls, pretrained_model_name_or_path, model_args, kwargs)
         if model.config.label_descriptions is not None and model.config.label_description_token_ids is None:
             from transformers import AutoTokenizer
 
@@ -168,16 +172,16 @@ class LameForSequenceClassification(LameLabelSet, LameLargeLabelSets, BertPreTra
                 ) from err
             model.config.tokenize_label_descriptions(tokenizer)
         if model.config.freeze_encoder:
-            model.bert.requires_grad_(False)  # loading weights re-creates the parameters
-            model.bert.eval()
-        return model
+            model.backbone.requires_grad_(False)  # loading weights re-creates the parameters
+            model.backbone.eval()
+        return (model, info) if kwargs.get("output_loading_info") else model
 
     def train(self, mode: bool = True):
         self.clear_label_cache()
         super().train(mode)
         if self.config.freeze_encoder:
             # A frozen encoder is a feature extractor: no dropout noise in its features.
-            self.bert.eval()
+            self.backbone.eval()
         return self
 
     def load_state_dict(self, *args, **kwargs):
@@ -306,8 +310,8 @@ class LameForSequenceClassification(LameLabelSet, LameLargeLabelSets, BertPreTra
         segments, encoder_inputs = split_for_encoder(
             self.config, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds
         )
-        encoder_out = self.bert(
-            **encoder_inputs, output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True
+        encoder_out = run_encoder(
+            self.backbone, **encoder_inputs, output_attentions=output_attentions, output_hidden_states=output_hidden_states
         )
         tokens = encoder_out.last_hidden_state
         if segments is not None:
