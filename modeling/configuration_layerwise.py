@@ -10,21 +10,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from transformers import BertConfig
+from transformers import AutoConfig, PretrainedConfig
+from transformers.configuration_utils import SubConfigSpec
 
 from .decision_thresholds import validate_thresholds
+from .encoders import LEGACY_ENCODER_TYPE, EncoderFields, build_encoder_config, own_fields_of, route_encoder_fields, split_encoder_fields
 from .segments import SEGMENT_POOLINGS, validate_segment_options
 from .guidance_layerwise import DEFAULT_GUIDANCE, normalise_guidance, parent_generations, resolve_guidance
 
 LAYER_POOLINGS = ("cls", "mean")
 PROBLEM_TYPE = "multi_label_classification"
 
-# BERT fields that also decide the resolved layer assignment and loss weights: `from_dict` routes
+# Common fields that also decide the resolved layer assignment and loss weights: `from_dict` routes
 # them through `__init__` together with LayerwiseConfig's own fields (`LayerwiseConfig.own_fields`).
-_REVALIDATED_BERT_FIELDS = ("classifier_dropout", "id2label", "label2id", "num_hidden_layers")
+_REVALIDATED_FIELDS = ("id2label", "label2id")
 
 
-class LayerwiseConfig(BertConfig):
+class LayerwiseConfig(EncoderFields, PretrainedConfig):
     r"""Configuration of [`LayerwiseBertForHierarchicalClassification`]: a BERT encoder whose layers are
     guided to predict the labels of specific hierarchy levels.
 
@@ -100,6 +102,7 @@ class LayerwiseConfig(BertConfig):
     """
 
     model_type = "labelwise_layerwise"
+    sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type=LEGACY_ENCODER_TYPE)}
     # Trainer.predict/evaluate then hand compute_metrics the (N, num_labels) logits alone, as for
     # BertForSequenceClassification, instead of a tuple with the per-level logits.
     keys_to_ignore_at_inference = ["level_logits", "hidden_states", "attentions"]
@@ -119,8 +122,12 @@ class LayerwiseConfig(BertConfig):
         segment_pooling: str = "mean",
         decision_threshold: float = 0.5,
         label_thresholds: list[float] | None = None,
+        encoder: PretrainedConfig | dict | None = None,
         **kwargs,
     ):
+        # Set first: the encoder's fields (`num_hidden_layers`, ...) are read through it from here on.
+        encoder_fields, kwargs = split_encoder_fields(kwargs, own_fields_of(type(self)))
+        self.encoder = build_encoder_config(encoder, encoder_fields)
         if label_levels is not None and "id2label" not in kwargs and "num_labels" not in kwargs:
             kwargs["num_labels"] = len(label_levels)
         # Fixed: one sigmoid per label. A warm-start checkpoint's own problem_type (e.g. a fine-tuned
@@ -134,7 +141,8 @@ class LayerwiseConfig(BertConfig):
                 "AutoModelForSequenceClassification": "modeling_layerwise.LayerwiseBertForHierarchicalClassification",
             },
         )
-        super().__init__(classifier_dropout=classifier_dropout, problem_type=PROBLEM_TYPE, **kwargs)
+        super().__init__(problem_type=PROBLEM_TYPE, **kwargs)
+        self.classifier_dropout = classifier_dropout
         self.label_levels = [int(level) for level in label_levels] if label_levels is not None else None
         self.label_parents = [[int(p) for p in parents] for parents in label_parents] if label_parents is not None else None
         self.guidance = normalise_guidance(guidance) if guidance is not None else None
@@ -173,14 +181,15 @@ class LayerwiseConfig(BertConfig):
         When an override changes the variant, the labels or the depth, a stored assignment that came
         from a named variant (and stored default weights) are recomputed rather than kept stale.
         """
-        config_dict = dict(config_dict)
-        # A warm-start checkpoint says "model_type": "bert"; kept, it would shadow ours on the
-        # instance and be saved, so the checkpoint would load as a plain BERT classifier.
-        config_dict.pop("model_type", None)
-        routed = cls.own_fields() | set(_REVALIDATED_BERT_FIELDS)
+        # A new depth reshapes the stored assignment like a new variant does; the depth itself is the encoder's.
+        deeper = "num_hidden_layers" in kwargs
+        # A warm-start checkpoint's config (any encoder) becomes the encoder sub-config, and so do the
+        # BERT fields a config saved before the sub-config holds at its top level.
+        config_dict = route_encoder_fields(config_dict, kwargs, cls.model_type, cls.own_fields())
+        routed = cls.own_fields() | set(_REVALIDATED_FIELDS)
         overrides = {key: kwargs.pop(key) for key in list(kwargs) if key in routed}
-        if overrides:
-            reshaping = {"guidance", "label_levels", "num_hidden_layers"} & overrides.keys()
+        if overrides or deeper:
+            reshaping = {"guidance", "label_levels"} & overrides.keys() or deeper
             if "layer_assignment" in overrides:
                 # An explicit mapping replaces the stored variant unless one is given with it.
                 overrides.setdefault("guidance", None)
@@ -201,8 +210,8 @@ class LayerwiseConfig(BertConfig):
 
     @classmethod
     def own_fields(cls) -> frozenset[str]:
-        """The fields LayerwiseConfig adds to BERT's, as transformers' `to_dict` lists them."""
-        return frozenset(cls().to_dict()) - frozenset(BertConfig().to_dict())
+        """The fields LayerwiseConfig declares (its `__init__` parameters), the encoder sub-config included."""
+        return own_fields_of(cls)
 
     # --------------------------------------------------------------- validation
     def _validate_and_resolve(self) -> None:

@@ -171,13 +171,18 @@ def encoder_call_arguments(encoder: torch.nn.Module) -> frozenset[str]:
     return frozenset(inspect.signature(encoder.forward).parameters)
 
 
+# Inputs an encoder either names in its forward or does not read at all (ModernBERT: no token types).
+_NAMED_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "inputs_embeds")
+
+
 def run_encoder(encoder: torch.nn.Module, **inputs) -> object:
-    """`encoder(**inputs)` without the inputs this encoder's forward does not take, or that are None."""
+    """`encoder(**inputs, return_dict=True)` without the None inputs and without the model inputs this
+    encoder's forward does not name; other options pass through to a forward that takes `**kwargs`."""
     accepted = encoder_call_arguments(encoder)
     takes_any = "kwargs" in accepted
     kept = {
         key: value for key, value in inputs.items()
-        if value is not None and (key in accepted or (takes_any and key.startswith("output_")))
+        if value is not None and (key in accepted or (takes_any and key not in _NAMED_INPUTS))
     }
     return encoder(**kept, return_dict=True)
 

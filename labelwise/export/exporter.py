@@ -175,11 +175,11 @@ def parity(spec: GraphSpec, path: str, inputs: dict[str, torch.Tensor]) -> dict[
 SUPPORT_GLOBS = ("config.json", "*.py", "training_summary.json", "README.md")
 REMOTE_CODE = {
     "lame": [
-        "configuration_lame.py", "decision_thresholds.py", "head_lame.py", "labels_lame.py", "large_labels_lame.py",
+        "configuration_lame.py", "decision_thresholds.py", "encoders.py", "head_lame.py", "labels_lame.py", "large_labels_lame.py",
         "modeling_lame.py", "pipeline_lame.py", "segments.py",
     ],
     "layerwise": [
-        "configuration_layerwise.py", "decision_thresholds.py", "guidance_layerwise.py", "modeling_layerwise.py",
+        "configuration_layerwise.py", "decision_thresholds.py", "encoders.py", "guidance_layerwise.py", "modeling_layerwise.py",
         "pipeline_layerwise.py", "segments.py",
     ],
 }
