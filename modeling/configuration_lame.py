@@ -29,13 +29,18 @@ LARGE_LABEL_SET = 256
 
 
 class LameConfig(EncoderFields, PretrainedConfig):
-    r"""Configuration of [`LameForSequenceClassification`]: a BERT encoder plus the label-attention head.
+    r"""Configuration of [`LameForSequenceClassification`]: an encoder plus the label-attention head.
 
-    Every BERT field (hidden size, layers, vocabulary, ...) is inherited from [`BertConfig`], so
-    `LameForSequenceClassification.from_pretrained(<any BERT checkpoint>, label_descriptions=[...])`
-    reads the encoder's own `config.json` and adds the fields below.
+    The encoder's own config is the sub-config `encoder`, so
+    `LameForSequenceClassification.from_pretrained(<any encoder checkpoint>, label_descriptions=[...])`
+    reads the encoder's `config.json` and adds the fields below.
 
-    Args:
+    The fields are grouped by what they decide. "auto" values are resolved when the config is built
+    (`_resolve_auto`) and stored, so a saved `config.json` says what the model does; configs saved
+    with "auto" still load and resolve it the same way. `train.py`'s LAME options are these fields,
+    with the defaults and the help written here (`labelwise/kinds/lame.py` derives them).
+
+    Label set:
         label_descriptions (`list[str]` or `dict[str, str]`):
             One natural-language description per label, in label-id order (or a `{label: description}`
             dict, which also names the labels). The encoder turns each into its label's query vector.
@@ -55,10 +60,28 @@ class LameConfig(EncoderFields, PretrainedConfig):
             sentence encoders such as all-MiniLM-L6-v2 were trained with; their [CLS] state was never
             trained to summarise a text (docs/RESULTS.md compares the two for unseen labels). `"auto"`:
             `"mean"` for label-agnostic heads, `"cls"` otherwise ([`~LameConfig.pools_descriptions`]).
-        label_embedding_mode (`str`, defaults to `"joint"`):
-            `"joint"`: descriptions are re-encoded by the shared encoder in every training step and
-            fine-tuned with it (section 2.2 of the paper). `"static"`: encoded once, without
-            gradient, and reused until the encoder's weights change.
+        label_scoring (`str`, defaults to `"label_specific"`):
+            How a label's vector after label attention becomes its logit. `"label_specific"`: a weight
+            row and a bias per label (section 2.4 of the paper); the model is tied to its training
+            label set. `"label_agnostic"`: the weight row and bias are computed from the label's
+            description embedding by shared layers, `logit = <f(s), W e> / sqrt(hidden) + <a, e> + b`
+            (`s` the label-attended vector, `e` the description's embedding; the first stage's
+            per-label bias is replaced the same way). It is the label-specific head with its free rows
+            replaced by a function of the description, so no parameter belongs to one label, and a
+            label never seen in training is scored from its description alone: the label set can be
+            replaced or extended after training (`set_label_descriptions`, `add_labels`, the
+            pipeline's `candidate_labels`).
+        problem_type (`str`, *optional*):
+            `"single_label_classification"` (softmax) or `"multi_label_classification"` (sigmoid).
+            Pipelines read it to pick the output function.
+
+    Architecture:
+        encoder (`PretrainedConfig` or `dict`, *optional*):
+            The encoder's own config (any `AutoModel`: BERT, RoBERTa, DeBERTa-v2, ELECTRA, XLM-R,
+            ModernBERT, ...). `from_pretrained(<encoder checkpoint>, ...)` takes the checkpoint's config;
+            a config saved with BERT's fields at the top level (before this field) gets a BERT one.
+            The encoder fields the head reads (`hidden_size`, `max_position_embeddings`, ...) are read-only
+            properties of this config ([`EncoderFields`]).
         num_label_attention_blocks (`int`, defaults to 1):
             Number of stacked label-attention blocks.
         label_attention_heads (`int`, defaults to 12):
@@ -66,27 +89,31 @@ class LameConfig(EncoderFields, PretrainedConfig):
         label_attention_intermediate_size (`int`, *optional*):
             Inner size of the block's feed-forward layer. Defaults to `hidden_size`: the block runs
             once per label and document, so its cost grows with the label count.
-        label_attention_dropout (`float`, *optional*):
-            Dropout on the attention weights and block outputs; defaults to `hidden_dropout_prob`.
-        classifier_dropout (`float`, *optional*):
-            Dropout before the per-label output layer; defaults to `hidden_dropout_prob`.
-        loss (`str`, defaults to `"bce"`):
-            Multi-label loss: `"bce"` (binary cross-entropy) or `"f_measure"` (1 minus the mean of
-            the soft positive- and negative-class F-measures of the mini-batch). Multi-class
-            problems always use cross-entropy.
-        f_measure_average (`str`, defaults to `"micro"`):
-            How the F-measure loss counts: `"micro"` sums tp/fp/fn/tn over every (document, label)
-            cell of the batch (the paper's text); `"macro"` computes both F-measures per label over
-            the batch and averages them over labels (the LAME authors' public code).
-        pos_weight (`list[float]`, *optional*):
-            Per-label positive weight for the binary cross-entropy.
-        freeze_encoder (`bool`, defaults to `False`):
-            Keep the encoder fixed (the paper's "frozen BERT + LA" baseline).
+        light_label_head (`bool`, defaults to `False`):
+            Drop the label block's feed-forward layer and the output layer's dense layer: per
+            (document, label) pair the head computes attention, the output projection and a dot
+            product, about half the multiply-adds of the full head.
         feature_head (`str`, defaults to `"none"`):
             `"cnn"` runs a 1-D convolution over the token states before the label attention (the
             frozen baseline's feature extractor); `"none"` feeds the token states directly.
         cnn_kernel_size (`int`, defaults to 3):
             Width of that convolution (odd, so the sequence length is kept).
+        similarity_term (`bool`, *optional*):
+            Label-agnostic heads only: add `t * cos(m, e)` to every logit, where `m` is the masked mean of
+            the document's token states, `e` the label's description embedding and `t` a learned scale
+            (starting at `similarity_scale`). With `description_pooling="mean"` and a sentence encoder,
+            the untrained head then starts from the encoder's own document-description similarity, which
+            ranks unseen labels well before any training (docs/RESULTS.md); training learns a correction.
+            Unset (`None`, or `"auto"` in older configs): on for label-agnostic heads, off otherwise
+            ([`~LameConfig.uses_similarity_term`]). On HoC hallmarks held out of training, mean pooling
+            with this term lifted the label-agnostic head's mean AUC from 0.64 to 0.81, above the
+            untuned encoder's cosine ranking (0.78), and the seen labels' micro-F1 from 63.2 to 66.6
+            (docs/RESULTS.md), hence the default.
+        similarity_scale (`float`, defaults to 10.0):
+            Initial value of that scale: cosines between a document and descriptions differ by tenths,
+            which this turns into logit differences of about one.
+
+    Large label sets:
         label_sampling (`str`, defaults to `"auto"`):
             How many descriptions a training step encodes with gradient. `"none"`: all of them (the
             paper's joint training). `"sampled"`: the batch's positive labels plus
@@ -128,10 +155,8 @@ class LameConfig(EncoderFields, PretrainedConfig):
             64 descriptions of about 20 pieces are fewer tokens than a batch of 8 documents, so
             encoding thousands of descriptions adds little to peak memory. With or without gradient,
             descriptions are grouped by length, so a padded batch is at least half real tokens.
-        light_label_head (`bool`, defaults to `False`):
-            Drop the label block's feed-forward layer and the output layer's dense layer: per
-            (document, label) pair the head computes attention, the output projection and a dot
-            product, about half the multiply-adds of the full head.
+
+    Long documents:
         max_document_length (`int`, *optional*):
             Pieces a document is tokenized to (special tokens included), beyond the encoder's
             `max_position_embeddings`. The model splits each document into segments of the encoder's
@@ -142,31 +167,8 @@ class LameConfig(EncoderFields, PretrainedConfig):
         segment_stride (`int`, defaults to 0):
             Pieces shared by consecutive segments of a long document (overlap), at most
             `max_position_embeddings - 3`.
-        label_scoring (`str`, defaults to `"label_specific"`):
-            How a label's vector after label attention becomes its logit. `"label_specific"`: a weight
-            row and a bias per label (section 2.4 of the paper); the model is tied to its training
-            label set. `"label_agnostic"`: the weight row and bias are computed from the label's
-            description embedding by shared layers, `logit = <f(s), W e> / sqrt(hidden) + <a, e> + b`
-            (`s` the label-attended vector, `e` the description's embedding; the first stage's
-            per-label bias is replaced the same way). It is the label-specific head with its free rows
-            replaced by a function of the description, so no parameter belongs to one label, and a
-            label never seen in training is scored from its description alone: the label set can be
-            replaced or extended after training (`set_label_descriptions`, `add_labels`, the
-            pipeline's `candidate_labels`).
-        similarity_term (`bool` or `"auto"`, defaults to `"auto"`):
-            Label-agnostic heads only: add `t * cos(m, e)` to every logit, where `m` is the masked mean of
-            the document's token states, `e` the label's description embedding and `t` a learned scale
-            (starting at `similarity_scale`). With `description_pooling="mean"` and a sentence encoder,
-            the untrained head then starts from the encoder's own document-description similarity, which
-            ranks unseen labels well before any training (docs/RESULTS.md); training learns a correction.
-            `"auto"` (or `None`): on for label-agnostic heads, off otherwise
-            ([`~LameConfig.uses_similarity_term`]). On HoC hallmarks held out of training, mean pooling
-            with this term lifted the label-agnostic head's mean AUC from 0.64 to 0.81, above the
-            untuned encoder's cosine ranking (0.78), and the seen labels' micro-F1 from 63.2 to 66.6
-            (docs/RESULTS.md), hence the default.
-        similarity_scale (`float`, defaults to 10.0):
-            Initial value of that scale: cosines between a document and descriptions differ by tenths,
-            which this turns into logit differences of about one.
+
+    Decisions:
         decision_threshold (`float`, defaults to 0.5):
             Multi-label models: the probability from which the pipeline predicts a label.
             `train.py --tune_thresholds` sets it to the value that maximises micro-F1 on the
@@ -174,9 +176,28 @@ class LameConfig(EncoderFields, PretrainedConfig):
         label_thresholds (`list[float]`, *optional*):
             One such probability per label (`--tune_thresholds per_label`); overrides
             `decision_threshold` where given.
-        problem_type (`str`, *optional*):
-            `"single_label_classification"` (softmax) or `"multi_label_classification"` (sigmoid).
-            Pipelines read it to pick the output function.
+
+    Training only (they do not change what a saved model computes):
+        label_embedding_mode (`str`, defaults to `"joint"`):
+            `"joint"`: descriptions are re-encoded by the shared encoder in every training step and
+            fine-tuned with it (section 2.2 of the paper). `"static"`: encoded once, without
+            gradient, and reused until the encoder's weights change.
+        label_attention_dropout (`float`, *optional*):
+            Dropout on the attention weights and block outputs; defaults to `hidden_dropout_prob`.
+        classifier_dropout (`float`, *optional*):
+            Dropout before the per-label output layer; defaults to `hidden_dropout_prob`.
+        loss (`str`, defaults to `"bce"`):
+            Multi-label loss: `"bce"` (binary cross-entropy) or `"f_measure"` (1 minus the mean of
+            the soft positive- and negative-class F-measures of the mini-batch). Multi-class
+            problems always use cross-entropy.
+        f_measure_average (`str`, defaults to `"micro"`):
+            How the F-measure loss counts: `"micro"` sums tp/fp/fn/tn over every (document, label)
+            cell of the batch (the paper's text); `"macro"` computes both F-measures per label over
+            the batch and averages them over labels (the LAME authors' public code).
+        pos_weight (`list[float]`, *optional*):
+            Per-label positive weight for the binary cross-entropy.
+        freeze_encoder (`bool`, defaults to `False`):
+            Keep the encoder fixed (the paper's "frozen BERT + LA" baseline).
     """
 
     model_type = "lame"
@@ -213,7 +234,7 @@ class LameConfig(EncoderFields, PretrainedConfig):
         max_document_length: int | None = None,
         segment_stride: int = 0,
         label_scoring: str = "label_specific",
-        similarity_term: bool | str | None = "auto",
+        similarity_term: bool | None = None,
         similarity_scale: float = 10.0,
         decision_threshold: float = 0.5,
         label_thresholds: list[float] | None = None,
@@ -275,7 +296,24 @@ class LameConfig(EncoderFields, PretrainedConfig):
         self.similarity_scale = float(similarity_scale)
         self.decision_threshold = float(decision_threshold)
         self.label_thresholds = [float(t) for t in label_thresholds] if label_thresholds is not None else None
+        self._resolve_auto()
         self._validate()
+
+    def _resolve_auto(self) -> None:
+        """Replace "auto" by what it means for this model, once, so that `config.json` says what the
+        model does. The label-count rules need the label set: a config without descriptions (the
+        config of a plain encoder checkpoint) keeps "auto" for them, as does `label_sampling` while
+        the problem type is unknown above `LARGE_LABEL_SET` labels (it is inferred from the first labels)."""
+        if self.description_pooling == "auto":
+            self.description_pooling = self.pools_descriptions
+        if self.similarity_term == "auto" and self.label_scoring in LABEL_SCORINGS:
+            self.similarity_term = self.uses_similarity_term
+        if self.label_descriptions is None:
+            return
+        if self.first_stage == "auto":
+            self.first_stage = "bilinear" if self.uses_first_stage else "none"
+        if self.label_sampling == "auto" and (self.problem_type is not None or self.num_labels <= LARGE_LABEL_SET):
+            self.label_sampling = "sampled" if self.uses_label_sampling else "none"
 
     def _validate(self) -> None:
         def choice(field: str, value: str, allowed: tuple[str, ...]) -> None:

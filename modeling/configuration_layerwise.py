@@ -27,14 +27,15 @@ _REVALIDATED_FIELDS = ("id2label", "label2id")
 
 
 class LayerwiseConfig(EncoderFields, PretrainedConfig):
-    r"""Configuration of [`LayerwiseBertForHierarchicalClassification`]: a BERT encoder whose layers are
+    r"""Configuration of [`LayerwiseBertForHierarchicalClassification`]: an encoder whose layers are
     guided to predict the labels of specific hierarchy levels.
 
-    Every BERT field is inherited from [`BertConfig`], so
-    `LayerwiseBertForHierarchicalClassification.from_pretrained(<any BERT checkpoint>, label_levels=[...])`
-    reads the encoder's own `config.json` and adds the fields below.
+    The encoder's own config is the sub-config `encoder`, so
+    `LayerwiseBertForHierarchicalClassification.from_pretrained(<any encoder checkpoint>, label_levels=[...])`
+    reads the encoder's own `config.json` and adds the fields below, grouped by what they decide.
+    `train.py`'s layer-wise options are these fields, with the defaults and help written here.
 
-    Args:
+    Label set:
         label_levels (`list[int]`):
             Hierarchy level of each label in label-id order, 1 = most general. Levels must be
             1..D with at least one label each. Required to build a model.
@@ -43,6 +44,16 @@ class LayerwiseConfig(EncoderFields, PretrainedConfig):
         label_parents (`list[list[int]]`, *optional*):
             Parent label ids of each label (empty list for a root); needed for
             `hierarchical_consistency`. Must be acyclic.
+        problem_type (`str`):
+            Always `"multi_label_classification"` (sigmoid per label), which the transformers
+            text-classification pipeline reads.
+
+    Architecture:
+        encoder (`PretrainedConfig` or `dict`, *optional*):
+            The encoder's own config (any `AutoModel` that returns `hidden_states`). `from_pretrained(<encoder
+            checkpoint>, ...)` takes the checkpoint's config; a config saved with BERT's fields at the top level
+            (before this field) gets a BERT one. `num_hidden_layers`, `hidden_size` and the other encoder fields
+            the heads read are read-only properties of this config ([`EncoderFields`]).
         guidance (`str`, *optional*):
             The named variant of section 3 / Figure 1, one of `GUIDANCE_VARIANTS` (`"flat"`,
             `"last_six"`, `"one_by_one"`, `"in_pairs"`, `"hybrid"`; `guidance_layerwise.py`).
@@ -60,24 +71,19 @@ class LayerwiseConfig(EncoderFields, PretrainedConfig):
             output is not a layer) whose [CLS] vectors are concatenated for that level's classifier.
             Leave `guidance=None` to use it. After construction this field always holds the
             resolved assignment, so a saved checkpoint states its wiring explicitly.
-        level_loss_weights (`list[float]`, *optional*):
-            Weight of each level's binary cross-entropy (level 1 first). Defaults to
-            |L_n| / |L| (appendix B); with these weights the total loss equals the mean BCE over
-            all labels, i.e. FLAT's loss. Stored resolved.
-        classifier_dropout (`float`, *optional*):
-            Dropout on the [CLS] features before each level's classifier; defaults to
-            `hidden_dropout_prob`.
+        layer_pooling (`str`, defaults to `"cls"`):
+            What a level's classifier reads from each of its layers: `"cls"`, the layer's [CLS]
+            state (the paper), or `"mean"`, the mean of the layer's token states over the
+            attention mask. Mean pooling suits encoders trained as sentence embedders (such as
+            all-MiniLM-L6-v2), whose intermediate [CLS] states never learned to summarise a text.
         hierarchical_consistency (`bool`, defaults to `False`):
             Our addition, not in the paper. At inference (model in eval mode) each label's score
             is capped by its parents' capped scores, visiting labels parents-first:
             `s'(l) = min(s(l), min_{p in parents(l)} s'(p))` on logits (equivalently on
             probabilities, sigmoid being monotone). Then for any threshold, a label is predicted
             only if all its ancestors are. Training losses always use the raw scores.
-        layer_pooling (`str`, defaults to `"cls"`):
-            What a level's classifier reads from each of its layers: `"cls"`, the layer's [CLS]
-            state (the paper), or `"mean"`, the mean of the layer's token states over the
-            attention mask. Mean pooling suits encoders trained as sentence embedders (such as
-            all-MiniLM-L6-v2), whose intermediate [CLS] states never learned to summarise a text.
+
+    Long documents:
         max_document_length (`int`, *optional*):
             Pieces a document is tokenized to (special tokens included), beyond the encoder's
             `max_position_embeddings`. The model splits each document into segments of the encoder's
@@ -91,14 +97,22 @@ class LayerwiseConfig(EncoderFields, PretrainedConfig):
         segment_pooling (`str`, defaults to `"mean"`):
             How a long document's per-segment layer vectors become one: `"mean"` or `"max"`
             (element-wise). Read only with `max_document_length`.
+
+    Decisions:
         decision_threshold (`float`, defaults to 0.5):
             The probability from which the pipeline predicts a label; `train.py --tune_thresholds`
             sets it to the value that maximises micro-F1 on the validation split.
         label_thresholds (`list[float]`, *optional*):
             One such probability per label (`--tune_thresholds per_label`), in label-id order.
-        problem_type (`str`):
-            Always `"multi_label_classification"` (sigmoid per label), which the transformers
-            text-classification pipeline reads.
+
+    Training only (they do not change what a saved model computes):
+        level_loss_weights (`list[float]`, *optional*):
+            Weight of each level's binary cross-entropy (level 1 first). Defaults to
+            |L_n| / |L| (appendix B); with these weights the total loss equals the mean BCE over
+            all labels, i.e. FLAT's loss. Stored resolved.
+        classifier_dropout (`float`, *optional*):
+            Dropout on the [CLS] features before each level's classifier; defaults to
+            `hidden_dropout_prob`.
     """
 
     model_type = "labelwise_layerwise"

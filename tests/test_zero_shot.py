@@ -222,7 +222,7 @@ def test_mean_description_pooling_is_the_masked_mean_of_each_description_alone(c
 def test_label_agnostic_heads_default_to_mean_pooling_and_the_similarity_term(checkpoint, tmp_path):
     small = dict(label_descriptions=["a"], hidden_size=32, num_attention_heads=4, label_attention_heads=4)
     specific, free = LameConfig(**small), LameConfig(**small, label_scoring="label_agnostic")
-    assert (specific.description_pooling, specific.similarity_term) == ("auto", "auto")
+    assert (specific.description_pooling, specific.similarity_term) == ("cls", False)  # "auto" resolved once
     assert (specific.pools_descriptions, specific.uses_similarity_term) == ("cls", False)
     assert (free.pools_descriptions, free.uses_similarity_term) == ("mean", True)
     chosen = LameConfig(**small, label_scoring="label_agnostic", description_pooling="cls", similarity_term=False)
@@ -234,7 +234,7 @@ def test_label_agnostic_heads_default_to_mean_pooling_and_the_similarity_term(ch
     assert model.classifier.similarity_scale is not None
     model.save_pretrained(str(tmp_path / "auto"))
     saved = json.loads((tmp_path / "auto" / "config.json").read_text())
-    assert (saved["description_pooling"], saved["similarity_term"]) == ("auto", "auto")
+    assert (saved["description_pooling"], saved["similarity_term"]) == ("mean", True)  # stored resolved
     reloaded = LameForSequenceClassification.from_pretrained(str(tmp_path / "auto"))
     assert reloaded.config.uses_similarity_term and reloaded.config.pools_descriptions == "mean"
     # A label-agnostic checkpoint saved before the two fields existed keeps the head it was built with.
