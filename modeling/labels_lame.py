@@ -1,6 +1,8 @@
 """LAME's label set: the descriptions, their embeddings by the shared encoder, and the two caches of them.
 
-Shipped with every LAME checkpoint as remote code: it imports only torch and its sibling `segments`.
+`LameLabelSetFields` is the config's side (replacing the set, tokenizing descriptions), `LameLabelSet`
+the model's. Shipped with every LAME checkpoint as remote code: it imports only torch and its
+siblings `encoders` and `segments`.
 """
 
 from __future__ import annotations
@@ -48,6 +50,60 @@ def check_label_names(descriptions: dict[str, str], where: str) -> list[str]:
     return list(descriptions)
 
 
+
+
+
+class LameLabelSetFields:
+    """The label-set methods of [`LameConfig`] (a mixin of it): replacing the set and tokenizing descriptions."""
+
+    def replace_label_set(self, descriptions: dict[str, str], token_ids: list[list[int]]) -> None:
+        """Make `descriptions` (`{label: description}`, in id order) the label set, all label fields together.
+
+        `id2label`, `label2id`, `num_labels`, the descriptions and their token ids are replaced; the
+        per-label fields follow the labels by name: a label kept from the old set keeps its
+        `label_thresholds` entry and `pos_weight`, a new one gets `decision_threshold` and a weight
+        of 1.0. Validated before anything is changed, so a refused set leaves the config as it was.
+        """
+        names = list(descriptions)
+        if len(token_ids) != len(names):
+            raise ValueError(f"LameConfig.replace_label_set: {len(token_ids)} token id lists for {len(names)} labels.")
+        old = {name: index for index, name in enumerate(self.labels)} if self.label_descriptions is not None else {}
+
+        def follow(values: list[float] | None, default: float) -> list[float] | None:
+            if values is None:
+                return None
+            return [float(values[old[name]]) if name in old else default for name in names]
+
+        fields = dict(
+            id2label=dict(enumerate(names)),
+            label2id={name: index for index, name in enumerate(names)},
+            label_descriptions=list(descriptions.values()),
+            label_description_token_ids=[list(ids) for ids in token_ids],
+            label_thresholds=follow(self.label_thresholds, float(self.decision_threshold)),
+            pos_weight=follow(self.pos_weight, 1.0),
+        )
+        previous = {field: getattr(self, field) for field in fields}
+        for field, value in fields.items():
+            setattr(self, field, value)
+        try:
+            self._validate()
+        except ValueError:
+            for field, value in previous.items():
+                setattr(self, field, value)
+            raise
+
+    def tokenize_descriptions(self, descriptions: list[str], tokenizer) -> list[list[int]]:
+        """`descriptions` tokenized as the label queries are: [CLS]/[SEP], truncated to `max_description_length`, unpadded."""
+        encoded = tokenizer(
+            list(descriptions), truncation=True, max_length=self.max_description_length, add_special_tokens=True
+        )
+        return [list(ids) for ids in encoded["input_ids"]]
+
+    def tokenize_label_descriptions(self, tokenizer) -> None:
+        """Store the descriptions tokenized by `tokenizer` (with [CLS]/[SEP], truncated, unpadded)."""
+        if self.label_descriptions is None:
+            raise ValueError("LameConfig has no label_descriptions to tokenize.")
+        self.label_description_token_ids = self.tokenize_descriptions(self.label_descriptions, tokenizer)
 
 
 class LameLabelSet:
