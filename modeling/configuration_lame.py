@@ -96,6 +96,13 @@ class LameConfig(BertConfig):
             Negative labels per training step (per batch, shared by its documents) under sampling.
             With the batch's positives (about 40 for 8 EURLEX57K documents) they are the
             descriptions encoded with gradient: about as many tokens as the documents of the batch.
+        all_label_loss (`bool`, defaults to `False`):
+            Under sampled training, put every label's logit in the loss at every step (the plain
+            all-label binary cross-entropy). The sampled labels' descriptions are still the only ones
+            encoded with gradient; every other label's query comes from the training cache. Without
+            it the loss covers the sampled labels only, so a label's output row and bias are trained
+            only in the steps that sample it. Costs the head's forward and backward pass over every
+            label in each training step (docs/BENCHMARKS.md).
         hard_negative_fraction (`float`, defaults to 0.5):
             Share of those negatives taken as the first stage's highest-scored non-positive labels
             for the batch (hard negatives); the rest are drawn uniformly. Without a first stage every
@@ -199,6 +206,7 @@ class LameConfig(BertConfig):
         cnn_kernel_size: int = 3,
         label_sampling: str = "auto",
         label_sample_negatives: int = 64,
+        all_label_loss: bool = False,
         hard_negative_fraction: float = 0.5,
         label_cache_refresh_steps: int = 100,
         first_stage: str = "auto",
@@ -252,6 +260,7 @@ class LameConfig(BertConfig):
         self.cnn_kernel_size = cnn_kernel_size
         self.label_sampling = label_sampling
         self.label_sample_negatives = label_sample_negatives
+        self.all_label_loss = all_label_loss
         self.hard_negative_fraction = hard_negative_fraction
         self.label_cache_refresh_steps = label_cache_refresh_steps
         self.first_stage = first_stage
@@ -306,6 +315,8 @@ class LameConfig(BertConfig):
             if not isinstance(value, int) or isinstance(value, bool) or value < (1 if field in positive_fields else 0):
                 minimum = "a positive" if field in positive_fields else "a non-negative"
                 raise ValueError(f"LameConfig.{field} must be {minimum} integer, got {value!r}.")
+        if not isinstance(self.all_label_loss, bool):
+            raise ValueError(f"LameConfig.all_label_loss must be True or False, got {self.all_label_loss!r}.")
         if not 0.0 <= self.hard_negative_fraction <= 1.0:
             raise ValueError(f"LameConfig.hard_negative_fraction must lie in [0, 1], got {self.hard_negative_fraction}.")
         if self.label_sampling == "sampled" and self.problem_type == "single_label_classification":

@@ -158,6 +158,59 @@ def test_sampled_loss_is_an_unbiased_estimate_of_the_all_label_loss(checkpoint, 
     assert max(estimates) - min(estimates) > 0.05 * full  # really random: the check could fail
 
 
+NO_DROPOUT = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, label_attention_dropout=0.0,
+                  classifier_dropout=0.0)
+
+
+def test_all_label_loss_puts_every_label_in_the_loss_and_encodes_only_the_sample_with_gradient(checkpoint):
+    model = lame(checkpoint, label_sampling="sampled", first_stage="bilinear", label_sample_negatives=4,
+                 all_label_loss=True).train()
+    with_gradient = []
+    encode = model._encode_descriptions
+
+    def recording(label_ids=None, token_ids=None):
+        if torch.is_grad_enabled():
+            with_gradient.append(list(label_ids))
+        return encode(label_ids, token_ids)
+
+    model._encode_descriptions = recording
+    out = model(**batch(), labels=targets())
+    out.loss.backward()
+    # Every label's output row and bias take part in the loss ...
+    assert (model.classifier.weight.grad.abs().sum(1) > 0).all()
+    assert (model.classifier.bias.grad != 0).all()
+    # ... while only the 3 positives and 4 negatives were encoded with gradient.
+    assert len(with_gradient) == 1 and len(with_gradient[0]) == 7 and {1, 4, 7} <= set(with_gradient[0])
+    assert out.logits.shape == (4, NUM_LABELS)
+
+
+@pytest.mark.parametrize("first_stage", ["none", "bilinear"])
+def test_all_label_loss_equals_the_joint_loss_while_the_cache_is_fresh(checkpoint, first_stage):
+    joint = lame(checkpoint, label_sampling="none", first_stage=first_stage, **NO_DROPOUT).train()
+    every = lame(checkpoint, label_sampling="sampled", first_stage=first_stage, label_sample_negatives=4,
+                 all_label_loss=True, **NO_DROPOUT).train()
+    every.load_state_dict(joint.state_dict())
+    inputs, labels = batch(), targets()
+    outputs = [model(**inputs, labels=labels) for model in (joint, every)]  # the cache is encoded in this step
+    torch.testing.assert_close(outputs[1].loss, outputs[0].loss, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(outputs[1].logits, outputs[0].logits, rtol=1e-5, atol=1e-5)
+    for output in outputs:
+        output.loss.backward()
+    # The head sees the same loss, so its gradients are the joint path's; the encoder's differ, since
+    # only the sampled descriptions pass theirs back.
+    for (name, a), (_, b) in zip(joint.named_parameters(), every.named_parameters()):
+        if name.startswith(("label_blocks.", "classifier.")):
+            torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-6, msg=name)
+    encoder = [(a.grad, b.grad) for (name, a), (_, b) in zip(joint.named_parameters(), every.named_parameters())
+               if name == "bert.embeddings.word_embeddings.weight"]
+    assert not torch.allclose(*encoder[0])
+    # Without the option the same sampled model's loss covers the sample only: another value.
+    sampled = lame(checkpoint, label_sampling="sampled", first_stage=first_stage, label_sample_negatives=4,
+                   **NO_DROPOUT).train()
+    sampled.load_state_dict(joint.state_dict())
+    assert not torch.allclose(sampled(**inputs, labels=labels).loss, outputs[0].loss)
+
+
 def test_weighted_f_measure_counts_a_column_as_often_as_its_weight():
     p = torch.tensor([[0.9, 0.2, 0.6], [0.4, 0.7, 0.1]])
     y = torch.tensor([[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]])
@@ -339,6 +392,7 @@ def test_every_scale_option_survives_save_and_load_without_labelwise(checkpoint,
     options = dict(
         label_sampling="sampled",
         label_sample_negatives=3,
+        all_label_loss=True,
         hard_negative_fraction=0.25,
         label_cache_refresh_steps=7,
         first_stage="bilinear",
@@ -389,7 +443,7 @@ def test_train_py_passes_the_scale_options_to_the_model(checkpoint, tmp_path):
     from labelwise.training.cli import run
 
     options = {
-        "label_sampling": "sampled", "label_sample_negatives": 2, "hard_negative_fraction": 0.5,
+        "label_sampling": "sampled", "label_sample_negatives": 2, "all_label_loss": True, "hard_negative_fraction": 0.5,
         "label_cache_refresh_steps": 1, "first_stage": "bilinear", "first_stage_loss_weight": 0.5,
         "shortlist_size": 3, "label_chunk_size": 2, "description_batch_size": 3, "light_label_head": True,
     }

@@ -43,6 +43,11 @@ class LameOptions(DocumentSegmentOptions):
                   "positives + label_sample_negatives), auto (sampled above 256 labels, multi-label)."},
     )
     label_sample_negatives: int = field(default=64, metadata={"help": "Negative labels per step under sampling."})
+    all_label_loss: bool = field(
+        default=False,
+        metadata={"help": "Under sampled training, every label's logit in the loss at every step (the other labels' "
+                  "queries from the training cache; description gradients stay sampled)."},
+    )
     hard_negative_fraction: float = field(
         default=0.5, metadata={"help": "Share of those negatives that are the first stage's top-scored ones."}
     )
@@ -98,6 +103,7 @@ def lame_model(
         description_pooling=args.description_pooling,
         label_sampling=args.label_sampling,
         label_sample_negatives=args.label_sample_negatives,
+        all_label_loss=args.all_label_loss,
         hard_negative_fraction=args.hard_negative_fraction,
         label_cache_refresh_steps=args.label_cache_refresh_steps,
         first_stage=args.first_stage,
@@ -146,6 +152,8 @@ def summary_hyperparameters(args, model) -> dict:
         values.update(label_sampling="sampled", label_sample_negatives=config.label_sample_negatives,
                       hard_negative_fraction=config.hard_negative_fraction,
                       label_cache_refresh_steps=config.label_cache_refresh_steps)
+        if config.all_label_loss:
+            values["all_label_loss"] = True
     if config.uses_first_stage:
         values.update(first_stage="bilinear", shortlist_size=config.shortlist_size)
     if config.light_label_head:
