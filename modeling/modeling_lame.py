@@ -755,7 +755,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
         """
         if self.first_stage is None:
             raise ValueError("This LAME model has no first stage (config.first_stage='none'), so no shortlist.")
-        k = k or self.config.shortlist_size
+        k = k or self.config.effective_shortlist_size
         if not k:
             raise ValueError("shortlist_labels needs k (or config.shortlist_size > 0).")
         _, tokens, token_mask, _ = self.encode_documents(input_ids, attention_mask)
@@ -846,7 +846,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
                 label_embeddings = self._encode_descriptions(ids)
             else:
                 label_embeddings = cached[label_ids]
-            if self.config.all_label_loss:
+            if self.config.uses_all_label_loss:
                 logits = self._score_every_label(cached, label_ids, label_embeddings, keys_values, attention_mask,
                                                  document_vectors)
                 loss = self.compute_loss(logits, labels)
@@ -861,7 +861,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
             label_embeddings = self.encode_label_descriptions() if description_embeddings is None else description_embeddings
             if self.first_stage is not None:
                 first_stage_logits = self.first_stage(document_vectors, label_embeddings)
-            k = self.config.shortlist_size
+            k = self.config.effective_shortlist_size
             if not self.training and first_stage_logits is not None and 0 < k < num_labels:
                 label_ids = first_stage_logits.topk(k, dim=-1).indices  # (batch, k)
                 partial, weights = self._run_head(

@@ -91,6 +91,39 @@ def test_config_rejects_bad_scale_options(options, message):
         LameConfig(label_descriptions=["a", "b", "c"], **_small(**options))
 
 
+@pytest.mark.parametrize("num_labels", [10, 257, 4271])
+@pytest.mark.parametrize("train_py", [["--model", "lame"], ["--config", "lame_eurlex57k"]])
+def test_one_rule_builds_the_same_lame_in_python_and_in_train_py(checkpoint, tmp_path, num_labels, train_py):
+    from labelwise.kinds.lame import lame_model
+    from labelwise.modeling.configuration_lame import SCALE_OPTIONS, scale_defaults
+    from labelwise.training.arguments import parse_arguments
+
+    names = [f"L{i}" for i in range(num_labels)]
+    descriptions = {name: f"{TERMS[i % len(TERMS)]} {TERMS[(i // len(TERMS)) % len(TERMS)]}" for i, name in enumerate(names)}
+    python = LameForSequenceClassification.from_pretrained(checkpoint, label_descriptions=descriptions,
+                                                           label_attention_heads=4)
+    args, _ = parse_arguments(train_py + ["--output_dir", str(tmp_path), "--label_attention_heads", "4"])
+    trained = lame_model(args, checkpoint, names, descriptions, "multi_label_classification")
+    rule = scale_defaults(num_labels)
+    assert python.config.resolved_scale_options() == trained.config.resolved_scale_options() == rule
+    assert (python.first_stage is None) == (trained.first_stage is None) == (num_labels <= 256)
+    assert python.config.effective_shortlist_size == (256 if num_labels > 256 else 0)
+    # The saved config.json states what the model does, and loads back to the same model.
+    python.save_pretrained(tmp_path / "python")
+    saved = json.loads((tmp_path / "python" / "config.json").read_text())
+    assert {field: saved[field] for field in SCALE_OPTIONS} == rule
+    reloaded = LameForSequenceClassification.from_pretrained(tmp_path / "python")
+    assert reloaded.config.resolved_scale_options() == rule and (reloaded.first_stage is None) == (num_labels <= 256)
+
+
+def test_an_explicit_scale_option_wins_over_the_rule(checkpoint):
+    model = lame(checkpoint, first_stage="bilinear", shortlist_size=5, all_label_loss=True, label_sampling="sampled")
+    assert model.config.resolved_scale_options() == {"label_sampling": "sampled", "first_stage": "bilinear",
+                                                     "shortlist_size": 5, "all_label_loss": True}
+    with pytest.raises(ValueError, match="all_label_loss must be True, False or 'auto'"):
+        LameConfig(label_descriptions=["a", "b"], all_label_loss="yes", **_small())
+
+
 # ------------------------------------------------------------------- sampled training
 @pytest.mark.parametrize("loss_options", [{}, {"pos_weight": [float(1 + i % 3) for i in range(NUM_LABELS)]},
                                           {"loss": "f_measure"}, {"loss": "f_measure", "f_measure_average": "macro"}])
