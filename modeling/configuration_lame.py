@@ -422,7 +422,10 @@ class LameConfig(BertConfig):
     def resolved_scale_options(self) -> dict:
         """`SCALE_OPTIONS` as this model uses them: each "auto" replaced by [`scale_defaults`]' value."""
         defaults = scale_defaults(self.num_labels, self.problem_type)
-        return {field: defaults[field] if getattr(self, field) == "auto" else getattr(self, field) for field in SCALE_OPTIONS}
+        resolved = {field: defaults[field] if getattr(self, field) == "auto" else getattr(self, field) for field in SCALE_OPTIONS}
+        if self.shortlist_size == "auto" and resolved["first_stage"] != "bilinear":
+            resolved["shortlist_size"] = 0  # no first stage to choose a shortlist: the exact head
+        return resolved
 
     def to_dict(self) -> dict:
         """transformers' dict of the config, with the scale options resolved once labels are set: a saved
