@@ -52,6 +52,10 @@ Methods (`METHODS`):
 - `lame_all_labels` (issue 29, row b): `lame` with `--all_label_loss true`: every label's logit in the loss
   at every step; the description gradients stay sampled, the other labels' queries come from the
   training cache;
+- `lame_mean_queries`: `lame` with label queries from the descriptions' mean token states instead of their
+  [CLS] state (`--description_pooling mean`, as the label-agnostic head reads them): all-MiniLM-L6-v2's
+  [CLS] was never trained to summarise a text, and its [CLS] states of the EUROVOC descriptions are much
+  alike (`--query_similarity`);
 - `lame_negatives_256` (row c): `lame` sampling 256 negatives a step instead of 64;
 - `lame_joint` (row d): `lame` without sampling (`--label_sampling none`): every description encoded
   with gradient in every step (the paper's joint training); the first stage and shortlist stay;
@@ -177,6 +181,7 @@ METHODS = {
         True, "issue 13 (similarity_term)",
     ),
     "lame_all_labels": Method(LAME + ("--all_label_loss", "true"), False, "issue 29 (all_label_loss)"),
+    "lame_mean_queries": Method(LAME + ("--description_pooling", "mean"), False),
     "lame_negatives_256": Method(LAME + ("--label_sample_negatives", "256"), False),
     "lame_joint": Method(LAME + ("--label_sampling", "none"), False),
     "layerwise_flat_mean": Method(FLAT + ("--layer_pooling", "mean"), False),
@@ -636,6 +641,46 @@ def _json_default(value):
     return str(value)
 
 
+# ----------------------------------------------------------------------------- diagnostics
+def query_similarity(data_dir: Path, work_dir: Path, results: Path, backbone: str | None = None) -> dict:
+    """How alike the untuned encoder's label queries are: the mean pairwise cosine of the training labels'
+    description embeddings, [CLS] against mean pooling, and the share of their squared norm in the vector
+    all of them share (their mean). Writes `query_similarity.json`."""
+    import torch
+    from transformers import AutoTokenizer, BertModel
+
+    from labelwise import default_backbone_path
+    from labelwise.data_scripts import load_label_space
+    from labelwise.modeling.segments import masked_mean
+
+    backbone = backbone or str(default_backbone_path())
+    subset_dir = work_dir / "subset"
+    make_subset(data_dir, subset_dir)
+    descriptions = list(load_label_space("eurlex57k", data_dir=str(subset_dir), **CORPUS_OPTIONS).descriptions)
+    tokenizer, encoder = AutoTokenizer.from_pretrained(backbone), BertModel.from_pretrained(backbone).eval()
+    pooled: dict[str, list] = {"cls": [], "mean": []}
+    with torch.no_grad():
+        for start in range(0, len(descriptions), 64):
+            encoded = tokenizer(descriptions[start : start + 64], padding=True, truncation=True, max_length=64,
+                                return_tensors="pt")
+            states = encoder(**encoded).last_hidden_state
+            pooled["cls"].append(states[:, 0])
+            pooled["mean"].append(masked_mean(states, encoded["attention_mask"]))
+    record = {"backbone": backbone, "labels": len(descriptions), "max_description_length": 64}
+    for pooling, parts in pooled.items():
+        vectors = torch.cat(parts)
+        unit = torch.nn.functional.normalize(vectors, dim=-1)
+        cosines = (unit @ unit.T)[~torch.eye(len(unit), dtype=torch.bool)]
+        common = (vectors.mean(0).norm() ** 2 / (vectors.norm(dim=-1) ** 2).mean()).item()
+        record[pooling] = {"mean_pairwise_cosine": round(cosines.mean().item(), 4),
+                           "cosine_p5": round(cosines.quantile(0.05).item(), 4),
+                           "cosine_p95": round(cosines.quantile(0.95).item(), 4),
+                           "share_of_squared_norm_in_the_mean": round(common, 4)}
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "query_similarity.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return record
+
+
 # ----------------------------------------------------------------------------- estimates
 def estimate(method: str, data_dir: Path, work_dir: Path, results: Path, steps: int, backbone: str | None = None) -> dict:
     """Time `steps` training steps (and the prediction of 16 dev documents) of `method` on the real
@@ -953,6 +998,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget", default=None, metavar="JSON",
                         help="Replace BUDGET entries for this run, e.g. '{\"head_learning_rate\": 0.01}'. Give the run "
                              "its own --work_dir and --results_dir: results at another budget are another table.")
+    parser.add_argument("--query_similarity", action="store_true",
+                        help="Measure how alike the untuned encoder's label queries are ([CLS] against mean pooling).")
     parser.add_argument("--subset", default=None, metavar="JSON",
                         help="Replace SUBSET entries, e.g. '{\"train\": 5000, \"dev\": 6000, \"test\": 6000}' (more "
                              "documents than a split has: all of them). Another subset needs its own --work_dir.")
@@ -968,6 +1015,8 @@ def main(argv: list[str] | None = None) -> None:
         if options.plot:
             plot_groups(options.results_dir, options.plot)
             print(f"wrote {options.plot}")
+    elif options.query_similarity:
+        print(json.dumps(query_similarity(options.data_dir, options.work_dir, options.results_dir), indent=2))
     elif options.estimate:
         for method in options.methods:
             print(method, json.dumps(estimate(method, options.data_dir, options.work_dir, options.results_dir,

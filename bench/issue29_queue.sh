@@ -31,8 +31,8 @@ run() {  # run SEED METHOD...: the methods in order, each until patience or the 
 }
 
 # Item 1, first seed, highest value first: (b), (a) at this budget, the baselines, the label-agnostic
-# head, (c), FLAT's two single-change candidates.
-run 42 lame_all_labels lame vanilla layerwise_flat lame_agnostic_sim lame_negatives_256 \
+# head, (c), FLAT's two single-change candidates; lame_mean_queries after vanilla (PLAN.md: the diagnostic).
+run 42 lame_all_labels lame vanilla lame_mean_queries layerwise_flat lame_agnostic_sim lame_negatives_256 \
     layerwise_flat_mean layerwise_flat_head_lr
 # Second seed for the top three rows (PLAN.md: replace these three with the first table's top three).
 run 13 lame_all_labels lame_agnostic_sim vanilla

@@ -286,3 +286,14 @@ def test_subset_overrides_reach_each_methods_process_and_unknown_keys_are_named(
     assert commands[0][commands[0].index("--subset") + 1] == '{"train": 5000}'
     with pytest.raises(SystemExit, match="--subset: expected a JSON object with keys among"):
         bench.subset_overrides('{"documents": 5}')
+
+
+def test_query_similarity_compares_cls_and_mean_pooled_descriptions(tmp_path, corpus, tiny_budget):
+    checkpoint = tiny_bert_checkpoint(tmp_path / "tiny")
+    record = bench.query_similarity(corpus, tmp_path / "work", tmp_path / "results", backbone=checkpoint)
+    assert record["labels"] == 20 and json.loads((tmp_path / "results" / "query_similarity.json").read_text()) == record
+    for pooling in ("cls", "mean"):
+        values = record[pooling]
+        assert -1.0 <= values["cosine_p5"] <= values["mean_pairwise_cosine"] <= values["cosine_p95"] <= 1.0
+        assert 0.0 <= values["share_of_squared_norm_in_the_mean"] <= 1.0
+    assert record["cls"] != record["mean"]
