@@ -19,6 +19,7 @@ from .encoders import (
     split_encoder_fields,
 )
 from .labels_lame import LameLabelSetFields
+from .large_labels_lame import LARGE_LABEL_SET, SCALE_OPTIONS, SHORTLIST_SIZE, LameScaleFields, scale_defaults  # noqa: F401
 from .segments import validate_segment_options
 
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification")
@@ -30,13 +31,7 @@ LABEL_SAMPLING = ("auto", "none", "sampled")
 FIRST_STAGES = ("auto", "none", "bilinear")
 LABEL_SCORINGS = ("label_specific", "label_agnostic")
 DESCRIPTION_POOLINGS = ("auto", "cls", "mean")
-# Above this many labels, "auto" turns on sampled label training and the first-stage scorer: encoding
-# every description with gradient in every step costs more than the documents from a few hundred
-# labels on (docs/BENCHMARKS.md).
-LARGE_LABEL_SET = 256
-
-
-class LameConfig(LameLabelSetFields, EncoderFields, PretrainedConfig):
+class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedConfig):
     r"""Configuration of [`LameForSequenceClassification`]: an encoder plus the label-attention head.
 
     The encoder's own config is the sub-config `encoder`, so
@@ -133,6 +128,13 @@ class LameConfig(LameLabelSetFields, EncoderFields, PretrainedConfig):
             Negative labels per training step (per batch, shared by its documents) under sampling.
             With the batch's positives (about 40 for 8 EURLEX57K documents) they are the
             descriptions encoded with gradient: about as many tokens as the documents of the batch.
+        all_label_loss (`bool` or `"auto"`, defaults to `"auto"`):
+            Under sampled training, put every label's logit in the loss at every step (the plain
+            all-label binary cross-entropy). The sampled labels' descriptions are still the only ones
+            encoded with gradient; every other label's query comes from the training cache. Without
+            it the loss covers the sampled labels only, so a label's output row and bias are trained
+            only in the steps that sample it. Costs the head's forward and backward pass over every
+            label in each training step (docs/BENCHMARKS.md). `"auto"`: as [`scale_defaults`] says.
         hard_negative_fraction (`float`, defaults to 0.5):
             Share of those negatives taken as the first stage's highest-scored non-positive labels
             for the batch (hard negatives); the rest are drawn uniformly. Without a first stage every
@@ -149,11 +151,12 @@ class LameConfig(LameLabelSetFields, EncoderFields, PretrainedConfig):
             and the shortlist. `"auto"`: `"bilinear"` above 256 labels, else `"none"`.
         first_stage_loss_weight (`float`, defaults to 1.0):
             Weight of the first stage's loss in the total loss.
-        shortlist_size (`int`, defaults to 0):
+        shortlist_size (`int` or `"auto"`, defaults to `"auto"`):
             In eval mode, run the label-attention head on each document's top-`shortlist_size`
             first-stage labels only. Labels outside the shortlist get the smaller of their
             first-stage logit and the document's lowest shortlisted logit, so they rank after the
-            shortlist. 0 scores every label with the full head (exact).
+            shortlist. 0 scores every label with the full head (exact). `"auto"`: 256 above 256
+            labels, else 0 ([`scale_defaults`]; read the resolved value from `effective_shortlist_size`).
         label_chunk_size (`int`, defaults to 512):
             Labels processed together by the head and by description encoding without gradient;
             bounds the memory of the (batch, heads, labels, tokens) attention at thousands of
@@ -231,11 +234,12 @@ class LameConfig(LameLabelSetFields, EncoderFields, PretrainedConfig):
         cnn_kernel_size: int = 3,
         label_sampling: str = "auto",
         label_sample_negatives: int = 64,
+        all_label_loss: bool | str = "auto",
         hard_negative_fraction: float = 0.5,
         label_cache_refresh_steps: int = 100,
         first_stage: str = "auto",
         first_stage_loss_weight: float = 1.0,
-        shortlist_size: int = 0,
+        shortlist_size: int | str = "auto",
         label_chunk_size: int = 512,
         description_batch_size: int = 64,
         light_label_head: bool = False,
@@ -268,6 +272,18 @@ class LameConfig(LameLabelSetFields, EncoderFields, PretrainedConfig):
                 "AutoModelForSequenceClassification": "modeling_lame.LameForSequenceClassification",
             },
         )
+        # What `pipeline(model=folder, trust_remote_code=True)` runs (the form `Pipeline.save_pretrained`
+        # writes); the model's `save_pretrained` puts the file it names next to the model.
+        kwargs.setdefault(
+            "custom_pipelines",
+            {
+                "label-attention-classification": {
+                    "impl": "pipeline_lame.LameClassificationPipeline",
+                    "pt": ["AutoModelForSequenceClassification"],
+                    "type": "text",
+                }
+            },
+        )
         super().__init__(**kwargs)
         self.classifier_dropout = classifier_dropout
         self.label_descriptions = label_descriptions
@@ -289,6 +305,7 @@ class LameConfig(LameLabelSetFields, EncoderFields, PretrainedConfig):
         self.cnn_kernel_size = cnn_kernel_size
         self.label_sampling = label_sampling
         self.label_sample_negatives = label_sample_negatives
+        self.all_label_loss = all_label_loss
         self.hard_negative_fraction = hard_negative_fraction
         self.label_cache_refresh_steps = label_cache_refresh_steps
         self.first_stage = first_stage
@@ -309,19 +326,17 @@ class LameConfig(LameLabelSetFields, EncoderFields, PretrainedConfig):
 
     def _resolve_auto(self) -> None:
         """Replace "auto" by what it means for this model, once, so that `config.json` says what the
-        model does. The label-count rules need the label set: a config without descriptions (the
-        config of a plain encoder checkpoint) keeps "auto" for them, as does `label_sampling` while
-        the problem type is unknown above `LARGE_LABEL_SET` labels (it is inferred from the first labels)."""
+        model does. The label-count rules ([`scale_defaults`]) need the label set: a config without
+        descriptions (the config of a plain encoder checkpoint) keeps "auto" for them."""
         if self.description_pooling == "auto":
             self.description_pooling = self.pools_descriptions
         if self.similarity_term == "auto" and self.label_scoring in LABEL_SCORINGS:
             self.similarity_term = self.uses_similarity_term
         if self.label_descriptions is None:
             return
-        if self.first_stage == "auto":
-            self.first_stage = "bilinear" if self.uses_first_stage else "none"
-        if self.label_sampling == "auto" and (self.problem_type is not None or self.num_labels <= LARGE_LABEL_SET):
-            self.label_sampling = "sampled" if self.uses_label_sampling else "none"
+        resolved = self.resolved_scale_options()
+        for field in SCALE_OPTIONS:
+            setattr(self, field, resolved[field])
 
     def _validate(self) -> None:
         def choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -357,9 +372,13 @@ class LameConfig(LameLabelSetFields, EncoderFields, PretrainedConfig):
         positive_fields = ("label_cache_refresh_steps", "description_batch_size")
         for field in ("label_sample_negatives", "shortlist_size", "label_chunk_size") + positive_fields:
             value = getattr(self, field)
+            if field == "shortlist_size" and value == "auto":
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value < (1 if field in positive_fields else 0):
                 minimum = "a positive" if field in positive_fields else "a non-negative"
                 raise ValueError(f"LameConfig.{field} must be {minimum} integer, got {value!r}.")
+        if self.all_label_loss not in ("auto", True, False):
+            raise ValueError(f"LameConfig.all_label_loss must be True, False or 'auto', got {self.all_label_loss!r}.")
         if not 0.0 <= self.hard_negative_fraction <= 1.0:
             raise ValueError(f"LameConfig.hard_negative_fraction must lie in [0, 1], got {self.hard_negative_fraction}.")
         if self.label_sampling == "sampled" and self.problem_type == "single_label_classification":
@@ -368,7 +387,7 @@ class LameConfig(LameLabelSetFields, EncoderFields, PretrainedConfig):
                 "classes is a different loss); use label_sampling='none' for single_label_classification."
             )
         validate_segment_options("LameConfig", self.max_document_length, self.segment_stride, self.max_position_embeddings)
-        if self.shortlist_size and not self.uses_first_stage:
+        if self.effective_shortlist_size and not self.uses_first_stage:
             raise ValueError(
                 f"LameConfig.shortlist_size={self.shortlist_size} needs a first stage to choose the shortlist: "
                 "set first_stage='bilinear' (or shortlist_size=0 for the exact all-label head)."
@@ -435,20 +454,6 @@ class LameConfig(LameLabelSetFields, EncoderFields, PretrainedConfig):
     def own_fields(cls) -> frozenset[str]:
         """The fields LameConfig declares (its `__init__` parameters), the encoder sub-config included."""
         return own_fields_of(cls)
-
-    @property
-    def uses_label_sampling(self) -> bool:
-        """Whether training steps encode only a sample of the descriptions (`label_sampling` resolved)."""
-        if self.label_sampling == "auto":
-            return self.num_labels > LARGE_LABEL_SET and self.problem_type != "single_label_classification"
-        return self.label_sampling == "sampled"
-
-    @property
-    def uses_first_stage(self) -> bool:
-        """Whether the model has the cheap all-label scorer (`first_stage` resolved)."""
-        if self.first_stage == "auto":
-            return self.num_labels > LARGE_LABEL_SET
-        return self.first_stage == "bilinear"
 
     @property
     def pools_descriptions(self) -> str:

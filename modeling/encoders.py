@@ -34,7 +34,7 @@ OFFSET_POSITION_TYPES = ("roberta", "xlm-roberta", "xlm-roberta-xl", "camembert"
 
 _COMMON_FIELDS = frozenset(field.name for field in fields(PretrainedConfig)) | {
     "model_type", "auto_map", "custom_pipelines", "architectures", "transformers_version", "_name_or_path",
-    "name_or_path", "num_labels", "torch_dtype", "_attn_implementation_autoset",
+    "name_or_path", "num_labels", "torch_dtype", "_attn_implementation_autoset", "output_attentions",
 }
 
 
@@ -116,8 +116,9 @@ def _first(config: PretrainedConfig, names: tuple[str, ...], default):
 
 
 class EncoderFields:
-    """Read-only views of the encoder sub-config (`self.encoder`) that the heads and the segmenting read,
-    under BERT's names, for every encoder family. Mixed into `LameConfig` and `LayerwiseConfig`."""
+    """Views of the encoder sub-config (`self.encoder`) that the heads and the segmenting read, under
+    BERT's names, for every encoder family; read-only except `vocab_size` (resizing the embeddings).
+    Mixed into `LameConfig` and `LayerwiseConfig`."""
 
     @property
     def hidden_size(self) -> int:
@@ -147,6 +148,11 @@ class EncoderFields:
     @property
     def vocab_size(self) -> int:
         return self.encoder.vocab_size
+
+    @vocab_size.setter
+    def vocab_size(self, value: int) -> None:
+        # `resize_token_embeddings` records the new size on the config: it is the encoder's.
+        self.encoder.vocab_size = value
 
     @property
     def pad_token_id(self) -> int | None:

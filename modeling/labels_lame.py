@@ -198,6 +198,17 @@ class LameLabelSet:
             "`--label_scoring label_agnostic` (LameConfig.label_scoring) for a head that scores any description."
         )
 
+    def _check_description_embeddings(self, description_embeddings: torch.Tensor | None, labels) -> None:
+        if description_embeddings is None:
+            return
+        if not self.config.label_agnostic:
+            self._refuse_new_labels("forward(description_embeddings=...)", [f"<{len(description_embeddings)} descriptions>"])
+        if labels is not None:
+            raise ValueError(
+                "forward: description_embeddings scores labels outside the model's label set, for inference; "
+                "it takes no `labels` (train on the model's own label set)."
+            )
+
     def _forget_label_embeddings(self) -> None:
         # Every cache of label embeddings or of their projections belongs to the old label set.
         self.clear_label_cache()
@@ -266,16 +277,23 @@ class LameLabelSet:
         chunks = length_chunks([len(all_token_ids[i]) for i in ids], max_rows)
         if len(chunks) <= 1:
             input_ids, mask = self._description_batch(device, ids, token_ids)
-            return self._pool_description(run_encoder(self.backbone, input_ids=input_ids, attention_mask=mask).last_hidden_state, mask)
+            return self._pool_description(self._encode_description_batch(input_ids, mask), mask)
         # Written into one output allocated up front: no list of parts and no concatenated copy.
         encoded = None
         for rows in chunks:
             input_ids, mask = self._description_batch(device, [ids[row] for row in rows], token_ids)
-            states = self._pool_description(run_encoder(self.backbone, input_ids=input_ids, attention_mask=mask).last_hidden_state, mask)
+            states = self._pool_description(self._encode_description_batch(input_ids, mask), mask)
             if encoded is None:
                 encoded = states.new_empty(len(ids), states.shape[-1])
             encoded[torch.as_tensor(rows, device=encoded.device)] = states
         return encoded
+
+    def _encode_description_batch(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        # Config-level `output_attentions` / `output_hidden_states` are about the documents: the
+        # description passes never record them.
+        return run_encoder(
+            self.backbone, input_ids=input_ids, attention_mask=mask, output_attentions=False, output_hidden_states=False
+        ).last_hidden_state
 
     def _pool_description(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Token states `(k, width, hidden)` of k descriptions and their mask `(k, width)` -> `(k, hidden)`
@@ -303,10 +321,16 @@ class LameLabelSet:
         are encoded in every call, with gradient, once for the whole batch: every document sees
         the same label matrix, so this equals the paper's per-document encoding at 1/batch of the
         cost. Otherwise the result is computed without gradient and cached until the encoder's
-        weights change, the descriptions change, or the mode switches.
+        weights change, the descriptions change, or the mode switches. Under `torch.compile` and
+        `torch.export` nothing is cached: the compiled or exported graph encodes them in every call.
         """
         if self._descriptions_trainable():
             return self._encode_descriptions()
+        if torch.compiler.is_compiling():
+            # torch.export and torch.compile trace with tensors that have no storage to key the
+            # cache on (`data_ptr`): the traced graph encodes the descriptions in every call.
+            with torch.no_grad():
+                return self._encode_descriptions().to(self.label_blocks[0].query.weight.dtype)
 
         key = self._weights_key()
         if self._label_cache is not None and self._label_cache[0] == key:

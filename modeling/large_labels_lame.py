@@ -7,20 +7,85 @@ from cheap features; training then runs the head on the batch's positives and a 
 labels the head did not score are completed from the first stage, so every mode returns
 `(batch, num_labels)` logits.
 
-Shipped with every LAME checkpoint as remote code: it imports only torch and its sibling
-`configuration_lame`.
+Shipped with every LAME checkpoint as remote code: it imports only torch and its sibling `segments`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from .configuration_lame import LameConfig
 from .segments import masked_mean
+
+if TYPE_CHECKING:  # the config imports this file's scale rule
+    from .configuration_lame import LameConfig
+
+
+# Above this many labels, "auto" turns on sampled label training and the first-stage scorer: encoding
+# every description with gradient in every step costs more than the documents from a few hundred
+# labels on (docs/BENCHMARKS.md).
+LARGE_LABEL_SET = 256
+SHORTLIST_SIZE = 256
+SCALE_OPTIONS = ("label_sampling", "first_stage", "shortlist_size", "all_label_loss")
+
+
+def scale_defaults(num_labels: int, problem_type: str | None = None) -> dict:
+    """The one rule for what LAME does at `num_labels` labels when its scale options are left on "auto".
+
+    `LameConfig` resolves every "auto" in `SCALE_OPTIONS` here, so a model built in Python
+    (`from_pretrained(..., label_descriptions=...)`) and one built by train.py (its options default to
+    "auto") do the same at the same label count, and the saved config.json states the result. Above
+    `LARGE_LABEL_SET` labels: sampled label training (multi-label only: a softmax is never sampled),
+    the bilinear first stage, and the label-attention head on each document's `SHORTLIST_SIZE`
+    first-stage labels at inference; at or below it, joint training and the exact head. Issue 29's
+    ablation decides `all_label_loss` (every label's logit in the sampled step's loss); until it
+    has, the sampled loss covers the sample only, as before.
+    """
+    large = num_labels > LARGE_LABEL_SET
+    return {
+        "label_sampling": "sampled" if large and problem_type != "single_label_classification" else "none",
+        "first_stage": "bilinear" if large else "none",
+        "shortlist_size": SHORTLIST_SIZE if large else 0,
+        "all_label_loss": False,
+    }
+
+
+
+class LameScaleFields:
+    """The scale options of [`LameConfig`] as the model uses them (a mixin of the config): "auto"
+    stands for [`scale_defaults`]' value at the config's label count."""
+
+    def resolved_scale_options(self) -> dict:
+        """`SCALE_OPTIONS` as this model uses them: each "auto" replaced by [`scale_defaults`]' value."""
+        defaults = scale_defaults(self.num_labels, self.problem_type)
+        resolved = {field: defaults[field] if getattr(self, field) == "auto" else getattr(self, field) for field in SCALE_OPTIONS}
+        if self.shortlist_size == "auto" and resolved["first_stage"] != "bilinear":
+            resolved["shortlist_size"] = 0  # no first stage to choose a shortlist: the exact head
+        return resolved
+
+    @property
+    def uses_label_sampling(self) -> bool:
+        """Whether training steps encode only a sample of the descriptions (`label_sampling` resolved)."""
+        return self.resolved_scale_options()["label_sampling"] == "sampled"
+
+    @property
+    def uses_first_stage(self) -> bool:
+        """Whether the model has the cheap all-label scorer (`first_stage` resolved)."""
+        return self.resolved_scale_options()["first_stage"] == "bilinear"
+
+    @property
+    def effective_shortlist_size(self) -> int:
+        """Labels the head scores per document in eval mode, 0 for all (`shortlist_size` resolved)."""
+        return self.resolved_scale_options()["shortlist_size"]
+
+    @property
+    def uses_all_label_loss(self) -> bool:
+        """Whether a sampled training step puts every label's logit in the loss (`all_label_loss` resolved)."""
+        return self.resolved_scale_options()["all_label_loss"]
 
 
 class LameFirstStage(nn.Module):
@@ -49,7 +114,7 @@ class LameFirstStage(nn.Module):
         self._projected: tuple[torch.Tensor, tuple, torch.Tensor] | None = None
 
     def _project_labels(self, label_embeddings: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        if torch.is_grad_enabled():
+        if torch.is_grad_enabled() or torch.compiler.is_compiling():
             return self.label(label_embeddings.to(dtype))
         key = tuple((p.data_ptr(), p._version) for p in self.label.parameters())
         cached = self._projected
@@ -102,19 +167,18 @@ class LabelChoice:
             per document (shortlists).
         label_ids: `None` when the k labels are every label in id order; else `(k,)` ids shared by
             the batch (sampled training) or `(batch, k)` per document (shortlists).
-        column_weights: `(k,)` how many labels each sampled label stands for in the loss; `None`
-            unless sampled.
+        column_weights: `(k,)` how many labels each sampled label stands for in the loss, which then
+            covers the k labels only; `None` when the loss covers every label.
         first_stage_logits: `(batch, num_labels)` from the first stage, or `None` without one.
+        sampled: a sampled training step (`config.all_label_loss` puts every label in it, with
+            `label_ids` and `column_weights` `None`).
     """
 
     embeddings: torch.Tensor
     label_ids: torch.Tensor | None
     column_weights: torch.Tensor | None
     first_stage_logits: torch.Tensor | None
-
-    @property
-    def sampled(self) -> bool:
-        return self.column_weights is not None
+    sampled: bool = False
 
 
 class LameLargeLabelSets:
@@ -132,7 +196,7 @@ class LameLargeLabelSets:
 
         - sampled (training with `labels` and `config.uses_label_sampling`): the batch's positives and
           `label_sample_negatives` negatives ([`_sample_labels`]); every other label is read from the
-          training cache, by the first stage alone;
+          training cache, by the first stage alone (or, with `config.all_label_loss`, by the head too);
         - shortlisted (eval mode with a first stage and `0 < shortlist_size < num_labels`): each
           document's top-`shortlist_size` first-stage labels;
         - all: every label (or every row of `description_embeddings`, `(k, hidden)`).
@@ -157,11 +221,16 @@ class LameLargeLabelSets:
                 embeddings = self._encode_descriptions(label_ids.tolist())
             else:
                 embeddings = cached[label_ids]
-            return LabelChoice(embeddings, label_ids, column_weights, first_stage_logits)
+            if self.config.uses_all_label_loss:
+                # Every label in the head and the loss: the sampled labels' embeddings (with gradient in
+                # joint mode) replace their rows of the training cache, the others' queries are cached.
+                embeddings = cached.to(embeddings.dtype).index_copy(0, label_ids, embeddings)
+                return LabelChoice(embeddings, None, None, first_stage_logits, sampled=True)
+            return LabelChoice(embeddings, label_ids, column_weights, first_stage_logits, sampled=True)
         embeddings = self.encode_label_descriptions() if description_embeddings is None else description_embeddings
         if self.first_stage is not None:
             first_stage_logits = self.first_stage(document_vectors, embeddings)
-        k = self.config.shortlist_size
+        k = self.config.effective_shortlist_size
         if not self.training and first_stage_logits is not None and 0 < k < embeddings.shape[0]:
             label_ids = first_stage_logits.topk(k, dim=-1).indices  # (batch, k)
             return LabelChoice(embeddings[label_ids], label_ids, None, first_stage_logits)
@@ -198,7 +267,7 @@ class LameLargeLabelSets:
         """
         if self.first_stage is None:
             raise ValueError("This LAME model has no first stage (config.first_stage='none'), so no shortlist.")
-        k = k or self.config.shortlist_size
+        k = k or self.config.effective_shortlist_size
         if not k:
             raise ValueError("shortlist_labels needs k (or config.shortlist_size > 0).")
         _, tokens, token_mask, _ = self.encode_documents(input_ids, attention_mask)

@@ -176,6 +176,15 @@ class LameForSequenceClassification(LameLabelSet, LameLargeLabelSets, BertPreTra
             model.backbone.eval()
         return (model, info) if kwargs.get("output_loading_info") else model
 
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`PreTrainedModel.save_pretrained`, plus `pipeline_lame.py`, which the config's `custom_pipelines`
+        names, so the folder loads with `pipeline(model=folder, trust_remote_code=True)` (with a tokenizer)."""
+        # transformers copies a model file's single-dot imports with its remote code: this import puts
+        # the pipeline file in the folder.
+        from .pipeline_lame import LameClassificationPipeline  # noqa: F401
+
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
     def train(self, mode: bool = True):
         self.clear_label_cache()
         super().train(mode)
@@ -235,9 +244,9 @@ class LameForSequenceClassification(LameLabelSet, LameLargeLabelSets, BertPreTra
         loss = None
         if labels is not None:
             # Sampled training: the loss covers the sampled labels, weighted to estimate the all-label loss.
+            sample_only = choice.column_weights is not None
             loss = self.compute_loss(
-                partial if choice.sampled else logits, labels, choice.label_ids if choice.sampled else None,
-                choice.column_weights,
+                partial if sample_only else logits, labels, choice.label_ids if sample_only else None, choice.column_weights
             )
             loss = add_first_stage_loss(self.config, loss, choice.first_stage_logits, labels)
         output = LameClassifierOutput(
@@ -272,17 +281,6 @@ class LameForSequenceClassification(LameLabelSet, LameLargeLabelSets, BertPreTra
             weights = [documents.segments.fold(block_weights) for block_weights in weights]
         return tuple(weights)
 
-    def _check_description_embeddings(self, description_embeddings: torch.Tensor | None, labels) -> None:
-        if description_embeddings is None:
-            return
-        if not self.config.label_agnostic:
-            self._refuse_new_labels("forward(description_embeddings=...)", [f"<{len(description_embeddings)} descriptions>"])
-        if labels is not None:
-            raise ValueError(
-                "forward: description_embeddings scores labels outside the model's label set, for inference; "
-                "it takes no `labels` (train on the model's own label set)."
-            )
-
     def encode_documents(
         self,
         input_ids: torch.Tensor | None,
@@ -310,6 +308,9 @@ class LameForSequenceClassification(LameLabelSet, LameLargeLabelSets, BertPreTra
         segments, encoder_inputs = split_for_encoder(
             self.config, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds
         )
+        # An explicit None would stop the encoder from falling back to its config: resolve against ours.
+        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
         encoder_out = run_encoder(
             self.backbone, **encoder_inputs, output_attentions=output_attentions, output_hidden_states=output_hidden_states
         )

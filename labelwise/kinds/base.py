@@ -210,12 +210,19 @@ def config_field_docs(config_class: type) -> dict[str, str]:
 
 
 def config_options(
-    name: str, config_class: type, fields: tuple[str, ...], bases: tuple[type, ...] = (), cli_types: dict | None = None
+    name: str,
+    config_class: type,
+    fields: tuple[str, ...],
+    bases: tuple[type, ...] = (),
+    cli_types: dict | None = None,
+    unset_types: dict | None = None,
 ) -> type:
     """A `train.py` options dataclass whose fields are `fields` of `config_class`, declared there once:
     the default from its `__init__`, the type from its annotation (or `cli_types`, e.g. a JSON string
-    for a dict), the help from its docstring. Each field's metadata names the config field it came
-    from (`tests/test_training_configs.py` checks that no option restates a config field by hand)."""
+    for a dict), the help from its docstring. `unset_types` are fields whose config default ("auto")
+    the command line cannot type: they get that type with default None, meaning the config default.
+    Each field's metadata names the config field it came from (`tests/test_settings_declared_once.py`
+    checks that no option restates a config field by hand)."""
     signature = inspect.signature(config_class.__init__)
     hints = typing.get_type_hints(config_class.__init__)
     docs = config_field_docs(config_class)
@@ -225,8 +232,12 @@ def config_options(
             raise ValueError(f"{config_class.__name__}.{field_name} has no entry in the class docstring to take the help from.")
         kind = (cli_types or {}).get(field_name, hints[field_name])
         help_text = docs[field_name] + (" Given as JSON." if cli_types and field_name in cli_types else "")
+        default = signature.parameters[field_name].default
         metadata = {"help": help_text, "config_field": f"{config_class.__name__}.{field_name}"}
-        declared.append((field_name, kind, field(default=signature.parameters[field_name].default, metadata=metadata)))
+        if unset_types and field_name in unset_types:
+            kind, metadata["unset_means"], default = unset_types[field_name], default, None
+            metadata["help"] += f" Unset: {metadata['unset_means']!r}."
+        declared.append((field_name, kind, field(default=default, metadata=metadata)))
     return dataclasses.make_dataclass(name, declared, bases=bases)
 
 

@@ -13,12 +13,12 @@ from labelwise.kinds.base import (
     prepare_flat,
     segment_fields,
 )
-from labelwise.modeling.configuration_lame import LARGE_LABEL_SET, LameConfig
+from labelwise.modeling.configuration_lame import LameConfig
 
 
 LAME_OPTION_FIELDS = (
     "loss", "f_measure_average", "label_attention_heads", "num_label_attention_blocks", "label_embedding_mode",
-    "max_description_length", "description_pooling", "label_sampling", "label_sample_negatives",
+    "max_description_length", "description_pooling", "label_sampling", "label_sample_negatives", "all_label_loss",
     "hard_negative_fraction", "label_cache_refresh_steps", "first_stage", "first_stage_loss_weight", "shortlist_size",
     "label_chunk_size", "description_batch_size", "light_label_head", "label_scoring", "similarity_term",
     "similarity_scale",
@@ -26,7 +26,13 @@ LAME_OPTION_FIELDS = (
 """The `LameConfig` fields that are `train.py` options of the label-attention kinds (`lame`, `frozen_lame`).
 Adding a LAME setting: declare it in `LameConfig` (signature, docstring) and name it here."""
 
-LameOptions = config_options("LameOptions", LameConfig, LAME_OPTION_FIELDS, bases=(DocumentSegmentOptions,))
+# Fields whose config default is "auto" (decided by the label count, `scale_defaults`): on the command
+# line they are typed, and unset (None) means "auto".
+UNSET_MEANS_AUTO = {"shortlist_size": int | None, "all_label_loss": bool | None}
+
+LameOptions = config_options(
+    "LameOptions", LameConfig, LAME_OPTION_FIELDS, bases=(DocumentSegmentOptions,), unset_types=UNSET_MEANS_AUTO
+)
 LameOptions.__doc__ = "`train.py` options of the label-attention kinds (`lame`, `frozen_lame`), declared by `LameConfig`."
 
 
@@ -38,11 +44,9 @@ def lame_model(
 ):
     """`LameForSequenceClassification` warm-started from `backbone`; `fields` override the options."""
     values = {name: getattr(args, name) for name in LAME_OPTION_FIELDS}
+    values.update({name: "auto" for name in UNSET_MEANS_AUTO if values[name] is None})
     values.update(freeze_encoder=False, feature_head="none", **segment_fields(args))
     values.update(fields)
-    if values["first_stage"] == "auto" and len(names) <= LARGE_LABEL_SET:
-        # No first stage will be built to choose a shortlist: the exact head scores every label.
-        values["shortlist_size"] = 0
     return KIND.load_model_class().from_pretrained(
         backbone,
         label_descriptions=descriptions,
@@ -72,8 +76,10 @@ def summary_hyperparameters(args, model) -> dict:
         values.update(label_sampling="sampled", label_sample_negatives=config.label_sample_negatives,
                       hard_negative_fraction=config.hard_negative_fraction,
                       label_cache_refresh_steps=config.label_cache_refresh_steps)
+        if config.uses_all_label_loss:
+            values["all_label_loss"] = True
     if config.uses_first_stage:
-        values.update(first_stage="bilinear", shortlist_size=config.shortlist_size)
+        values.update(first_stage="bilinear", shortlist_size=config.effective_shortlist_size)
     if config.light_label_head:
         values["light_label_head"] = True
     if config.max_document_length is not None:
