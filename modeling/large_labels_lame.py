@@ -14,15 +14,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from .segments import masked_mean
-
-if TYPE_CHECKING:  # the config imports this file's scale rule
-    from .configuration_lame import LameConfig
 
 
 # Above this many labels, "auto" turns on sampled label training and the first-stage scorer: encoding
@@ -100,7 +96,7 @@ class LameFirstStage(nn.Module):
     attention head's.
     """
 
-    def __init__(self, config: LameConfig):
+    def __init__(self, config) -> None:  # a LameConfig (which imports this file for its scale rule)
         super().__init__()
         self.document = nn.Linear(config.hidden_size, config.hidden_size)
         self.label = nn.Linear(config.hidden_size, config.hidden_size)
