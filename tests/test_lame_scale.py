@@ -235,7 +235,7 @@ def test_all_label_loss_equals_the_joint_loss_while_the_cache_is_fresh(checkpoin
         if name.startswith(("label_blocks.", "classifier.")):
             torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-6, msg=name)
     encoder = [(a.grad, b.grad) for (name, a), (_, b) in zip(joint.named_parameters(), every.named_parameters())
-               if name == "bert.embeddings.word_embeddings.weight"]
+               if name == "backbone.embeddings.word_embeddings.weight"]
     assert not torch.allclose(*encoder[0])
     # Without the option the same sampled model's loss covers the sample only: another value.
     sampled = lame(checkpoint, label_sampling="sampled", first_stage=first_stage, label_sample_negatives=4,

@@ -209,6 +209,10 @@ def config_field_docs(config_class: type) -> dict[str, str]:
     return {name: " ".join(lines) for name, lines in docs.items()}
 
 
+CONFIG_OPTION_SOURCES: dict[str, tuple[type, Any]] = {}
+"""Option name -> (the config class that declares it, the config's default), filled by [`config_options`]."""
+
+
 def config_options(
     name: str,
     config_class: type,
@@ -221,8 +225,9 @@ def config_options(
     the default from its `__init__`, the type from its annotation (or `cli_types`, e.g. a JSON string
     for a dict), the help from its docstring. `unset_types` are fields whose config default ("auto")
     the command line cannot type: they get that type with default None, meaning the config default.
-    Each field's metadata names the config field it came from (`tests/test_settings_declared_once.py`
-    checks that no option restates a config field by hand)."""
+    `CONFIG_OPTION_SOURCES` records the config and default each option came from
+    (`tests/test_settings_declared_once.py` checks that no option restates a config field by hand);
+    the field metadata holds only `help`, as `HfArgumentParser` passes it to argparse."""
     signature = inspect.signature(config_class.__init__)
     hints = typing.get_type_hints(config_class.__init__)
     docs = config_field_docs(config_class)
@@ -233,11 +238,10 @@ def config_options(
         kind = (cli_types or {}).get(field_name, hints[field_name])
         help_text = docs[field_name] + (" Given as JSON." if cli_types and field_name in cli_types else "")
         default = signature.parameters[field_name].default
-        metadata = {"help": help_text, "config_field": f"{config_class.__name__}.{field_name}"}
+        CONFIG_OPTION_SOURCES[field_name] = (config_class, default)
         if unset_types and field_name in unset_types:
-            kind, metadata["unset_means"], default = unset_types[field_name], default, None
-            metadata["help"] += f" Unset: {metadata['unset_means']!r}."
-        declared.append((field_name, kind, field(default=default, metadata=metadata)))
+            kind, help_text, default = unset_types[field_name], f"{help_text} Unset: {default!r}.", None
+        declared.append((field_name, kind, field(default=default, metadata={"help": help_text})))
     return dataclasses.make_dataclass(name, declared, bases=bases)
 
 
