@@ -110,6 +110,22 @@ def test_lame_from_csv_with_delimited_labels_and_split_off(checkpoint, tmp_path)
     assert "10% of notes.csv split off with seed 42 (1 row)" in saved["dataset"]["splits"]["test"]
     assert "**Data:** notes.csv" in card and "20% of notes.csv split off with seed 42" in card
     assert saved["decision_thresholds"] is not None and "validation_tuned" in summary["metrics"]
+    _downstream_works(out / "model", tmp_path / "onnx")
+
+
+def _downstream_works(folder, onnx_folder) -> None:
+    """What happens to a trained folder does not depend on where its data came from: it passes the push check,
+    the demo predicts with its tuned threshold, and it exports to ONNX."""
+    from labelwise.analysis.predictors import load_predictor
+    from labelwise.export.exporter import ExportOptions, export_model
+    from labelwise.publishing.push import check_folder
+
+    plan = check_folder(folder)
+    assert {"README.md", "model.safetensors", "config.json"} <= set(plan.files)
+    kind, predict = load_predictor(str(folder))
+    assert kind == "lame" and {item["label"] for item in predict("rash after the drug")["labels"]} <= set(DESCRIPTIONS)
+    manifest = export_model(str(folder), str(onnx_folder), ExportOptions())
+    assert (onnx_folder / "model.onnx").is_file() and manifest
 
 
 def test_frozen_lame_from_tsv_multi_class_with_json_descriptions(checkpoint, tmp_path):
