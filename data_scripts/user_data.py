@@ -495,6 +495,44 @@ def _split_off(train: list[_Example], shares: dict[str, float], seed: int, sourc
     return out
 
 
+# ------------------------------------------------------------------------------------------ one file, no training
+def read_user_examples(
+    path: str | os.PathLike,
+    *,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    label_delimiter: str | None = None,
+    encoding: str = "utf-8",
+) -> tuple[list, list | None]:
+    """The inputs and gold labels of one data file, read and checked as for training (for scoring a saved model).
+
+    Returns:
+        ``(texts, labels)``: texts (strings; for NER rows with ``tokens`` and ``ner_tags``, token lists) and, when
+        the file has the label column, each row's label names (NER: its tag names), else None. Labels are not
+        checked against a label set here: the model's own label set is the scorer's to compare with.
+    """
+    raw = read_data_file(path, encoding)
+    ner = {"tokens", "ner_tags"} <= set(raw.columns) and (label_column or "labels") not in raw.columns
+    if ner:
+        text_column, label_column = text_column or "tokens", label_column or "ner_tags"
+    else:
+        text_column = text_column or "text"
+        label_column = label_column or ("label" if "labels" not in raw.columns and "label" in raw.columns else "labels")
+    if label_column not in raw.columns:
+        _check_columns(raw, {text_column: OPTIONS["text"]})
+        raw = RawSplit(raw.source, raw.columns + [label_column], [(w, {**r, label_column: None}) for w, r in raw.rows])
+        labelled = False
+    else:
+        labelled = True
+    if ner and not labelled:
+        return [_sequence(row[text_column], where, text_column, OPTIONS["text"]) for where, row in raw.rows], None
+    if ner:
+        examples = _ner_examples(raw, text_column, label_column, "test")
+        return [e.row["tokens"] for e in examples], [e.row["ner_tags"] for e in examples]
+    examples = _classification_examples(raw, text_column, label_column, label_delimiter, "test")
+    return [e.row["text"] for e in examples], ([e.row["labels"] for e in examples] if labelled else None)
+
+
 # ------------------------------------------------------------------------------------------ entry point
 def load_user_data(
     train_file: str | os.PathLike | None = None,

@@ -14,7 +14,7 @@ from helpers import quick_train_argv, tiny_bert_checkpoint
 
 from labelwise import cli_errors
 from labelwise.data_scripts import DuplicateDocumentError
-from labelwise.data_scripts.user_data import UserDataError, load_user_data, read_label_hierarchy
+from labelwise.data_scripts.user_data import UserDataError, load_user_data, read_label_hierarchy, read_user_examples
 from labelwise.training.cli import main, run
 
 # Texts from the tiny test vocabulary (tests/helpers.py), labels by topic.
@@ -251,6 +251,18 @@ def test_split_off_is_fixed_by_its_seed_and_keeps_identical_texts_together(tmp_p
     texts = {split: set(ds["text"]) for split, ds in first.corpus.items()}
     assert not texts["train"] & texts["validation"]
     assert len(first.corpus["train"]) + len(first.corpus["validation"]) == 13
+
+
+def test_one_file_reads_for_scoring_with_or_without_labels(tmp_path):
+    texts, labels = read_user_examples(write_csv(tmp_path / "a.csv", ROWS[:2]), label_delimiter="|")
+    assert texts == [ROWS[0][0], ROWS[1][0]] and labels == [["skin", "drug"], ["fever"]]
+    texts, labels = read_user_examples(write_jsonl(tmp_path / "b.jsonl", [{"text": "rash"}, {"text": "fever"}]))
+    assert texts == ["rash", "fever"] and labels is None
+    tokens, tags = read_user_examples(write_parquet(tmp_path / "c.parquet", [{"tokens": ["a", "rash"],
+                                                                               "ner_tags": ["O", "B-ADR"]}]))
+    assert tokens == [["a", "rash"]] and tags == [["O", "B-ADR"]]
+    with pytest.raises(UserDataError, match=r"b\.jsonl, line 2: empty text"):
+        read_user_examples(write_jsonl(tmp_path / "b.jsonl", [{"text": "rash"}, {"text": ""}]))
 
 
 # ------------------------------------------------------------------------------------------ errors
