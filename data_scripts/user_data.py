@@ -512,12 +512,8 @@ def read_user_examples(
         checked against a label set here: the model's own label set is the scorer's to compare with.
     """
     raw = read_data_file(path, encoding)
-    ner = {"tokens", "ner_tags"} <= set(raw.columns) and (label_column or "labels") not in raw.columns
-    if ner:
-        text_column, label_column = text_column or "tokens", label_column or "ner_tags"
-    else:
-        text_column = text_column or "text"
-        label_column = label_column or ("label" if "labels" not in raw.columns and "label" in raw.columns else "labels")
+    ner = _looks_like_ner(raw.columns, label_column)
+    text_column, label_column = _resolve_columns(ner, raw.columns, text_column, label_column)
     if label_column not in raw.columns:
         _check_columns(raw, {text_column: OPTIONS["text"]})
         raw = RawSplit(raw.source, raw.columns + [label_column], [(w, {**r, label_column: None}) for w, r in raw.rows])
@@ -593,11 +589,7 @@ def load_user_data(
     if task == "hierarchical" and not label_hierarchy:
         raise UserDataError(f"A hierarchical task needs the label hierarchy: {OPTIONS['hierarchy']} FILE (CSV label,parent "
                             "or JSON {label: [parents]}).")
-    if task == "ner":
-        text_column, label_column = text_column or "tokens", label_column or "ner_tags"
-    else:
-        text_column = text_column or "text"
-        label_column = label_column or ("label" if "labels" not in train_columns and "label" in train_columns else "labels")
+    text_column, label_column = _resolve_columns(task == "ner", train_columns, text_column, label_column)
 
     examples: dict[str, list[_Example]] = {}
     for split, part in raw.items():
@@ -703,11 +695,27 @@ def _flat(names: Any) -> list[str]:
     return [names] if isinstance(names, str) else list(names)
 
 
+def _default_label_column(columns: list[str]) -> str:
+    return "label" if "labels" not in columns and "label" in columns else "labels"
+
+
+def _resolve_columns(ner: bool, columns: list[str], text_column: str | None, label_column: str | None) -> tuple[str, str]:
+    """The text and label columns: as given, else the conventions (module docstring)."""
+    if ner:
+        return text_column or "tokens", label_column or "ner_tags"
+    return text_column or "text", label_column or _default_label_column(columns)
+
+
+def _looks_like_ner(columns: list[str], label_column: str | None) -> bool:
+    """Rows with `tokens` and `ner_tags` and no classification label column are NER rows."""
+    return {"tokens", "ner_tags"} <= set(columns) and (label_column or _default_label_column(columns)) not in columns
+
+
 def _detect_task(train: RawSplit, label_column: str | None, delimiter: str | None, hierarchy: Any) -> str:
     if hierarchy:
         return "hierarchical"
-    column = label_column or ("label" if "labels" not in train.columns and "label" in train.columns else "labels")
-    if {"tokens", "ner_tags"} <= set(train.columns) and column not in train.columns:
+    column = label_column or _default_label_column(train.columns)
+    if _looks_like_ner(train.columns, label_column):
         return "ner"
     if delimiter:
         return "multi_label"
