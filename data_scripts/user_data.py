@@ -20,8 +20,8 @@ Labels
 Splits
     A missing validation or test file is split off the training rows with ``split_seed``
     (``validation_split_percentage``, ``test_split_percentage``); identical texts stay in one part. The
-    same text in two of the given files is an error (``duplicates="drop"`` keeps the first, in the order
-    train, validation, test); repeats within one file are counted in the log.
+    same text in two of the given files, or an ``id`` given twice, is an error (``duplicates="drop"`` keeps
+    the first, in the order train, validation, test); repeated texts within one file are counted in the log.
 
 Every error names the file (or dataset split), the line or row, and the ``train.py`` option at stake.
 """
@@ -370,6 +370,7 @@ class _Example:
     where: str
     key: str  # what identifies a document when looking for duplicates: its text, whitespace normalised
     row: dict  # the corpus row, labels as names
+    given_id: str | None = None  # the row's `id` column, when the data has one
 
 
 def _row_id(raw: RawSplit, where: str, split: str) -> str:
@@ -395,8 +396,9 @@ def _classification_examples(raw: RawSplit, text_column: str, label_column: str,
             raise UserDataError(f"{where}: empty text in column {text_column!r} ({OPTIONS['text']}).")
         text = str(text)
         labels = _label_list(row.get(label_column), delimiter, raw.class_names.get(label_column), where)
-        doc_id = str(row["id"]) if "id" in row and not _missing(row["id"]) else _row_id(raw, where, split)
-        examples.append(_Example(where, " ".join(text.split()), {"id": doc_id, "text": text, "labels": labels}))
+        given = str(row["id"]) if "id" in row and not _missing(row["id"]) else None
+        examples.append(_Example(where, " ".join(text.split()),
+                                 {"id": given or _row_id(raw, where, split), "text": text, "labels": labels}, given))
     return examples
 
 
@@ -425,9 +427,10 @@ def _ner_examples(raw: RawSplit, tokens_column: str, tags_column: str, split: st
         for token in tokens:
             offsets.append([position, position + len(token)])
             position += len(token) + 1
-        doc_id = str(row["id"]) if "id" in row and not _missing(row["id"]) else _row_id(raw, where, split)
+        given = str(row["id"]) if "id" in row and not _missing(row["id"]) else None
+        doc_id = given or _row_id(raw, where, split)
         examples.append(_Example(where, text, {"id": doc_id, "document_id": doc_id, "text": text, "tokens": tokens,
-                                               "ner_tags": tags, "offsets": offsets}))
+                                               "ner_tags": tags, "offsets": offsets}, given))
     return examples
 
 
@@ -443,10 +446,13 @@ def _natural(name: str) -> tuple:
 
 # ------------------------------------------------------------------------------------------ splits
 def _refuse_duplicates(splits: dict[str, list[_Example]], duplicates: str) -> dict[str, list[_Example]]:
-    """Refuse (or drop, `duplicates="drop"`) a text found in two splits; count repeats within one."""
+    """Refuse (or drop, `duplicates="drop"`) a text found in two splits, or an `id` found twice; count repeated
+    texts within one split."""
     first: dict[str, str] = {}
+    ids: dict[str, str] = {}
     kept: dict[str, list[_Example]] = {}
     dropped = 0
+    remedy = "Remove one, or pass --duplicates drop to keep only the first (in the order train, validation, test)."
     for split in SPLITS:
         if split not in splits:
             continue
@@ -454,16 +460,25 @@ def _refuse_duplicates(splits: dict[str, list[_Example]], duplicates: str) -> di
         repeats = 0
         kept[split] = []
         for example in splits[split]:
+            if example.given_id is not None and example.given_id in ids:
+                if duplicates == "error":
+                    raise DuplicateDocumentError(
+                        f"{example.where}: document id {example.given_id!r} (column 'id') is also at "
+                        f"{ids[example.given_id]}. {remedy}"
+                    )
+                dropped += 1
+                continue
             if example.key in first:
                 if duplicates == "error":
                     shown = example.key if len(example.key) <= 60 else example.key[:57] + "..."
                     raise DuplicateDocumentError(
                         f"{example.where}: the same text as {first[example.key]} ({shown!r}); a document in two splits "
-                        "is scored on what the model was trained or tuned on. Remove one, or pass --duplicates drop to "
-                        "keep only the first (in the order train, validation, test)."
+                        f"is scored on what the model was trained or tuned on. {remedy}"
                     )
                 dropped += 1
                 continue
+            if example.given_id is not None:
+                ids[example.given_id] = example.where
             repeats += example.key in own
             own.setdefault(example.key, example.where)
             kept[split].append(example)
@@ -472,7 +487,8 @@ def _refuse_duplicates(splits: dict[str, list[_Example]], duplicates: str) -> di
         for key, where in own.items():
             first.setdefault(key, where)
     if dropped:
-        logger.warning("--duplicates drop: removed %d row(s) whose text is in an earlier split.", dropped)
+        logger.warning("--duplicates drop: removed %d row(s) whose text is in an earlier split or whose id came before.",
+                       dropped)
     return kept
 
 

@@ -336,6 +336,14 @@ def test_duplicate_across_splits_names_both_rows_and_drop_keeps_the_first(tmp_pa
     assert "--duplicates drop" in str(err.value)
     kept = load_user_data(train, test_file=test, label_delimiter="|", duplicates="drop")
     assert kept.corpus["test"]["text"] == [ROWS[9][0]]
+    # A document id (column `id`) given twice is the same document, whatever its text.
+    rows = [{"id": f"d{i}", "text": t, "labels": ls} for i, (t, ls) in enumerate(ROWS)]
+    rows[10]["id"] = "d3"
+    train = write_jsonl(tmp_path / "train.jsonl", rows[:9])
+    test = write_jsonl(tmp_path / "test.jsonl", rows[9:])
+    with pytest.raises(DuplicateDocumentError, match=rf"^{test}, line 2: document id 'd3' \(column 'id'\) is also at "
+                                                     rf"{train}, line 4"):
+        load_user_data(train, test_file=test)
 
 
 def test_multi_class_row_with_two_labels_and_bad_ner_rows(tmp_path):
