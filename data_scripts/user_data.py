@@ -33,6 +33,7 @@ import logging
 import math
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -229,31 +230,45 @@ def read_dataset(name: str, config_name: str | None = None) -> tuple[dict[str, R
 
 
 # ------------------------------------------------------------------------------------------ label files
+def _is_json(path: Path, option: str) -> bool:
+    """Whether a label file is JSON (else CSV, or TSV by its extension); a missing file is named with its option."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} ({option}): no such file.")
+    return path.suffix.lower() == ".json"
+
+
+def _json_object(path: Path, option: str, shape: str, encoding: str) -> dict:
+    data = read_json(path, encoding)
+    if not isinstance(data, dict):
+        raise UserDataError(f"{path} ({option}): expected a JSON object {shape}, got {type(data).__name__}.")
+    return data
+
+
+def _csv_records(path: Path, header: tuple[str, ...], encoding: str) -> Iterator[tuple[str, list[str]]]:
+    """`(where, fields)` of a label file's CSV (TSV) lines: blank lines and an optional first-line `header` skipped."""
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    for number, fields in read_csv(path, encoding, delimiter=delimiter):
+        if not any(f.strip() for f in fields):
+            continue
+        if number == 1 and tuple(f.strip().lower() for f in fields) == header:
+            continue
+        yield f"{path}, line {number}", fields
+
+
 def read_label_descriptions(path: str | os.PathLike, encoding: str = "utf-8") -> dict[str, tuple[str, str]]:
     """``{label: (description, where)}`` from a JSON object ``{label: description}`` or a CSV ``label,description``
     (an optional header line ``label,description``)."""
     path = Path(path)
     option = OPTIONS["descriptions"]
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} ({option}): no such file.")
     found: dict[str, tuple[str, str]] = {}
-    if path.suffix.lower() == ".json":
-        data = read_json(path, encoding)
-        if not isinstance(data, dict):
-            raise UserDataError(f"{path} ({option}): expected a JSON object {{label: description}}, got {type(data).__name__}.")
-        for label, description in data.items():
+    if _is_json(path, option):
+        for label, description in _json_object(path, option, "{label: description}", encoding).items():
             where = f"{path}, label {label!r}"
             if not isinstance(description, str) or not description.strip():
                 raise UserDataError(f"{where} ({option}): the description must be a non-empty string, got {description!r}.")
             found[str(label)] = (description.strip(), where)
         return found
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    for number, fields in read_csv(path, encoding, delimiter=delimiter):
-        if not any(f.strip() for f in fields):
-            continue
-        if not found and number == 1 and [f.strip().lower() for f in fields] == ["label", "description"]:
-            continue  # header
-        where = f"{path}, line {number}"
+    for where, fields in _csv_records(path, ("label", "description"), encoding):
         if len(fields) != 2:
             raise UserDataError(f"{where} ({option}): expected two fields, label and description, got {len(fields)} "
                                 "(quote a description that holds a comma).")
@@ -274,15 +289,10 @@ def read_label_hierarchy(path: str | os.PathLike, encoding: str = "utf-8") -> Hi
     """
     path = Path(path)
     option = OPTIONS["hierarchy"]
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} ({option}): no such file.")
     parents: dict[str, list[str]] = {}
     link_at: dict[tuple[str, str], str] = {}
-    if path.suffix.lower() == ".json":
-        data = read_json(path, encoding)
-        if not isinstance(data, dict):
-            raise UserDataError(f"{path} ({option}): expected a JSON object {{label: [parents]}}, got {type(data).__name__}.")
-        for label, value in data.items():
+    if _is_json(path, option):
+        for label, value in _json_object(path, option, "{label: [parents]}", encoding).items():
             where = f"{path}, label {label!r}"
             values = [] if value is None else [value] if isinstance(value, str) else value
             if not isinstance(values, list) or not all(isinstance(p, str) for p in values):
@@ -291,13 +301,7 @@ def read_label_hierarchy(path: str | os.PathLike, encoding: str = "utf-8") -> Hi
             for parent in values:
                 link_at[(str(label), parent)] = where
     else:
-        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-        for number, fields in read_csv(path, encoding, delimiter=delimiter):
-            if not any(f.strip() for f in fields):
-                continue
-            if number == 1 and [f.strip().lower() for f in fields] == ["label", "parent"]:
-                continue
-            where = f"{path}, line {number}"
+        for where, fields in _csv_records(path, ("label", "parent"), encoding):
             if len(fields) not in (1, 2) or not fields[0].strip():
                 raise UserDataError(f"{where} ({option}): expected 'label,parent' (parent empty for a root), got {fields!r}.")
             label = fields[0].strip()
