@@ -359,6 +359,16 @@ def test_multi_class_row_with_two_labels_and_bad_ner_rows(tmp_path):
         load_user_data(ner)
 
 
+def test_a_dataset_that_cannot_be_loaded_names_the_option_and_the_cause(tmp_path):
+    # The tests run offline (conftest), so a Hub id cannot be fetched: the error says what was tried.
+    with pytest.raises(UserDataError, match=r"^--dataset_name 'someone/not-here' --dataset_config_name 'en': could not "
+                                            r"load it as a Hub dataset \(no local folder has that name\)"):
+        load_user_data(dataset_name="someone/not-here", dataset_config_name="en")
+    # The layer-wise kind asks for a hierarchy file by its option.
+    with pytest.raises(UserDataError, match=r"needs the label hierarchy: --label_hierarchy FILE"):
+        load_user_data(write_csv(tmp_path / "t.csv", ROWS), label_delimiter="|", task="hierarchical")
+
+
 def test_train_py_prints_one_line_naming_file_row_and_option(checkpoint, tmp_path, capsys):
     train = write_csv(tmp_path / "train.csv", ROWS[:3] + [("", "skin")])
     with pytest.raises(SystemExit) as stop:
