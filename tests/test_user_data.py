@@ -391,3 +391,6 @@ def test_built_in_corpus_and_own_data_are_not_mixed(capsys):
         parse_arguments(["--label_descriptions", "d.json"])
     args, training_args = parse_arguments(["--train_file", "data/notes.csv", "--model", "vanilla"])
     assert training_args.output_dir.endswith("vanilla-notes")
+    # A shipped config that names a built-in corpus lends its other options to your files.
+    args, _ = parse_arguments(["--config", "lame_eurlex57k", "--train_file", "notes.csv"])
+    assert args.corpus == "demo" and args.corpus_options is None and args.max_length == 512

@@ -23,7 +23,7 @@ from labelwise.data_scripts import HELD_OUT_DOCUMENTS
 from labelwise.kinds import KINDS, get_kind, option_classes
 from labelwise.kinds.base import json_option as _json_option
 from labelwise.modeling.configuration_lame import LARGE_LABEL_SET
-from labelwise.training.data_source import UserDataArguments
+from labelwise.training.data_source import USER_DATA_FLAGS, UserDataArguments
 
 logger = logging.getLogger(__name__)
 
@@ -270,6 +270,11 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[LabelwiseArguments, 
         if not isinstance(from_file, dict):
             raise ValueError(f"{config_path}: expected a JSON object {{option: value}}, got {type(from_file).__name__}.")
         from_file.pop("_comment", None)
+        if any(arg.split("=", 1)[0] in USER_DATA_FLAGS for arg in argv):
+            # Your own data on the command line replaces the config's built-in corpus, so a shipped config
+            # (lame_eurlex57k) lends its training options to your files.
+            for key in ("corpus", "data_dir", "corpus_options"):
+                from_file.pop(key, None)
         defaults.update(from_file)
         argv = _merge_corpus_options(argv, from_file.get("corpus_options"), config_path)
 

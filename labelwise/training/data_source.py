@@ -17,6 +17,9 @@ from labelwise.kinds import get_kind
 BUILT_IN_DEFAULT_CORPUS = "demo"
 """`--corpus`'s default: with your own data it must stay unset."""
 
+USER_DATA_FLAGS = ("--train_file", "--dataset_name")
+"""The flags that choose your own data over a built-in corpus."""
+
 
 @dataclass
 class UserDataArguments:
