@@ -264,6 +264,18 @@ class LameConfig(BertConfig):
                 "AutoModelForSequenceClassification": "modeling_lame.LameForSequenceClassification",
             },
         )
+        # What `pipeline(model=folder, trust_remote_code=True)` runs (the form `Pipeline.save_pretrained`
+        # writes); the model's `save_pretrained` puts the file it names next to the model.
+        kwargs.setdefault(
+            "custom_pipelines",
+            {
+                "label-attention-classification": {
+                    "impl": "pipeline_lame.LameClassificationPipeline",
+                    "pt": ["AutoModelForSequenceClassification"],
+                    "type": "text",
+                }
+            },
+        )
         super().__init__(classifier_dropout=classifier_dropout, **kwargs)
         self.label_descriptions = label_descriptions
         self.label_description_token_ids = label_description_token_ids
