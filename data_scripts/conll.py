@@ -22,6 +22,9 @@ Bare tags
 The tokenisation of the file is kept: ``text`` is the tokens joined by single spaces and
 ``offsets`` point into it. Files: ``train``, ``dev`` (or ``devel``/``validation``/``valid``)
 and ``test`` with any of the suffixes ``.txt .conll .tsv .iob .bio .iobes`` in ``data_dir``.
+Two candidates for one split (``dev.tsv`` and ``devel.tsv``, as several benchmark collections ship
+JNLPBA) are an error naming both, unless ``split_files`` says which to read, e.g.
+``split_files={"validation": "devel.tsv"}`` (any file name, relative to ``data_dir``).
 Without a test file, the training file is split ``split_ratio`` (8:1:1) with ``seed``: by
 document (``-DOCSTART-``), or by sentence when it has fewer than 10 documents.
 """
@@ -34,7 +37,7 @@ from typing import Any
 
 import datasets
 
-from .base import CorpusFormatError, parse_fractions, seeded_split
+from .base import CorpusFormatError, choose_split_file, parse_fractions, seeded_split, split_files_option
 from .files import iter_lines
 from .ner_base import NerBuilder, NerConfig
 
@@ -63,9 +66,11 @@ class ConllConfig(NerConfig):
         tag_column: int = -1,
         scheme: str = "IOB2",
         split_ratio: str = "8:1:1",
+        split_files: dict | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, entity_types=entity_types, **kwargs)
+        self.split_files = split_files_option(split_files, "conll")
         scheme = SCHEME_ALIASES.get(str(scheme).upper(), str(scheme).upper())
         if scheme not in SCHEMES:
             raise ValueError(f"conll: scheme must be one of {', '.join([*SCHEMES, *SCHEME_ALIASES])}, got {scheme!r}")
@@ -145,12 +150,8 @@ class Conll(NerBuilder):
     DEFAULT_CONFIG_NAME = "default"
 
     def _file(self, split: str) -> Path | None:
-        root = Path(self.config.data_dir)
-        for stem in STEMS[split]:
-            for suffix in SUFFIXES:
-                if (root / f"{stem}{suffix}").exists():
-                    return root / f"{stem}{suffix}"
-        return None
+        names = [f"{stem}{suffix}" for stem in STEMS[split] for suffix in SUFFIXES]
+        return choose_split_file(self.config.data_dir, split, names, "conll", self.config.split_files)
 
     def _sentences(self) -> dict[str, list[Sentence]]:
         if getattr(self, "_sentence_cache", None) is None:
