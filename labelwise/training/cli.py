@@ -259,8 +259,8 @@ def run(argv: list[str] | None = None, extra_callbacks: tuple = ()) -> dict:
         return {}
     folder = os.path.join(training_args.output_dir, "model")
     task.save(folder)
-    # After the save: the rows use the decision threshold stored in the saved config.
-    rows = final_prediction_rows(task, predictions, args.threshold)
+    # At the threshold of the last metrics reported: the tuned one (saved in config.json), else --threshold.
+    rows = final_prediction_rows(task, predictions, args.threshold, thresholds)
     watch = trainer.compute_metrics
     if rows and task.task == "ner" and isinstance(watch, CollapseWatch):
         watch.check([row["predicted"] for row in rows], [row["gold"] for row in rows], "test")

@@ -38,6 +38,9 @@ class CostEstimate:
 
     steps_timed: int
     seconds_per_step: float
+    # CPU time of this process per step: on a machine shared with other jobs, what a step costs when
+    # it has its threads' cores to itself (with one thread, about the uncontended wall time).
+    cpu_seconds_per_step: float | None
     first_step_seconds: float
     steps_per_epoch: int
     total_steps: int
@@ -59,7 +62,9 @@ class CostEstimate:
             f"Cost estimate (timed {self.steps_timed} step(s) after the first; the first took "
             f"{self.first_step_seconds:.1f} s):",
             f"  training: {self.train_rows:,} rows, {self.steps_per_epoch:,} steps per epoch, {self.total_steps:,} "
-            f"steps in all ({_epochs(self.epochs)}), {self.seconds_per_step:.2f} s per step",
+            f"steps in all ({_epochs(self.epochs)}), {self.seconds_per_step:.2f} s per step"
+            + (f" ({self.cpu_seconds_per_step:.2f} s of CPU time, {torch.get_num_threads()} thread(s))"
+               if self.cpu_seconds_per_step is not None else ""),
             f"  time per epoch ~{duration(self.epoch_seconds)}, training in all ~{duration(self.train_seconds)}",
         ]
         for split, seconds in self.eval_seconds_per_pass.items():
@@ -136,6 +141,8 @@ class CostEstimateCallback(TrainerCallback):
         self._last_end: float | None = None
         self._first_step: float | None = None
         self._timed: list[float] = []
+        self._cpu_timed: list[float] = []
+        self._last_cpu: float | None = None
         self._interrupted = False
 
     def on_train_begin(self, args, state, control, **kwargs):
@@ -154,13 +161,14 @@ class CostEstimateCallback(TrainerCallback):
     def on_step_end(self, args, state, control, train_dataloader=None, **kwargs):
         if not self.steps or self.estimate is not None:
             return
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         if self._first_step is None:
             self._first_step = now - (self._begin or now)
         elif not self._interrupted:
             self._timed.append(now - self._last_end)
+            self._cpu_timed.append(cpu - self._last_cpu)
         self._interrupted = False
-        self._last_end = now
+        self._last_end, self._last_cpu = now, cpu
         if len(self._timed) >= self.steps or state.global_step >= state.max_steps:
             self._finish(args, state, train_dataloader)
 
@@ -186,6 +194,7 @@ class CostEstimateCallback(TrainerCallback):
         self.estimate = CostEstimate(
             steps_timed=len(self._timed),
             seconds_per_step=per_step,
+            cpu_seconds_per_step=sum(self._cpu_timed) / len(self._cpu_timed) if self._cpu_timed else None,
             first_step_seconds=self._first_step,
             steps_per_epoch=steps_per_epoch,
             total_steps=total,

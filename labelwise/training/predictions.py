@@ -14,8 +14,9 @@ Test predictions
 
     * classification: `{"id", "gold": [names], "predicted": [names], "scores": {name: probability}}`;
       multi-class rows hold one name in each list and softmax probabilities; multi-label rows the
-      sigmoid probabilities, `predicted` at the model's decision threshold (the tuned one when
-      `--tune_thresholds` chose one, as stored in `config.json`). `scores` holds every label for up to
+      sigmoid probabilities, `predicted` at the decision threshold tuned on validation (as stored in
+      `config.json`), or at `--threshold` with `--tune_thresholds none`: the threshold of the
+      `test_tuned` metrics, or of the `test` ones. `scores` holds every label for up to
       `MAX_SCORES` labels, else the `MAX_SCORES` highest (and every predicted label), highest first.
     * NER: `{"id", "tokens", "gold": [tag a token], "predicted": [tag a token], "scores": [probability
       of the predicted tag a token]}` over whole sentences (windows merged).
@@ -157,14 +158,14 @@ class CollapseWatch:
         return message
 
 
-def _threshold_of(model, fallback: float):
-    """The model's decision threshold: per-label, else global tuned, else `fallback` (`--threshold`)."""
-    config = model.config
-    per_label = getattr(config, "label_thresholds", None)
-    if per_label:
-        return np.asarray(per_label, dtype=np.float32)
-    tuned = getattr(config, "decision_threshold", None)
-    return tuned if tuned is not None else fallback
+def _threshold_of(tuned: dict | None, fallback: float):
+    """The threshold the predictions file uses: the tuned one(s) when `--tune_thresholds` chose any (as
+    `tune_thresholds` returned them, and as stored in config.json), else `fallback` (`--threshold`)."""
+    if tuned and tuned.get("label_thresholds"):
+        return np.asarray(tuned["label_thresholds"], dtype=np.float32)
+    if tuned and tuned.get("decision_threshold") is not None:
+        return float(tuned["decision_threshold"])
+    return fallback
 
 
 def classification_rows(task: PreparedTask, prediction, ids: Sequence[str], threshold) -> list[dict]:
@@ -208,12 +209,13 @@ def write_predictions(folder: str, task: PreparedTask, rows: list[dict]) -> str:
     return path
 
 
-def final_prediction_rows(task: PreparedTask, predictions: dict, threshold: float) -> list[dict]:
+def final_prediction_rows(task: PreparedTask, predictions: dict, threshold: float, tuned: dict | None = None) -> list[dict]:
     """The predictions-file rows of a finished run: the kind's own (NER, `task.notes["test_rows"]`) or
-    those of `Trainer.predict`'s test output."""
+    those of `Trainer.predict`'s test output, multi-label ones at the `tuned` thresholds
+    (`labelwise.training.thresholds.tune_thresholds`' result) or else at `threshold`."""
     if task.notes.get("test_rows") is not None:
         return list(task.notes["test_rows"])
     if "test" not in predictions:
         return []
     ids = task.document_ids.get("test", [])
-    return classification_rows(task, predictions["test"], ids, _threshold_of(task.model, threshold))
+    return classification_rows(task, predictions["test"], ids, _threshold_of(tuned, threshold))
