@@ -31,6 +31,7 @@ document (``-DOCSTART-``), or by sentence when it has fewer than 10 documents.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ import datasets
 from .base import CorpusFormatError, choose_split_file, parse_fractions, seeded_split, split_files_option
 from .files import iter_lines
 from .ner_base import NerBuilder, NerConfig
+
+logger = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".conll", ".tsv", ".iob", ".bio", ".iobes")
 STEMS = {"train": ("train",), "validation": ("dev", "devel", "validation", "valid"), "test": ("test",)}
@@ -174,7 +177,22 @@ class Conll(NerBuilder):
                     split_of = {d: n for n, p in zip(("train", "validation", "test"), parts) for d in p}
                     out = {n: [s for s in sentences if split_of[s[0]] == n] for n in ("train", "validation", "test")}
             self._sentence_cache = out
+            self._warn_unseen_types(out, files)
         return self._sentence_cache
+
+    def _warn_unseen_types(self, sentences: dict[str, list[Sentence]], files: dict[str, Path | None]) -> None:
+        """Say so when validation or test hold entity types that training never shows (e.g. a typed
+        ``devel.tsv`` beside a train file of other types): the model cannot learn them."""
+        types = {s: {t.split("-", 1)[1] for _, _, tags in sents for t in tags if t != "O"} for s, sents in sentences.items()}
+        for split in ("validation", "test"):
+            unseen = sorted(types.get(split, set()) - types.get("train", set()))
+            if unseen:
+                where = files.get(split) or f"the {split} split"
+                logger.warning(
+                    "conll: %s has entity types that no training sentence has (%s): a model trained on %s cannot "
+                    "predict them. Check that the files belong together (split_files chooses them).",
+                    where, ", ".join(unseen), files.get("train"),
+                )
 
     def _discover_entity_types(self) -> set[str]:
         return {t.split("-", 1)[1] for sents in self._sentences().values() for _, _, tags in sents for t in tags if t != "O"}

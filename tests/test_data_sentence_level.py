@@ -150,3 +150,16 @@ def test_two_candidate_files_for_a_split_are_refused_until_one_is_named(tmp_path
         load_corpus("hoc", data_dir=str(blue), cache_dir=cache, level="sentence")
     ds = load_corpus("hoc", data_dir=str(blue), cache_dir=cache, level="sentence", split_files={"validation": "devel.tsv"})
     assert len(ds["validation"]) == 1
+
+
+def test_entity_types_missing_from_training_are_named(tmp_path, cache, caplog):
+    folder = tmp_path / "typed"
+    folder.mkdir()
+    (folder / "train.tsv").write_text("IL-2\tB-protein\nworks\tO\n")
+    (folder / "devel.tsv").write_text("T\tB-cell_type\ncells\tI-cell_type\n")
+    (folder / "test.tsv").write_text("IL-4\tB-protein\n")
+    with caplog.at_level("WARNING", logger="labelwise.data_scripts.conll"):
+        load_corpus("conll", data_dir=str(folder), cache_dir=cache)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("devel.tsv has entity types that no training sentence has (cell_type)" in m for m in messages)
+    assert not any("test.tsv" in m for m in messages)
