@@ -58,6 +58,7 @@ def test_estimate_is_printed_and_written_before_a_trial_ends(checkpoint, tmp_pat
     assert estimate["total_steps"] == 3 and estimate["steps_timed"] == 1 and estimate["train_rows"] == 12
     assert estimate["steps_per_epoch"] == 3 and estimate["eval_rows"] == {"validation": 8, "test": 8}
     assert estimate["seconds_per_step"] > 0 and estimate["cpu_seconds_per_step"] > 0
+    assert estimate["first_step_cpu_seconds"] > 0 and set(estimate["eval_cpu_seconds_per_pass"]) == {"validation", "test"}
     assert estimate["peak_memory_bytes"] > 50 * 2**20
     expected_train = estimate["first_step_seconds"] + 2 * estimate["seconds_per_step"]
     assert estimate["train_seconds"] == pytest.approx(expected_train)

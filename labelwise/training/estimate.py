@@ -42,6 +42,7 @@ class CostEstimate:
     # it has its threads' cores to itself (with one thread, about the uncontended wall time).
     cpu_seconds_per_step: float | None
     first_step_seconds: float
+    first_step_cpu_seconds: float
     steps_per_epoch: int
     total_steps: int
     epochs: float
@@ -51,6 +52,7 @@ class CostEstimate:
     eval_rows: dict[str, int] = field(default_factory=dict)
     eval_batches_timed: int = 0
     eval_seconds_per_pass: dict[str, float] = field(default_factory=dict)
+    eval_cpu_seconds_per_pass: dict[str, float] = field(default_factory=dict)
     validation_passes: int = 0
     total_seconds: float = 0.0
     peak_memory_bytes: int = 0
@@ -68,7 +70,9 @@ class CostEstimate:
             f"  time per epoch ~{duration(self.epoch_seconds)}, training in all ~{duration(self.train_seconds)}",
         ]
         for split, seconds in self.eval_seconds_per_pass.items():
-            out.append(f"  one {split} pass: {self.eval_rows[split]:,} rows, ~{duration(seconds)}")
+            cpu = self.eval_cpu_seconds_per_pass.get(split)
+            out.append(f"  one {split} pass: {self.eval_rows[split]:,} rows, ~{duration(seconds)}"
+                       + (f" ({duration(cpu)} of CPU time)" if cpu is not None else ""))
         if self.eval_seconds_per_pass:
             out.append(
                 f"  evaluation passes: {self.validation_passes} on validation during training, then validation "
@@ -143,6 +147,8 @@ class CostEstimateCallback(TrainerCallback):
         self._timed: list[float] = []
         self._cpu_timed: list[float] = []
         self._last_cpu: float | None = None
+        self._begin_cpu: float | None = None
+        self._first_step_cpu: float | None = None
         self._interrupted = False
 
     def on_train_begin(self, args, state, control, **kwargs):
@@ -151,6 +157,7 @@ class CostEstimateCallback(TrainerCallback):
     def on_step_begin(self, args, state, control, **kwargs):
         if self._first_step is None and self._begin is not None:
             self._begin = time.perf_counter()  # the step itself, not the setup before it
+            self._begin_cpu = time.process_time()
 
     def on_evaluate(self, args, state, control, **kwargs):
         self._interrupted = True  # the next interval holds an evaluation: not a step's cost
@@ -164,6 +171,7 @@ class CostEstimateCallback(TrainerCallback):
         now, cpu = time.perf_counter(), time.process_time()
         if self._first_step is None:
             self._first_step = now - (self._begin or now)
+            self._first_step_cpu = cpu - (self._begin_cpu if self._begin_cpu is not None else cpu)
         elif not self._interrupted:
             self._timed.append(now - self._last_end)
             self._cpu_timed.append(cpu - self._last_cpu)
@@ -184,7 +192,7 @@ class CostEstimateCallback(TrainerCallback):
         total = state.max_steps
         train_seconds = self._first_step + per_step * max(0, total - 1)
         passes = validation_passes(args, total, steps_per_epoch) if "validation" in self.eval_datasets else 0
-        eval_seconds = self._probe_evaluation(args) if self.eval_batches else {}
+        eval_seconds, eval_cpu = self._probe_evaluation(args) if self.eval_batches else ({}, {})
         total_seconds = (
             train_seconds
             + passes * eval_seconds.get("validation", 0.0)
@@ -196,6 +204,7 @@ class CostEstimateCallback(TrainerCallback):
             seconds_per_step=per_step,
             cpu_seconds_per_step=sum(self._cpu_timed) / len(self._cpu_timed) if self._cpu_timed else None,
             first_step_seconds=self._first_step,
+            first_step_cpu_seconds=self._first_step_cpu,
             steps_per_epoch=steps_per_epoch,
             total_steps=total,
             epochs=round(total / steps_per_epoch, 2),
@@ -205,6 +214,7 @@ class CostEstimateCallback(TrainerCallback):
             eval_rows={name: len(data) for name, data in self.eval_datasets.items() if name in eval_seconds},
             eval_batches_timed=self.eval_batches,
             eval_seconds_per_pass=eval_seconds,
+            eval_cpu_seconds_per_pass=eval_cpu,
             validation_passes=passes,
             total_seconds=total_seconds,
             peak_memory_bytes=rss,
@@ -216,35 +226,44 @@ class CostEstimateCallback(TrainerCallback):
             with open(os.path.join(args.output_dir, "cost_estimate.json"), "w", encoding="utf-8") as handle:
                 json.dump(asdict(self.estimate), handle, indent=2)
 
-    def _probe_evaluation(self, args) -> dict[str, float]:
-        """Seconds of one pass over each evaluated split, from `eval_batches` timed batches (the first
-        timed alone: it may encode label descriptions once per pass)."""
+    def _probe_evaluation(self, args) -> tuple[dict[str, float], dict[str, float]]:
+        """Wall and CPU seconds of one pass over each evaluated split, from `eval_batches` timed batches
+        (the first timed alone: it may encode label descriptions once per pass)."""
         trainer = self.trainer
         if trainer is None or not self.eval_datasets:
-            return {}
+            return {}, {}
         model = trainer.model
         was_training = model.training
         model.eval()
         out: dict[str, float] = {}
+        out_cpu: dict[str, float] = {}
         try:
             for name, dataset in self.eval_datasets.items():
                 loader = trainer.get_eval_dataloader(dataset)
                 batches = len(loader)
                 if not batches:
                     continue
-                times = []
+                times, cpu_times = [], []
                 for inputs in loader:
-                    started = time.perf_counter()
+                    started, cpu_started = time.perf_counter(), time.process_time()
                     with torch.no_grad():
                         trainer.prediction_step(model, inputs, prediction_loss_only=False)
                     times.append(time.perf_counter() - started)
+                    cpu_times.append(time.process_time() - cpu_started)
                     if len(times) >= self.eval_batches:
                         break
-                rest = sum(times[1:]) / (len(times) - 1) if len(times) > 1 else times[0]
-                out[name] = times[0] + rest * (batches - 1)
+                out[name] = _one_pass(times, batches)
+                out_cpu[name] = _one_pass(cpu_times, batches)
         finally:
             clear = getattr(model, "clear_label_cache", None)
             if callable(clear):
                 clear()  # the probe's cache of label embeddings goes stale with the next step
             model.train(was_training)
-        return out
+        return out, out_cpu
+
+
+def _one_pass(times: list[float], batches: int) -> float:
+    """A pass of `batches` batches from the timed ones: the first (one-time work per pass) plus the
+    mean of the others for the rest."""
+    rest = sum(times[1:]) / (len(times) - 1) if len(times) > 1 else times[0]
+    return times[0] + rest * (batches - 1)
