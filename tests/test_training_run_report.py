@@ -156,6 +156,10 @@ def test_multi_label_predictions_use_the_saved_decision_threshold(checkpoint, tm
     for row in rows:
         assert sorted(row["predicted"]) == sorted(name for name, p in row["scores"].items() if p >= threshold - 1e-5)
     assert [row["id"] for row in rows] == sorted(row["id"] for row in rows)  # test-split order
+    from labelwise.publishing.push import check_folder
+
+    plan = check_folder(folder, write_card=False)  # NER rows quote the corpus: the file stays local
+    assert "test_predictions.jsonl" in plan.skipped and "test_predictions.jsonl" not in plan.files
 
 
 # --------------------------------------------------------------------------- help and configs
