@@ -274,7 +274,8 @@ def help_texts() -> dict[str, object]:
             "Before the long part of training a cost estimate is printed (--estimate_steps); for a short trial\n"
             "pass --max_steps N (only the training rows those steps read are tokenized) and --max_eval_samples N."
         ),
-        epilog="Test predictions are written to <output_dir>/model/test_predictions.jsonl (docs/DATA.md).",
+        epilog="Test predictions are written to <output_dir>/model/test_predictions.jsonl, one JSON object a line: "
+        "id, gold, predicted, scores (README, \"Train\").",
     )
 
 
