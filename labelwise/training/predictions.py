@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from labelwise.kinds.base import PreparedTask, logits_of
+from labelwise.training.tasks import MULTI_LABEL_TASKS
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +44,6 @@ MAX_SCORES = 50
 """`scores` of a predictions-file row holds at most this many labels (plus every predicted one)."""
 
 PREDICTIONS_FILE = "test_predictions.jsonl"
-
-MULTI_LABEL_TASKS = ("multi_label", "hierarchical")
 
 
 def collapse_reason(task: str, predicted, gold, label_names: Sequence[str]) -> str | None:
