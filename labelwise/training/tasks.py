@@ -43,6 +43,7 @@ def prepare_task(
     (`seed`: the run's seed, which draws the `--max_*_samples` subsets)."""
     kind = get_kind(args.model)
     kind.check(args, space)
+    check_train_split(args, corpus)
     tokenizer = AutoTokenizer.from_pretrained(backbone)
     corpus = _limit(corpus, args, seed)
     task = kind.prepare(args, space, corpus, backbone, tokenizer)
@@ -51,6 +52,21 @@ def prepare_task(
     if task.label_bias_init == "label_prior":
         initialize_biases_from_prior(task, kind)
     return task
+
+
+def check_train_split(args: LabelwiseArguments, corpus: DatasetDict) -> None:
+    """Refuse a corpus without training examples, naming the split (the Trainer would otherwise fail
+    deep inside with "No columns in the dataset match the model's forward method signature")."""
+    rows = len(corpus["train"]) if "train" in corpus else None
+    if rows:
+        return
+    counts = ", ".join(f"{split} {len(dataset)}" for split, dataset in corpus.items()) or "no splits"
+    where = f" in {args.data_dir}" if args.data_dir else ""
+    what = "has no train split" if rows is None else "has an empty train split (0 examples)"
+    raise ValueError(
+        f"--corpus {args.corpus}{where} {what} ({counts}): check the training file (an empty file, or one whose "
+        "examples were all skipped; the log lists what was skipped)."
+    )
 
 
 def resolve_label_bias_init(option: str, task: PreparedTask) -> str:
