@@ -74,7 +74,7 @@ def engines(model_folder: str, onnx_folder: str):
 
 
 PER_CHANNEL = True  # set by --per_channel / --no-per_channel
-REDUCE_RANGE = True  # set by --reduce_range / --no-reduce_range
+REDUCE_RANGE = None  # set by --reduce_range / --no-reduce_range (None: the exporter's default)
 
 
 def export(model_folder: str, onnx_folder: str) -> dict:
@@ -206,8 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per_channel", action=argparse.BooleanOptionalAction, default=False,
                         help="int8 with per-channel weight scales (the exporter's default; result file *_per_channel.json); "
                              "without it: per-tensor scales (quality_<corpus>.json)")
-    parser.add_argument("--reduce_range", action=argparse.BooleanOptionalAction, default=True,
-                        help="int8 weights in 7 bits (the exporter's default); --no-reduce_range: 8 bits")
+    parser.add_argument("--reduce_range", action=argparse.BooleanOptionalAction, default=None,
+                        help="int8 weights in 7 bits (the exporter's default with per-channel scales); --no-reduce_range: 8 bits")
     parser.add_argument("--int8_variants", action="store_true",
                         help="score one int8 graph per INT8_VARIANTS entry (per-channel/per-tensor x 8/7-bit weights) "
                              "from one fp32 export; result file quality_<corpus>_int8_variants.json")

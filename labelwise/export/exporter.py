@@ -42,12 +42,14 @@ class ExportOptions:
             quantized per call).
         per_channel: int8 weights with one scale per output channel (default) instead of one per
             matrix: as fast here, and closer to fp32 on HoC and ADE (docs/EXPORT.md).
-        reduce_range: int8 weights in 7 bits (-64..63) instead of 8 (default). x86 CPUs without
-            VNNI (AVX2 only, or AVX-512 without VNNI: many cloud VMs, AMD EPYC up to Zen 3) multiply
-            uint8 activations by int8 weights with an instruction that adds two products into a
-            saturating int16; full-range weights can overflow it, and the scores then depend on the
-            CPU. With 7-bit weights no sum overflows, so one int8 graph gives the same scores on
-            every x86 CPU (docs/EXPORT.md has the cost of both on HoC and ADE).
+        reduce_range: int8 weights in 7 bits (-64..63) instead of 8; `None` (default): with
+            per-channel scales only. x86 CPUs without VNNI (AVX2 only, or AVX-512 without VNNI: many
+            cloud VMs, AMD EPYC up to Zen 3) multiply uint8 activations by int8 weights with an
+            instruction that adds two products into a saturating int16; full-range weights can
+            overflow it, and the scores then depend on the CPU. With 7-bit weights no sum overflows,
+            so every x86 CPU computes the same integer products. One scale per matrix has too few
+            levels left in 7 bits (HoC -12.8, ADE -11.8 points), so per-tensor stays 8-bit
+            (docs/EXPORT.md, "int8 on CPUs without VNNI").
         opset: ONNX opset. 23 is the first with the `Attention` operator, which the exporter
             emits for the encoder's `sdpa` attention and ONNX Runtime runs as one fused kernel.
         attn_implementation: attention implementation of the encoder while exporting. `"sdpa"`
@@ -62,7 +64,7 @@ class ExportOptions:
 
     quantize: str | None = None
     per_channel: bool = True
-    reduce_range: bool = True
+    reduce_range: bool | None = None
     opset: int | None = 23
     attn_implementation: str = "sdpa"
     tolerance: float = PARITY_TOLERANCE
@@ -75,6 +77,8 @@ class ExportOptions:
     def __post_init__(self) -> None:
         if self.quantize not in (None, *QUANTIZATIONS):
             raise ValueError(f"--quantize must be one of {list(QUANTIZATIONS)} (or omitted), got {self.quantize!r}.")
+        if self.reduce_range is None:
+            self.reduce_range = self.per_channel
 
 
 def resolve_model_folder(model: str, revision: str | None = None) -> str:
