@@ -42,10 +42,11 @@ class ExportOptions:
             quantized per call).
         per_channel: int8 weights with one scale per output channel (default) instead of one per
             matrix: as fast here, and closer to fp32 on HoC and ADE (docs/EXPORT.md).
-        reduce_range: int8 weights in 7 bits (-64..63) instead of 8; `None` (default): with
-            per-channel scales only. x86 CPUs without VNNI (AVX2 only, or AVX-512 without VNNI: many
-            cloud VMs, AMD EPYC up to Zen 3) multiply uint8 activations by int8 weights with an
-            instruction that adds two products into a saturating int16; full-range weights can
+        reduce_range: int8 weights in 7 bits (-64..64: two uint8 x int8 products sum to at most
+            32,640) instead of 8; `None` (default): with per-channel scales only. x86 CPUs without
+            VNNI (AVX2 only, or AVX-512 without VNNI: many cloud VMs, AMD EPYC up to Zen 3) multiply
+            uint8 activations by int8 weights with an instruction that adds two products into a
+            saturating int16; full-range weights can
             overflow it, and the scores then depend on the CPU. With 7-bit weights no sum overflows,
             so every x86 CPU computes the same integer products. One scale per matrix has too few
             levels left in 7 bits (HoC -12.8, ADE -11.8 points), so per-tensor stays 8-bit
