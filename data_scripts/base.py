@@ -395,15 +395,20 @@ class CorpusBuilder(datasets.GeneratorBasedBuilder):
 
     def classification_features(self) -> datasets.Features:
         """``id``, ``text`` and ``labels`` as ClassLabel (multi-class) or a sequence of them."""
-        space = self.label_space()
-        label = datasets.ClassLabel(names=space.names)
-        return datasets.Features(
-            {
-                "id": datasets.Value("string"),
-                "text": datasets.Value("string"),
-                "labels": label if space.task == "multi_class" else datasets.Sequence(label),
-            }
-        )
+        return classification_features(self.label_space())
+
+
+def classification_features(space: LabelSpace) -> datasets.Features:
+    """The features of a classification corpus with labels `space`: ``id``, ``text`` and ``labels`` as
+    ClassLabel (multi-class) or a sequence of them (multi-label, hierarchical)."""
+    label = datasets.ClassLabel(names=space.names)
+    return datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "text": datasets.Value("string"),
+            "labels": label if space.task == "multi_class" else datasets.Sequence(label),
+        }
+    )
 
 
 def config_options(klass: type[datasets.DatasetBuilder]) -> list[str]:

@@ -141,12 +141,14 @@ class ModelKind:
         if self.needs_descriptions and not space.descriptions:
             raise TaskMismatchError(
                 f"--model {self.name} needs one description per label, but corpus {args.corpus!r} provides none. "
-                "Add descriptions to the corpus builder, or train --model vanilla."
+                "Give them in a file (your own data: --label_descriptions FILE; a built-in corpus: its builder), "
+                "or train --model vanilla."
             )
         if self.needs_hierarchy and space.hierarchy is None:
             raise TaskMismatchError(
                 f"--model {self.name} needs a label hierarchy, but corpus {args.corpus!r} has none. "
-                "Use a hierarchical corpus (eurlex57k, mimic3, demo_hierarchical) or a flat model."
+                "Use a hierarchical corpus (eurlex57k, mimic3, demo_hierarchical; your own data: --label_hierarchy "
+                "FILE) or a flat model."
             )
 
     def load_model_class(self) -> type:

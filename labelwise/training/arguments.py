@@ -23,6 +23,7 @@ from labelwise.data_scripts import HELD_OUT_DOCUMENTS
 from labelwise.kinds import KINDS, get_kind, option_classes
 from labelwise.kinds.base import json_option as _json_option
 from labelwise.modeling.configuration_lame import LARGE_LABEL_SET
+from labelwise.training.data_source import USER_DATA_FLAGS, UserDataArguments
 
 logger = logging.getLogger(__name__)
 
@@ -125,11 +126,11 @@ class CommonArguments:
 
 
 @dataclass
-class LabelwiseArguments(*reversed(option_classes()), CommonArguments):
+class LabelwiseArguments(*reversed(option_classes()), UserDataArguments, CommonArguments):
     """What to train on what: everything that is not a `TrainingArguments` field.
 
-    The common options, then each kind's own options (`ModelKind.options`), gathered from the
-    registry so that a new kind brings its options with it.
+    The common options, the options of your own data (`UserDataArguments`), then each kind's own options
+    (`ModelKind.options`), gathered from the registry so that a new kind brings its options with it.
     """
 
     # Set by `parse_arguments`: whether the user chose `metric_for_best_model` (not a flag).
@@ -137,6 +138,7 @@ class LabelwiseArguments(*reversed(option_classes()), CommonArguments):
 
     def __post_init__(self) -> None:
         get_kind(self.model)  # raises, listing the kinds, on an unknown name
+        self.check_data_source()
         if self.held_out_documents not in HELD_OUT_DOCUMENTS:  # a config file does not pass argparse's choices
             raise ValueError(
                 f"--held_out_documents must be one of {list(HELD_OUT_DOCUMENTS)}, got {self.held_out_documents!r}."
@@ -268,6 +270,11 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[LabelwiseArguments, 
         if not isinstance(from_file, dict):
             raise ValueError(f"{config_path}: expected a JSON object {{option: value}}, got {type(from_file).__name__}.")
         from_file.pop("_comment", None)
+        if any(arg.split("=", 1)[0] in USER_DATA_FLAGS for arg in argv):
+            # Your own data on the command line replaces the config's built-in corpus, so a shipped config
+            # (lame_eurlex57k) lends its training options to your files.
+            for key in ("corpus", "data_dir", "corpus_options"):
+                from_file.pop(key, None)
         defaults.update(from_file)
         argv = _merge_corpus_options(argv, from_file.get("corpus_options"), config_path)
 
@@ -290,7 +297,8 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[LabelwiseArguments, 
         arg.startswith("--metric_for_best_model") for arg in argv
     )
     if training_args.output_dir in (None, "trainer_output"):
-        training_args.output_dir = os.path.join("outputs", f"{labelwise_args.model}-{labelwise_args.corpus}")
+        source = labelwise_args.data_source_name() or labelwise_args.corpus
+        training_args.output_dir = os.path.join("outputs", f"{labelwise_args.model}-{source}")
     check_output_dir(training_args.output_dir)
     return labelwise_args, training_args
 

@@ -27,10 +27,10 @@ from transformers import EarlyStoppingCallback, set_seed
 from labelwise import __version__
 from labelwise.backbone import DEFAULT_BACKBONE, resolve_backbone
 from labelwise.cli_errors import EXIT_INTERRUPTED, cli_main, note_output_path
-from labelwise.data_scripts import exclude_labels, load_corpus, load_label_space
 from labelwise.kinds import get_kind
 from labelwise.training.arguments import LabelwiseArguments, parse_arguments
 from labelwise.training.checkpoints import checkpoint_to_resume, last_complete_checkpoint  # noqa: F401  (moved there; old import path)
+from labelwise.training.data_source import load_training_data
 from labelwise.training.stop_signal import StopOnSignalCallback
 from labelwise.training.tasks import PreparedTask, prepare_task
 from labelwise.training.thresholds import tune_thresholds
@@ -115,9 +115,7 @@ def write_summary(folder: str, args: LabelwiseArguments, training_args, task: Pr
         "model_kind": args.model,
         "task": task.task,
         "base_model": base_model_id(args),
-        "dataset": {"name": args.corpus, "hub_id": None, "config": args.corpus_config(),
-                    **({"excluded_labels": args.excluded_labels(), "held_out_documents": args.held_out_documents}
-                       if args.excluded_labels() else {})},
+        "dataset": results["dataset"],
         "hyperparameters": {
             "learning_rate": training_args.learning_rate,
             "head_learning_rate": args.head_learning_rate,
@@ -171,11 +169,7 @@ def run(argv: list[str] | None = None, extra_callbacks: tuple = ()) -> dict:
     set_seed(training_args.seed)
 
     backbone = resolve_backbone(args.model_name_or_path)
-    corpus_config = args.corpus_config()
-    space = load_label_space(args.corpus, data_dir=args.data_dir, **corpus_config)
-    corpus = load_corpus(args.corpus, data_dir=args.data_dir, **corpus_config)
-    if args.excluded_labels():
-        space, corpus = exclude_labels(space, corpus, args.excluded_labels(), args.held_out_documents)
+    space, corpus, dataset = load_training_data(args)
     task = prepare_task(args, space, corpus, backbone, seed=training_args.seed)
     if "validation" not in task.datasets:
         training_args.eval_strategy = "no"
@@ -227,7 +221,7 @@ def run(argv: list[str] | None = None, extra_callbacks: tuple = ()) -> dict:
         args,
         training_args,
         task,
-        {"metrics": metrics, "train_runtime_seconds": round(runtime, 1), "widget_examples": list(texts),
+        {"dataset": dataset, "metrics": metrics, "train_runtime_seconds": round(runtime, 1), "widget_examples": list(texts),
          "decision_thresholds": {k: v for k, v in thresholds.items() if k != "metrics"} or None},
     )
     try:
