@@ -833,7 +833,7 @@ def test_probe_30_7d_output_dir_that_is_a_file_is_refused_before_loading(tmp_pat
         raise AssertionError("the corpus or model was loaded before the --output_dir check")
 
     monkeypatch.setattr(cli, "resolve_backbone", must_not_run)
-    monkeypatch.setattr(cli, "load_corpus", must_not_run)
+    monkeypatch.setattr(cli, "load_training_data", must_not_run)
     (tmp_path / "a_file").write_text("x")
     for output in (tmp_path / "a_file", tmp_path / "a_file" / "run"):
         argv = _train_argv(tmp_path, "default") + ["--output_dir", str(output)]

@@ -61,10 +61,15 @@ def check_train_split(args: LabelwiseArguments, corpus: DatasetDict) -> None:
     if rows:
         return
     counts = ", ".join(f"{split} {len(dataset)}" for split, dataset in corpus.items()) or "no splits"
-    where = f" in {args.data_dir}" if args.data_dir else ""
+    if getattr(args, "train_file", None):
+        source = f"--train_file {args.train_file}"
+    elif getattr(args, "dataset_name", None):
+        source = f"--dataset_name {args.dataset_name}"
+    else:
+        source = f"--corpus {args.corpus}" + (f" in {args.data_dir}" if args.data_dir else "")
     what = "has no train split" if rows is None else "has an empty train split (0 examples)"
     raise ValueError(
-        f"--corpus {args.corpus}{where} {what} ({counts}): check the training file (an empty file, or one whose "
+        f"{source} {what} ({counts}): check the training file (an empty file, or one whose "
         "examples were all skipped; the log lists what was skipped)."
     )
 
