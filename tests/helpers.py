@@ -98,7 +98,9 @@ def write_checkpoint(folder: str | os.PathLike, step: int, **state_overrides) ->
     steps, an RNG archive, a one-tensor model.safetensors), not a model one could train further.
     """
     import json
+    import random
 
+    import numpy as np
     import torch
     from safetensors.torch import save_file
 
@@ -110,7 +112,11 @@ def write_checkpoint(folder: str | os.PathLike, step: int, **state_overrides) ->
     optimizer = {"state": {0: {"step": torch.tensor(float(step)), "exp_avg": weight}}, "param_groups": [{"params": [0]}]}
     torch.save(optimizer, path / "optimizer.pt")
     torch.save({"last_epoch": step, "_step_count": step + 1}, path / "scheduler.pt")
-    torch.save({"python": [1, 2, 3]}, path / "rng_state.pth")
+    # As the Trainer saves it: the generators' states, which check_checkpoint restores into fresh ones.
+    torch.save(
+        {"python": random.getstate(), "numpy": np.random.get_state(), "cpu": torch.random.get_rng_state()},
+        path / "rng_state.pth",
+    )
     save_file({"weight": weight}, str(path / "model.safetensors"))
     return path
 

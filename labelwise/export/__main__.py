@@ -20,13 +20,16 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--quantize", choices=QUANTIZATIONS, default=None, help="also write model_int8.onnx (dynamic int8)")
     parser.add_argument("--per_channel", action=argparse.BooleanOptionalAction, default=True,
                         help="int8 weights with one scale per output channel (default; --no-per_channel: one per matrix)")
+    parser.add_argument("--reduce_range", action=argparse.BooleanOptionalAction, default=None,
+                        help="int8 weights in 7 bits, so that x86 CPUs without VNNI (AVX2) compute what others do "
+                             "(default with per-channel scales; --no-reduce_range: 8 bits; docs/EXPORT.md)")
     parser.add_argument("--opset", type=int, default=23, help="ONNX opset (23: the first with the fused Attention operator)")
     parser.add_argument("--attn_implementation", default="sdpa", choices=["eager", "sdpa"],
                         help="encoder attention while exporting (sdpa + opset 23: one Attention node per layer)")
     parser.add_argument("--tolerance", type=float, default=1e-4, help="max |ONNX - PyTorch| allowed for fp32 outputs")
     args = parser.parse_args(argv)
     options = ExportOptions(
-        quantize=args.quantize, per_channel=args.per_channel, opset=args.opset,
+        quantize=args.quantize, per_channel=args.per_channel, reduce_range=args.reduce_range, opset=args.opset,
         attn_implementation=args.attn_implementation, tolerance=args.tolerance,
     )
     manifest = export_model(args.model, args.output, options, revision=args.revision)

@@ -42,6 +42,15 @@ class ExportOptions:
             quantized per call).
         per_channel: int8 weights with one scale per output channel (default) instead of one per
             matrix: as fast here, and closer to fp32 on HoC and ADE (docs/EXPORT.md).
+        reduce_range: int8 weights in 7 bits (-64..64: two uint8 x int8 products sum to at most
+            32,640) instead of 8; `None` (default): with per-channel scales only. x86 CPUs without
+            VNNI (AVX2 only, or AVX-512 without VNNI: many cloud VMs, AMD EPYC up to Zen 3) multiply
+            uint8 activations by int8 weights with an instruction that adds two products into a
+            saturating int16; full-range weights can
+            overflow it, and the scores then depend on the CPU. With 7-bit weights no sum overflows,
+            so every x86 CPU computes the same integer products. One scale per matrix has too few
+            levels left in 7 bits (HoC -12.8, ADE -11.8 points), so per-tensor stays 8-bit
+            (docs/EXPORT.md, "int8 on CPUs without VNNI").
         opset: ONNX opset. 23 is the first with the `Attention` operator, which the exporter
             emits for the encoder's `sdpa` attention and ONNX Runtime runs as one fused kernel.
         attn_implementation: attention implementation of the encoder while exporting. `"sdpa"`
@@ -56,6 +65,7 @@ class ExportOptions:
 
     quantize: str | None = None
     per_channel: bool = True
+    reduce_range: bool | None = None
     opset: int | None = 23
     attn_implementation: str = "sdpa"
     tolerance: float = PARITY_TOLERANCE
@@ -68,6 +78,8 @@ class ExportOptions:
     def __post_init__(self) -> None:
         if self.quantize not in (None, *QUANTIZATIONS):
             raise ValueError(f"--quantize must be one of {list(QUANTIZATIONS)} (or omitted), got {self.quantize!r}.")
+        if self.reduce_range is None:
+            self.reduce_range = self.per_channel
 
 
 def resolve_model_folder(model: str, revision: str | None = None) -> str:
@@ -133,11 +145,12 @@ def export_graph(spec: GraphSpec, config, path: str, options: ExportOptions) -> 
     program.save(path)
 
 
-def quantize_int8(source: str, target: str, per_channel: bool = True) -> None:
+def quantize_int8(source: str, target: str, per_channel: bool = True, reduce_range: bool = True) -> None:
     """ONNX Runtime dynamic quantization: int8 weights for MatMul/Gemm with a constant weight matrix.
 
     Activation-by-activation products (attention scores) stay float (`MatMulConstBOnly`): quantizing
-    both sides of those costs accuracy for little speed.
+    both sides of those costs accuracy for little speed. `reduce_range`: 7-bit weights, which cannot
+    saturate the int16 sums of x86 CPUs without VNNI (`ExportOptions.reduce_range`).
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -151,6 +164,7 @@ def quantize_int8(source: str, target: str, per_channel: bool = True) -> None:
             target,
             weight_type=QuantType.QInt8,
             per_channel=per_channel,
+            reduce_range=reduce_range,
             op_types_to_quantize=["MatMul", "Gemm"],
             extra_options={"MatMulConstBOnly": True},
         )
@@ -241,7 +255,7 @@ def export_model(model: str, output: str, options: ExportOptions | None = None, 
     files = {"fp32": FP32_FILE}
     if options.quantize == "int8":
         int8_path = os.path.join(output, INT8_FILE)
-        quantize_int8(fp32_path, int8_path, options.per_channel)
+        quantize_int8(fp32_path, int8_path, options.per_channel, options.reduce_range)
         report["int8"] = parity(spec, int8_path, check)
         files["int8"] = INT8_FILE
     copied = copy_support_files(folder, output, spec.kind)
@@ -259,7 +273,8 @@ def export_model(model: str, output: str, options: ExportOptions | None = None, 
         "exporter": "torch.onnx.export(dynamo=True)",
         "attn_implementation": options.attn_implementation,
         "opset": options.opset,
-        "quantization": {"method": "onnxruntime dynamic", "weights": "int8", "per_channel": options.per_channel}
+        "quantization": {"method": "onnxruntime dynamic", "weights": "int8", "per_channel": options.per_channel,
+                         "reduce_range": options.reduce_range}
         if options.quantize
         else None,
         "max_abs_diff_vs_pytorch": report,

@@ -318,6 +318,18 @@ def _fail(step: str, repo_id: str, plan: UploadPlan, error: BaseException, token
     return PushError(message, status=status)
 
 
+def check_repo_id(repo_id: str) -> None:
+    """Refuse a repo id the Hub client would refuse at the push (huggingface_hub's own rule), before
+    anything is exported or sent, and in a dry run alike."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise ValueError(f"--repo_id {repo_id!r} is not a valid Hub repo id: {error}") from None
+
+
 def push_folder(
     folder: str | os.PathLike,
     repo_id: str,
@@ -351,9 +363,11 @@ def push_folder(
 
     Raises:
         FolderError: the folder cannot be published (before anything is sent).
+        ValueError: `repo_id` is not a valid Hub repo id, or `revision` is a commit id.
         PushError: a Hub request failed; the message names the repo, the step and the HTTP status.
     """
     folder = Path(folder)
+    check_repo_id(repo_id)
     if revision is not None and re.fullmatch(r"[0-9a-f]{40}", revision):
         raise ValueError(f"revision={revision!r} is a commit id; commits go to a branch name.")
     plan = check_folder(folder, allow_custom_code=allow_custom_code)
@@ -469,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("labelwise").setLevel(logging.INFO)
     try:
         if args.dry_run:
+            check_repo_id(args.repo_id)  # as the real push does first
             # A dry run only reports: a missing card is checked to build, not written.
             plan = check_folder(args.folder, write_card=False, allow_custom_code=args.allow_custom_code)
             files = plan.files + ([CARD_FILE] if CARD_FILE not in plan.files else [])
