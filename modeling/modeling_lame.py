@@ -483,7 +483,8 @@ class LameForSequenceClassification(BertPreTrainedModel):
         When the config has descriptions but no description token ids (a plain BERT checkpoint plus
         `label_descriptions=`), the checkpoint's tokenizer is loaded to tokenize them.
         """
-        model = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        loaded = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded  # output_loading_info=True: (model, info)
         if model.config.label_descriptions is not None and model.config.label_description_token_ids is None:
             from transformers import AutoTokenizer
 
@@ -500,7 +501,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
         if model.config.freeze_encoder:
             model.bert.requires_grad_(False)  # loading weights re-creates the parameters
             model.bert.eval()
-        return model
+        return loaded
 
     def set_label_descriptions(self, descriptions: list[str] | dict[str, str], tokenizer) -> None:
         """Replace the label descriptions and tokenize them with `tokenizer` (the encoder's).
