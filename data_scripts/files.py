@@ -121,6 +121,7 @@ def read_csv(
     path: str | os.PathLike,
     encoding: str = "utf-8",
     record_start: str | re.Pattern | None = None,
+    delimiter: str = ",",
 ) -> Iterator[tuple[int, list[str]]]:
     """``(first line of the record, fields)`` for each CSV record, header included.
 
@@ -128,6 +129,7 @@ def read_csv(
         record_start: a pattern matching the beginning of a record of this file (e.g.
             ``r"\\d+,"``); a quoted field spanning several lines that contains such a line is
             taken as an unbalanced quote that merged records, and raises.
+        delimiter: the field separator (``"\\t"`` for TSV files).
 
     Raises:
         CorpusFormatError: unbalanced quote, file ending inside a quoted field, or merged records,
@@ -137,7 +139,9 @@ def read_csv(
     csv.field_size_limit(sys.maxsize)  # clinical notes are long fields
     pattern = re.compile(record_start) if isinstance(record_start, str) else record_start
     lines = (line for _, line in iter_lines(path, encoding))
-    reader = csv.reader(lines, strict=True)
+    # TSV files (LibMultiLabel's `labels<TAB>text`, spreadsheet exports) do not quote: a '"' in a text is text.
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    reader = csv.reader(lines, strict=True, delimiter=delimiter, quoting=quoting)
     previous = 0
     while True:
         try:

@@ -65,6 +65,9 @@ class PreparedTask:
     scores_at: Callable | None = None
     # Where the per-label output biases started (`--label_bias_init` resolved by `prepare_task`).
     label_bias_init: str = "zero"
+    # Each split's document ids, in the order of its encoded rows (set by `prepare_task`; the
+    # predictions file names its rows by them).
+    document_ids: dict[str, list[str]] = field(default_factory=dict)
 
     def save(self, folder: str) -> None:
         """Save a Hub-ready folder: weights, config (+ auto_map), remote code, tokenizer, pipeline."""
@@ -141,12 +144,14 @@ class ModelKind:
         if self.needs_descriptions and not space.descriptions:
             raise TaskMismatchError(
                 f"--model {self.name} needs one description per label, but corpus {args.corpus!r} provides none. "
-                "Add descriptions to the corpus builder, or train --model vanilla."
+                "Give them in a file (your own data: --label_descriptions FILE; a built-in corpus: its builder), "
+                "or train --model vanilla."
             )
         if self.needs_hierarchy and space.hierarchy is None:
             raise TaskMismatchError(
                 f"--model {self.name} needs a label hierarchy, but corpus {args.corpus!r} has none. "
-                "Use a hierarchical corpus (eurlex57k, mimic3, demo_hierarchical) or a flat model."
+                "Use a hierarchical corpus (eurlex57k, mimic3, demo_hierarchical; your own data: --label_hierarchy "
+                "FILE) or a flat model."
             )
 
     def load_model_class(self) -> type:
