@@ -13,7 +13,7 @@ import torch
 from transformers import Pipeline
 
 from .decision_thresholds import config_thresholds, thresholds_for_labels
-from .modeling_lame import check_label_names
+from .labels_lame import check_label_names
 from .pipeline_parameters import check_integer, check_max_length, check_text, check_threshold
 from .segments import input_length_limit, require_tokenizer
 

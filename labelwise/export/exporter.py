@@ -233,11 +233,11 @@ def parity(spec: GraphSpec, path: str, inputs: dict[str, torch.Tensor]) -> dict[
 SUPPORT_GLOBS = ("config.json", "*.py", "training_summary.json", "README.md")
 REMOTE_CODE = {
     "lame": [
-        "configuration_lame.py", "decision_thresholds.py", "modeling_lame.py", "pipeline_lame.py", "pipeline_parameters.py",
-        "segments.py",
+        "configuration_lame.py", "decision_thresholds.py", "encoders.py", "head_lame.py", "labels_lame.py", "large_labels_lame.py",
+        "modeling_lame.py", "pipeline_lame.py", "pipeline_parameters.py", "segments.py",
     ],
     "layerwise": [
-        "configuration_layerwise.py", "decision_thresholds.py", "guidance_layerwise.py", "modeling_layerwise.py",
+        "configuration_layerwise.py", "decision_thresholds.py", "encoders.py", "guidance_layerwise.py", "modeling_layerwise.py",
         "pipeline_layerwise.py", "pipeline_parameters.py", "segments.py",
     ],
 }
