@@ -66,10 +66,13 @@ def tiny_bert_checkpoint(folder: str | os.PathLike, seed: int = 0, **overrides) 
     return str(folder)
 
 
-def run_python_without_labelwise(code: str, cwd: str | os.PathLike, timeout: int = 300) -> subprocess.CompletedProcess:
+def run_python_without_labelwise(
+    code: str, cwd: str | os.PathLike, timeout: int = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run `code` in a fresh interpreter in which `import labelwise` fails.
 
     This is how a Hub user without the package meets a checkpoint: only remote code can load it.
+    `env` adds or overrides environment variables (e.g. a fake Hub's HF_ENDPOINT and HF_HUB_OFFLINE=0).
     """
     guard = (
         "import sys, importlib.abc\n"
@@ -80,7 +83,7 @@ def run_python_without_labelwise(code: str, cwd: str | os.PathLike, timeout: int
         "        return None\n"
         "sys.meta_path.insert(0, _Block())\n"
     )
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(env or {})}
     return subprocess.run(
         [sys.executable, "-c", guard + code],
         cwd=str(cwd),

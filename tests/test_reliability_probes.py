@@ -850,3 +850,308 @@ def test_probe_30_7e_viewer_unknown_label_leaves_no_file(models, tmp_path, capsy
                                       "--label", "nosuch", "--trust_remote_code"], capsys)
     assert code == cli_errors.EXIT_USER_ERROR and "nosuch" in err
     assert not output.exists()
+
+# --- issue 30, ONNX serving and parameters ---
+# 30.1 code from another repository on the ONNX serving path, 30.2 the folder's own code only on
+# request, 30.3 `python -m labelwise.export` errors, 30.5 call parameters of the pipelines and the handler.
+import textwrap  # noqa: E402
+
+from fake_hub import FakeHub  # noqa: E402
+from helpers import run_python_without_labelwise  # noqa: E402
+
+from labelwise.export import export_model, onnx_pipeline  # noqa: E402
+from labelwise.export.__main__ import main as export_main  # noqa: E402
+from labelwise.publishing.push import handler_files  # noqa: E402
+from labelwise.remote_code import RemoteCodeError as SharedRemoteCodeError  # noqa: E402
+
+FOREIGN_PIPELINE = "attacker/repo--pipeline_evil.EvilPipeline"
+LAME_TASK = "label-attention-classification"
+SURROGATE_TEXT = "severe rash \ud800 after the drug"
+
+
+@pytest.fixture(scope="module")
+def onnx_lame(models, tmp_path_factory):
+    """The probes' LAME model exported to ONNX (fp32 only)."""
+    folder = tmp_path_factory.mktemp("probe_onnx") / "lame-onnx"
+    export_model(models["lame"], str(folder))
+    return folder
+
+
+def with_foreign_onnx(onnx_folder: Path, target: Path, where: str) -> Path:
+    """A copy of the export whose `where` entry names code in another repository."""
+    folder = copy_model(str(onnx_folder), target)
+    if where == "custom_pipelines":
+        edit_config(folder, custom_pipelines={LAME_TASK: {"impl": FOREIGN_PIPELINE, "pt": ["AutoModelForSequenceClassification"]}})
+    elif where == "auto_map":
+        config = json.loads((folder / "config.json").read_text())
+        edit_config(folder, auto_map={**config["auto_map"], "AutoModelForSequenceClassification": "attacker/repo--modeling_evil.Evil"})
+    else:
+        edit_config(folder, "tokenizer_config.json", auto_map={"AutoTokenizer": [None, "attacker/repo--tokenization_evil.Fast"]})
+    return folder
+
+
+def booby_trap(folder: Path, marker: Path) -> None:
+    """Make every Python file of `folder` write `marker` when it is imported."""
+    for path in folder.glob("*.py"):
+        with open(path, "a") as handle:
+            handle.write(f"\nopen({str(marker)!r}, 'w').write('ran')\n")
+
+
+@pytest.mark.parametrize("where", ["custom_pipelines", "auto_map", "tokenizer_config"])
+@pytest.mark.parametrize("trust", [False, True])
+def test_probe_30_1_onnx_pipeline_refuses_code_from_another_repository_even_when_trusted(onnx_lame, tmp_path, where, trust):
+    folder = with_foreign_onnx(onnx_lame, tmp_path / "onnx", where)
+    with pytest.raises(SharedRemoteCodeError, match=r"another repository.*attacker/repo--.*even with --trust_remote_code"):
+        onnx_pipeline(str(folder), trust_remote_code=trust)
+
+
+def test_probe_30_1b_handler_reads_the_onnx_configs_at_start_whatever_the_backend(models, onnx_lame, tmp_path, monkeypatch):
+    repo = copy_model(models["lame"], tmp_path / "repo")
+    with_foreign_onnx(onnx_lame, repo / "onnx", "custom_pipelines")
+    for backend in ("onnx", "torch"):
+        monkeypatch.setenv("LABELWISE_BACKEND", backend)
+        with pytest.raises(ValueError, match=r'onnx/config.json: custom_pipelines\["label-attention-classification"\]\["impl"\] = .*attacker/repo'):
+            EndpointHandler(str(repo))
+
+
+def test_probe_30_1c_push_and_export_refuse_an_onnx_folder_or_model_with_foreign_code(models, onnx_lame, tmp_path, capsys):
+    from labelwise.publishing import push
+
+    repo = copy_model(models["lame"], tmp_path / "repo")
+    (repo / "README.md").write_text("# card\n")
+    with_foreign_onnx(onnx_lame, repo / "onnx", "custom_pipelines")
+    with pytest.raises(FolderError, match=r"onnx/config.json: custom_pipelines.*attacker/repo"):
+        check_folder(repo, write_card=False)
+    code, err = run_cli(push.main, [str(repo), "--repo_id", "user/lame", "--include_onnx"], capsys)
+    assert code != 0 and "onnx/config.json" in err and "attacker/repo" in err
+    # A model whose own config names foreign code is not exported (so never reaches onnx/ either).
+    source = copy_model(models["lame"], tmp_path / "source")
+    edit_config(source, custom_pipelines={LAME_TASK: {"impl": FOREIGN_PIPELINE, "pt": []}})
+    with pytest.raises(SharedRemoteCodeError, match="another repository"):
+        export_model(str(source), str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_probe_30_1d_foreign_code_onnx_repo_from_the_fake_hub_is_refused_without_labelwise(models, onnx_lame, tmp_path, monkeypatch):
+    """An attacker publishes a repo whose onnx/config.json points at a pipeline in their other repo. An endpoint
+    (the repo's own handler.py, LABELWISE_BACKEND=onnx) and onnx_serving with the opt-in both refuse it, and the
+    attacker's code never runs; the control at the end shows transformers itself would have run it."""
+    from huggingface_hub import HfApi, constants
+
+    token = "hf_FakeSecretToken0123456789abcdef"
+    attacker = tmp_path / "attacker"
+    attacker.mkdir()
+    (attacker / "pipeline_evil.py").write_text(
+        "import os\nopen(os.environ['EVIL_MARKER'], 'w').write('ran')\n\nclass EvilPipeline:\n    pass\n"
+    )
+    repo = copy_model(models["lame"], tmp_path / "repo")
+    for name, data in handler_files().items():
+        (repo / name).write_bytes(data)
+    with_foreign_onnx(onnx_lame, repo / "onnx", "custom_pipelines")
+    onnx_files = sorted(path.name for path in (repo / "onnx").iterdir() if path.is_file())
+    marker = tmp_path / "evil_ran"
+    with FakeHub(tmp_path / "hub", token=token) as hub:
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+        api = HfApi(endpoint=hub.endpoint, token=token)
+        for repo_id, folder in (("attacker/repo", attacker), ("attacker/lame", repo)):
+            api.create_repo(repo_id)
+            api.upload_folder(repo_id=repo_id, folder_path=str(folder))
+        code = textwrap.dedent(
+            f"""
+            import json, os, sys
+            from huggingface_hub import hf_hub_download, snapshot_download
+            repo = snapshot_download("attacker/lame")
+            for name in {onnx_files!r}:  # (the fake Hub's tree listing is not recursive)
+                hf_hub_download("attacker/lame", "onnx/" + name)
+            onnx_folder = os.path.join(repo, "onnx")
+            result = {{}}
+            sys.path.insert(0, repo)
+            os.environ["LABELWISE_BACKEND"] = "onnx"
+            from handler import EndpointHandler
+            try:
+                EndpointHandler(repo)
+                result["handler"] = "served"
+            except ValueError as error:
+                result["handler"] = str(error)
+            sys.path.insert(0, onnx_folder)
+            from onnx_serving import onnx_pipeline
+            try:
+                onnx_pipeline(onnx_folder, trust_remote_code=True)
+                result["onnx_serving"] = "served"
+            except ValueError as error:
+                result["onnx_serving"] = str(error)
+            result["ran"] = os.path.exists(os.environ["EVIL_MARKER"])
+            from transformers.dynamic_module_utils import get_class_from_dynamic_module
+            get_class_from_dynamic_module({FOREIGN_PIPELINE!r}, onnx_folder)
+            result["ran_in_control"] = os.path.exists(os.environ["EVIL_MARKER"])
+            print("RESULT " + json.dumps(result))
+            """
+        )
+        env = dict(HF_ENDPOINT=hub.endpoint, HF_HUB_OFFLINE="0", TRANSFORMERS_OFFLINE="0", HF_HUB_DISABLE_XET="1",
+                   HF_HOME=str(tmp_path / "hf_home"), EVIL_MARKER=str(marker), OMP_NUM_THREADS="1")
+        completed = run_python_without_labelwise(code, cwd=tmp_path, env=env)
+    assert "RESULT " in completed.stdout, completed.stderr[-3000:]
+    result = json.loads(completed.stdout.rsplit("RESULT ", 1)[1].splitlines()[0])
+    assert "Refusing to serve" in result["handler"] and "onnx/config.json" in result["handler"]
+    assert "another repository" in result["onnx_serving"] and "attacker/repo--pipeline_evil" in result["onnx_serving"]
+    assert result["ran"] is False
+    assert result["ran_in_control"] is True  # the entry is a live attack, not a typo transformers would ignore
+
+
+def test_probe_30_2_onnx_pipeline_runs_the_folders_own_code_only_on_request(onnx_lame, tmp_path, capfd):
+    folder = copy_model(str(onnx_lame), tmp_path / "trapped")
+    marker = tmp_path / "folder_code_ran"
+    booby_trap(folder, marker)
+    served = onnx_pipeline(str(folder))  # labelwise's installed classes
+    result = served(TEXTS[0])
+    assert not marker.exists()
+    reference = onnx_pipeline(str(onnx_lame), trust_remote_code=True)(TEXTS[0])  # the clean folder's own code
+    assert result == reference
+    assert "[y/N]" not in "".join(capfd.readouterr())
+    onnx_pipeline(str(folder), trust_remote_code=True)
+    assert marker.exists()  # with the opt-in, the folder's code is what runs
+
+
+@pytest.mark.slow
+def test_probe_30_2b_onnx_serving_without_labelwise_names_the_flag(onnx_lame, tmp_path):
+    code = textwrap.dedent(
+        f"""
+        import json, sys
+        sys.path.insert(0, {str(onnx_lame)!r})
+        from onnx_serving import onnx_pipeline
+        result = {{}}
+        try:
+            onnx_pipeline({str(onnx_lame)!r})
+            result["plain"] = "served"
+        except ValueError as error:
+            result["plain"] = str(error)
+        served = onnx_pipeline({str(onnx_lame)!r}, trust_remote_code=True)
+        result["trusted"] = [item["label"] for item in served({TEXTS[0]!r})["labels"]]
+        print("RESULT " + json.dumps(result))
+        """
+    )
+    completed = run_python_without_labelwise(code, cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
+    assert "RESULT " in completed.stdout, completed.stderr[-3000:]
+    result = json.loads(completed.stdout.rsplit("RESULT ", 1)[1].splitlines()[0])
+    assert "trust_remote_code=True" in result["plain"] and "custom_pipelines" in result["plain"]
+    assert result["trusted"] == [item["label"] for item in onnx_pipeline(str(onnx_lame))(TEXTS[0])["labels"]]
+    assert "[y/N]" not in completed.stdout + completed.stderr
+
+
+def _no_weights(folder: Path) -> None:
+    (folder / "model.safetensors").unlink()
+
+
+def _no_tokenizer(folder: Path) -> None:
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        (folder / name).unlink(missing_ok=True)
+
+
+def _bad_config(folder: Path) -> None:
+    (folder / "config.json").write_text("{\n  \"model_type\": \"lame\",,\n}")
+
+
+def _no_config(folder: Path) -> None:
+    (folder / "config.json").unlink()
+
+
+def _foreign(folder: Path) -> None:
+    edit_config(folder, custom_pipelines={LAME_TASK: {"impl": FOREIGN_PIPELINE, "pt": []}})
+
+
+@pytest.mark.parametrize(
+    "damage, expected",
+    [
+        (_no_weights, "has no model weights"),
+        (_no_tokenizer, "has no tokenizer"),
+        (_bad_config, r"config.json: line 2, column 24: invalid JSON"),
+        (_no_config, r"config.json is missing"),
+        (_foreign, "another repository"),
+    ],
+)
+def test_probe_30_3_export_cli_names_what_is_wrong_with_the_folder(models, tmp_path, capsys, damage, expected):
+    import re
+
+    folder = copy_model(models["lame"], tmp_path / "lame")
+    damage(folder)
+    code, err = run_cli(export_main, ["--model", str(folder), "--output", str(tmp_path / "out")], capsys)
+    assert code == cli_errors.EXIT_USER_ERROR and re.search(expected, err), err
+    assert len(err.strip().splitlines()) == 2 and "sentencepiece" not in err.lower()  # the message + "--debug" hint
+    assert not (tmp_path / "out").exists()
+
+
+def test_probe_30_3b_export_cli_missing_folder_output_file_and_untrained_head(models, tmp_path, capsys):
+    code, err = run_cli(export_main, ["--model", str(tmp_path / "missing"), "--output", str(tmp_path / "out")], capsys)
+    assert code == cli_errors.EXIT_USER_ERROR and "no such folder" in err
+    (tmp_path / "taken").write_text("a file")
+    code, err = run_cli(export_main, ["--model", models["lame"], "--output", str(tmp_path / "taken")], capsys)
+    assert code == cli_errors.EXIT_USER_ERROR and "--output" in err and "is a file" in err
+    # A plain encoder (BertModel, no classifier) would be exported with a random head: refused, naming the tensors.
+    bert = tiny_bert_checkpoint(tmp_path / "bert")
+    code, err = run_cli(export_main, ["--model", bert, "--output", str(tmp_path / "out")], capsys)
+    assert code == cli_errors.EXIT_USER_ERROR and "classifier.weight" in err and "random" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_probe_30_3c_export_command_in_a_shell_exits_2_without_a_traceback(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "labelwise.export", "--model", str(tmp_path / "missing"), "--output", str(tmp_path / "o")],
+        capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"), cwd=tmp_path,
+    )
+    assert completed.returncode == cli_errors.EXIT_USER_ERROR
+    assert "Traceback" not in completed.stderr and "no such folder" in completed.stderr
+
+
+BAD_PARAMETERS = [
+    ({"threshold": "high"}, r"threshold must be a probability in \[0, 1\], got 'high'"),
+    ({"threshold": float("nan")}, r"threshold must be a probability in \[0, 1\], got nan"),
+    ({"threshold": 1.5}, r"threshold must be a probability in \[0, 1\], got 1.5"),
+    ({"max_length": 100000}, r"max_length must be an integer in \[3, 128\].*got 100000"),
+]
+LAME_ONLY = [({"top_k_evidence": -1}, r"top_k_evidence must be an integer >= 0, got -1")]
+
+
+@pytest.mark.parametrize("parameters, expected", BAD_PARAMETERS + LAME_ONLY)
+def test_probe_30_5_lame_pipelines_and_handler_name_the_bad_parameter(models, onnx_lame, parameters, expected):
+    torch_pipe = pipeline(LAME_TASK, model=models["lame"], trust_remote_code=True)
+    for served in (torch_pipe, onnx_pipeline(str(onnx_lame))):
+        with pytest.raises(ValueError, match=expected):
+            served(TEXTS[0], **parameters)
+    with pytest.raises(ValueError, match=expected):
+        EndpointHandler(models["lame"])({"inputs": TEXTS[0], "parameters": parameters})
+
+
+@pytest.mark.parametrize("parameters, expected", BAD_PARAMETERS)
+def test_probe_30_5b_layerwise_pipeline_names_the_bad_parameter(models, parameters, expected):
+    served = pipeline("hierarchical-classification", model=models["layerwise"], trust_remote_code=True)
+    with pytest.raises(ValueError, match=expected):
+        served(TEXTS[0], **parameters)
+
+
+def test_probe_30_5c_lone_surrogate_is_named_by_every_pipeline_and_the_handler(models):
+    where = r"has a lone surrogate '\\ud800' at character 12"
+    with pytest.raises(ValueError, match=where):
+        pipeline(LAME_TASK, model=models["lame"], trust_remote_code=True)(SURROGATE_TEXT)
+    with pytest.raises(ValueError, match=where):
+        pipeline("hierarchical-classification", model=models["layerwise"], trust_remote_code=True)(SURROGATE_TEXT)
+    for kind in ("lame", "classifier", "ner"):
+        with pytest.raises(ValueError, match=r'"inputs"\[1\] ' + where):
+            EndpointHandler(models[kind])({"inputs": [TEXTS[0], SURROGATE_TEXT]})
+
+
+@pytest.mark.parametrize(
+    "parameters, expected",
+    [
+        ({"max_length": 100000}, r"max_length must be an integer in \[3, 128\]"),
+        ({"top_k": -1}, r"top_k must be an integer >= 1 \(or null: every label\), got -1"),
+        ({"batch_size": 0}, r"batch_size must be an integer >= 1, got 0"),
+    ],
+)
+def test_probe_30_5d_handler_checks_the_standard_pipelines_parameters(models, parameters, expected):
+    with pytest.raises(ValueError, match=expected):
+        EndpointHandler(models["classifier"])({"inputs": TEXTS[0], "parameters": parameters})
+    # In range, the same parameters are served.
+    assert EndpointHandler(models["classifier"])({"inputs": TEXTS[0], "parameters": {"max_length": 64, "top_k": 1}})

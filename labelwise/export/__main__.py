@@ -6,10 +6,13 @@ import argparse
 import json
 from collections.abc import Sequence
 
+from labelwise.cli_errors import cli_main, note_output_path
 from labelwise.export.exporter import QUANTIZATIONS, ExportOptions, export_model
 
 
+@cli_main("python -m labelwise.export")
 def main(argv: Sequence[str] | None = None) -> dict:
+    """Errors in the model folder or the options print as one line and exit 2 (`labelwise.cli_errors`)."""
     parser = argparse.ArgumentParser(
         prog="python -m labelwise.export",
         description="Export a labelwise model (LAME, frozen LAME, layer-wise, token or sequence classification) to ONNX.",
@@ -32,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         quantize=args.quantize, per_channel=args.per_channel, reduce_range=args.reduce_range, opset=args.opset,
         attn_implementation=args.attn_implementation, tolerance=args.tolerance,
     )
+    note_output_path(args.output)
     manifest = export_model(args.model, args.output, options, revision=args.revision)
     print(f"labelwise: exported {manifest['kind']} to {args.output} ({', '.join(manifest['files'].values())}) in {manifest['seconds']} s")
     print("max |ONNX Runtime - PyTorch|: " + json.dumps(manifest["max_abs_diff_vs_pytorch"]))

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
+from labelwise import remote_code
 from labelwise.export import serving
 from labelwise.export.graphs import INPUT_NAMES, GraphSpec, build_graph
 
@@ -82,10 +83,23 @@ class ExportOptions:
             self.reduce_range = self.per_channel
 
 
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt")
+
+
+class ExportError(ValueError):
+    """The model folder or the output cannot be exported to/from: the message names the file at fault."""
+
+
 def resolve_model_folder(model: str, revision: str | None = None) -> str:
     """A local folder as is; otherwise a Hub id, downloaded (weights, config, tokenizer, remote code)."""
     if os.path.isdir(model):
         return model
+    if os.path.exists(model):
+        raise ExportError(f"--model {model!r} is a file; give the model's folder (config.json, weights, tokenizer).")
+    if model.startswith(("/", ".", "~")) or model.count("/") > 1 or os.sep in model.replace("/", ""):
+        # Hub ids are "name" or "namespace/name": this was meant as a folder, and asking the Hub only delays the error.
+        raise FileNotFoundError(f"--model {model!r}: no such folder (nor a Hub repo id of the form 'namespace/name').")
     from huggingface_hub import snapshot_download
 
     try:
@@ -96,18 +110,62 @@ def resolve_model_folder(model: str, revision: str | None = None) -> str:
         ) from err
 
 
+def check_model_folder(folder: str) -> dict:
+    """What a folder needs before anything is loaded: a readable `config.json` (returned as a dict),
+    weights, a tokenizer, and no remote code from outside it. Raises `ExportError` (`RemoteCodeError`
+    for the code) naming the file or field at fault. Whether the weights hold a trained head is
+    checked when they are loaded (`load_model`)."""
+    path = os.path.join(folder, "config.json")
+    if not os.path.isfile(path):
+        raise ExportError(f"{path} is missing: is {folder} a model folder written by save_pretrained / train.py?")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except json.JSONDecodeError as error:
+        raise ExportError(f"{path}: line {error.lineno}, column {error.colno}: invalid JSON ({error.msg}).") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ExportError(f"{path} cannot be read ({error}).") from None
+    if not isinstance(config, dict) or "model_type" not in config:
+        raise ExportError(f"{path}: not a transformers model config (a JSON object with a model_type field).")
+    if not any(os.path.isfile(os.path.join(folder, name)) for name in WEIGHT_FILES):
+        raise ExportError(f"{folder} has no model weights ({', '.join(WEIGHT_FILES)}).")
+    if not any(os.path.isfile(os.path.join(folder, name)) for name in TOKENIZER_FILES):
+        raise ExportError(
+            f"{folder} has no tokenizer ({', '.join(TOKENIZER_FILES)}); the export folder needs one to serve the "
+            "model. Save it beside the model with tokenizer.save_pretrained(folder)."
+        )
+    # Exporting runs only labelwise's installed classes and transformers' own: nothing from the folder.
+    remote_code.check_trust(folder, config, trust_remote_code=False, folder=folder)
+    return config
+
+
 def load_model(folder: str, attn_implementation: str = "sdpa"):
-    """Load the model in `folder` with the Auto class its `config.json` architecture needs, in eval mode."""
+    """Load the model in `folder` with the Auto class its `config.json` architecture needs, in eval mode.
+
+    labelwise's and transformers' installed classes only (`trust_remote_code=False`). Raises `ExportError`
+    when a weight of the model is not in the folder (e.g. a plain encoder with no trained head), since
+    the export would hold a randomly initialised one.
+    """
     import labelwise.modeling  # noqa: F401  (registers the labelwise architectures with the Auto classes)
 
-    config = AutoConfig.from_pretrained(folder, trust_remote_code=True)
+    config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
     architectures = getattr(config, "architectures", None) or []
     auto = (
         AutoModelForTokenClassification
         if any(name.endswith("ForTokenClassification") for name in architectures)
         else AutoModelForSequenceClassification
     )
-    model = auto.from_pretrained(folder, trust_remote_code=True, attn_implementation=attn_implementation)
+    model, info = auto.from_pretrained(
+        folder, trust_remote_code=False, attn_implementation=attn_implementation, output_loading_info=True
+    )
+    missing = sorted(info.get("missing_keys") or [])
+    if missing:
+        shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+        raise ExportError(
+            f"{folder}: the weights lack {len(missing)} tensor(s) of {type(model).__name__} ({shown}); they would be "
+            "exported with random values. Is the head trained? Export a folder saved after training (train.py's "
+            "output) whose weights hold the classifier."
+        )
     return model.eval()
 
 
@@ -190,11 +248,11 @@ SUPPORT_GLOBS = ("config.json", "*.py", "training_summary.json", "README.md")
 REMOTE_CODE = {
     "lame": [
         "configuration_lame.py", "decision_thresholds.py", "encoders.py", "head_lame.py", "labels_lame.py", "large_labels_lame.py",
-        "modeling_lame.py", "pipeline_lame.py", "segments.py",
+        "modeling_lame.py", "pipeline_lame.py", "pipeline_parameters.py", "segments.py",
     ],
     "layerwise": [
         "configuration_layerwise.py", "decision_thresholds.py", "encoders.py", "guidance_layerwise.py", "modeling_layerwise.py",
-        "pipeline_layerwise.py", "segments.py",
+        "pipeline_layerwise.py", "pipeline_parameters.py", "segments.py",
     ],
 }
 
@@ -205,11 +263,14 @@ def copy_support_files(source: str, output: str, kind: str) -> list[str]:
     copied = []
     for pattern in SUPPORT_GLOBS:
         for path in sorted(Path(source).glob(pattern)):
-            if path.name in ("handler.py", SERVING_FILE):
+            if path.name in ("handler.py", SERVING_FILE, remote_code.COPY_NAME):
                 continue
             target = Path(output) / ("MODEL_README.md" if path.name == "README.md" else path.name)
             shutil.copyfile(path, target)
             copied.append(target.name)
+    # onnx_serving.py's copy of the remote-code rules, for folders served where labelwise is not installed.
+    shutil.copyfile(remote_code.__file__, Path(output) / remote_code.COPY_NAME)
+    copied.append(remote_code.COPY_NAME)
     # The kind's remote code and pipeline must be there for serving, also when the model was saved without them.
     import labelwise.modeling as package
 
@@ -226,11 +287,17 @@ def export_model(model: str, output: str, options: ExportOptions | None = None, 
     """Export `model` (folder or Hub id) to `output`; returns the manifest written as `onnx_export.json`.
 
     Raises:
+        ExportError: the folder is not an exportable classifier (`check_model_folder`, `load_model`), or
+            `output` is a file.
+        RemoteCodeError: a config names code from outside the folder (`labelwise.remote_code`).
         ValueError: an fp32 output differs from PyTorch by more than `options.tolerance`.
     """
     options = options or ExportOptions()
     started = time.time()
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise ExportError(f"--output {output!r} is a file; give a folder (it is created if missing).")
     folder = resolve_model_folder(model, revision)
+    check_model_folder(folder)
     loaded = load_model(folder, options.attn_implementation)
     if getattr(loaded.config, "max_document_length", None) is not None:
         # The graphs take one encoder window per row; splitting documents into segments is not in them.

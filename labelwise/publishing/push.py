@@ -28,8 +28,10 @@ from huggingface_hub.errors import HfHubHTTPError
 
 from labelwise.cli_errors import cli_main
 from labelwise.kinds import KINDS
-from labelwise.publishing.handler import code_references, foreign_code_references
+from labelwise.publishing.handler import ONNX_FOLDER
+from labelwise.publishing.handler import SUPPORT_FILES as HANDLER_SUPPORT_FILES
 from labelwise.publishing.model_card import CARD_FILE, SUMMARY_FILE, card_for_repo, load_training_summary, write_model_card
+from labelwise.remote_code import code_references, foreign_code_references
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +113,8 @@ def _referenced_modules(folder: Path, config: dict) -> dict[str, str]:
     ("org/repo--module.Class") in config.json or the tokenizer's config: the published repo would
     make its users run code its owner does not control.
     """
-    foreign = foreign_code_references(folder)
+    # An onnx/ folder already in the model folder is published too, and the endpoint handler serves it.
+    foreign = foreign_code_references(folder) + foreign_code_references(folder / ONNX_FOLDER)
     if foreign:
         raise FolderError(
             "Refusing to publish remote code from another repository: "
@@ -248,6 +251,17 @@ def check_folder(folder: str | os.PathLike, *, write_card: bool = True, allow_cu
         else:
             load_training_summary(folder)  # at least check it would build
     return plan
+
+
+def handler_files() -> dict[str, bytes]:
+    """`handler.py` and the standard-library files it loads from beside itself on an endpoint
+    (`labelwise.publishing.handler.SUPPORT_FILES`), by their names in the repo."""
+    import importlib
+
+    files = {HANDLER_FILE: HANDLER_TEMPLATE.read_bytes()}
+    for name, module in HANDLER_SUPPORT_FILES.items():
+        files[name] = Path(importlib.import_module(module).__file__).read_bytes()
+    return files
 
 
 def handler_requirements() -> str:
@@ -406,7 +420,11 @@ def push_folder(
         else:
             operations.append(CommitOperationAdd(path_in_repo=relative, path_or_fileobj=str(path)))
     if include_handler and HANDLER_FILE not in plan.files:
-        operations.append(CommitOperationAdd(path_in_repo=HANDLER_FILE, path_or_fileobj=HANDLER_TEMPLATE.read_bytes()))
+        operations += [
+            CommitOperationAdd(path_in_repo=name, path_or_fileobj=data)
+            for name, data in handler_files().items()
+            if name not in plan.files  # e.g. pipeline_parameters.py, already there as the model's remote code
+        ]
         if HANDLER_REQUIREMENTS_FILE not in plan.files:
             operations.append(
                 CommitOperationAdd(
