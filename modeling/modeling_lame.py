@@ -780,7 +780,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
         """
         if self.first_stage is None:
             raise ValueError("This LAME model has no first stage (config.first_stage='none'), so no shortlist.")
-        k = k or self.config.shortlist_size
+        k = k or self.config.effective_shortlist_size
         if not k:
             raise ValueError("shortlist_labels needs k (or config.shortlist_size > 0).")
         _, tokens, token_mask, _ = self.encode_documents(input_ids, attention_mask)
@@ -871,16 +871,22 @@ class LameForSequenceClassification(BertPreTrainedModel):
                 label_embeddings = self._encode_descriptions(ids)
             else:
                 label_embeddings = cached[label_ids]
-            partial, _ = self._run_head(
-                label_embeddings, label_ids, keys_values, attention_mask, need_weights=False, document_vectors=document_vectors
-            )
-            logits = self._complete_logits(partial, label_ids.expand(partial.shape[0], -1), first_stage_logits)
-            loss = self.compute_loss(partial, labels, label_ids=label_ids, label_weights=column_weights)
+            if self.config.uses_all_label_loss:
+                logits = self._score_every_label(cached, label_ids, label_embeddings, keys_values, attention_mask,
+                                                 document_vectors)
+                loss = self.compute_loss(logits, labels)
+            else:
+                partial, _ = self._run_head(
+                    label_embeddings, label_ids, keys_values, attention_mask, need_weights=False,
+                    document_vectors=document_vectors,
+                )
+                logits = self._complete_logits(partial, label_ids.expand(partial.shape[0], -1), first_stage_logits)
+                loss = self.compute_loss(partial, labels, label_ids=label_ids, label_weights=column_weights)
         else:
             label_embeddings = self.encode_label_descriptions() if description_embeddings is None else description_embeddings
             if self.first_stage is not None:
                 first_stage_logits = self.first_stage(document_vectors, label_embeddings)
-            k = self.config.shortlist_size
+            k = self.config.effective_shortlist_size
             if not self.training and first_stage_logits is not None and 0 < k < num_labels:
                 label_ids = first_stage_logits.topk(k, dim=-1).indices  # (batch, k)
                 partial, weights = self._run_head(
@@ -1004,6 +1010,27 @@ class LameForSequenceClassification(BertPreTrainedModel):
             logits.append(self.classifier(states, ids, label_embeddings[..., start : start + chunk, :], document_vectors))
         logits = torch.cat(logits, dim=-1)
         return logits, [torch.cat(parts, dim=2) for parts in weights] if need_weights else None
+
+    def _score_every_label(
+        self,
+        cached: torch.Tensor,
+        label_ids: torch.Tensor,
+        sampled_embeddings: torch.Tensor,
+        keys_values: list[tuple[torch.Tensor, torch.Tensor]],
+        token_mask: torch.Tensor,
+        document_vectors: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """`config.all_label_loss` under sampled training: the head scores every label, `(batch, num_labels)`.
+
+        The sampled labels' embeddings (encoded with gradient in joint mode) replace their rows of the
+        training cache; every other label's query is its cached embedding, without gradient into its
+        description. So each step trains every label's output row and bias, and the head and encoder
+        see every label's loss, as in joint training; only the description gradients stay sampled.
+        With a fresh cache and no dropout the loss equals the joint path's.
+        """
+        embeddings = cached.to(sampled_embeddings.dtype).index_copy(0, label_ids, sampled_embeddings)
+        logits, _ = self._run_head(embeddings, None, keys_values, token_mask, False, document_vectors)
+        return logits
 
     def _complete_logits(
         self,
