@@ -21,7 +21,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import ModelOutput
 
 from .configuration_lame import LameConfig
-from .segments import DocumentSegments, masked_mean, split_for_encoder
+from .segments import DocumentSegments, copy_sibling_code, masked_mean, split_for_encoder
 
 
 def length_chunks(lengths: list[int], max_rows: int | None = None) -> list[list[int]]:
@@ -508,11 +508,11 @@ class LameForSequenceClassification(BertPreTrainedModel):
         """`PreTrainedModel.save_pretrained`; the folder also gets `pipeline_lame.py`, which the config's
         `custom_pipelines` entry names, so that it loads with `pipeline(model=folder, trust_remote_code=True)`
         once `tokenizer.save_pretrained(folder)` has added the tokenizer."""
-        # transformers copies a model file's single-dot imports with its remote code: this import is
-        # what puts the pipeline file in the folder (imported here, as the pipeline module imports this one).
-        from .pipeline_lame import LameClassificationPipeline  # noqa: F401
-
-        return super().save_pretrained(save_directory, *args, **kwargs)
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):
+            # Copied by path: importing the pipeline module here would make an import circle.
+            copy_sibling_code(str(save_directory), "pipeline_lame.py")
+        return result
 
     def set_label_descriptions(self, descriptions: list[str] | dict[str, str], tokenizer) -> None:
         """Replace the label descriptions and tokenize them with `tokenizer` (the encoder's).
