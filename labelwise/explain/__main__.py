@@ -49,7 +49,13 @@ def load_records(args: argparse.Namespace) -> list[dict]:
             from labelwise.data_scripts import load_corpus
 
             corpus = load_corpus("hoc", data_dir=args.data_dir, labels=args.labels)
-            records = [by_id[pmid] for pmid in corpus[args.split]["id"] if pmid in by_id]
+            split = corpus[args.split]
+            records = [by_id[pmid] for pmid in split["id"] if pmid in by_id]
+            for pmid, text in zip(split["id"], split["text"]):
+                # The spans are offsets into the builder's text; a builder that joined sentences
+                # differently would silently shift every rationale.
+                if pmid in by_id and by_id[pmid]["text"] != text:
+                    raise ValueError(f"hoc {pmid}: the builder's text differs from the release's joined sentences")
     else:
         raise ValueError(f"--corpus must be 'hoc' or 'file', got {args.corpus!r}")
     return records[: args.max_documents] if args.max_documents else records
