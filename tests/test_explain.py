@@ -142,5 +142,5 @@ def test_api_on_a_rationale_file(tmp_path):
     text = "Tumor cells showed growth signals . The immune reaction was severe ."
     path.write_text(json.dumps({"id": "d1", "text": text, "rationales": {"growth": [[0, 33]], "unknown": [[0, 5]]}}) + "\n")
     result = evaluate_explanations(model, tokenizer, read_rationale_file(path), methods=["attention", "random"], resamples=20, progress=False)
-    assert result["pairs"] == 1 and result["skipped"]["unknown_label"] == 1
+    assert result["pairs"] == 1 and result["skipped"]["unknown_label"] == 1 and result["seconds_per_prediction"] > 0
     assert set(result["methods"]["attention"]["micro"]) >= {"auprc", "comprehensiveness@20", "sufficiency_area", "full"}
