@@ -65,6 +65,9 @@ class PreparedTask:
     scores_at: Callable | None = None
     # Where the per-label output biases started (`--label_bias_init` resolved by `prepare_task`).
     label_bias_init: str = "zero"
+    # Each split's document ids, in the order of its encoded rows (set by `prepare_task`; the
+    # predictions file names its rows by them).
+    document_ids: dict[str, list[str]] = field(default_factory=dict)
 
     def save(self, folder: str) -> None:
         """Save a Hub-ready folder: weights, config (+ auto_map), remote code, tokenizer, pipeline."""

@@ -54,14 +54,23 @@ def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
 def evaluate_test(trainer, task: PreparedTask, args) -> dict[str, float]:
     """Entity scores over whole test sentences (windows merged), not over windows."""
     from labelwise.metrics.entities import entity_scores
-    from labelwise.ner.tagger import predict_tags
+    from labelwise.ner.tagger import predict_word_labels
 
     raw = task.notes.get("raw_test")
     if raw is None:
         return {}
     names = task.label_names
-    predicted = predict_tags(trainer.model, task.tokenizer, raw["tokens"], max_length=args.max_length, stride=args.ner_stride)
+    id2label = trainer.model.config.id2label
+    label_ids, probabilities = predict_word_labels(
+        trainer.model, task.tokenizer, raw["tokens"], max_length=args.max_length, stride=args.ner_stride
+    )
+    predicted = [[id2label[i] for i in ids] for ids in label_ids]
     gold = [[names[i] for i in tags] for tags in raw["ner_tags"]]
+    # The rows of the predictions file (labelwise.training.predictions), whole sentences.
+    task.notes["test_rows"] = [
+        {"id": doc_id, "tokens": list(tokens), "gold": truth, "predicted": guess, "scores": [round(p, 5) for p in probs]}
+        for doc_id, tokens, truth, guess, probs in zip(raw["id"], raw["tokens"], gold, predicted, probabilities)
+    ]
     scores = entity_scores(gold, predicted)
     return {key: scores[key] for key in ("precision", "recall", "f1")}
 

@@ -292,6 +292,9 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
         metric_display_name=metric_display_name,
         train_runtime_seconds=summary.get("train_runtime_seconds"),
         hardware=summary.get("hardware"),
+        # What the metrics were measured on: rows per split and the subset/budget options behind them.
+        measured_on=summary.get("measured_on") or {},
+        prediction_warnings=summary.get("prediction_warnings") or [],
         widget_examples=summary.get("widget_examples") or [],
         example_text=_shorten((summary.get("widget_examples") or ["Replace this with a document to classify."])[0]),
     )

@@ -84,6 +84,10 @@ def _skip_reason(relative: str) -> str | None:
         return "training state (optimizer, scheduler, RNG, Trainer arguments)"
     if name.endswith(PICKLE_SUFFIXES):
         return "pickle file: labelwise publishes safetensors only (pickles can run code when loaded)"
+    if relative == "test_predictions.jsonl":
+        # train.py's predictions file: NER rows quote the test sentences, which a corpus licence
+        # (n2c2, MIMIC-III) may forbid publishing. Upload it yourself where the licence allows.
+        return "test predictions (NER rows quote the corpus's sentences; not published)"
     return None
 
 

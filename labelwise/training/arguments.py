@@ -24,6 +24,7 @@ from labelwise.kinds import KINDS, get_kind, option_classes
 from labelwise.kinds.base import json_option as _json_option
 from labelwise.modeling.configuration_lame import LARGE_LABEL_SET
 from labelwise.training.data_source import USER_DATA_FLAGS, UserDataArguments
+from labelwise.training.run_options import RunReportOptions
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ class CommonArguments:
 
 
 @dataclass
-class LabelwiseArguments(*reversed(option_classes()), UserDataArguments, CommonArguments):
+class LabelwiseArguments(*reversed(option_classes()), RunReportOptions, UserDataArguments, CommonArguments):
     """What to train on what: everything that is not a `TrainingArguments` field.
 
     The common options, the options of your own data (`UserDataArguments`), then each kind's own options
@@ -248,6 +249,50 @@ def _merge_corpus_options(argv: list[str], from_file, config_path: Path) -> list
     return merged
 
 
+def shipped_configs() -> dict[str, str]:
+    """The shipped configurations (`--config <name>`), each with the first sentence of its `_comment`."""
+    configs = {}
+    for path in sorted(CONFIG_DIR.glob("*.json")):
+        comment = str(json.loads(path.read_text(encoding="utf-8")).get("_comment", ""))
+        first = comment.split(". ")[0].rstrip(".")
+        configs[path.stem] = first if len(first) <= 90 else first[:87].rstrip() + "..."
+    return configs
+
+
+def help_texts() -> dict[str, object]:
+    """`train.py --help`'s opening and closing text: how to use a config file, which ones ship."""
+    import argparse
+
+    listing = "\n".join(f"  {name:20s} {first}" for name, first in shipped_configs().items())
+    return dict(
+        prog="train.py",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Train a labelwise model and write a Hub-ready folder (<output_dir>/model).\n\n"
+            "  --config NAME_OR_FILE  a JSON file of these options (keys without the dashes), or the name of a\n"
+            "                         shipped configuration; flags given as well override the file's values\n"
+            "  --traceback            show the full traceback of an error instead of a one-line message\n\n"
+            f"Shipped configurations ({CONFIG_DIR}):\n{listing}\n\n"
+            "Before the long part of training a cost estimate is printed (--estimate_steps); for a short trial\n"
+            "pass --max_steps N (only the training rows those steps read are tokenized) and --max_eval_samples N."
+        ),
+        epilog="Test predictions are written to <output_dir>/model/test_predictions.jsonl, one JSON object a line: "
+        "id, gold, predicted, scores (README, \"Train\").",
+    )
+
+
+def add_help_only_options(parser) -> None:
+    """`--config` and `--traceback` are taken out of the command line before parsing (by
+    `parse_arguments` and `labelwise.cli_errors`); declared here so that `--help` lists them."""
+    import argparse
+
+    group = parser.add_argument_group("read before parsing")
+    group.add_argument("--config", metavar="NAME_OR_FILE", default=argparse.SUPPRESS,
+                       help="Options from a JSON file or a shipped configuration (listed above).")
+    group.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,
+                       help="Show the full traceback of an error.")
+
+
 def parse_arguments(argv: list[str] | None = None) -> tuple[LabelwiseArguments, TrainingArguments]:
     """Parse `--config FILE` (optional) and flags; flags win over the file, the file over defaults.
 
@@ -278,8 +323,9 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[LabelwiseArguments, 
         defaults.update(from_file)
         argv = _merge_corpus_options(argv, from_file.get("corpus_options"), config_path)
 
-    parser = HfArgumentParser((LabelwiseArguments, TrainingArguments))
-    known = {action.dest for action in parser._actions}
+    parser = HfArgumentParser((LabelwiseArguments, TrainingArguments), **help_texts())
+    add_help_only_options(parser)
+    known = {action.dest for action in parser._actions} - {"config", "traceback", "help"}
     unknown = sorted(set(defaults) - known)
     if unknown:
         raise ValueError(
