@@ -76,7 +76,7 @@ def test_methods_give_word_scores_and_ig_converges(tmp_path):
         logit = model(**encoded.inputs).logits[0, 0]
         baseline = model(inputs_embeds=embed(torch.where(special, ids, torch.zeros_like(ids))), attention_mask=encoded.inputs["attention_mask"]).logits[0, 0]
     assert scores["integrated_gradients"].sum() == pytest.approx(float(logit - baseline), abs=0.05 * abs(float(logit - baseline)) + 1e-4)
-    assert explainer.ig_steps_used and explainer.ig_steps_used[0] >= 16
+    assert explainer.ig_steps_used and explainer.ig_steps_used[0] >= 16 and explainer.ig_unconverged == 0
     # Keeping every word reproduces the model's probability on the text; erasing changes it.
     kept = explainer.probabilities(encoded, 0, np.ones((1, 6), dtype=bool))
     assert kept[0] == pytest.approx(float(torch.sigmoid(logit)), abs=1e-5)

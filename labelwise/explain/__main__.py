@@ -9,7 +9,7 @@ from labelwise.cli_errors import cli_main, note_output_path
 from labelwise.metrics.rationales import FRACTIONS
 
 from .evaluate import evaluate_explanations, load_model, methods_table, write_result
-from .methods import METHODS
+from .methods import IG_STEPS, METHODS
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -24,6 +24,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--fractions", nargs="+", type=float, default=list(FRACTIONS), help="k values as fractions of words")
     parser.add_argument("--max_documents", type=int, help="explain only the first N documents")
     parser.add_argument("--max_length", type=int, default=512)
+    parser.add_argument("--ig_max_steps", type=int, default=IG_STEPS[1], help="Integrated Gradients' step cap (steps double from 16 until converged)")
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output_dir", required=True)
@@ -71,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     model, tokenizer = load_model(args.model)
     result = evaluate_explanations(
         model, tokenizer, records, methods=args.methods, fractions=args.fractions,
-        max_length=args.max_length, resamples=args.resamples, seed=args.seed,
+        max_length=args.max_length, ig_max_steps=args.ig_max_steps, resamples=args.resamples, seed=args.seed,
     )
     result["model"] = args.model
     result["corpus"] = args.corpus if args.corpus != "file" else args.rationale_file

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from labelwise.metrics.rationales import FRACTIONS, faithfulness, percent, plausibility, summarise
 
-from .methods import METHODS, Encoded, Explainer, word_scores
+from .methods import IG_STEPS, METHODS, Encoded, Explainer, word_scores
 
 
 def gold_words(encoded: Encoded, spans: Iterable[Sequence[int]]) -> np.ndarray:
@@ -47,6 +47,7 @@ def evaluate_explanations(
     methods: Sequence[str] | None = None,
     fractions: Sequence[float] = FRACTIONS,
     max_length: int = 512,
+    ig_max_steps: int = IG_STEPS[1],
     resamples: int = 1000,
     seed: int = 0,
     progress: bool = True,
@@ -56,7 +57,7 @@ def evaluate_explanations(
     settings, the pair count, seconds per explained (document, label) pair of each method (and of
     one plain prediction per document), and the
     Integrated Gradients step counts that met the convergence tolerance."""
-    explainer = Explainer(model, tokenizer, max_length=max_length, seed=seed)
+    explainer = Explainer(model, tokenizer, max_length=max_length, ig_max_steps=ig_max_steps, seed=seed)
     methods = list(methods or explainer.methods())
     for method in methods:
         if method not in explainer.methods():
@@ -102,6 +103,7 @@ def evaluate_explanations(
         "seconds_per_pair": {m: seconds[m] / pairs if pairs else None for m in methods},
         "seconds_per_prediction": float(np.mean(predict_seconds)) if predict_seconds else None,
         "integrated_gradients_steps": sorted(set(explainer.ig_steps_used)),
+        "integrated_gradients_unconverged": explainer.ig_unconverged,
         "methods": {m: summarise(rows[m], resamples=resamples, seed=seed) for m in methods},
     }
 

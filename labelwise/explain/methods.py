@@ -13,7 +13,8 @@ Methods (`METHODS`):
   the hidden size (captum `InputXGradient`). Works on LAME and on plain fine-tuned classifiers.
 - `integrated_gradients`: captum `IntegratedGradients` from a baseline of [PAD] embeddings (special
   tokens kept), the step count doubled from `IG_STEPS[0]` until the convergence delta is at most
-  `ig_tolerance` of the logit difference it explains (or `IG_STEPS[1]` steps).
+  `ig_tolerance` of the logit difference it explains (at most `ig_max_steps`; those that stop there
+  unconverged are counted).
 - `attingrad`: attention x |gradient x input| (Edin et al., 2024), LAME only.
 - `random`: uniform random scores, the baseline.
 """
@@ -81,11 +82,15 @@ def label_probability(model, logits: torch.Tensor, label: int) -> torch.Tensor:
 class Explainer:
     """Explanations and erasure for one model (LAME or a plain `*ForSequenceClassification`)."""
 
-    def __init__(self, model, tokenizer, max_length: int = 512, ig_tolerance: float = 0.05, seed: int = 0):
+    def __init__(
+        self, model, tokenizer, max_length: int = 512, ig_tolerance: float = 0.05, ig_max_steps: int = IG_STEPS[1], seed: int = 0
+    ):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.ig_tolerance = ig_tolerance
+        self.ig_max_steps = ig_max_steps
+        self.ig_unconverged = 0  # explanations that reached ig_max_steps with the delta still above tolerance
         self.rng = np.random.default_rng(seed)
         self.ig_steps_used: list[int] = []
 
@@ -158,7 +163,10 @@ class Explainer:
             attributions, delta = ig.attribute(
                 embeddings, baselines=baseline, n_steps=steps, internal_batch_size=16, return_convergence_delta=True
             )
-            if abs(float(delta)) <= self.ig_tolerance * max(gap, 1e-6) or steps >= IG_STEPS[1]:
+            if abs(float(delta)) <= self.ig_tolerance * max(gap, 1e-6):
+                break
+            if steps >= self.ig_max_steps:
+                self.ig_unconverged += 1
                 break
             steps *= 2
         self.ig_steps_used.append(steps)
