@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from labelwise.modeling.pipeline_lame import merge_pieces_into_words
+
 METHODS: tuple[str, ...] = ("attention", "attention_rollout", "grad_x_input", "integrated_gradients", "attingrad", "random")
 ATTENTION_METHODS = frozenset({"attention", "attention_rollout", "attingrad"})
 IG_STEPS: tuple[int, int] = (16, 256)
@@ -44,28 +46,24 @@ class Encoded:
     @classmethod
     def of(cls, tokenizer, text: str, max_length: int) -> "Encoded":
         encoded = tokenizer(text, truncation=True, max_length=max_length, return_offsets_mapping=True)
-        word_ids = encoded.word_ids()
         offsets = [tuple(span) for span in encoded["offset_mapping"]]
-        spans: dict[int, list[int]] = {}
-        for word_id, (start, end) in zip(word_ids, offsets):
-            if word_id is not None:
-                spans.setdefault(word_id, [start, end])[1] = end
         inputs = {
             key: torch.tensor([encoded[key]]) for key in ("input_ids", "attention_mask", "token_type_ids") if key in encoded
         }
-        words = [tuple(spans[w]) for w in sorted(spans)]
-        # Renumber word ids 0..n-1 in document order (a tokenizer may skip ids of words truncated away).
-        renumber = {w: i for i, w in enumerate(sorted(spans))}
-        return cls(text, inputs, [None if w is None else renumber[w] for w in word_ids], offsets, words)
+        # The pipeline's own piece-to-word merge gives the words (and `word_scores` their scores), so
+        # what is measured is what the pipeline shows.
+        words, _ = merge_pieces_into_words(torch.zeros(1, len(offsets)), encoded.word_ids(), offsets, text)
+        # Renumber word ids 0..n-1 in document order, as the merge orders its words.
+        renumber = {w: i for i, w in enumerate(sorted({w for w in encoded.word_ids() if w is not None}))}
+        word_ids = [None if w is None else renumber[w] for w in encoded.word_ids()]
+        return cls(text, inputs, word_ids, offsets, [(word["start"], word["end"]) for word in words])
 
 
 def word_scores(piece_scores: np.ndarray, encoded: Encoded) -> np.ndarray:
-    """Sum piece scores into one score per word (special tokens dropped)."""
-    out = np.zeros(len(encoded.words), dtype=np.float64)
-    for position, word in enumerate(encoded.word_ids):
-        if word is not None:
-            out[word] += float(piece_scores[position])
-    return out
+    """Sum piece scores into one score per word (special tokens dropped), as the pipeline's evidence does."""
+    piece_scores = torch.as_tensor(np.asarray(piece_scores, dtype=np.float64))[None]
+    _, weights = merge_pieces_into_words(piece_scores, encoded.word_ids, encoded.offsets, encoded.text)
+    return weights[0].double().numpy()
 
 
 def is_lame(model) -> bool:
