@@ -23,6 +23,7 @@ from transformers import (
 )
 
 from helpers import SPECIAL_TOKENS, WORDS
+from labelwise.publishing.model_card import TESTED_ENCODER_FAMILIES
 from labelwise.training.cli import run
 
 LETTERS = list(string.ascii_lowercase)
@@ -94,6 +95,10 @@ def checkpoints(tmp_path_factory):
     return folders
 
 
+def test_the_model_card_names_exactly_the_families_tested_here():
+    assert set(TESTED_ENCODER_FAMILIES) == set(FAMILIES)
+
+
 ONNX_XFAIL = "ONNX Runtime's RotaryEmbedding node rejects the exported cos/sin caches: ModernBERT does not export yet"
 
 
@@ -114,13 +119,18 @@ def test_train_py_trains_saves_serves_and_exports_on_each_family(checkpoints, fa
     folder = out / "model"
     config = json.loads((folder / "config.json").read_text())
     assert config["encoder"]["model_type"] == family
+    card = (folder / "README.md").read_text()
+    assert f"- **Encoder:** {TESTED_ENCODER_FAMILIES[family]} (`model_type` `{family}`)." in card
 
     served_kind, predict = load_predictor(str(folder))
     assert served_kind == kind
     text = "the patient had a severe rash after the drug"
     result = predict(text)
-    known = set(DESCRIPTIONS) if kind == "lame" else set(HIERARCHY)
-    assert result["labels"] and {item["label"] for item in result["labels"]} <= known
+    if kind == "lame":
+        scored, known = result["labels"], set(DESCRIPTIONS)
+    else:
+        scored, known = [item for level in result["levels"].values() for item in level], set(HIERARCHY)
+    assert scored and {item["label"] for item in scored} <= known
 
     if family == "modernbert":
         with pytest.raises(Exception):
