@@ -3,8 +3,9 @@
 Each family gets a tiny random masked-LM checkpoint saved with a tokenizer of its own kind
 (WordPiece for BERT and ELECTRA, byte-level BPE for RoBERTa and ModernBERT, Unigram for XLM-R and
 DeBERTa-v2), built here from the test words: nothing is downloaded. `train.py`'s entry point runs
-one optimiser step on a tiny CSV, then the saved folder serves through the predictor the demo and
-the handler use, and exports to ONNX (the exporter checks ONNX Runtime against PyTorch itself).
+one optimiser step on a tiny CSV, then the saved folder's card names its encoder, it serves through
+the predictor the demo uses, and (for three families, to keep the suite short) it exports to ONNX
+(the exporter checks ONNX Runtime against PyTorch itself).
 """
 
 from __future__ import annotations
@@ -99,6 +100,9 @@ def test_the_model_card_names_exactly_the_families_tested_here():
     assert set(TESTED_ENCODER_FAMILIES) == set(FAMILIES)
 
 
+# The export is the slowest step: it runs here on one WordPiece, one Unigram and the ModernBERT family (its
+# known failure); test_encoders.py exports a saved folder of every family and checks ONNX Runtime against PyTorch.
+EXPORTED_HERE = ("bert", "xlm-roberta", "modernbert")
 ONNX_XFAIL = "ONNX Runtime's RotaryEmbedding node rejects the exported cos/sin caches: ModernBERT does not export yet"
 
 
@@ -132,6 +136,8 @@ def test_train_py_trains_saves_serves_and_exports_on_each_family(checkpoints, fa
         scored, known = [item for level in result["levels"].values() for item in level], set(HIERARCHY)
     assert scored and {item["label"] for item in scored} <= known
 
+    if family not in EXPORTED_HERE:
+        return
     if family == "modernbert":
         with pytest.raises(Exception):
             export_model(str(folder), str(tmp_path / "onnx"), ExportOptions())
