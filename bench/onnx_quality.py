@@ -74,14 +74,56 @@ def engines(model_folder: str, onnx_folder: str):
 
 
 PER_CHANNEL = True  # set by --per_channel / --no-per_channel
+REDUCE_RANGE = None  # set by --reduce_range / --no-reduce_range (None: the exporter's default)
 
 
 def export(model_folder: str, onnx_folder: str) -> dict:
     from labelwise.export import ExportOptions, export_model
 
     if not Path(onnx_folder, "onnx_export.json").exists():
-        export_model(model_folder, onnx_folder, ExportOptions(quantize="int8", per_channel=PER_CHANNEL))
+        export_model(model_folder, onnx_folder, ExportOptions(quantize="int8", per_channel=PER_CHANNEL, reduce_range=REDUCE_RANGE))
     return json.loads(Path(onnx_folder, "onnx_export.json").read_text())
+
+
+INT8_VARIANTS = {  # name: (per_channel, reduce_range)
+    "int8_per_channel_8bit": (True, False),
+    "int8_per_channel_7bit": (True, True),
+    "int8_per_tensor_8bit": (False, False),
+    "int8_per_tensor_7bit": (False, True),
+}
+
+
+def variant_engines(model_folder: str, onnx_folder: str) -> dict:
+    """PyTorch, the fp32 graph and one int8 graph per `INT8_VARIANTS` entry, all from one fp32 export."""
+    from labelwise.export import ExportOptions, OnnxModel, export_model
+    from labelwise.export.exporter import load_model, quantize_int8
+
+    if not Path(onnx_folder, "onnx_export.json").exists():
+        export_model(model_folder, onnx_folder, ExportOptions(quantize=None))
+    result = {"pytorch": load_model(model_folder, attn_implementation="sdpa"), "onnx_fp32": OnnxModel(onnx_folder)}
+    manifest_path = Path(onnx_folder, "onnx_export.json")
+    manifest = json.loads(manifest_path.read_text())
+    for name, (per_channel, reduce_range) in INT8_VARIANTS.items():
+        # OnnxModel(quantized=True) reads the int8 file the manifest names: each variant in turn.
+        quantize_int8(str(Path(onnx_folder, "model.onnx")), str(Path(onnx_folder, f"{name}.onnx")), per_channel, reduce_range)
+        manifest["files"]["int8"] = f"{name}.onnx"
+        manifest_path.write_text(json.dumps(manifest))
+        result[name] = OnnxModel(onnx_folder, quantized=True)
+    manifest["files"].pop("int8", None)
+    manifest_path.write_text(json.dumps(manifest))
+    return result
+
+
+def cpu_flags() -> dict:
+    """The x86 features that decide the int8 kernels (Linux /proc/cpuinfo; empty elsewhere)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512vnni", "avx_vnni", "amx_int8")
+    return {"model": model, **{flag: flag in flags for flag in wanted}}
 
 
 def evaluate_hoc(args) -> dict:
@@ -94,8 +136,14 @@ def evaluate_hoc(args) -> dict:
     max_length = summary["hyperparameters"]["max_length"]
     split_dir = args.split_dir or os.path.join(args.data_dir, "blue_split")
     test = load_corpus("hoc", data_dir=args.data_dir, split_dir=split_dir)["test"]
+    if args.max_documents:
+        test = test.select(range(min(args.max_documents, len(test))))
     onnx_folder = args.onnx or os.path.join(args.model, "..", "onnx")
-    manifest = export(args.model, onnx_folder)
+    if args.int8_variants:
+        runners, manifest = variant_engines(args.model, onnx_folder), None
+    else:
+        manifest = export(args.model, onnx_folder)
+        runners = engines(args.model, onnx_folder)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     encoded = tokenizer(list(test["text"]), truncation=True, max_length=max_length)
     num_labels = len(json.loads(Path(args.model, "config.json").read_text())["id2label"])
@@ -103,7 +151,7 @@ def evaluate_hoc(args) -> dict:
     for row, ids in enumerate(test["labels"]):
         gold[row, ids] = 1
     scores = {}
-    for name, engine in engines(args.model, onnx_folder).items():
+    for name, engine in runners.items():
         logits = []
         started = time.perf_counter()
         for begin in range(0, len(test), 32):
@@ -114,8 +162,8 @@ def evaluate_hoc(args) -> dict:
         scores[name] = {**multilabel_scores(gold, predicted), "seconds": round(time.perf_counter() - started, 1)}
         print(name, json.dumps(scores[name]), flush=True)
     return {"corpus": "hoc", "split": "test (BLUE)", "documents": len(test), "max_length": max_length,
-            "training_summary_test": summary["metrics"]["test"], "scores": scores,
-            "export_max_abs_diff": manifest["max_abs_diff_vs_pytorch"]}
+            "training_summary_test": summary["metrics"].get("test"), "scores": scores,
+            "export_max_abs_diff": manifest["max_abs_diff_vs_pytorch"] if manifest else None}
 
 
 def evaluate_ade(args) -> dict:
@@ -125,12 +173,18 @@ def evaluate_ade(args) -> dict:
     from labelwise.ner.tagger import predict_tags
 
     _, test = ade_split(args.data_dir)
+    if args.max_documents:
+        test = test[: args.max_documents]
     onnx_folder = args.onnx or os.path.join(args.model, "onnx")
-    manifest = export(args.model, onnx_folder)
+    if args.int8_variants:
+        runners, manifest = variant_engines(args.model, onnx_folder), None
+    else:
+        manifest = export(args.model, onnx_folder)
+        runners = engines(args.model, onnx_folder)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     gold = [e["tags"] for e in test]
     scores = {}
-    for name, engine in engines(args.model, onnx_folder).items():
+    for name, engine in runners.items():
         started = time.perf_counter()
         predicted = predict_tags(engine, tokenizer, [e["tokens"] for e in test], ADE_TRAINING["max_length"], ADE_TRAINING["stride"])
         result = entity_scores(gold, predicted)
@@ -138,7 +192,7 @@ def evaluate_ade(args) -> dict:
         scores[name]["seconds"] = round(time.perf_counter() - started, 1)
         print(name, json.dumps(scores[name]), flush=True)
     return {"corpus": "ade", "fold": ADE_FOLD, "sentences": len(test), "scores": scores,
-            "export_max_abs_diff": manifest["max_abs_diff_vs_pytorch"]}
+            "export_max_abs_diff": manifest["max_abs_diff_vs_pytorch"] if manifest else None}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -152,19 +206,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per_channel", action=argparse.BooleanOptionalAction, default=False,
                         help="int8 with per-channel weight scales (the exporter's default; result file *_per_channel.json); "
                              "without it: per-tensor scales (quality_<corpus>.json)")
+    parser.add_argument("--reduce_range", action=argparse.BooleanOptionalAction, default=None,
+                        help="int8 weights in 7 bits (the exporter's default with per-channel scales); --no-reduce_range: 8 bits")
+    parser.add_argument("--int8_variants", action="store_true",
+                        help="score one int8 graph per INT8_VARIANTS entry (per-channel/per-tensor x 8/7-bit weights) "
+                             "from one fp32 export; result file quality_<corpus>_int8_variants.json")
+    parser.add_argument("--max_documents", type=int, default=None, help="score only the first N test documents")
+    parser.add_argument("--tag", default="", help="suffix of the result file name")
     args = parser.parse_args(argv)
-    global PER_CHANNEL
-    PER_CHANNEL = args.per_channel
+    global PER_CHANNEL, REDUCE_RANGE
+    PER_CHANNEL, REDUCE_RANGE = args.per_channel, args.reduce_range
     if args.command == "train-ade":
         train_ade(args)
         return
     record = evaluate_hoc(args) if args.command == "hoc" else evaluate_ade(args)
+    import onnxruntime
+
     record.update(model=args.model, threads=torch.get_num_threads(), machine=f"{platform.machine()}, {os.cpu_count()} cores",
+                  cpu=cpu_flags(), onnxruntime=onnxruntime.__version__, torch=torch.__version__,
                   command="python bench/onnx_quality.py " + " ".join(sys.argv[1:]))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    record["per_channel"] = args.per_channel
-    suffix = "_per_channel" if args.per_channel else ""
-    (RESULTS / f"quality_{args.command}{suffix}.json").write_text(json.dumps(record, indent=2))
+    if args.int8_variants:
+        record["int8_variants"] = {name: {"per_channel": pc, "reduce_range": rr} for name, (pc, rr) in INT8_VARIANTS.items()}
+        suffix = "_int8_variants"
+    else:
+        record["per_channel"], record["reduce_range"] = args.per_channel, args.reduce_range
+        suffix = "_per_channel" if args.per_channel else ""
+    (RESULTS / f"quality_{args.command}{suffix}{args.tag}.json").write_text(json.dumps(record, indent=2))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ Bare tags
     The NER benchmark files used by BioBERT and BLURB (NCBI-disease, BC5CDR-disease,
     BC5CDR-chem, ...) have one entity type and bare ``B``/``I``/``O`` tags. Pass
     ``entity_type="Disease"`` (any name) to read them as ``B-Disease``/``I-Disease``; without it
-    a bare tag is an error that says so.
+    a bare tag is an error that says so. With it, a tag that names another type (``B-Chemical``)
+    is an error too: the option would not apply to it.
 
 The tokenisation of the file is kept: ``text`` is the tokens joined by single spaces and
 ``offsets`` point into it. Files: ``train``, ``dev`` (or ``devel``/``validation``/``valid``)
@@ -129,6 +130,13 @@ def read_conll(
             raise CorpusFormatError(path, i, f"columns {token_column} (token) and {tag_column} (tag)", line) from None
         if tag in prefixes and entity_type is not None:
             tag = f"{tag}-{entity_type}"
+        elif entity_type is not None and typed.match(tag) and tag.split("-", 1)[1] != entity_type:
+            # The option would be ignored: the user expects every mention to be of that type.
+            raise CorpusFormatError(
+                path, i, f"a bare tag ({', '.join(prefixes)} or O): entity_type={entity_type!r} types bare tags only, "
+                f"and this file's tags name their own type; leave out entity_type to keep those types "
+                f"(entity_types=[...] selects some of them)", line,
+            )
         if not token or not (tag == "O" or typed.match(tag)):
             shown = ", ".join(f"{p}-<type>" for p in prefixes)
             hint = ""

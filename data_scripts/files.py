@@ -17,9 +17,11 @@ Every builder reads through these helpers:
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import json
+import logging
 import os
 import re
 import sys
@@ -30,6 +32,8 @@ from typing import Any
 
 from .base import CorpusFormatError
 
+logger = logging.getLogger(__name__)
+
 # Encodings whose newline is not the single byte b"\n": these files are decoded whole.
 _WIDE = ("utf-16", "utf-32", "utf_16", "utf_32")
 
@@ -38,15 +42,70 @@ class CorpusEncodingError(CorpusFormatError):
     """Bytes that are not valid in the configured encoding, named by file, line and byte."""
 
 
+def _is_utf8(data: bytes, final: bool = True) -> bool:
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(data, final=final)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def guess_encoding(data: bytes) -> tuple[str, str]:
+    """``(encoding, why)``: the encoding the bytes of a file most likely are in.
+
+    Only what the bytes prove is claimed: valid UTF-8 (with a non-ASCII byte, text in a single-byte
+    encoding practically never is), a UTF-16/32 byte-order mark, bytes 0x80-0x9F (printable in
+    Windows-1252, control codes in Latin-1), else Latin-1, which decodes any byte sequence, so its
+    accented letters are to be checked."""
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32", "it starts with a UTF-32 byte-order mark"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", "it starts with a UTF-16 byte-order mark"
+    if _is_utf8(data):
+        return "utf-8", "all its bytes are valid UTF-8"
+    if re.search(rb"[\x80-\x9f]", data):
+        try:
+            data.decode("cp1252")
+            return "cp1252", "it is not UTF-8 and holds bytes 0x80-0x9F, printable characters in Windows-1252"
+        except UnicodeDecodeError:
+            pass
+    return "latin-1", "it is not UTF-8; Latin-1 reads any bytes, so check that its accented letters come out right"
+
+
 def _encoding_error(path: Path, line: int, line_start: int, err: UnicodeDecodeError, encoding: str) -> CorpusEncodingError:
     position = line_start + err.start
     bad = err.object[err.start : err.start + 8]
+    with _open_binary(path) as handle:
+        guess, why = guess_encoding(handle.read())
     return CorpusEncodingError(
         path,
         f"line {line}, byte {position}",
-        f"text in the encoding {encoding!r} (pass encoding='<the file's encoding>', e.g. encoding='latin-1', "
-        f"command line: --config encoding=latin-1)",
+        f"text in the encoding {encoding!r} (the file looks like {guess}: {why}; pass encoding='{guess}', "
+        f"command line: --config encoding={guess})",
         f"the bytes {bytes(bad)!r}",
+    )
+
+
+# (folder, encoding) pairs already warned about, so a corpus of many files gets one warning.
+_mojibake_warned: set[tuple[str, str]] = set()
+
+
+def _warn_if_utf8(path: Path, encoding: str) -> None:
+    """Warn when a file read in a single-byte encoding is UTF-8 with non-ASCII text: every such
+    character would come out as two or three wrong ones ("é" as "Ã©"), with no error."""
+    name = codecs.lookup(encoding).name
+    if name in ("utf-8", "utf-8-sig", "ascii") or name.startswith(_WIDE) or (str(path.parent), name) in _mojibake_warned:
+        return
+    with _open_binary(path) as handle:
+        head = handle.read(1 << 16)
+    if head.isascii() or not _is_utf8(head, final=False):
+        return
+    _mojibake_warned.add((str(path.parent), name))
+    logger.warning(
+        "%s is read with encoding=%r but its text is valid UTF-8 with non-ASCII characters: they will read as "
+        "wrong characters (e.g. 'é' as 'Ã©'). Leave out the encoding option (UTF-8 is the default) unless you "
+        "know the file is %s.",
+        path, encoding, encoding,
     )
 
 
@@ -83,6 +142,7 @@ def iter_lines(path: str | os.PathLike, encoding: str = "utf-8") -> Iterator[tup
     """
     path = Path(path)
     number = 0
+    _warn_if_utf8(path, encoding)
     try:
         # newline="": lines keep their endings untranslated (csv needs that, Brat counts them).
         handle = gzip.open(path, "rt", encoding=encoding, newline="") if path.suffix == ".gz" else path.open(encoding=encoding, newline="")

@@ -40,7 +40,7 @@ from .head_lame import (  # noqa: F401  (padding_fill_value: part of this module
 )
 from .labels_lame import LameLabelSet, check_label_names, length_chunks  # noqa: F401
 from .large_labels_lame import LabelChoice, LameFirstStage, LameLargeLabelSets, shortlist_recall  # noqa: F401
-from .segments import DocumentSegments, masked_mean, split_for_encoder
+from .segments import DocumentSegments, copy_sibling_code, masked_mean, split_for_encoder
 
 
 @dataclass
@@ -177,13 +177,14 @@ class LameForSequenceClassification(LameLabelSet, LameLargeLabelSets, BertPreTra
         return (model, info) if kwargs.get("output_loading_info") else model
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        """`PreTrainedModel.save_pretrained`, plus `pipeline_lame.py`, which the config's `custom_pipelines`
-        names, so the folder loads with `pipeline(model=folder, trust_remote_code=True)` (with a tokenizer)."""
-        # transformers copies a model file's single-dot imports with its remote code: this import puts
-        # the pipeline file in the folder.
-        from .pipeline_lame import LameClassificationPipeline  # noqa: F401
-
-        return super().save_pretrained(save_directory, *args, **kwargs)
+        """`PreTrainedModel.save_pretrained`; the folder also gets `pipeline_lame.py`, which the config's
+        `custom_pipelines` entry names, so that it loads with `pipeline(model=folder, trust_remote_code=True)`
+        once `tokenizer.save_pretrained(folder)` has added the tokenizer."""
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):
+            # Copied by path: importing the pipeline module here would make an import circle.
+            copy_sibling_code(str(save_directory), "pipeline_lame.py")
+        return result
 
     def train(self, mode: bool = True):
         self.clear_label_cache()

@@ -23,7 +23,7 @@ from transformers.utils import ModelOutput
 from .configuration_layerwise import LayerwiseConfig
 from .decision_thresholds import config_thresholds
 from .encoders import ENCODER_ATTRIBUTE, build_encoder, load_with_encoder, run_encoder
-from .segments import DocumentSegments, masked_mean, split_for_encoder
+from .segments import DocumentSegments, copy_sibling_code, masked_mean, split_for_encoder
 
 
 @dataclass
@@ -338,11 +338,11 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
         """`PreTrainedModel.save_pretrained`; the folder also gets `pipeline_layerwise.py`, which the config's
         `custom_pipelines` entry names, so that it loads with `pipeline(model=folder, trust_remote_code=True)`
         once `tokenizer.save_pretrained(folder)` has added the tokenizer."""
-        # transformers copies a model file's single-dot imports with its remote code: this import is
-        # what puts the pipeline file in the folder.
-        from .pipeline_layerwise import HierarchicalClassificationPipeline  # noqa: F401
-
-        return super().save_pretrained(save_directory, *args, **kwargs)
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):
+            # Copied by path: importing the pipeline module here would make an import circle.
+            copy_sibling_code(str(save_directory), "pipeline_layerwise.py")
+        return result
 
     # --------------------------------------------------------------- inference
     def logits_to_levels(

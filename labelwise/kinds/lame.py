@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from labelwise.kinds.base import (
     DocumentSegmentOptions,
     ModelKind,
@@ -14,6 +16,8 @@ from labelwise.kinds.base import (
     segment_fields,
 )
 from labelwise.modeling.configuration_lame import LameConfig
+
+logger = logging.getLogger("labelwise.train")
 
 
 LAME_OPTION_FIELDS = (
@@ -47,7 +51,7 @@ def lame_model(
     values.update({name: "auto" for name in UNSET_MEANS_AUTO if values[name] is None})
     values.update(freeze_encoder=False, feature_head="none", **segment_fields(args))
     values.update(fields)
-    return KIND.load_model_class().from_pretrained(
+    model = KIND.load_model_class().from_pretrained(
         backbone,
         label_descriptions=descriptions,
         problem_type=problem_type,
@@ -56,6 +60,37 @@ def lame_model(
         **values,
         **dropout_overrides(args, DROPOUT_FIELDS),
     )
+    warn_identical_descriptions(model.config)
+    return model
+
+
+def identical_descriptions(config) -> list[list[str]]:
+    """Groups of labels whose description token ids are the same (after truncation to
+    `max_description_length`): LAME gives each group one label state, so only a label-specific output
+    row can tell them apart."""
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for name, ids in zip(config.labels, config.label_description_token_ids or []):
+        groups.setdefault(tuple(ids), []).append(name)
+    return [group for group in groups.values() if len(group) > 1]
+
+
+def warn_identical_descriptions(config) -> None:
+    """Log every group of `identical_descriptions`, saying whether truncation made them equal."""
+    texts = dict(zip(config.labels, config.label_descriptions or []))
+    for group in identical_descriptions(config):
+        shown = ", ".join(repr(name) for name in group[:5]) + (f" and {len(group) - 5} more" if len(group) > 5 else "")
+        cause = (
+            "their descriptions are the same text"
+            if len({texts.get(name) for name in group}) == 1
+            else f"their descriptions differ only after the first {config.max_description_length} pieces "
+            "(--max_description_length)"
+        )
+        agnostic = " and identical scores" if config.label_agnostic else ""
+        logger.warning(
+            "Labels %s get identical label states%s: %s. Give each a description of its own%s.",
+            shown, agnostic, cause,
+            "" if cause.startswith("their descriptions are") else ", or raise --max_description_length",
+        )
 
 
 def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:

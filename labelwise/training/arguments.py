@@ -345,4 +345,19 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[LabelwiseArguments, 
     if training_args.output_dir in (None, "trainer_output"):
         source = labelwise_args.data_source_name() or labelwise_args.corpus
         training_args.output_dir = os.path.join("outputs", f"{labelwise_args.model}-{source}")
+    check_output_dir(training_args.output_dir)
     return labelwise_args, training_args
+
+
+def check_output_dir(path: str) -> None:
+    """Refuse an `--output_dir` that cannot become a folder (it, or a folder above it, is a file)
+    now, before the corpus and the model are loaded."""
+    current = os.path.abspath(path)
+    while True:
+        if os.path.exists(current) and not os.path.isdir(current):
+            where = "is a file" if current == os.path.abspath(path) else f"lies under {current}, which is a file"
+            raise ValueError(f"--output_dir {path} {where}: give a folder (new or existing) for checkpoints and the model.")
+        parent = os.path.dirname(current)
+        if parent == current:
+            return
+        current = parent

@@ -52,6 +52,7 @@ def prepare_task(
     before tokenizing, so a short trial does not tokenize the whole corpus."""
     kind = get_kind(args.model)
     kind.check(args, space)
+    check_train_split(args, corpus)
     tokenizer = AutoTokenizer.from_pretrained(backbone)
     corpus = _limit(corpus, args, seed, train_rows_needed)
     task = kind.prepare(args, space, corpus, backbone, tokenizer)
@@ -61,6 +62,26 @@ def prepare_task(
     if task.label_bias_init == "label_prior":
         initialize_biases_from_prior(task, kind)
     return task
+
+
+def check_train_split(args: LabelwiseArguments, corpus: DatasetDict) -> None:
+    """Refuse a corpus without training examples, naming the split (the Trainer would otherwise fail
+    deep inside with "No columns in the dataset match the model's forward method signature")."""
+    rows = len(corpus["train"]) if "train" in corpus else None
+    if rows:
+        return
+    counts = ", ".join(f"{split} {len(dataset)}" for split, dataset in corpus.items()) or "no splits"
+    if getattr(args, "train_file", None):
+        source = f"--train_file {args.train_file}"
+    elif getattr(args, "dataset_name", None):
+        source = f"--dataset_name {args.dataset_name}"
+    else:
+        source = f"--corpus {args.corpus}" + (f" in {args.data_dir}" if args.data_dir else "")
+    what = "has no train split" if rows is None else "has an empty train split (0 examples)"
+    raise ValueError(
+        f"{source} {what} ({counts}): check the training file (an empty file, or one whose "
+        "examples were all skipped; the log lists what was skipped)."
+    )
 
 
 def resolve_label_bias_init(option: str, task: PreparedTask) -> str:
