@@ -39,7 +39,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("NER model utilities", ("labelwise.ner",)),  # alignment, tagger (no training), baselines, crf
     ("model kinds", ("labelwise.kinds",)),
     # What reads trained models; publishing writes the card that training's run also writes.
-    ("trained models", ("labelwise.export", "labelwise.analysis", "labelwise.demo", "labelwise.publishing")),
+    ("trained models", ("labelwise.export", "labelwise.analysis", "labelwise.demo", "labelwise.publishing", "labelwise.evaluate")),
     ("training", ("labelwise.training",)),
     ("experiments", ("labelwise.ner.crossval",)),  # trains taggers through labelwise.training
 )

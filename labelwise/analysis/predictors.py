@@ -37,7 +37,7 @@ try:
 except ImportError:  # inside a Hub Space the table of views is copied next to this file
     from labelwise_views import VIEWS, View  # type: ignore[no-redef]
 
-__all__ = ["VIEWS", "RemoteCodeError", "View", "detect_kind", "load_predictor", "remote_code_entries"]
+__all__ = ["VIEWS", "RemoteCodeError", "View", "detect_kind", "load_network", "load_predictor", "remote_code_entries"]
 
 
 class RemoteCodeError(ValueError):
@@ -281,6 +281,18 @@ if set(_LOADERS) != set(VIEWS):
         f"labelwise/analysis/predictors.py: _LOADERS has loaders for {sorted(_LOADERS)} but labelwise/views.py "
         f"declares the views {sorted(VIEWS)}; add or remove a loader so that they match."
     )
+
+
+def load_network(model: str, *, device: str | None = None, trust_remote_code: bool = False) -> tuple[str, Any, Any]:
+    """`(view, tokenizer, network)` of a saved folder or Hub id, with the checks of `load_predictor`
+    (its config read, its view recognised, its own code run only with `trust_remote_code`). For code
+    that scores many texts at once (`labelwise.evaluate`) rather than one at a time."""
+    config = _read_config(model)
+    view = detect_kind(config)
+    _check_trust(model, config, trust_remote_code)
+    auto_class = "AutoModelForTokenClassification" if view == "ner" else "AutoModelForSequenceClassification"
+    tokenizer, network = _tokenizer_and_model(model, auto_class, device, trust_remote_code)
+    return view, tokenizer, network
 
 
 def load_predictor(

@@ -240,6 +240,46 @@ def run(argv: list[str] | None = None, extra_callbacks: tuple = ()) -> dict:
     return summary
 
 
+def train(output_dir: str, *, config: str | None = None, callbacks: tuple = (), **options: Any) -> dict:
+    """Python API of `train.py`: `train("runs/hoc", model="lame", corpus="hoc", data_dir="data/hoc")`.
+
+    Keyword options are `train.py`'s option names without the dashes, with Python values (booleans,
+    numbers, and dicts for the JSON options such as `corpus_options`); `config` is `--config` (a
+    shipped config name or a JSON file), whose values the keywords override. `callbacks`:
+    `TrainerCallback`s added to the Trainer. Returns the training summary (`training_summary.json`);
+    the model folder is `<output_dir>/model`. Raises `TypeError` for an option `train.py` does not have.
+    """
+    from transformers import HfArgumentParser, TrainingArguments
+
+    known = {action.dest for action in HfArgumentParser((LabelwiseArguments, TrainingArguments))._actions}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"train() got option(s) that train.py does not have: {', '.join(unknown)} "
+                        "(`python train.py --help` lists them).")
+    return run(options_to_argv({"output_dir": output_dir, **({"config": config} if config else {}), **options}),
+               extra_callbacks=tuple(callbacks))
+
+
+def options_to_argv(options: dict[str, Any]) -> list[str]:
+    """`{"num_train_epochs": 2, "corpus_options": {...}}` -> `["--num_train_epochs", "2", "--corpus_options", "{...}"]`
+    (booleans as `true`/`false`, dicts as JSON, lists as several values; a None value is left out: the default)."""
+    argv: list[str] = []
+    for key, value in options.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (list, tuple)):  # options taking several values (`report_to`)
+            argv += [f"--{key}", *map(str, value)]
+            continue
+        elif isinstance(value, dict):
+            text = json.dumps(value)
+        else:
+            text = str(value)
+        argv += [f"--{key}", text]
+    return argv
+
+
 def _report(summary: dict, folder: str, steps: int) -> None:
     print(f"\nlabelwise: trained {summary['model_kind']} on {summary['dataset']['name']} "
           f"({steps} steps, {summary['train_runtime_seconds']} s, {summary['hardware']})")
