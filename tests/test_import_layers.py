@@ -41,7 +41,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # What reads trained models; publishing writes the card that training's run also writes.
     ("trained models", ("labelwise.export", "labelwise.analysis", "labelwise.demo", "labelwise.publishing", "labelwise.evaluate")),
     ("training", ("labelwise.training",)),
-    ("experiments", ("labelwise.ner.crossval",)),  # trains taggers through labelwise.training
+    ("experiments", ("labelwise.experiments",)),  # studies, grid search, cross-validation: train through labelwise.training
 )
 """Layers, lowest first: `(name, module prefixes)`; a module belongs to its longest matching prefix."""
 
@@ -184,7 +184,7 @@ def unit_of(module: str, layers=LAYERS, unit_of_module=UNIT_OF) -> str:
     if module in unit_of_module:
         return unit_of_module[module]
     layer = layer_of(module, layers)
-    if layer is not None and layer[1].count(".") >= 2:  # a module given its own layer (labelwise.ner.crossval)
+    if layer is not None and layer[1].count(".") >= 2:  # a module given its own layer (e.g. labelwise.ner.crossval once)
         return layer[1]
     return ".".join(module.split(".")[:2])
 

@@ -3,7 +3,7 @@
 `train_tagger` fine-tunes a backbone on word-level NER datasets with the `token_classification`
 kind's model, encoding and metrics (`labelwise.kinds`), `labelwise.training.cli.build_trainer`'s
 Trainer and `train.py`'s defaults; `TransformerTagger` wraps it in the `fit`/`predict` interface of
-the baselines (`labelwise.ner.baselines`) for cross-validation (`labelwise.ner.crossval`).
+the baselines (`labelwise.ner.baselines`) for cross-validation (`labelwise.experiments.crossval`).
 
 The word handling (windows, first-piece labels, prediction per word) is `labelwise.ner.tagger`'s;
 this module lives in the training layer because it reads the kinds and the Trainer setup, which in
