@@ -10,10 +10,10 @@ In Python (a split loaded by `datasets`, a file, or plain texts with label names
     result = evaluate("runs/hoc/model", dataset=corpus["test"], tune_on=corpus["validation"])
     result.metrics["micro_f1"], result.tuned["per_label"]["metrics"]["micro_f1"]
 
-What is scored depends on the saved model's view (`labelwise.views.VIEWS`, read from its
+What is scored depends on the saved model's kind (`labelwise.saved_kinds`, read from its
 `config.json`): classifiers (LAME, layer-wise, plain) give per-label probabilities (sigmoid for
 multi-label, softmax for multi-class) and are scored with the classification and ranking metrics
-of `labelwise.metrics`; a tagger (`ner`) tags the words of each row (`tokens`/`ner_tags` columns)
+of `labelwise.metrics`; a tagger (`token_classification`) tags the words of each row (`tokens`/`ner_tags` columns)
 exactly as in training and is scored on entities.
 
 Thresholds (multi-label): by default the model's own (`label_thresholds` or `decision_threshold` in
@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from labelwise.cli_errors import cli_main, note_output_path
+from labelwise.saved_kinds import LAYERWISE, TOKEN_CLASSIFICATION
 
 __all__ = ["Evaluation", "LoadedModel", "evaluate", "load_model", "main", "predict_probabilities", "read_examples"]
 
@@ -64,7 +65,7 @@ class LoadedModel:
     @property
     def multi_label(self) -> bool:
         # The layer-wise model scores every level's labels with a sigmoid, whatever its problem_type says.
-        return self.view == "layerwise" or self.network.config.problem_type == "multi_label_classification"
+        return self.view == LAYERWISE or self.network.config.problem_type == "multi_label_classification"
 
     def thresholds(self) -> float | np.ndarray:
         """The decision thresholds stored in the model's config (tuned by `train.py`), else 0.5."""
@@ -108,7 +109,7 @@ def predict_probabilities(
     import torch
     from tqdm.auto import tqdm
 
-    if loaded.view == "ner":
+    if loaded.view == TOKEN_CLASSIFICATION:
         raise ValueError(f"{loaded.name} is a token tagger: it has no per-document label probabilities.")
     network, tokenizer = loaded.network, loaded.tokenizer
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -340,7 +341,7 @@ def evaluate(
     inputs, gold_labels = _examples(dataset, file, texts, labels, label_separator)
     if not inputs:
         raise ValueError("No examples to score.")
-    if loaded.view == "ner":
+    if loaded.view == TOKEN_CLASSIFICATION:
         return _evaluate_tagger(loaded, inputs, gold_labels, batch_size, show_progress)
     names = loaded.label_names
     chosen = loaded.thresholds() if threshold is None else float(threshold)

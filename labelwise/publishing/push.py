@@ -27,7 +27,7 @@ from huggingface_hub import CommitOperationAdd, HfApi, get_token
 from huggingface_hub.errors import HfHubHTTPError
 
 from labelwise.cli_errors import cli_main
-from labelwise.kinds import KINDS
+from labelwise.saved_kinds import SAVED_KINDS
 from labelwise.publishing.handler import code_references, foreign_code_references
 from labelwise.publishing.model_card import CARD_FILE, SUMMARY_FILE, card_for_repo, load_training_summary, write_model_card
 
@@ -43,7 +43,7 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib")
 TRAINING_STATE = ("optimizer.", "scheduler.", "rng_state", "training_args.", "trainer_state.json", "scaler.")
 TOKENIZER_FILES = ("tokenizer_config.json",)
 # Models whose explanations come from their own pipeline, which should travel with the checkpoint.
-PIPELINE_FILES = {kind.model_type: kind.pipeline_file for kind in KINDS.values() if kind.pipeline_file}
+PIPELINE_FILES = {kind.model_type: kind.pipeline_file for kind in SAVED_KINDS.values() if kind.pipeline_file}
 
 
 class FolderError(ValueError):

@@ -28,7 +28,6 @@ from labelwise import __version__
 from labelwise.backbone import DEFAULT_BACKBONE, resolve_backbone
 from labelwise.cli_errors import EXIT_INTERRUPTED, cli_main, note_output_path
 from labelwise.data_scripts import exclude_labels, load_corpus, load_label_space
-from labelwise.kinds import get_kind
 from labelwise.training.arguments import LabelwiseArguments, parse_arguments
 from labelwise.training.checkpoints import checkpoint_to_resume, last_complete_checkpoint  # noqa: F401  (moved there; old import path)
 from labelwise.training.stop_signal import StopOnSignalCallback
@@ -90,9 +89,8 @@ def evaluate_test_split(
     windows merged)."""
     if "test" not in task.datasets:
         return {}
-    kind = get_kind(args.model)
-    if kind.evaluate_test is not None:
-        return kind.evaluate_test(trainer, task, args)
+    if task.kind.evaluate_test is not None:
+        return task.kind.evaluate_test(trainer, task, args)
     prediction = trainer.predict(task.datasets["test"], metric_key_prefix="test")
     if predictions is not None:
         predictions["test"] = prediction
@@ -134,7 +132,7 @@ def write_summary(folder: str, args: LabelwiseArguments, training_args, task: Pr
             "max_length": args.max_length,
             "label_bias_init": task.label_bias_init,
             "seed": training_args.seed,
-            **get_kind(args.model).summary_hyperparameters(args, task.model),
+            **task.kind.summary_hyperparameters(args, task.model),
         },
         "metrics": results["metrics"],
         "train_runtime_seconds": results["train_runtime_seconds"],
@@ -143,7 +141,7 @@ def write_summary(folder: str, args: LabelwiseArguments, training_args, task: Pr
         "decision_thresholds": results.get("decision_thresholds"),
         "label_descriptions": task.label_descriptions,
         "levels": task.label_levels,
-        **({"notes": {k: v for k, v in task.notes.items() if k != "raw_test"}} if task.notes else {}),
+        **({"notes": task.notes} if task.notes else {}),
     }
     with open(os.path.join(folder, "training_summary.json"), "w", encoding="utf-8") as handle:
         json.dump(summary, handle, indent=2, default=str)
@@ -236,7 +234,7 @@ def run(argv: list[str] | None = None, extra_callbacks: tuple = ()) -> dict:
         write_model_card(folder)
     except Exception as err:  # the model is saved either way; say why the card is missing
         logger.warning("Model card not written: %s", err)
-    _report(summary, folder, train_result.global_step)
+    _report(summary, folder, train_result.global_step, task.kind.detail_metrics)
     return summary
 
 
@@ -280,11 +278,11 @@ def options_to_argv(options: dict[str, Any]) -> list[str]:
     return argv
 
 
-def _report(summary: dict, folder: str, steps: int) -> None:
+def _report(summary: dict, folder: str, steps: int, detail_metrics: tuple[str, ...] = ()) -> None:
     print(f"\nlabelwise: trained {summary['model_kind']} on {summary['dataset']['name']} "
           f"({steps} steps, {summary['train_runtime_seconds']} s, {summary['hardware']})")
     for split, values in summary["metrics"].items():
-        shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items() if not k.startswith(("rp_level", "loss")) or k == "loss")
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items() if not k.startswith((*detail_metrics, "loss")) or k == "loss")
         print(f"  {split:16s} {shown}")
     print(f"Hub-ready folder: {folder}")
     print(f"Publish it with:  python push_to_hub.py {folder} --repo_id <user>/<name>")

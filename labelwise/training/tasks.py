@@ -46,7 +46,7 @@ def prepare_task(
     tokenizer = AutoTokenizer.from_pretrained(backbone)
     corpus = _limit(corpus, args, seed)
     task = kind.prepare(args, space, corpus, backbone, tokenizer)
-    task.pipeline_task = kind.pipeline_task
+    task.kind = kind
     task.label_bias_init = resolve_label_bias_init(args.label_bias_init, task)
     if task.label_bias_init == "label_prior":
         initialize_biases_from_prior(task, kind)
