@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,7 @@ except ImportError:  # an export folder: the table was copied next to this file 
     _spec = _util.spec_from_file_location(
         "labelwise_saved_kinds", os.path.join(os.path.dirname(os.path.abspath(__file__)), "labelwise_saved_kinds.py"))
     saved_kinds = _util.module_from_spec(_spec)
+    sys.modules[_spec.name] = saved_kinds  # dataclasses look their module up there
     _spec.loader.exec_module(saved_kinds)
 
 MANIFEST = "onnx_export.json"
