@@ -5,6 +5,9 @@ FLAT, plus the label-agnostic head and an untuned similarity baseline (issue 12 
     python bench/eurlex_label_groups.py --data_dir ../shared/data/eurlex57k --methods lame vanilla
     python bench/eurlex_label_groups.py --report                                          # Markdown tables
     python bench/eurlex_label_groups.py --data_dir ../shared/data/eurlex57k --estimate 3  # time 3 steps per method
+    python bench/eurlex_label_groups.py --data_dir ../shared/data/eurlex57k --work_dir W --results_dir R \
+        --budget '{"max_length": 256, "num_train_epochs": 6, "early_stopping_patience": 2}' --seed 13 --methods lame
+        # issue 29's ablation budget (patience 2, cap 6 epochs), a second seed; bench/issue29_queue.sh runs the study
 
 Data. A seeded random subset of the EURLEX57K copy (`SUBSET`: training, dev and test documents) is
 linked into `<work_dir>/subset` in the original layout, so `train.py`'s `label_set="train"` means
@@ -46,6 +49,20 @@ Methods (`METHODS`):
 - `lame_agnostic_sim`: `lame_agnostic` with mean-pooled descriptions and the cosine term
   (`--description_pooling mean --similarity_term true`), the variant that beat the similarity
   baseline on held-out HoC hallmarks (docs/RESULTS.md);
+- `lame_all_labels` (issue 29, row b): `lame` with `--all_label_loss true`: every label's logit in the loss
+  at every step; the description gradients stay sampled, the other labels' queries come from the
+  training cache;
+- `lame_mean_queries`: `lame` with label queries from the descriptions' mean token states instead of their
+  [CLS] state (`--description_pooling mean`, as the label-agnostic head reads them): all-MiniLM-L6-v2's
+  [CLS] was never trained to summarise a text, and its [CLS] states of the EUROVOC descriptions are much
+  alike (`--query_similarity`);
+- `lame_negatives_256` (row c): `lame` sampling 256 negatives a step instead of 64;
+- `lame_joint` (row d): `lame` without sampling (`--label_sampling none`): every description encoded
+  with gradient in every step (the paper's joint training); the first stage and shortlist stay;
+- `layerwise_flat_mean`, `layerwise_flat_head_lr`: FLAT with one change each, the candidates for its gap
+  to vanilla: the last layer's mean token state instead of its [CLS] (`--layer_pooling mean`), and its
+  classifier at 1e-2 (the layer-wise grid's rate) instead of the budget's 1e-3. A method's own option
+  replaces the budget's entry of the same name;
 - `lame_2048`: `lame` with `--max_document_length 2048`;
 - `lame_read_2048`: no training of its own; `lame`'s model (trained on 512 pieces) scoring documents
   read in full up to 2,048 pieces (its `max_document_length` set to 2,048): what long-document
@@ -58,6 +75,14 @@ Methods (`METHODS`):
   subset, so every document gets the same ranking. A model that learned only the label prior
   scores about this.
 A method whose `train.py` option this checkout lacks is reported as such and skipped.
+
+Patience with a cap. `BUDGET["num_train_epochs"]` is the cap and `early_stopping_patience` the number of
+evaluations without a better dev loss that end a run early; each record says which ended it
+(`stopped_by`) and keeps the dev curve (`dev_curve`: dev loss and micro-F1 at 0.5 after each epoch).
+
+Seeds and subsets. `--seed N` (training seed; 42 by default) writes `<method>__seed<N>.json` and trains in
+`<work_dir>/<method>__seed<N>`; the report gives each repeat its own row. `--subset` replaces `SUBSET`
+entries (e.g. the 5,000-document training subset), in its own `--work_dir` and `--results_dir`.
 
 Files. Each method writes `bench/results/eurlex_label_groups/<method>.json` (budget, subset, command,
 wall time per epoch, overall and per-group test scores, for LAME the dev recall of its first-stage
@@ -73,6 +98,7 @@ import argparse
 import json
 import math
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -87,12 +113,6 @@ from labelwise.cli_errors import EXIT_INTERRUPTED
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-from labelwise.experiments import label_groups  # noqa: E402
-from labelwise.experiments.label_groups import (  # noqa: E402,F401  (this script's names, as before)
-    GROUPS, EvalData, epoch_timer, make_subset, scores_for_run, similarity_probabilities, threads_note,
-)
-from labelwise.experiments.label_groups import json_default as _json_default  # noqa: E402
-from labelwise.experiments.label_groups import percent as _cell  # noqa: E402
 from labelwise.experiments.provenance import code_version  # noqa: E402
 
 RESULTS = HERE / "results" / "eurlex_label_groups"
@@ -146,9 +166,10 @@ class Method:
 
 
 LAME = ("--config", "lame_eurlex57k")
+FLAT = ("--model", "layerwise", "--guidance", "flat")
 METHODS = {
     "vanilla": Method(("--model", "vanilla"), False),
-    "layerwise_flat": Method(("--model", "layerwise", "--guidance", "flat"), False),
+    "layerwise_flat": Method(FLAT, False),
     "lame": Method(LAME, False),
     "lame_agnostic": Method(
         LAME + ("--label_scoring", "label_agnostic", "--description_pooling", "cls", "--similarity_term", "false"),
@@ -158,6 +179,12 @@ METHODS = {
         LAME + ("--label_scoring", "label_agnostic", "--description_pooling", "mean", "--similarity_term", "true"),
         True, "issue 13 (similarity_term)",
     ),
+    "lame_all_labels": Method(LAME + ("--all_label_loss", "true"), False, "issue 29 (all_label_loss)"),
+    "lame_mean_queries": Method(LAME + ("--description_pooling", "mean"), False),
+    "lame_negatives_256": Method(LAME + ("--label_sample_negatives", "256"), False),
+    "lame_joint": Method(LAME + ("--label_sampling", "none"), False),
+    "layerwise_flat_mean": Method(FLAT + ("--layer_pooling", "mean"), False),
+    "layerwise_flat_head_lr": Method(FLAT + ("--head_learning_rate", "0.01"), False),
     "lame_2048": Method(LAME + ("--max_document_length", "2048"), False, "issue 12 part 4 (max_document_length)"),
     "lame_read_2048": Method(LAME + ("--max_document_length", "2048"), False, "issue 12 part 4 (max_document_length)",
                              scores_model_of="lame"),
@@ -166,15 +193,177 @@ METHODS = {
     "similarity": Method((), True, baseline="similarity"),
     "label_prior": Method((), False, baseline="label_prior"),
 }
+GROUPS = ("frequent", "few", "zero")
+DEFAULT_SEED = 42
+DEV_CURVE = "dev_curve.json"
+"""The training seed of the first run of each method; another seed's files carry it in their names."""
+
+
+def run_key(method: str, seed: int = DEFAULT_SEED) -> str:
+    """The name of one run's result file and work folder: the method, plus `__seed<N>` for a repeat."""
+    return method if seed == DEFAULT_SEED else f"{method}__seed{seed}"
 
 
 # ----------------------------------------------------------------------------- data
+def make_subset(data_dir: Path, folder: Path, subset: dict | None = None) -> dict:
+    """Link a seeded random subset of `data_dir` (EURLEX57K layout) into `folder`; return its manifest.
+
+    The manifest (`folder/subset.json`) lists the chosen files; a folder drawn with other settings is
+    refused, so one work folder always holds one subset.
+    """
+    subset = SUBSET if subset is None else subset  # read at call time: --subset replaces entries
+    manifest_path = folder / "subset.json"
+    source = data_dir / "dataset" if (data_dir / "dataset" / "train").is_dir() else data_dir
+    request = {"source": str(source.resolve()), **subset}
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest["request"] != request:
+            raise ValueError(f"{folder} holds a subset drawn with {manifest['request']}, not {request}; "
+                             "choose another --work_dir.")
+        return manifest
+    concepts = next((p for p in (data_dir / "EURLEX57K.json", source / "EURLEX57K.json") if p.exists()), None)
+    if concepts is None or not (source / "train").is_dir():
+        raise FileNotFoundError(f"{data_dir}: expected train/ dev/ test/ and EURLEX57K.json (the EURLEX57K layout).")
+    rng = random.Random(subset["seed"])
+    documents = {}
+    for split in ("train", "dev", "test"):
+        files = sorted(p.name for p in (source / split).glob("*.json"))
+        if not files:
+            raise FileNotFoundError(f"{source / split}: no document files (*.json).")
+        chosen = sorted(rng.sample(files, min(subset[split], len(files))))
+        (folder / split).mkdir(parents=True, exist_ok=True)
+        for name in chosen:
+            link = folder / split / name
+            if not link.exists():
+                link.symlink_to((source / split / name).resolve())
+        documents[split] = chosen
+    link = folder / "EURLEX57K.json"
+    if not link.exists():
+        link.symlink_to(concepts.resolve())
+    manifest = {"request": request, "documents": documents}
+    manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    return manifest
+
+
+@dataclass
+class EvalData:
+    """Gold labels of the dev and test subsets over the evaluation label set.
+
+    Columns: the training labels first (`seen` of them, in the order of train.py's label space),
+    then the zero-shot labels (in dev/test documents, in no training document).
+    """
+
+    names: list[str]
+    descriptions: list[str]
+    seen: int
+    train_counts: np.ndarray  # (labels,) training documents per label
+    gold: dict[str, np.ndarray]  # split -> (documents, labels) 0/1
+    texts: dict[str, list[str]]
+    ids: dict[str, list[str]]
+
+    def groups(self) -> dict[str, np.ndarray]:
+        from labelwise.metrics.label_groups import frequency_groups
+
+        return frequency_groups(self.train_counts)
+
+
 def load_eval_data(subset_dir: Path) -> EvalData:
-    """The subset's dev and test gold labels as every method reads the corpus (`CORPUS_OPTIONS`)."""
-    return label_groups.load_eval_data(subset_dir, CORPUS_OPTIONS)
+    """Read the subset twice: with train.py's label set (the training labels, in its column order) and
+    with every label used in the subset (for the zero-shot columns and the dev/test gold labels)."""
+    from labelwise.data_scripts import load_corpus, load_label_space
+
+    train_space = load_label_space("eurlex57k", data_dir=str(subset_dir), **CORPUS_OPTIONS)
+    used_options = {**CORPUS_OPTIONS, "label_set": "used"}
+    used_space = load_label_space("eurlex57k", data_dir=str(subset_dir), **used_options)
+    corpus = load_corpus("eurlex57k", data_dir=str(subset_dir), **used_options)
+    description_of = dict(zip(used_space.names, used_space.descriptions))
+    seen_names = list(train_space.names)
+    zero_names = [n for n in used_space.names if n not in set(seen_names)]
+    names = seen_names + zero_names
+    column = {name: i for i, name in enumerate(names)}
+    feature_names = corpus["train"].features["labels"].feature.names
+
+    def matrix(split: str) -> np.ndarray:
+        gold = np.zeros((len(corpus[split]), len(names)), dtype=np.int8)
+        for row, ids in enumerate(corpus[split]["labels"]):
+            gold[row, [column[feature_names[i]] for i in ids]] = 1
+        return gold
+
+    train_counts = matrix("train").sum(axis=0)
+    if (train_counts[: len(seen_names)] == 0).any() or train_counts[len(seen_names):].any():
+        raise ValueError(f"{subset_dir}: label_set='train' does not match the labels of the training documents.")
+    return EvalData(
+        names=names,
+        descriptions=[description_of[n] for n in names],
+        seen=len(seen_names),
+        train_counts=train_counts,
+        gold={split: matrix(split) for split in ("validation", "test")},
+        texts={split: list(corpus[split]["text"]) for split in ("validation", "test")},
+        ids={split: list(corpus[split]["id"]) for split in ("validation", "test")},
+    )
 
 
 # ----------------------------------------------------------------------------- scoring
+def scores_for_run(
+    scores: dict[str, np.ndarray], data: EvalData, scores_unseen: bool, k: int = 5
+) -> dict:
+    """Test scores of one method from its dev and test label scores.
+
+    Args:
+        scores: split -> `(documents, labels)` probabilities in `data`'s column order: every column
+            when `scores_unseen`, else the `data.seen` training columns only.
+        data: gold labels and groups.
+        scores_unseen: whether the zero-shot columns are scored.
+
+    Returns:
+        `{"threshold", "dev_micro_f1", "overall": {...}, "groups": {group: {...} or "n/a"}}`.
+    """
+    from labelwise.metrics.classification import multilabel_scores
+    from labelwise.metrics.label_groups import label_group_scores, r_precision_at_k
+    from labelwise.metrics.ranking import ndcg_at_k, precision_at_k, r_precision
+    from labelwise.metrics.thresholds import tune_global_threshold
+
+    seen = slice(0, data.seen)
+    width = len(data.names) if scores_unseen else data.seen
+    for split, matrix in scores.items():
+        if matrix.shape != (data.gold[split].shape[0], width):
+            raise ValueError(f"{split} scores have shape {matrix.shape}; expected {(data.gold[split].shape[0], width)}.")
+    threshold, dev_f1 = tune_global_threshold(data.gold["validation"][:, seen], scores["validation"][:, seen])
+    gold, test = data.gold["test"][:, seen], scores["test"][:, seen]
+    at = multilabel_scores(gold, (test >= threshold).astype(np.int8))
+    overall = {
+        "r_precision": r_precision(gold, test),
+        f"rp_at_{k}": r_precision_at_k(gold, test, k),
+        f"p_at_{k}": precision_at_k(gold, test, k),
+        f"ndcg_at_{k}": ndcg_at_k(gold, test, k),
+        "micro_f1": at["micro_f1"],
+        "micro_precision": at["micro_precision"],
+        "micro_recall": at["micro_recall"],
+    }
+    groups = data.groups()
+    if scores_unseen:
+        flat = label_group_scores(data.gold["test"], scores["test"], groups, k=k, threshold=threshold)
+    else:
+        flat = label_group_scores(gold, test, {g: groups[g] for g in ("frequent", "few")}, k=k, threshold=threshold)
+    by_group: dict[str, dict | str] = {}
+    for group in GROUPS:
+        prefix = f"{group}_"
+        values = {key.removeprefix(prefix): value for key, value in flat.items() if key.startswith(prefix)}
+        by_group[group] = values or "n/a"
+    return {"threshold": threshold, "dev_micro_f1": dev_f1, "overall": overall, "groups": by_group,
+            "group_sizes": {g: {"labels": int(len(groups[g])),
+                                "test_documents": int((data.gold["test"][:, groups[g]].sum(axis=1) > 0).sum())}
+                            for g in GROUPS}}
+
+
+def similarity_probabilities(backbone: str, texts: list[str], descriptions: list[str], max_length: int) -> np.ndarray:
+    """The shared untuned-encoder baseline (`labelwise.analysis.similarity_baseline`), its cosines mapped
+    to [0, 1] by (cos + 1) / 2 so one threshold grid serves every method. `(documents, labels)`."""
+    from labelwise.analysis.similarity_baseline import similarity_scores
+
+    return (similarity_scores(texts, descriptions, backbone, max_length) + 1) / 2
+
+
 def label_prior_scores(data: EvalData) -> dict[str, np.ndarray]:
     """Dev and test scores `(documents, seen labels)`: each training label's share of the training
     documents, the same row for every document."""
@@ -187,10 +376,13 @@ def train_argv(method: str, subset_dir: Path, output_dir: Path, seed: int, backb
     """The train.py command line of a trained method on the subset with the shared budget."""
     from labelwise.training.cli import options_to_argv as budget_arguments
 
+    argv = METHODS[method].argv
+    # A method that changes one budget entry (layerwise_flat_head_lr) names it itself; the budget keeps the rest.
+    budget = {key: value for key, value in BUDGET.items() if f"--{key}" not in argv}
     return (
-        list(METHODS[method].argv)
+        list(argv)
         + ["--corpus", "eurlex57k", "--data_dir", str(subset_dir), "--corpus_options", json.dumps(CORPUS_OPTIONS)]
-        + budget_arguments(BUDGET)
+        + budget_arguments(budget)
         + ["--model_name_or_path", backbone, "--seed", str(seed), "--output_dir", str(output_dir)]
     )
 
@@ -211,6 +403,33 @@ def missing_option(method: str) -> str | None:
     return None
 
 
+def epoch_timer(path: Path):
+    """A `TrainerCallback` appending `{"epoch", "steps", "seconds", "torch_threads"}` of each (part of an)
+    epoch to `path` (and each evaluation's dev loss and micro-F1 to `DEV_CURVE` beside it), so a resumed run keeps the times of the epochs before the interruption (and says how
+    many threads each part had, as a run may resume with another `--torch_threads`)."""
+    import torch
+    from transformers import TrainerCallback
+
+    class EpochTimer(TrainerCallback):
+        def on_epoch_begin(self, args, state, control, **kwargs):
+            self.started, self.first_step = time.time(), state.global_step
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            records = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+            records.append({"epoch": round(state.epoch, 3), "steps": state.global_step - self.first_step,
+                            "seconds": round(time.time() - self.started, 1), "torch_threads": torch.get_num_threads()})
+            path.write_text(json.dumps(records, indent=1), encoding="utf-8")
+
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+            # The dev curve until patience or the cap ended the run (checkpoints are rotated away).
+            curve = path.with_name(DEV_CURVE)
+            points = json.loads(curve.read_text(encoding="utf-8")) if curve.exists() else []
+            points.append({"epoch": round(state.epoch, 2), "eval_loss": (metrics or {}).get("eval_loss"),
+                           "eval_micro_f1": (metrics or {}).get("eval_micro_f1")})
+            curve.write_text(json.dumps(points, indent=1), encoding="utf-8")
+
+    return EpochTimer()
+
 
 def reading_overrides(args, config) -> dict:
     """Config fields a scored model takes from `argv` rather than from its training: how it reads a
@@ -222,7 +441,7 @@ def reading_overrides(args, config) -> dict:
     overrides = {}
     if getattr(args, "max_document_length", None) and hasattr(config, "max_document_length"):
         overrides.update(segment_fields(args))
-    if getattr(config, "uses_first_stage", False) and hasattr(args, "shortlist_size"):
+    if getattr(config, "uses_first_stage", False) and getattr(args, "shortlist_size", None) is not None:
         overrides["shortlist_size"] = args.shortlist_size
     return overrides
 
@@ -288,7 +507,7 @@ def dev_shortlist_recall(argv: list[str], model_dir: Path, data: EvalData) -> fl
     args, training_args = parse_arguments(argv)
     model = get_kind(args.model).load_model_class().from_pretrained(str(model_dir)).eval()
     config = model.config
-    if not getattr(config, "uses_first_stage", False) or not getattr(config, "shortlist_size", 0):
+    if not getattr(config, "uses_first_stage", False) or not getattr(config, "effective_shortlist_size", 0):
         return None
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     position = {config.id2label[i]: i for i in range(config.num_labels)}
@@ -305,15 +524,15 @@ def dev_shortlist_recall(argv: list[str], model_dir: Path, data: EvalData) -> fl
     return shortlist_recall(torch.cat(shortlists), torch.from_numpy(targets))
 
 
-def result_path(results: Path, method: str) -> Path:
-    return results / f"{method}.json"
+def result_path(results: Path, method: str, seed: int = DEFAULT_SEED) -> Path:
+    return results / f"{run_key(method, seed)}.json"
 
 
 def steps_per_epoch() -> int:
     return math.ceil(SUBSET["train"] / BUDGET["per_device_train_batch_size"])
 
 
-def run_one(method: str, data_dir: Path, work_dir: Path, results: Path, seed: int = 42, backbone: str | None = None,
+def run_one(method: str, data_dir: Path, work_dir: Path, results: Path, seed: int = DEFAULT_SEED, backbone: str | None = None,
             torch_threads: int = 1) -> dict:
     """Train (or resume) and score one method with `torch_threads` threads; write and return its result record."""
     import torch
@@ -324,7 +543,7 @@ def run_one(method: str, data_dir: Path, work_dir: Path, results: Path, seed: in
     torch.set_num_threads(torch_threads)
     backbone = backbone or str(default_backbone_path())
     subset_dir = work_dir / "subset"
-    manifest = make_subset(data_dir, subset_dir, SUBSET)
+    manifest = make_subset(data_dir, subset_dir)
     data = load_eval_data(subset_dir)
     spec = METHODS[method]
     why = missing_option(method)  # None for the rows without train.py options
@@ -355,7 +574,7 @@ def run_one(method: str, data_dir: Path, work_dir: Path, results: Path, seed: in
                                   spec.scores_unseen)
         record["scoring_seconds"] = round(time.time() - started, 1)
     else:
-        output_dir = work_dir / method
+        output_dir = work_dir / run_key(method, seed)
         output_dir.mkdir(parents=True, exist_ok=True)
         argv = train_argv(method, subset_dir, output_dir, seed, backbone)
         summary_path = output_dir / "model" / "training_summary.json"
@@ -372,8 +591,12 @@ def run_one(method: str, data_dir: Path, work_dir: Path, results: Path, seed: in
             seconds_per_epoch=round(seconds / steps * steps_per_epoch(), 1) if steps else None,
             epochs_run=round(epochs[-1]["epoch"]) if epochs else None,
             best_checkpoint=_best_epoch(output_dir),
+            dev_curve=_dev_curve(output_dir),
             summary=summary,
         )
+        # Patience with a cap: a run that ended before the cap was stopped by its dev score.
+        record["stopped_by"] = ("cap" if record["epochs_run"] is None or record["epochs_run"] >= BUDGET["num_train_epochs"]
+                                else "patience")
         scoring_started = time.time()
         scores = model_scores(argv, output_dir / "model", data, spec.scores_unseen)
         if "--max_document_length" in argv:
@@ -385,11 +608,18 @@ def run_one(method: str, data_dir: Path, work_dir: Path, results: Path, seed: in
         record["wall_seconds_this_process"] = round(time.time() - started, 1)
     record["test"] = scores_for_run(scores, data, spec.scores_unseen)
     results.mkdir(parents=True, exist_ok=True)
-    result_path(results, method).write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
+    result_path(results, method, seed).write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
     if spec.argv and not spec.scores_model_of:
-        for checkpoint in (work_dir / method).glob("checkpoint-*"):
+        for checkpoint in (work_dir / run_key(method, seed)).glob("checkpoint-*"):
             shutil.rmtree(checkpoint)  # the best model is in <work_dir>/<method>/model
     return record
+
+
+def _dev_curve(output_dir: Path) -> list[dict]:
+    """Each evaluation's epoch, dev loss and dev micro-F1 at 0.5 (written by `epoch_timer`): how the dev
+    score moved until patience or the cap ended the run."""
+    path = output_dir / DEV_CURVE
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
 
 
 def _best_epoch(output_dir: Path) -> float | None:
@@ -403,6 +633,51 @@ def _best_epoch(output_dir: Path) -> float | None:
     step = int(Path(best).name.split("-")[1])
     return round(step / steps_per_epoch(), 2)
 
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+# ----------------------------------------------------------------------------- diagnostics
+def query_similarity(data_dir: Path, work_dir: Path, results: Path, backbone: str | None = None) -> dict:
+    """How alike the untuned encoder's label queries are: the mean pairwise cosine of the training labels'
+    description embeddings, [CLS] against mean pooling, and the share of their squared norm in the vector
+    all of them share (their mean). Writes `query_similarity.json`."""
+    import torch
+    from transformers import AutoTokenizer, BertModel
+
+    from labelwise import default_backbone_path
+    from labelwise.data_scripts import load_label_space
+    from labelwise.modeling.segments import masked_mean
+
+    backbone = backbone or str(default_backbone_path())
+    subset_dir = work_dir / "subset"
+    make_subset(data_dir, subset_dir)
+    descriptions = list(load_label_space("eurlex57k", data_dir=str(subset_dir), **CORPUS_OPTIONS).descriptions)
+    tokenizer, encoder = AutoTokenizer.from_pretrained(backbone), BertModel.from_pretrained(backbone).eval()
+    pooled: dict[str, list] = {"cls": [], "mean": []}
+    with torch.no_grad():
+        for start in range(0, len(descriptions), 64):
+            encoded = tokenizer(descriptions[start : start + 64], padding=True, truncation=True, max_length=64,
+                                return_tensors="pt")
+            states = encoder(**encoded).last_hidden_state
+            pooled["cls"].append(states[:, 0])
+            pooled["mean"].append(masked_mean(states, encoded["attention_mask"]))
+    record = {"backbone": backbone, "labels": len(descriptions), "max_description_length": 64}
+    for pooling, parts in pooled.items():
+        vectors = torch.cat(parts)
+        unit = torch.nn.functional.normalize(vectors, dim=-1)
+        cosines = (unit @ unit.T)[~torch.eye(len(unit), dtype=torch.bool)]
+        common = (vectors.mean(0).norm() ** 2 / (vectors.norm(dim=-1) ** 2).mean()).item()
+        record[pooling] = {"mean_pairwise_cosine": round(cosines.mean().item(), 4),
+                           "cosine_p5": round(cosines.quantile(0.05).item(), 4),
+                           "cosine_p95": round(cosines.quantile(0.95).item(), 4),
+                           "share_of_squared_norm_in_the_mean": round(common, 4)}
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "query_similarity.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return record
 
 
 # ----------------------------------------------------------------------------- estimates
@@ -422,7 +697,7 @@ def estimate(method: str, data_dir: Path, work_dir: Path, results: Path, steps: 
     torch.set_num_threads(1)
     backbone = backbone or str(default_backbone_path())
     subset_dir = work_dir / "subset"
-    make_subset(data_dir, subset_dir, SUBSET)
+    make_subset(data_dir, subset_dir)
     spec = METHODS[method]
     record: dict = {"method": method, "budget": BUDGET, "subset": SUBSET, "torch_threads": 1}
     if spec.baseline == "label_prior":
@@ -495,43 +770,70 @@ def estimate(method: str, data_dir: Path, work_dir: Path, results: Path, steps: 
 
 
 # ----------------------------------------------------------------------------- report
+def _cell(value, scale: float = 100.0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value * scale:.2f}"
+
 
 def finished_records(results: Path) -> dict[str, dict]:
-    """The result file of each finished method, in `METHODS` order."""
-    return {m: json.loads(result_path(results, m).read_text(encoding="utf-8"))
-            for m in METHODS if result_path(results, m).exists()}
+    """The result file of each finished run, in `METHODS` order, each method's repeats with other seeds
+    (`<method>__seed<N>`) after its first run."""
+    records = {}
+    for method in METHODS:
+        paths = [result_path(results, method)] + sorted(results.glob(f"{method}__seed*.json"))
+        for path in paths:
+            if path.exists():
+                records[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+    return records
 
+
+def threads_note(record: dict) -> str:
+    """"" for a run trained on one thread throughout, else how many steps ran on how many threads
+    (an epoch timed before threads were recorded ran on one)."""
+    steps_by_threads: dict[int, int] = {}
+    for epoch in record.get("epoch_times", []):
+        threads = epoch.get("torch_threads", 1)
+        steps_by_threads[threads] = steps_by_threads.get(threads, 0) + epoch["steps"]
+    if set(steps_by_threads) <= {1}:
+        return ""
+    return " (" + ", ".join(f"{steps} steps on {threads} thread{'s' if threads > 1 else ''}"
+                            for threads, steps in sorted(steps_by_threads.items())) + ")"
 
 
 def report(results: Path) -> str:
     """Markdown: the overall test scores per method, then R-Precision@5 / nDCG@5 / micro-F1 per group."""
     records = finished_records(results)
+    # One row per run: each method's first run (or "not yet run"), then its repeats with other seeds.
+    rows = [(key, method) for method in METHODS
+            for key in ([k for k in records if k == method or k.startswith(f"{method}__seed")] or [method])]
     lines = [
         "| method | status | train s/epoch | epochs run (best) | RP | RP@5 | P@5 | nDCG@5 | micro-F1 (P / R) @ dev threshold |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for method in METHODS:
-        record = records.get(method)
+    for key, method in rows:
+        record = records.get(key)
         if record is None:
-            lines.append(f"| {method} | not yet run | | | | | | | |")
+            lines.append(f"| {key} | not yet run | | | | | | | |")
             continue
         o = record["test"]["overall"]
         spec = METHODS[method]
+        stopped = f", {record['stopped_by']}" if record.get("stopped_by") else ""
         epochs = (f"{spec.scores_model_of}'s model" if spec.scores_model_of
-                  else f"{record.get('epochs_run')} ({record.get('best_checkpoint')})" if spec.argv
+                  else f"{record.get('epochs_run')} ({record.get('best_checkpoint')}{stopped})" if spec.argv
                   else "no model" if spec.baseline == "label_prior" else "no training")
         seconds = record.get("seconds_per_epoch")
         lines.append(
-            f"| {method} | done | {seconds if seconds is not None else '-'}{threads_note(record)} | {epochs} | {_cell(o['r_precision'])} | "
+            f"| {key} | done | {seconds if seconds is not None else '-'}{threads_note(record)} | {epochs} | {_cell(o['r_precision'])} | "
             f"{_cell(o['rp_at_5'])} | {_cell(o['p_at_5'])} | {_cell(o['ndcg_at_5'])} | "
             f"{_cell(o['micro_f1'])} ({_cell(o['micro_precision'])} / {_cell(o['micro_recall'])}) @ {record['test']['threshold']:.2f} |"
         )
     lines += ["", "| method | " + " | ".join(f"{g} RP@5 | {g} nDCG@5 | {g} micro-F1" for g in GROUPS) + " |",
               "|---|" + "---|" * (3 * len(GROUPS))]
-    for method in METHODS:
-        record = records.get(method)
+    for key, method in rows:
+        record = records.get(key)
         if record is None:
-            lines.append(f"| {method} | not yet run |" + " |" * (3 * len(GROUPS) - 1))
+            lines.append(f"| {key} | not yet run |" + " |" * (3 * len(GROUPS) - 1))
             continue
         cells = []
         for group in GROUPS:
@@ -540,7 +842,7 @@ def report(results: Path) -> str:
                 cells += ["n/a"] * 3
             else:
                 cells += [_cell(values.get("rp_at_5")), _cell(values.get("ndcg_at_5")), _cell(values.get("micro_f1"))]
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
     recalls = [f"{m} {r['dev_shortlist_recall']:.4f}" for m, r in records.items()
                if isinstance(r.get("dev_shortlist_recall"), float)]
     if recalls:
@@ -598,11 +900,12 @@ def plot_groups(results: Path, path: Path, metric: str = "rp_at_5") -> dict[str,
 
 # ----------------------------------------------------------------------------- command
 def run_all(methods: list[str], data_dir: Path, work_dir: Path, results: Path, seed: int, budget: str | None = None,
-            torch_threads: int = 1) -> None:
-    """Each unfinished method in its own process, one at a time, on `torch_threads` torch threads (`budget`:
-    the `--budget` JSON, passed on to each)."""
-    check_same_budget(work_dir, results, methods)
-    todo = [m for m in methods if not result_path(results, m).exists()]
+            torch_threads: int = 1, subset: str | None = None) -> bool:
+    """Each unfinished method in its own process, one at a time, on `torch_threads` torch threads (`budget`,
+    `subset`: the `--budget` and `--subset` JSON, passed on to each). False when a signal stopped a method
+    (its checkpoint saved, nothing further started), so that a queue of runs stops too."""
+    check_same_budget(work_dir, results, methods, seed)
+    todo = [m for m in methods if not result_path(results, m, seed).exists()]
     print(f"{len(methods) - len(todo)} of {len(methods)} methods done earlier; {len(todo)} to run", flush=True)
     (work_dir / "logs").mkdir(parents=True, exist_ok=True)
     (work_dir / "budget.json").write_text(json.dumps(BUDGET, indent=1), encoding="utf-8")
@@ -616,16 +919,19 @@ def run_all(methods: list[str], data_dir: Path, work_dir: Path, results: Path, s
                    "--torch_threads", str(torch_threads)]
         if budget:
             command += ["--budget", budget]
+        if subset:
+            command += ["--subset", subset]
         env = {**os.environ, "OMP_NUM_THREADS": str(torch_threads), "MKL_NUM_THREADS": str(torch_threads)}
         started = time.time()
-        with open(work_dir / "logs" / f"{method}.log", "a", encoding="utf-8") as log:
+        with open(work_dir / "logs" / f"{run_key(method, seed)}.log", "a", encoding="utf-8") as log:
             code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         if code == EXIT_INTERRUPTED:  # SIGTERM/Ctrl-C: train.py saved a checkpoint; start nothing new
             print(f"{method}: stopped by a signal after {(time.time() - started) / 60:.1f} min, checkpoint saved; "
                   "run the same command again to resume", flush=True)
-            return
-        status = "ok" if code == 0 else f"FAILED (exit {code}, see {work_dir / 'logs' / (method + '.log')})"
+            return False
+        status = "ok" if code == 0 else f"FAILED (exit {code}, see {work_dir / 'logs' / (run_key(method, seed) + '.log')})"
         print(f"{method}: {status} in {(time.time() - started) / 60:.1f} min", flush=True)
+    return True
 
 
 LEGACY_BUDGET = {"label_bias_init": "zero"}
@@ -638,10 +944,10 @@ def budget_differences(recorded: dict) -> dict[str, tuple]:
     return {key: (recorded.get(key), value) for key, value in BUDGET.items() if recorded.get(key) != value}
 
 
-def check_same_budget(work_dir: Path, results: Path, methods: list[str]) -> None:
+def check_same_budget(work_dir: Path, results: Path, methods: list[str], seed: int = DEFAULT_SEED) -> None:
     """Stop, naming the file and the entries, when finished results or the checkpoints in `work_dir` are
     from another budget: they would be skipped or resumed as if they were this one's."""
-    recorded = [(result_path(results, m), "budget") for m in methods if result_path(results, m).exists()]
+    recorded = [(result_path(results, m, seed), "budget") for m in methods if result_path(results, m, seed).exists()]
     recorded.append((work_dir / "budget.json", None))
     for path, key in recorded:
         if not path.exists():
@@ -665,6 +971,14 @@ def budget_overrides(text: str) -> dict:
     return overrides
 
 
+def subset_overrides(text: str) -> dict:
+    """`--subset` JSON -> the `SUBSET` entries it replaces (an error names any key SUBSET lacks)."""
+    overrides = json.loads(text)
+    if not isinstance(overrides, dict) or set(overrides) - set(SUBSET):
+        raise SystemExit(f"--subset: expected a JSON object with keys among {sorted(SUBSET)}, got {text!r}")
+    return overrides
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_dir", type=Path, help="The EURLEX57K copy (train/ dev/ test/, EURLEX57K.json); needed to run.")
@@ -683,9 +997,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget", default=None, metavar="JSON",
                         help="Replace BUDGET entries for this run, e.g. '{\"head_learning_rate\": 0.01}'. Give the run "
                              "its own --work_dir and --results_dir: results at another budget are another table.")
+    parser.add_argument("--query_similarity", action="store_true",
+                        help="Measure how alike the untuned encoder's label queries are ([CLS] against mean pooling).")
+    parser.add_argument("--subset", default=None, metavar="JSON",
+                        help="Replace SUBSET entries, e.g. '{\"train\": 5000, \"dev\": 6000, \"test\": 6000}' (more "
+                             "documents than a split has: all of them). Another subset needs its own --work_dir.")
     options = parser.parse_args(argv)
     if options.budget:
         BUDGET.update(budget_overrides(options.budget))
+    if options.subset:
+        SUBSET.update(subset_overrides(options.subset))
     if not options.report and options.data_dir is None:
         parser.error("--data_dir is needed (e.g. ../shared/data/eurlex57k).")
     if options.report:
@@ -693,6 +1014,8 @@ def main(argv: list[str] | None = None) -> None:
         if options.plot:
             plot_groups(options.results_dir, options.plot)
             print(f"wrote {options.plot}")
+    elif options.query_similarity:
+        print(json.dumps(query_similarity(options.data_dir, options.work_dir, options.results_dir), indent=2))
     elif options.estimate:
         for method in options.methods:
             print(method, json.dumps(estimate(method, options.data_dir, options.work_dir, options.results_dir,
@@ -701,8 +1024,9 @@ def main(argv: list[str] | None = None) -> None:
         run_one(options.only, options.data_dir, options.work_dir, options.results_dir, options.seed,
                 torch_threads=options.torch_threads)
     else:
-        run_all(options.methods, options.data_dir, options.work_dir, options.results_dir, options.seed, options.budget,
-                options.torch_threads)
+        if not run_all(options.methods, options.data_dir, options.work_dir, options.results_dir, options.seed,
+                       options.budget, options.torch_threads, options.subset):
+            sys.exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,29 @@ DESCRIPTION_POOLINGS = ("auto", "cls", "mean")
 # every description with gradient in every step costs more than the documents from a few hundred
 # labels on (docs/BENCHMARKS.md).
 LARGE_LABEL_SET = 256
+SHORTLIST_SIZE = 256
+SCALE_OPTIONS = ("label_sampling", "first_stage", "shortlist_size", "all_label_loss")
+
+
+def scale_defaults(num_labels: int, problem_type: str | None = None) -> dict:
+    """The one rule for what LAME does at `num_labels` labels when its scale options are left on "auto".
+
+    `LameConfig` resolves every "auto" in `SCALE_OPTIONS` here, so a model built in Python
+    (`from_pretrained(..., label_descriptions=...)`) and one built by train.py (its options default to
+    "auto") do the same at the same label count, and the saved config.json states the result. Above
+    `LARGE_LABEL_SET` labels: sampled label training (multi-label only: a softmax is never sampled),
+    the bilinear first stage, and the label-attention head on each document's `SHORTLIST_SIZE`
+    first-stage labels at inference; at or below it, joint training and the exact head. Issue 29's
+    ablation decides `all_label_loss` (every label's logit in the sampled step's loss); until it
+    has, the sampled loss covers the sample only, as before.
+    """
+    large = num_labels > LARGE_LABEL_SET
+    return {
+        "label_sampling": "sampled" if large and problem_type != "single_label_classification" else "none",
+        "first_stage": "bilinear" if large else "none",
+        "shortlist_size": SHORTLIST_SIZE if large else 0,
+        "all_label_loss": False,
+    }
 
 
 class LameConfig(BertConfig):
@@ -96,6 +119,13 @@ class LameConfig(BertConfig):
             Negative labels per training step (per batch, shared by its documents) under sampling.
             With the batch's positives (about 40 for 8 EURLEX57K documents) they are the
             descriptions encoded with gradient: about as many tokens as the documents of the batch.
+        all_label_loss (`bool` or `"auto"`, defaults to `"auto"`):
+            Under sampled training, put every label's logit in the loss at every step (the plain
+            all-label binary cross-entropy). The sampled labels' descriptions are still the only ones
+            encoded with gradient; every other label's query comes from the training cache. Without
+            it the loss covers the sampled labels only, so a label's output row and bias are trained
+            only in the steps that sample it. Costs the head's forward and backward pass over every
+            label in each training step (docs/BENCHMARKS.md). `"auto"`: as [`scale_defaults`] says.
         hard_negative_fraction (`float`, defaults to 0.5):
             Share of those negatives taken as the first stage's highest-scored non-positive labels
             for the batch (hard negatives); the rest are drawn uniformly. Without a first stage every
@@ -112,11 +142,12 @@ class LameConfig(BertConfig):
             and the shortlist. `"auto"`: `"bilinear"` above 256 labels, else `"none"`.
         first_stage_loss_weight (`float`, defaults to 1.0):
             Weight of the first stage's loss in the total loss.
-        shortlist_size (`int`, defaults to 0):
+        shortlist_size (`int` or `"auto"`, defaults to `"auto"`):
             In eval mode, run the label-attention head on each document's top-`shortlist_size`
             first-stage labels only. Labels outside the shortlist get the smaller of their
             first-stage logit and the document's lowest shortlisted logit, so they rank after the
-            shortlist. 0 scores every label with the full head (exact).
+            shortlist. 0 scores every label with the full head (exact). `"auto"`: 256 above 256
+            labels, else 0 ([`scale_defaults`]; read the resolved value from `effective_shortlist_size`).
         label_chunk_size (`int`, defaults to 512):
             Labels processed together by the head and by description encoding without gradient;
             bounds the memory of the (batch, heads, labels, tokens) attention at thousands of
@@ -199,11 +230,12 @@ class LameConfig(BertConfig):
         cnn_kernel_size: int = 3,
         label_sampling: str = "auto",
         label_sample_negatives: int = 64,
+        all_label_loss: bool | str = "auto",
         hard_negative_fraction: float = 0.5,
         label_cache_refresh_steps: int = 100,
         first_stage: str = "auto",
         first_stage_loss_weight: float = 1.0,
-        shortlist_size: int = 0,
+        shortlist_size: int | str = "auto",
         label_chunk_size: int = 512,
         description_batch_size: int = 64,
         light_label_head: bool = False,
@@ -232,6 +264,18 @@ class LameConfig(BertConfig):
                 "AutoModelForSequenceClassification": "modeling_lame.LameForSequenceClassification",
             },
         )
+        # What `pipeline(model=folder, trust_remote_code=True)` runs (the form `Pipeline.save_pretrained`
+        # writes); the model's `save_pretrained` puts the file it names next to the model.
+        kwargs.setdefault(
+            "custom_pipelines",
+            {
+                "label-attention-classification": {
+                    "impl": "pipeline_lame.LameClassificationPipeline",
+                    "pt": ["AutoModelForSequenceClassification"],
+                    "type": "text",
+                }
+            },
+        )
         super().__init__(classifier_dropout=classifier_dropout, **kwargs)
         self.label_descriptions = label_descriptions
         self.label_description_token_ids = label_description_token_ids
@@ -252,6 +296,7 @@ class LameConfig(BertConfig):
         self.cnn_kernel_size = cnn_kernel_size
         self.label_sampling = label_sampling
         self.label_sample_negatives = label_sample_negatives
+        self.all_label_loss = all_label_loss
         self.hard_negative_fraction = hard_negative_fraction
         self.label_cache_refresh_steps = label_cache_refresh_steps
         self.first_stage = first_stage
@@ -303,9 +348,13 @@ class LameConfig(BertConfig):
         positive_fields = ("label_cache_refresh_steps", "description_batch_size")
         for field in ("label_sample_negatives", "shortlist_size", "label_chunk_size") + positive_fields:
             value = getattr(self, field)
+            if field == "shortlist_size" and value == "auto":
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value < (1 if field in positive_fields else 0):
                 minimum = "a positive" if field in positive_fields else "a non-negative"
                 raise ValueError(f"LameConfig.{field} must be {minimum} integer, got {value!r}.")
+        if self.all_label_loss not in ("auto", True, False):
+            raise ValueError(f"LameConfig.all_label_loss must be True, False or 'auto', got {self.all_label_loss!r}.")
         if not 0.0 <= self.hard_negative_fraction <= 1.0:
             raise ValueError(f"LameConfig.hard_negative_fraction must lie in [0, 1], got {self.hard_negative_fraction}.")
         if self.label_sampling == "sampled" and self.problem_type == "single_label_classification":
@@ -314,7 +363,7 @@ class LameConfig(BertConfig):
                 "classes is a different loss); use label_sampling='none' for single_label_classification."
             )
         validate_segment_options("LameConfig", self.max_document_length, self.segment_stride, self.max_position_embeddings)
-        if self.shortlist_size and not self.uses_first_stage:
+        if self.effective_shortlist_size and not self.uses_first_stage:
             raise ValueError(
                 f"LameConfig.shortlist_size={self.shortlist_size} needs a first stage to choose the shortlist: "
                 "set first_stage='bilinear' (or shortlist_size=0 for the exact all-label head)."
@@ -382,19 +431,41 @@ class LameConfig(BertConfig):
         """The fields LameConfig adds to BERT's, as transformers' `to_dict` lists them."""
         return frozenset(cls().to_dict()) - frozenset(BertConfig().to_dict())
 
+    def resolved_scale_options(self) -> dict:
+        """`SCALE_OPTIONS` as this model uses them: each "auto" replaced by [`scale_defaults`]' value."""
+        defaults = scale_defaults(self.num_labels, self.problem_type)
+        resolved = {field: defaults[field] if getattr(self, field) == "auto" else getattr(self, field) for field in SCALE_OPTIONS}
+        if self.shortlist_size == "auto" and resolved["first_stage"] != "bilinear":
+            resolved["shortlist_size"] = 0  # no first stage to choose a shortlist: the exact head
+        return resolved
+
+    def to_dict(self) -> dict:
+        """transformers' dict of the config, with the scale options resolved once labels are set: a saved
+        config.json states what the model does (sampled or joint training, first stage, shortlist)."""
+        values = super().to_dict()
+        if getattr(self, "label_descriptions", None) is not None:
+            values.update(self.resolved_scale_options())
+        return values
+
     @property
     def uses_label_sampling(self) -> bool:
         """Whether training steps encode only a sample of the descriptions (`label_sampling` resolved)."""
-        if self.label_sampling == "auto":
-            return self.num_labels > LARGE_LABEL_SET and self.problem_type != "single_label_classification"
-        return self.label_sampling == "sampled"
+        return self.resolved_scale_options()["label_sampling"] == "sampled"
 
     @property
     def uses_first_stage(self) -> bool:
         """Whether the model has the cheap all-label scorer (`first_stage` resolved)."""
-        if self.first_stage == "auto":
-            return self.num_labels > LARGE_LABEL_SET
-        return self.first_stage == "bilinear"
+        return self.resolved_scale_options()["first_stage"] == "bilinear"
+
+    @property
+    def effective_shortlist_size(self) -> int:
+        """Labels the head scores per document in eval mode, 0 for all (`shortlist_size` resolved)."""
+        return self.resolved_scale_options()["shortlist_size"]
+
+    @property
+    def uses_all_label_loss(self) -> bool:
+        """Whether a sampled training step puts every label's logit in the loss (`all_label_loss` resolved)."""
+        return self.resolved_scale_options()["all_label_loss"]
 
     @property
     def pools_descriptions(self) -> str:

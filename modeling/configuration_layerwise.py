@@ -134,6 +134,18 @@ class LayerwiseConfig(BertConfig):
                 "AutoModelForSequenceClassification": "modeling_layerwise.LayerwiseBertForHierarchicalClassification",
             },
         )
+        # What `pipeline(model=folder, trust_remote_code=True)` runs (the form `Pipeline.save_pretrained`
+        # writes); the model's `save_pretrained` puts the file it names next to the model.
+        kwargs.setdefault(
+            "custom_pipelines",
+            {
+                "hierarchical-classification": {
+                    "impl": "pipeline_layerwise.HierarchicalClassificationPipeline",
+                    "pt": ["AutoModelForSequenceClassification"],
+                    "type": "text",
+                }
+            },
+        )
         super().__init__(classifier_dropout=classifier_dropout, problem_type=PROBLEM_TYPE, **kwargs)
         self.label_levels = [int(level) for level in label_levels] if label_levels is not None else None
         self.label_parents = [[int(p) for p in parents] for parents in label_parents] if label_parents is not None else None

@@ -300,7 +300,7 @@ class LameFirstStage(nn.Module):
         self._projected: tuple[torch.Tensor, tuple, torch.Tensor] | None = None
 
     def _project_labels(self, label_embeddings: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        if torch.is_grad_enabled():
+        if torch.is_grad_enabled() or torch.compiler.is_compiling():
             return self.label(label_embeddings.to(dtype))
         key = tuple((p.data_ptr(), p._version) for p in self.label.parameters())
         cached = self._projected
@@ -483,7 +483,9 @@ class LameForSequenceClassification(BertPreTrainedModel):
         When the config has descriptions but no description token ids (a plain BERT checkpoint plus
         `label_descriptions=`), the checkpoint's tokenizer is loaded to tokenize them.
         """
-        model = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        loaded = super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        # `output_loading_info=True` makes the parent return `(model, loading_info)`: passed on as is.
+        model = loaded[0] if isinstance(loaded, tuple) else loaded
         if model.config.label_descriptions is not None and model.config.label_description_token_ids is None:
             from transformers import AutoTokenizer
 
@@ -500,7 +502,17 @@ class LameForSequenceClassification(BertPreTrainedModel):
         if model.config.freeze_encoder:
             model.bert.requires_grad_(False)  # loading weights re-creates the parameters
             model.bert.eval()
-        return model
+        return loaded
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`PreTrainedModel.save_pretrained`; the folder also gets `pipeline_lame.py`, which the config's
+        `custom_pipelines` entry names, so that it loads with `pipeline(model=folder, trust_remote_code=True)`
+        once `tokenizer.save_pretrained(folder)` has added the tokenizer."""
+        # transformers copies a model file's single-dot imports with its remote code: this import is
+        # what puts the pipeline file in the folder (imported here, as the pipeline module imports this one).
+        from .pipeline_lame import LameClassificationPipeline  # noqa: F401
+
+        return super().save_pretrained(save_directory, *args, **kwargs)
 
     def set_label_descriptions(self, descriptions: list[str] | dict[str, str], tokenizer) -> None:
         """Replace the label descriptions and tokenize them with `tokenizer` (the encoder's).
@@ -654,16 +666,23 @@ class LameForSequenceClassification(BertPreTrainedModel):
         chunks = length_chunks([len(all_token_ids[i]) for i in ids], max_rows)
         if len(chunks) <= 1:
             input_ids, mask = self._description_batch(device, ids, token_ids)
-            return self._pool_description(self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask)
+            return self._pool_description(self._encode_description_batch(input_ids, mask), mask)
         # Written into one output allocated up front: no list of parts and no concatenated copy.
         encoded = None
         for rows in chunks:
             input_ids, mask = self._description_batch(device, [ids[row] for row in rows], token_ids)
-            states = self._pool_description(self.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask)
+            states = self._pool_description(self._encode_description_batch(input_ids, mask), mask)
             if encoded is None:
                 encoded = states.new_empty(len(ids), states.shape[-1])
             encoded[torch.as_tensor(rows, device=encoded.device)] = states
         return encoded
+
+    def _encode_description_batch(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        # Config-level `output_attentions` / `output_hidden_states` are about the documents: the
+        # description passes never record them (and `config.return_dict=False` is for our caller).
+        return self.bert(
+            input_ids=input_ids, attention_mask=mask, output_attentions=False, output_hidden_states=False, return_dict=True
+        ).last_hidden_state
 
     def _pool_description(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Token states `(k, width, hidden)` of k descriptions and their mask `(k, width)` -> `(k, hidden)`
@@ -691,10 +710,16 @@ class LameForSequenceClassification(BertPreTrainedModel):
         are encoded in every call, with gradient, once for the whole batch: every document sees
         the same label matrix, so this equals the paper's per-document encoding at 1/batch of the
         cost. Otherwise the result is computed without gradient and cached until the encoder's
-        weights change, the descriptions change, or the mode switches.
+        weights change, the descriptions change, or the mode switches. Under `torch.compile` and
+        `torch.export` nothing is cached: the compiled or exported graph encodes them in every call.
         """
         if self._descriptions_trainable():
             return self._encode_descriptions()
+        if torch.compiler.is_compiling():
+            # torch.export and torch.compile trace with tensors that have no storage to key the
+            # cache on (`data_ptr`): the traced graph encodes the descriptions in every call.
+            with torch.no_grad():
+                return self._encode_descriptions().to(self.label_blocks[0].query.weight.dtype)
 
         key = self._weights_key()
         if self._label_cache is not None and self._label_cache[0] == key:
@@ -755,7 +780,7 @@ class LameForSequenceClassification(BertPreTrainedModel):
         """
         if self.first_stage is None:
             raise ValueError("This LAME model has no first stage (config.first_stage='none'), so no shortlist.")
-        k = k or self.config.shortlist_size
+        k = k or self.config.effective_shortlist_size
         if not k:
             raise ValueError("shortlist_labels needs k (or config.shortlist_size > 0).")
         _, tokens, token_mask, _ = self.encode_documents(input_ids, attention_mask)
@@ -846,16 +871,22 @@ class LameForSequenceClassification(BertPreTrainedModel):
                 label_embeddings = self._encode_descriptions(ids)
             else:
                 label_embeddings = cached[label_ids]
-            partial, _ = self._run_head(
-                label_embeddings, label_ids, keys_values, attention_mask, need_weights=False, document_vectors=document_vectors
-            )
-            logits = self._complete_logits(partial, label_ids.expand(partial.shape[0], -1), first_stage_logits)
-            loss = self.compute_loss(partial, labels, label_ids=label_ids, label_weights=column_weights)
+            if self.config.uses_all_label_loss:
+                logits = self._score_every_label(cached, label_ids, label_embeddings, keys_values, attention_mask,
+                                                 document_vectors)
+                loss = self.compute_loss(logits, labels)
+            else:
+                partial, _ = self._run_head(
+                    label_embeddings, label_ids, keys_values, attention_mask, need_weights=False,
+                    document_vectors=document_vectors,
+                )
+                logits = self._complete_logits(partial, label_ids.expand(partial.shape[0], -1), first_stage_logits)
+                loss = self.compute_loss(partial, labels, label_ids=label_ids, label_weights=column_weights)
         else:
             label_embeddings = self.encode_label_descriptions() if description_embeddings is None else description_embeddings
             if self.first_stage is not None:
                 first_stage_logits = self.first_stage(document_vectors, label_embeddings)
-            k = self.config.shortlist_size
+            k = self.config.effective_shortlist_size
             if not self.training and first_stage_logits is not None and 0 < k < num_labels:
                 label_ids = first_stage_logits.topk(k, dim=-1).indices  # (batch, k)
                 partial, weights = self._run_head(
@@ -923,6 +954,11 @@ class LameForSequenceClassification(BertPreTrainedModel):
         segments, encoder_inputs = split_for_encoder(
             self.config, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds
         )
+        # An explicit None would stop BERT from falling back to its config: resolve against ours here.
+        if output_attentions is None:
+            output_attentions = self.config.output_attentions
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
         encoder_out = self.bert(
             **encoder_inputs, output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True
         )
@@ -974,6 +1010,27 @@ class LameForSequenceClassification(BertPreTrainedModel):
             logits.append(self.classifier(states, ids, label_embeddings[..., start : start + chunk, :], document_vectors))
         logits = torch.cat(logits, dim=-1)
         return logits, [torch.cat(parts, dim=2) for parts in weights] if need_weights else None
+
+    def _score_every_label(
+        self,
+        cached: torch.Tensor,
+        label_ids: torch.Tensor,
+        sampled_embeddings: torch.Tensor,
+        keys_values: list[tuple[torch.Tensor, torch.Tensor]],
+        token_mask: torch.Tensor,
+        document_vectors: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """`config.all_label_loss` under sampled training: the head scores every label, `(batch, num_labels)`.
+
+        The sampled labels' embeddings (encoded with gradient in joint mode) replace their rows of the
+        training cache; every other label's query is its cached embedding, without gradient into its
+        description. So each step trains every label's output row and bias, and the head and encoder
+        see every label's loss, as in joint training; only the description gradients stay sampled.
+        With a fresh cache and no dropout the loss equals the joint path's.
+        """
+        embeddings = cached.to(sampled_embeddings.dtype).index_copy(0, label_ids, sampled_embeddings)
+        logits, _ = self._run_head(embeddings, None, keys_values, token_mask, False, document_vectors)
+        return logits
 
     def _complete_logits(
         self,

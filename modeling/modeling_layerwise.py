@@ -42,7 +42,8 @@ class LayerwiseClassifierOutput(ModelOutput):
             (`config.level_label_ids()[n - 1]`).
         hidden_states (`tuple[torch.FloatTensor]`, *optional*):
             Embedding output plus each layer's output, `(batch_size, sequence_length, hidden_size)`
-            each; returned with `output_hidden_states=True`.
+            each; returned with `output_hidden_states=True` (or `config.output_hidden_states`), only
+            the selected ones with `output_hidden_states=[indices]` (`None` in the other places).
         attentions (`tuple[torch.FloatTensor]`, *optional*):
             Attention weights per layer, `(batch_size, num_heads, sequence_length, sequence_length)`;
             needs `output_attentions=True` and the eager attention implementation.
@@ -72,6 +73,23 @@ class LevelPrediction:
     labels: list[str]
     probabilities: torch.Tensor
     predicted: torch.Tensor
+
+
+def selected_hidden_states(
+    hidden_states: tuple[torch.Tensor, ...], selection: bool | int | list[int] | None
+) -> tuple[torch.Tensor | None, ...] | None:
+    """What `output_hidden_states=selection` returns from all of the encoder's `hidden_states`, as
+    transformers 5's BERT does: `False`/`None` nothing, `True` everything, an index or a list of
+    indices (negative ones count from the end) a tuple of the same length holding only those states
+    and `None` in every other place.
+    """
+    if selection is None or selection is False:
+        return None
+    if selection is True:
+        return hidden_states
+    count = len(hidden_states)
+    chosen = {i % count for i in ([selection] if isinstance(selection, int) else selection) if -count <= i < count}
+    return tuple(state if i in chosen else None for i, state in enumerate(hidden_states))
 
 
 class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
@@ -257,6 +275,9 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
                 `config.hierarchical_consistency` in eval mode and to `False` in training mode.
         """
         want_hidden = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        if output_attentions is None:
+            # An explicit None would stop BERT from falling back to its config: resolve against ours here.
+            output_attentions = self.config.output_attentions
         # Long documents: all segments of the batch in one encoder batch; the levels pool them per document.
         segments, encoder_inputs = split_for_encoder(
             self.config, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds
@@ -295,11 +316,21 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
             loss=loss,
             logits=logits,
             level_logits=tuple(level_logits),
-            hidden_states=outputs.hidden_states if want_hidden else None,
+            hidden_states=selected_hidden_states(outputs.hidden_states, want_hidden),
             attentions=outputs.attentions,
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         return output if return_dict else output.to_tuple()
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`PreTrainedModel.save_pretrained`; the folder also gets `pipeline_layerwise.py`, which the config's
+        `custom_pipelines` entry names, so that it loads with `pipeline(model=folder, trust_remote_code=True)`
+        once `tokenizer.save_pretrained(folder)` has added the tokenizer."""
+        # transformers copies a model file's single-dot imports with its remote code: this import is
+        # what puts the pipeline file in the folder.
+        from .pipeline_layerwise import HierarchicalClassificationPipeline  # noqa: F401
+
+        return super().save_pretrained(save_directory, *args, **kwargs)
 
     # --------------------------------------------------------------- inference
     def logits_to_levels(

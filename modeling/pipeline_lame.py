@@ -14,7 +14,7 @@ from transformers import Pipeline
 
 from .decision_thresholds import config_thresholds, thresholds_for_labels
 from .modeling_lame import check_label_names
-from .segments import input_length_limit
+from .segments import input_length_limit, require_tokenizer
 
 TASK_NAME = "label-attention-classification"
 
@@ -92,7 +92,13 @@ class LameClassificationPipeline(Pipeline):
     _load_processor = False
     _load_image_processor = False
     _load_feature_extractor = False
-    _load_tokenizer = True
+    # Optional for transformers, so that a folder without a tokenizer gets __init__'s error naming the
+    # fix instead of transformers' "Couldn't instantiate the backend tokenizer".
+    _load_tokenizer = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        require_tokenizer(self)
 
     def _sanitize_parameters(
         self,

@@ -18,7 +18,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .segments import input_length_limit
+from .segments import input_length_limit, require_tokenizer
 
 TASK_NAME = "hierarchical-classification"
 
@@ -48,7 +48,13 @@ class HierarchicalClassificationPipeline(Pipeline):
     _load_image_processor = False
     _load_video_processor = False
     _load_feature_extractor = False
-    _load_tokenizer = True
+    # Optional for transformers, so that a folder without a tokenizer gets __init__'s error naming the
+    # fix instead of transformers' "Couldn't instantiate the backend tokenizer".
+    _load_tokenizer = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        require_tokenizer(self)
 
     def _sanitize_parameters(
         self,

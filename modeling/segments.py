@@ -63,6 +63,17 @@ def input_length_limit(config, tokenizer=None) -> int:
     return limit
 
 
+def require_tokenizer(pipeline) -> None:
+    """Raise a ValueError naming the fix when a pipeline of these models got no tokenizer: the
+    model's folder has none (`model.save_pretrained` does not write it)."""
+    if pipeline.tokenizer is None:
+        source = getattr(pipeline.model, "name_or_path", "") or "the model's folder"
+        raise ValueError(
+            f"{type(pipeline).__name__} needs the encoder's tokenizer and none could be loaded from {source!r}. "
+            "Save it next to the model with `tokenizer.save_pretrained(folder)`, or pass `tokenizer=` to `pipeline()`."
+        )
+
+
 def segment_windows(length: int, segment_length: int, stride: int) -> list[list[int]]:
     """The flat positions each segment of one document reads, `[0, window..., length - 1]`.
 

@@ -92,7 +92,7 @@ def test_a_scored_model_reads_and_shortlists_as_its_command_says():
     trained = LameConfig(id2label=names, label_descriptions=descriptions, first_stage="bilinear", shortlist_size=256,
                          max_document_length=2048)
     assert bench.reading_overrides(args_of("lame_2048_exact"), trained)["shortlist_size"] == 0
-    assert bench.reading_overrides(args_of("lame_2048"), trained)["shortlist_size"] == 256  # as trained
+    assert "shortlist_size" not in bench.reading_overrides(args_of("lame_2048"), trained)  # kept as trained
     assert bench.reading_overrides(args_of("lame_read_2048"), trained)["max_document_length"] == 2048
     exact = LameConfig(id2label=names, label_descriptions=descriptions, first_stage="none")
     assert "shortlist_size" not in bench.reading_overrides(args_of("lame_2048_exact"), exact)
@@ -178,8 +178,13 @@ def test_a_method_stopped_by_a_signal_starts_no_further_method(tmp_path, monkeyp
         return 130  # train.py saved a checkpoint after SIGTERM/Ctrl-C
 
     monkeypatch.setattr(bench.subprocess, "call", fake_call)
-    bench.run_all(["vanilla", "lame"], tmp_path / "data", tmp_path / "work", tmp_path / "results", seed=42)
+    assert not bench.run_all(["vanilla", "lame"], tmp_path / "data", tmp_path / "work", tmp_path / "results", seed=42)
     assert launched == ["vanilla"]
+    # From the command line the stop is the exit status, so a queue of runner calls stops as well.
+    with pytest.raises(SystemExit) as stopped:
+        bench.main(["--data_dir", str(tmp_path / "data"), "--methods", "lame", "--work_dir", str(tmp_path / "work"),
+                    "--results_dir", str(tmp_path / "results")])
+    assert stopped.value.code == bench.EXIT_INTERRUPTED
     assert "vanilla: stopped by a signal" in capsys.readouterr().out
 
 
@@ -241,3 +246,54 @@ def test_results_and_checkpoints_of_another_budget_are_refused_by_name(tmp_path,
         bench.run_all(["vanilla", "lame"], tmp_path / "data", work, results, seed=42)
     with pytest.raises(SystemExit, match=r"work/budget.json is from another budget \(label_bias_init"):
         bench.run_all(["vanilla"], tmp_path / "data", work, results, seed=42)
+
+
+def test_patience_ends_a_run_before_its_cap_and_the_record_says_so(tmp_path, corpus, tiny_budget, monkeypatch):
+    """With nothing learned (learning rates 0) the dev loss never improves: patience 1 ends the run after its
+    second epoch, below a cap of 4. A repeat with another seed gets its own file, folder and report row."""
+    monkeypatch.setattr(bench, "BUDGET", {**bench.BUDGET, "num_train_epochs": 4, "early_stopping_patience": 1,
+                                          "learning_rate": 0.0, "head_learning_rate": 0.0})
+    checkpoint = tiny_bert_checkpoint(tmp_path / "tiny")
+    work, results = tmp_path / "work", tmp_path / "results"
+    record = bench.run_one("vanilla", corpus, work, results, seed=13, backbone=checkpoint)
+    assert (record["stopped_by"], record["epochs_run"]) == ("patience", 2)
+    assert [point["epoch"] for point in record["dev_curve"]] == [1.0, 2.0]
+    assert record["dev_curve"][0]["eval_loss"] == record["dev_curve"][1]["eval_loss"]
+    assert (results / "vanilla__seed13.json").exists() and not (results / "vanilla.json").exists()
+    assert (work / "vanilla__seed13" / "model").is_dir()
+    table = bench.report(results)
+    assert "| vanilla__seed13 | done |" in table and "2 (1.0, patience)" in table
+    assert "| vanilla | not yet run |" not in table  # the seed's row stands for the method
+
+
+def test_ablation_rows_parse_and_a_rows_own_option_replaces_the_budgets(tmp_path):
+    for method in ("lame_all_labels", "lame_negatives_256", "lame_joint", "layerwise_flat_mean", "layerwise_flat_head_lr"):
+        assert bench.missing_option(method) is None, method
+    argv = bench.train_argv("layerwise_flat_head_lr", tmp_path, tmp_path / "out", 42, "backbone")
+    assert argv.count("--head_learning_rate") == 1 and argv[argv.index("--head_learning_rate") + 1] == "0.01"
+    argv = bench.train_argv("lame_all_labels", tmp_path, tmp_path / "out", 42, "backbone")
+    assert argv[argv.index("--all_label_loss") + 1] == "true"
+    assert argv[argv.index("--head_learning_rate") + 1] == str(bench.BUDGET["head_learning_rate"])
+
+
+def test_subset_overrides_reach_each_methods_process_and_unknown_keys_are_named(tmp_path, monkeypatch):
+    commands = []
+    monkeypatch.setattr(bench.subprocess, "call", lambda command, **kwargs: commands.append(command) or 0)
+    monkeypatch.setattr(bench, "SUBSET", dict(bench.SUBSET))
+    bench.main(["--data_dir", str(tmp_path), "--methods", "vanilla", "--work_dir", str(tmp_path / "w"),
+                "--results_dir", str(tmp_path / "r"), "--subset", '{"train": 5000}'])
+    assert bench.SUBSET["train"] == 5000 and bench.steps_per_epoch() == 5000 // bench.BUDGET["per_device_train_batch_size"]
+    assert commands[0][commands[0].index("--subset") + 1] == '{"train": 5000}'
+    with pytest.raises(SystemExit, match="--subset: expected a JSON object with keys among"):
+        bench.subset_overrides('{"documents": 5}')
+
+
+def test_query_similarity_compares_cls_and_mean_pooled_descriptions(tmp_path, corpus, tiny_budget):
+    checkpoint = tiny_bert_checkpoint(tmp_path / "tiny")
+    record = bench.query_similarity(corpus, tmp_path / "work", tmp_path / "results", backbone=checkpoint)
+    assert record["labels"] == 20 and json.loads((tmp_path / "results" / "query_similarity.json").read_text()) == record
+    for pooling in ("cls", "mean"):
+        values = record[pooling]
+        assert -1.0 <= values["cosine_p5"] <= values["mean_pairwise_cosine"] <= values["cosine_p95"] <= 1.0
+        assert 0.0 <= values["share_of_squared_norm_in_the_mean"] <= 1.0
+    assert record["cls"] != record["mean"]

@@ -91,6 +91,39 @@ def test_config_rejects_bad_scale_options(options, message):
         LameConfig(label_descriptions=["a", "b", "c"], **_small(**options))
 
 
+@pytest.mark.parametrize("num_labels", [10, 257, 4271])
+@pytest.mark.parametrize("train_py", [["--model", "lame"], ["--config", "lame_eurlex57k"]])
+def test_one_rule_builds_the_same_lame_in_python_and_in_train_py(checkpoint, tmp_path, num_labels, train_py):
+    from labelwise.kinds.lame import lame_model
+    from labelwise.modeling.configuration_lame import SCALE_OPTIONS, scale_defaults
+    from labelwise.training.arguments import parse_arguments
+
+    names = [f"L{i}" for i in range(num_labels)]
+    descriptions = {name: f"{TERMS[i % len(TERMS)]} {TERMS[(i // len(TERMS)) % len(TERMS)]}" for i, name in enumerate(names)}
+    python = LameForSequenceClassification.from_pretrained(checkpoint, label_descriptions=descriptions,
+                                                           label_attention_heads=4)
+    args, _ = parse_arguments(train_py + ["--output_dir", str(tmp_path), "--label_attention_heads", "4"])
+    trained = lame_model(args, checkpoint, names, descriptions, "multi_label_classification")
+    rule = scale_defaults(num_labels)
+    assert python.config.resolved_scale_options() == trained.config.resolved_scale_options() == rule
+    assert (python.first_stage is None) == (trained.first_stage is None) == (num_labels <= 256)
+    assert python.config.effective_shortlist_size == (256 if num_labels > 256 else 0)
+    # The saved config.json states what the model does, and loads back to the same model.
+    python.save_pretrained(tmp_path / "python")
+    saved = json.loads((tmp_path / "python" / "config.json").read_text())
+    assert {field: saved[field] for field in SCALE_OPTIONS} == rule
+    reloaded = LameForSequenceClassification.from_pretrained(tmp_path / "python")
+    assert reloaded.config.resolved_scale_options() == rule and (reloaded.first_stage is None) == (num_labels <= 256)
+
+
+def test_an_explicit_scale_option_wins_over_the_rule(checkpoint):
+    model = lame(checkpoint, first_stage="bilinear", shortlist_size=5, all_label_loss=True, label_sampling="sampled")
+    assert model.config.resolved_scale_options() == {"label_sampling": "sampled", "first_stage": "bilinear",
+                                                     "shortlist_size": 5, "all_label_loss": True}
+    with pytest.raises(ValueError, match="all_label_loss must be True, False or 'auto'"):
+        LameConfig(label_descriptions=["a", "b"], all_label_loss="yes", **_small())
+
+
 # ------------------------------------------------------------------- sampled training
 @pytest.mark.parametrize("loss_options", [{}, {"pos_weight": [float(1 + i % 3) for i in range(NUM_LABELS)]},
                                           {"loss": "f_measure"}, {"loss": "f_measure", "f_measure_average": "macro"}])
@@ -156,6 +189,59 @@ def test_sampled_loss_is_an_unbiased_estimate_of_the_all_label_loss(checkpoint, 
     mean = sum(estimates) / len(estimates)
     assert mean == pytest.approx(full, rel=0.02)
     assert max(estimates) - min(estimates) > 0.05 * full  # really random: the check could fail
+
+
+NO_DROPOUT = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, label_attention_dropout=0.0,
+                  classifier_dropout=0.0)
+
+
+def test_all_label_loss_puts_every_label_in_the_loss_and_encodes_only_the_sample_with_gradient(checkpoint):
+    model = lame(checkpoint, label_sampling="sampled", first_stage="bilinear", label_sample_negatives=4,
+                 all_label_loss=True).train()
+    with_gradient = []
+    encode = model._encode_descriptions
+
+    def recording(label_ids=None, token_ids=None):
+        if torch.is_grad_enabled():
+            with_gradient.append(list(label_ids))
+        return encode(label_ids, token_ids)
+
+    model._encode_descriptions = recording
+    out = model(**batch(), labels=targets())
+    out.loss.backward()
+    # Every label's output row and bias take part in the loss ...
+    assert (model.classifier.weight.grad.abs().sum(1) > 0).all()
+    assert (model.classifier.bias.grad != 0).all()
+    # ... while only the 3 positives and 4 negatives were encoded with gradient.
+    assert len(with_gradient) == 1 and len(with_gradient[0]) == 7 and {1, 4, 7} <= set(with_gradient[0])
+    assert out.logits.shape == (4, NUM_LABELS)
+
+
+@pytest.mark.parametrize("first_stage", ["none", "bilinear"])
+def test_all_label_loss_equals_the_joint_loss_while_the_cache_is_fresh(checkpoint, first_stage):
+    joint = lame(checkpoint, label_sampling="none", first_stage=first_stage, **NO_DROPOUT).train()
+    every = lame(checkpoint, label_sampling="sampled", first_stage=first_stage, label_sample_negatives=4,
+                 all_label_loss=True, **NO_DROPOUT).train()
+    every.load_state_dict(joint.state_dict())
+    inputs, labels = batch(), targets()
+    outputs = [model(**inputs, labels=labels) for model in (joint, every)]  # the cache is encoded in this step
+    torch.testing.assert_close(outputs[1].loss, outputs[0].loss, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(outputs[1].logits, outputs[0].logits, rtol=1e-5, atol=1e-5)
+    for output in outputs:
+        output.loss.backward()
+    # The head sees the same loss, so its gradients are the joint path's; the encoder's differ, since
+    # only the sampled descriptions pass theirs back.
+    for (name, a), (_, b) in zip(joint.named_parameters(), every.named_parameters()):
+        if name.startswith(("label_blocks.", "classifier.")):
+            torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-6, msg=name)
+    encoder = [(a.grad, b.grad) for (name, a), (_, b) in zip(joint.named_parameters(), every.named_parameters())
+               if name == "bert.embeddings.word_embeddings.weight"]
+    assert not torch.allclose(*encoder[0])
+    # Without the option the same sampled model's loss covers the sample only: another value.
+    sampled = lame(checkpoint, label_sampling="sampled", first_stage=first_stage, label_sample_negatives=4,
+                   **NO_DROPOUT).train()
+    sampled.load_state_dict(joint.state_dict())
+    assert not torch.allclose(sampled(**inputs, labels=labels).loss, outputs[0].loss)
 
 
 def test_weighted_f_measure_counts_a_column_as_often_as_its_weight():
@@ -339,6 +425,7 @@ def test_every_scale_option_survives_save_and_load_without_labelwise(checkpoint,
     options = dict(
         label_sampling="sampled",
         label_sample_negatives=3,
+        all_label_loss=True,
         hard_negative_fraction=0.25,
         label_cache_refresh_steps=7,
         first_stage="bilinear",
@@ -389,7 +476,7 @@ def test_train_py_passes_the_scale_options_to_the_model(checkpoint, tmp_path):
     from labelwise.training.cli import run
 
     options = {
-        "label_sampling": "sampled", "label_sample_negatives": 2, "hard_negative_fraction": 0.5,
+        "label_sampling": "sampled", "label_sample_negatives": 2, "all_label_loss": True, "hard_negative_fraction": 0.5,
         "label_cache_refresh_steps": 1, "first_stage": "bilinear", "first_stage_loss_weight": 0.5,
         "shortlist_size": 3, "label_chunk_size": 2, "description_batch_size": 3, "light_label_head": True,
     }

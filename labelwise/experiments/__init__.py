@@ -4,7 +4,6 @@
   with the code's commit, a Markdown report and plots; bench/ scripts are declarations run by its `main`.
 - `labelwise.experiments.grid`: grid search over `train.py` options (`python -m labelwise.experiments.grid`).
 - `labelwise.experiments.crossval`: document-grouped k-fold cross-validation of ADR taggers.
-- `labelwise.experiments.label_groups`: scoring by label-frequency group on a EURLEX57K-layout subset.
 - `labelwise.experiments.provenance`, `labelwise.experiments.curves`: the commit of a run; dev curves.
 
 Scoring one saved model is `labelwise.evaluate`; training one is `labelwise.training.train`.

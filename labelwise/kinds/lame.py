@@ -14,7 +14,6 @@ from labelwise.kinds.base import (
     prepare_flat,
     segment_fields,
 )
-from labelwise.modeling.configuration_lame import LARGE_LABEL_SET
 from labelwise.saved_kinds import LAME
 
 
@@ -44,6 +43,12 @@ class LameOptions(DocumentSegmentOptions):
                   "positives + label_sample_negatives), auto (sampled above 256 labels, multi-label)."},
     )
     label_sample_negatives: int = field(default=64, metadata={"help": "Negative labels per step under sampling."})
+    all_label_loss: bool | None = field(
+        default=None,
+        metadata={"help": "Under sampled training, every label's logit in the loss at every step (the other labels' "
+                  "queries from the training cache; description gradients stay sampled). Default: as the label "
+                  "count decides (labelwise.modeling.configuration_lame.scale_defaults)."},
+    )
     hard_negative_fraction: float = field(
         default=0.5, metadata={"help": "Share of those negatives that are the first stage's top-scored ones."}
     )
@@ -54,11 +59,11 @@ class LameOptions(DocumentSegmentOptions):
         default="auto", metadata={"help": "Cheap all-label scorer: none, bilinear, auto (bilinear above 256 labels)."}
     )
     first_stage_loss_weight: float = field(default=1.0, metadata={"help": "Weight of the first stage's loss."})
-    shortlist_size: int = field(
-        default=0,
-        metadata={"help": "At inference, run LAME's head on the first stage's top-k labels (0: all). With "
-                  "first_stage auto it applies only where auto turns the first stage on (above 256 labels); "
-                  "smaller label sets keep the exact head, so one config serves every label count."},
+    shortlist_size: int | None = field(
+        default=None,
+        metadata={"help": "At inference, run LAME's head on the first stage's top-k labels (0: all). Default: as the "
+                  "label count decides (scale_defaults: 256 above 256 labels, where the first stage is on; else 0), "
+                  "the same rule as LameForSequenceClassification.from_pretrained in Python."},
     )
     label_chunk_size: int = field(default=512, metadata={"help": "Labels per chunk in LAME's head (0: all at once)."})
     description_batch_size: int = field(
@@ -99,11 +104,12 @@ def lame_model(
         description_pooling=args.description_pooling,
         label_sampling=args.label_sampling,
         label_sample_negatives=args.label_sample_negatives,
+        all_label_loss="auto" if args.all_label_loss is None else args.all_label_loss,
         hard_negative_fraction=args.hard_negative_fraction,
         label_cache_refresh_steps=args.label_cache_refresh_steps,
         first_stage=args.first_stage,
         first_stage_loss_weight=args.first_stage_loss_weight,
-        shortlist_size=args.shortlist_size,
+        shortlist_size="auto" if args.shortlist_size is None else args.shortlist_size,
         label_chunk_size=args.label_chunk_size,
         description_batch_size=args.description_batch_size,
         light_label_head=args.light_label_head,
@@ -115,9 +121,6 @@ def lame_model(
         **segment_fields(args),
     )
     values.update(fields)
-    if values["first_stage"] == "auto" and len(names) <= LARGE_LABEL_SET:
-        # No first stage will be built to choose a shortlist: the exact head scores every label.
-        values["shortlist_size"] = 0
     return KIND.load_model_class().from_pretrained(
         backbone,
         label_descriptions=descriptions,
@@ -147,8 +150,10 @@ def summary_hyperparameters(args, model) -> dict:
         values.update(label_sampling="sampled", label_sample_negatives=config.label_sample_negatives,
                       hard_negative_fraction=config.hard_negative_fraction,
                       label_cache_refresh_steps=config.label_cache_refresh_steps)
+        if config.uses_all_label_loss:
+            values["all_label_loss"] = True
     if config.uses_first_stage:
-        values.update(first_stage="bilinear", shortlist_size=config.shortlist_size)
+        values.update(first_stage="bilinear", shortlist_size=config.effective_shortlist_size)
     if config.light_label_head:
         values["light_label_head"] = True
     if config.max_document_length is not None:
