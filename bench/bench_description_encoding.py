@@ -35,7 +35,7 @@ def step_seconds(model, label_ids: list[int], chunked: bool) -> float:
         embeddings = model._encode_descriptions(label_ids)
     else:
         input_ids, mask = model._description_batch(model.device, label_ids)
-        embeddings = model._pool_description(model.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask)
+        embeddings = model._pool_description(model.backbone(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask)
     embeddings.square().sum().backward()
     model.zero_grad(set_to_none=True)
     return time.process_time() - start

@@ -82,7 +82,7 @@ def time_heads(models: dict[str, nn.Module], input_ids: torch.Tensor, attention_
     """Median time of `score_levels` alone, per layer-wise model, interleaved like the forward passes."""
     layerwise = {name: model for name, model in models.items() if isinstance(model, LayerwiseBertForHierarchicalClassification)}
     with torch.inference_mode():
-        hidden_states = next(iter(layerwise.values())).bert(
+        hidden_states = next(iter(layerwise.values())).backbone(
             input_ids, attention_mask=attention_mask, output_hidden_states=True
         ).hidden_states
         times: dict[str, list[float]] = {name: [] for name in layerwise}
@@ -131,7 +131,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     backbone = resolve_backbone(args.model_name_or_path)
     models = build_models(backbone)
-    vocab = next(iter(models.values())).bert.config.vocab_size
+    vocab = next(iter(models.values())).backbone.config.vocab_size
     generator = torch.Generator().manual_seed(0)
     input_ids = torch.randint(1000, vocab, (args.batch_size, args.seq_len), generator=generator)
     input_ids[:, 0], input_ids[:, -1] = 101, 102  # [CLS] ... [SEP] in the uncased BERT vocabulary

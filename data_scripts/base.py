@@ -126,6 +126,50 @@ class EmptyCorpusError(CorpusError):
     """The builder read no example at all from ``data_dir``."""
 
 
+class AmbiguousSplitFileError(CorpusError):
+    """Two files (or folders) could each be a split, and no option says which one to read."""
+
+
+def choose_split_file(
+    folder: str | os.PathLike, split: str, candidates: Sequence[str], corpus: str, chosen: dict | None = None
+) -> Path | None:
+    """The one file (or folder) of `folder` that holds `split`, among `candidates` (names in order of
+    preference), or None when none exists.
+
+    A builder never picks between two candidates silently (``dev.tsv`` and ``devel.tsv`` side by side,
+    as several benchmark collections ship JNLPBA): with more than one present it raises
+    :class:`AmbiguousSplitFileError` naming them and the ``split_files`` option, unless `chosen`
+    (the builder's ``split_files`` option, ``{split: name}``) names the one to read.
+    """
+    folder = Path(folder)
+    if chosen and chosen.get(split):
+        path = folder / str(chosen[split])
+        if not path.exists():
+            raise FileNotFoundError(f"{corpus}: split_files names {chosen[split]!r} for {split}, but {path} does not exist")
+        return path
+    found = [folder / name for name in candidates if (folder / name).exists()]
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise AmbiguousSplitFileError(
+            f"{corpus}: {folder} holds {len(found)} candidates for the {split} split ({names}); say which to read "
+            f"with the corpus option split_files, e.g. --corpus_options '{{\"split_files\": {{\"{split}\": "
+            f"\"{found[-1].name}\"}}}}', or move the other one away"
+        )
+    return found[0] if found else None
+
+
+def split_files_option(value: Any, corpus: str) -> dict[str, str] | None:
+    """Check a builder's ``split_files`` option: ``{"train"|"validation"|"test": file name}``."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError(f"{corpus}: split_files must map split names to file names, got {value!r}")
+    unknown = sorted(set(value) - {"train", "validation", "test"})
+    if unknown:
+        raise ValueError(f"{corpus}: split_files keys must be train, validation or test, got {', '.join(unknown)}")
+    return dict(value)
+
+
 class SkipReport(Counter):
     """Counts of skipped or adjusted items by reason, with a few examples each."""
 
@@ -395,15 +439,20 @@ class CorpusBuilder(datasets.GeneratorBasedBuilder):
 
     def classification_features(self) -> datasets.Features:
         """``id``, ``text`` and ``labels`` as ClassLabel (multi-class) or a sequence of them."""
-        space = self.label_space()
-        label = datasets.ClassLabel(names=space.names)
-        return datasets.Features(
-            {
-                "id": datasets.Value("string"),
-                "text": datasets.Value("string"),
-                "labels": label if space.task == "multi_class" else datasets.Sequence(label),
-            }
-        )
+        return classification_features(self.label_space())
+
+
+def classification_features(space: LabelSpace) -> datasets.Features:
+    """The features of a classification corpus with labels `space`: ``id``, ``text`` and ``labels`` as
+    ClassLabel (multi-class) or a sequence of them (multi-label, hierarchical)."""
+    label = datasets.ClassLabel(names=space.names)
+    return datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "text": datasets.Value("string"),
+            "labels": label if space.task == "multi_class" else datasets.Sequence(label),
+        }
+    )
 
 
 def config_options(klass: type[datasets.DatasetBuilder]) -> list[str]:

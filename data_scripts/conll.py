@@ -17,26 +17,33 @@ Bare tags
     The NER benchmark files used by BioBERT and BLURB (NCBI-disease, BC5CDR-disease,
     BC5CDR-chem, ...) have one entity type and bare ``B``/``I``/``O`` tags. Pass
     ``entity_type="Disease"`` (any name) to read them as ``B-Disease``/``I-Disease``; without it
-    a bare tag is an error that says so.
+    a bare tag is an error that says so. With it, a tag that names another type (``B-Chemical``)
+    is an error too: the option would not apply to it.
 
 The tokenisation of the file is kept: ``text`` is the tokens joined by single spaces and
 ``offsets`` point into it. Files: ``train``, ``dev`` (or ``devel``/``validation``/``valid``)
 and ``test`` with any of the suffixes ``.txt .conll .tsv .iob .bio .iobes`` in ``data_dir``.
+Two candidates for one split (``dev.tsv`` and ``devel.tsv``, as several benchmark collections ship
+JNLPBA) are an error naming both, unless ``split_files`` says which to read, e.g.
+``split_files={"validation": "devel.tsv"}`` (any file name, relative to ``data_dir``).
 Without a test file, the training file is split ``split_ratio`` (8:1:1) with ``seed``: by
 document (``-DOCSTART-``), or by sentence when it has fewer than 10 documents.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
 
 import datasets
 
-from .base import CorpusFormatError, parse_fractions, seeded_split
+from .base import CorpusFormatError, choose_split_file, parse_fractions, seeded_split, split_files_option
 from .files import iter_lines
 from .ner_base import NerBuilder, NerConfig
+
+logger = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".conll", ".tsv", ".iob", ".bio", ".iobes")
 STEMS = {"train": ("train",), "validation": ("dev", "devel", "validation", "valid"), "test": ("test",)}
@@ -63,9 +70,11 @@ class ConllConfig(NerConfig):
         tag_column: int = -1,
         scheme: str = "IOB2",
         split_ratio: str = "8:1:1",
+        split_files: dict | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, entity_types=entity_types, **kwargs)
+        self.split_files = split_files_option(split_files, "conll")
         scheme = SCHEME_ALIASES.get(str(scheme).upper(), str(scheme).upper())
         if scheme not in SCHEMES:
             raise ValueError(f"conll: scheme must be one of {', '.join([*SCHEMES, *SCHEME_ALIASES])}, got {scheme!r}")
@@ -121,6 +130,13 @@ def read_conll(
             raise CorpusFormatError(path, i, f"columns {token_column} (token) and {tag_column} (tag)", line) from None
         if tag in prefixes and entity_type is not None:
             tag = f"{tag}-{entity_type}"
+        elif entity_type is not None and typed.match(tag) and tag.split("-", 1)[1] != entity_type:
+            # The option would be ignored: the user expects every mention to be of that type.
+            raise CorpusFormatError(
+                path, i, f"a bare tag ({', '.join(prefixes)} or O): entity_type={entity_type!r} types bare tags only, "
+                f"and this file's tags name their own type; leave out entity_type to keep those types "
+                f"(entity_types=[...] selects some of them)", line,
+            )
         if not token or not (tag == "O" or typed.match(tag)):
             shown = ", ".join(f"{p}-<type>" for p in prefixes)
             hint = ""
@@ -145,12 +161,8 @@ class Conll(NerBuilder):
     DEFAULT_CONFIG_NAME = "default"
 
     def _file(self, split: str) -> Path | None:
-        root = Path(self.config.data_dir)
-        for stem in STEMS[split]:
-            for suffix in SUFFIXES:
-                if (root / f"{stem}{suffix}").exists():
-                    return root / f"{stem}{suffix}"
-        return None
+        names = [f"{stem}{suffix}" for stem in STEMS[split] for suffix in SUFFIXES]
+        return choose_split_file(self.config.data_dir, split, names, "conll", self.config.split_files)
 
     def _sentences(self) -> dict[str, list[Sentence]]:
         if getattr(self, "_sentence_cache", None) is None:
@@ -173,7 +185,22 @@ class Conll(NerBuilder):
                     split_of = {d: n for n, p in zip(("train", "validation", "test"), parts) for d in p}
                     out = {n: [s for s in sentences if split_of[s[0]] == n] for n in ("train", "validation", "test")}
             self._sentence_cache = out
+            self._warn_unseen_types(out, files)
         return self._sentence_cache
+
+    def _warn_unseen_types(self, sentences: dict[str, list[Sentence]], files: dict[str, Path | None]) -> None:
+        """Say so when validation or test hold entity types that training never shows (e.g. a typed
+        ``devel.tsv`` beside a train file of other types): the model cannot learn them."""
+        types = {s: {t.split("-", 1)[1] for _, _, tags in sents for t in tags if t != "O"} for s, sents in sentences.items()}
+        for split in ("validation", "test"):
+            unseen = sorted(types.get(split, set()) - types.get("train", set()))
+            if unseen:
+                where = files.get(split) or f"the {split} split"
+                logger.warning(
+                    "conll: %s has entity types that no training sentence has (%s): a model trained on %s cannot "
+                    "predict them. Check that the files belong together (split_files chooses them).",
+                    where, ", ".join(unseen), files.get("train"),
+                )
 
     def _discover_entity_types(self) -> set[str]:
         return {t.split("-", 1)[1] for sents in self._sentences().values() for _, _, tags in sents for t in tags if t != "O"}

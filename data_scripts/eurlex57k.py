@@ -102,6 +102,8 @@ def read_document(path: Path, encoding: str = "utf-8") -> dict:
     for i, cid in enumerate(doc["concepts"]):
         if not isinstance(cid, (str, int)) or isinstance(cid, bool):
             raise CorpusFormatError(path, f"{where}, field 'concepts' item {i}", "a concept id (string)", repr(cid))
+    # EURLEX57K.json's keys are strings: an id written as a number is the same concept.
+    doc["concepts"] = [str(cid) for cid in doc["concepts"]]
     for field in TEXT_FIELDS:
         value = doc.get(field)
         if value is None or isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
@@ -210,7 +212,6 @@ class Eurlex57k(CorpusBuilder):
                 continue
             labels: list[str] = []
             for cid in doc["concepts"]:
-                cid = str(cid)
                 try:
                     labels.extend(hierarchy.map_label(cid))
                 except ValueError:
@@ -221,6 +222,7 @@ class Eurlex57k(CorpusBuilder):
                 labels = hierarchy.augment(labels)
             kept = list(dict.fromkeys(label for label in labels if label in allowed))
             if len(kept) < len(set(labels)):
-                self.skips.add("label_not_in_train", doc["celex_id"])
+                reason = "label_not_in_train" if self.config.label_set == "train" else "label_outside_label_set"
+                self.skips.add(reason, doc["celex_id"])
             yield doc["celex_id"], {"id": str(doc["celex_id"]), "text": text, "labels": kept}
         self._report(split)

@@ -17,9 +17,11 @@ Every builder reads through these helpers:
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import json
+import logging
 import os
 import re
 import sys
@@ -30,6 +32,8 @@ from typing import Any
 
 from .base import CorpusFormatError
 
+logger = logging.getLogger(__name__)
+
 # Encodings whose newline is not the single byte b"\n": these files are decoded whole.
 _WIDE = ("utf-16", "utf-32", "utf_16", "utf_32")
 
@@ -38,15 +42,70 @@ class CorpusEncodingError(CorpusFormatError):
     """Bytes that are not valid in the configured encoding, named by file, line and byte."""
 
 
+def _is_utf8(data: bytes, final: bool = True) -> bool:
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(data, final=final)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def guess_encoding(data: bytes) -> tuple[str, str]:
+    """``(encoding, why)``: the encoding the bytes of a file most likely are in.
+
+    Only what the bytes prove is claimed: valid UTF-8 (with a non-ASCII byte, text in a single-byte
+    encoding practically never is), a UTF-16/32 byte-order mark, bytes 0x80-0x9F (printable in
+    Windows-1252, control codes in Latin-1), else Latin-1, which decodes any byte sequence, so its
+    accented letters are to be checked."""
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32", "it starts with a UTF-32 byte-order mark"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", "it starts with a UTF-16 byte-order mark"
+    if _is_utf8(data):
+        return "utf-8", "all its bytes are valid UTF-8"
+    if re.search(rb"[\x80-\x9f]", data):
+        try:
+            data.decode("cp1252")
+            return "cp1252", "it is not UTF-8 and holds bytes 0x80-0x9F, printable characters in Windows-1252"
+        except UnicodeDecodeError:
+            pass
+    return "latin-1", "it is not UTF-8; Latin-1 reads any bytes, so check that its accented letters come out right"
+
+
 def _encoding_error(path: Path, line: int, line_start: int, err: UnicodeDecodeError, encoding: str) -> CorpusEncodingError:
     position = line_start + err.start
     bad = err.object[err.start : err.start + 8]
+    with _open_binary(path) as handle:
+        guess, why = guess_encoding(handle.read())
     return CorpusEncodingError(
         path,
         f"line {line}, byte {position}",
-        f"text in the encoding {encoding!r} (pass encoding='<the file's encoding>', e.g. encoding='latin-1', "
-        f"command line: --config encoding=latin-1)",
+        f"text in the encoding {encoding!r} (the file looks like {guess}: {why}; pass encoding='{guess}', "
+        f"command line: --config encoding={guess})",
         f"the bytes {bytes(bad)!r}",
+    )
+
+
+# (folder, encoding) pairs already warned about, so a corpus of many files gets one warning.
+_mojibake_warned: set[tuple[str, str]] = set()
+
+
+def _warn_if_utf8(path: Path, encoding: str) -> None:
+    """Warn when a file read in a single-byte encoding is UTF-8 with non-ASCII text: every such
+    character would come out as two or three wrong ones ("é" as "Ã©"), with no error."""
+    name = codecs.lookup(encoding).name
+    if name in ("utf-8", "utf-8-sig", "ascii") or name.startswith(_WIDE) or (str(path.parent), name) in _mojibake_warned:
+        return
+    with _open_binary(path) as handle:
+        head = handle.read(1 << 16)
+    if head.isascii() or not _is_utf8(head, final=False):
+        return
+    _mojibake_warned.add((str(path.parent), name))
+    logger.warning(
+        "%s is read with encoding=%r but its text is valid UTF-8 with non-ASCII characters: they will read as "
+        "wrong characters (e.g. 'é' as 'Ã©'). Leave out the encoding option (UTF-8 is the default) unless you "
+        "know the file is %s.",
+        path, encoding, encoding,
     )
 
 
@@ -83,6 +142,7 @@ def iter_lines(path: str | os.PathLike, encoding: str = "utf-8") -> Iterator[tup
     """
     path = Path(path)
     number = 0
+    _warn_if_utf8(path, encoding)
     try:
         # newline="": lines keep their endings untranslated (csv needs that, Brat counts them).
         handle = gzip.open(path, "rt", encoding=encoding, newline="") if path.suffix == ".gz" else path.open(encoding=encoding, newline="")
@@ -121,6 +181,7 @@ def read_csv(
     path: str | os.PathLike,
     encoding: str = "utf-8",
     record_start: str | re.Pattern | None = None,
+    delimiter: str = ",",
 ) -> Iterator[tuple[int, list[str]]]:
     """``(first line of the record, fields)`` for each CSV record, header included.
 
@@ -128,6 +189,7 @@ def read_csv(
         record_start: a pattern matching the beginning of a record of this file (e.g.
             ``r"\\d+,"``); a quoted field spanning several lines that contains such a line is
             taken as an unbalanced quote that merged records, and raises.
+        delimiter: the field separator (``"\\t"`` for TSV files).
 
     Raises:
         CorpusFormatError: unbalanced quote, file ending inside a quoted field, or merged records,
@@ -137,7 +199,9 @@ def read_csv(
     csv.field_size_limit(sys.maxsize)  # clinical notes are long fields
     pattern = re.compile(record_start) if isinstance(record_start, str) else record_start
     lines = (line for _, line in iter_lines(path, encoding))
-    reader = csv.reader(lines, strict=True)
+    # TSV files (LibMultiLabel's `labels<TAB>text`, spreadsheet exports) do not quote: a '"' in a text is text.
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    reader = csv.reader(lines, strict=True, delimiter=delimiter, quoting=quoting)
     previous = 0
     while True:
         try:

@@ -30,7 +30,20 @@ logger = logging.getLogger(__name__)
 
 
 class HierarchyError(ValueError):
-    """A parent map that is not a valid hierarchy (cycle, unknown parent, unknown label)."""
+    """A parent map that is not a valid hierarchy (cycle, unknown parent, unknown label).
+
+    Attributes:
+        cycle: for a cycle, its labels ``[a, b, ..., a]`` (child -> parent), else None.
+        unknown_links: for parents that are not labels, the ``(label, parent)`` links, else None.
+        Readers of hierarchy files use them to name the lines at fault.
+    """
+
+    def __init__(
+        self, message: str, *, cycle: list[str] | None = None, unknown_links: list[tuple[str, str]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.cycle = cycle
+        self.unknown_links = unknown_links
 
 
 class Hierarchy:
@@ -70,7 +83,8 @@ class Hierarchy:
                 shown = ", ".join(f"{label!r} -> {p!r}" for label, p in unknown[:5])
                 raise HierarchyError(
                     f"{len(unknown)} parent link(s) point to labels that are not in the hierarchy "
-                    f"(first: {shown}); pass on_unknown_parent='drop' to drop them with a warning"
+                    f"(first: {shown}); pass on_unknown_parent='drop' to drop them with a warning",
+                    unknown_links=unknown,
                 )
             self.warnings["unknown_parent"] += len(unknown)
             logger.warning("Dropped %d parent link(s) to unknown labels, e.g. %r", len(unknown), unknown[0])
@@ -108,7 +122,9 @@ class Hierarchy:
                     nxt = parents[i]
                     if state.get(nxt) == 1:
                         cycle = path[path.index(nxt):] + [nxt]
-                        raise HierarchyError("cycle in the label hierarchy: " + " -> ".join(cycle) + " (child -> parent)")
+                        raise HierarchyError(
+                            "cycle in the label hierarchy: " + " -> ".join(cycle) + " (child -> parent)", cycle=cycle
+                        )
                     if nxt not in state:
                         stack.append((nxt, 0))
                 else:

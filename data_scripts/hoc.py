@@ -26,6 +26,25 @@ Orphans
     A ``text/`` file without its ``labels/`` file is skipped and counted
     (``text_without_label_file``); a label file without text is counted
     (``label_file_without_text``).
+
+Sentence level (``level="sentence"``)
+    HoC is annotated per sentence, and BLUE and BLURB classify sentences. With
+    ``level="sentence"`` every sentence is a row: id ``<PMID>_s<N>`` (``N`` counts the abstract's
+    sentences from 0, as BLUE's ``index`` column), text the sentence, labels that sentence's own
+    annotations (top-level or fine, as ``labels`` says); sentences without a hallmark are kept
+    with no label. Splits are by abstract, as above, so no abstract has sentences in two splits.
+
+BLUE's sentence-level files (``blue_dir``)
+    BLUE distributes HoC as ``train.tsv``, ``dev.tsv`` and ``test.tsv``: a header ``labels sentence
+    index`` (TAB-separated; a comma-separated copy is read too), then one sentence a line, its labels
+    as ``<k>_<0|1>`` items joined by commas (``0_0,1_1,...``: label ``k`` present when ``1``) and its
+    index ``<PMID>_s<N>``. ``k`` numbers the hallmarks in **alphabetical order** of their lower-case
+    names (``BLUE_LABEL_ORDER``), not in this builder's order (Hanahan & Weinberg's). Items may also be
+    hallmark names. ``blue_dir`` names the folder (default: ``data_dir`` when it holds ``train.tsv``
+    and no ``text/``/``labels/`` release). ``level="sentence"`` reads the rows as they are;
+    ``level="document"`` joins each PMID's sentences (in ``N`` order) into one abstract whose labels
+    are the union of its sentences'. BLUE's files hold top-level hallmarks only, so ``labels="fine"``
+    needs the original release.
 """
 
 from __future__ import annotations
@@ -35,8 +54,19 @@ from typing import Any
 
 import datasets
 
-from .base import CorpusBuilder, CorpusConfig, CorpusFormatError, LabelSpace, parse_fractions, seeded_split
-from .files import iter_lines, read_text
+import re
+
+from .base import (
+    CorpusBuilder,
+    CorpusConfig,
+    CorpusFormatError,
+    LabelSpace,
+    choose_split_file,
+    parse_fractions,
+    seeded_split,
+    split_files_option,
+)
+from .files import iter_lines, read_csv, read_text
 from .hierarchy import Hierarchy
 
 # The ten hallmarks, in the order of Hanahan & Weinberg (2011). Descriptions written by us.
@@ -52,6 +82,15 @@ HALLMARKS: dict[str, str] = {
     "Cellular energetics": "Cancer cells reprogram their energy metabolism, for example relying on glycolysis even with oxygen (the Warburg effect).",
     "Avoiding immune destruction": "Tumours escape attack by the immune system, for example through immunosuppression.",
 }
+
+BLUE_LABEL_ORDER: list[str] = sorted(HALLMARKS, key=str.lower)
+"""The hallmarks as BLUE numbers them in its ``<k>_<0|1>`` label items: alphabetical by lower-case name."""
+
+LEVELS = ("document", "sentence")
+BLUE_COLUMNS = ("labels", "sentence", "index")
+BLUE_FILES = {"train": ("train.tsv", "train.csv"), "validation": ("dev.tsv", "devel.tsv", "dev.csv"), "test": ("test.tsv", "test.csv")}
+_BLUE_INDEX = re.compile(r"^(\S+)_s(\d+)$")
+_BLUE_ITEM = re.compile(r"^(\d+)_([01])$")
 
 DOWNLOAD = "https://github.com/sb895/Hallmarks-of-Cancer/archive/refs/heads/master.zip"
 SEPARATOR = "--"
@@ -69,11 +108,19 @@ class HocConfig(CorpusConfig):
         split_dir: str | None = None,
         split_ratio: str = "7:1:2",
         include_unlabelled: bool = False,
+        level: str = "document",
+        blue_dir: str | None = None,
+        split_files: dict | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         if labels not in ("top", "fine"):
             raise ValueError(f"hoc: labels must be 'top' or 'fine', got {labels!r}")
+        if level not in LEVELS:
+            raise ValueError(f"hoc: level must be 'document' or 'sentence', got {level!r}")
+        self.level = level
+        self.blue_dir = blue_dir
+        self.split_files = split_files_option(split_files, "hoc")
         self.labels = labels
         self.split_dir = split_dir
         self.split_ratio = split_ratio
@@ -114,8 +161,60 @@ def parse_label_file(path: Path, n_sentences: int, encoding: str = "utf-8") -> l
     return out
 
 
+def read_blue_file(path: Path, encoding: str = "utf-8") -> list[tuple[str, str, int, str, list[str]]]:
+    """Rows ``(index, pmid, sentence number, sentence, hallmark names)`` of one BLUE HoC file."""
+    lines = iter_lines(path, encoding)
+    try:
+        _, header_line = next(lines)
+    except StopIteration:
+        raise CorpusFormatError(path, 1, "a header naming the columns labels, sentence and index", "an empty file") from None
+    tabbed = "\t" in header_line
+    if tabbed:
+        records = ((i, line.rstrip("\r\n").split("\t")) for i, line in lines)
+        header = header_line.rstrip("\r\n").split("\t")
+    else:
+        records = read_csv(path, encoding)
+        _, header = next(records)
+    columns = [c.strip().lower() for c in header]
+    if not all(c in columns for c in BLUE_COLUMNS):
+        raise CorpusFormatError(
+            path, 1, "a header naming the columns labels, sentence and index (BLUE's HoC files)", header_line.strip()
+        )
+    where = {c: columns.index(c) for c in BLUE_COLUMNS}
+    by_name = {name.lower(): name for name in HALLMARKS}
+    rows = []
+    for i, fields in records:
+        if not any(f.strip() for f in fields):
+            continue
+        if len(fields) != len(columns):
+            separator = "TAB" if tabbed else "comma"
+            raise CorpusFormatError(path, i, f"{len(columns)} {separator}-separated fields ({', '.join(columns)})", separator.join(fields) if not tabbed else "\t".join(fields))
+        index = fields[where["index"]].strip()
+        match = _BLUE_INDEX.match(index)
+        if not match:
+            raise CorpusFormatError(path, i, "an index <PMID>_s<N> (e.g. 12345678_s0)", index)
+        names = set()
+        for item in (x.strip() for x in fields[where["labels"]].split(",")):
+            if not item:
+                continue
+            numbered = _BLUE_ITEM.match(item)
+            if numbered and int(numbered.group(1)) < len(BLUE_LABEL_ORDER):
+                if numbered.group(2) == "1":
+                    names.add(BLUE_LABEL_ORDER[int(numbered.group(1))])
+            elif item.lower() in by_name:
+                names.add(by_name[item.lower()])
+            elif item.upper() != "NULL":
+                raise CorpusFormatError(
+                    path, i, f"label items <k>_<0|1> with k from 0 to {len(BLUE_LABEL_ORDER) - 1} (alphabetical hallmark "
+                    "order), or hallmark names", item,
+                )
+        ordered = [name for name in HALLMARKS if name in names]
+        rows.append((index, match.group(1), int(match.group(2)), fields[where["sentence"]].strip(), ordered))
+    return rows
+
+
 class Hoc(CorpusBuilder):
-    """Hallmarks of Cancer abstracts, multi-label (10 hallmarks) or fine-grained taxonomy."""
+    """Hallmarks of Cancer abstracts or sentences, multi-label (10 hallmarks) or fine-grained taxonomy."""
 
     CORPUS = "hoc"
     BUILDER_CONFIG_CLASS = HocConfig
@@ -123,12 +222,28 @@ class Hoc(CorpusBuilder):
     DEFAULT_CONFIG_NAME = "default"
     DOWNLOAD_URLS = {"release": DOWNLOAD}
 
-    def _documents(self) -> dict[str, tuple[str, list[str]]]:
-        """``{pmid: (text, sorted paths)}`` for every abstract (cached on the builder)."""
-        if getattr(self, "_docs", None) is None:
+    def _blue_folder(self) -> Path | None:
+        """The folder of BLUE's sentence-level files, when they are what this builder reads."""
+        if self.config.blue_dir:
+            return Path(self.config.blue_dir)
+        root = Path(self.config.data_dir)
+        if not any((root / name).exists() for name in BLUE_FILES["train"]):
+            return None
+        try:
+            release = _find_release(self.config.data_dir)
+        except FileNotFoundError:
+            return root
+        raise ValueError(
+            f"hoc: {root} holds both BLUE's sentence files (train.tsv, ...) and the original release ({release}); "
+            f"pass blue_dir={str(root)!r} to read BLUE's files, or point data_dir at the release alone"
+        )
+
+    def _abstracts(self) -> dict[str, list[tuple[str, list[str]]]]:
+        """``{pmid: [(sentence, sorted label paths)]}`` of the release (cached on the builder)."""
+        if getattr(self, "_abstract_cache", None) is None:
             release = _find_release(self.config.data_dir)
             encoding = self.config.encoding
-            docs: dict[str, tuple[str, list[str]]] = {}
+            abstracts: dict[str, list[tuple[str, list[str]]]] = {}
             texts = sorted((release / "text").glob("*.txt"))
             for text_path in texts:
                 pmid = text_path.stem
@@ -137,20 +252,31 @@ class Hoc(CorpusBuilder):
                 if not label_path.exists():
                     self.skip("text_without_label_file", str(text_path.relative_to(release)))
                     continue
-                paths = sorted({p for sent in parse_label_file(label_path, len(lines), encoding) for p in sent})
-                docs[pmid] = (" ".join(lines), paths)
+                per_sentence = parse_label_file(label_path, len(lines), encoding)
+                abstracts[pmid] = [(line, sorted(set(paths))) for line, paths in zip(lines, per_sentence)]
             names = {p.name for p in texts}
             for label_path in sorted((release / "labels").glob("*.txt")):
                 if label_path.name not in names:
                     self.skips.add("label_file_without_text", str(label_path.relative_to(release)))
-            if not docs:
+            if not abstracts:
                 raise FileNotFoundError(f"hoc: no text/*.txt file with a labels/*.txt file in {release}")
-            self._docs = docs
-        return self._docs
+            self._abstract_cache = abstracts
+        return self._abstract_cache
+
+    def _documents(self) -> dict[str, tuple[str, list[str]]]:
+        """``{pmid: (text, sorted paths)}`` for every abstract of the release: its sentences joined, the
+        union of their labels."""
+        return {
+            pmid: (" ".join(text for text, _ in sentences), sorted({p for _, paths in sentences for p in paths}))
+            for pmid, sentences in self._abstracts().items()
+        }
 
     def _build_label_space(self) -> LabelSpace:
         if self.config.labels == "top":
             return LabelSpace("multi_label", list(HALLMARKS), list(HALLMARKS.values()))
+        if self._blue_folder() is not None:
+            raise ValueError("hoc: labels='fine' needs the original release (text/, labels/); BLUE's files hold the "
+                             "10 top-level hallmarks only")
         paths = sorted({p for _, ps in self._documents().values() for p in ps}, key=lambda p: (list(HALLMARKS).index(p.split(SEPARATOR)[0]), p))
         hierarchy = Hierarchy.from_paths(paths, SEPARATOR)
         # Fine labels are described by their own path, read from the root down.
@@ -176,12 +302,10 @@ class Hoc(CorpusBuilder):
             self._reset_ids()
             out = {}
             for split, stem in (("train", "train"), ("validation", "dev"), ("test", "test")):
-                found = [Path(split_dir) / f.format(stem) for f in SPLIT_FILES if (Path(split_dir) / f.format(stem)).exists()]
-                if not found:
+                found = choose_split_file(split_dir, split, [f.format(stem) for f in SPLIT_FILES], "hoc", self.config.split_files)
+                if found is None:
                     raise FileNotFoundError(f"hoc: split_dir {split_dir} lacks {' or '.join(f.format(stem) for f in SPLIT_FILES)}")
-                if len(found) > 1:
-                    raise FileNotFoundError(f"hoc: split_dir {split_dir} has both {found[0].name} and {found[1].name}; keep one layout")
-                out[split] = [p for p in self._read_split_file(found[0], docs) if self._register_id(p, split, f"{found[0].name}")]
+                out[split] = [p for p in self._read_split_file(found, docs) if self._register_id(p, split, f"{found.name}")]
             return out
         keys = [k for k, (_, paths) in docs.items() if paths or self.config.include_unlabelled]
         train, val, test = seeded_split(keys, parse_fractions(self.config.split_ratio), self.config.seed)
@@ -203,17 +327,66 @@ class Hoc(CorpusBuilder):
                 ids.append(pmid)
         return ids
 
+    def _blue_rows(self) -> dict[str, list[tuple[str, str, int, str, list[str]]]]:
+        """BLUE's rows by split (``read_blue_file``), from ``_blue_folder()``."""
+        folder = self._blue_folder()
+        out = {}
+        for split, names in BLUE_FILES.items():
+            path = choose_split_file(folder, split, names, "hoc", self.config.split_files)
+            if path is None:
+                raise FileNotFoundError(f"hoc: {folder} lacks {' or '.join(names)} (BLUE's sentence-level files)")
+            out[split] = [(*row, path.name) for row in read_blue_file(path, self.config.encoding)]
+        return out
+
     def _split_generators(self, dl_manager):
-        ids = self._split_ids()
         names = {"train": datasets.Split.TRAIN, "validation": datasets.Split.VALIDATION, "test": datasets.Split.TEST}
+        self.label_space()  # a labels='fine' request on BLUE's files fails here, before any split is written
+        if self._blue_folder() is not None:
+            rows = self._blue_rows()
+            self._reset_ids()
+            return [datasets.SplitGenerator(name=names[s], gen_kwargs={"split": s, "blue_rows": rows[s]}) for s in names]
+        ids = self._split_ids()
         return [datasets.SplitGenerator(name=names[s], gen_kwargs={"split": s, "pmids": ids[s]}) for s in names]
 
-    def _generate_examples(self, split: str, pmids: list[str]):
-        docs = self._documents()
-        for pmid in pmids:
-            text, paths = docs[pmid]
-            if not text.strip():
+    def _generate_examples(self, split: str, pmids: list[str] | None = None, blue_rows: list | None = None):
+        if blue_rows is not None:
+            yield from self._blue_examples(split, blue_rows)
+        elif self.config.level == "sentence":
+            abstracts = self._abstracts()
+            for pmid in pmids:
+                for n, (text, paths) in enumerate(abstracts[pmid]):
+                    key = f"{pmid}_s{n}"
+                    yield key, {"id": key, "text": text, "labels": self._doc_labels(paths)}
+        else:
+            docs = self._documents()
+            for pmid in pmids:
+                text, paths = docs[pmid]
+                if not text.strip():
+                    self.skip("empty_document", pmid)
+                    continue
+                yield pmid, {"id": pmid, "text": text, "labels": self._doc_labels(paths)}
+        self._report(split)
+
+    def _blue_examples(self, split: str, rows: list):
+        if self.config.level == "sentence":
+            for index, _, _, sentence, labels, file_name in rows:
+                if not sentence:
+                    self.skip("empty_document", index)
+                    continue
+                if self._register_id(index, split, file_name):
+                    yield index, {"id": index, "text": sentence, "labels": labels}
+            return
+        abstracts: dict[str, list[tuple[int, str, list[str]]]] = {}
+        files: dict[str, str] = {}
+        for _, pmid, n, sentence, labels, file_name in rows:
+            abstracts.setdefault(pmid, []).append((n, sentence, labels))
+            files.setdefault(pmid, file_name)
+        for pmid, sentences in abstracts.items():
+            sentences.sort(key=lambda item: item[0])
+            text = " ".join(sentence for _, sentence, _ in sentences if sentence)
+            if not text:
                 self.skip("empty_document", pmid)
                 continue
-            yield pmid, {"id": pmid, "text": text, "labels": self._doc_labels(paths)}
-        self._report(split)
+            labels = [name for name in HALLMARKS if any(name in found for _, _, found in sentences)]
+            if self._register_id(pmid, split, files[pmid]):
+                yield pmid, {"id": pmid, "text": text, "labels": labels}

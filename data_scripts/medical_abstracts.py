@@ -12,6 +12,10 @@ Splits (``split``)
     validation; with only the test file (the copy in ../shared/data), a seeded stratified
     8:1:1 split of it (logged). A ratio such as ``"8:1:1"`` (the paper's protocol) pools all
     available files and splits them seeded and stratified.
+
+Conflicting rows
+    The published files hold abstracts that occur in several rows with different classes (113 in
+    the test file); they are kept, one example per row, and a warning gives their number.
 """
 
 from __future__ import annotations
@@ -89,6 +93,31 @@ def read_abstracts(path: Path, n_classes: int, encoding: str = "utf-8") -> list[
     return out
 
 
+def conflicting_labels(rows: list[tuple[str, int, str]]) -> list[list[tuple[str, int]]]:
+    """Abstracts that occur in several rows with different classes: for each, its ``(row id, class)`` pairs.
+
+    Texts are compared with their whitespace normalised, as the model sees them."""
+    by_text: dict[str, list[tuple[str, int]]] = {}
+    for key, label, text in rows:
+        by_text.setdefault(" ".join(text.split()), []).append((key, label))
+    return [found for text, found in by_text.items() if text and len({label for _, label in found}) > 1]
+
+
+def warn_conflicting_labels(rows: list[tuple[str, int, str]], names: list[str]) -> None:
+    """Log how many abstracts carry two or more classes (the published files have such rows): as
+    multi-class examples they teach and score contradicting answers."""
+    conflicts = conflicting_labels(rows)
+    if conflicts:
+        first = conflicts[0]
+        example = ", ".join(f"{key} ({names[label]})" for key, label in first[:3])
+        logger.warning(
+            "medical_abstracts: %d abstract(s) occur in several rows with different classes, e.g. %s. They are kept "
+            "as they are (one example per row), so the same text is trained and scored with contradicting "
+            "classes; a multi-class model can be right on at most one of them.",
+            len(conflicts), example,
+        )
+
+
 class MedicalAbstracts(CorpusBuilder):
     """Medical Abstracts (Disease-5): abstracts in five disease classes, multi-class."""
 
@@ -122,6 +151,7 @@ class MedicalAbstracts(CorpusBuilder):
             raise FileNotFoundError(f"medical_abstracts: expected {test_path}")
         test = read_abstracts(test_path, n, self.config.encoding)
         train = read_abstracts(train_path, n, self.config.encoding) if train_path.exists() else []
+        warn_conflicting_labels(train + test, self.label_space().names)
         seed = self.config.seed
         if self.config.split == "auto" and train:
             f = self.config.validation_fraction

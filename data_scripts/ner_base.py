@@ -39,6 +39,20 @@ from .base import CorpusBuilder, CorpusConfig, LabelSpace
 from .ner_utils import bio_names, sentence_spans, spans_to_bio, tokenize
 
 
+def ner_features(names: Sequence[str]) -> datasets.Features:
+    """The features of an NER corpus whose IOB2 tags are `names` (module docstring)."""
+    return datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "document_id": datasets.Value("string"),
+            "text": datasets.Value("string"),
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=list(names))),
+            "offsets": datasets.Sequence(datasets.Sequence(datasets.Value("int32"), length=2)),
+        }
+    )
+
+
 class NerConfig(CorpusConfig):
     """NER options.
 
@@ -94,16 +108,7 @@ class NerBuilder(CorpusBuilder):
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(
             description=(self.__doc__ or "").strip().split("\n")[0],
-            features=datasets.Features(
-                {
-                    "id": datasets.Value("string"),
-                    "document_id": datasets.Value("string"),
-                    "text": datasets.Value("string"),
-                    "tokens": datasets.Sequence(datasets.Value("string")),
-                    "ner_tags": datasets.Sequence(datasets.ClassLabel(names=self.label_space().names)),
-                    "offsets": datasets.Sequence(datasets.Sequence(datasets.Value("int32"), length=2)),
-                }
-            ),
+            features=ner_features(self.label_space().names),
         )
 
     def _sentence_example(

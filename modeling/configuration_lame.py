@@ -1,14 +1,25 @@
 """Configuration of LAME (Label Attention Modeling for Explainability).
 
-This file is shipped with every LAME checkpoint as remote code: it imports only
-`transformers` and nothing from labelwise.
+This file is shipped with every LAME checkpoint as remote code: it imports only `transformers` and
+its siblings, nothing from labelwise.
 """
 
 from __future__ import annotations
 
-from transformers import BertConfig
+from transformers import AutoConfig, PretrainedConfig
+from transformers.configuration_utils import SubConfigSpec
 
 from .decision_thresholds import validate_thresholds
+from .encoders import (
+    LEGACY_ENCODER_TYPE,
+    EncoderFields,
+    build_encoder_config,
+    own_fields_of,
+    route_encoder_fields,
+    split_encoder_fields,
+)
+from .labels_lame import LameLabelSetFields
+from .large_labels_lame import LARGE_LABEL_SET, SCALE_OPTIONS, SHORTLIST_SIZE, LameScaleFields, scale_defaults  # noqa: F401
 from .segments import validate_segment_options
 
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification")
@@ -20,43 +31,19 @@ LABEL_SAMPLING = ("auto", "none", "sampled")
 FIRST_STAGES = ("auto", "none", "bilinear")
 LABEL_SCORINGS = ("label_specific", "label_agnostic")
 DESCRIPTION_POOLINGS = ("auto", "cls", "mean")
-# Above this many labels, "auto" turns on sampled label training and the first-stage scorer: encoding
-# every description with gradient in every step costs more than the documents from a few hundred
-# labels on (docs/BENCHMARKS.md).
-LARGE_LABEL_SET = 256
-SHORTLIST_SIZE = 256
-SCALE_OPTIONS = ("label_sampling", "first_stage", "shortlist_size", "all_label_loss")
+class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedConfig):
+    r"""Configuration of [`LameForSequenceClassification`]: an encoder plus the label-attention head.
 
+    The encoder's own config is the sub-config `encoder`, so
+    `LameForSequenceClassification.from_pretrained(<any encoder checkpoint>, label_descriptions=[...])`
+    reads the encoder's `config.json` and adds the fields below.
 
-def scale_defaults(num_labels: int, problem_type: str | None = None) -> dict:
-    """The one rule for what LAME does at `num_labels` labels when its scale options are left on "auto".
+    The fields are grouped by what they decide. "auto" values are resolved when the config is built
+    (`_resolve_auto`) and stored, so a saved `config.json` says what the model does; configs saved
+    with "auto" still load and resolve it the same way. `train.py`'s LAME options are these fields,
+    with the defaults and the help written here (`labelwise/kinds/lame.py` derives them).
 
-    `LameConfig` resolves every "auto" in `SCALE_OPTIONS` here, so a model built in Python
-    (`from_pretrained(..., label_descriptions=...)`) and one built by train.py (its options default to
-    "auto") do the same at the same label count, and the saved config.json states the result. Above
-    `LARGE_LABEL_SET` labels: sampled label training (multi-label only: a softmax is never sampled),
-    the bilinear first stage, and the label-attention head on each document's `SHORTLIST_SIZE`
-    first-stage labels at inference; at or below it, joint training and the exact head. Issue 29's
-    ablation decides `all_label_loss` (every label's logit in the sampled step's loss); until it
-    has, the sampled loss covers the sample only, as before.
-    """
-    large = num_labels > LARGE_LABEL_SET
-    return {
-        "label_sampling": "sampled" if large and problem_type != "single_label_classification" else "none",
-        "first_stage": "bilinear" if large else "none",
-        "shortlist_size": SHORTLIST_SIZE if large else 0,
-        "all_label_loss": False,
-    }
-
-
-class LameConfig(BertConfig):
-    r"""Configuration of [`LameForSequenceClassification`]: a BERT encoder plus the label-attention head.
-
-    Every BERT field (hidden size, layers, vocabulary, ...) is inherited from [`BertConfig`], so
-    `LameForSequenceClassification.from_pretrained(<any BERT checkpoint>, label_descriptions=[...])`
-    reads the encoder's own `config.json` and adds the fields below.
-
-    Args:
+    Label set:
         label_descriptions (`list[str]` or `dict[str, str]`):
             One natural-language description per label, in label-id order (or a `{label: description}`
             dict, which also names the labels). The encoder turns each into its label's query vector.
@@ -76,10 +63,28 @@ class LameConfig(BertConfig):
             sentence encoders such as all-MiniLM-L6-v2 were trained with; their [CLS] state was never
             trained to summarise a text (docs/RESULTS.md compares the two for unseen labels). `"auto"`:
             `"mean"` for label-agnostic heads, `"cls"` otherwise ([`~LameConfig.pools_descriptions`]).
-        label_embedding_mode (`str`, defaults to `"joint"`):
-            `"joint"`: descriptions are re-encoded by the shared encoder in every training step and
-            fine-tuned with it (section 2.2 of the paper). `"static"`: encoded once, without
-            gradient, and reused until the encoder's weights change.
+        label_scoring (`str`, defaults to `"label_specific"`):
+            How a label's vector after label attention becomes its logit. `"label_specific"`: a weight
+            row and a bias per label (section 2.4 of the paper); the model is tied to its training
+            label set. `"label_agnostic"`: the weight row and bias are computed from the label's
+            description embedding by shared layers, `logit = <f(s), W e> / sqrt(hidden) + <a, e> + b`
+            (`s` the label-attended vector, `e` the description's embedding; the first stage's
+            per-label bias is replaced the same way). It is the label-specific head with its free rows
+            replaced by a function of the description, so no parameter belongs to one label, and a
+            label never seen in training is scored from its description alone: the label set can be
+            replaced or extended after training (`set_label_descriptions`, `add_labels`, the
+            pipeline's `candidate_labels`).
+        problem_type (`str`, *optional*):
+            `"single_label_classification"` (softmax) or `"multi_label_classification"` (sigmoid).
+            Pipelines read it to pick the output function.
+
+    Architecture:
+        encoder (`PretrainedConfig` or `dict`, *optional*):
+            The encoder's own config (any `AutoModel`: BERT, RoBERTa, DeBERTa-v2, ELECTRA, XLM-R,
+            ModernBERT, ...). `from_pretrained(<encoder checkpoint>, ...)` takes the checkpoint's config;
+            a config saved with BERT's fields at the top level (before this field) gets a BERT one.
+            The encoder fields the head reads (`hidden_size`, `max_position_embeddings`, ...) are read-only
+            properties of this config ([`EncoderFields`]).
         num_label_attention_blocks (`int`, defaults to 1):
             Number of stacked label-attention blocks.
         label_attention_heads (`int`, defaults to 12):
@@ -87,27 +92,31 @@ class LameConfig(BertConfig):
         label_attention_intermediate_size (`int`, *optional*):
             Inner size of the block's feed-forward layer. Defaults to `hidden_size`: the block runs
             once per label and document, so its cost grows with the label count.
-        label_attention_dropout (`float`, *optional*):
-            Dropout on the attention weights and block outputs; defaults to `hidden_dropout_prob`.
-        classifier_dropout (`float`, *optional*):
-            Dropout before the per-label output layer; defaults to `hidden_dropout_prob`.
-        loss (`str`, defaults to `"bce"`):
-            Multi-label loss: `"bce"` (binary cross-entropy) or `"f_measure"` (1 minus the mean of
-            the soft positive- and negative-class F-measures of the mini-batch). Multi-class
-            problems always use cross-entropy.
-        f_measure_average (`str`, defaults to `"micro"`):
-            How the F-measure loss counts: `"micro"` sums tp/fp/fn/tn over every (document, label)
-            cell of the batch (the paper's text); `"macro"` computes both F-measures per label over
-            the batch and averages them over labels (the LAME authors' public code).
-        pos_weight (`list[float]`, *optional*):
-            Per-label positive weight for the binary cross-entropy.
-        freeze_encoder (`bool`, defaults to `False`):
-            Keep the encoder fixed (the paper's "frozen BERT + LA" baseline).
+        light_label_head (`bool`, defaults to `False`):
+            Drop the label block's feed-forward layer and the output layer's dense layer: per
+            (document, label) pair the head computes attention, the output projection and a dot
+            product, about half the multiply-adds of the full head.
         feature_head (`str`, defaults to `"none"`):
             `"cnn"` runs a 1-D convolution over the token states before the label attention (the
             frozen baseline's feature extractor); `"none"` feeds the token states directly.
         cnn_kernel_size (`int`, defaults to 3):
             Width of that convolution (odd, so the sequence length is kept).
+        similarity_term (`bool`, *optional*):
+            Label-agnostic heads only: add `t * cos(m, e)` to every logit, where `m` is the masked mean of
+            the document's token states, `e` the label's description embedding and `t` a learned scale
+            (starting at `similarity_scale`). With `description_pooling="mean"` and a sentence encoder,
+            the untrained head then starts from the encoder's own document-description similarity, which
+            ranks unseen labels well before any training (docs/RESULTS.md); training learns a correction.
+            Unset (`None`, or `"auto"` in older configs): on for label-agnostic heads, off otherwise
+            ([`~LameConfig.uses_similarity_term`]). On HoC hallmarks held out of training, mean pooling
+            with this term lifted the label-agnostic head's mean AUC from 0.64 to 0.81, above the
+            untuned encoder's cosine ranking (0.78), and the seen labels' micro-F1 from 63.2 to 66.6
+            (docs/RESULTS.md), hence the default.
+        similarity_scale (`float`, defaults to 10.0):
+            Initial value of that scale: cosines between a document and descriptions differ by tenths,
+            which this turns into logit differences of about one.
+
+    Large label sets:
         label_sampling (`str`, defaults to `"auto"`):
             How many descriptions a training step encodes with gradient. `"none"`: all of them (the
             paper's joint training). `"sampled"`: the batch's positive labels plus
@@ -157,10 +166,8 @@ class LameConfig(BertConfig):
             64 descriptions of about 20 pieces are fewer tokens than a batch of 8 documents, so
             encoding thousands of descriptions adds little to peak memory. With or without gradient,
             descriptions are grouped by length, so a padded batch is at least half real tokens.
-        light_label_head (`bool`, defaults to `False`):
-            Drop the label block's feed-forward layer and the output layer's dense layer: per
-            (document, label) pair the head computes attention, the output projection and a dot
-            product, about half the multiply-adds of the full head.
+
+    Long documents:
         max_document_length (`int`, *optional*):
             Pieces a document is tokenized to (special tokens included), beyond the encoder's
             `max_position_embeddings`. The model splits each document into segments of the encoder's
@@ -171,31 +178,8 @@ class LameConfig(BertConfig):
         segment_stride (`int`, defaults to 0):
             Pieces shared by consecutive segments of a long document (overlap), at most
             `max_position_embeddings - 3`.
-        label_scoring (`str`, defaults to `"label_specific"`):
-            How a label's vector after label attention becomes its logit. `"label_specific"`: a weight
-            row and a bias per label (section 2.4 of the paper); the model is tied to its training
-            label set. `"label_agnostic"`: the weight row and bias are computed from the label's
-            description embedding by shared layers, `logit = <f(s), W e> / sqrt(hidden) + <a, e> + b`
-            (`s` the label-attended vector, `e` the description's embedding; the first stage's
-            per-label bias is replaced the same way). It is the label-specific head with its free rows
-            replaced by a function of the description, so no parameter belongs to one label, and a
-            label never seen in training is scored from its description alone: the label set can be
-            replaced or extended after training (`set_label_descriptions`, `add_labels`, the
-            pipeline's `candidate_labels`).
-        similarity_term (`bool` or `"auto"`, defaults to `"auto"`):
-            Label-agnostic heads only: add `t * cos(m, e)` to every logit, where `m` is the masked mean of
-            the document's token states, `e` the label's description embedding and `t` a learned scale
-            (starting at `similarity_scale`). With `description_pooling="mean"` and a sentence encoder,
-            the untrained head then starts from the encoder's own document-description similarity, which
-            ranks unseen labels well before any training (docs/RESULTS.md); training learns a correction.
-            `"auto"` (or `None`): on for label-agnostic heads, off otherwise
-            ([`~LameConfig.uses_similarity_term`]). On HoC hallmarks held out of training, mean pooling
-            with this term lifted the label-agnostic head's mean AUC from 0.64 to 0.81, above the
-            untuned encoder's cosine ranking (0.78), and the seen labels' micro-F1 from 63.2 to 66.6
-            (docs/RESULTS.md), hence the default.
-        similarity_scale (`float`, defaults to 10.0):
-            Initial value of that scale: cosines between a document and descriptions differ by tenths,
-            which this turns into logit differences of about one.
+
+    Decisions:
         decision_threshold (`float`, defaults to 0.5):
             Multi-label models: the probability from which the pipeline predicts a label.
             `train.py --tune_thresholds` sets it to the value that maximises micro-F1 on the
@@ -203,12 +187,32 @@ class LameConfig(BertConfig):
         label_thresholds (`list[float]`, *optional*):
             One such probability per label (`--tune_thresholds per_label`); overrides
             `decision_threshold` where given.
-        problem_type (`str`, *optional*):
-            `"single_label_classification"` (softmax) or `"multi_label_classification"` (sigmoid).
-            Pipelines read it to pick the output function.
+
+    Training only (they do not change what a saved model computes):
+        label_embedding_mode (`str`, defaults to `"joint"`):
+            `"joint"`: descriptions are re-encoded by the shared encoder in every training step and
+            fine-tuned with it (section 2.2 of the paper). `"static"`: encoded once, without
+            gradient, and reused until the encoder's weights change.
+        label_attention_dropout (`float`, *optional*):
+            Dropout on the attention weights and block outputs; defaults to `hidden_dropout_prob`.
+        classifier_dropout (`float`, *optional*):
+            Dropout before the per-label output layer; defaults to `hidden_dropout_prob`.
+        loss (`str`, defaults to `"bce"`):
+            Multi-label loss: `"bce"` (binary cross-entropy) or `"f_measure"` (1 minus the mean of
+            the soft positive- and negative-class F-measures of the mini-batch). Multi-class
+            problems always use cross-entropy.
+        f_measure_average (`str`, defaults to `"micro"`):
+            How the F-measure loss counts: `"micro"` sums tp/fp/fn/tn over every (document, label)
+            cell of the batch (the paper's text); `"macro"` computes both F-measures per label over
+            the batch and averages them over labels (the LAME authors' public code).
+        pos_weight (`list[float]`, *optional*):
+            Per-label positive weight for the binary cross-entropy.
+        freeze_encoder (`bool`, defaults to `False`):
+            Keep the encoder fixed (the paper's "frozen BERT + LA" baseline).
     """
 
     model_type = "lame"
+    sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type=LEGACY_ENCODER_TYPE)}
 
     def __init__(
         self,
@@ -242,12 +246,16 @@ class LameConfig(BertConfig):
         max_document_length: int | None = None,
         segment_stride: int = 0,
         label_scoring: str = "label_specific",
-        similarity_term: bool | str | None = "auto",
+        similarity_term: bool | None = None,
         similarity_scale: float = 10.0,
         decision_threshold: float = 0.5,
         label_thresholds: list[float] | None = None,
+        encoder: PretrainedConfig | dict | None = None,
         **kwargs,
     ):
+        # Set first: the encoder's fields (`hidden_size`, ...) are read through it from here on.
+        encoder_fields, kwargs = split_encoder_fields(kwargs, own_fields_of(type(self)))
+        self.encoder = build_encoder_config(encoder, encoder_fields)
         if isinstance(label_descriptions, dict):
             # {label: description} names the labels too, in insertion order.
             kwargs.setdefault("id2label", {i: label for i, label in enumerate(label_descriptions)})
@@ -276,7 +284,8 @@ class LameConfig(BertConfig):
                 }
             },
         )
-        super().__init__(classifier_dropout=classifier_dropout, **kwargs)
+        super().__init__(**kwargs)
+        self.classifier_dropout = classifier_dropout
         self.label_descriptions = label_descriptions
         self.label_description_token_ids = label_description_token_ids
         self.max_description_length = max_description_length
@@ -312,7 +321,22 @@ class LameConfig(BertConfig):
         self.similarity_scale = float(similarity_scale)
         self.decision_threshold = float(decision_threshold)
         self.label_thresholds = [float(t) for t in label_thresholds] if label_thresholds is not None else None
+        self._resolve_auto()
         self._validate()
+
+    def _resolve_auto(self) -> None:
+        """Replace "auto" by what it means for this model, once, so that `config.json` says what the
+        model does. The label-count rules ([`scale_defaults`]) need the label set: a config without
+        descriptions (the config of a plain encoder checkpoint) keeps "auto" for them."""
+        if self.description_pooling == "auto":
+            self.description_pooling = self.pools_descriptions
+        if self.similarity_term == "auto" and self.label_scoring in LABEL_SCORINGS:
+            self.similarity_term = self.uses_similarity_term
+        if self.label_descriptions is None:
+            return
+        resolved = self.resolved_scale_options()
+        for field in SCALE_OPTIONS:
+            setattr(self, field, resolved[field])
 
     def _validate(self) -> None:
         def choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -405,9 +429,9 @@ class LameConfig(BertConfig):
         from the descriptions and validates everything together. New descriptions replace the label
         maps of the checkpoint (a plain BERT checkpoint often carries a default two-label map).
         """
-        config_dict = dict(config_dict)
-        # A warm-start checkpoint says "model_type": "bert"; kept, it would shadow ours on the instance.
-        config_dict.pop("model_type", None)
+        # A warm-start checkpoint's config (any encoder) becomes the encoder sub-config, and so do the
+        # BERT fields a LAME config saved before the sub-config holds at its top level.
+        config_dict = route_encoder_fields(config_dict, kwargs, cls.model_type, cls.own_fields())
         if config_dict.get("label_scoring") == "label_agnostic":
             # Label-agnostic checkpoints saved before these two fields existed were built with [CLS]
             # pooling and no similarity term; "auto" would now resolve both the other way.
@@ -428,44 +452,8 @@ class LameConfig(BertConfig):
 
     @classmethod
     def own_fields(cls) -> frozenset[str]:
-        """The fields LameConfig adds to BERT's, as transformers' `to_dict` lists them."""
-        return frozenset(cls().to_dict()) - frozenset(BertConfig().to_dict())
-
-    def resolved_scale_options(self) -> dict:
-        """`SCALE_OPTIONS` as this model uses them: each "auto" replaced by [`scale_defaults`]' value."""
-        defaults = scale_defaults(self.num_labels, self.problem_type)
-        resolved = {field: defaults[field] if getattr(self, field) == "auto" else getattr(self, field) for field in SCALE_OPTIONS}
-        if self.shortlist_size == "auto" and resolved["first_stage"] != "bilinear":
-            resolved["shortlist_size"] = 0  # no first stage to choose a shortlist: the exact head
-        return resolved
-
-    def to_dict(self) -> dict:
-        """transformers' dict of the config, with the scale options resolved once labels are set: a saved
-        config.json states what the model does (sampled or joint training, first stage, shortlist)."""
-        values = super().to_dict()
-        if getattr(self, "label_descriptions", None) is not None:
-            values.update(self.resolved_scale_options())
-        return values
-
-    @property
-    def uses_label_sampling(self) -> bool:
-        """Whether training steps encode only a sample of the descriptions (`label_sampling` resolved)."""
-        return self.resolved_scale_options()["label_sampling"] == "sampled"
-
-    @property
-    def uses_first_stage(self) -> bool:
-        """Whether the model has the cheap all-label scorer (`first_stage` resolved)."""
-        return self.resolved_scale_options()["first_stage"] == "bilinear"
-
-    @property
-    def effective_shortlist_size(self) -> int:
-        """Labels the head scores per document in eval mode, 0 for all (`shortlist_size` resolved)."""
-        return self.resolved_scale_options()["shortlist_size"]
-
-    @property
-    def uses_all_label_loss(self) -> bool:
-        """Whether a sampled training step puts every label's logit in the loss (`all_label_loss` resolved)."""
-        return self.resolved_scale_options()["all_label_loss"]
+        """The fields LameConfig declares (its `__init__` parameters), the encoder sub-config included."""
+        return own_fields_of(cls)
 
     @property
     def pools_descriptions(self) -> str:
@@ -490,53 +478,3 @@ class LameConfig(BertConfig):
     def label_agnostic(self) -> bool:
         """Whether no parameter belongs to one label (`label_scoring="label_agnostic"`): the label set can change."""
         return self.label_scoring == "label_agnostic"
-
-    def replace_label_set(self, descriptions: dict[str, str], token_ids: list[list[int]]) -> None:
-        """Make `descriptions` (`{label: description}`, in id order) the label set, all label fields together.
-
-        `id2label`, `label2id`, `num_labels`, the descriptions and their token ids are replaced; the
-        per-label fields follow the labels by name: a label kept from the old set keeps its
-        `label_thresholds` entry and `pos_weight`, a new one gets `decision_threshold` and a weight
-        of 1.0. Validated before anything is changed, so a refused set leaves the config as it was.
-        """
-        names = list(descriptions)
-        if len(token_ids) != len(names):
-            raise ValueError(f"LameConfig.replace_label_set: {len(token_ids)} token id lists for {len(names)} labels.")
-        old = {name: index for index, name in enumerate(self.labels)} if self.label_descriptions is not None else {}
-
-        def follow(values: list[float] | None, default: float) -> list[float] | None:
-            if values is None:
-                return None
-            return [float(values[old[name]]) if name in old else default for name in names]
-
-        fields = dict(
-            id2label=dict(enumerate(names)),
-            label2id={name: index for index, name in enumerate(names)},
-            label_descriptions=list(descriptions.values()),
-            label_description_token_ids=[list(ids) for ids in token_ids],
-            label_thresholds=follow(self.label_thresholds, float(self.decision_threshold)),
-            pos_weight=follow(self.pos_weight, 1.0),
-        )
-        previous = {field: getattr(self, field) for field in fields}
-        for field, value in fields.items():
-            setattr(self, field, value)
-        try:
-            self._validate()
-        except ValueError:
-            for field, value in previous.items():
-                setattr(self, field, value)
-            raise
-
-    def tokenize_descriptions(self, descriptions: list[str], tokenizer) -> list[list[int]]:
-        """`descriptions` tokenized as the label queries are: [CLS]/[SEP], truncated to `max_description_length`, unpadded."""
-        encoded = tokenizer(
-            list(descriptions), truncation=True, max_length=self.max_description_length, add_special_tokens=True
-        )
-        return [list(ids) for ids in encoded["input_ids"]]
-
-    def tokenize_label_descriptions(self, tokenizer) -> None:
-        """Store the descriptions tokenized by `tokenizer` (with [CLS]/[SEP], truncated, unpadded)."""
-        if self.label_descriptions is None:
-            raise ValueError("LameConfig has no label_descriptions to tokenize.")
-        self.label_description_token_ids = self.tokenize_descriptions(self.label_descriptions, tokenizer)
-

@@ -10,29 +10,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from transformers import BertConfig
+from transformers import AutoConfig, PretrainedConfig
+from transformers.configuration_utils import SubConfigSpec
 
 from .decision_thresholds import validate_thresholds
+from .encoders import LEGACY_ENCODER_TYPE, EncoderFields, build_encoder_config, own_fields_of, route_encoder_fields, split_encoder_fields
 from .segments import SEGMENT_POOLINGS, validate_segment_options
 from .guidance_layerwise import DEFAULT_GUIDANCE, normalise_guidance, parent_generations, resolve_guidance
 
 LAYER_POOLINGS = ("cls", "mean")
 PROBLEM_TYPE = "multi_label_classification"
 
-# BERT fields that also decide the resolved layer assignment and loss weights: `from_dict` routes
+# Common fields that also decide the resolved layer assignment and loss weights: `from_dict` routes
 # them through `__init__` together with LayerwiseConfig's own fields (`LayerwiseConfig.own_fields`).
-_REVALIDATED_BERT_FIELDS = ("classifier_dropout", "id2label", "label2id", "num_hidden_layers")
+_REVALIDATED_FIELDS = ("id2label", "label2id")
 
 
-class LayerwiseConfig(BertConfig):
-    r"""Configuration of [`LayerwiseBertForHierarchicalClassification`]: a BERT encoder whose layers are
+class LayerwiseConfig(EncoderFields, PretrainedConfig):
+    r"""Configuration of [`LayerwiseBertForHierarchicalClassification`]: an encoder whose layers are
     guided to predict the labels of specific hierarchy levels.
 
-    Every BERT field is inherited from [`BertConfig`], so
-    `LayerwiseBertForHierarchicalClassification.from_pretrained(<any BERT checkpoint>, label_levels=[...])`
-    reads the encoder's own `config.json` and adds the fields below.
+    The encoder's own config is the sub-config `encoder`, so
+    `LayerwiseBertForHierarchicalClassification.from_pretrained(<any encoder checkpoint>, label_levels=[...])`
+    reads the encoder's own `config.json` and adds the fields below, grouped by what they decide.
+    `train.py`'s layer-wise options are these fields, with the defaults and help written here.
 
-    Args:
+    Label set:
         label_levels (`list[int]`):
             Hierarchy level of each label in label-id order, 1 = most general. Levels must be
             1..D with at least one label each. Required to build a model.
@@ -41,6 +44,16 @@ class LayerwiseConfig(BertConfig):
         label_parents (`list[list[int]]`, *optional*):
             Parent label ids of each label (empty list for a root); needed for
             `hierarchical_consistency`. Must be acyclic.
+        problem_type (`str`):
+            Always `"multi_label_classification"` (sigmoid per label), which the transformers
+            text-classification pipeline reads.
+
+    Architecture:
+        encoder (`PretrainedConfig` or `dict`, *optional*):
+            The encoder's own config (any `AutoModel` that returns `hidden_states`). `from_pretrained(<encoder
+            checkpoint>, ...)` takes the checkpoint's config; a config saved with BERT's fields at the top level
+            (before this field) gets a BERT one. `num_hidden_layers`, `hidden_size` and the other encoder fields
+            the heads read are read-only properties of this config ([`EncoderFields`]).
         guidance (`str`, *optional*):
             The named variant of section 3 / Figure 1, one of `GUIDANCE_VARIANTS` (`"flat"`,
             `"last_six"`, `"one_by_one"`, `"in_pairs"`, `"hybrid"`; `guidance_layerwise.py`).
@@ -58,24 +71,19 @@ class LayerwiseConfig(BertConfig):
             output is not a layer) whose [CLS] vectors are concatenated for that level's classifier.
             Leave `guidance=None` to use it. After construction this field always holds the
             resolved assignment, so a saved checkpoint states its wiring explicitly.
-        level_loss_weights (`list[float]`, *optional*):
-            Weight of each level's binary cross-entropy (level 1 first). Defaults to
-            |L_n| / |L| (appendix B); with these weights the total loss equals the mean BCE over
-            all labels, i.e. FLAT's loss. Stored resolved.
-        classifier_dropout (`float`, *optional*):
-            Dropout on the [CLS] features before each level's classifier; defaults to
-            `hidden_dropout_prob`.
+        layer_pooling (`str`, defaults to `"cls"`):
+            What a level's classifier reads from each of its layers: `"cls"`, the layer's [CLS]
+            state (the paper), or `"mean"`, the mean of the layer's token states over the
+            attention mask. Mean pooling suits encoders trained as sentence embedders (such as
+            all-MiniLM-L6-v2), whose intermediate [CLS] states never learned to summarise a text.
         hierarchical_consistency (`bool`, defaults to `False`):
             Our addition, not in the paper. At inference (model in eval mode) each label's score
             is capped by its parents' capped scores, visiting labels parents-first:
             `s'(l) = min(s(l), min_{p in parents(l)} s'(p))` on logits (equivalently on
             probabilities, sigmoid being monotone). Then for any threshold, a label is predicted
             only if all its ancestors are. Training losses always use the raw scores.
-        layer_pooling (`str`, defaults to `"cls"`):
-            What a level's classifier reads from each of its layers: `"cls"`, the layer's [CLS]
-            state (the paper), or `"mean"`, the mean of the layer's token states over the
-            attention mask. Mean pooling suits encoders trained as sentence embedders (such as
-            all-MiniLM-L6-v2), whose intermediate [CLS] states never learned to summarise a text.
+
+    Long documents:
         max_document_length (`int`, *optional*):
             Pieces a document is tokenized to (special tokens included), beyond the encoder's
             `max_position_embeddings`. The model splits each document into segments of the encoder's
@@ -89,17 +97,26 @@ class LayerwiseConfig(BertConfig):
         segment_pooling (`str`, defaults to `"mean"`):
             How a long document's per-segment layer vectors become one: `"mean"` or `"max"`
             (element-wise). Read only with `max_document_length`.
+
+    Decisions:
         decision_threshold (`float`, defaults to 0.5):
             The probability from which the pipeline predicts a label; `train.py --tune_thresholds`
             sets it to the value that maximises micro-F1 on the validation split.
         label_thresholds (`list[float]`, *optional*):
             One such probability per label (`--tune_thresholds per_label`), in label-id order.
-        problem_type (`str`):
-            Always `"multi_label_classification"` (sigmoid per label), which the transformers
-            text-classification pipeline reads.
+
+    Training only (they do not change what a saved model computes):
+        level_loss_weights (`list[float]`, *optional*):
+            Weight of each level's binary cross-entropy (level 1 first). Defaults to
+            |L_n| / |L| (appendix B); with these weights the total loss equals the mean BCE over
+            all labels, i.e. FLAT's loss. Stored resolved.
+        classifier_dropout (`float`, *optional*):
+            Dropout on the [CLS] features before each level's classifier; defaults to
+            `hidden_dropout_prob`.
     """
 
     model_type = "labelwise_layerwise"
+    sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type=LEGACY_ENCODER_TYPE)}
     # Trainer.predict/evaluate then hand compute_metrics the (N, num_labels) logits alone, as for
     # BertForSequenceClassification, instead of a tuple with the per-level logits.
     keys_to_ignore_at_inference = ["level_logits", "hidden_states", "attentions"]
@@ -119,8 +136,12 @@ class LayerwiseConfig(BertConfig):
         segment_pooling: str = "mean",
         decision_threshold: float = 0.5,
         label_thresholds: list[float] | None = None,
+        encoder: PretrainedConfig | dict | None = None,
         **kwargs,
     ):
+        # Set first: the encoder's fields (`num_hidden_layers`, ...) are read through it from here on.
+        encoder_fields, kwargs = split_encoder_fields(kwargs, own_fields_of(type(self)))
+        self.encoder = build_encoder_config(encoder, encoder_fields)
         if label_levels is not None and "id2label" not in kwargs and "num_labels" not in kwargs:
             kwargs["num_labels"] = len(label_levels)
         # Fixed: one sigmoid per label. A warm-start checkpoint's own problem_type (e.g. a fine-tuned
@@ -146,7 +167,8 @@ class LayerwiseConfig(BertConfig):
                 }
             },
         )
-        super().__init__(classifier_dropout=classifier_dropout, problem_type=PROBLEM_TYPE, **kwargs)
+        super().__init__(problem_type=PROBLEM_TYPE, **kwargs)
+        self.classifier_dropout = classifier_dropout
         self.label_levels = [int(level) for level in label_levels] if label_levels is not None else None
         self.label_parents = [[int(p) for p in parents] for parents in label_parents] if label_parents is not None else None
         self.guidance = normalise_guidance(guidance) if guidance is not None else None
@@ -185,14 +207,15 @@ class LayerwiseConfig(BertConfig):
         When an override changes the variant, the labels or the depth, a stored assignment that came
         from a named variant (and stored default weights) are recomputed rather than kept stale.
         """
-        config_dict = dict(config_dict)
-        # A warm-start checkpoint says "model_type": "bert"; kept, it would shadow ours on the
-        # instance and be saved, so the checkpoint would load as a plain BERT classifier.
-        config_dict.pop("model_type", None)
-        routed = cls.own_fields() | set(_REVALIDATED_BERT_FIELDS)
+        # A new depth reshapes the stored assignment like a new variant does; the depth itself is the encoder's.
+        deeper = "num_hidden_layers" in kwargs
+        # A warm-start checkpoint's config (any encoder) becomes the encoder sub-config, and so do the
+        # BERT fields a config saved before the sub-config holds at its top level.
+        config_dict = route_encoder_fields(config_dict, kwargs, cls.model_type, cls.own_fields())
+        routed = cls.own_fields() | set(_REVALIDATED_FIELDS)
         overrides = {key: kwargs.pop(key) for key in list(kwargs) if key in routed}
-        if overrides:
-            reshaping = {"guidance", "label_levels", "num_hidden_layers"} & overrides.keys()
+        if overrides or deeper:
+            reshaping = {"guidance", "label_levels"} & overrides.keys() or deeper
             if "layer_assignment" in overrides:
                 # An explicit mapping replaces the stored variant unless one is given with it.
                 overrides.setdefault("guidance", None)
@@ -213,8 +236,8 @@ class LayerwiseConfig(BertConfig):
 
     @classmethod
     def own_fields(cls) -> frozenset[str]:
-        """The fields LayerwiseConfig adds to BERT's, as transformers' `to_dict` lists them."""
-        return frozenset(cls().to_dict()) - frozenset(BertConfig().to_dict())
+        """The fields LayerwiseConfig declares (its `__init__` parameters), the encoder sub-config included."""
+        return own_fields_of(cls)
 
     # --------------------------------------------------------------- validation
     def _validate_and_resolve(self) -> None:

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn import functional as F
-from transformers import BertModel, BertPreTrainedModel
+from transformers import BertPreTrainedModel
 from transformers.utils import ModelOutput
 
 from .configuration_layerwise import LayerwiseConfig
 from .decision_thresholds import config_thresholds
-from .segments import DocumentSegments, masked_mean, split_for_encoder
+from .encoders import ENCODER_ATTRIBUTE, build_encoder, load_with_encoder, run_encoder
+from .segments import DocumentSegments, copy_sibling_code, masked_mean, split_for_encoder
 
 
 @dataclass
@@ -93,20 +94,30 @@ def selected_hidden_states(
 
 
 class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
-    """BERT encoder with one classifier per hierarchy level on the [CLS] vectors of that level's layers.
+    """An encoder with one classifier per hierarchy level on the first-token (or mean) vectors of that
+    level's layers. The encoder is any `AutoModel` that returns `hidden_states` (BERT, RoBERTa,
+    DeBERTa-v2, ELECTRA, XLM-R, ModernBERT, ...), built from `config.encoder` as `self.backbone`.
 
-    Warm start from any BERT-family checkpoint:
+    Warm start from any encoder checkpoint:
     `LayerwiseBertForHierarchicalClassification.from_pretrained(<bert folder or Hub id>, label_levels=[...],
     id2label={...}, label_parents=[...], variant="last_six")`: the encoder loads unchanged, the
     level classifiers are new.
     """
 
     config_class = LayerwiseConfig
+    base_model_prefix = ENCODER_ATTRIBUTE
     # The loss is a fixed weighted mean; it does not use `num_items_in_batch`, so the Trainer must not
     # assume it does (otherwise accumulated gradients are scaled wrongly, see transformers #47688).
     accepts_loss_kwargs = False
     # Plain BERT checkpoints carry a pooler and pre-training heads that this model does not use.
     _keys_to_ignore_on_load_unexpected = [r"pooler\.", r"^cls\."]
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """Load a layer-wise checkpoint (of any release), or warm-start one from a plain encoder
+        checkpoint of any family ([`load_with_encoder`])."""
+        model, info = load_with_encoder(cls, pretrained_model_name_or_path, model_args, kwargs)
+        return (model, info) if kwargs.get("output_loading_info") else model
 
     def __init__(self, config: LayerwiseConfig):
         super().__init__(config)
@@ -117,7 +128,7 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
             )
         self.config = config
         self.num_labels = config.num_labels
-        self.bert = BertModel(config, add_pooling_layer=False)
+        self.backbone = build_encoder(config.encoder)
         dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
         self.dropout = nn.Dropout(dropout)
         # Plain Python structures (not buffers): they derive from the config and must survive
@@ -234,7 +245,8 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
     def pool_layer(self, states: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """One layer's document vector, `(batch_size, hidden_size)`, as `config.layer_pooling` says.
 
-        `"cls"`: the state of the first token. `"mean"`: the mean of the token states where
+        `"cls"`: the state of the first token, the sequence-summary token the encoder's tokenizer puts
+        first ([CLS] for BERT, ELECTRA, DeBERTa and ModernBERT, `<s>` for RoBERTa and XLM-R). `"mean"`: the mean of the token states where
         `attention_mask` is 1 (padding never counts).
         """
         if self.config.layer_pooling == "cls":
@@ -282,11 +294,11 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
         segments, encoder_inputs = split_for_encoder(
             self.config, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds
         )
-        outputs = self.bert(
+        outputs = run_encoder(
+            self.backbone,
             **encoder_inputs,
             output_attentions=output_attentions,
             output_hidden_states=True,  # the heads read intermediate layers' states
-            return_dict=True,
             **kwargs,
         )
         level_logits, logits = self.score_levels(outputs.hidden_states, encoder_inputs["attention_mask"], segments)
@@ -326,11 +338,11 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
         """`PreTrainedModel.save_pretrained`; the folder also gets `pipeline_layerwise.py`, which the config's
         `custom_pipelines` entry names, so that it loads with `pipeline(model=folder, trust_remote_code=True)`
         once `tokenizer.save_pretrained(folder)` has added the tokenizer."""
-        # transformers copies a model file's single-dot imports with its remote code: this import is
-        # what puts the pipeline file in the folder.
-        from .pipeline_layerwise import HierarchicalClassificationPipeline  # noqa: F401
-
-        return super().save_pretrained(save_directory, *args, **kwargs)
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):
+            # Copied by path: importing the pipeline module here would make an import circle.
+            copy_sibling_code(str(save_directory), "pipeline_layerwise.py")
+        return result
 
     # --------------------------------------------------------------- inference
     def logits_to_levels(

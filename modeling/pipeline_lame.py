@@ -13,7 +13,8 @@ import torch
 from transformers import Pipeline
 
 from .decision_thresholds import config_thresholds, thresholds_for_labels
-from .modeling_lame import check_label_names
+from .labels_lame import check_label_names
+from .pipeline_parameters import check_integer, check_max_length, check_text, check_threshold
 from .segments import input_length_limit, require_tokenizer
 
 TASK_NAME = "label-attention-classification"
@@ -119,12 +120,13 @@ class LameClassificationPipeline(Pipeline):
         if candidate_labels is not None or candidate_descriptions is not None:
             candidates = self._candidates(candidate_labels, candidate_descriptions)
             forward["candidates"] = postprocess["candidates"] = candidates
+        # Checked here, before any text is read: each bad value is one error naming the parameter.
         if max_length is not None:
-            preprocess["max_length"] = max_length
+            preprocess["max_length"] = check_max_length(max_length, input_length_limit(self.model.config))
         if threshold is not None:
-            postprocess["threshold"] = threshold
+            postprocess["threshold"] = check_threshold(threshold)
         if top_k_evidence is not None:
-            postprocess["top_k_evidence"] = top_k_evidence
+            postprocess["top_k_evidence"] = check_integer(top_k_evidence, "top_k_evidence", 0)
         return preprocess, forward, postprocess
 
     def _candidates(self, candidate_labels, candidate_descriptions) -> dict:
@@ -188,8 +190,7 @@ class LameClassificationPipeline(Pipeline):
         }
 
     def preprocess(self, text: str, max_length: int | None = None) -> dict:
-        if not isinstance(text, str):
-            raise TypeError(f"{type(self).__name__} takes a string (or a list of strings), got {type(text).__name__}.")
+        check_text(text, f"{type(self).__name__}: a text")
         if not text.strip():
             # With no words the model would still "predict" labels from [CLS] and [SEP] alone.
             raise ValueError(

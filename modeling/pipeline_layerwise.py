@@ -18,6 +18,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from .pipeline_parameters import check_max_length, check_text, check_threshold
 from .segments import input_length_limit, require_tokenizer
 
 TASK_NAME = "hierarchical-classification"
@@ -69,20 +70,18 @@ class HierarchicalClassificationPipeline(Pipeline):
         preprocess_params: dict[str, Any] = {}
         if truncation is not None:
             preprocess_params["truncation"] = truncation
+        # Checked here, before any text is read: each bad value is one error naming the parameter.
         if max_length is not None:
-            preprocess_params["max_length"] = max_length
+            preprocess_params["max_length"] = check_max_length(max_length, input_length_limit(self.model.config))
         postprocess_params: dict[str, Any] = {}
         if threshold is not None:
-            if not 0.0 <= threshold <= 1.0:
-                raise ValueError(f"{TASK_NAME} pipeline: threshold must be a probability in [0, 1], got {threshold}.")
-            postprocess_params["threshold"] = threshold
+            postprocess_params["threshold"] = check_threshold(threshold)
         if hierarchical_consistency is not None:
             postprocess_params["hierarchical_consistency"] = hierarchical_consistency
         return preprocess_params, {}, postprocess_params
 
     def preprocess(self, inputs: str, truncation: bool = True, max_length: int | None = None) -> dict[str, torch.Tensor]:
-        if not isinstance(inputs, str):
-            raise ValueError(f"{TASK_NAME} pipeline expects a text (str) or a list of texts, got {type(inputs).__name__}.")
+        check_text(inputs, f"{TASK_NAME} pipeline: a text")
         if not inputs.strip():
             # With no words the level classifiers would still score the [CLS] of "[CLS] [SEP]".
             raise ValueError(f"{TASK_NAME} pipeline: a text is empty or whitespace only ({inputs!r}); nothing to classify.")

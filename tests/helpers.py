@@ -66,10 +66,13 @@ def tiny_bert_checkpoint(folder: str | os.PathLike, seed: int = 0, **overrides) 
     return str(folder)
 
 
-def run_python_without_labelwise(code: str, cwd: str | os.PathLike, timeout: int = 300) -> subprocess.CompletedProcess:
+def run_python_without_labelwise(
+    code: str, cwd: str | os.PathLike, timeout: int = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run `code` in a fresh interpreter in which `import labelwise` fails.
 
     This is how a Hub user without the package meets a checkpoint: only remote code can load it.
+    `env` adds or overrides environment variables (e.g. a fake Hub's HF_ENDPOINT and HF_HUB_OFFLINE=0).
     """
     guard = (
         "import sys, importlib.abc\n"
@@ -80,7 +83,7 @@ def run_python_without_labelwise(code: str, cwd: str | os.PathLike, timeout: int
         "        return None\n"
         "sys.meta_path.insert(0, _Block())\n"
     )
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(env or {})}
     return subprocess.run(
         [sys.executable, "-c", guard + code],
         cwd=str(cwd),
@@ -98,7 +101,9 @@ def write_checkpoint(folder: str | os.PathLike, step: int, **state_overrides) ->
     steps, an RNG archive, a one-tensor model.safetensors), not a model one could train further.
     """
     import json
+    import random
 
+    import numpy as np
     import torch
     from safetensors.torch import save_file
 
@@ -110,7 +115,11 @@ def write_checkpoint(folder: str | os.PathLike, step: int, **state_overrides) ->
     optimizer = {"state": {0: {"step": torch.tensor(float(step)), "exp_avg": weight}}, "param_groups": [{"params": [0]}]}
     torch.save(optimizer, path / "optimizer.pt")
     torch.save({"last_epoch": step, "_step_count": step + 1}, path / "scheduler.pt")
-    torch.save({"python": [1, 2, 3]}, path / "rng_state.pth")
+    # As the Trainer saves it: the generators' states, which check_checkpoint restores into fresh ones.
+    torch.save(
+        {"python": random.getstate(), "numpy": np.random.get_state(), "cpu": torch.random.get_rng_state()},
+        path / "rng_state.pth",
+    )
     save_file({"weight": weight}, str(path / "model.safetensors"))
     return path
 

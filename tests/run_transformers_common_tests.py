@@ -68,14 +68,14 @@ VOCAB = len(SPECIAL_TOKENS) + len(WORDS)
 DESCRIPTIONS = ["cancer cell growth", "immune reaction", "blood vessel", "drug dose"]
 
 
-class Tester:
-    """BertModelTester's shapes: batch 13, length 7, hidden 32, 2 layers (5 for the layer-wise model), 4 heads."""
+class LabelwiseModelTester:
+    """BertModelTester's shapes: batch 13, length 7, hidden 32, 2 layers, 4 heads."""
 
     def __init__(self, parent, family):
         self.parent, self.family = parent, family
         self.batch_size, self.seq_length, self.is_training = 13, 7, True
         self.vocab_size, self.hidden_size, self.num_attention_heads = VOCAB, 32, 4
-        self.num_hidden_layers = 2 if family == "lame" else 5
+        self.num_hidden_layers = 2
         self.num_labels = 4 if family == "lame" else 5
 
     def bert_fields(self):
@@ -94,7 +94,7 @@ class Tester:
                 problem_type="multi_label_classification", **self.bert_fields(),
             )
         return LayerwiseConfig(
-            label_levels=[1, 1, 2, 2, 3], label_parents=[[], [], [0], [1], [3]], guidance="last_six",
+            label_levels=[1, 1, 2, 2, 2], label_parents=[[], [], [0], [1], [1]], guidance="last_six",
             id2label={{i: f"label{{i}}" for i in range(5)}}, **self.bert_fields(),
         )
 
@@ -111,19 +111,34 @@ class CommonTests(ModelTesterMixin):
     test_resize_embeddings = True
 
     def setUp(self):
-        self.model_tester = Tester(self, self.family)
-        self.config_tester = ConfigTester(self, config_class=self.config_class, hidden_size=37)
+        self.model_tester = LabelwiseModelTester(self, self.family)
+        # hidden_size=37 as in BERT's own test; LAME's label attention heads must divide it.
+        extra = dict(label_attention_heads=1) if self.family == "lame" else dict()
+        self.config_tester = ConfigTester(self, config_class=self.config_class, hidden_size=37, **extra)
 
     def _prepare_for_class(self, inputs_dict, model_class, return_labels=False):
         inputs = super()._prepare_for_class(inputs_dict, model_class, return_labels=return_labels)
         if return_labels:
-            # Multi-label (multi-hot float) targets: what both models train on.
-            batch = self.model_tester.batch_size
-            inputs["labels"] = (torch.rand(batch, self.model_tester.num_labels) > 0.5).float()
+            # Multi-label (multi-hot float) targets: what both models train on. Seeded: several tests
+            # prepare the inputs twice and compare the two losses.
+            batch, generator = self.model_tester.batch_size, torch.Generator().manual_seed(0)
+            inputs["labels"] = (torch.rand(batch, self.model_tester.num_labels, generator=generator) > 0.5).float()
         return inputs
 
     def test_config(self):
         self.config_tester.run_common_tests()
+
+    def test_config_with_a_classification_problem_type(self):
+        # test_config sets problem_type="regression", which neither model has (LAME refuses it, the
+        # layer-wise model is multi-label by construction): the same checks with the other values kept.
+        from . import test_configuration_common as common
+
+        kept = common.config_common_kwargs
+        common.config_common_kwargs = {{**kept, "problem_type": "multi_label_classification"}}
+        try:
+            self.config_tester.run_common_tests()
+        finally:
+            common.config_common_kwargs = kept
 
 
 class LameModelTest(CommonTests, unittest.TestCase):

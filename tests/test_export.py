@@ -120,14 +120,21 @@ def test_int8_graph_is_written_and_stays_close(exported, name):
     folder, onnx_folder, manifest = exported[name]
     assert manifest["files"] == {"fp32": "model.onnx", "int8": "model_int8.onnx"}
     import onnx
+    from onnx import numpy_helper
 
     graph = onnx.load(str(Path(onnx_folder) / "model_int8.onnx")).graph
     assert any(node.op_type in ("MatMulInteger", "DynamicQuantizeMatMul", "DynamicQuantizeLinear") for node in graph.node)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     inputs = dict(tokenizer(TEXTS, return_tensors="pt", padding=True))
+    # 7-bit weights (reduce_range, the default): a uint8 x int8 pair sum stays within int16, so CPUs
+    # without VNNI (AVX2) cannot saturate it and compute what VNNI CPUs compute.
+    assert manifest["quantization"]["reduce_range"] is True
+    weights = [numpy_helper.to_array(t) for t in graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    assert weights and all(w.min() >= -64 and w.max() <= 64 for w in weights)
     fp32, int8 = OnnxModel(onnx_folder).run(**inputs), OnnxModel(onnx_folder, quantized=True).run(**inputs)
     difference = float(np.abs(fp32["logits"] - int8["logits"]).max())
-    # Quantized weights change the scores a little, not a lot (random tiny models: a few 1e-3).
+    # Quantized weights change the scores a little, not a lot: at most 2.8e-3 on these random tiny models
+    # on an AVX2 CPU without VNNI (AMD EPYC), where 8-bit per-channel weights saturated to 0.063.
     assert 0 < difference < 0.05, difference
 
 

@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "labelwise.backbone",
             "labelwise.cli_errors",
             "labelwise.saved_kinds",
+            "labelwise.remote_code",
             "labelwise.modeling",
             "labelwise.data_scripts",
             "labelwise.metrics",

@@ -176,7 +176,7 @@ def test_guidance_default_and_variants_are_declared_once():
     from labelwise.modeling.configuration_layerwise import LayerwiseConfig
     from labelwise.modeling.guidance_layerwise import DEFAULT_GUIDANCE, GUIDANCE_VARIANTS
 
-    assert LabelwiseArguments().guidance == DEFAULT_GUIDANCE
+    assert LabelwiseArguments().guidance is None  # unset: the config's default
     config = LayerwiseConfig(label_levels=[1, 2], num_hidden_layers=2)
     assert config.guidance == DEFAULT_GUIDANCE
     for variant in GUIDANCE_VARIANTS:

@@ -83,7 +83,7 @@ def _small(**extra):
 def test_warm_start_loads_encoder_bit_identical_and_initialises_head(checkpoint):
     model = lame(checkpoint)
     reference = BertModel.from_pretrained(checkpoint, add_pooling_layer=False)
-    ours = model.bert.state_dict()
+    ours = model.backbone.state_dict()
     for name, tensor in reference.state_dict().items():
         assert torch.equal(tensor, ours[name]), name
     for name, parameter in model.named_parameters():
@@ -196,7 +196,7 @@ def test_gradient_reaches_encoder_through_descriptions(checkpoint):
     # A random projection: a plain sum of LayerNorm outputs is constant and has no gradient.
     (labels_embedding * torch.randn(labels_embedding.shape, generator=torch.Generator().manual_seed(0))).sum().backward()
     # The word embeddings of description tokens received gradient from the label side alone.
-    grad = model.bert.embeddings.word_embeddings.weight.grad
+    grad = model.backbone.embeddings.word_embeddings.weight.grad
     description_tokens = {t for ids in model.config.label_description_token_ids for t in ids}
     assert all(grad[t].abs().sum() > 0 for t in description_tokens)
 
@@ -205,8 +205,8 @@ def test_static_mode_and_frozen_encoder_give_no_gradient(checkpoint):
     static = lame(checkpoint, label_embedding_mode="static").train()
     assert not static.encode_label_descriptions().requires_grad
     frozen = lame(checkpoint, freeze_encoder=True, feature_head="cnn").train()
-    assert not any(p.requires_grad for p in frozen.bert.parameters())
-    assert not frozen.bert.training  # a frozen encoder stays in eval mode (no dropout)
+    assert not any(p.requires_grad for p in frozen.backbone.parameters())
+    assert not frozen.backbone.training  # a frozen encoder stays in eval mode (no dropout)
     out = frozen(**batch(), labels=torch.tensor([[1.0, 0, 0]] * 3))
     out.loss.backward()
     assert frozen.feature_head.conv.weight.grad is not None
@@ -217,12 +217,12 @@ def test_eval_cache_is_reused_and_invalidated_when_weights_change(checkpoint):
     first = model.encode_label_descriptions()
     assert model.encode_label_descriptions() is first  # cached
     with torch.no_grad():
-        model.bert.embeddings.word_embeddings.weight.add_(0.5)  # in-place change, as an optimizer step
+        model.backbone.embeddings.word_embeddings.weight.add_(0.5)  # in-place change, as an optimizer step
     second = model.encode_label_descriptions()
     assert second is not first and not torch.allclose(second, first)
     fresh = lame(checkpoint).eval()
     with torch.no_grad():
-        fresh.bert.embeddings.word_embeddings.weight.add_(0.5)
+        fresh.backbone.embeddings.word_embeddings.weight.add_(0.5)
     torch.testing.assert_close(second, fresh.encode_label_descriptions())
 
 
@@ -303,7 +303,10 @@ def test_auto_classes_resolve_lame_in_process(checkpoint, tmp_path):
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["auto_map"]["AutoModelForSequenceClassification"] == "modeling_lame.LameForSequenceClassification"
     assert saved["label_descriptions"] == list(DESCRIPTIONS.values())
-    assert {"configuration_lame.py", "modeling_lame.py", "model.safetensors"} <= {p.name for p in tmp_path.iterdir()}
+    # Every sibling the model file imports travels with it (remote code), however the model is split.
+    siblings = {"configuration_lame.py", "decision_thresholds.py", "encoders.py", "head_lame.py", "labels_lame.py", "large_labels_lame.py",
+                "modeling_lame.py", "segments.py"}
+    assert siblings | {"model.safetensors"} <= {p.name for p in tmp_path.iterdir()}
 
 
 @pytest.mark.slow

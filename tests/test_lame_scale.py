@@ -235,7 +235,7 @@ def test_all_label_loss_equals_the_joint_loss_while_the_cache_is_fresh(checkpoin
         if name.startswith(("label_blocks.", "classifier.")):
             torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-6, msg=name)
     encoder = [(a.grad, b.grad) for (name, a), (_, b) in zip(joint.named_parameters(), every.named_parameters())
-               if name == "bert.embeddings.word_embeddings.weight"]
+               if name == "backbone.embeddings.word_embeddings.weight"]
     assert not torch.allclose(*encoder[0])
     # Without the option the same sampled model's loss covers the sample only: another value.
     sampled = lame(checkpoint, label_sampling="sampled", first_stage=first_stage, label_sample_negatives=4,
@@ -259,11 +259,11 @@ def test_weighted_f_measure_counts_a_column_as_often_as_its_weight():
 # ---------------------------------------------------------------------- training cache
 def _fresh_encoding(model: LameForSequenceClassification) -> torch.Tensor:
     """Every description encoded now, as the training cache does (encoder in eval mode, no gradient)."""
-    was = model.bert.training
-    model.bert.eval()
+    was = model.backbone.training
+    model.backbone.eval()
     with torch.no_grad():
         encoded = model._encode_descriptions()
-    model.bert.train(was)
+    model.backbone.train(was)
     return encoded
 
 
@@ -296,7 +296,7 @@ def test_training_cache_never_serves_embeddings_of_other_weights(checkpoint):
     # other weights loaded: encoded again, from the loaded weights
     other = lame(checkpoint, seed=1)
     with torch.no_grad():
-        for parameter in other.bert.parameters():
+        for parameter in other.backbone.parameters():
             parameter.mul_(1.1)
     model.load_state_dict(other.state_dict())
     model(**inputs, labels=labels)
@@ -304,7 +304,7 @@ def test_training_cache_never_serves_embeddings_of_other_weights(checkpoint):
     torch.testing.assert_close(model._training_cache["embeddings"], _fresh_encoding(other))
 
     # a replaced parameter (new storage, same version count) is other weights too
-    embeddings = model.bert.embeddings.word_embeddings
+    embeddings = model.backbone.embeddings.word_embeddings
     embeddings.weight = torch.nn.Parameter(embeddings.weight.detach() * 2)
     model(**inputs, labels=labels)
     assert model.label_cache_refreshes == 3
@@ -367,7 +367,7 @@ def test_light_head_has_no_feed_forward_and_fewer_parameters(checkpoint):
     full = lame(checkpoint)
     light = lame(checkpoint, light_label_head=True)
     assert light.label_blocks[0].feed_forward is None and light.classifier.dense is None
-    head = lambda m: sum(p.numel() for n, p in m.named_parameters() if not n.startswith("bert."))  # noqa: E731
+    head = lambda m: sum(p.numel() for n, p in m.named_parameters() if not n.startswith("backbone."))  # noqa: E731
     assert head(light) < head(full)
     out = light.train()(**batch(), labels=targets())
     out.loss.backward()
@@ -385,7 +385,7 @@ def test_shortlist_runs_the_head_on_the_top_k_and_ranks_the_rest_after(checkpoin
         out = short(**inputs, output_cross_attentions=True)
         listed = short.shortlist_labels(**inputs)
         first_stage = exact.first_stage(
-            masked_mean(exact.bert(**inputs).last_hidden_state, inputs["attention_mask"]),
+            masked_mean(exact.backbone(**inputs).last_hidden_state, inputs["attention_mask"]),
             exact.encode_label_descriptions(),
         )
     assert listed.shape == (4, 4)
@@ -559,11 +559,11 @@ def test_chunked_description_encoding_equals_one_padded_batch_with_gradients(che
     with torch.set_grad_enabled(grad):
         chunked = model._encode_descriptions(sample)
         input_ids, mask = model._description_batch(chunked.device, sample)  # one batch, padded to the longest
-        single = model._pool_description(model.bert(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask)
+        single = model._pool_description(model.backbone(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask)
     torch.testing.assert_close(chunked, single, rtol=0, atol=1e-5)
     if grad:
         weights = torch.randn_like(chunked)
-        first = torch.autograd.grad((chunked * weights).sum(), model.bert.embeddings.word_embeddings.weight)[0]
-        second = torch.autograd.grad((single * weights).sum(), model.bert.embeddings.word_embeddings.weight)[0]
+        first = torch.autograd.grad((chunked * weights).sum(), model.backbone.embeddings.word_embeddings.weight)[0]
+        second = torch.autograd.grad((single * weights).sum(), model.backbone.embeddings.word_embeddings.weight)[0]
         assert first.abs().sum() > 0
         torch.testing.assert_close(first, second, rtol=1e-5, atol=1e-4)

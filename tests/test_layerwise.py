@@ -243,7 +243,7 @@ def test_a_level_depends_only_on_the_layers_up_to_its_own(bert12):
     model = model_from(bert12, guidance="last_six").train()
     output = model(**batch())
     output.level_logits[0].sum().backward()
-    encoder_layers = model.bert.encoder.layer
+    encoder_layers = model.backbone.encoder.layer
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in encoder_layers[6].parameters() if p.requires_grad)
     assert all(p.grad is None or p.grad.abs().sum() == 0 for layer in encoder_layers[7:] for p in layer.parameters())
 
@@ -259,7 +259,7 @@ def test_logits_are_in_label_id_order(bert6):
 def test_warm_start_loads_the_encoder_bit_identical_and_keeps_sdpa(bert12):
     model = model_from(bert12, guidance="in_pairs")
     reference = BertModel.from_pretrained(bert12).state_dict()
-    own = model.bert.state_dict()
+    own = model.backbone.state_dict()
     assert own.keys() <= reference.keys() and len(own) > 100
     assert all(torch.equal(own[key], reference[key]) for key in own)
     assert model.config._attn_implementation == "sdpa"

@@ -156,7 +156,7 @@ def test_lame_sampled_training_on_multi_segment_documents_reaches_every_segment(
     labels = torch.zeros(2, len(DESCRIPTIONS))
     labels[0, 2] = 1.0
     model(**inputs, labels=labels).loss.backward()
-    grad = model.bert.embeddings.word_embeddings.weight.grad
+    grad = model.backbone.embeddings.word_embeddings.weight.grad
     # Pieces that occur only in the last segment of the long document still get gradient.
     last_only = set(ids[-10:-1].tolist()) - set(ids[:-10].tolist()) - set(inputs["input_ids"][1].tolist())
     assert last_only and all(grad[piece].abs().sum() > 0 for piece in last_only)
@@ -193,7 +193,7 @@ def test_lame_attends_over_all_segments_of_a_document(checkpoint, stride):
     with torch.no_grad():
         got = model(**pad([ids]), output_cross_attentions=True)
         segments = _hand_segments(ids, stride)
-        states = torch.cat([model.bert(input_ids=ids[s][None]).last_hidden_state[0] for s in segments])
+        states = torch.cat([model.backbone(input_ids=ids[s][None]).last_hidden_state[0] for s in segments])
         block_states, weights = model.label_blocks[0](model.encode_label_descriptions(), states[None], torch.ones(1, len(states)))
         expected_logits = model.classifier(block_states)
         folded = torch.zeros(*weights.shape[:-1], len(ids))
@@ -217,7 +217,7 @@ def test_layerwise_pools_each_layer_over_the_segments(checkpoint, segment_poolin
         logits = model(**pad([ids]), hierarchical_consistency=False).logits
         vectors = []
         for segment in _hand_segments(ids, 0):
-            top = model.bert(input_ids=ids[segment][None]).last_hidden_state[0]  # flat: every level reads the top layer
+            top = model.backbone(input_ids=ids[segment][None]).last_hidden_state[0]  # flat: every level reads the top layer
             vectors.append(top[0] if layer_pooling == "cls" else top.mean(0))
         stacked = torch.stack(vectors)
         document_vector = stacked.mean(0) if segment_pooling == "mean" else stacked.amax(0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import textwrap
 
 import pytest
@@ -12,14 +11,17 @@ from demo_models import save_classifier, save_lame, save_layerwise, save_ner
 from helpers import run_python_without_labelwise
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
-from labelwise.publishing import handler as handler_module
 from labelwise.publishing.handler import EndpointHandler
 
 TEXTS = ["The tumor cells showed growth signals.", "Severe rash and fever after the drug."]
 
 
 def install_handler(folder) -> None:
-    shutil.copy(handler_module.__file__, folder / "handler.py")
+    """handler.py and the files it loads from beside itself, as push_to_hub.py uploads them."""
+    from labelwise.publishing.push import handler_files
+
+    for name, data in handler_files().items():
+        (folder / name).write_bytes(data)
 
 
 def save_layerwise_with_pipeline(folder):

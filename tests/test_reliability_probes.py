@@ -23,6 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from demo_models import save_classifier, save_lame, save_ner
@@ -407,8 +408,10 @@ def _close(a, b) -> bool:
         return isinstance(b, dict) and a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
         return isinstance(b, (list, tuple)) and len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
-    if isinstance(a, float):
-        return isinstance(b, float) and abs(a - b) <= 1e-5
+    # numpy.float32 scores (token classification) are not `float`: compared exactly, they would pass
+    # only where padded and unpadded batches round alike, which depends on the CPU's kernels.
+    if isinstance(a, (float, np.floating)):
+        return isinstance(b, (float, np.floating)) and abs(float(a) - float(b)) <= 1e-5
     return a == b
 
 
@@ -590,3 +593,565 @@ def test_probe_5_9_handler_module_stays_free_of_labelwise_imports():
     """The handler runs on endpoints without labelwise: the new checks must not import it."""
     source = Path(handler_module.__file__).read_text()
     assert "import labelwise" not in source and "from labelwise" not in source
+
+
+# --- issue 30, checkpoints, data and CLI errors ---
+# Item 4: every file the Trainer loads on resume is loaded here as the Trainer loads it.
+def _trainer_restores_rng(folder: Path) -> None:
+    """The Trainer's own RNG restore (`Trainer._load_rng_state`) on `folder`, as one process runs it."""
+    import random
+    from types import SimpleNamespace
+
+    import numpy
+    from transformers import Trainer
+
+    saved = random.getstate(), numpy.random.get_state(), torch.random.get_rng_state()
+    try:
+        Trainer._load_rng_state(SimpleNamespace(args=SimpleNamespace(world_size=1, parallel_mode=None)), str(folder))
+    finally:
+        random.setstate(saved[0])
+        numpy.random.set_state(saved[1])
+        torch.random.set_rng_state(saved[2])
+
+
+def test_probe_30_4_rng_state_the_trainer_cannot_load_falls_back_to_the_previous_checkpoint(tmp_path, caplog):
+    from fractions import Fraction
+
+    for step in (1, 2):
+        write_checkpoint(tmp_path, step)
+    _trainer_restores_rng(tmp_path / "checkpoint-2")  # a good RNG file: the Trainer restores it
+    # An intact archive (the old zip test passed it) holding an object weights_only loading refuses.
+    torch.save({"python": Fraction(1, 3)}, tmp_path / "checkpoint-2" / "rng_state.pth")
+    with pytest.raises(Exception, match="Unsupported global|weights_only"):
+        _trainer_restores_rng(tmp_path / "checkpoint-2")  # what every restart did
+    report = check_checkpoint(str(tmp_path / "checkpoint-2"))
+    assert any(p.startswith("rng_state.pth cannot be read (UnpicklingError") for p in report.problems), report.problems
+    with caplog.at_level(logging.WARNING, logger="labelwise.train"):
+        assert last_good_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-1")
+    assert "Not resuming from " + str(tmp_path / "checkpoint-2") in caplog.text and "rng_state.pth" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ({"python": random_state} if (random_state := __import__("random").getstate()) else {}, "lacks the numpy, cpu"),
+        ({"python": [1, 2, 3], "numpy": None, "cpu": torch.zeros(3)}, "cannot be restored"),
+    ],
+)
+def test_probe_30_4b_rng_state_with_wrong_content_is_damaged(tmp_path, content, message):
+    folder = write_checkpoint(tmp_path, 1)
+    torch.save(content, folder / "rng_state.pth")
+    with pytest.raises(Exception):
+        _trainer_restores_rng(folder)
+    assert any(message in p for p in check_checkpoint(str(folder)).problems)
+
+
+def test_probe_30_4c_loss_scaler_state_is_checked_when_present(tmp_path):
+    folder = write_checkpoint(tmp_path, 1)
+    torch.save({"scale": torch.tensor(1024.0), "_growth_tracker": 0}, folder / "scaler.pt")
+    assert check_checkpoint(str(folder)).ok
+    (folder / "scaler.pt").write_bytes(b"PK\x03\x04cut")
+    assert any(p.startswith("scaler.pt cannot be read") for p in check_checkpoint(str(folder)).problems)
+
+
+# Item 6: silent wrong results.
+def test_probe_30_6a_identical_descriptions_after_truncation_are_warned(tmp_path, caplog):
+    from labelwise.kinds.lame import identical_descriptions, lame_model
+    from labelwise.training.arguments import LabelwiseArguments
+
+    checkpoint = tiny_bert_checkpoint(tmp_path / "bert")
+    descriptions = {
+        "same_a": "cancer cell growth", "same_b": "cancer cell growth",
+        "cut_a": "immune reaction in patients with severe disease", "cut_b": "immune reaction in patients with fever",
+        "other": "blood vessel angiogenesis",
+    }
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    full = tokenizer(list(descriptions.values()))["input_ids"]
+    assert full[2] != full[3]  # they differ before truncation
+    args = LabelwiseArguments(model="lame", label_attention_heads=4, max_description_length=6)
+    with caplog.at_level(logging.WARNING, logger="labelwise.train"):
+        model = lame_model(args, checkpoint, list(descriptions), descriptions, "multi_label_classification")
+    assert identical_descriptions(model.config) == [["same_a", "same_b"], ["cut_a", "cut_b"]]
+    assert "'same_a', 'same_b' get identical label states" in caplog.text and "the same text" in caplog.text
+    assert "'cut_a', 'cut_b' get identical label states" in caplog.text and "--max_description_length" in caplog.text
+    assert "'other'" not in caplog.text
+
+
+def test_probe_30_6b_integer_eurovoc_ids_keep_their_labels_with_label_set_used(tmp_path):
+    from test_data_classification import write_eurlex
+
+    from labelwise.data_scripts import load_corpus
+
+    docs = {"train": [("A", [12]), ("B", [10, 2])], "dev": [("C", [11])], "test": [("D", [1])]}
+    root = write_eurlex(tmp_path / "eurlex", docs)
+    corpus = load_corpus("eurlex57k", data_dir=str(root), cache_dir=str(tmp_path / "cache"), label_set="used")
+    names = corpus["train"].features["labels"].feature.names
+    assert names == ["1", "2", "10", "11", "12"]
+    assert [[names[i] for i in row] for row in corpus["train"]["labels"]] == [["12"], ["10", "2"]]
+
+
+def test_probe_30_6c_conflicting_duplicate_rows_are_reported(tmp_path, caplog):
+    from test_data_classification import write_medical
+
+    from labelwise.data_scripts import load_corpus
+
+    root = write_medical(tmp_path / "ma", with_train=False)
+    path = root / "medical_tc_test.csv"
+    path.write_text(path.read_text() + '3,"Abstract 0, about class 1."\n')  # row 1's abstract with another class
+    with caplog.at_level(logging.WARNING):
+        load_corpus("medical_abstracts", data_dir=str(root), cache_dir=str(tmp_path / "cache"))
+    assert "1 abstract(s) occur in several rows with different classes" in caplog.text
+    assert "medical_tc_test-1 (neoplasms)" in caplog.text and "medical_tc_test-51 (nervous system diseases)" in caplog.text
+
+
+def test_probe_30_6d_the_encoding_suggested_is_the_one_the_bytes_show(tmp_path, caplog):
+    from labelwise.data_scripts import load_corpus
+    from labelwise.data_scripts.files import CorpusEncodingError, guess_encoding
+
+    assert guess_encoding("café".encode())[0] == "utf-8"
+    assert guess_encoding("\u201cquoted\u201d café".encode("cp1252"))[0] == "cp1252"
+    assert guess_encoding("café".encode("latin-1"))[0] == "latin-1"
+    assert guess_encoding("café".encode("utf-16"))[0] == "utf-16"
+
+    def corpus(data: bytes, **options):
+        folder = tmp_path / f"c{len(list(tmp_path.iterdir()))}"
+        folder.mkdir()
+        (folder / "train.txt").write_bytes(data)
+        return load_corpus("conll", data_dir=str(folder), cache_dir=str(tmp_path / "cache"), split_ratio="1:0:0", **options)
+
+    text = "Severe B-ADR\nrash I-ADR\nafter O\n\u201cthe\u201d O\ncaf\u00e9 O\n\n"
+    with pytest.raises(CorpusEncodingError, match="looks like cp1252.*encoding='cp1252'"):
+        corpus(text.encode("cp1252"))
+    with pytest.raises(CorpusEncodingError, match="looks like utf-8: all its bytes are valid UTF-8"):
+        corpus(text.encode(), encoding="ascii")
+    # UTF-8 read as Latin-1 decodes without an error, into mojibake: that is now said.
+    with caplog.at_level(logging.WARNING):
+        read = corpus(text.encode(), encoding="latin-1")
+    assert "Ã©" in " ".join(read["train"]["text"])
+    assert "encoding='latin-1' but its text is valid UTF-8" in caplog.text
+    assert "pass encoding=\"latin-1\"" not in (REPO_ROOT / "docs" / "DATA.md").read_text()
+
+
+def test_probe_30_6e_entity_type_on_typed_tags_is_refused(tmp_path):
+    from labelwise.data_scripts import load_corpus
+    from labelwise.data_scripts.base import CorpusFormatError
+
+    (tmp_path / "train.txt").write_text("Aspirin B-Chemical\ncaused O\nrash B-Disease\n\n", encoding="utf-8")
+    options = dict(data_dir=str(tmp_path), cache_dir=str(tmp_path / "cache"), split_ratio="1:0:0")
+    with pytest.raises(CorpusFormatError, match=r"train.txt, line 1.*entity_type='Disease' types bare tags only"):
+        load_corpus("conll", entity_type="Disease", **options)
+    (tmp_path / "train.txt").write_text("Aspirin O\ncaused O\nrash B-Disease\nskin B\n\n", encoding="utf-8")
+    corpus = load_corpus("conll", entity_type="Disease", **options)  # its own type, and a bare tag: fine
+    assert len(corpus["train"]) == 1
+
+
+def test_probe_30_6f_dry_run_refuses_the_repo_id_a_push_refuses(models, tmp_path, capsys):
+    from labelwise.publishing import push
+
+    folder = copy_model(models["lame"], tmp_path / "lame")
+    for bad in ("user/my model", "a/b/c", "user/x--y", "user/x.git"):
+        code, err = run_cli(push.main, [str(folder), "--repo_id", bad, "--dry_run"], capsys)
+        assert code != 0 and f"--repo_id {bad!r} is not a valid Hub repo id" in err, (bad, err)
+        with pytest.raises(ValueError, match="not a valid Hub repo id"):
+            push.push_folder(folder, bad, token="hf_fake")  # the real push refuses it the same way, first
+    _, err = run_cli(push.main, [str(folder), "--repo_id", "user/x", "--dry_run"], capsys)
+    assert "not a valid Hub repo id" not in err  # a valid id passes on to the folder checks
+
+
+def test_probe_30_6g_label_names_and_descriptions_are_escaped_in_the_card(tmp_path):
+    from test_publishing_card import write_synthetic
+
+    from labelwise.publishing.model_card import build_model_card
+
+    names = ["plain", "two\nlines", "pipe|name", "<!-- hidden", "back\\slash `code`"]
+    folder = write_synthetic(tmp_path / "card", "vanilla",
+                             label_descriptions={"plain": "first\r\nsecond | third", "two\nlines": "<b>bold</b>"})
+    config = json.loads((folder / "config.json").read_text())
+    config.update(id2label={str(i): n for i, n in enumerate(names)}, label2id={n: i for i, n in enumerate(names)})
+    (folder / "config.json").write_text(json.dumps(config))
+    text = build_model_card(folder).text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and line.split("|")[1].strip().isdigit()]
+    assert len(rows) == len(names)  # one row per label: nothing split or swallowed
+    assert rows[0] == "| 0 | plain | first second \\| third |"
+    assert rows[1] == "| 1 | two lines | &lt;b&gt;bold&lt;/b&gt; |"
+    assert rows[2] == "| 2 | pipe\\|name |  |" and rows[3] == "| 3 | &lt;!-- hidden |  |"
+    assert rows[4] == "| 4 | back\\\\slash \\`code\\` |  |"
+    assert "<!-- hidden" not in text and "<b>" not in text
+
+
+# Item 7: errors name what is wrong.
+def _train_argv(tmp_path: Path, checkpoint: str, *extra: str) -> list[str]:
+    return ["--model_name_or_path", checkpoint, "--output_dir", str(tmp_path / "out"), "--max_train_samples", "8",
+            "--max_eval_samples", "8", "--max_steps", "1", "--label_attention_heads", "4", "--max_length", "32",
+            "--disable_tqdm", "true", "--save_strategy", "no", "--eval_strategy", "no",
+            "--load_best_model_at_end", "false", *extra]
+
+
+def test_probe_30_7a_empty_conll_train_split_is_named(tmp_path, capsys):
+    from labelwise.training.cli import main
+
+    (tmp_path / "conll").mkdir()
+    (tmp_path / "conll" / "train.txt").write_text("")
+    (tmp_path / "conll" / "test.txt").write_text("rash B-ADR\nok O\n\n")
+    checkpoint = tiny_bert_checkpoint(tmp_path / "bert")
+    code, err = run_cli(main, _train_argv(tmp_path, checkpoint, "--model", "token_classification", "--corpus", "conll",
+                                          "--data_dir", str(tmp_path / "conll")), capsys)
+    assert code == cli_errors.EXIT_USER_ERROR
+    assert "--corpus conll" in err and "has an empty train split (0 examples)" in err
+    assert "No columns in the dataset" not in err
+
+
+def test_probe_30_7b_short_max_length_tags_without_a_stride_error(tmp_path, capsys):
+    from labelwise.training.cli import main, run
+
+    checkpoint = tiny_bert_checkpoint(tmp_path / "bert")
+    ner = ("--model", "token_classification", "--corpus", "demo_ner")
+    summary = run(_train_argv(tmp_path, checkpoint, *ner))  # --max_length 32, no --ner_stride: trains
+    assert summary["model_kind"] == "token_classification"
+    code, err = run_cli(main, _train_argv(tmp_path, checkpoint, *ner, "--ner_stride", "30"), capsys)
+    assert code == cli_errors.EXIT_USER_ERROR
+    assert "--ner_stride 30 must be at least 0 and below the 30 word pieces" in err and "--max_length 32" in err
+
+
+def test_probe_30_7c_missing_model_folder_is_named_as_a_folder(tmp_path, capsys):
+    from labelwise.training.cli import main
+
+    for missing in (str(tmp_path / "models" / "bert"), "./no-such-model"):
+        code, err = run_cli(main, _train_argv(tmp_path, missing), capsys)
+        assert code == cli_errors.EXIT_USER_ERROR and f"--model_name_or_path {missing}: no such folder" in err, err
+        assert "Repo id" not in err
+    (tmp_path / "models").mkdir()  # a relative <folder>/<name> under an existing folder is a folder too
+    os.chdir(tmp_path)
+    code, err = run_cli(main, _train_argv(tmp_path, "models/bert"), capsys)
+    assert code == cli_errors.EXIT_USER_ERROR and "no such folder (models/ exists, but holds no 'bert')" in err
+
+
+def test_probe_30_7d_output_dir_that_is_a_file_is_refused_before_loading(tmp_path, capsys, monkeypatch):
+    from labelwise.training import cli
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the corpus or model was loaded before the --output_dir check")
+
+    monkeypatch.setattr(cli, "resolve_backbone", must_not_run)
+    monkeypatch.setattr(cli, "load_training_data", must_not_run)
+    (tmp_path / "a_file").write_text("x")
+    for output in (tmp_path / "a_file", tmp_path / "a_file" / "run"):
+        argv = _train_argv(tmp_path, "default") + ["--output_dir", str(output)]
+        code, err = run_cli(cli.main, argv, capsys)
+        assert code == cli_errors.EXIT_USER_ERROR and f"--output_dir {output}" in err and "a file" in err
+        assert "Errno" not in err
+
+
+def test_probe_30_7e_viewer_unknown_label_leaves_no_file(models, tmp_path, capsys):
+    from labelwise.analysis import viewer
+
+    output = tmp_path / "view.html"
+    code, err = run_cli(viewer.main, ["--model", models["lame"], "--text", "rash", "--output", str(output),
+                                      "--label", "nosuch", "--trust_remote_code"], capsys)
+    assert code == cli_errors.EXIT_USER_ERROR and "nosuch" in err
+    assert not output.exists()
+
+# --- issue 30, ONNX serving and parameters ---
+# 30.1 code from another repository on the ONNX serving path, 30.2 the folder's own code only on
+# request, 30.3 `python -m labelwise.export` errors, 30.5 call parameters of the pipelines and the handler.
+import textwrap  # noqa: E402
+
+from fake_hub import FakeHub  # noqa: E402
+from helpers import run_python_without_labelwise  # noqa: E402
+
+from labelwise.export import export_model, onnx_pipeline  # noqa: E402
+from labelwise.export.__main__ import main as export_main  # noqa: E402
+from labelwise.publishing.push import handler_files  # noqa: E402
+from labelwise.remote_code import RemoteCodeError as SharedRemoteCodeError  # noqa: E402
+
+FOREIGN_PIPELINE = "attacker/repo--pipeline_evil.EvilPipeline"
+LAME_TASK = "label-attention-classification"
+SURROGATE_TEXT = "severe rash \ud800 after the drug"
+
+
+@pytest.fixture(scope="module")
+def onnx_lame(models, tmp_path_factory):
+    """The probes' LAME model exported to ONNX (fp32 only)."""
+    folder = tmp_path_factory.mktemp("probe_onnx") / "lame-onnx"
+    export_model(models["lame"], str(folder))
+    return folder
+
+
+def with_foreign_onnx(onnx_folder: Path, target: Path, where: str) -> Path:
+    """A copy of the export whose `where` entry names code in another repository."""
+    folder = copy_model(str(onnx_folder), target)
+    if where == "custom_pipelines":
+        edit_config(folder, custom_pipelines={LAME_TASK: {"impl": FOREIGN_PIPELINE, "pt": ["AutoModelForSequenceClassification"]}})
+    elif where == "auto_map":
+        config = json.loads((folder / "config.json").read_text())
+        edit_config(folder, auto_map={**config["auto_map"], "AutoModelForSequenceClassification": "attacker/repo--modeling_evil.Evil"})
+    else:
+        edit_config(folder, "tokenizer_config.json", auto_map={"AutoTokenizer": [None, "attacker/repo--tokenization_evil.Fast"]})
+    return folder
+
+
+def booby_trap(folder: Path, marker: Path) -> None:
+    """Make every Python file of `folder` write `marker` when it is imported."""
+    for path in folder.glob("*.py"):
+        with open(path, "a") as handle:
+            handle.write(f"\nopen({str(marker)!r}, 'w').write('ran')\n")
+
+
+@pytest.mark.parametrize("where", ["custom_pipelines", "auto_map", "tokenizer_config"])
+@pytest.mark.parametrize("trust", [False, True])
+def test_probe_30_1_onnx_pipeline_refuses_code_from_another_repository_even_when_trusted(onnx_lame, tmp_path, where, trust):
+    folder = with_foreign_onnx(onnx_lame, tmp_path / "onnx", where)
+    with pytest.raises(SharedRemoteCodeError, match=r"another repository.*attacker/repo--.*even with --trust_remote_code"):
+        onnx_pipeline(str(folder), trust_remote_code=trust)
+
+
+def test_probe_30_1b_handler_reads_the_onnx_configs_at_start_whatever_the_backend(models, onnx_lame, tmp_path, monkeypatch):
+    repo = copy_model(models["lame"], tmp_path / "repo")
+    with_foreign_onnx(onnx_lame, repo / "onnx", "custom_pipelines")
+    for backend in ("onnx", "torch"):
+        monkeypatch.setenv("LABELWISE_BACKEND", backend)
+        with pytest.raises(ValueError, match=r'onnx/config.json: custom_pipelines\["label-attention-classification"\]\["impl"\] = .*attacker/repo'):
+            EndpointHandler(str(repo))
+
+
+def test_probe_30_1c_push_and_export_refuse_an_onnx_folder_or_model_with_foreign_code(models, onnx_lame, tmp_path, capsys):
+    from labelwise.publishing import push
+
+    repo = copy_model(models["lame"], tmp_path / "repo")
+    (repo / "README.md").write_text("# card\n")
+    with_foreign_onnx(onnx_lame, repo / "onnx", "custom_pipelines")
+    with pytest.raises(FolderError, match=r"onnx/config.json: custom_pipelines.*attacker/repo"):
+        check_folder(repo, write_card=False)
+    code, err = run_cli(push.main, [str(repo), "--repo_id", "user/lame", "--include_onnx"], capsys)
+    assert code != 0 and "onnx/config.json" in err and "attacker/repo" in err
+    # A model whose own config names foreign code is not exported (so never reaches onnx/ either).
+    source = copy_model(models["lame"], tmp_path / "source")
+    edit_config(source, custom_pipelines={LAME_TASK: {"impl": FOREIGN_PIPELINE, "pt": []}})
+    with pytest.raises(SharedRemoteCodeError, match="another repository"):
+        export_model(str(source), str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_probe_30_1d_foreign_code_onnx_repo_from_the_fake_hub_is_refused_without_labelwise(models, onnx_lame, tmp_path, monkeypatch):
+    """An attacker publishes a repo whose onnx/config.json points at a pipeline in their other repo. An endpoint
+    (the repo's own handler.py, LABELWISE_BACKEND=onnx) and onnx_serving with the opt-in both refuse it, and the
+    attacker's code never runs; the control at the end shows transformers itself would have run it."""
+    from huggingface_hub import HfApi, constants
+
+    token = "hf_FakeSecretToken0123456789abcdef"
+    attacker = tmp_path / "attacker"
+    attacker.mkdir()
+    (attacker / "pipeline_evil.py").write_text(
+        "import os\nopen(os.environ['EVIL_MARKER'], 'w').write('ran')\n\nclass EvilPipeline:\n    pass\n"
+    )
+    repo = copy_model(models["lame"], tmp_path / "repo")
+    for name, data in handler_files().items():
+        (repo / name).write_bytes(data)
+    with_foreign_onnx(onnx_lame, repo / "onnx", "custom_pipelines")
+    onnx_files = sorted(path.name for path in (repo / "onnx").iterdir() if path.is_file())
+    marker = tmp_path / "evil_ran"
+    with FakeHub(tmp_path / "hub", token=token) as hub:
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+        api = HfApi(endpoint=hub.endpoint, token=token)
+        for repo_id, folder in (("attacker/repo", attacker), ("attacker/lame", repo)):
+            api.create_repo(repo_id)
+            api.upload_folder(repo_id=repo_id, folder_path=str(folder))
+        code = textwrap.dedent(
+            f"""
+            import json, os, sys
+            from huggingface_hub import hf_hub_download, snapshot_download
+            repo = snapshot_download("attacker/lame")
+            for name in {onnx_files!r}:  # (the fake Hub's tree listing is not recursive)
+                hf_hub_download("attacker/lame", "onnx/" + name)
+            onnx_folder = os.path.join(repo, "onnx")
+            result = {{}}
+            sys.path.insert(0, repo)
+            os.environ["LABELWISE_BACKEND"] = "onnx"
+            from handler import EndpointHandler
+            try:
+                EndpointHandler(repo)
+                result["handler"] = "served"
+            except ValueError as error:
+                result["handler"] = str(error)
+            sys.path.insert(0, onnx_folder)
+            from onnx_serving import onnx_pipeline
+            try:
+                onnx_pipeline(onnx_folder, trust_remote_code=True)
+                result["onnx_serving"] = "served"
+            except ValueError as error:
+                result["onnx_serving"] = str(error)
+            result["ran"] = os.path.exists(os.environ["EVIL_MARKER"])
+            from transformers.dynamic_module_utils import get_class_from_dynamic_module
+            get_class_from_dynamic_module({FOREIGN_PIPELINE!r}, onnx_folder)
+            result["ran_in_control"] = os.path.exists(os.environ["EVIL_MARKER"])
+            print("RESULT " + json.dumps(result))
+            """
+        )
+        env = dict(HF_ENDPOINT=hub.endpoint, HF_HUB_OFFLINE="0", TRANSFORMERS_OFFLINE="0", HF_HUB_DISABLE_XET="1",
+                   HF_HOME=str(tmp_path / "hf_home"), EVIL_MARKER=str(marker), OMP_NUM_THREADS="1")
+        completed = run_python_without_labelwise(code, cwd=tmp_path, env=env)
+    assert "RESULT " in completed.stdout, completed.stderr[-3000:]
+    result = json.loads(completed.stdout.rsplit("RESULT ", 1)[1].splitlines()[0])
+    assert "Refusing to serve" in result["handler"] and "onnx/config.json" in result["handler"]
+    assert "another repository" in result["onnx_serving"] and "attacker/repo--pipeline_evil" in result["onnx_serving"]
+    assert result["ran"] is False
+    assert result["ran_in_control"] is True  # the entry is a live attack, not a typo transformers would ignore
+
+
+def test_probe_30_2_onnx_pipeline_runs_the_folders_own_code_only_on_request(onnx_lame, tmp_path, capfd):
+    folder = copy_model(str(onnx_lame), tmp_path / "trapped")
+    marker = tmp_path / "folder_code_ran"
+    booby_trap(folder, marker)
+    served = onnx_pipeline(str(folder))  # labelwise's installed classes
+    result = served(TEXTS[0])
+    assert not marker.exists()
+    reference = onnx_pipeline(str(onnx_lame), trust_remote_code=True)(TEXTS[0])  # the clean folder's own code
+    assert result == reference
+    assert "[y/N]" not in "".join(capfd.readouterr())
+    onnx_pipeline(str(folder), trust_remote_code=True)
+    assert marker.exists()  # with the opt-in, the folder's code is what runs
+
+
+@pytest.mark.slow
+def test_probe_30_2b_onnx_serving_without_labelwise_names_the_flag(onnx_lame, tmp_path):
+    code = textwrap.dedent(
+        f"""
+        import json, sys
+        sys.path.insert(0, {str(onnx_lame)!r})
+        from onnx_serving import onnx_pipeline
+        result = {{}}
+        try:
+            onnx_pipeline({str(onnx_lame)!r})
+            result["plain"] = "served"
+        except ValueError as error:
+            result["plain"] = str(error)
+        served = onnx_pipeline({str(onnx_lame)!r}, trust_remote_code=True)
+        result["trusted"] = [item["label"] for item in served({TEXTS[0]!r})["labels"]]
+        print("RESULT " + json.dumps(result))
+        """
+    )
+    completed = run_python_without_labelwise(code, cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
+    assert "RESULT " in completed.stdout, completed.stderr[-3000:]
+    result = json.loads(completed.stdout.rsplit("RESULT ", 1)[1].splitlines()[0])
+    assert "trust_remote_code=True" in result["plain"] and "custom_pipelines" in result["plain"]
+    assert result["trusted"] == [item["label"] for item in onnx_pipeline(str(onnx_lame))(TEXTS[0])["labels"]]
+    assert "[y/N]" not in completed.stdout + completed.stderr
+
+
+def _no_weights(folder: Path) -> None:
+    (folder / "model.safetensors").unlink()
+
+
+def _no_tokenizer(folder: Path) -> None:
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        (folder / name).unlink(missing_ok=True)
+
+
+def _bad_config(folder: Path) -> None:
+    (folder / "config.json").write_text("{\n  \"model_type\": \"lame\",,\n}")
+
+
+def _no_config(folder: Path) -> None:
+    (folder / "config.json").unlink()
+
+
+def _foreign(folder: Path) -> None:
+    edit_config(folder, custom_pipelines={LAME_TASK: {"impl": FOREIGN_PIPELINE, "pt": []}})
+
+
+@pytest.mark.parametrize(
+    "damage, expected",
+    [
+        (_no_weights, "has no model weights"),
+        (_no_tokenizer, "has no tokenizer"),
+        (_bad_config, r"config.json: line 2, column 24: invalid JSON"),
+        (_no_config, r"config.json is missing"),
+        (_foreign, "another repository"),
+    ],
+)
+def test_probe_30_3_export_cli_names_what_is_wrong_with_the_folder(models, tmp_path, capsys, damage, expected):
+    import re
+
+    folder = copy_model(models["lame"], tmp_path / "lame")
+    damage(folder)
+    code, err = run_cli(export_main, ["--model", str(folder), "--output", str(tmp_path / "out")], capsys)
+    assert code == cli_errors.EXIT_USER_ERROR and re.search(expected, err), err
+    assert len(err.strip().splitlines()) == 2 and "sentencepiece" not in err.lower()  # the message + "--debug" hint
+    assert not (tmp_path / "out").exists()
+
+
+def test_probe_30_3b_export_cli_missing_folder_output_file_and_untrained_head(models, tmp_path, capsys):
+    code, err = run_cli(export_main, ["--model", str(tmp_path / "missing"), "--output", str(tmp_path / "out")], capsys)
+    assert code == cli_errors.EXIT_USER_ERROR and "no such folder" in err
+    (tmp_path / "taken").write_text("a file")
+    code, err = run_cli(export_main, ["--model", models["lame"], "--output", str(tmp_path / "taken")], capsys)
+    assert code == cli_errors.EXIT_USER_ERROR and "--output" in err and "is a file" in err
+    # A plain encoder (BertModel, no classifier) would be exported with a random head: refused, naming the tensors.
+    bert = tiny_bert_checkpoint(tmp_path / "bert")
+    code, err = run_cli(export_main, ["--model", bert, "--output", str(tmp_path / "out")], capsys)
+    assert code == cli_errors.EXIT_USER_ERROR and "classifier.weight" in err and "random" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_probe_30_3c_export_command_in_a_shell_exits_2_without_a_traceback(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "labelwise.export", "--model", str(tmp_path / "missing"), "--output", str(tmp_path / "o")],
+        capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"), cwd=tmp_path,
+    )
+    assert completed.returncode == cli_errors.EXIT_USER_ERROR
+    assert "Traceback" not in completed.stderr and "no such folder" in completed.stderr
+
+
+BAD_PARAMETERS = [
+    ({"threshold": "high"}, r"threshold must be a probability in \[0, 1\], got 'high'"),
+    ({"threshold": float("nan")}, r"threshold must be a probability in \[0, 1\], got nan"),
+    ({"threshold": 1.5}, r"threshold must be a probability in \[0, 1\], got 1.5"),
+    ({"max_length": 100000}, r"max_length must be an integer in \[3, 128\].*got 100000"),
+]
+LAME_ONLY = [({"top_k_evidence": -1}, r"top_k_evidence must be an integer >= 0, got -1")]
+
+
+@pytest.mark.parametrize("parameters, expected", BAD_PARAMETERS + LAME_ONLY)
+def test_probe_30_5_lame_pipelines_and_handler_name_the_bad_parameter(models, onnx_lame, parameters, expected):
+    torch_pipe = pipeline(LAME_TASK, model=models["lame"], trust_remote_code=True)
+    for served in (torch_pipe, onnx_pipeline(str(onnx_lame))):
+        with pytest.raises(ValueError, match=expected):
+            served(TEXTS[0], **parameters)
+    with pytest.raises(ValueError, match=expected):
+        EndpointHandler(models["lame"])({"inputs": TEXTS[0], "parameters": parameters})
+
+
+@pytest.mark.parametrize("parameters, expected", BAD_PARAMETERS)
+def test_probe_30_5b_layerwise_pipeline_names_the_bad_parameter(models, parameters, expected):
+    served = pipeline("hierarchical-classification", model=models["layerwise"], trust_remote_code=True)
+    with pytest.raises(ValueError, match=expected):
+        served(TEXTS[0], **parameters)
+
+
+def test_probe_30_5c_lone_surrogate_is_named_by_every_pipeline_and_the_handler(models):
+    where = r"has a lone surrogate '\\ud800' at character 12"
+    with pytest.raises(ValueError, match=where):
+        pipeline(LAME_TASK, model=models["lame"], trust_remote_code=True)(SURROGATE_TEXT)
+    with pytest.raises(ValueError, match=where):
+        pipeline("hierarchical-classification", model=models["layerwise"], trust_remote_code=True)(SURROGATE_TEXT)
+    for kind in ("lame", "classifier", "ner"):
+        with pytest.raises(ValueError, match=r'"inputs"\[1\] ' + where):
+            EndpointHandler(models[kind])({"inputs": [TEXTS[0], SURROGATE_TEXT]})
+
+
+@pytest.mark.parametrize(
+    "parameters, expected",
+    [
+        ({"max_length": 100000}, r"max_length must be an integer in \[3, 128\]"),
+        ({"top_k": -1}, r"top_k must be an integer >= 1 \(or null: every label\), got -1"),
+        ({"batch_size": 0}, r"batch_size must be an integer >= 1, got 0"),
+    ],
+)
+def test_probe_30_5d_handler_checks_the_standard_pipelines_parameters(models, parameters, expected):
+    with pytest.raises(ValueError, match=expected):
+        EndpointHandler(models["classifier"])({"inputs": TEXTS[0], "parameters": parameters})
+    # In range, the same parameters are served.
+    assert EndpointHandler(models["classifier"])({"inputs": TEXTS[0], "parameters": {"max_length": 64, "top_k": 1}})

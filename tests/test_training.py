@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 from helpers import quick_train_argv, tiny_bert_checkpoint
+from test_training_run_report import check_predictions_file
 from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, TrainingArguments
 
 from labelwise.data_scripts import LabelSpace
@@ -182,6 +183,7 @@ def test_every_model_kind_trains_and_saves(checkpoint, tmp_path, kind, corpus, m
     summary = run(quick(checkpoint, tmp_path, *extra))
     folder = tmp_path / "model"
     assert metric in summary["metrics"]["test"]
+    check_predictions_file(folder, summary)  # every kind leaves its test predictions beside the metrics
     if kind == "token_classification":
         model = AutoModelForTokenClassification.from_pretrained(folder)
         assert type(model).__name__ == "BertForTokenClassification"  # standard class: Hub widget works

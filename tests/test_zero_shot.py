@@ -60,7 +60,7 @@ def test_label_scoring_is_validated():
 
 def test_agnostic_head_has_no_parameter_with_a_label_dimension(checkpoint):
     model = agnostic(checkpoint, first_stage="bilinear")
-    head = {name: p.shape for name, p in model.named_parameters() if not name.startswith("bert.")}
+    head = {name: p.shape for name, p in model.named_parameters() if not name.startswith("backbone.")}
     assert head and all(len(DESCRIPTIONS) not in shape for shape in head.values()), head
     # The label-specific head has one row per label: the difference the option makes.
     specific = LameForSequenceClassification.from_pretrained(
@@ -171,12 +171,12 @@ def test_similarity_term_adds_the_scaled_document_description_cosine(checkpoint,
         model.classifier.similarity_scale.zero_()
         without = logits(model, tokenizer)
         documents = tokenizer(TEXTS, return_tensors="pt", padding=True)
-        states = model.bert(**documents).last_hidden_state
+        states = model.backbone(**documents).last_hidden_state
         mask = documents["attention_mask"].unsqueeze(-1).float()
         document_means = (states * mask).sum(1) / mask.sum(1)
         cosines = torch.stack([
             torch.nn.functional.cosine_similarity(
-                document_means, model.bert(**tokenizer(text, return_tensors="pt")).last_hidden_state[0].mean(0)[None], dim=-1
+                document_means, model.backbone(**tokenizer(text, return_tensors="pt")).last_hidden_state[0].mean(0)[None], dim=-1
             )
             for text in DESCRIPTIONS.values()
         ], dim=1)
@@ -207,12 +207,12 @@ def test_mean_description_pooling_is_the_masked_mean_of_each_description_alone(c
         pooled = model.encode_label_descriptions()
         for row, text in enumerate(DESCRIPTIONS.values()):
             alone = tokenizer(text, return_tensors="pt")  # no padding: every position is a real token
-            states = model.bert(**alone).last_hidden_state[0]
+            states = model.backbone(**alone).last_hidden_state[0]
             torch.testing.assert_close(pooled[row], states.mean(0), rtol=0, atol=1e-5)
             assert not torch.allclose(pooled[row], states[0], atol=1e-3)  # not the [CLS] state
     cls = agnostic(checkpoint, description_pooling="cls", description_batch_size=batch_size)
     with torch.no_grad():
-        first = cls.bert(**tokenizer(list(DESCRIPTIONS.values()), return_tensors="pt", padding=True)).last_hidden_state[:, 0]
+        first = cls.backbone(**tokenizer(list(DESCRIPTIONS.values()), return_tensors="pt", padding=True)).last_hidden_state[:, 0]
         torch.testing.assert_close(cls.encode_label_descriptions(), first, rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="description_pooling must be one of"):
         LameConfig(label_descriptions=["a"], hidden_size=32, num_attention_heads=4, label_attention_heads=4,
@@ -222,7 +222,7 @@ def test_mean_description_pooling_is_the_masked_mean_of_each_description_alone(c
 def test_label_agnostic_heads_default_to_mean_pooling_and_the_similarity_term(checkpoint, tmp_path):
     small = dict(label_descriptions=["a"], hidden_size=32, num_attention_heads=4, label_attention_heads=4)
     specific, free = LameConfig(**small), LameConfig(**small, label_scoring="label_agnostic")
-    assert (specific.description_pooling, specific.similarity_term) == ("auto", "auto")
+    assert (specific.description_pooling, specific.similarity_term) == ("cls", False)  # "auto" resolved once
     assert (specific.pools_descriptions, specific.uses_similarity_term) == ("cls", False)
     assert (free.pools_descriptions, free.uses_similarity_term) == ("mean", True)
     chosen = LameConfig(**small, label_scoring="label_agnostic", description_pooling="cls", similarity_term=False)
@@ -234,7 +234,7 @@ def test_label_agnostic_heads_default_to_mean_pooling_and_the_similarity_term(ch
     assert model.classifier.similarity_scale is not None
     model.save_pretrained(str(tmp_path / "auto"))
     saved = json.loads((tmp_path / "auto" / "config.json").read_text())
-    assert (saved["description_pooling"], saved["similarity_term"]) == ("auto", "auto")
+    assert (saved["description_pooling"], saved["similarity_term"]) == ("mean", True)  # stored resolved
     reloaded = LameForSequenceClassification.from_pretrained(str(tmp_path / "auto"))
     assert reloaded.config.uses_similarity_term and reloaded.config.pools_descriptions == "mean"
     # A label-agnostic checkpoint saved before the two fields existed keeps the head it was built with.

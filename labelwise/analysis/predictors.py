@@ -17,7 +17,8 @@ A model's own code (`auto_map`, `custom_pipelines` in its config.json) runs only
 transformers. Without it, LAME and layer-wise models are served by labelwise's own classes
 (installed with the package) and any other model by transformers' built-in classes; a model that
 needs its own code raises `RemoteCodeError` naming the config entries. Code from another
-repository (`org/repo--module.Class`) is refused even with the flag.
+repository (`org/repo--module.Class`) is refused even with the flag. The rules are
+`labelwise.remote_code`'s, shared with the endpoint handler and ONNX serving.
 
 This module needs only transformers and torch (imported when a model is loaded) and the table of
 saved kinds, so `labelwise.analysis.space.write_space_files` can copy it into a Hub Space that does not
@@ -34,59 +35,14 @@ from typing import Any
 
 try:
     import labelwise.saved_kinds as saved_kinds
-except ImportError:  # inside a Hub Space the table of saved kinds is copied next to this file
+    from labelwise.remote_code import RemoteCodeError, check_trust, remote_code_entries
+except ImportError:  # inside a Hub Space the table of saved kinds and the remote-code rules are copied next to this file
     import labelwise_saved_kinds as saved_kinds  # type: ignore[no-redef]
+    from labelwise_remote_code import RemoteCodeError, check_trust, remote_code_entries  # type: ignore[no-redef]
 
 SAVED_KINDS = saved_kinds.SAVED_KINDS
 
 __all__ = ["SAVED_KINDS", "RemoteCodeError", "detect_kind", "load_network", "load_predictor", "remote_code_entries"]
-
-
-class RemoteCodeError(ValueError):
-    """The model needs code from its own files or repo, and `trust_remote_code` was not given."""
-
-
-def remote_code_entries(config: dict[str, Any]) -> list[str]:
-    """The config.json entries that name code shipped with the model (`auto_map`, `custom_pipelines`).
-
-    (`labelwise.publishing.handler.code_references` reads the same fields; each file keeps its own
-    reader because each runs alone: this one in a Space, that one on an endpoint.)
-    """
-    entries = [f"auto_map[{key!r}] = {value!r}" for key, value in (config.get("auto_map") or {}).items()]
-    entries += [
-        f"custom_pipelines[{task!r}] = {(spec or {}).get('impl') if isinstance(spec, dict) else spec!r}"
-        for task, spec in (config.get("custom_pipelines") or {}).items()
-    ]
-    return entries
-
-
-def _served_without_remote_code(config: dict[str, Any]) -> bool:
-    """Whether an installed library (labelwise's modeling package, or transformers) has this model's classes."""
-    try:
-        import labelwise.modeling  # noqa: F401  (registers LAME and layer-wise with the Auto classes)
-    except ImportError:  # a Space without labelwise
-        pass
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
-
-    return config.get("model_type") in CONFIG_MAPPING
-
-
-def _check_trust(model: str, config: dict[str, Any], trust_remote_code: bool) -> None:
-    entries = remote_code_entries(config)
-    foreign = [entry for entry in entries if "--" in entry]
-    if foreign and trust_remote_code:
-        # "org/repo--module.Class" runs another repository's code: trusting this model is not trusting that.
-        raise RemoteCodeError(
-            f"{model}: config.json points at code in another repository ({'; '.join(foreign)}); labelwise does not "
-            "run it, even with --trust_remote_code. Load that repository itself if you trust its code."
-        )
-    if trust_remote_code or not entries or _served_without_remote_code(config):
-        return
-    raise RemoteCodeError(
-        f"{model}: config.json asks to run code shipped with the model ({'; '.join(entries)}), and no installed "
-        f"library has classes for model_type {config.get('model_type')!r}. Running it means running that code on "
-        "this machine: read it first, then pass --trust_remote_code (Python: trust_remote_code=True)."
-    )
 
 
 def _read_config(model: str) -> dict[str, Any]:
@@ -273,7 +229,7 @@ def load_network(model: str, *, device: str | None = None, trust_remote_code: bo
     that scores many texts at once (`labelwise.evaluate`) rather than one at a time."""
     config = _read_config(model)
     view = detect_kind(config)
-    _check_trust(model, config, trust_remote_code)
+    check_trust(model, config, trust_remote_code, folder=model if os.path.isdir(model) else None)
     tokenizer, network = _tokenizer_and_model(model, SAVED_KINDS[view].auto_class, device, trust_remote_code)
     return view, tokenizer, network
 
@@ -293,7 +249,7 @@ def load_predictor(
     """
     config = _read_config(model)
     kind = detect_kind(config)
-    _check_trust(model, config, trust_remote_code)
+    check_trust(model, config, trust_remote_code, folder=model if os.path.isdir(model) else None)
     predict = _LOADERS[kind](model, config, device, threshold, trust_remote_code)
 
     def checked(text: str) -> dict:

@@ -504,8 +504,10 @@ def _main(argv: Sequence[str]) -> None:
             raise ValueError(f"--text_file {args.text_file}: not UTF-8 text (byte {error.start}: {error.reason}).") from error
     _, predict = load_predictor(args.model, threshold=args.threshold, trust_remote_code=args.trust_remote_code)
     prediction = predict(text)
+    # Rendered before the file is opened: a refused option (an unknown --label) leaves no empty file.
+    page = render_html(prediction, title=args.title, selected_label=args.label)
     with open(args.output, "w", encoding="utf-8") as handle:
-        handle.write(render_html(prediction, title=args.title, selected_label=args.label))
+        handle.write(page)
     print(f"wrote {args.output}")
     if args.png:
         render_png(prediction, args.png, title=args.title, selected_label=args.label)

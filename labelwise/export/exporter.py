@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
-from labelwise import saved_kinds
+from labelwise import remote_code, saved_kinds
 from labelwise.export import serving
 from labelwise.export.graphs import INPUT_NAMES, GraphSpec, build_graph
 
@@ -45,6 +45,15 @@ class ExportOptions:
             quantized per call).
         per_channel: int8 weights with one scale per output channel (default) instead of one per
             matrix: as fast here, and closer to fp32 on HoC and ADE (docs/EXPORT.md).
+        reduce_range: int8 weights in 7 bits (-64..64: two uint8 x int8 products sum to at most
+            32,640) instead of 8; `None` (default): with per-channel scales only. x86 CPUs without
+            VNNI (AVX2 only, or AVX-512 without VNNI: many cloud VMs, AMD EPYC up to Zen 3) multiply
+            uint8 activations by int8 weights with an instruction that adds two products into a
+            saturating int16; full-range weights can
+            overflow it, and the scores then depend on the CPU. With 7-bit weights no sum overflows,
+            so every x86 CPU computes the same integer products. One scale per matrix has too few
+            levels left in 7 bits (HoC -12.8, ADE -11.8 points), so per-tensor stays 8-bit
+            (docs/EXPORT.md, "int8 on CPUs without VNNI").
         opset: ONNX opset. 23 is the first with the `Attention` operator, which the exporter
             emits for the encoder's `sdpa` attention and ONNX Runtime runs as one fused kernel.
         attn_implementation: attention implementation of the encoder while exporting. `"sdpa"`
@@ -59,6 +68,7 @@ class ExportOptions:
 
     quantize: str | None = None
     per_channel: bool = True
+    reduce_range: bool | None = None
     opset: int | None = 23
     attn_implementation: str = "sdpa"
     tolerance: float = PARITY_TOLERANCE
@@ -71,12 +81,27 @@ class ExportOptions:
     def __post_init__(self) -> None:
         if self.quantize not in (None, *QUANTIZATIONS):
             raise ValueError(f"--quantize must be one of {list(QUANTIZATIONS)} (or omitted), got {self.quantize!r}.")
+        if self.reduce_range is None:
+            self.reduce_range = self.per_channel
+
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt")
+
+
+class ExportError(ValueError):
+    """The model folder or the output cannot be exported to/from: the message names the file at fault."""
 
 
 def resolve_model_folder(model: str, revision: str | None = None) -> str:
     """A local folder as is; otherwise a Hub id, downloaded (weights, config, tokenizer, remote code)."""
     if os.path.isdir(model):
         return model
+    if os.path.exists(model):
+        raise ExportError(f"--model {model!r} is a file; give the model's folder (config.json, weights, tokenizer).")
+    if model.startswith(("/", ".", "~")) or model.count("/") > 1 or os.sep in model.replace("/", ""):
+        # Hub ids are "name" or "namespace/name": this was meant as a folder, and asking the Hub only delays the error.
+        raise FileNotFoundError(f"--model {model!r}: no such folder (nor a Hub repo id of the form 'namespace/name').")
     from huggingface_hub import snapshot_download
 
     try:
@@ -87,18 +112,62 @@ def resolve_model_folder(model: str, revision: str | None = None) -> str:
         ) from err
 
 
+def check_model_folder(folder: str) -> dict:
+    """What a folder needs before anything is loaded: a readable `config.json` (returned as a dict),
+    weights, a tokenizer, and no remote code from outside it. Raises `ExportError` (`RemoteCodeError`
+    for the code) naming the file or field at fault. Whether the weights hold a trained head is
+    checked when they are loaded (`load_model`)."""
+    path = os.path.join(folder, "config.json")
+    if not os.path.isfile(path):
+        raise ExportError(f"{path} is missing: is {folder} a model folder written by save_pretrained / train.py?")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except json.JSONDecodeError as error:
+        raise ExportError(f"{path}: line {error.lineno}, column {error.colno}: invalid JSON ({error.msg}).") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ExportError(f"{path} cannot be read ({error}).") from None
+    if not isinstance(config, dict) or "model_type" not in config:
+        raise ExportError(f"{path}: not a transformers model config (a JSON object with a model_type field).")
+    if not any(os.path.isfile(os.path.join(folder, name)) for name in WEIGHT_FILES):
+        raise ExportError(f"{folder} has no model weights ({', '.join(WEIGHT_FILES)}).")
+    if not any(os.path.isfile(os.path.join(folder, name)) for name in TOKENIZER_FILES):
+        raise ExportError(
+            f"{folder} has no tokenizer ({', '.join(TOKENIZER_FILES)}); the export folder needs one to serve the "
+            "model. Save it beside the model with tokenizer.save_pretrained(folder)."
+        )
+    # Exporting runs only labelwise's installed classes and transformers' own: nothing from the folder.
+    remote_code.check_trust(folder, config, trust_remote_code=False, folder=folder)
+    return config
+
+
 def load_model(folder: str, attn_implementation: str = "sdpa"):
-    """Load the model in `folder` with the Auto class its `config.json` architecture needs, in eval mode."""
+    """Load the model in `folder` with the Auto class its `config.json` architecture needs, in eval mode.
+
+    labelwise's and transformers' installed classes only (`trust_remote_code=False`). Raises `ExportError`
+    when a weight of the model is not in the folder (e.g. a plain encoder with no trained head), since
+    the export would hold a randomly initialised one.
+    """
     import labelwise.modeling  # noqa: F401  (registers the labelwise architectures with the Auto classes)
 
-    config = AutoConfig.from_pretrained(folder, trust_remote_code=True)
+    config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
     architectures = getattr(config, "architectures", None) or []
     auto = (
         AutoModelForTokenClassification
         if any(name.endswith("ForTokenClassification") for name in architectures)
         else AutoModelForSequenceClassification
     )
-    model = auto.from_pretrained(folder, trust_remote_code=True, attn_implementation=attn_implementation)
+    model, info = auto.from_pretrained(
+        folder, trust_remote_code=False, attn_implementation=attn_implementation, output_loading_info=True
+    )
+    missing = sorted(info.get("missing_keys") or [])
+    if missing:
+        shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+        raise ExportError(
+            f"{folder}: the weights lack {len(missing)} tensor(s) of {type(model).__name__} ({shown}); they would be "
+            "exported with random values. Is the head trained? Export a folder saved after training (train.py's "
+            "output) whose weights hold the classifier."
+        )
     return model.eval()
 
 
@@ -136,11 +205,12 @@ def export_graph(spec: GraphSpec, config, path: str, options: ExportOptions) -> 
     program.save(path)
 
 
-def quantize_int8(source: str, target: str, per_channel: bool = True) -> None:
+def quantize_int8(source: str, target: str, per_channel: bool = True, reduce_range: bool = True) -> None:
     """ONNX Runtime dynamic quantization: int8 weights for MatMul/Gemm with a constant weight matrix.
 
     Activation-by-activation products (attention scores) stay float (`MatMulConstBOnly`): quantizing
-    both sides of those costs accuracy for little speed.
+    both sides of those costs accuracy for little speed. `reduce_range`: 7-bit weights, which cannot
+    saturate the int16 sums of x86 CPUs without VNNI (`ExportOptions.reduce_range`).
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -154,6 +224,7 @@ def quantize_int8(source: str, target: str, per_channel: bool = True) -> None:
             target,
             weight_type=QuantType.QInt8,
             per_channel=per_channel,
+            reduce_range=reduce_range,
             op_types_to_quantize=["MatMul", "Gemm"],
             extra_options={"MatMulConstBOnly": True},
         )
@@ -184,11 +255,14 @@ def copy_support_files(source: str, output: str, kind: str) -> list[str]:
     copied = []
     for pattern in SUPPORT_GLOBS:
         for path in sorted(Path(source).glob(pattern)):
-            if path.name in ("handler.py", SERVING_FILE):
+            if path.name in ("handler.py", SERVING_FILE, remote_code.COPY_NAME):
                 continue
             target = Path(output) / ("MODEL_README.md" if path.name == "README.md" else path.name)
             shutil.copyfile(path, target)
             copied.append(target.name)
+    # onnx_serving.py's copy of the remote-code rules, for folders served where labelwise is not installed.
+    shutil.copyfile(remote_code.__file__, Path(output) / remote_code.COPY_NAME)
+    copied.append(remote_code.COPY_NAME)
     # The kind's remote code and pipeline must be there for serving, also when the model was saved without them.
     import labelwise.modeling as package
 
@@ -207,11 +281,17 @@ def export_model(model: str, output: str, options: ExportOptions | None = None, 
     """Export `model` (folder or Hub id) to `output`; returns the manifest written as `onnx_export.json`.
 
     Raises:
+        ExportError: the folder is not an exportable classifier (`check_model_folder`, `load_model`), or
+            `output` is a file.
+        RemoteCodeError: a config names code from outside the folder (`labelwise.remote_code`).
         ValueError: an fp32 output differs from PyTorch by more than `options.tolerance`.
     """
     options = options or ExportOptions()
     started = time.time()
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise ExportError(f"--output {output!r} is a file; give a folder (it is created if missing).")
     folder = resolve_model_folder(model, revision)
+    check_model_folder(folder)
     loaded = load_model(folder, options.attn_implementation)
     if getattr(loaded.config, "max_document_length", None) is not None:
         # The graphs take one encoder window per row; splitting documents into segments is not in them.
@@ -236,7 +316,7 @@ def export_model(model: str, output: str, options: ExportOptions | None = None, 
     files = {"fp32": FP32_FILE}
     if options.quantize == "int8":
         int8_path = os.path.join(output, INT8_FILE)
-        quantize_int8(fp32_path, int8_path, options.per_channel)
+        quantize_int8(fp32_path, int8_path, options.per_channel, options.reduce_range)
         report["int8"] = parity(spec, int8_path, check)
         files["int8"] = INT8_FILE
     copied = copy_support_files(folder, output, spec.kind)
@@ -254,7 +334,8 @@ def export_model(model: str, output: str, options: ExportOptions | None = None, 
         "exporter": "torch.onnx.export(dynamo=True)",
         "attn_implementation": options.attn_implementation,
         "opset": options.opset,
-        "quantization": {"method": "onnxruntime dynamic", "weights": "int8", "per_channel": options.per_channel}
+        "quantization": {"method": "onnxruntime dynamic", "weights": "int8", "per_channel": options.per_channel,
+                         "reduce_range": options.reduce_range}
         if options.quantize
         else None,
         "max_abs_diff_vs_pytorch": report,

@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from labelwise.export.exporter import ExportOptions, export_model
+from labelwise.remote_code import RemoteCodeError, foreign_code_references
 from labelwise.saved_kinds import SAVED_KINDS
 
 ONNX_FOLDER = "onnx"
@@ -50,6 +51,11 @@ def onnx_upload(folder: str | Path, repo_id: str, quantize: str | None = "int8",
     (under `onnx/`) to the file's bytes."""
     with tempfile.TemporaryDirectory() as staging:
         manifest = export_model(str(folder), staging, ExportOptions(quantize=quantize))
+        # The endpoint serves onnx/ by default on CPU: its configs follow the same rules as the model's
+        # (the exporter refused such a source already; this checks what is actually uploaded).
+        foreign = foreign_code_references(staging)
+        if foreign:
+            raise RemoteCodeError(f"Refusing to publish the ONNX export of {folder}: " + "; ".join(foreign) + ".")
         files = {
             f"{ONNX_FOLDER}/{path.relative_to(staging).as_posix()}": path.read_bytes()
             for path in sorted(Path(staging).rglob("*"))

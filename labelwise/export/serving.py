@@ -11,6 +11,13 @@ carries the pipelines' pre- and post-processing tensors.
     classify("Chest pain radiating to the left arm.")
     fast = onnx_pipeline("exported/", quantized=True)   # the int8 file, when it was exported
 
+Remote code follows labelwise's rules (`labelwise.remote_code`, copied into the folder as
+`labelwise_remote_code.py`), as for the PyTorch model: the folder's own code (its LAME or layer-wise
+pipeline and config files) runs only with `trust_remote_code=True`; without it labelwise's installed
+classes serve the folder, or, where labelwise is not installed, a `RemoteCodeError` names the flag.
+A config entry naming code in another repository ("org/repo--module.Class") is refused even with
+the flag.
+
 `OnnxModel` quacks like the PyTorch model for the pipelines (`config`, `device`, `__call__` returning
 `logits`, and for LAME `cross_attentions`), so each kind's pipeline, and code such as
 `labelwise.ner.tagger.predict_tags`, runs unchanged on it:
@@ -51,6 +58,30 @@ MANIFEST = "onnx_export.json"
 """Written by the exporter beside the graphs: kind, files, inputs, outputs, measured parity."""
 
 
+def remote_code_rules():
+    """`labelwise.remote_code` (what may run; one copy of the rules): the installed package's, else,
+    in an export folder used without labelwise, the copy the exporter put beside this file."""
+    try:
+        from labelwise import remote_code
+
+        return remote_code
+    except ImportError:
+        import importlib.util
+        import sys
+
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "labelwise_remote_code.py")
+        if not os.path.isfile(path):
+            raise ImportError(
+                f"{path} is missing: the exporter writes it beside {os.path.basename(__file__)}; export the model "
+                "again with `python -m labelwise.export`."
+            ) from None
+        spec = importlib.util.spec_from_file_location("labelwise_remote_code", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        return module
+
+
 @dataclass
 class OnnxModelOutput(ModelOutput):
     """What a pipeline reads from a model call.
@@ -79,6 +110,21 @@ def read_manifest(folder: str) -> dict:
         return json.load(handle)
 
 
+def read_config(folder: str) -> dict:
+    """The export's `config.json` as a dict (its remote-code entries are checked before transformers reads it)."""
+    path = os.path.join(folder, "config.json")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except OSError as error:
+        raise FileNotFoundError(f"{path} cannot be read ({error.strerror or error}): is {folder!r} a labelwise ONNX export?") from None
+    except ValueError as error:
+        raise ValueError(f"{path}: not valid JSON ({error}).") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: expected a JSON object.")
+    return config
+
+
 def session_options(threads: int | None = None):
     """ONNX Runtime options: all graph optimisations, `threads` intra-op threads (None: ORT's default)."""
     import onnxruntime as ort
@@ -98,16 +144,21 @@ class OnnxModel:
         folder: the export folder (graph files, `config.json`, tokenizer, `onnx_export.json`).
         quantized: load the int8 graph (`--quantize int8` at export) instead of the fp32 one.
         threads: intra-op threads of the session (None: ONNX Runtime's default, all cores).
+        trust_remote_code: let the folder's own config and model code run (module docstring);
+            without it labelwise's installed classes are used, or `RemoteCodeError` names the flag.
     """
 
     training = False
     dtype = torch.float32
 
-    def __init__(self, folder: str, quantized: bool = False, threads: int | None = None):
+    def __init__(self, folder: str, quantized: bool = False, threads: int | None = None, trust_remote_code: bool = False):
         import onnxruntime as ort
 
         self.folder = folder
         self.manifest = read_manifest(folder)
+        # Before transformers reads any config: code from elsewhere never runs, the folder's own only on request.
+        remote_code_rules().check_trust(folder, read_config(folder), trust_remote_code, folder=folder)
+        self.trust_remote_code = trust_remote_code
         files = self.manifest["files"]
         key = "int8" if quantized else "fp32"
         if key not in files:
@@ -117,7 +168,7 @@ class OnnxModel:
             )
         self.path = os.path.join(folder, files[key])
         self.kind = saved_kinds.canonical_name(self.manifest["kind"])
-        self.config = AutoConfig.from_pretrained(folder, trust_remote_code=True)
+        self.config = AutoConfig.from_pretrained(folder, trust_remote_code=trust_remote_code)
         self.session = ort.InferenceSession(self.path, session_options(threads), providers=["CPUExecutionProvider"])
         self.input_names = [item.name for item in self.session.get_inputs()]
         self.output_names = [item.name for item in self.session.get_outputs()]
@@ -126,11 +177,16 @@ class OnnxModel:
 
     def _head_helpers(self):
         """The layer-wise model class built on the meta device: its label-index helpers
-        (`logits_to_levels`, `apply_hierarchical_consistency`) work on CPU tensors without weights."""
+        (`logits_to_levels`, `apply_hierarchical_consistency`) work on CPU tensors without weights.
+        The folder's own class with `trust_remote_code`, else the installed one registered for the config."""
+        from transformers import AutoModelForSequenceClassification
         from transformers.dynamic_module_utils import get_class_from_dynamic_module
 
-        reference = self.config.auto_map["AutoModelForSequenceClassification"]
-        model_class = get_class_from_dynamic_module(reference, self.folder)
+        if self.trust_remote_code:
+            reference = self.config.auto_map["AutoModelForSequenceClassification"]
+            model_class = get_class_from_dynamic_module(reference, self.folder)
+        else:
+            model_class = AutoModelForSequenceClassification._model_mapping[type(self.config)]
         with torch.device("meta"):
             return model_class(self.config)
 
@@ -202,22 +258,29 @@ def _numpy(value) -> np.ndarray:
     return np.asarray(value, dtype=np.int64)
 
 
-def onnx_pipeline(folder: str, quantized: bool = False, threads: int | None = None, **pipeline_kwargs):
+def onnx_pipeline(
+    folder: str, quantized: bool = False, threads: int | None = None, trust_remote_code: bool = False, **pipeline_kwargs
+):
     """The kind's pipeline (see the module docstring) running on the ONNX graph in `folder`.
 
-    `pipeline_kwargs` go to the pipeline's constructor (e.g. `threshold=0.3` for LAME).
+    `trust_remote_code=True` runs the folder's own pipeline and config code (LAME, layer-wise), as
+    `pipeline(..., trust_remote_code=True)` would; without it labelwise's installed pipeline and
+    classes serve the folder, or `RemoteCodeError` names the flag. Code from another repository is
+    refused either way. `pipeline_kwargs` go to the pipeline's constructor (e.g. `threshold=0.3` for LAME).
     """
     from transformers.dynamic_module_utils import get_class_from_dynamic_module
 
-    model = OnnxModel(folder, quantized=quantized, threads=threads)
-    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = OnnxModel(folder, quantized=quantized, threads=threads, trust_remote_code=trust_remote_code)
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
     common = dict(model=model, tokenizer=tokenizer, device=-1, **pipeline_kwargs)
     kind = saved_kinds.SAVED_KINDS[model.kind]
     if kind.pipeline_task:
+        task, reference = kind.pipeline_task, kind.pipeline_class
+        if not trust_remote_code:
+            return _on_onnx(_installed_pipeline(folder, task))(task=task, **common)
         # The model's own pipeline file, as config.json's custom_pipelines names it (saved through its
         # pipeline), else the file labelwise ships for the kind.
         custom = getattr(model.config, "custom_pipelines", None) or {}
-        task, reference = kind.pipeline_task, kind.pipeline_class
         if task in custom:
             reference = custom[task]["impl"]
         return _on_onnx(get_class_from_dynamic_module(reference, folder))(task=task, **common)
@@ -228,6 +291,19 @@ def onnx_pipeline(folder: str, quantized: bool = False, threads: int | None = No
         return _on_onnx(TokenClassificationPipeline)(task="token-classification", **common)
     common.setdefault("top_k", None)
     return _on_onnx(TextClassificationPipeline)(task="text-classification", **common)
+
+
+def _installed_pipeline(folder: str, task: str) -> type:
+    """The pipeline class installed for `task` (labelwise registers its own when `labelwise.modeling`
+    is imported), used when the folder's own pipeline file may not run."""
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    if task not in PIPELINE_REGISTRY.supported_tasks:
+        raise remote_code_rules().RemoteCodeError(
+            f"{folder}: the {task!r} pipeline is the folder's own code (pipeline file named in config.json), and no "
+            "installed library provides it: install labelwise, or read that code and pass trust_remote_code=True."
+        )
+    return PIPELINE_REGISTRY.supported_tasks[task]["impl"]
 
 
 def _on_onnx(pipeline_class: type) -> type:

@@ -7,8 +7,12 @@ instead of branching on the kind's name. `docs/DEVELOPING.md` says how to add a 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import inspect
 import json
+import re
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -66,6 +70,9 @@ class PreparedTask:
     scores_at: Callable | None = None
     # Where the per-label output biases started (`--label_bias_init` resolved by `prepare_task`).
     label_bias_init: str = "zero"
+    # Each split's document ids, in the order of its encoded rows (set by `prepare_task`; the
+    # predictions file names its rows by them).
+    document_ids: dict[str, list[str]] = field(default_factory=dict)
 
     def save(self, folder: str) -> None:
         """Save a Hub-ready folder: weights, config (+ auto_map), remote code, tokenizer, pipeline."""
@@ -144,12 +151,14 @@ class ModelKind:
         if self.needs_descriptions and not space.descriptions:
             raise TaskMismatchError(
                 f"--model {self.name} needs one description per label, but corpus {args.corpus!r} provides none. "
-                "Add descriptions to the corpus builder, or train --model vanilla."
+                "Give them in a file (your own data: --label_descriptions FILE; a built-in corpus: its builder), "
+                "or train --model vanilla."
             )
         if self.needs_hierarchy and space.hierarchy is None:
             raise TaskMismatchError(
                 f"--model {self.name} needs a label hierarchy, but corpus {args.corpus!r} has none. "
-                "Use a hierarchical corpus (eurlex57k, mimic3, demo_hierarchical) or a flat model."
+                "Use a hierarchical corpus (eurlex57k, mimic3, demo_hierarchical; your own data: --label_hierarchy "
+                "FILE) or a flat model."
             )
 
     def load_model_class(self) -> type:
@@ -191,20 +200,68 @@ def dropout_overrides(args: KindArguments, extra_fields: tuple[str, ...] = ()) -
     return {name: args.dropout for name in names}
 
 
-@dataclass
-class DocumentSegmentOptions:
-    """`train.py` options of the kinds that read documents longer than the encoder's window in segments
-    (`lame`, `frozen_lame`, `layerwise`): one declaration, inherited by their option classes."""
+def config_field_docs(config_class: type) -> dict[str, str]:
+    """`{field: help}` from a config class's docstring, where each field is written as
+    `name (`type`, ...):` at 8 spaces with its text indented below (transformers' docstring style)."""
+    docs: dict[str, list[str]] = {}
+    current = None
+    for line in (config_class.__doc__ or "").splitlines():
+        match = re.match(r"^ {8}(\w+) \(.*\):$", line)
+        if match:
+            current = match.group(1)
+            docs[current] = []
+        elif current is not None and line.startswith(" " * 12):
+            docs[current].append(line.strip())
+        elif line.strip():
+            current = None
+    return {name: " ".join(lines) for name, lines in docs.items()}
 
-    max_document_length: int | None = field(
-        default=None,
-        metadata={"help": "Tokenize documents to this many pieces (replaces --max_length for documents) and encode "
-                  "them as segments of the encoder's length (e.g. 4096 with 512-piece segments). Default: "
-                  "truncate at --max_length."},
-    )
-    segment_stride: int = field(
-        default=0, metadata={"help": "Pieces shared by consecutive segments of a long document (overlap)."}
-    )
+
+CONFIG_OPTION_SOURCES: dict[str, tuple[type, Any]] = {}
+"""Option name -> (the config class that declares it, the config's default), filled by [`config_options`]."""
+
+
+def config_options(
+    name: str,
+    config_class: type,
+    fields: tuple[str, ...],
+    bases: tuple[type, ...] = (),
+    cli_types: dict | None = None,
+    unset_types: dict | None = None,
+) -> type:
+    """A `train.py` options dataclass whose fields are `fields` of `config_class`, declared there once:
+    the default from its `__init__`, the type from its annotation (or `cli_types`, e.g. a JSON string
+    for a dict), the help from its docstring. `unset_types` are fields whose config default ("auto")
+    the command line cannot type: they get that type with default None, meaning the config default.
+    `CONFIG_OPTION_SOURCES` records the config and default each option came from
+    (`tests/test_settings_declared_once.py` checks that no option restates a config field by hand);
+    the field metadata holds only `help`, as `HfArgumentParser` passes it to argparse."""
+    signature = inspect.signature(config_class.__init__)
+    hints = typing.get_type_hints(config_class.__init__)
+    docs = config_field_docs(config_class)
+    declared = []
+    for field_name in fields:
+        if field_name not in docs:
+            raise ValueError(f"{config_class.__name__}.{field_name} has no entry in the class docstring to take the help from.")
+        kind = (cli_types or {}).get(field_name, hints[field_name])
+        help_text = docs[field_name] + (" Given as JSON." if cli_types and field_name in cli_types else "")
+        default = signature.parameters[field_name].default
+        CONFIG_OPTION_SOURCES[field_name] = (config_class, default)
+        if unset_types and field_name in unset_types:
+            kind, help_text, default = unset_types[field_name], f"{help_text} Unset: {default!r}.", None
+        declared.append((field_name, kind, field(default=default, metadata={"help": help_text})))
+    return dataclasses.make_dataclass(name, declared, bases=bases)
+
+
+def _lame_config() -> type:
+    from labelwise.modeling.configuration_lame import LameConfig
+
+    return LameConfig
+
+
+DocumentSegmentOptions = config_options("DocumentSegmentOptions", _lame_config(), ("max_document_length", "segment_stride"))
+DocumentSegmentOptions.__doc__ = """`train.py` options of the kinds that read documents longer than the encoder's window in segments
+(`lame`, `frozen_lame`, `layerwise`): one declaration (the config's), inherited by their option classes."""
 
 
 def segment_fields(args: DocumentSegmentOptions) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
 
 from labelwise.kinds.base import (
     DocumentSegmentOptions,
@@ -11,80 +11,34 @@ from labelwise.kinds.base import (
     document_length,
     dropout_overrides,
     model_initializes_label_biases,
+    config_options,
     prepare_flat,
     segment_fields,
 )
+from labelwise.modeling.configuration_lame import LameConfig
 from labelwise.saved_kinds import LAME
 
+logger = logging.getLogger("labelwise.train")
 
-@dataclass
-class LameOptions(DocumentSegmentOptions):
-    """`train.py` options of the label-attention kinds (`lame`, `frozen_lame`)."""
 
-    loss: str = field(default="bce", metadata={"help": "Multi-label loss of LAME: bce or f_measure."})
-    f_measure_average: str = field(
-        default="micro",
-        metadata={"help": "F-measure loss counts: micro (pooled over the batch, the paper) or macro (per label, "
-                  "averaged; the LAME authors' code)."},
-    )
-    label_attention_heads: int = field(default=12, metadata={"help": "Heads of the label attention."})
-    num_label_attention_blocks: int = field(default=1, metadata={"help": "Stacked label-attention blocks."})
-    label_embedding_mode: str = field(default="joint", metadata={"help": "joint (fine-tuned) or static descriptions."})
-    max_description_length: int = field(default=64, metadata={"help": "Token budget of one label description."})
-    description_pooling: str = field(
-        default="auto",
-        metadata={"help": "Label embedding from a description's token states: cls (the [CLS] state, the paper), "
-                  "mean (their masked mean, as sentence encoders such as all-MiniLM-L6-v2 were trained) or auto "
-                  "(mean with --label_scoring label_agnostic, cls otherwise)."},
-    )
-    label_sampling: str = field(
-        default="auto",
-        metadata={"help": "LAME descriptions encoded with gradient per step: none (all), sampled (the batch's "
-                  "positives + label_sample_negatives), auto (sampled above 256 labels, multi-label)."},
-    )
-    label_sample_negatives: int = field(default=64, metadata={"help": "Negative labels per step under sampling."})
-    all_label_loss: bool | None = field(
-        default=None,
-        metadata={"help": "Under sampled training, every label's logit in the loss at every step (the other labels' "
-                  "queries from the training cache; description gradients stay sampled). Default: as the label "
-                  "count decides (labelwise.modeling.configuration_lame.scale_defaults)."},
-    )
-    hard_negative_fraction: float = field(
-        default=0.5, metadata={"help": "Share of those negatives that are the first stage's top-scored ones."}
-    )
-    label_cache_refresh_steps: int = field(
-        default=100, metadata={"help": "Optimizer steps between re-encodings of the training label cache."}
-    )
-    first_stage: str = field(
-        default="auto", metadata={"help": "Cheap all-label scorer: none, bilinear, auto (bilinear above 256 labels)."}
-    )
-    first_stage_loss_weight: float = field(default=1.0, metadata={"help": "Weight of the first stage's loss."})
-    shortlist_size: int | None = field(
-        default=None,
-        metadata={"help": "At inference, run LAME's head on the first stage's top-k labels (0: all). Default: as the "
-                  "label count decides (scale_defaults: 256 above 256 labels, where the first stage is on; else 0), "
-                  "the same rule as LameForSequenceClassification.from_pretrained in Python."},
-    )
-    label_chunk_size: int = field(default=512, metadata={"help": "Labels per chunk in LAME's head (0: all at once)."})
-    description_batch_size: int = field(
-        default=64, metadata={"help": "Descriptions encoded together without gradient (label caches)."}
-    )
-    light_label_head: bool = field(
-        default=False, metadata={"help": "LAME head without the feed-forward and dense layers (cheaper per label)."}
-    )
-    label_scoring: str = field(
-        default="label_specific",
-        metadata={"help": "LAME output layer: label_specific (a weight row per label, the paper) or label_agnostic "
-                  "(computed from each label's description: labels unseen in training can be scored)."},
-    )
-    similarity_term: bool | None = field(
-        default=None,
-        metadata={"help": "label_agnostic only: add a learned multiple of the cosine between the document's mean "
-                  "token state and the label's description embedding to each logit (with --description_pooling "
-                  "mean the head starts from the encoder's own similarity ranking). Default: on with "
-                  "--label_scoring label_agnostic, off otherwise."},
-    )
-    similarity_scale: float = field(default=10.0, metadata={"help": "Initial value of that learned multiple."})
+LAME_OPTION_FIELDS = (
+    "loss", "f_measure_average", "label_attention_heads", "num_label_attention_blocks", "label_embedding_mode",
+    "max_description_length", "description_pooling", "label_sampling", "label_sample_negatives", "all_label_loss",
+    "hard_negative_fraction", "label_cache_refresh_steps", "first_stage", "first_stage_loss_weight", "shortlist_size",
+    "label_chunk_size", "description_batch_size", "light_label_head", "label_scoring", "similarity_term",
+    "similarity_scale",
+)
+"""The `LameConfig` fields that are `train.py` options of the label-attention kinds (`lame`, `frozen_lame`).
+Adding a LAME setting: declare it in `LameConfig` (signature, docstring) and name it here."""
+
+# Fields whose config default is "auto" (decided by the label count, `scale_defaults`): on the command
+# line they are typed, and unset (None) means "auto".
+UNSET_MEANS_AUTO = {"shortlist_size": int | None, "all_label_loss": bool | None}
+
+LameOptions = config_options(
+    "LameOptions", LameConfig, LAME_OPTION_FIELDS, bases=(DocumentSegmentOptions,), unset_types=UNSET_MEANS_AUTO
+)
+LameOptions.__doc__ = "`train.py` options of the label-attention kinds (`lame`, `frozen_lame`), declared by `LameConfig`."
 
 
 DROPOUT_FIELDS = ("label_attention_dropout",)
@@ -94,34 +48,11 @@ def lame_model(
     args, backbone: str, names: list[str], descriptions: dict[str, str] | None, problem_type: str, **fields
 ):
     """`LameForSequenceClassification` warm-started from `backbone`; `fields` override the options."""
-    values = dict(
-        loss=args.loss,
-        f_measure_average=args.f_measure_average,
-        label_attention_heads=args.label_attention_heads,
-        num_label_attention_blocks=args.num_label_attention_blocks,
-        label_embedding_mode=args.label_embedding_mode,
-        max_description_length=args.max_description_length,
-        description_pooling=args.description_pooling,
-        label_sampling=args.label_sampling,
-        label_sample_negatives=args.label_sample_negatives,
-        all_label_loss="auto" if args.all_label_loss is None else args.all_label_loss,
-        hard_negative_fraction=args.hard_negative_fraction,
-        label_cache_refresh_steps=args.label_cache_refresh_steps,
-        first_stage=args.first_stage,
-        first_stage_loss_weight=args.first_stage_loss_weight,
-        shortlist_size="auto" if args.shortlist_size is None else args.shortlist_size,
-        label_chunk_size=args.label_chunk_size,
-        description_batch_size=args.description_batch_size,
-        light_label_head=args.light_label_head,
-        label_scoring=args.label_scoring,
-        similarity_term=args.similarity_term,
-        similarity_scale=args.similarity_scale,
-        freeze_encoder=False,
-        feature_head="none",
-        **segment_fields(args),
-    )
+    values = {name: getattr(args, name) for name in LAME_OPTION_FIELDS}
+    values.update({name: "auto" for name in UNSET_MEANS_AUTO if values[name] is None})
+    values.update(freeze_encoder=False, feature_head="none", **segment_fields(args))
     values.update(fields)
-    return KIND.load_model_class().from_pretrained(
+    model = KIND.load_model_class().from_pretrained(
         backbone,
         label_descriptions=descriptions,
         problem_type=problem_type,
@@ -130,6 +61,37 @@ def lame_model(
         **values,
         **dropout_overrides(args, DROPOUT_FIELDS),
     )
+    warn_identical_descriptions(model.config)
+    return model
+
+
+def identical_descriptions(config) -> list[list[str]]:
+    """Groups of labels whose description token ids are the same (after truncation to
+    `max_description_length`): LAME gives each group one label state, so only a label-specific output
+    row can tell them apart."""
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for name, ids in zip(config.labels, config.label_description_token_ids or []):
+        groups.setdefault(tuple(ids), []).append(name)
+    return [group for group in groups.values() if len(group) > 1]
+
+
+def warn_identical_descriptions(config) -> None:
+    """Log every group of `identical_descriptions`, saying whether truncation made them equal."""
+    texts = dict(zip(config.labels, config.label_descriptions or []))
+    for group in identical_descriptions(config):
+        shown = ", ".join(repr(name) for name in group[:5]) + (f" and {len(group) - 5} more" if len(group) > 5 else "")
+        cause = (
+            "their descriptions are the same text"
+            if len({texts.get(name) for name in group}) == 1
+            else f"their descriptions differ only after the first {config.max_description_length} pieces "
+            "(--max_description_length)"
+        )
+        agnostic = " and identical scores" if config.label_agnostic else ""
+        logger.warning(
+            "Labels %s get identical label states%s: %s. Give each a description of its own%s.",
+            shown, agnostic, cause,
+            "" if cause.startswith("their descriptions are") else ", or raise --max_description_length",
+        )
 
 
 def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:

@@ -18,45 +18,33 @@ from labelwise.kinds.base import (
     label_feature_names,
     logits_of,
     model_initializes_label_biases,
+    config_options,
     segment_fields,
     text_encoder,
 )
-from labelwise.modeling.guidance_layerwise import DEFAULT_GUIDANCE, GUIDANCE_VARIANTS, same_wiring
-from labelwise.modeling.segments import SEGMENT_POOLINGS
+from labelwise.modeling.configuration_layerwise import LayerwiseConfig
+from labelwise.modeling.guidance_layerwise import DEFAULT_GUIDANCE, same_wiring
 from labelwise.saved_kinds import LAYERWISE
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class LayerwiseOptions(DocumentSegmentOptions):
-    """`train.py` options of layer-wise guided training."""
+LAYERWISE_OPTION_FIELDS = ("guidance", "layer_assignment", "layer_pooling", "segment_pooling", "level_loss_weights",
+                           "hierarchical_consistency")
+"""The `LayerwiseConfig` fields that are `train.py` options (the two structured ones given as JSON)."""
 
-    guidance: str = field(
-        default=DEFAULT_GUIDANCE,
-        metadata={"help": f"Layer-wise variant: {', '.join(GUIDANCE_VARIANTS)} (ignored with --layer_assignment)."},
-    )
-    layer_assignment: str | None = field(
-        default=None, metadata={"help": 'Explicit {level: [layers]} as JSON, e.g. \'{"1": [5], "2": [6]}\'.'}
-    )
-    layer_pooling: str = field(
-        default="cls",
-        metadata={"help": "What each level classifier reads from its layers: cls (the paper) or mean (masked mean "
-                  "of the layer's token states)."},
-    )
-    segment_pooling: str = field(
-        default="mean",
-        metadata={"help": f"With --max_document_length: how each layer's per-segment vectors become the document's "
-                  f"({' or '.join(SEGMENT_POOLINGS)})."},
-    )
+_ConfigOptions = config_options(
+    "LayerwiseConfigOptions", LayerwiseConfig, LAYERWISE_OPTION_FIELDS, bases=(DocumentSegmentOptions,),
+    cli_types={"layer_assignment": str | None, "level_loss_weights": str | None},
+)
+
+
+@dataclass
+class LayerwiseOptions(_ConfigOptions):
+    """`train.py` options of layer-wise guided training: `LayerwiseConfig`'s fields, and which levels to keep."""
+
     min_level: int = field(default=1, metadata={"help": "Shallowest hierarchy level kept."})
     max_level: int | None = field(default=None, metadata={"help": "Deepest hierarchy level kept (default: all)."})
-    level_loss_weights: str | None = field(
-        default=None, metadata={"help": "Per-level loss weights as a JSON list (default |L_n|/|L|)."}
-    )
-    hierarchical_consistency: bool = field(
-        default=False, metadata={"help": "At inference, cap a child's probability by its parents'."}
-    )
 
 
 def label_hierarchy(args, space):
@@ -123,7 +111,7 @@ def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
         **segment_fields(args),
         **dropout_overrides(args),
     )
-    warn_if_wiring_repeats(model.config, None if assignment else args.guidance)
+    warn_if_wiring_repeats(model.config, None if assignment else args.guidance or DEFAULT_GUIDANCE)
     threshold = args.threshold
 
     def scores_at(gold, probabilities, at) -> dict[str, float]:

@@ -15,16 +15,21 @@ A single text gives a single result; a list gives a list of results. `parameters
 pipeline call (e.g. {"top_k": 3} for classification, {"batch_size": 8} for any model); a parameter
 the pipeline does not take, or an empty or whitespace-only text, is refused with a message naming it.
 
-At start the handler refuses a repo whose config files point its remote code at another repository
-(`auto_map` / `custom_pipelines` entries of the form "other/repo--module.Class"): deploying this
-repo is consent to run this repo's code, not someone else's.
+At start the handler refuses a repo whose config files (at the root and in `onnx/`) point its remote
+code at another repository (`auto_map` / `custom_pipelines` entries of the form
+"other/repo--module.Class"): deploying this repo is consent to run this repo's code, not someone
+else's. Call values are checked before any text is read (`threshold` a probability in [0, 1],
+`max_length` within the model's length, counts positive, texts valid Unicode): a bad one is a
+`ValueError` naming the parameter and the accepted range.
 
 ONNX: when the repo has an `onnx/` export (`push_to_hub.py --include_onnx`), onnxruntime is installed
 and the endpoint has no GPU, the same pipelines run on the ONNX graph (`onnx/onnx_serving.py`). The
 endpoint variable LABELWISE_BACKEND overrides the choice: `torch`, `onnx`, or `onnx-int8` (the int8 graph).
 
 This file runs on the endpoint, where labelwise is not installed: it imports only the standard
-library, torch and transformers (and the repo's own `onnx/onnx_serving.py` when serving ONNX).
+library, torch and transformers, the repo's own `onnx/onnx_serving.py` when serving ONNX, and the
+two standard-library files `push_to_hub.py` uploads beside it (`SUPPORT_FILES`: labelwise's
+remote-code rules and its parameter checks).
 """
 
 from __future__ import annotations
@@ -51,8 +56,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-# Files whose `auto_map` tells transformers which code to run (the model's and the tokenizer's classes).
-REMOTE_CODE_CONFIG_FILES = ("config.json", "tokenizer_config.json", "preprocessor_config.json", "processor_config.json")
 # Call parameters of transformers' standard pipelines that a request may set.
 STANDARD_PARAMETERS = {
     "text-classification": {"top_k", "function_to_apply", "truncation", "max_length", "batch_size"},
@@ -60,54 +63,38 @@ STANDARD_PARAMETERS = {
 }
 
 
-def code_references(config: dict) -> list[tuple[str, str]]:
-    """Every class a config dict asks transformers to load as code: `(field, "module.Class" reference)`.
+def _support_module(file_name: str, installed_name: str):
+    """A standard-library helper module this handler needs: the copy `push_to_hub.py` uploads beside
+    handler.py (on an endpoint, where labelwise is not installed), else the installed labelwise's own
+    (the handler used from the package, as in tests and `labelwise.publishing.handler`)."""
+    import importlib
+    import importlib.util
 
-    `auto_map` values are one reference or a list (a tokenizer's slow and fast classes, `None` for
-    a missing one); `custom_pipelines[task]["impl"]` names a pipeline class.
-    """
-    found: list[tuple[str, str]] = []
-    for auto_class, reference in (config.get("auto_map") or {}).items():
-        for item in reference if isinstance(reference, list) else [reference]:
-            if item is not None:
-                found.append((f'auto_map["{auto_class}"]', item))
-    for task, spec in (config.get("custom_pipelines") or {}).items():
-        impl = spec.get("impl") if isinstance(spec, dict) else None
-        if impl is not None:
-            found.append((f'custom_pipelines["{task}"]["impl"]', impl))
-    return found
+    beside = os.path.join(os.path.dirname(os.path.abspath(__file__)), file_name)
+    if os.path.isfile(beside):
+        name = f"_labelwise_handler_{file_name[:-3]}"
+        spec = importlib.util.spec_from_file_location(name, beside)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+    try:
+        return importlib.import_module(installed_name)
+    except ImportError as error:
+        raise ImportError(
+            f"{beside} is missing: push_to_hub.py uploads it with handler.py (labelwise's {installed_name}); "
+            "copy it into the repository next to handler.py."
+        ) from error
 
 
-def foreign_code_references(folder: str | os.PathLike) -> list[str]:
-    """Entries of the folder's config files that would run code from outside it, as readable lines.
-
-    A reference "namespace/repo--module.Class" makes transformers download and run `module.py` from
-    that other repo, which the folder's owner does not control; anything but a "module.Class" at
-    the top of the folder (a path, a package) is reported too, as is an unreadable config file,
-    whose references cannot be checked.
-    """
-    problems = []
-    for name in REMOTE_CODE_CONFIG_FILES:
-        path = os.path.join(folder, name)
-        if not os.path.isfile(path):
-            continue
-        try:
-            with open(path, encoding="utf-8") as handle:
-                config = json.load(handle)
-        except (OSError, ValueError) as error:
-            problems.append(f"{path}: cannot be read as JSON ({error})")
-            continue
-        if not isinstance(config, dict):
-            continue
-        for field, reference in code_references(config):
-            if not isinstance(reference, str):
-                problems.append(f"{path}: {field} = {reference!r} is not a \"module.Class\" name")
-            elif "--" in reference:
-                problems.append(f"{path}: {field} = {reference!r} points outside this repository")
-            elif not re.fullmatch(r"[A-Za-z_]\w*\.[A-Za-z_]\w*", reference):
-                # e.g. "../x.Class" or "pkg.sub.Class": not a file at the top of this repository.
-                problems.append(f"{path}: {field} = {reference!r} is not a \"module.Class\" of this repository")
-    return problems
+# What labelwise refuses to run (labelwise/remote_code.py) and how it checks call values
+# (modeling/pipeline_parameters.py): one copy of each rule, shared with the demo, ONNX serving and the pipelines.
+SUPPORT_FILES = {
+    "labelwise_remote_code.py": "labelwise.remote_code",
+    "pipeline_parameters.py": "labelwise.modeling.pipeline_parameters",
+}
+_rules = _support_module("labelwise_remote_code.py", SUPPORT_FILES["labelwise_remote_code.py"])
+_parameters = _support_module("pipeline_parameters.py", SUPPORT_FILES["pipeline_parameters.py"])
 
 
 def _empty_texts(inputs: str | list[str]) -> list[str]:
@@ -141,7 +128,9 @@ def _onnx_pipeline(path: str):
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there while it executes
     spec.loader.exec_module(module)
-    return module.onnx_pipeline(folder, quantized=backend == "onnx-int8")
+    # Deploying this repository is consent to run its own code (onnx/'s pipeline files); code from
+    # other repositories was refused at start, and onnx_serving refuses it again.
+    return module.onnx_pipeline(folder, quantized=backend == "onnx-int8", trust_remote_code=True)
 
 
 class EndpointHandler:
@@ -149,9 +138,11 @@ class EndpointHandler:
 
     def __init__(self, path: str = ""):
         path = path or "."
-        foreign = foreign_code_references(path)
+        # Every config file a serving path reads: the model's, and the ONNX export's (the default
+        # backend on a CPU endpoint with onnxruntime).
+        foreign = _rules.foreign_code_references(path) + _rules.foreign_code_references(os.path.join(path, ONNX_FOLDER))
         if foreign:
-            raise ValueError(
+            raise _rules.RemoteCodeError(
                 "Refusing to serve this repository: its config would make transformers run code from outside it, "
                 "or cannot be checked. " + "; ".join(foreign) + ". Point the entries at modules in this repository "
                 "(\"module.Class\"), or remove them."
@@ -194,6 +185,18 @@ class EndpointHandler:
         }
         return named | {"batch_size"}
 
+    def _check_standard_parameters(self, parameters: dict[str, Any]) -> None:
+        """The values transformers' own pipelines take unchecked (a custom pipeline checks its own)."""
+        if "batch_size" in parameters:
+            _parameters.check_integer(parameters["batch_size"], "batch_size", 1)
+        if self.task not in STANDARD_PARAMETERS:
+            return
+        if "max_length" in parameters:
+            limit = self.pipeline.model.config.max_position_embeddings
+            _parameters.check_max_length(parameters["max_length"], limit)
+        if parameters.get("top_k") is not None:
+            _parameters.check_integer(parameters["top_k"], "top_k", 1, why=" (or null: every label)")
+
     def __call__(self, data: dict[str, Any]) -> list | dict:
         """Args: data: {"inputs": str | list[str], "parameters": dict (optional)}."""
         if not isinstance(data, dict) or "inputs" not in data:
@@ -216,6 +219,9 @@ class EndpointHandler:
         empty = _empty_texts(inputs)
         if empty:
             raise ValueError(f"{', '.join(empty)}: empty or whitespace-only text; there is nothing to classify.")
+        for index, text in enumerate([inputs] if isinstance(inputs, str) else inputs):
+            _parameters.check_text(text, '"inputs"' if isinstance(inputs, str) else f'"inputs"[{index}]')
+        self._check_standard_parameters(parameters)
         outputs = self.pipeline(inputs, **{**self.default_parameters, **parameters})
         if (
             self.task == "text-classification"

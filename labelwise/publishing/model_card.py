@@ -170,6 +170,17 @@ def _labels(config: dict, summary: dict) -> list[dict[str, Any]]:
     return [{"name": label, "description": descriptions.get(label), "level": levels.get(label)} for label in labels]
 
 
+def markdown_cell(text: Any) -> str:
+    """`text` as one Markdown table cell, shown as written: line breaks (any Unicode one) become
+    spaces, so a row stays one row; `|` is escaped, so it cannot open a column; `&`, `<` and `>`
+    become entities, so a name cannot open an HTML tag or comment that hides the rest of the card;
+    backslashes and backticks are escaped, so they cannot eat the escapes or open a code span."""
+    text = " ".join(str(text).split())
+    for raw, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\\", "\\\\"), ("`", "\\`"), ("|", "\\|")):
+        text = text.replace(raw, escaped)
+    return text
+
+
 def _shorten(text: str, limit: int = 300) -> str:
     """The first words of `text` up to `limit` characters: an example for the card's code, not a document."""
     text = " ".join(text.split())
@@ -285,6 +296,8 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
         custom_pipeline_task=_custom_pipeline_task(config),
         multi_label=problem_type == "multi_label_classification",
         labels=_labels(config, summary),
+        # Label names and descriptions come from the user's data: escaped wherever the card shows them.
+        cell=markdown_cell,
         has_levels=bool(summary.get("levels")),
         # Options that were not set (None) say nothing about this run.
         hyperparameters={k: v for k, v in (summary.get("hyperparameters") or {}).items() if v is not None},
@@ -293,6 +306,9 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
         metric_display_name=metric_display_name,
         train_runtime_seconds=summary.get("train_runtime_seconds"),
         hardware=summary.get("hardware"),
+        # What the metrics were measured on: rows per split and the subset/budget options behind them.
+        measured_on=summary.get("measured_on") or {},
+        prediction_warnings=summary.get("prediction_warnings") or [],
         widget_examples=summary.get("widget_examples") or [],
         example_text=_shorten((summary.get("widget_examples") or ["Replace this with a document to classify."])[0]),
     )

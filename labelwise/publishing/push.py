@@ -27,9 +27,11 @@ from huggingface_hub import CommitOperationAdd, HfApi, get_token
 from huggingface_hub.errors import HfHubHTTPError
 
 from labelwise.cli_errors import cli_main
-from labelwise.saved_kinds import SAVED_KINDS
-from labelwise.publishing.handler import code_references, foreign_code_references
+from labelwise.publishing.handler import ONNX_FOLDER
+from labelwise.publishing.handler import SUPPORT_FILES as HANDLER_SUPPORT_FILES
 from labelwise.publishing.model_card import CARD_FILE, SUMMARY_FILE, card_for_repo, load_training_summary, write_model_card
+from labelwise.remote_code import code_references, foreign_code_references
+from labelwise.saved_kinds import SAVED_KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +86,10 @@ def _skip_reason(relative: str) -> str | None:
         return "training state (optimizer, scheduler, RNG, Trainer arguments)"
     if name.endswith(PICKLE_SUFFIXES):
         return "pickle file: labelwise publishes safetensors only (pickles can run code when loaded)"
+    if relative == "test_predictions.jsonl":
+        # train.py's predictions file: NER rows quote the test sentences, which a corpus licence
+        # (n2c2, MIMIC-III) may forbid publishing. Upload it yourself where the licence allows.
+        return "test predictions (NER rows quote the corpus's sentences; not published)"
     return None
 
 
@@ -107,7 +113,8 @@ def _referenced_modules(folder: Path, config: dict) -> dict[str, str]:
     ("org/repo--module.Class") in config.json or the tokenizer's config: the published repo would
     make its users run code its owner does not control.
     """
-    foreign = foreign_code_references(folder)
+    # An onnx/ folder already in the model folder is published too, and the endpoint handler serves it.
+    foreign = foreign_code_references(folder) + foreign_code_references(folder / ONNX_FOLDER)
     if foreign:
         raise FolderError(
             "Refusing to publish remote code from another repository: "
@@ -246,6 +253,17 @@ def check_folder(folder: str | os.PathLike, *, write_card: bool = True, allow_cu
     return plan
 
 
+def handler_files() -> dict[str, bytes]:
+    """`handler.py` and the standard-library files it loads from beside itself on an endpoint
+    (`labelwise.publishing.handler.SUPPORT_FILES`), by their names in the repo."""
+    import importlib
+
+    files = {HANDLER_FILE: HANDLER_TEMPLATE.read_bytes()}
+    for name, module in HANDLER_SUPPORT_FILES.items():
+        files[name] = Path(importlib.import_module(module).__file__).read_bytes()
+    return files
+
+
 def handler_requirements() -> str:
     """requirements.txt for Inference Endpoints: the transformers major version the remote code was saved with.
 
@@ -314,6 +332,18 @@ def _fail(step: str, repo_id: str, plan: UploadPlan, error: BaseException, token
     return PushError(message, status=status)
 
 
+def check_repo_id(repo_id: str) -> None:
+    """Refuse a repo id the Hub client would refuse at the push (huggingface_hub's own rule), before
+    anything is exported or sent, and in a dry run alike."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise ValueError(f"--repo_id {repo_id!r} is not a valid Hub repo id: {error}") from None
+
+
 def push_folder(
     folder: str | os.PathLike,
     repo_id: str,
@@ -347,9 +377,11 @@ def push_folder(
 
     Raises:
         FolderError: the folder cannot be published (before anything is sent).
+        ValueError: `repo_id` is not a valid Hub repo id, or `revision` is a commit id.
         PushError: a Hub request failed; the message names the repo, the step and the HTTP status.
     """
     folder = Path(folder)
+    check_repo_id(repo_id)
     if revision is not None and re.fullmatch(r"[0-9a-f]{40}", revision):
         raise ValueError(f"revision={revision!r} is a commit id; commits go to a branch name.")
     plan = check_folder(folder, allow_custom_code=allow_custom_code)
@@ -388,7 +420,11 @@ def push_folder(
         else:
             operations.append(CommitOperationAdd(path_in_repo=relative, path_or_fileobj=str(path)))
     if include_handler and HANDLER_FILE not in plan.files:
-        operations.append(CommitOperationAdd(path_in_repo=HANDLER_FILE, path_or_fileobj=HANDLER_TEMPLATE.read_bytes()))
+        operations += [
+            CommitOperationAdd(path_in_repo=name, path_or_fileobj=data)
+            for name, data in handler_files().items()
+            if name not in plan.files  # e.g. pipeline_parameters.py, already there as the model's remote code
+        ]
         if HANDLER_REQUIREMENTS_FILE not in plan.files:
             operations.append(
                 CommitOperationAdd(
@@ -465,6 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("labelwise").setLevel(logging.INFO)
     try:
         if args.dry_run:
+            check_repo_id(args.repo_id)  # as the real push does first
             # A dry run only reports: a missing card is checked to build, not written.
             plan = check_folder(args.folder, write_card=False, allow_custom_code=args.allow_custom_code)
             files = plan.files + ([CARD_FILE] if CARD_FILE not in plan.files else [])

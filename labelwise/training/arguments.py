@@ -24,6 +24,8 @@ from labelwise.kinds import KINDS, get_kind, option_classes
 from labelwise.kinds.base import json_option as _json_option
 from labelwise.saved_kinds import LAME
 from labelwise.modeling.configuration_lame import LARGE_LABEL_SET
+from labelwise.training.data_source import USER_DATA_FLAGS, UserDataArguments
+from labelwise.training.run_options import RunReportOptions
 
 logger = logging.getLogger(__name__)
 
@@ -126,11 +128,11 @@ class CommonArguments:
 
 
 @dataclass
-class LabelwiseArguments(*reversed(option_classes()), CommonArguments):
+class LabelwiseArguments(*reversed(option_classes()), RunReportOptions, UserDataArguments, CommonArguments):
     """What to train on what: everything that is not a `TrainingArguments` field.
 
-    The common options, then each kind's own options (`ModelKind.options`), gathered from the
-    registry so that a new kind brings its options with it.
+    The common options, the options of your own data (`UserDataArguments`), then each kind's own options
+    (`ModelKind.options`), gathered from the registry so that a new kind brings its options with it.
     """
 
     # Set by `parse_arguments`: whether the user chose `metric_for_best_model` (not a flag).
@@ -138,6 +140,7 @@ class LabelwiseArguments(*reversed(option_classes()), CommonArguments):
 
     def __post_init__(self) -> None:
         get_kind(self.model)  # raises, listing the kinds, on an unknown name
+        self.check_data_source()
         if self.held_out_documents not in HELD_OUT_DOCUMENTS:  # a config file does not pass argparse's choices
             raise ValueError(
                 f"--held_out_documents must be one of {list(HELD_OUT_DOCUMENTS)}, got {self.held_out_documents!r}."
@@ -247,6 +250,50 @@ def _merge_corpus_options(argv: list[str], from_file, config_path: Path) -> list
     return merged
 
 
+def shipped_configs() -> dict[str, str]:
+    """The shipped configurations (`--config <name>`), each with the first sentence of its `_comment`."""
+    configs = {}
+    for path in sorted(CONFIG_DIR.glob("*.json")):
+        comment = str(json.loads(path.read_text(encoding="utf-8")).get("_comment", ""))
+        first = comment.split(". ")[0].rstrip(".")
+        configs[path.stem] = first if len(first) <= 90 else first[:87].rstrip() + "..."
+    return configs
+
+
+def help_texts() -> dict[str, object]:
+    """`train.py --help`'s opening and closing text: how to use a config file, which ones ship."""
+    import argparse
+
+    listing = "\n".join(f"  {name:20s} {first}" for name, first in shipped_configs().items())
+    return dict(
+        prog="train.py",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Train a labelwise model and write a Hub-ready folder (<output_dir>/model).\n\n"
+            "  --config NAME_OR_FILE  a JSON file of these options (keys without the dashes), or the name of a\n"
+            "                         shipped configuration; flags given as well override the file's values\n"
+            "  --traceback            show the full traceback of an error instead of a one-line message\n\n"
+            f"Shipped configurations ({CONFIG_DIR}):\n{listing}\n\n"
+            "Before the long part of training a cost estimate is printed (--estimate_steps); for a short trial\n"
+            "pass --max_steps N (only the training rows those steps read are tokenized) and --max_eval_samples N."
+        ),
+        epilog="Test predictions are written to <output_dir>/model/test_predictions.jsonl, one JSON object a line: "
+        "id, gold, predicted, scores (README, \"Train\").",
+    )
+
+
+def add_help_only_options(parser) -> None:
+    """`--config` and `--traceback` are taken out of the command line before parsing (by
+    `parse_arguments` and `labelwise.cli_errors`); declared here so that `--help` lists them."""
+    import argparse
+
+    group = parser.add_argument_group("read before parsing")
+    group.add_argument("--config", metavar="NAME_OR_FILE", default=argparse.SUPPRESS,
+                       help="Options from a JSON file or a shipped configuration (listed above).")
+    group.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,
+                       help="Show the full traceback of an error.")
+
+
 def parse_arguments(argv: list[str] | None = None) -> tuple[LabelwiseArguments, TrainingArguments]:
     """Parse `--config FILE` (optional) and flags; flags win over the file, the file over defaults.
 
@@ -269,11 +316,17 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[LabelwiseArguments, 
         if not isinstance(from_file, dict):
             raise ValueError(f"{config_path}: expected a JSON object {{option: value}}, got {type(from_file).__name__}.")
         from_file.pop("_comment", None)
+        if any(arg.split("=", 1)[0] in USER_DATA_FLAGS for arg in argv):
+            # Your own data on the command line replaces the config's built-in corpus, so a shipped config
+            # (lame_eurlex57k) lends its training options to your files.
+            for key in ("corpus", "data_dir", "corpus_options"):
+                from_file.pop(key, None)
         defaults.update(from_file)
         argv = _merge_corpus_options(argv, from_file.get("corpus_options"), config_path)
 
-    parser = HfArgumentParser((LabelwiseArguments, TrainingArguments))
-    known = {action.dest for action in parser._actions}
+    parser = HfArgumentParser((LabelwiseArguments, TrainingArguments), **help_texts())
+    add_help_only_options(parser)
+    known = {action.dest for action in parser._actions} - {"config", "traceback", "help"}
     unknown = sorted(set(defaults) - known)
     if unknown:
         raise ValueError(
@@ -292,5 +345,21 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[LabelwiseArguments, 
         arg.startswith("--metric_for_best_model") for arg in argv
     )
     if training_args.output_dir in (None, "trainer_output"):
-        training_args.output_dir = os.path.join("outputs", f"{labelwise_args.model}-{labelwise_args.corpus}")
+        source = labelwise_args.data_source_name() or labelwise_args.corpus
+        training_args.output_dir = os.path.join("outputs", f"{labelwise_args.model}-{source}")
+    check_output_dir(training_args.output_dir)
     return labelwise_args, training_args
+
+
+def check_output_dir(path: str) -> None:
+    """Refuse an `--output_dir` that cannot become a folder (it, or a folder above it, is a file)
+    now, before the corpus and the model are loaded."""
+    current = os.path.abspath(path)
+    while True:
+        if os.path.exists(current) and not os.path.isdir(current):
+            where = "is a file" if current == os.path.abspath(path) else f"lies under {current}, which is a file"
+            raise ValueError(f"--output_dir {path} {where}: give a folder (new or existing) for checkpoints and the model.")
+        parent = os.path.dirname(current)
+        if parent == current:
+            return
+        current = parent

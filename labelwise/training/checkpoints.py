@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import struct
-import zipfile
 from dataclasses import dataclass, field
 
 import torch
@@ -25,6 +25,7 @@ TRAINER_STATE = "trainer_state.json"
 OPTIMIZER = "optimizer.pt"
 SCHEDULER = "scheduler.pt"
 RNG_STATE = "rng_state.pth"
+SCALER = "scaler.pt"
 WEIGHTS = "model.safetensors"
 WEIGHTS_INDEX = "model.safetensors.index.json"
 # Fields of trainer_state.json the Trainer reads back when it resumes, with their JSON types.
@@ -130,16 +131,61 @@ def _weights_problems(folder: str, model: torch.nn.Module | None) -> list[str]:
     return problems
 
 
-def _load_state(path: str) -> tuple[dict | None, str | None]:
-    """A torch-saved state dict (tensors and plain values only), or the reason it cannot be read."""
+def _load_state(path: str, *, numpy_globals: bool = False) -> tuple[dict | None, str | None]:
+    """A torch-saved state dict, loaded as the Trainer loads it on resume, or the reason it cannot be.
+
+    The Trainer reads every file with `torch.load(weights_only=True)`, the RNG state inside
+    transformers' `safe_globals()` (which admits the numpy arrays of numpy's generator state): a
+    file this refuses would make every restart fail, so it counts as damaged.
+    """
+    from contextlib import nullcontext
+
+    context = nullcontext()
+    if numpy_globals:
+        from transformers.trainer_pt_utils import safe_globals
+
+        context = safe_globals()
     try:
-        # Memory-mapped: only the small values read here (step counts) are loaded, not the moments.
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as error:  # torch raises RuntimeError, pickle/zip errors, EOFError...
+        with context:
+            try:
+                # Memory-mapped: only the small values read here (step counts) are loaded, not the moments.
+                state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as error:
+                if "mmap" not in str(error):
+                    raise
+                # A file in torch's legacy (non-zip) format cannot be mapped; the Trainer reads it whole.
+                state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises RuntimeError, UnpicklingError, zip errors, EOFError...
         return None, f"{os.path.basename(path)} cannot be read ({type(error).__name__}: {str(error)[:200]})"
     if not isinstance(state, dict):
         return None, f"{os.path.basename(path)} does not hold a state dict"
     return state, None
+
+
+def _rng_problem(path: str) -> str | None:
+    """Why the Trainer could not restore the RNG state saved in `path`, or None.
+
+    Loaded as the Trainer loads it, then set into fresh generators (never the process's own), so a
+    file with the wrong keys or values fails here rather than at every restart.
+    """
+    import random
+
+    import numpy as np
+
+    name = os.path.basename(path)
+    state, problem = _load_state(path, numpy_globals=True)
+    if problem:
+        return problem
+    missing = [key for key in ("python", "numpy", "cpu") if key not in state]
+    if missing:
+        return f"{name} lacks the {', '.join(missing)} generator state(s)"
+    try:
+        random.Random().setstate(state["python"])
+        np.random.RandomState().set_state(state["numpy"])
+        torch.Generator().set_state(state["cpu"])
+    except Exception as error:  # TypeError/ValueError/RuntimeError, depending on the generator
+        return f"{name} holds a generator state that cannot be restored ({type(error).__name__}: {str(error)[:200]})"
+    return None
 
 
 def check_checkpoint(
@@ -237,15 +283,17 @@ def check_checkpoint(
     if optimizer_steps is not None and scheduler_steps is not None and optimizer_steps != scheduler_steps:
         problems.append(f"{OPTIMIZER} has taken {optimizer_steps} step(s) but {SCHEDULER} {scheduler_steps}")
 
-    rng_path = os.path.join(folder, RNG_STATE)
-    if os.path.isfile(rng_path):
-        try:
-            with zipfile.ZipFile(rng_path) as archive:
-                broken = archive.testzip()
-            if broken:
-                problems.append(f"{RNG_STATE} is corrupt ({broken})")
-        except (OSError, zipfile.BadZipFile) as error:
-            problems.append(f"{RNG_STATE} cannot be read ({error})")
+    # rng_state.pth, or rng_state_<rank>.pth of a multi-process run: each process reads its own.
+    for entry in sorted(os.listdir(folder)):
+        if re.fullmatch(r"rng_state(_\d+)?\.pth", entry):
+            problem = _rng_problem(os.path.join(folder, entry))
+            if problem:
+                problems.append(problem)
+    scaler_path = os.path.join(folder, SCALER)
+    if os.path.isfile(scaler_path):  # fp16 runs: the Trainer loads the loss scaler's state too
+        _, problem = _load_state(scaler_path)
+        if problem:
+            problems.append(problem)
 
     problems.extend(_weights_problems(folder, model))
     return report

@@ -27,11 +27,13 @@ from transformers import EarlyStoppingCallback, set_seed
 from labelwise import __version__
 from labelwise.backbone import DEFAULT_BACKBONE, resolve_backbone
 from labelwise.cli_errors import EXIT_INTERRUPTED, cli_main, note_output_path
-from labelwise.data_scripts import exclude_labels, load_corpus, load_label_space
 from labelwise.training.arguments import LabelwiseArguments, parse_arguments
 from labelwise.training.checkpoints import checkpoint_to_resume, last_complete_checkpoint  # noqa: F401  (moved there; old import path)
+from labelwise.training.data_source import load_training_data
+from labelwise.training.estimate import CostEstimateCallback
+from labelwise.training.predictions import CollapseWatch, collapse_advice, final_prediction_rows, write_predictions
 from labelwise.training.stop_signal import StopOnSignalCallback
-from labelwise.training.tasks import PreparedTask, prepare_task
+from labelwise.training.tasks import PreparedTask, prepare_task, trial_train_rows
 from labelwise.training.thresholds import tune_thresholds
 from labelwise.training.trainer import LabelwiseTrainer, RankActivityCallback
 
@@ -66,19 +68,31 @@ def build_trainer(
     callbacks = [RankActivityCallback(training_args.output_dir), *extra_callbacks]
     if args.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience))
-    return LabelwiseTrainer(
+    estimate = CostEstimateCallback(
+        args.estimate_steps, args.estimate_eval_batches,
+        {split: task.datasets.get(split) for split in ("validation", "test")},
+    )
+    callbacks.append(estimate)
+    train_rows = len(task.datasets["train"])
+    watch = CollapseWatch(
+        task, args.threshold,
+        lambda steps: collapse_advice(head_lr, training_args.learning_rate, steps, train_rows),
+    )
+    trainer = LabelwiseTrainer(
         model=task.model,
         args=training_args,
         train_dataset=task.datasets["train"],
         eval_dataset=task.datasets.get("validation"),
         data_collator=task.collator,
         processing_class=task.tokenizer,
-        compute_metrics=task.compute_metrics,
+        compute_metrics=watch,
         callbacks=callbacks,
         group_learning_rates=group_learning_rates,
         constant_groups=("classifier",) if args.constant_classifier_lr else (),
         slanted_triangular_schedule=args.slanted_triangular,
     )
+    estimate.trainer = watch.trainer = trainer
+    return trainer
 
 
 def evaluate_test_split(
@@ -113,9 +127,7 @@ def write_summary(folder: str, args: LabelwiseArguments, training_args, task: Pr
         "model_kind": args.model,
         "task": task.task,
         "base_model": base_model_id(args),
-        "dataset": {"name": args.corpus, "hub_id": None, "config": args.corpus_config(),
-                    **({"excluded_labels": args.excluded_labels(), "held_out_documents": args.held_out_documents}
-                       if args.excluded_labels() else {})},
+        "dataset": results["dataset"],
         "hyperparameters": {
             "learning_rate": training_args.learning_rate,
             "head_learning_rate": args.head_learning_rate,
@@ -137,15 +149,38 @@ def write_summary(folder: str, args: LabelwiseArguments, training_args, task: Pr
         "metrics": results["metrics"],
         "train_runtime_seconds": results["train_runtime_seconds"],
         "hardware": _hardware(training_args),
+        "measured_on": results.get("measured_on"),
+        "prediction_warnings": results.get("prediction_warnings") or [],
+        "predictions_file": results.get("predictions_file"),
         "widget_examples": results["widget_examples"],
         "decision_thresholds": results.get("decision_thresholds"),
         "label_descriptions": task.label_descriptions,
         "levels": task.label_levels,
-        **({"notes": task.notes} if task.notes else {}),
+        **({"notes": {k: v for k, v in task.notes.items() if k not in PRIVATE_NOTES}} if task.notes else {}),
     }
     with open(os.path.join(folder, "training_summary.json"), "w", encoding="utf-8") as handle:
         json.dump(summary, handle, indent=2, default=str)
     return summary
+
+
+PRIVATE_NOTES = ("test_rows",)
+"""`PreparedTask.notes` kept out of the summary (data, not facts about the run): the NER kind's predictions-file rows."""
+
+
+def measured_on(args: LabelwiseArguments, training_args, task: PreparedTask, steps: int) -> dict:
+    """What the metrics were measured on: the rows of each split actually used, and every subset or
+    budget option that changed them (the model card prints these)."""
+    limits = {
+        "max_train_samples": args.max_train_samples,
+        "max_eval_samples": args.max_eval_samples,
+        "max_steps": training_args.max_steps if training_args.max_steps and training_args.max_steps > 0 else None,
+    }
+    return {
+        "rows": {split: len(ids) for split, ids in task.document_ids.items()} or
+                {split: len(data) for split, data in task.datasets.items()},
+        "optimizer_steps": steps,
+        "limits": {key: value for key, value in limits.items() if value is not None},
+    }
 
 
 def _name(option) -> str:
@@ -169,12 +204,9 @@ def run(argv: list[str] | None = None, extra_callbacks: tuple = ()) -> dict:
     set_seed(training_args.seed)
 
     backbone = resolve_backbone(args.model_name_or_path)
-    corpus_config = args.corpus_config()
-    space = load_label_space(args.corpus, data_dir=args.data_dir, **corpus_config)
-    corpus = load_corpus(args.corpus, data_dir=args.data_dir, **corpus_config)
-    if args.excluded_labels():
-        space, corpus = exclude_labels(space, corpus, args.excluded_labels(), args.held_out_documents)
-    task = prepare_task(args, space, corpus, backbone, seed=training_args.seed)
+    space, corpus, dataset = load_training_data(args)
+    task = prepare_task(args, space, corpus, backbone, seed=training_args.seed,
+                        train_rows_needed=trial_train_rows(training_args))
     if "validation" not in task.datasets:
         training_args.eval_strategy = "no"
         training_args.load_best_model_at_end = False
@@ -219,14 +251,23 @@ def run(argv: list[str] | None = None, extra_callbacks: tuple = ()) -> dict:
         return {}
     folder = os.path.join(training_args.output_dir, "model")
     task.save(folder)
+    # At the threshold of the last metrics reported: the tuned one (saved in config.json), else --threshold.
+    rows = final_prediction_rows(task, predictions, args.threshold, thresholds)
+    watch = trainer.compute_metrics
+    if rows and task.task == "ner" and isinstance(watch, CollapseWatch):
+        watch.check([row["predicted"] for row in rows], [row["gold"] for row in rows], "test")
+    predictions_path = write_predictions(folder, task, rows) if rows else None
     texts = corpus["test" if "test" in corpus else "train"]["text"][:2]
     summary = write_summary(
         folder,
         args,
         training_args,
         task,
-        {"metrics": metrics, "train_runtime_seconds": round(runtime, 1), "widget_examples": list(texts),
-         "decision_thresholds": {k: v for k, v in thresholds.items() if k != "metrics"} or None},
+        {"dataset": dataset, "metrics": metrics, "train_runtime_seconds": round(runtime, 1), "widget_examples": list(texts),
+         "decision_thresholds": {k: v for k, v in thresholds.items() if k != "metrics"} or None,
+         "measured_on": measured_on(args, training_args, task, train_result.global_step),
+         "prediction_warnings": list(dict.fromkeys(getattr(watch, "warnings", []))),
+         "predictions_file": os.path.basename(predictions_path) if predictions_path else None},
     )
     try:
         from labelwise.publishing.model_card import write_model_card
@@ -235,6 +276,10 @@ def run(argv: list[str] | None = None, extra_callbacks: tuple = ()) -> dict:
     except Exception as err:  # the model is saved either way; say why the card is missing
         logger.warning("Model card not written: %s", err)
     _report(summary, folder, train_result.global_step, task.kind.detail_metrics)
+    if predictions_path:
+        print(f"Test predictions: {predictions_path}")
+    for warning in summary["prediction_warnings"]:
+        print(f"WARNING: {warning}")
     return summary
 
 

@@ -37,20 +37,51 @@ def check_compatibility(args: LabelwiseArguments, space: LabelSpace) -> None:
 
 
 def prepare_task(
-    args: LabelwiseArguments, space: LabelSpace, corpus: DatasetDict, backbone: str, seed: int = 42
+    args: LabelwiseArguments,
+    space: LabelSpace,
+    corpus: DatasetDict,
+    backbone: str,
+    seed: int = 42,
+    train_rows_needed: int | None = None,
 ) -> PreparedTask:
     """Build model, tokenizer, encoded splits and metrics for `args.model` on `corpus`
-    (`seed`: the run's seed, which draws the `--max_*_samples` subsets)."""
+    (`seed`: the run's seed, which draws the `--max_*_samples` subsets).
+
+    `train_rows_needed`: the training rows a run stopped by `--max_steps` reads (`trial_train_rows`);
+    without `--max_train_samples`, a larger train split is cut to a seeded random subset of that size
+    before tokenizing, so a short trial does not tokenize the whole corpus."""
     kind = get_kind(args.model)
     kind.check(args, space)
+    check_train_split(args, corpus)
     tokenizer = AutoTokenizer.from_pretrained(backbone)
-    corpus = _limit(corpus, args, seed)
+    corpus = _limit(corpus, args, seed, train_rows_needed)
     task = kind.prepare(args, space, corpus, backbone, tokenizer)
     task.kind = kind
+    task.document_ids = {split: list(data["id"]) for split, data in corpus.items() if "id" in data.column_names}
     task.label_bias_init = resolve_label_bias_init(args.label_bias_init, task)
     if task.label_bias_init == "label_prior":
         initialize_biases_from_prior(task, kind)
     return task
+
+
+def check_train_split(args: LabelwiseArguments, corpus: DatasetDict) -> None:
+    """Refuse a corpus without training examples, naming the split (the Trainer would otherwise fail
+    deep inside with "No columns in the dataset match the model's forward method signature")."""
+    rows = len(corpus["train"]) if "train" in corpus else None
+    if rows:
+        return
+    counts = ", ".join(f"{split} {len(dataset)}" for split, dataset in corpus.items()) or "no splits"
+    if getattr(args, "train_file", None):
+        source = f"--train_file {args.train_file}"
+    elif getattr(args, "dataset_name", None):
+        source = f"--dataset_name {args.dataset_name}"
+    else:
+        source = f"--corpus {args.corpus}" + (f" in {args.data_dir}" if args.data_dir else "")
+    what = "has no train split" if rows is None else "has an empty train split (0 examples)"
+    raise ValueError(
+        f"{source} {what} ({counts}): check the training file (an empty file, or one whose "
+        "examples were all skipped; the log lists what was skipped)."
+    )
 
 
 def resolve_label_bias_init(option: str, task: PreparedTask) -> str:
@@ -92,12 +123,29 @@ def initialize_biases_from_prior(task: PreparedTask, kind: ModelKind) -> None:
     )
 
 
-def _limit(corpus: DatasetDict, args: LabelwiseArguments, seed: int) -> DatasetDict:
+def trial_train_rows(training_args) -> int | None:
+    """Training rows that a run stopped by `--max_steps` reads: steps x batch x accumulation x processes
+    (None without `--max_steps`)."""
+    if not training_args.max_steps or training_args.max_steps < 0:
+        return None
+    return (training_args.max_steps * training_args.per_device_train_batch_size
+            * training_args.gradient_accumulation_steps * max(1, training_args.world_size))
+
+
+def _limit(corpus: DatasetDict, args: LabelwiseArguments, seed: int, train_rows_needed: int | None = None) -> DatasetDict:
     # A seeded random subset: the first rows of a corpus ordered by document (TAC sections
     # grouped by drug label) would come from a handful of documents.
     limited = {}
     for split, dataset in corpus.items():
         cap = args.max_train_samples if split == "train" else args.max_eval_samples
+        if split == "train" and cap is None and train_rows_needed is not None and train_rows_needed < len(dataset):
+            # The Trainer would draw these rows in a shuffled order anyway: a random subset of the
+            # size the steps read trains the same way without tokenizing the rest.
+            logger.info(
+                "--max_steps reads %d of the %d training rows: only a seeded random %d are tokenized "
+                "(--max_train_samples chooses another number).", train_rows_needed, len(dataset), train_rows_needed,
+            )
+            cap = train_rows_needed
         limited[split] = subsample(dataset, cap, seed)
     return DatasetDict(limited)
 

@@ -55,7 +55,8 @@ def parameter_group_of(name: str) -> str:
     """`encoder`, `head` or `classifier` for a parameter name of any labelwise model."""
     if name.startswith("bert.pooler."):
         return "head"
-    if name.startswith("bert."):
+    # `backbone.`: LAME's and the layer-wise model's encoder; `bert.`: transformers' BERT classifiers.
+    if name.startswith(("bert.", "backbone.")):
         return "encoder"
     if name.startswith("classifier."):
         return "classifier"

@@ -1,0 +1,220 @@
+"""What a trained model predicted: collapse warnings after each evaluation, and the test predictions file.
+
+Collapse
+    A model that answers the same thing for every input scores badly without saying why. After each
+    evaluation (and on the test predictions) [`collapse_reason`] looks for the usual shapes: every
+    document in one class (multi-class), no label at all for more than 99% of the documents
+    (multi-label, hierarchical), only `O` tags (NER). It warns only where the gold answers do vary,
+    and the warning names the likely causes: a training budget too small for the new layers, and
+    their learning rate.
+
+Test predictions
+    `<output_dir>/model/test_predictions.jsonl`, beside `training_summary.json` (the metrics): one
+    JSON object a line, one line per test document (per sentence for NER), in test-split order:
+
+    * classification: `{"id", "gold": [names], "predicted": [names], "scores": {name: probability}}`;
+      multi-class rows hold one name in each list and softmax probabilities; multi-label rows the
+      sigmoid probabilities, `predicted` at the decision threshold tuned on validation (as stored in
+      `config.json`), or at `--threshold` with `--tune_thresholds none`: the threshold of the
+      `test_tuned` metrics, or of the `test` ones. `scores` holds every label for up to
+      `MAX_SCORES` labels, else the `MAX_SCORES` highest (and every predicted label), highest first.
+    * NER: `{"id", "tokens", "gold": [tag a token], "predicted": [tag a token], "scores": [probability
+      of the predicted tag a token]}` over whole sentences (windows merged).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from labelwise.kinds.base import PreparedTask, logits_of
+from labelwise.training.tasks import MULTI_LABEL_TASKS
+
+logger = logging.getLogger(__name__)
+
+EMPTY_SHARE = 0.99
+"""Warn when more than this share of the documents has no predicted label (multi-label)."""
+
+MAX_SCORES = 50
+"""`scores` of a predictions-file row holds at most this many labels (plus every predicted one)."""
+
+PREDICTIONS_FILE = "test_predictions.jsonl"
+
+
+def collapse_reason(task: str, predicted, gold, label_names: Sequence[str]) -> str | None:
+    """Why these predictions look collapsed, or None.
+
+    Args:
+        task: `multi_label`, `hierarchical`, `multi_class` or `ner`.
+        predicted / gold: multi-label: 0/1 arrays `(documents, labels)`; multi-class: class ids
+            `(documents,)`; NER: tag names, one list per sentence (or one flat list).
+    """
+    if task in MULTI_LABEL_TASKS:
+        predicted, gold = np.asarray(predicted) > 0, np.asarray(gold) > 0
+        if not len(predicted):
+            return None
+        empty = float((~predicted.any(1)).mean())
+        if empty > EMPTY_SHARE and gold.any(1).mean() > 1 - EMPTY_SHARE:
+            return (f"{empty:.1%} of the {len(predicted):,} documents get no label at all, though "
+                    f"{gold.any(1).mean():.0%} of them have one")
+        if len(predicted) > 1 and (predicted == predicted[0]).all() and not (gold == gold[0]).all():
+            shown = ", ".join(label_names[i] for i in np.flatnonzero(predicted[0])[:5]) or "none"
+            return f"all {len(predicted):,} documents get the same labels ({shown})"
+        return None
+    if task == "multi_class":
+        predicted, gold = np.asarray(predicted).ravel(), np.asarray(gold).ravel()
+        if len(predicted) > 1 and len(set(predicted.tolist())) == 1 and len(set(gold.tolist())) > 1:
+            return f"all {len(predicted):,} documents are predicted as {label_names[int(predicted[0])]!r}"
+        return None
+    if task == "ner":
+        flat_predicted = [tag for tags in predicted for tag in _as_list(tags)]
+        flat_gold = [tag for tags in gold for tag in _as_list(tags)]
+        if flat_predicted and all(tag == "O" for tag in flat_predicted) and any(tag != "O" for tag in flat_gold):
+            return f"all {len(flat_predicted):,} tokens are tagged 'O': no entity is predicted"
+        return None
+    return None
+
+
+def _as_list(tags) -> list:
+    return [tags] if isinstance(tags, str) else list(tags)
+
+
+def collapse_advice(head_learning_rate: float | None, learning_rate: float, steps: int | None, train_rows: int | None) -> str:
+    """The likely causes of a collapse, with this run's values."""
+    budget = f"{steps:,} optimizer steps" if steps else "a few optimizer steps"
+    if train_rows:
+        budget += f" on {train_rows:,} training rows"
+    head = head_learning_rate if head_learning_rate is not None else learning_rate
+    return (
+        f"Likely causes: (1) the training budget ({budget}) is too small for the new, randomly initialised "
+        "layers to learn: train longer (--num_train_epochs) or on more rows (--max_train_samples); (2) the "
+        f"learning rate of the new layers (--head_learning_rate {head:g}, encoder --learning_rate "
+        f"{learning_rate:g}): too low and they hardly move from the start, too high and they settle on the "
+        "most frequent answer. Multi-label with many rare labels: --label_bias_init label_prior and "
+        "--tune_thresholds global help."
+    )
+
+
+def predicted_and_gold(task: str, prediction, threshold: float, label_names: Sequence[str]):
+    """`(predicted, gold)` of a `Trainer` `EvalPrediction`/`PredictionOutput`, in `collapse_reason`'s shapes."""
+    logits = np.asarray(logits_of(prediction.predictions), dtype=np.float32)
+    gold = np.asarray(prediction.label_ids)
+    if task in MULTI_LABEL_TASKS:
+        return (_sigmoid(logits) >= threshold).astype(int), gold
+    if task == "multi_class":
+        return logits.argmax(-1), gold
+    if task == "ner":
+        ids = logits.argmax(-1)
+        keep = gold != -100
+        names = list(label_names)
+        return [[names[i] for i in ids[keep]]], [[names[i] for i in gold[keep]]]
+    raise ValueError(f"predicted_and_gold: unknown task {task!r}")
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return torch.sigmoid(torch.from_numpy(logits)).numpy()
+
+
+class CollapseWatch:
+    """`compute_metrics` that also warns when the evaluated predictions collapse.
+
+    Wraps the task's own `compute_metrics`; `trainer` (set after the Trainer is built) gives the
+    step count for the message. Every warning given is kept in `warnings`.
+    """
+
+    def __init__(self, task: PreparedTask, threshold: float, advice: Callable[[int | None], str]):
+        self.task = task
+        self.threshold = threshold
+        self.advice = advice
+        self.trainer = None
+        self.warnings: list[str] = []
+
+    def __call__(self, prediction) -> dict[str, float]:
+        metrics = self.task.compute_metrics(prediction)
+        try:
+            predicted, gold = predicted_and_gold(self.task.task, prediction, self.threshold, self.task.label_names)
+        except (ValueError, IndexError) as err:  # a shape this check does not know: say so, keep the metrics
+            logger.debug("Collapse check skipped: %s", err)
+            return metrics
+        self.check(predicted, gold, "evaluation")
+        return metrics
+
+    def check(self, predicted, gold, what: str) -> str | None:
+        """Warn (and remember) when `predicted` collapsed; returns the warning."""
+        reason = collapse_reason(self.task.task, predicted, gold, self.task.label_names)
+        if reason is None:
+            return None
+        steps = self.trainer.state.global_step if self.trainer is not None else None
+        step = f" at step {steps}" if steps else ""
+        message = f"Predictions collapsed ({what}{step}): {reason}. {self.advice(steps)}"
+        logger.warning(message)
+        self.warnings.append(message)
+        return message
+
+
+def _threshold_of(tuned: dict | None, fallback: float):
+    """The threshold the predictions file uses: the tuned one(s) when `--tune_thresholds` chose any (as
+    `tune_thresholds` returned them, and as stored in config.json), else `fallback` (`--threshold`)."""
+    if tuned and tuned.get("label_thresholds"):
+        return np.asarray(tuned["label_thresholds"], dtype=np.float32)
+    if tuned and tuned.get("decision_threshold") is not None:
+        return float(tuned["decision_threshold"])
+    return fallback
+
+
+def classification_rows(task: PreparedTask, prediction, ids: Sequence[str], threshold) -> list[dict]:
+    """Rows of the predictions file for a classification `PredictionOutput` of the test split."""
+    logits = np.asarray(logits_of(prediction.predictions), dtype=np.float32)
+    gold = np.asarray(prediction.label_ids)
+    names = list(task.label_names)
+    rows = []
+    if task.task in MULTI_LABEL_TASKS:
+        probabilities = _sigmoid(logits)
+        chosen = probabilities >= np.asarray(threshold)
+        for index, (scores, picked, truth) in enumerate(zip(probabilities, chosen, gold)):
+            rows.append(_row(ids, index, [names[i] for i in np.flatnonzero(truth > 0)],
+                             [names[i] for i in np.flatnonzero(picked)], scores, np.flatnonzero(picked), names))
+    else:
+        probabilities = torch.softmax(torch.from_numpy(logits), -1).numpy()
+        for index, (scores, truth) in enumerate(zip(probabilities, gold)):
+            best = int(scores.argmax())
+            rows.append(_row(ids, index, [names[int(truth)]], [names[best]], scores, [best], names))
+    return rows
+
+
+def _row(ids, index, gold, predicted, scores, picked, names) -> dict:
+    order = np.argsort(-scores, kind="stable")
+    kept = list(order[:MAX_SCORES]) + [i for i in picked if i not in set(order[:MAX_SCORES].tolist())]
+    return {
+        "id": ids[index] if index < len(ids) else str(index),
+        "gold": gold,
+        "predicted": predicted,
+        "scores": {names[i]: round(float(scores[i]), 5) for i in kept},
+    }
+
+
+def write_predictions(folder: str, task: PreparedTask, rows: list[dict]) -> str:
+    """Write `rows` to `<folder>/test_predictions.jsonl`; returns the path."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, PREDICTIONS_FILE)
+    with open(path, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path
+
+
+def final_prediction_rows(task: PreparedTask, predictions: dict, threshold: float, tuned: dict | None = None) -> list[dict]:
+    """The predictions-file rows of a finished run: the kind's own (NER, `task.notes["test_rows"]`) or
+    those of `Trainer.predict`'s test output, multi-label ones at the `tuned` thresholds
+    (`labelwise.training.thresholds.tune_thresholds`' result) or else at `threshold`."""
+    if task.notes.get("test_rows") is not None:
+        return list(task.notes["test_rows"])
+    if "test" not in predictions:
+        return []
+    ids = task.document_ids.get("test", [])
+    return classification_rows(task, predictions["test"], ids, _threshold_of(tuned, threshold))

@@ -1,0 +1,180 @@
+"""What a train.py run tells its user: the cost estimate before the long part, collapse warnings, the
+test predictions file, --help, and the card's record of subsets and budgets (tiny models, demo corpora)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import quick_train_argv, tiny_bert_checkpoint
+from test_data_classification import write_medical
+
+from labelwise.training.arguments import parse_arguments, shipped_configs
+from labelwise.training.cli import run
+from labelwise.training.estimate import duration, validation_passes
+from labelwise.training.predictions import collapse_reason
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return tiny_bert_checkpoint(tmp_path_factory.mktemp("bert"))
+
+
+def check_predictions_file(folder: Path, summary: dict) -> list[dict]:
+    """The predictions file beside the metrics: one row per test document, gold and predicted as label names."""
+    assert summary["predictions_file"] == "test_predictions.jsonl"
+    rows = [json.loads(line) for line in (Path(folder) / "test_predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == summary["measured_on"]["rows"]["test"]
+    names = set(json.loads((Path(folder) / "config.json").read_text())["id2label"].values())
+    for row in rows:
+        assert set(row) >= {"id", "gold", "predicted", "scores"}
+        if "tokens" in row:  # NER: one tag and one probability per token
+            assert len(row["gold"]) == len(row["predicted"]) == len(row["scores"]) == len(row["tokens"])
+            assert set(row["predicted"]) <= names
+        else:
+            assert set(row["gold"]) <= names and set(row["predicted"]) <= names
+            assert set(row["predicted"]) <= set(row["scores"]) and all(0 <= p <= 1 for p in row["scores"].values())
+    assert len({row["id"] for row in rows}) == len(rows)
+    return rows
+
+
+# --------------------------------------------------------------------------- the estimate
+def test_estimate_is_printed_and_written_before_a_trial_ends(checkpoint, tmp_path, capsys):
+    # --max_steps without --max_train_samples: only the rows 3 steps read (3 x 4) are tokenized.
+    argv = [
+        "--model_name_or_path", str(checkpoint), "--output_dir", str(tmp_path), "--max_steps", "3",
+        "--per_device_train_batch_size", "4", "--max_eval_samples", "8", "--per_device_eval_batch_size", "4",
+        "--label_attention_heads", "4", "--max_length", "32", "--disable_tqdm", "true",
+        "--estimate_steps", "1", "--estimate_eval_batches", "2",
+    ]
+    summary = run(argv)
+    out = capsys.readouterr().out
+    assert "Cost estimate" in out and "per epoch" in out and "one validation pass: 8 rows" in out
+    assert out.index("Cost estimate") < out.index("labelwise: trained")
+    estimate = json.loads((tmp_path / "cost_estimate.json").read_text())
+    assert estimate["total_steps"] == 3 and estimate["steps_timed"] == 1 and estimate["train_rows"] == 12
+    assert estimate["steps_per_epoch"] == 3 and estimate["eval_rows"] == {"validation": 8, "test": 8}
+    assert estimate["seconds_per_step"] > 0 and estimate["cpu_seconds_per_step"] > 0
+    assert estimate["first_step_cpu_seconds"] > 0 and set(estimate["eval_cpu_seconds_per_pass"]) == {"validation", "test"}
+    assert estimate["peak_memory_bytes"] > 50 * 2**20
+    expected_train = estimate["first_step_seconds"] + 2 * estimate["seconds_per_step"]
+    assert estimate["train_seconds"] == pytest.approx(expected_train)
+    passes = estimate["eval_seconds_per_pass"]
+    assert estimate["validation_passes"] == 1
+    assert estimate["total_seconds"] == pytest.approx(expected_train + 2 * passes["validation"] + passes["test"])
+    # The trial tokenized 12 of the demo's 300 training notes, and the card says what was measured.
+    assert summary["measured_on"]["rows"] == {"train": 12, "validation": 8, "test": 8}
+    assert summary["measured_on"]["limits"] == {"max_eval_samples": 8, "max_steps": 3}
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert "`--max_eval_samples 8`, `--max_steps 3`" in card and "train 12, validation 8, test 8" in card
+
+
+def test_estimate_arithmetic():
+    class Args:
+        eval_strategy, eval_steps = "epoch", None
+
+    assert validation_passes(Args, total_steps=25, steps_per_epoch=10) == 3
+    Args.eval_strategy, Args.eval_steps = "steps", 10
+    assert validation_passes(Args, total_steps=25, steps_per_epoch=10) == 2
+    Args.eval_strategy = "no"
+    assert validation_passes(Args, total_steps=25, steps_per_epoch=10) == 0
+    assert duration(4.2) == "4.2 s" and duration(600) == "10 min" and duration(32 * 3600) == "32 h 0 min"
+    assert duration(5 * 86400) == "5.0 days"
+
+
+def test_estimate_steps_zero_turns_it_off(checkpoint, tmp_path, capsys):
+    run(quick_train_argv(checkpoint, tmp_path, "--estimate_steps", "0"))
+    assert "Cost estimate" not in capsys.readouterr().out
+    assert not (tmp_path / "cost_estimate.json").exists()
+
+
+# --------------------------------------------------------------------------- collapse
+def test_collapse_reasons_for_each_task():
+    names = ["a", "b", "c"]
+    gold = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    assert "100.0% of the 3 documents get no label" in collapse_reason("multi_label", np.zeros((3, 3)), gold, names)
+    assert "same labels (a, b)" in collapse_reason("hierarchical", np.array([[1, 1, 0]] * 3), gold, names)
+    assert collapse_reason("multi_label", gold, gold, names) is None
+    # 99 empty documents of 100 is not "more than 99%"; 100 of 100 is.
+    predicted = np.zeros((100, 3))
+    predicted[0, 0] = 1
+    assert collapse_reason("multi_label", predicted, np.ones((100, 3)), names) is None
+    assert "predicted as 'b'" in collapse_reason("multi_class", np.array([1, 1, 1]), np.array([0, 1, 2]), names)
+    assert collapse_reason("multi_class", np.array([1, 1, 1]), np.array([1, 1, 1]), names) is None  # gold agrees
+    assert "tagged 'O'" in collapse_reason("ner", [["O", "O"], ["O"]], [["B-ADR", "O"], ["O"]], ["O", "B-ADR", "I-ADR"])
+    assert collapse_reason("ner", [["O", "O"]], [["O", "O"]], ["O", "B-ADR"]) is None
+    assert collapse_reason("ner", [["O", "B-ADR"]], [["B-ADR", "O"]], ["O", "B-ADR"]) is None
+
+
+def test_collapsed_run_warns_after_evaluation_and_records_it(checkpoint, tmp_path, caplog, capsys):
+    # No label can pass a 0.99 threshold when nothing is learned: every document predicts nothing.
+    argv = quick_train_argv(checkpoint, tmp_path, "--threshold", "0.99", "--tune_thresholds", "none",
+                            "--learning_rate", "0", "--head_learning_rate", "0", "--estimate_steps", "0")
+    with caplog.at_level(logging.WARNING, logger="labelwise.training.predictions"):
+        summary = run(argv)
+    warnings = [r.getMessage() for r in caplog.records if "Predictions collapsed" in r.getMessage()]
+    assert len(warnings) >= 2  # the epoch's evaluation, then the final validation and test passes
+    assert "100.0% of the 8 documents get no label at all" in warnings[0]
+    assert "--head_learning_rate 0" in warnings[0] and "2 optimizer steps on 16 training rows" in warnings[0]
+    assert summary["prediction_warnings"] and len(set(summary["prediction_warnings"])) == len(summary["prediction_warnings"])
+    assert "WARNING: Predictions collapsed" in capsys.readouterr().out
+    assert "Predictions collapsed" in (tmp_path / "model" / "README.md").read_text()
+    rows = check_predictions_file(tmp_path / "model", summary)
+    assert all(row["predicted"] == [] for row in rows)
+
+
+def test_every_label_for_every_document_is_a_collapse_too(checkpoint, tmp_path):
+    argv = quick_train_argv(checkpoint, tmp_path, "--threshold", "0.0", "--tune_thresholds", "none", "--estimate_steps", "0")
+    summary = run(argv)
+    rows = check_predictions_file(tmp_path / "model", summary)
+    assert len({tuple(row["gold"]) for row in rows}) > 1 and all(len(row["predicted"]) == 5 for row in rows)
+    assert any("all 8 documents get the same labels" in w for w in summary["prediction_warnings"])
+
+
+# --------------------------------------------------------------------------- predictions file
+def test_multi_class_predictions_file(checkpoint, tmp_path):
+    data = write_medical(tmp_path / "ma", with_train=True)
+    argv = quick_train_argv(checkpoint, tmp_path / "out", "--model", "vanilla", "--corpus", "medical_abstracts",
+                            "--data_dir", str(data), "--estimate_steps", "0")
+    summary = run(argv)
+    rows = check_predictions_file(tmp_path / "out" / "model", summary)
+    for row in rows:
+        assert len(row["gold"]) == len(row["predicted"]) == 1
+        assert sum(row["scores"].values()) == pytest.approx(1.0, abs=1e-3)  # softmax over the 5 classes
+        assert row["predicted"][0] == max(row["scores"], key=row["scores"].get)
+    assert all(row["id"].startswith("medical_tc_") for row in rows)
+
+
+def test_multi_label_predictions_use_the_saved_decision_threshold(checkpoint, tmp_path):
+    summary = run(quick_train_argv(checkpoint, tmp_path, "--estimate_steps", "0"))
+    folder = tmp_path / "model"
+    rows = check_predictions_file(folder, summary)
+    threshold = json.loads((folder / "config.json").read_text())["decision_threshold"]
+    for row in rows:
+        assert sorted(row["predicted"]) == sorted(name for name, p in row["scores"].items() if p >= threshold - 1e-5)
+    assert [row["id"] for row in rows] == sorted(row["id"] for row in rows)  # test-split order
+    from labelwise.publishing.push import check_folder
+
+    plan = check_folder(folder, write_card=False)  # NER rows quote the corpus: the file stays local
+    assert "test_predictions.jsonl" in plan.skipped and "test_predictions.jsonl" not in plan.files
+
+
+# --------------------------------------------------------------------------- help and configs
+def test_help_lists_config_shipped_configs_and_traceback(capsys):
+    with pytest.raises(SystemExit):
+        parse_arguments(["--help"])
+    out = capsys.readouterr().out
+    assert "--config NAME_OR_FILE" in out and "--traceback" in out and "--estimate_steps" in out
+    for name in shipped_configs():
+        assert name in out
+    assert "lame_eurlex57k" in shipped_configs() and "ner_paper" in shipped_configs()
+
+
+def test_config_keys_help_only_options_are_not_accepted_in_a_file(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"config": "lame_paper"}')
+    with pytest.raises(ValueError, match="Unknown option.*config"):
+        parse_arguments(["--config", str(bad)])
