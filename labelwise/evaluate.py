@@ -157,64 +157,24 @@ class Evaluation:
 
 # ----------------------------------------------------------------------------- examples
 def read_examples(path: str, label_separator: str = ";") -> tuple[list[str], list | None]:
-    """Texts and gold labels of a file: JSON lines (`.jsonl`), a JSON list (`.json`) or CSV (`.csv`), each row
-    with `text` and optionally `labels` (label names: a list, or one string split at `label_separator`), or
-    `tokens` and `ner_tags` (a tagger's rows); a `.txt` file is one text per line, without labels.
+    """Texts and gold labels of a file: a `.txt` file is one text per line, without labels; any other
+    data file (CSV, TSV, JSON lines, a JSON list, Parquet) is read and checked as for training, by
+    `labelwise.data_scripts.user_data.read_user_examples` (columns `text` and optionally `labels`, label
+    names as a list or one string split at `label_separator`; or `tokens` and `ner_tags`, a tagger's rows).
 
     Returns `(texts, labels or None)`; for tagger rows `texts` are the token lists and `labels` the tag lists.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such file.")
-    extension = os.path.splitext(path)[1].lower()
-    if extension == ".txt":
+    if os.path.splitext(path)[1].lower() == ".txt":
         with open(path, encoding="utf-8") as handle:
             return [line.rstrip("\n") for line in handle if line.strip()], None
-    rows = _read_rows(path, extension)
-    if not rows:
+    from labelwise.data_scripts.user_data import read_user_examples
+
+    texts, labels = read_user_examples(path, label_delimiter=label_separator)
+    if not texts:
         raise ValueError(f"{path}: no rows.")
-    if "tokens" in rows[0]:
-        return _columns(path, rows, "tokens", "ner_tags")
-    texts, labels = _columns(path, rows, "text", "labels")
-    if labels is not None:
-        labels = [[name.strip() for name in value.split(label_separator) if name.strip()] if isinstance(value, str)
-                  else value for value in labels]
     return texts, labels
-
-
-def _read_rows(path: str, extension: str) -> list[dict]:
-    import csv
-
-    with open(path, encoding="utf-8", newline="") as handle:
-        if extension == ".csv":
-            return list(csv.DictReader(handle))
-        if extension == ".json":
-            try:
-                rows = json.load(handle)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}: line {err.lineno}: not valid JSON ({err.msg}).") from err
-            if not isinstance(rows, list):
-                raise ValueError(f"{path}: expected a JSON list of rows, got {type(rows).__name__}.")
-            return rows
-        if extension != ".jsonl":
-            raise ValueError(f"{path}: expected a .jsonl, .json, .csv or .txt file.")
-        rows = []
-        for number, line in enumerate(handle, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{path}: line {number}: not valid JSON ({err.msg}).") from err
-        return rows
-
-
-def _columns(path: str, rows: list[dict], text_key: str, label_key: str) -> tuple[list, list | None]:
-    for number, row in enumerate(rows, 1):
-        if not isinstance(row, dict) or text_key not in row:
-            raise ValueError(f"{path}: row {number} has no {text_key!r} field.")
-    with_labels = [label_key in row for row in rows]
-    if any(with_labels) and not all(with_labels):
-        raise ValueError(f"{path}: row {with_labels.index(False) + 1} has no {label_key!r} field, other rows have one.")
-    return [row[text_key] for row in rows], ([row[label_key] for row in rows] if all(with_labels) else None)
 
 
 def _split_examples(dataset) -> tuple[list, list | None]:
@@ -328,7 +288,7 @@ def evaluate(
     Args:
         dataset: a `datasets.Dataset` split with `text` and `labels` (ClassLabel ids or names), or a
             tagger's `tokens` and `ner_tags`.
-        file: a `.jsonl` / `.json` / `.csv` / `.txt` file (`read_examples`).
+        file: a `.jsonl` / `.json` / `.csv` / `.tsv` / `.parquet` / `.txt` file (`read_examples`).
         texts / labels: plain texts, and optionally their gold label names (one list per text, or one name).
         tune_on: a second labelled split (same forms as `dataset`, or a file path) on which thresholds are tuned.
         threshold: decision threshold of multi-label models; default the model's own.
@@ -430,7 +390,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("model", help="A saved model folder (train.py's <output_dir>/model) or a Hub repo id.")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--corpus", help="A corpus of labelwise.data_scripts (hoc, eurlex57k, demo, ...).")
-    source.add_argument("--file", help="A .jsonl/.json/.csv file with `text` and `labels` (or `tokens`/`ner_tags`).")
+    source.add_argument("--file", help="A .jsonl/.json/.csv/.tsv/.parquet file with `text` and optionally `labels` (or "
+                        "`tokens`/`ner_tags`), read as train.py reads data files; or a .txt file, one text per line.")
     source.add_argument("--texts", help="A .txt file, one text per line: predictions only.")
     parser.add_argument("--data_dir", default=None, help="The corpus's files (with --corpus).")
     parser.add_argument("--corpus_options", default=None, help="JSON options of the corpus builder (with --corpus).")

@@ -76,7 +76,7 @@ def test_unknown_gold_labels_are_named_or_dropped(lame, tmp_path):
     assert result.unknown_labels == {"fever": 1}
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "a", "labels": []}\n{"text": oops}\n', encoding="utf-8")
-    with pytest.raises(ValueError, match="bad.jsonl: line 2"):
+    with pytest.raises(ValueError, match="bad.jsonl, line 2"):
         read_examples(str(bad))
 
 
