@@ -40,7 +40,7 @@ ADE_TRAINING = {"max_length": 150, "stride": 32, "num_train_epochs": 3.0, "per_d
 def ade_split(data_dir: str) -> tuple[list[dict], list[dict]]:
     """(train examples, test examples) of fold `ADE_FOLD`, exactly as `labelwise.ner.crossval` makes them."""
     from labelwise.data_scripts import load_corpus
-    from labelwise.ner.crossval import examples_from_dataset, filter_examples, group_folds
+    from labelwise.experiments.crossval import examples_from_dataset, filter_examples, group_folds
 
     examples, _ = filter_examples(examples_from_dataset(load_corpus("ade", data_dir=data_dir, **ADE_OPTIONS)), max_words=130)
     folds = group_folds([e["document_id"] for e in examples], ADE_FOLDS, ADE_SEED)
