@@ -22,6 +22,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from labelwise.kinds import KINDS
+from labelwise.saved_kinds import LAME
 
 SUMMARY_FILE = "training_summary.json"
 CARD_FILE = "README.md"
@@ -294,7 +295,7 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
         repo_id=repo_id or REPO_ID_PLACEHOLDER,
         kind=kind,
         # The kinds whose predictions come with attention evidence (the LAME view of the demo).
-        shows_evidence=KINDS[kind].view == "lame",
+        shows_evidence=KINDS[kind].saved_kind == LAME,
         # LAME's feature-extraction baseline, as its config says (the card template reads facts, not kind names).
         frozen_encoder=bool(config.get("freeze_encoder")),
         feature_head=config.get("feature_head"),
