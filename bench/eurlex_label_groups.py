@@ -113,8 +113,7 @@ from labelwise.cli_errors import EXIT_INTERRUPTED
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(HERE))  # lame_comparison's budget_arguments, provenance
-from provenance import code_version  # noqa: E402
+from labelwise.experiments.provenance import code_version  # noqa: E402
 
 RESULTS = HERE / "results" / "eurlex_label_groups"
 
@@ -375,7 +374,7 @@ def label_prior_scores(data: EvalData) -> dict[str, np.ndarray]:
 # ----------------------------------------------------------------------------- training
 def train_argv(method: str, subset_dir: Path, output_dir: Path, seed: int, backbone: str) -> list[str]:
     """The train.py command line of a trained method on the subset with the shared budget."""
-    from lame_comparison import budget_arguments
+    from labelwise.training.cli import options_to_argv as budget_arguments
 
     argv = METHODS[method].argv
     # A method that changes one budget entry (layerwise_flat_head_lr) names it itself; the budget keeps the rest.

@@ -9,7 +9,7 @@
 
 HoC: the BLUE test split (315 abstracts), truncated to the model's training length (128 pieces), a
 label predicted at sigmoid >= 0.5, micro-F1 as in training (`labelwise.metrics.multilabel_scores`).
-ADE: fold 0 of `labelwise.ner.crossval`'s protocol (sentences under 130 words, duplicates dropped,
+ADE: fold 0 of `labelwise.experiments.crossval`'s protocol (sentences under 130 words, duplicates dropped,
 positive sentences only, 5 folds grouped by abstract, seed 42); the tagger is trained on the other
 four folds with the `ade_cv_transformer_3ep` settings (3 epochs, lr 1e-4, batch 16, 150-piece
 windows, stride 32); entity-level exact-match F1 (`labelwise.metrics.entities.entity_scores`).
@@ -38,9 +38,9 @@ ADE_TRAINING = {"max_length": 150, "stride": 32, "num_train_epochs": 3.0, "per_d
 
 
 def ade_split(data_dir: str) -> tuple[list[dict], list[dict]]:
-    """(train examples, test examples) of fold `ADE_FOLD`, exactly as `labelwise.ner.crossval` makes them."""
+    """(train examples, test examples) of fold `ADE_FOLD`, exactly as `labelwise.experiments.crossval` makes them."""
     from labelwise.data_scripts import load_corpus
-    from labelwise.ner.crossval import examples_from_dataset, filter_examples, group_folds
+    from labelwise.experiments.crossval import examples_from_dataset, filter_examples, group_folds
 
     examples, _ = filter_examples(examples_from_dataset(load_corpus("ade", data_dir=data_dir, **ADE_OPTIONS)), max_words=130)
     folds = group_folds([e["document_id"] for e in examples], ADE_FOLDS, ADE_SEED)

@@ -7,6 +7,10 @@ The public API, importable from the top level (loaded on first use, so `import l
 - `load_corpus`, `load_label_space`: every corpus as a `datasets.DatasetDict`, with its labels.
 - `default_backbone_path`: the packaged all-MiniLM-L6-v2 checkpoint (offline default backbone).
 
+Training from Python: `from labelwise.training import train` (`train.py`'s options as keywords).
+Scoring a saved model (folder or Hub id) on texts, a file or a corpus split: `labelwise.evaluate`
+(`python -m labelwise.evaluate --help`; `from labelwise.evaluate import evaluate`).
+
 Import names (all under `labelwise`, so nothing clashes with other installed packages):
 
 - `labelwise.modeling`: the model files the Hub runs as remote code (repo folder `modeling/`).

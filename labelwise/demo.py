@@ -2,12 +2,12 @@
 
     python -m labelwise.demo --model runs/hoc-lame --port 7860
 
-What the page shows depends on the model's view (`labelwise.views.VIEWS`, re-exported by
+What the page shows depends on the model's saved kind (`labelwise.saved_kinds.SAVED_KINDS`, re-exported by
 `labelwise.analysis.predictors`, read from `config.json`): LAME labels with the document shaded by the selected label's attention, labels per
 hierarchy level, ADR entity spans, or labels with probabilities.
 
 The loading is `labelwise.analysis.predictors` and the rendering `labelwise.analysis.viewer`. This
-module needs only gradio, transformers, torch and those two (with `labelwise.views`, which the
+module needs only gradio, transformers, torch and those two (with `labelwise.saved_kinds`, which the
 predictors read), so `labelwise.analysis.space.write_space_files` can copy them into a Hub Space
 that does not install labelwise. Nothing here calls the network unless `model` is a Hub id.
 
@@ -26,16 +26,16 @@ from collections.abc import Sequence
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 try:
-    from labelwise.analysis.predictors import VIEWS, RemoteCodeError, detect_kind, load_predictor
+    from labelwise.analysis.predictors import SAVED_KINDS, RemoteCodeError, detect_kind, load_predictor
     from labelwise.analysis.viewer import render_fragment
 except ImportError:  # inside a Hub Space the predictors and the viewer are copied next to this file
-    from labelwise_predictors import VIEWS, RemoteCodeError, detect_kind, load_predictor  # type: ignore[no-redef]
+    from labelwise_predictors import SAVED_KINDS, RemoteCodeError, detect_kind, load_predictor  # type: ignore[no-redef]
     from labelwise_viewer import render_fragment  # type: ignore[no-redef]
 
 __all__ = ["KINDS", "RemoteCodeError", "build_demo", "default_theme", "detect_kind", "load_predictor", "main"]
 
-KINDS = tuple(VIEWS)
-"""The views the demo shows (`labelwise.views.VIEWS`, through `labelwise.analysis.predictors`)."""
+KINDS = tuple(SAVED_KINDS)
+"""The saved kinds the demo shows (`labelwise.saved_kinds`, through `labelwise.analysis.predictors`)."""
 
 
 def build_demo(
@@ -65,7 +65,7 @@ def build_demo(
         return render_fragment(prediction), prediction
 
     with gr.Blocks(title=name, analytics_enabled=False) as demo:
-        gr.Markdown(f"# {name}\n{VIEWS[kind].intro}")
+        gr.Markdown(f"# {name}\n{SAVED_KINDS[kind].intro}")
         text = gr.Textbox(label="Text", lines=8, max_lines=30, elem_id="lw-input")
         button = gr.Button("Predict", variant="primary", elem_id="lw-submit")
         # No js_on_load: the default listener would report every click in the view to the server.

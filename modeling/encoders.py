@@ -22,6 +22,7 @@ from dataclasses import fields
 
 import torch
 from transformers import AutoConfig, AutoModel, BertConfig, PretrainedConfig
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,22 @@ class EncoderFields:
     """Views of the encoder sub-config (`self.encoder`) that the heads and the segmenting read, under
     BERT's names, for every encoder family; read-only except `vocab_size` (resizing the embeddings).
     Mixed into `LameConfig` and `LayerwiseConfig`."""
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+        """Load a saved config, or warm-start from any encoder checkpoint's config.
+
+        transformers warns "You are using a model of type `roberta` to instantiate a model of type
+        `labelwise_lame`" whenever the saved `model_type` differs from ours. For a plain encoder
+        checkpoint that is the intended warm start ([`route_encoder_fields`] makes its config the
+        encoder sub-config, built by its own class), so a config of one of transformers' own model
+        types loads without that warning; any other (a layer-wise folder given to LAME) still warns.
+        """
+        config_dict, rest = cls.get_config_dict(pretrained_model_name_or_path, **dict(kwargs))
+        saved_type = config_dict.get("model_type")
+        if saved_type not in CONFIG_MAPPING_NAMES:  # ours, another custom model's, or none: transformers decides
+            return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        return cls.from_dict(config_dict, **rest)
 
     @property
     def hidden_size(self) -> int:

@@ -104,7 +104,7 @@ def test_thresholds_survive_saving_and_drive_the_pipeline_without_labelwise(chec
     from labelwise.kinds.saving import save_model_folder
     from transformers import AutoTokenizer
 
-    save_model_folder(str(tmp_path / "model"), model, AutoTokenizer.from_pretrained(checkpoint), get_kind("lame").pipeline_task)
+    save_model_folder(str(tmp_path / "model"), model, AutoTokenizer.from_pretrained(checkpoint), get_kind("lame").saved.pipeline_task)
     code = (
         "from transformers import pipeline\n"
         f"pipe = pipeline(model={str(tmp_path / 'model')!r}, trust_remote_code=True)\n"

@@ -30,16 +30,16 @@ def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     return {
         "lame": save_lame(root / "lame"),
-        "ner": save_ner(root / "ner"),
+        "token_classification": save_ner(root / "ner"),
         "layerwise": save_layerwise(root / "layerwise"),
-        "classification": save_classifier(root / "classification"),
+        "sequence_classification": save_classifier(root / "classification"),
     }
 
 
 def test_kind_is_read_from_config_json(models):
     for kind, folder in models.items():
         assert detect_kind(folder) == kind
-    assert detect_kind({"model_type": "bert", "architectures": ["BertForTokenClassification"]}) == "ner"
+    assert detect_kind({"model_type": "bert", "architectures": ["BertForTokenClassification"]}) == "token_classification"
     with pytest.raises(ValueError, match=r"model_type='bert', architectures=\['BertModel'\]"):
         detect_kind({"model_type": "bert", "architectures": ["BertModel"]})
 
@@ -72,11 +72,11 @@ def test_ner_demo_returns_the_taggers_spans(models):
 
     from labelwise.ner.tagger import predict_spans
 
-    kind, predict = load_predictor(models["ner"])
-    assert kind == "ner"
+    kind, predict = load_predictor(models["token_classification"])
+    assert kind == "token_classification"
     result = predict(TEXT)
-    model = AutoModelForTokenClassification.from_pretrained(models["ner"]).eval()
-    expected = predict_spans(model, AutoTokenizer.from_pretrained(models["ner"]), [TEXT], max_length=128)[0]
+    model = AutoModelForTokenClassification.from_pretrained(models["token_classification"]).eval()
+    expected = predict_spans(model, AutoTokenizer.from_pretrained(models["token_classification"]), [TEXT], max_length=128)[0]
     assert result["text"] == TEXT and result["entities"] == expected and expected
     for span in result["entities"]:
         assert TEXT[span["start"] : span["end"]] == span["word"]
@@ -102,11 +102,11 @@ def test_layerwise_demo_gives_every_labels_probability_per_level(models):
 def test_plain_multi_label_classifier_uses_sigmoid_and_threshold(models):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    _, predict = load_predictor(models["classification"], threshold=0.5)
+    _, predict = load_predictor(models["sequence_classification"], threshold=0.5)
     result = predict(TEXT)
-    model = AutoModelForSequenceClassification.from_pretrained(models["classification"]).eval()
+    model = AutoModelForSequenceClassification.from_pretrained(models["sequence_classification"]).eval()
     with torch.no_grad():
-        probabilities = torch.sigmoid(model(**AutoTokenizer.from_pretrained(models["classification"])(TEXT, return_tensors="pt")).logits[0])
+        probabilities = torch.sigmoid(model(**AutoTokenizer.from_pretrained(models["sequence_classification"])(TEXT, return_tensors="pt")).logits[0])
     expected = sorted(zip(["a", "b", "c"], probabilities.tolist()), key=lambda pair: pair[1], reverse=True)
     assert [(item["label"], item["score"]) for item in result["labels"]] == [(n, pytest.approx(p, abs=1e-6)) for n, p in expected]
     assert [item["predicted"] for item in result["labels"]] == [p >= 0.5 for _, p in expected]
@@ -134,7 +134,7 @@ import gradio
 assert isinstance(app.demo, gradio.Blocks)
 import labelwise_demo
 _, lame = labelwise_demo.load_predictor({models["lame"]!r}, trust_remote_code=True)  # no labelwise: the model's own code
-_, ner = labelwise_demo.load_predictor({models["ner"]!r})
+_, ner = labelwise_demo.load_predictor({models["token_classification"]!r})
 print(json.dumps({{"lame": lame({TEXT!r}), "ner": ner({TEXT!r})}}))
 """
     completed = run_python_without_labelwise(code, cwd=space, timeout=240)
@@ -143,7 +143,7 @@ print(json.dumps({{"lame": lame({TEXT!r}), "ner": ner({TEXT!r})}}))
     assert remote["lame"] == json.loads(json.dumps(load_predictor(models["lame"])[1](TEXT)))
     # Without labelwise the Space tags with transformers' pipeline (first-piece aggregation): the
     # same spans as labelwise's word-level tagger, scores aside.
-    local = load_predictor(models["ner"])[1](TEXT)["entities"]
+    local = load_predictor(models["token_classification"])[1](TEXT)["entities"]
     assert [(s["entity_group"], s["start"], s["end"]) for s in remote["ner"]["entities"]] == [
         (s["entity_group"], s["start"], s["end"]) for s in local
     ]
@@ -172,7 +172,7 @@ def test_viewer_command_writes_the_page_for_a_model_folder(models, tmp_path, cap
 
 
 def test_demo_predictors_and_viewer_import_each_other_one_way():
-    """demo -> predictors, viewer; viewer -> predictors (its command line only); predictors -> views only."""
+    """demo -> predictors, viewer; viewer -> predictors (its command line only); predictors -> saved_kinds only."""
     import ast
     from pathlib import Path
 
@@ -181,13 +181,13 @@ def test_demo_predictors_and_viewer_import_each_other_one_way():
     root = Path(labelwise.__file__).parent
     files = {
         "demo": root / "demo.py", "predictors": root / "analysis" / "predictors.py",
-        "viewer": root / "analysis" / "viewer.py", "views": root / "views.py",
+        "viewer": root / "analysis" / "viewer.py", "saved_kinds": root / "saved_kinds.py",
     }
     names = {
         "demo": ("labelwise.demo", "labelwise_demo"),
         "predictors": ("labelwise.analysis.predictors", "labelwise_predictors"),
         "viewer": ("labelwise.analysis.viewer", "labelwise_viewer"),
-        "views": ("labelwise.views", "labelwise_views"),
+        "saved_kinds": ("labelwise.saved_kinds", "labelwise_saved_kinds"),
     }
     imports = {}
     for module, path in files.items():
@@ -199,4 +199,4 @@ def test_demo_predictors_and_viewer_import_each_other_one_way():
             for target in targets:
                 found |= {other for other, spelled in names.items() if target in spelled and other != module}
         imports[module] = found
-    assert imports == {"demo": {"predictors", "viewer"}, "predictors": {"views"}, "viewer": {"predictors"}, "views": set()}
+    assert imports == {"demo": {"predictors", "viewer"}, "predictors": {"saved_kinds"}, "viewer": {"predictors"}, "saved_kinds": set()}

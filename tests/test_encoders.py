@@ -224,3 +224,33 @@ def test_onnx_export_matches_pytorch_on_each_family(checkpoints, family, name, t
         want = model(**inputs).logits.numpy()
     got = OnnxModel(str(tmp_path / "onnx")).run(**{key: value for key, value in inputs.items()})["logits"]
     assert float(np.abs(got - want).max()) <= 1e-4
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def test_warm_start_from_an_encoder_checkpoint_has_no_model_type_warning_but_a_wrong_load_does(checkpoints, tmp_path):
+    """transformers' "model of type X to instantiate a model of type Y" is expected on a warm start from
+    an encoder checkpoint (its config becomes the sub-config), so it is not shown there; loading another
+    labelwise model's folder as LAME still shows it."""
+    from labelwise.modeling import LameConfig
+
+    handler = _Records()
+    source = logging.getLogger("transformers.configuration_utils")
+    source.addHandler(handler)
+    try:
+        for family in ("bert", "roberta"):
+            lame(checkpoints[family])
+            layerwise(checkpoints[family])
+        assert not [m for m in handler.messages if "to instantiate a model of type" in m], handler.messages
+        layerwise(checkpoints["bert"]).save_pretrained(str(tmp_path))
+        LameConfig.from_pretrained(str(tmp_path), label_attention_heads=2)
+        assert [m for m in handler.messages if "`labelwise_layerwise` to instantiate a model of type `lame`" in m]
+    finally:
+        source.removeHandler(handler)

@@ -15,21 +15,18 @@ import pytest
 from helpers import run_python_without_labelwise, tiny_bert_checkpoint
 from transformers import pipeline
 
-from labelwise.analysis.predictors import VIEWS, load_predictor
+import labelwise.modeling
+from labelwise.analysis.predictors import load_predictor
 from labelwise.analysis.viewer import render_fragment
 from labelwise.kinds import KINDS, get_kind, option_classes
 from labelwise.kinds.saving import CALL_KEYS, LOADER_KEYS
 from labelwise.publishing.push import check_folder
+from labelwise.saved_kinds import SAVED_KINDS, remote_code_files
 from labelwise.training.arguments import LabelwiseArguments
 from labelwise.training.cli import run
 
 DEMO_CORPUS_OF_TASK = {"multi_label": "demo", "hierarchical": "demo_hierarchical", "ner": "demo_ner"}
 """The bundled corpus a kind is walked on: the first of its tasks that has one."""
-
-AUTO_CLASS_OF_PIPELINE_TAG = {
-    "text-classification": "AutoModelForSequenceClassification",
-    "token-classification": "AutoModelForTokenClassification",
-}
 
 TEXT = "The patient had severe rash and fever after the drug; the tumor showed growth."
 
@@ -83,9 +80,13 @@ def test_every_kind_trains_saves_publishes_and_renders(checkpoint, tmp_path, wal
     plan = check_folder(folder, write_card=False)
     assert plan.warnings == []
     config = json.loads((folder / "config.json").read_text())
-    if kind.pipeline_task:
-        assert kind.pipeline_task in config["custom_pipelines"] and kind.pipeline_file in plan.remote_code
-    assert config.get("model_type") == (kind.model_type or config.get("model_type"))
+    saved = kind.saved
+    if saved.pipeline_task:
+        assert saved.pipeline_task in config["custom_pipelines"] and saved.pipeline_file in plan.remote_code
+    assert config.get("model_type") == (saved.model_type or config.get("model_type"))
+    # The remote code the table derives (single-dot imports of the model and pipeline files) is what was saved.
+    modeling_dir = Path(labelwise.modeling.__file__).parent
+    assert {p.name for p in folder.glob("*.py")} == set(remote_code_files(kind.saved_kind, str(modeling_dir)))
 
     # The tokenizer carries no loader or per-call keys, and every file is readable like the others.
     tokenizer_config = json.loads((folder / "tokenizer_config.json").read_text())
@@ -96,7 +97,7 @@ def test_every_kind_trains_saves_publishes_and_renders(checkpoint, tmp_path, wal
     assert modes == {name_: 0o666 & ~umask for name_ in modes}
 
     # A clean process without labelwise loads it through the Auto class of its pipeline tag.
-    auto_class = AUTO_CLASS_OF_PIPELINE_TAG[kind.pipeline_tag]
+    auto_class = saved.auto_class
     code = (
         "import json, transformers\n"
         f"model = getattr(transformers, {auto_class!r}).from_pretrained({str(folder)!r}, trust_remote_code=True)\n"
@@ -108,11 +109,20 @@ def test_every_kind_trains_saves_publishes_and_renders(checkpoint, tmp_path, wal
     class_name, pieces = json.loads(completed.stdout.strip().splitlines()[-1])
     assert class_name == config["architectures"][0] and pieces > 2
 
-    # The demo's loader detects the kind's view, and the viewer renders its prediction.
+    # The demo's loader detects the kind's saved kind, and the viewer renders its prediction.
     view, predict = load_predictor(str(folder))
-    assert view == kind.view
+    assert view == kind.saved_kind
     html = render_fragment(predict(TEXT))
     assert 'class="lw' in html and "rash" in html
+
+    # It exports to ONNX as its saved kind, with its remote code and the table, and serves through its pipeline.
+    from labelwise.export import ExportOptions, export_model, onnx_pipeline
+
+    manifest = export_model(str(folder), str(tmp_path / "onnx"), ExportOptions())
+    assert manifest["kind"] == kind.saved_kind
+    assert set(remote_code_files(kind.saved_kind, str(modeling_dir))) <= {p.name for p in (tmp_path / "onnx").glob("*.py")}
+    served = onnx_pipeline(str(tmp_path / "onnx"))(TEXT)
+    assert served and json.dumps(served, default=str)
     if label_agnostic:
         # The saved pipeline scores labels given at call time (remote code: pipeline_lame imports modeling_lame).
         classify = pipeline(model=str(folder), trust_remote_code=True)
@@ -127,9 +137,8 @@ def test_registry_declarations_are_complete():
     templates = resources.files("labelwise.model_cards")
     for name, kind in KINDS.items():
         assert get_kind(name) is kind and kind.name == name
-        assert kind.view in VIEWS, f"{name}: view {kind.view!r} is not one the demo knows"
+        assert kind.saved_kind in SAVED_KINDS, f"{name}: saved kind {kind.saved_kind!r} is not in labelwise/saved_kinds.py"
         assert (templates / kind.card_template).is_file(), f"{name}: no model_cards/{kind.card_template}"
-        assert kind.pipeline_tag in AUTO_CLASS_OF_PIPELINE_TAG
         kind.load_model_class(), kind.load_config_class()  # the references import
         if {"multi_label", "hierarchical"} & set(kind.tasks):  # `--label_bias_init auto` needs to set its biases
             assert kind.initialize_label_biases is not None, f"{name}: multi-label kind without initialize_label_biases"

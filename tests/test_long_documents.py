@@ -378,7 +378,7 @@ def test_options_survive_save_and_clean_process_load(checkpoint, tmp_path):
 
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     for name, model in (("lame", lame(checkpoint, **lame_options)), ("layerwise", layerwise(checkpoint, **layer_options))):
-        save_model_folder(tmp_path / name, model, tokenizer, KINDS[name].pipeline_task)  # as train.py saves
+        save_model_folder(tmp_path / name, model, tokenizer, KINDS[name].saved.pipeline_task)  # as train.py saves
         with torch.no_grad():
             expected[name] = model(**inputs).logits.tolist()
     code = f"""

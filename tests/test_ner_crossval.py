@@ -6,8 +6,8 @@ import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 
 import labelwise.data_scripts
-from labelwise.ner import crossval
-from labelwise.ner.crossval import (
+from labelwise.experiments import crossval
+from labelwise.experiments.crossval import (
     examples_from_dataset,
     filter_examples,
     format_table,

@@ -1,12 +1,11 @@
-"""`bench/provenance.py`: result files name the commit their run used."""
+"""`labelwise.experiments.provenance`: result records name the commit their run used."""
 
 import subprocess
-import sys
 from pathlib import Path
 
+from labelwise.experiments import provenance
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
-import provenance  # noqa: E402
 
 
 def test_code_version_is_this_checkouts_head_and_none_outside_git(tmp_path, monkeypatch):

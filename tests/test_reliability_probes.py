@@ -513,7 +513,7 @@ def test_probe_5_4_prepare_names_the_corpus_file_and_line(tmp_path, capsys):
 
 def test_probe_5_5_verify_crossval_and_push_print_clean_errors(models, tmp_path, capsys):
     from labelwise.data_scripts import verify
-    from labelwise.ner import crossval
+    from labelwise.experiments import crossval
     from labelwise.publishing import push
 
     (tmp_path / "hoc").mkdir()  # a corpus folder without the corpus

@@ -15,7 +15,7 @@ from labelwise.data_scripts import LabelSpace
 from labelwise.modeling import LameForSequenceClassification
 from labelwise.training.arguments import LabelwiseArguments, parse_arguments
 from labelwise.training.cli import run
-from labelwise.training.grid import main as grid_main
+from labelwise.experiments.grid import main as grid_main
 from labelwise.training.tasks import TaskMismatchError, check_compatibility
 from labelwise.training.trainer import LabelwiseTrainer, parameter_group_of, slanted_triangular
 

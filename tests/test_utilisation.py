@@ -149,8 +149,28 @@ def test_encoder_inside_a_task_model_and_cls_queries(checkpoint):
     assert not np.allclose(report.attention_entropy, full.attention_entropy)
 
 
+def test_encoders_without_an_encoder_attribute_and_inside_labelwise_models(checkpoint):
+    """ModernBERT keeps its layers under `.layers` and takes no segment ids; LAME holds its encoder as `.backbone`."""
+    from transformers import ModernBertConfig, ModernBertModel
+
+    from labelwise.modeling import LameForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    torch.manual_seed(0)
+    modernbert = ModernBertModel(ModernBertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+        max_position_embeddings=128, pad_token_id=0, cls_token_id=2, sep_token_id=3, bos_token_id=2, eos_token_id=3,
+        global_attn_every_n_layers=2, local_attention=16,
+    ))
+    assert find_encoder(modernbert) is modernbert
+    report = analyse_utilisation(modernbert, tokenizer, TEXTS[:2], show_progress=False)
+    assert report.angular_distance.shape == (2, 2) and np.isfinite(report.attention_entropy).all()
+    lame = LameForSequenceClassification.from_pretrained(checkpoint, label_descriptions={"a": "cancer", "b": "fever"}, label_attention_heads=4)
+    assert find_encoder(lame) is lame.backbone
+
+
 def test_errors():
-    with pytest.raises(TypeError, match="no BERT-family encoder"):
+    with pytest.raises(TypeError, match="no transformer encoder"):
         find_encoder(torch.nn.Linear(2, 2))
     with pytest.raises(ValueError, match="query_tokens"):
         analyse_utilisation(torch.nn.Linear(2, 2), None, ["x"], query_tokens="sep")

@@ -236,7 +236,7 @@ def test_layerwise_levels_list_labels_by_score_with_predicted_marked():
             "1": [{"label": "health", "score": 0.2, "predicted": False}, {"label": "trade", "score": 0.95, "predicted": True}],
         },
     }
-    assert prediction_kind(prediction) == "layerwise"
+    assert prediction_kind(prediction) == "levels"
     root = parse(render_fragment(prediction))
     tables = root.find_all("table")
     assert [t.attrs["data-level"] for t in tables] == ["1", "2"]

@@ -1,16 +1,16 @@
 """Load a trained labelwise model (folder or Hub repo) as `predict(text) -> prediction dict`.
 
 The prediction dicts are the shapes `labelwise.analysis.viewer` renders. Which loader a model gets
-is its *view*, read from `config.json` (`VIEWS`, declared in `labelwise.views` and re-exported here;
-this module holds one loader per view): the model kinds of `labelwise.kinds` each name theirs
-(`ModelKind.view`), and `tests/test_kinds.py` checks that every kind's saved model is detected as
-its view and renders.
+is its *saved kind*, read from `config.json` (`labelwise.saved_kinds`, the one table of saved kinds;
+this module holds one loader per kind): the model kinds of `labelwise.kinds` each name theirs
+(`ModelKind.saved_kind`), and `tests/test_kinds.py` checks that every kind's saved model is detected as
+it and renders.
 
-* `lame`: `model_type == "lame"`; the LAME pipeline (`label-attention-classification`): labels,
-  probabilities, evidence and per-word attention.
-* `layerwise`: `model_type == "labelwise_layerwise"`; labels per hierarchy level.
-* `ner`: an `...ForTokenClassification` architecture: the ADR tagger's entity spans.
-* `classification`: any other `...ForSequenceClassification`: labels and probabilities.
+* `lame`: the LAME pipeline (`label-attention-classification`): labels, probabilities, evidence and
+  per-word attention.
+* `layerwise`: labels per hierarchy level.
+* `token_classification`: the ADR tagger's entity spans.
+* `sequence_classification`: labels and probabilities.
 
 A model's own code (`auto_map`, `custom_pipelines` in its config.json) runs only with
 `trust_remote_code=True` (`--trust_remote_code` on the demo and viewer commands), as in
@@ -21,8 +21,8 @@ repository (`org/repo--module.Class`) is refused even with the flag. The rules a
 `labelwise.remote_code`'s, shared with the endpoint handler and ONNX serving.
 
 This module needs only transformers and torch (imported when a model is loaded) and the table of
-views, so `labelwise.analysis.space.write_space_files` can copy it into a Hub Space that does not
-install labelwise, next to the demo app, the viewer and `labelwise.views` (as `labelwise_views.py`).
+saved kinds, so `labelwise.analysis.space.write_space_files` can copy it into a Hub Space that does not
+install labelwise, next to the demo app, the viewer and `labelwise.saved_kinds` (as `labelwise_saved_kinds.py`).
 Nothing here calls the network unless `model` is a Hub id.
 """
 
@@ -34,13 +34,15 @@ from collections.abc import Callable
 from typing import Any
 
 try:
+    import labelwise.saved_kinds as saved_kinds
     from labelwise.remote_code import RemoteCodeError, check_trust, remote_code_entries
-    from labelwise.views import VIEWS, View
-except ImportError:  # inside a Hub Space the table of views and the remote-code rules are copied next to this file
+except ImportError:  # inside a Hub Space the table of saved kinds and the remote-code rules are copied next to this file
+    import labelwise_saved_kinds as saved_kinds  # type: ignore[no-redef]
     from labelwise_remote_code import RemoteCodeError, check_trust, remote_code_entries  # type: ignore[no-redef]
-    from labelwise_views import VIEWS, View  # type: ignore[no-redef]
 
-__all__ = ["VIEWS", "RemoteCodeError", "View", "detect_kind", "load_predictor", "remote_code_entries"]
+SAVED_KINDS = saved_kinds.SAVED_KINDS
+
+__all__ = ["SAVED_KINDS", "RemoteCodeError", "detect_kind", "load_network", "load_predictor", "remote_code_entries"]
 
 
 def _read_config(model: str) -> dict[str, Any]:
@@ -63,27 +65,9 @@ def _read_config(model: str) -> dict[str, Any]:
 
 
 def detect_kind(config: dict[str, Any] | str) -> str:
-    """The view of a model (one of `VIEWS`) from its `config.json` dict, folder or Hub id.
-
-    The first view whose `model_type` matches wins; otherwise the first whose architecture suffix does.
-    """
-    if isinstance(config, str):
-        config = _read_config(config)
-    model_type = config.get("model_type")
-    architectures = config.get("architectures") or []
-    for name, view in VIEWS.items():
-        if view.model_type is not None and model_type == view.model_type:
-            return name
-    for name, view in VIEWS.items():
-        if view.architecture_suffix and any(arch.endswith(view.architecture_suffix) for arch in architectures):
-            return name
-    expected = [f"model_type {v.model_type!r}" for v in VIEWS.values() if v.model_type] + [
-        f"a ...{v.architecture_suffix} architecture" for v in VIEWS.values() if v.architecture_suffix
-    ]
-    raise ValueError(
-        f"config.json (model_type={model_type!r}, architectures={architectures}) is not a labelwise model the "
-        f"demo knows: expected {', '.join(expected)}."
-    )
+    """The saved kind of a model (a key of `SAVED_KINDS`) from its `config.json` dict, folder or Hub id
+    (`labelwise.saved_kinds.detect`)."""
+    return saved_kinds.detect(_read_config(config) if isinstance(config, str) else config)
 
 
 def _tokenizer_and_model(model: str, auto_class: str, device: str | None, trust_remote_code: bool):
@@ -225,18 +209,29 @@ Loader = Callable[[str, dict, str | None, float | None, bool], Callable[[str], d
 """`(model, config, device, threshold, trust_remote_code) -> predict` of one view."""
 
 _LOADERS: dict[str, Loader] = {
-    "lame": _lame_predictor,
-    "layerwise": _layerwise_predictor,
-    "ner": _ner_predictor,
-    "classification": _classification_predictor,
+    saved_kinds.LAME: _lame_predictor,
+    saved_kinds.LAYERWISE: _layerwise_predictor,
+    saved_kinds.TOKEN_CLASSIFICATION: _ner_predictor,
+    saved_kinds.SEQUENCE_CLASSIFICATION: _classification_predictor,
 }
-# One loader per view of `VIEWS`: a view without one could be detected but not loaded.
-if set(_LOADERS) != set(VIEWS):
+# One loader per saved kind: a kind without one could be detected but not loaded.
+if set(_LOADERS) != set(SAVED_KINDS):
     # Not ImportError: the demo would take that for "labelwise is not installed" and hide this message.
     raise RuntimeError(
-        f"labelwise/analysis/predictors.py: _LOADERS has loaders for {sorted(_LOADERS)} but labelwise/views.py "
-        f"declares the views {sorted(VIEWS)}; add or remove a loader so that they match."
+        f"labelwise/analysis/predictors.py: _LOADERS has loaders for {sorted(_LOADERS)} but labelwise/saved_kinds.py "
+        f"declares the kinds {sorted(SAVED_KINDS)}; add or remove a loader so that they match."
     )
+
+
+def load_network(model: str, *, device: str | None = None, trust_remote_code: bool = False) -> tuple[str, Any, Any]:
+    """`(view, tokenizer, network)` of a saved folder or Hub id, with the checks of `load_predictor`
+    (its config read, its view recognised, its own code run only with `trust_remote_code`). For code
+    that scores many texts at once (`labelwise.evaluate`) rather than one at a time."""
+    config = _read_config(model)
+    view = detect_kind(config)
+    check_trust(model, config, trust_remote_code, folder=model if os.path.isdir(model) else None)
+    tokenizer, network = _tokenizer_and_model(model, SAVED_KINDS[view].auto_class, device, trust_remote_code)
+    return view, tokenizer, network
 
 
 def load_predictor(

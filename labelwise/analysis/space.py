@@ -2,7 +2,7 @@
 
 The Hub's hosted widget cannot run custom-code models such as LAME, so a model repo gets a Space
 next to it. The Space does not install labelwise: `write_space_files` copies the demo app, the
-model loading (`predictors`), the table of views and the remote-code rules it reads (`labelwise.views`,
+model loading (`predictors`), the table of saved kinds and the remote-code rules it reads (`labelwise.saved_kinds`,
 `labelwise.remote_code`) and the viewer (they
 need only gradio, transformers and torch) next to a two-line `app.py`, and the model's
 own remote code (modeling and pipeline files in the model repo) does the rest.
@@ -23,7 +23,7 @@ from pathlib import Path
 __all__ = ["SPACE_FILES", "write_space_files"]
 
 SPACE_FILES = (
-    "app.py", "labelwise_demo.py", "labelwise_predictors.py", "labelwise_views.py", "labelwise_viewer.py",
+    "app.py", "labelwise_demo.py", "labelwise_predictors.py", "labelwise_saved_kinds.py", "labelwise_viewer.py",
     "labelwise_remote_code.py", "requirements.txt", "README.md",
 )
 
@@ -98,12 +98,12 @@ def write_space_files(
         title: page and Space title (default: the model name).
         examples: example texts shown under the text box.
 
-    The files are `SPACE_FILES`: `app.py`, the copied demo, predictors, views, remote-code rules and viewer modules, `requirements.txt`
-    and the Space card `README.md` (front matter: Gradio SDK, its version, the linked model).
+    The files are `SPACE_FILES`: `app.py`, the copied demo, predictors, saved-kinds table, remote-code rules and viewer
+    modules, `requirements.txt` and the Space card `README.md` (front matter: Gradio SDK, its version, the linked model).
     """
     from labelwise import demo as demo_module
     from labelwise import remote_code as remote_code_module
-    from labelwise import views as views_module
+    from labelwise import saved_kinds as saved_kinds_module
     from labelwise.analysis import predictors as predictors_module
     from labelwise.analysis import viewer as viewer_module
 
@@ -115,7 +115,7 @@ def write_space_files(
 
     shutil.copyfile(demo_module.__file__, target / "labelwise_demo.py")
     shutil.copyfile(predictors_module.__file__, target / "labelwise_predictors.py")
-    shutil.copyfile(views_module.__file__, target / "labelwise_views.py")  # predictors' fallback import
+    shutil.copyfile(saved_kinds_module.__file__, target / "labelwise_saved_kinds.py")  # predictors' fallback import
     shutil.copyfile(remote_code_module.__file__, target / remote_code_module.COPY_NAME)  # the same
     shutil.copyfile(viewer_module.__file__, target / "labelwise_viewer.py")
     (target / "app.py").write_text(

@@ -35,6 +35,7 @@ switches the encoder to eager for the analysis and restores the previous impleme
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import math
@@ -260,14 +261,23 @@ def _heatmap(matrix: np.ndarray, layers: list[int], title: str, colour_label: st
 
 
 def find_encoder(model: torch.nn.Module) -> torch.nn.Module:
-    """The BERT-family encoder inside `model`: `model` itself if it has embeddings and an encoder
-    (a `BertModel`), else `model.bert`, else `model.base_model`."""
-    for candidate in (model, getattr(model, "bert", None), getattr(model, "base_model", None)):
-        if candidate is not None and hasattr(candidate, "embeddings") and hasattr(candidate, "encoder"):
+    """The transformer encoder inside `model`: `model` itself if it is one (a `BertModel`, `RobertaModel`,
+    `ModernBertModel`, ...), else `model.bert`, else `model.backbone` (LAME and the layer-wise model),
+    else `model.base_model`.
+
+    An encoder has `.embeddings` and its layers under `.encoder` (BERT, RoBERTa, DeBERTa, ELECTRA,
+    XLM-R) or `.layers` (ModernBERT).
+    """
+    for name in ("", "bert", "backbone", "base_model"):
+        candidate = getattr(model, name, None) if name else model
+        if candidate is not None and hasattr(candidate, "embeddings") and (
+            hasattr(candidate, "encoder") or hasattr(candidate, "layers")
+        ):
             return candidate
     raise TypeError(
-        f"{type(model).__name__} has no BERT-family encoder: expected a BertModel, or a model with a "
-        "`.bert` or `.base_model` attribute that has `.embeddings` and `.encoder`."
+        f"{type(model).__name__} has no transformer encoder: expected an encoder model (e.g. BertModel, "
+        "ModernBertModel), or a model with a `.bert`, `.backbone` or `.base_model` attribute that has "
+        "`.embeddings` and `.encoder` or `.layers`."
     )
 
 
@@ -303,8 +313,8 @@ def analyse_utilisation(
     """Run the utilisation analysis of `model`'s encoder over `texts`.
 
     Args:
-        model: a `BertModel`, or a model holding one as `.bert` / `.base_model` (e.g. a
-            layer-wise or sequence-classification model); only the encoder runs.
+        model: an encoder (`BertModel`, `ModernBertModel`, ...), or a model holding one (LAME, the
+            layer-wise model, a sequence classifier; see `find_encoder`); only the encoder runs.
         tokenizer: the model's tokenizer (adds [CLS]/[SEP], pads, truncates at `max_length`).
         texts: the documents, e.g. a development split's `text` column.
         max_length: truncation length in tokens (the paper uses 512).
@@ -323,6 +333,7 @@ def analyse_utilisation(
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"Text {index} is {'empty' if isinstance(text, str) else type(text).__name__}; expected a non-empty string.")
     encoder = find_encoder(model)
+    accepts_segments = "token_type_ids" in inspect.signature(encoder.forward).parameters
     original_device = next(encoder.parameters()).device
     device = torch.device(device) if device is not None else original_device
     was_training = encoder.training
@@ -340,10 +351,12 @@ def analyse_utilisation(
                     max_length=max_length,
                     return_tensors="pt",
                 ).to(device)
+                # Encoders without segment embeddings (ModernBERT) take no `token_type_ids` argument.
+                segments = {"token_type_ids": batch["token_type_ids"]} if accepts_segments and "token_type_ids" in batch else {}
                 outputs = encoder(
                     input_ids=batch["input_ids"],
                     attention_mask=batch["attention_mask"],
-                    token_type_ids=batch.get("token_type_ids"),
+                    **segments,
                     output_hidden_states=True,
                     output_attentions=True,
                     return_dict=True,

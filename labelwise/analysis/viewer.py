@@ -94,17 +94,15 @@ def _esc(value: Any) -> str:
 
 
 def prediction_kind(prediction: Mapping[str, Any]) -> str:
-    """`"lame"`, `"ner"` or `"layerwise"`, from the keys of a prediction dict (see the module docstring)."""
+    """The shape of a prediction dict, named by its key (see the module docstring): `"labels"` (LAME or a
+    plain classifier), `"entities"` (a tagger) or `"levels"` (layer-wise)."""
     if not isinstance(prediction, Mapping):
         raise TypeError(f"A prediction must be a dict, got {type(prediction).__name__}.")
     if "text" not in prediction or not isinstance(prediction["text"], str):
         raise ValueError(f"A prediction needs a 'text' string; got keys {sorted(prediction)}.")
-    if "entities" in prediction:
-        return "ner"
-    if "levels" in prediction:
-        return "layerwise"
-    if "labels" in prediction:
-        return "lame"
+    for key in ("entities", "levels", "labels"):
+        if key in prediction:
+            return key
     raise ValueError(
         "Cannot tell the prediction kind: expected 'labels' (LAME / classification), 'entities' (NER) "
         f"or 'levels' (layer-wise) next to 'text'; got keys {sorted(prediction)}."
@@ -367,9 +365,9 @@ def render_fragment(
     kind = prediction_kind(prediction)
     uid = _uid(prediction)
     body = {
-        "lame": lambda: _render_lame(prediction, uid, selected_label, max_switch_labels),
-        "ner": lambda: _render_ner(prediction, uid),
-        "layerwise": lambda: _render_layerwise(prediction, uid, max_switch_labels),
+        "labels": lambda: _render_lame(prediction, uid, selected_label, max_switch_labels),
+        "entities": lambda: _render_ner(prediction, uid),
+        "levels": lambda: _render_layerwise(prediction, uid, max_switch_labels),
     }[kind]()
     return f"<style>{_CSS}</style>{body}"
 
@@ -390,7 +388,7 @@ def render_html(
     of every hierarchy level. Arguments as in `render_fragment`.
     """
     kind = prediction_kind(prediction)
-    heading = title or {"lame": "Label attention", "ner": "Adverse drug reaction spans", "layerwise": "Labels per level"}[kind]
+    heading = title or {"labels": "Label attention", "entities": "Adverse drug reaction spans", "levels": "Labels per level"}[kind]
     fragment = render_fragment(prediction, selected_label=selected_label, max_switch_labels=max_switch_labels)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

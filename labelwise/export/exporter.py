@@ -22,13 +22,15 @@ import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
-from labelwise import remote_code
+from labelwise import remote_code, saved_kinds
 from labelwise.export import serving
 from labelwise.export.graphs import INPUT_NAMES, GraphSpec, build_graph
 
 FP32_FILE = "model.onnx"
 INT8_FILE = "model_int8.onnx"
 SERVING_FILE = "onnx_serving.py"
+SAVED_KINDS_FILE = "labelwise_saved_kinds.py"
+"""`labelwise.saved_kinds`, copied beside `onnx_serving.py` (which runs without labelwise)."""
 QUANTIZATIONS = ("int8",)
 PARITY_TOLERANCE = 1e-4
 
@@ -245,16 +247,6 @@ def parity(spec: GraphSpec, path: str, inputs: dict[str, torch.Tensor]) -> dict[
 
 
 SUPPORT_GLOBS = ("config.json", "*.py", "training_summary.json", "README.md")
-REMOTE_CODE = {
-    "lame": [
-        "configuration_lame.py", "decision_thresholds.py", "encoders.py", "head_lame.py", "labels_lame.py", "large_labels_lame.py",
-        "modeling_lame.py", "pipeline_lame.py", "pipeline_parameters.py", "segments.py",
-    ],
-    "layerwise": [
-        "configuration_layerwise.py", "decision_thresholds.py", "encoders.py", "guidance_layerwise.py", "modeling_layerwise.py",
-        "pipeline_layerwise.py", "pipeline_parameters.py", "segments.py",
-    ],
-}
 
 
 def copy_support_files(source: str, output: str, kind: str) -> list[str]:
@@ -274,13 +266,15 @@ def copy_support_files(source: str, output: str, kind: str) -> list[str]:
     # The kind's remote code and pipeline must be there for serving, also when the model was saved without them.
     import labelwise.modeling as package
 
-    for name in REMOTE_CODE.get(kind, []):
+    modeling_dir = Path(package.__file__).parent
+    for name in saved_kinds.remote_code_files(kind, str(modeling_dir)):
         if not (Path(output) / name).exists():
-            shutil.copyfile(Path(package.__file__).parent / name, Path(output) / name)
+            shutil.copyfile(modeling_dir / name, Path(output) / name)
             copied.append(name)
     AutoTokenizer.from_pretrained(source).save_pretrained(output)
     shutil.copyfile(serving.__file__, Path(output) / SERVING_FILE)
-    return copied + ["tokenizer", SERVING_FILE]
+    shutil.copyfile(saved_kinds.__file__, Path(output) / SAVED_KINDS_FILE)  # the serving module's table
+    return copied + ["tokenizer", SERVING_FILE, SAVED_KINDS_FILE]
 
 
 def export_model(model: str, output: str, options: ExportOptions | None = None, revision: str | None = None) -> dict:

@@ -10,9 +10,10 @@ with both axes dynamic. The outputs depend on the kind:
 | `token_classification` | `logits (batch, sequence, num_labels)` |
 | `sequence_classification` | `logits (batch, num_labels)` |
 
-A new kind, or a new head option of an existing kind, is one more entry in `KINDS` (or in the
-option table of its kind, e.g. `LAME_HEAD_OPTIONS`): the exporter, the parity check and the
-serving adapter read everything else from the `GraphSpec`.
+The kinds are the saved kinds of `labelwise.saved_kinds`. A new saved kind is one more builder in
+`KINDS`, and a new head option of an existing kind one more entry in its option table (e.g.
+`LAME_HEAD_OPTIONS`): the exporter, the parity check and the serving adapter read everything else from
+the `GraphSpec` and the saved-kinds table.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from transformers import PreTrainedModel
+
+from labelwise.saved_kinds import LAME, LAYERWISE, SAVED_KINDS, SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION, detect
 
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -114,7 +117,7 @@ class LameExport(nn.Module):
 
 def lame_graph(model: PreTrainedModel) -> GraphSpec:
     return GraphSpec(
-        kind="lame",
+        kind=LAME,
         module=LameExport(model),
         output_names=["logits", "label_attention"],
         output_axes={"logits": {0: "batch"}, "label_attention": {0: "batch", 2: "sequence"}},
@@ -144,7 +147,7 @@ class LayerwiseExport(nn.Module):
 def layerwise_graph(model: PreTrainedModel) -> GraphSpec:
     levels = [f"level_{n}_logits" for n in range(1, model.config.num_levels + 1)]
     return GraphSpec(
-        kind="layerwise",
+        kind=LAYERWISE,
         module=LayerwiseExport(model),
         output_names=["logits", *levels],
         output_axes={name: {0: "batch"} for name in ["logits", *levels]},
@@ -167,38 +170,36 @@ class LogitsExport(nn.Module):
 
 
 def token_classification_graph(model: PreTrainedModel) -> GraphSpec:
-    return GraphSpec("token_classification", LogitsExport(model), ["logits"], {"logits": {0: "batch", 1: "sequence"}})
+    return GraphSpec(TOKEN_CLASSIFICATION, LogitsExport(model), ["logits"], {"logits": {0: "batch", 1: "sequence"}})
 
 
 def sequence_classification_graph(model: PreTrainedModel) -> GraphSpec:
-    return GraphSpec("sequence_classification", LogitsExport(model), ["logits"], {"logits": {0: "batch"}})
+    return GraphSpec(SEQUENCE_CLASSIFICATION, LogitsExport(model), ["logits"], {"logits": {0: "batch"}})
 
 
 KINDS: dict[str, Callable[[PreTrainedModel], GraphSpec]] = {
-    "lame": lame_graph,
-    "layerwise": layerwise_graph,
-    "token_classification": token_classification_graph,
-    "sequence_classification": sequence_classification_graph,
+    LAME: lame_graph,
+    LAYERWISE: layerwise_graph,
+    TOKEN_CLASSIFICATION: token_classification_graph,
+    SEQUENCE_CLASSIFICATION: sequence_classification_graph,
 }
-"""Model kind -> builder of its export graph. The kind is read from the model by `model_kind`."""
+"""Saved kind -> builder of its export graph. The kind is read from the model by `model_kind`."""
+if set(KINDS) != set(SAVED_KINDS):  # a saved kind without a graph could be saved but not exported
+    raise RuntimeError(f"labelwise/export/graphs.py: KINDS has graphs for {sorted(KINDS)}, labelwise/saved_kinds.py "
+                       f"declares {sorted(SAVED_KINDS)}; add or remove a builder so that they match.")
 
 
 def model_kind(model: PreTrainedModel) -> str:
-    """The export kind of a loaded model: `lame`, `layerwise`, `token_classification` or `sequence_classification`."""
+    """The saved kind of a loaded model (`labelwise.saved_kinds.detect` on its config and class)."""
     model_type = getattr(model.config, "model_type", "")
     name = type(model).__name__
-    if model_type == "lame":
-        return "lame"
-    if model_type == "labelwise_layerwise":
-        return "layerwise"
-    if name.endswith("ForTokenClassification"):
-        return "token_classification"
-    if name.endswith("ForSequenceClassification"):
-        return "sequence_classification"
-    raise ValueError(
-        f"Cannot export a {name} (model_type {model_type!r}): labelwise exports {sorted(KINDS)}. "
-        f"Add a builder to KINDS in {__file__} for a new kind."
-    )
+    try:
+        return detect({"model_type": model_type, "architectures": [name]})
+    except ValueError:
+        raise ValueError(
+            f"Cannot export a {name} (model_type {model_type!r}): labelwise exports {sorted(KINDS)}. "
+            f"Add the kind to labelwise/saved_kinds.py and a builder to KINDS in {__file__}."
+        ) from None
 
 
 def build_graph(model: PreTrainedModel) -> GraphSpec:

@@ -11,18 +11,14 @@ from pathlib import Path
 
 from labelwise.export.exporter import ExportOptions, export_model
 from labelwise.remote_code import RemoteCodeError, foreign_code_references
+from labelwise.saved_kinds import SAVED_KINDS
 
 ONNX_FOLDER = "onnx"
 CARD_SECTION_TEMPLATE = "_onnx_section.md"
 REQUIREMENTS = "onnxruntime>=1.23,<2\nnumpy\n"
 """Added to the endpoint's requirements.txt so handler.py can serve the ONNX graph."""
 
-PIPELINE_NOTES = {
-    "lame": ": labels, probabilities and evidence words",
-    "layerwise": ": labels per hierarchy level",
-    "token_classification": ": entity spans",
-    "sequence_classification": ": every label with its probability",
-}
+PIPELINE_NOTES = {name: f": {kind.outputs}" for name, kind in SAVED_KINDS.items()}
 
 
 def onnx_card_section(manifest: dict, repo_id: str, folder: str = ONNX_FOLDER, example: str | None = None) -> str:

@@ -1,6 +1,7 @@
 """Serve a labelwise ONNX export with ONNX Runtime through the usual transformers pipelines.
 
-The exporter copies this file into every export folder as `onnx_serving.py`, so it imports only the
+The exporter copies this file into every export folder as `onnx_serving.py`, with the table of saved kinds
+(`labelwise.saved_kinds`) as `labelwise_saved_kinds.py` beside it, so it imports only the
 standard library, numpy, onnxruntime, torch and transformers (no labelwise): it runs on an Inference
 Endpoint or any machine with the export folder. The model itself runs in ONNX Runtime; torch only
 carries the pipelines' pre- and post-processing tensors.
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +42,17 @@ import numpy as np
 import torch
 from transformers import AutoConfig, AutoTokenizer
 from transformers.utils import ModelOutput
+
+try:
+    import labelwise.saved_kinds as saved_kinds
+except ImportError:  # an export folder: the table was copied next to this file (the handler loads it by path)
+    import importlib.util as _util
+
+    _spec = _util.spec_from_file_location(
+        "labelwise_saved_kinds", os.path.join(os.path.dirname(os.path.abspath(__file__)), "labelwise_saved_kinds.py"))
+    saved_kinds = _util.module_from_spec(_spec)
+    sys.modules[_spec.name] = saved_kinds  # dataclasses look their module up there
+    _spec.loader.exec_module(saved_kinds)
 
 MANIFEST = "onnx_export.json"
 """Written by the exporter beside the graphs: kind, files, inputs, outputs, measured parity."""
@@ -154,13 +167,13 @@ class OnnxModel:
                 "export again with `--quantize int8`." if quantized else f"{folder}: no fp32 graph listed."
             )
         self.path = os.path.join(folder, files[key])
-        self.kind = self.manifest["kind"]
+        self.kind = saved_kinds.canonical_name(self.manifest["kind"])
         self.config = AutoConfig.from_pretrained(folder, trust_remote_code=trust_remote_code)
         self.session = ort.InferenceSession(self.path, session_options(threads), providers=["CPUExecutionProvider"])
         self.input_names = [item.name for item in self.session.get_inputs()]
         self.output_names = [item.name for item in self.session.get_outputs()]
         self.device = torch.device("cpu")
-        self._head = self._head_helpers() if self.kind == "layerwise" else None
+        self._head = self._head_helpers() if self.kind == saved_kinds.LAYERWISE else None
 
     def _head_helpers(self):
         """The layer-wise model class built on the meta device: its label-index helpers
@@ -222,9 +235,9 @@ class OnnxModel:
         """Like the PyTorch model's forward (options the graph has no use for are ignored; LAME always
         returns its label attention)."""
         outputs = {name: torch.from_numpy(value) for name, value in self.run(input_ids, attention_mask, token_type_ids).items()}
-        if self.kind == "lame":
+        if self.kind == saved_kinds.LAME:
             return OnnxModelOutput(logits=outputs["logits"], cross_attentions=(outputs["label_attention"].unsqueeze(1),))
-        if self.kind == "layerwise":
+        if self.kind == saved_kinds.LAYERWISE:
             logits = outputs["logits"]
             if hierarchical_consistency is None:
                 hierarchical_consistency = bool(getattr(self.config, "hierarchical_consistency", False))
@@ -260,8 +273,9 @@ def onnx_pipeline(
     model = OnnxModel(folder, quantized=quantized, threads=threads, trust_remote_code=trust_remote_code)
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
     common = dict(model=model, tokenizer=tokenizer, device=-1, **pipeline_kwargs)
-    if model.kind in CUSTOM_PIPELINES:
-        task, reference = CUSTOM_PIPELINES[model.kind]
+    kind = saved_kinds.SAVED_KINDS[model.kind]
+    if kind.pipeline_task:
+        task, reference = kind.pipeline_task, kind.pipeline_class
         if not trust_remote_code:
             return _on_onnx(_installed_pipeline(folder, task))(task=task, **common)
         # The model's own pipeline file, as config.json's custom_pipelines names it (saved through its
@@ -272,7 +286,7 @@ def onnx_pipeline(
         return _on_onnx(get_class_from_dynamic_module(reference, folder))(task=task, **common)
     from transformers import TextClassificationPipeline, TokenClassificationPipeline
 
-    if model.kind == "token_classification":
+    if kind.standard_pipeline == "token-classification":
         common.setdefault("aggregation_strategy", "simple")
         return _on_onnx(TokenClassificationPipeline)(task="token-classification", **common)
     common.setdefault("top_k", None)
@@ -297,9 +311,3 @@ def _on_onnx(pipeline_class: type) -> type:
     transformers' model mappings (the check is about PyTorch classes; OnnxModel carries the same outputs)."""
     return type(pipeline_class.__name__, (pipeline_class,), {"check_model_type": lambda self, supported: None})
 
-
-CUSTOM_PIPELINES = {
-    "lame": ("label-attention-classification", "pipeline_lame.LameClassificationPipeline"),
-    "layerwise": ("hierarchical-classification", "pipeline_layerwise.HierarchicalClassificationPipeline"),
-}
-"""Kinds served by their own remote-code pipeline: (task, default `module.Class` in the folder)."""

@@ -9,7 +9,7 @@ a kind's [`ModelKind`] from here instead of branching on its name. To add a kind
 from __future__ import annotations
 
 from labelwise.kinds import frozen_lame, lame, layerwise, token_classification, vanilla
-from labelwise.kinds.base import VIEWS, ModelKind, PreparedTask, TaskMismatchError
+from labelwise.kinds.base import SAVED_KINDS, ModelKind, PreparedTask, TaskMismatchError
 
 KINDS: dict[str, ModelKind] = {
     module.KIND.name: module.KIND
@@ -58,4 +58,4 @@ def option_classes() -> list[type]:
     return classes
 
 
-__all__ = ["KINDS", "VIEWS", "ModelKind", "PreparedTask", "TaskMismatchError", "get_kind", "option_classes"]
+__all__ = ["KINDS", "SAVED_KINDS", "ModelKind", "PreparedTask", "TaskMismatchError", "get_kind", "option_classes"]

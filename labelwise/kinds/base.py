@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from labelwise.views import VIEWS  # the demo's table of views (standard library only)
+from labelwise.saved_kinds import SAVED_KINDS, SavedKind  # the one table of saved kinds (standard library only)
 
 if TYPE_CHECKING:  # type hints only: datasets and transformers are slow to import and not needed to declare a kind
     from datasets import DatasetDict
@@ -63,7 +63,8 @@ class PreparedTask:
     label_descriptions: dict[str, str] | None = None
     label_levels: dict[str, int] | None = None
     notes: dict = field(default_factory=dict)
-    pipeline_task: str | None = None  # set from the kind by `labelwise.training.tasks.prepare_task`
+    kind: ModelKind | None = None  # the kind that prepared it, set once by `labelwise.training.tasks.prepare_task`
+    test_rows: Any = None  # the raw test split, for a kind whose `evaluate_test` scores whole rows (NER)
     # Multi-label tasks: `(gold 0/1, probabilities, threshold or per-label thresholds) -> metrics`, the
     # thresholded part of `compute_metrics`; `labelwise.training.thresholds` tunes and reports with it.
     scores_at: Callable | None = None
@@ -77,7 +78,7 @@ class PreparedTask:
         """Save a Hub-ready folder: weights, config (+ auto_map), remote code, tokenizer, pipeline."""
         from labelwise.kinds.saving import save_model_folder
 
-        save_model_folder(folder, self.model, self.tokenizer, self.pipeline_task)
+        save_model_folder(folder, self.model, self.tokenizer, self.kind.saved.pipeline_task if self.kind else None)
 
 
 @dataclass(frozen=True)
@@ -97,14 +98,14 @@ class ModelKind:
             summary's `hyperparameters` (read from the trained model's config where it holds them).
         card_template: the model-card template in `labelwise.model_cards`.
         pipeline_tag: the Hub `pipeline_tag` of the card.
-        pipeline_task: the custom pipeline the folder is saved through (its file then ships with the
-            checkpoint), or None for a plain `save_pretrained`.
-        pipeline_file: the remote-code file of that pipeline (checked by `push_to_hub.py`).
-        model_type: `config.json["model_type"]` of a saved model, when the kind has its own.
-        view: the prediction shape the demo and viewer show (a key of `labelwise.views.VIEWS`).
+        saved_kind: the shape of its saved folder (a key of `labelwise.saved_kinds.SAVED_KINDS`): how the
+            folder is recognised, the custom pipeline it is saved through, its demo view and its ONNX graph.
         dropout_fields: config fields besides BERT's that `--dropout` sets.
         needs_descriptions / needs_hierarchy: what the corpus must provide besides a matching task.
         evaluate_test: optional `(trainer, task, args) -> dict` replacing `Trainer.evaluate` on the test split.
+        json_options: its `train.py` options whose values are JSON objects (a config file may hold the object).
+        detail_metrics: prefixes of metrics kept in the summary but left out of the printed one-line report
+            (the layer-wise model's per-level R-Precision).
         initialize_label_biases: optional `(model, log_odds) -> None` that starts the per-label output biases at
             `log_odds` `(num_labels,)` (`train.py --label_bias_init label_prior`); None: the kind has none to set.
     """
@@ -117,26 +118,28 @@ class ModelKind:
     prepare: Callable[..., PreparedTask]
     card_template: str
     pipeline_tag: str
-    view: str
+    saved_kind: str
     options: type | None = None
     summary_hyperparameters: Callable[[Any, Any], dict] = lambda args, model: {}
-    pipeline_task: str | None = None
-    pipeline_file: str | None = None
-    model_type: str | None = None
     dropout_fields: tuple[str, ...] = ()
     needs_descriptions: bool = False
     needs_hierarchy: bool = False
     evaluate_test: Callable[..., dict] | None = None
     initialize_label_biases: Callable[[Any, Any], None] | None = None
+    json_options: tuple[str, ...] = ()
+    detail_metrics: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.view not in VIEWS:
+        if self.saved_kind not in SAVED_KINDS:
             raise ValueError(
-                f"ModelKind {self.name!r}: view must be one of {list(VIEWS)} (labelwise/views.py), "
-                f"got {self.view!r}."
+                f"ModelKind {self.name!r}: saved_kind must be one of {list(SAVED_KINDS)} (labelwise/saved_kinds.py), "
+                f"got {self.saved_kind!r}."
             )
-        if (self.pipeline_task is None) != (self.pipeline_file is None):
-            raise ValueError(f"ModelKind {self.name!r}: give pipeline_task and pipeline_file together.")
+
+    @property
+    def saved(self) -> SavedKind:
+        """The saved kind's entry of `labelwise.saved_kinds.SAVED_KINDS`."""
+        return SAVED_KINDS[self.saved_kind]
 
     def check(self, args: KindArguments, space: LabelSpace) -> None:
         """Fail before training when corpus `args.corpus` (label space `space`) lacks what this kind needs."""

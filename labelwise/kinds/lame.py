@@ -16,6 +16,7 @@ from labelwise.kinds.base import (
     segment_fields,
 )
 from labelwise.modeling.configuration_lame import LameConfig
+from labelwise.saved_kinds import LAME
 
 logger = logging.getLogger("labelwise.train")
 
@@ -129,7 +130,7 @@ def summary_hyperparameters(args, model) -> dict:
 
 
 KIND = ModelKind(
-    name="lame",
+    name=LAME,
     description="LAME: the encoder reads documents and label descriptions, label attention, then a per-label output",
     # A hierarchical corpus (EURLEX57K, MIMIC-III) trains as flat multi-label: every label its own output.
     tasks=("multi_label", "multi_class", "hierarchical"),
@@ -140,10 +141,7 @@ KIND = ModelKind(
     summary_hyperparameters=summary_hyperparameters,
     card_template="lame.md",
     pipeline_tag="text-classification",
-    pipeline_task="label-attention-classification",
-    pipeline_file="pipeline_lame.py",
-    model_type="lame",
-    view="lame",
+    saved_kind=LAME,
     dropout_fields=DROPOUT_FIELDS,
     needs_descriptions=True,
     initialize_label_biases=model_initializes_label_biases,

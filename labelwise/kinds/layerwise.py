@@ -24,6 +24,7 @@ from labelwise.kinds.base import (
 )
 from labelwise.modeling.configuration_layerwise import LayerwiseConfig
 from labelwise.modeling.guidance_layerwise import DEFAULT_GUIDANCE, same_wiring
+from labelwise.saved_kinds import LAYERWISE
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ def summary_hyperparameters(args, model) -> dict:
 
 
 KIND = ModelKind(
-    name="layerwise",
+    name=LAYERWISE,
     description="layer-wise guided training: classifiers on chosen layers' [CLS] predict hierarchy levels",
     tasks=("hierarchical",),
     model_class="labelwise.modeling:LayerwiseBertForHierarchicalClassification",
@@ -163,10 +164,9 @@ KIND = ModelKind(
     summary_hyperparameters=summary_hyperparameters,
     card_template="layerwise.md",
     pipeline_tag="text-classification",
-    pipeline_task="hierarchical-classification",
-    pipeline_file="pipeline_layerwise.py",
-    model_type="labelwise_layerwise",
-    view="layerwise",
+    saved_kind=LAYERWISE,
+    json_options=("layer_assignment", "level_loss_weights"),
+    detail_metrics=("rp_level",),
     needs_hierarchy=True,
     initialize_label_biases=model_initializes_label_biases,
 )

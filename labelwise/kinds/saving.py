@@ -27,7 +27,7 @@ def save_model_folder(folder: str | os.PathLike, model, tokenizer, pipeline_task
     """Save `model` and `tokenizer` into `folder` (see the module docstring).
 
     Args:
-        pipeline_task: the custom pipeline task to save through (`ModelKind.pipeline_task`), or None
+        pipeline_task: the custom pipeline task to save through (`ModelKind.saved.pipeline_task`, from `labelwise.saved_kinds`), or None
             for `model.save_pretrained` + `tokenizer.save_pretrained`.
     """
     if pipeline_task is not None:

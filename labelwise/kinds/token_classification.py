@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from labelwise.kinds.base import ModelKind, PreparedTask
 from labelwise.ner.alignment import DEFAULT_STRIDE
+from labelwise.saved_kinds import TOKEN_CLASSIFICATION
 
 MODEL_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "labels")
 """Columns the model reads; the window bookkeeping columns are for merging predictions."""
@@ -70,7 +71,7 @@ def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
         greater_is_better=True,
         task="ner",
         label_names=names,
-        notes={"raw_test": corpus.get("test")},
+        test_rows=corpus.get("test"),
     )
 
 
@@ -79,7 +80,7 @@ def evaluate_test(trainer, task: PreparedTask, args) -> dict[str, float]:
     from labelwise.metrics.entities import entity_scores
     from labelwise.ner.tagger import predict_word_labels
 
-    raw = task.notes.get("raw_test")
+    raw = task.test_rows
     if raw is None:
         return {}
     names = task.label_names
@@ -99,7 +100,7 @@ def evaluate_test(trainer, task: PreparedTask, args) -> dict[str, float]:
 
 
 KIND = ModelKind(
-    name="token_classification",
+    name=TOKEN_CLASSIFICATION,
     description="BIO token classification (transformers' BertForTokenClassification) for ADR NER",
     tasks=("ner",),
     model_class="transformers:AutoModelForTokenClassification",
@@ -108,6 +109,6 @@ KIND = ModelKind(
     prepare=_prepare,
     card_template="token_classification.md",
     pipeline_tag="token-classification",
-    view="ner",
+    saved_kind=TOKEN_CLASSIFICATION,
     evaluate_test=evaluate_test,
 )

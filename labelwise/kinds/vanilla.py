@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from labelwise.kinds.base import ModelKind, PreparedTask, dropout_overrides, prepare_flat
+from labelwise.saved_kinds import SEQUENCE_CLASSIFICATION
 
 
 def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
@@ -36,6 +37,6 @@ KIND = ModelKind(
     prepare=_prepare,
     card_template="vanilla.md",
     pipeline_tag="text-classification",
-    view="classification",
+    saved_kind=SEQUENCE_CLASSIFICATION,
     initialize_label_biases=_initialize_label_biases,
 )

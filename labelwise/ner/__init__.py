@@ -11,8 +11,8 @@ Modules (imported on use, so `import labelwise.ner` stays light):
   package: docs/DEVELOPING.md, "Layers").
 - `labelwise.ner.baselines`: `DictionaryTagger` (Aho-Corasick), `CRFTagger` (sklearn-crfsuite),
   `BiLSTMCRFTagger` (word + character BiLSTM with `labelwise.ner.crf.LinearChainCRF`).
-- `labelwise.ner.crossval`: document-grouped k-fold cross-validation with t intervals and the
-  paper's Table 2; `python -m labelwise.ner.crossval --help`.
+- `labelwise.experiments.crossval`: document-grouped k-fold cross-validation with t intervals and the
+  paper's Table 2; `python -m labelwise.experiments.crossval --help`.
 
 Every tagger has `fit(tokens_list, tags_list)` and `predict(tokens_list) -> tags_list` (IOB2).
 """

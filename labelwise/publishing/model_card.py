@@ -22,6 +22,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from labelwise.kinds import KINDS
+from labelwise.saved_kinds import LAME
 
 SUMMARY_FILE = "training_summary.json"
 CARD_FILE = "README.md"
@@ -209,6 +210,24 @@ def _tokenizer_class(folder: Path) -> str:
     return "AutoTokenizer"
 
 
+TESTED_ENCODER_FAMILIES = {
+    "bert": "BERT", "roberta": "RoBERTa", "deberta-v2": "DeBERTa-v2", "electra": "ELECTRA", "xlm-roberta": "XLM-R",
+    "modernbert": "ModernBERT",
+}
+"""Encoder families (`model_type`) on which labelwise tests LAME and layer-wise training, saving, serving
+and ONNX export (tests/test_encoder_training.py); ModernBERT does not export to ONNX yet."""
+
+
+def _encoder_family(config: dict) -> str:
+    """The encoder's `model_type`: the sub-config's, else BERT for a config saved before the sub-config
+    (whose model type is ours), else the model's own (a plain transformers classifier)."""
+    encoder = config.get("encoder")
+    if isinstance(encoder, dict) and encoder.get("model_type"):
+        return encoder["model_type"]
+    model_type = config.get("model_type", "bert")
+    return "bert" if model_type.startswith("labelwise") else model_type
+
+
 def _custom_pipeline_task(config: dict) -> str | None:
     tasks = list((config.get("custom_pipelines") or {}).keys())
     return tasks[0] if len(tasks) == 1 else None
@@ -276,7 +295,7 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
         repo_id=repo_id or REPO_ID_PLACEHOLDER,
         kind=kind,
         # The kinds whose predictions come with attention evidence (the LAME view of the demo).
-        shows_evidence=KINDS[kind].view == "lame",
+        shows_evidence=KINDS[kind].saved_kind == LAME,
         # LAME's feature-extraction baseline, as its config says (the card template reads facts, not kind names).
         frozen_encoder=bool(config.get("freeze_encoder")),
         feature_head=config.get("feature_head"),
@@ -285,6 +304,8 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
         task=summary["task"],
         task_words=_TASK_WORDS[summary["task"]],
         base_model=base_model,
+        encoder_family=_encoder_family(config),
+        tested_encoder_families=TESTED_ENCODER_FAMILIES,
         base_model_is_hub_id=_is_hub_id(base_model),
         dataset=dataset,
         dataset_config=json.dumps(dataset.get("config") or {}, sort_keys=True),

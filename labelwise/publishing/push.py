@@ -27,11 +27,11 @@ from huggingface_hub import CommitOperationAdd, HfApi, get_token
 from huggingface_hub.errors import HfHubHTTPError
 
 from labelwise.cli_errors import cli_main
-from labelwise.kinds import KINDS
 from labelwise.publishing.handler import ONNX_FOLDER
 from labelwise.publishing.handler import SUPPORT_FILES as HANDLER_SUPPORT_FILES
 from labelwise.publishing.model_card import CARD_FILE, SUMMARY_FILE, card_for_repo, load_training_summary, write_model_card
 from labelwise.remote_code import code_references, foreign_code_references
+from labelwise.saved_kinds import SAVED_KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib")
 TRAINING_STATE = ("optimizer.", "scheduler.", "rng_state", "training_args.", "trainer_state.json", "scaler.")
 TOKENIZER_FILES = ("tokenizer_config.json",)
 # Models whose explanations come from their own pipeline, which should travel with the checkpoint.
-PIPELINE_FILES = {kind.model_type: kind.pipeline_file for kind in KINDS.values() if kind.pipeline_file}
+PIPELINE_FILES = {kind.model_type: kind.pipeline_file for kind in SAVED_KINDS.values() if kind.pipeline_file}
 
 
 class FolderError(ValueError):

@@ -22,6 +22,7 @@ from transformers import HfArgumentParser, TrainingArguments
 from labelwise.data_scripts import HELD_OUT_DOCUMENTS
 from labelwise.kinds import KINDS, get_kind, option_classes
 from labelwise.kinds.base import json_option as _json_option
+from labelwise.saved_kinds import LAME
 from labelwise.modeling.configuration_lame import LARGE_LABEL_SET
 from labelwise.training.data_source import USER_DATA_FLAGS, UserDataArguments
 from labelwise.training.run_options import RunReportOptions
@@ -41,7 +42,7 @@ LABEL_BIAS_INITS = ("auto", "zero", "label_prior")
 class CommonArguments:
     """Options every model kind reads (the kinds' own options live in their modules, `labelwise.kinds`)."""
 
-    model: str = field(default="lame", metadata={"help": f"Model kind: {', '.join(MODEL_KINDS)}."})
+    model: str = field(default=LAME, metadata={"help": f"Model kind: {', '.join(MODEL_KINDS)}."})
     corpus: str = field(default="demo", metadata={"help": "Corpus name (labelwise.data_scripts.CORPORA)."})
     data_dir: str | None = field(default=None, metadata={"help": "Folder with the corpus in its original format."})
     corpus_options: str | None = field(
@@ -332,7 +333,8 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[LabelwiseArguments, 
             f"Unknown option(s) in the config {config_path}: {', '.join(unknown)} "
             "(keys are train.py's option names without the dashes; `python train.py --help` lists them)."
         )
-    for key in ("corpus_options", "layer_assignment", "level_loss_weights"):
+    # JSON-valued options: a config file may hold the object itself (the kinds declare theirs).
+    for key in ("corpus_options", *(name for kind in KINDS.values() for name in kind.json_options)):
         if key in defaults and not isinstance(defaults[key], str) and defaults[key] is not None:
             defaults[key] = json.dumps(defaults[key])
     parser.set_defaults(**defaults)

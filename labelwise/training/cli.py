@@ -27,7 +27,6 @@ from transformers import EarlyStoppingCallback, set_seed
 from labelwise import __version__
 from labelwise.backbone import DEFAULT_BACKBONE, resolve_backbone
 from labelwise.cli_errors import EXIT_INTERRUPTED, cli_main, note_output_path
-from labelwise.kinds import get_kind
 from labelwise.training.arguments import LabelwiseArguments, parse_arguments
 from labelwise.training.checkpoints import checkpoint_to_resume, last_complete_checkpoint  # noqa: F401  (moved there; old import path)
 from labelwise.training.data_source import load_training_data
@@ -104,9 +103,8 @@ def evaluate_test_split(
     windows merged)."""
     if "test" not in task.datasets:
         return {}
-    kind = get_kind(args.model)
-    if kind.evaluate_test is not None:
-        return kind.evaluate_test(trainer, task, args)
+    if task.kind.evaluate_test is not None:
+        return task.kind.evaluate_test(trainer, task, args)
     prediction = trainer.predict(task.datasets["test"], metric_key_prefix="test")
     if predictions is not None:
         predictions["test"] = prediction
@@ -146,7 +144,7 @@ def write_summary(folder: str, args: LabelwiseArguments, training_args, task: Pr
             "max_length": args.max_length,
             "label_bias_init": task.label_bias_init,
             "seed": training_args.seed,
-            **get_kind(args.model).summary_hyperparameters(args, task.model),
+            **task.kind.summary_hyperparameters(args, task.model),
         },
         "metrics": results["metrics"],
         "train_runtime_seconds": results["train_runtime_seconds"],
@@ -165,8 +163,8 @@ def write_summary(folder: str, args: LabelwiseArguments, training_args, task: Pr
     return summary
 
 
-PRIVATE_NOTES = ("raw_test", "test_rows")
-"""`PreparedTask.notes` kept out of the summary (data, not facts about the run)."""
+PRIVATE_NOTES = ("test_rows",)
+"""`PreparedTask.notes` kept out of the summary (data, not facts about the run): the NER kind's predictions-file rows."""
 
 
 def measured_on(args: LabelwiseArguments, training_args, task: PreparedTask, steps: int) -> dict:
@@ -277,7 +275,7 @@ def run(argv: list[str] | None = None, extra_callbacks: tuple = ()) -> dict:
         write_model_card(folder)
     except Exception as err:  # the model is saved either way; say why the card is missing
         logger.warning("Model card not written: %s", err)
-    _report(summary, folder, train_result.global_step)
+    _report(summary, folder, train_result.global_step, task.kind.detail_metrics)
     if predictions_path:
         print(f"Test predictions: {predictions_path}")
     for warning in summary["prediction_warnings"]:
@@ -285,11 +283,51 @@ def run(argv: list[str] | None = None, extra_callbacks: tuple = ()) -> dict:
     return summary
 
 
-def _report(summary: dict, folder: str, steps: int) -> None:
+def train(output_dir: str, *, config: str | None = None, callbacks: tuple = (), **options: Any) -> dict:
+    """Python API of `train.py`: `train("runs/hoc", model="lame", corpus="hoc", data_dir="data/hoc")`.
+
+    Keyword options are `train.py`'s option names without the dashes, with Python values (booleans,
+    numbers, and dicts for the JSON options such as `corpus_options`); `config` is `--config` (a
+    shipped config name or a JSON file), whose values the keywords override. `callbacks`:
+    `TrainerCallback`s added to the Trainer. Returns the training summary (`training_summary.json`);
+    the model folder is `<output_dir>/model`. Raises `TypeError` for an option `train.py` does not have.
+    """
+    from transformers import HfArgumentParser, TrainingArguments
+
+    known = {action.dest for action in HfArgumentParser((LabelwiseArguments, TrainingArguments))._actions}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"train() got option(s) that train.py does not have: {', '.join(unknown)} "
+                        "(`python train.py --help` lists them).")
+    return run(options_to_argv({"output_dir": output_dir, **({"config": config} if config else {}), **options}),
+               extra_callbacks=tuple(callbacks))
+
+
+def options_to_argv(options: dict[str, Any]) -> list[str]:
+    """`{"num_train_epochs": 2, "corpus_options": {...}}` -> `["--num_train_epochs", "2", "--corpus_options", "{...}"]`
+    (booleans as `true`/`false`, dicts as JSON, lists as several values; a None value is left out: the default)."""
+    argv: list[str] = []
+    for key, value in options.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (list, tuple)):  # options taking several values (`report_to`)
+            argv += [f"--{key}", *map(str, value)]
+            continue
+        elif isinstance(value, dict):
+            text = json.dumps(value)
+        else:
+            text = str(value)
+        argv += [f"--{key}", text]
+    return argv
+
+
+def _report(summary: dict, folder: str, steps: int, detail_metrics: tuple[str, ...] = ()) -> None:
     print(f"\nlabelwise: trained {summary['model_kind']} on {summary['dataset']['name']} "
           f"({steps} steps, {summary['train_runtime_seconds']} s, {summary['hardware']})")
     for split, values in summary["metrics"].items():
-        shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items() if not k.startswith(("rp_level", "loss")) or k == "loss")
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items() if not k.startswith((*detail_metrics, "loss")) or k == "loss")
         print(f"  {split:16s} {shown}")
     print(f"Hub-ready folder: {folder}")
     print(f"Publish it with:  python push_to_hub.py {folder} --repo_id <user>/<name>")

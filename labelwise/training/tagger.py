@@ -3,7 +3,7 @@
 `train_tagger` fine-tunes a backbone on word-level NER datasets with the `token_classification`
 kind's model, encoding and metrics (`labelwise.kinds`), `labelwise.training.cli.build_trainer`'s
 Trainer and `train.py`'s defaults; `TransformerTagger` wraps it in the `fit`/`predict` interface of
-the baselines (`labelwise.ner.baselines`) for cross-validation (`labelwise.ner.crossval`).
+the baselines (`labelwise.ner.baselines`) for cross-validation (`labelwise.experiments.crossval`).
 
 The word handling (windows, first-piece labels, prediction per word) is `labelwise.ner.tagger`'s;
 this module lives in the training layer because it reads the kinds and the Trainer setup, which in
@@ -24,6 +24,7 @@ from labelwise.data_scripts import LabelSpace
 from labelwise.kinds import get_kind
 from labelwise.ner.alignment import DEFAULT_MAX_LENGTH, DEFAULT_STRIDE
 from labelwise.ner.tagger import encode_windows, label_names_from_tags, predict_tags, truncation_report
+from labelwise.saved_kinds import TOKEN_CLASSIFICATION
 from labelwise.training.arguments import TRAINING_DEFAULTS, LabelwiseArguments
 from labelwise.training.cli import build_trainer
 
@@ -84,7 +85,7 @@ def train_tagger(
     label_names = list(label_names)
     own = {f.name for f in fields(LabelwiseArguments)}
     args = LabelwiseArguments(
-        model="token_classification",
+        model=TOKEN_CLASSIFICATION,
         max_length=max_length,
         ner_stride=stride,
         **{key: value for key, value in options.items() if key in own},
@@ -109,7 +110,9 @@ def train_tagger(
     )
     tokenizer = _load_tokenizer(backbone)
     space = LabelSpace("ner", label_names, None, None)
-    task = get_kind("token_classification").prepare(args, space, corpus, resolve_backbone(backbone), tokenizer)
+    kind = get_kind(TOKEN_CLASSIFICATION)
+    task = kind.prepare(args, space, corpus, resolve_backbone(backbone), tokenizer)
+    task.kind = kind
     trainer = build_trainer(args, TrainingArguments(**arguments), task)
     trainer.train()
     task.save(output_dir)  # the same folder train.py writes (minus its summary and card)

@@ -56,7 +56,7 @@ def prepare_task(
     tokenizer = AutoTokenizer.from_pretrained(backbone)
     corpus = _limit(corpus, args, seed, train_rows_needed)
     task = kind.prepare(args, space, corpus, backbone, tokenizer)
-    task.pipeline_task = kind.pipeline_task
+    task.kind = kind
     task.document_ids = {split: list(data["id"]) for split, data in corpus.items() if "id" in data.column_names}
     task.label_bias_init = resolve_label_bias_init(args.label_bias_init, task)
     if task.label_bias_init == "label_prior":

@@ -14,7 +14,7 @@ Protocol (Symeonidou et al., BioBERT ADR NER):
 - Summary: mean and 95% confidence half-width `t(0.975, n-1) * sd / sqrt(n)` over folds.
 
 Command:
-    python -m labelwise.ner.crossval --corpus ade --data_dir ../shared/data/ade_corpus_v2/ADE-Corpus-V2 \\
+    python -m labelwise.experiments.crossval --corpus ade --data_dir ../shared/data/ade_corpus_v2/ADE-Corpus-V2 \\
         --output_dir runs/ner_cv_ade --methods transformer,dictionary,crf,bilstm_crf --epochs 1 --max_length 150
 """
 
@@ -171,7 +171,7 @@ def data_fingerprint(examples: Sequence[dict]) -> str:
 
 def make_tagger(method: str, options: dict, workdir: str):
     """A fresh tagger for `method` with its `options` (see `METHODS`)."""
-    from .baselines import BiLSTMCRFTagger, CRFTagger, DictionaryTagger
+    from labelwise.ner.baselines import BiLSTMCRFTagger, CRFTagger, DictionaryTagger
 
     if method == "dictionary":
         return DictionaryTagger(**options)
@@ -320,7 +320,7 @@ def format_table(summary: dict[str, dict], dataset_name: str, methods: Sequence[
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m labelwise.ner.crossval", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m labelwise.experiments.crossval", description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", default="ade", help="corpus name for labelwise.data_scripts.load_corpus (ade, demo_ner)")
     parser.add_argument("--data_dir", default=None, help="local copy of the corpus (e.g. ../shared/data/ade_corpus_v2/ADE-Corpus-V2)")
     parser.add_argument("--output_dir", required=True, help="per-fold JSON files and table.md go here; existing folds are skipped")
@@ -348,7 +348,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@cli_main("python -m labelwise.ner.crossval")
+@cli_main("python -m labelwise.experiments.crossval")
 def main(argv: Sequence[str] | None = None) -> str:
     args = _parse_args(argv)
     note_output_path(args.output_dir)

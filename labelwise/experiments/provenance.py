@@ -1,11 +1,12 @@
-"""Which code a benchmark run used: the git commit of this checkout, for each result file."""
+"""Which code an experiment run used: the git commit of the labelwise checkout, for each result record."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
+"""The checkout labelwise is installed from (editable installs; a wheel has no git: commit None)."""
 
 
 def code_version() -> dict:

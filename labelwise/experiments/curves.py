@@ -1,7 +1,4 @@
-"""Learning curves of the converged runs (issue 17): read from the trainer state, drawn one line per run.
-
-Shared by `bench/hoc_converged.py` and `bench/ner/ade_converged.py`.
-"""
+"""Learning curves of training runs: read from the Trainer's state, drawn one line per run (studies, grids)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Grid search over `train.py` options, resumable, best setting chosen on validation.
 
-    python -m labelwise.training.grid --output_dir runs/grid \\
+    python -m labelwise.experiments.grid --output_dir runs/grid \\
         --grid learning_rate=2e-5,3e-5,5e-5 --grid dropout=0,0.1 \\
         -- --config layerwise_paper --corpus eurlex57k --data_dir data/eurlex57k
 
@@ -19,7 +19,7 @@ import math
 import os
 from pathlib import Path
 
-from .cli import run
+from labelwise.training.cli import run
 
 
 def parse_grid(specs: list[str]) -> dict[str, list[str]]:

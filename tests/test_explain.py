@@ -1,0 +1,146 @@
+"""labelwise.explain: explanation methods on tiny models, HoC rationales, the command end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from demo_models import save_lame
+from helpers import tiny_bert_checkpoint
+
+from labelwise.data_scripts.hoc import HALLMARKS
+from labelwise.data_scripts.rationales import hoc_rationales, read_rationale_file
+from labelwise.explain import METHODS, Explainer, evaluate_explanations, gold_words, load_model, word_scores
+from labelwise.explain.__main__ import main
+
+pytest.importorskip("captum")
+
+GROWTH, IMMUNE = list(HALLMARKS)[0], list(HALLMARKS)[-1]
+SENTENCES = ["Tumor cells showed growth signals .", "The immune reaction was severe .", "Results of the study ."]
+
+
+def write_hoc_release(folder) -> None:
+    """Two abstracts in HoC's release layout: one sentence per line, one '<' group per sentence."""
+    (folder / "text").mkdir(parents=True)
+    (folder / "labels").mkdir()
+    (folder / "text" / "111.txt").write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
+    (folder / "labels" / "111.txt").write_text(f"<{GROWTH}--<{IMMUNE}--Immunosuppression AND {GROWTH}--<NULL", encoding="utf-8")
+    (folder / "text" / "222.txt").write_text("Patients with cancer .\nBlood vessel growth .\n", encoding="utf-8")
+    (folder / "labels" / "222.txt").write_text(f"<NULL<{GROWTH}--", encoding="utf-8")
+
+
+def test_hoc_rationales_are_the_annotated_sentences(tmp_path):
+    write_hoc_release(tmp_path)
+    records = hoc_rationales(str(tmp_path))
+    first = records["111"]
+    assert first["text"] == " ".join(SENTENCES)
+    spans = {name: [first["text"][s:e] for s, e in spans] for name, spans in first["rationales"].items()}
+    assert spans == {GROWTH: SENTENCES[:2], IMMUNE: [SENTENCES[1]]}
+    assert records["222"]["rationales"] == {GROWTH: [[23, 44]]}
+    fine = hoc_rationales(str(tmp_path), labels="fine")["111"]["rationales"]
+    assert fine[f"{IMMUNE}--Immunosuppression"] == [[36, 68]]
+
+
+def test_rationale_file_errors_name_the_line(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"text": "abc", "rationales": {"x": [[0, 2]]}}\n{"text": "abc", "rationales": {"x": [[2, 9]]}}\n')
+    with pytest.raises(ValueError, match=r"r.jsonl, line 2: expected rationale spans"):
+        read_rationale_file(path)
+
+
+def lame(tmp_path):
+    return load_model(save_lame(tmp_path / "lame"))
+
+
+def test_methods_give_word_scores_and_ig_converges(tmp_path):
+    model, tokenizer = lame(tmp_path)
+    explainer = Explainer(model, tokenizer, ig_tolerance=0.05)
+    encoded = explainer.encode("Tumor cells showed growth signals .")
+    assert len(encoded.words) == 6
+    scores = {m: explainer.explain(encoded, 0, m) for m in METHODS}
+    attention = word_scores(scores["attention"], encoded)
+    with torch.no_grad():
+        row = model(**encoded.inputs, output_cross_attentions=True).cross_attentions[-1][0].mean(0)[0]
+    words_only = torch.tensor([w is not None for w in encoded.word_ids])
+    # The words' attention mass: the row (which sums to 1) without [CLS] and [SEP].
+    assert attention.sum() == pytest.approx(float(row[words_only].sum()), abs=1e-5) and float(row.sum()) == pytest.approx(1.0, abs=1e-5)
+    # One label block: rolling out through it changes nothing.
+    assert len(model.label_blocks) == 1 and np.allclose(scores["attention_rollout"], scores["attention"])
+    # Integrated Gradients is complete: its attributions add up to the logit's gain over the baseline.
+    embed = model.get_input_embeddings()
+    ids = encoded.inputs["input_ids"]
+    special = torch.tensor([[w is None for w in encoded.word_ids]])
+    with torch.no_grad():
+        logit = model(**encoded.inputs).logits[0, 0]
+        baseline = model(inputs_embeds=embed(torch.where(special, ids, torch.zeros_like(ids))), attention_mask=encoded.inputs["attention_mask"]).logits[0, 0]
+    assert scores["integrated_gradients"].sum() == pytest.approx(float(logit - baseline), abs=0.05 * abs(float(logit - baseline)) + 1e-4)
+    assert explainer.ig_steps_used and explainer.ig_steps_used[0] >= 16 and explainer.ig_unconverged == 0
+    # Keeping every word reproduces the model's probability on the text; erasing changes it.
+    kept = explainer.probabilities(encoded, 0, np.ones((1, 6), dtype=bool))
+    assert kept[0] == pytest.approx(float(torch.sigmoid(logit)), abs=1e-5)
+
+
+def test_plain_classifier_gets_gradient_methods_only(tmp_path):
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    bert = tiny_bert_checkpoint(tmp_path / "bert")
+    model = BertForSequenceClassification.from_pretrained(bert, num_labels=2).eval()
+    explainer = Explainer(model, AutoTokenizer.from_pretrained(bert))
+    assert explainer.methods() == ("grad_x_input", "integrated_gradients", "random")
+    encoded = explainer.encode("Blood vessel growth .")
+    with pytest.raises(ValueError, match="needs a LAME model's label attention"):
+        explainer.explain(encoded, 1, "attention")
+    assert explainer.explain(encoded, 1, "grad_x_input").shape == (len(encoded.word_ids),)
+
+
+def test_gold_words_overlap():
+    class Fake:
+        words = [(0, 5), (6, 11), (12, 13)]
+
+    assert gold_words(Fake, [[6, 8]]).tolist() == [False, True, False]
+    assert gold_words(Fake, [[0, 13]]).tolist() == [True, True, True]
+
+
+def test_command_end_to_end_on_a_fake_hoc_release(tmp_path, capsys):
+    from labelwise.modeling import LameForSequenceClassification
+
+    write_hoc_release(tmp_path / "hoc")
+    bert = tiny_bert_checkpoint(tmp_path / "bert")
+    model = LameForSequenceClassification.from_pretrained(
+        bert, label_descriptions=HALLMARKS, label_attention_heads=4, problem_type="multi_label_classification"
+    )
+    model.save_pretrained(tmp_path / "model")
+    from transformers import AutoTokenizer
+
+    AutoTokenizer.from_pretrained(bert).save_pretrained(tmp_path / "model")
+    out = tmp_path / "out"
+    result = main(["--model", str(tmp_path / "model"), "--corpus", "hoc", "--data_dir", str(tmp_path / "hoc"),
+                   "--split", "all", "--output_dir", str(out), "--resamples", "50"])
+    assert result["pairs"] == 3  # (111, growth), (111, immune), (222, growth)
+    saved = json.loads((out / "explanations.json").read_text())
+    assert set(saved["methods"]) == set(METHODS)
+    micro = saved["methods"]["attention"]["micro"]
+    assert micro["auprc"]["n"] == 3 and 0 < micro["auprc"]["mean"] <= 1
+    assert micro["auprc"]["low"] <= micro["auprc"]["mean"] <= micro["auprc"]["high"]
+    assert set(saved["methods"]["random"]["per_label"]) == {GROWTH, IMMUNE}
+    assert (out / "comprehensiveness.png").stat().st_size > 1000
+    assert "| attention |" in capsys.readouterr().out
+
+
+def test_command_names_user_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--model", str(tmp_path), "--corpus", "file", "--output_dir", str(tmp_path / "o")])
+    assert exit_info.value.code == 2
+    assert "--rationale_file" in capsys.readouterr().err
+
+
+def test_api_on_a_rationale_file(tmp_path):
+    model, tokenizer = lame(tmp_path)
+    path = tmp_path / "r.jsonl"
+    text = "Tumor cells showed growth signals . The immune reaction was severe ."
+    path.write_text(json.dumps({"id": "d1", "text": text, "rationales": {"growth": [[0, 33]], "unknown": [[0, 5]]}}) + "\n")
+    result = evaluate_explanations(model, tokenizer, read_rationale_file(path), methods=["attention", "random"], resamples=20, progress=False)
+    assert result["pairs"] == 1 and result["skipped"]["unknown_label"] == 1 and result["seconds_per_prediction"] > 0
+    assert set(result["methods"]["attention"]["micro"]) >= {"auprc", "comprehensiveness@20", "sufficiency_area", "full"}
