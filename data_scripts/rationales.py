@@ -7,6 +7,11 @@ A rationale record is ``{"id", "text", "labels": [names], "rationales": {name: [
   document label's rationale is the spans of the sentences annotated with it. The text is built as
   the HoC builder builds it (the release's non-empty lines, stripped, joined by one space), so the
   offsets hold for ``load_corpus("hoc", ...)``'s ``text`` of the same PMID.
+- ADE-Corpus-V2 (``ade_rationales``): token-level rationales. Each sentence's rationale for
+  ``ADR`` is its adverse-effect mentions (and for ``DRUG`` its drug mentions), as character spans
+  into the sentence; sentences and splits are the ADE builder's (same seed, folds and ratio), so a
+  sentence classifier trained on ADE (labels named ``ADR`` / ``DRUG``) is explained on its own test
+  sentences. Sentences without a mention have no rationale and are left out.
 - A JSON Lines file of rationale records (``read_rationale_file``), for any other corpus.
 """
 
@@ -50,6 +55,31 @@ def hoc_rationales(data_dir: str, labels: str = "top", encoding: str = "utf-8") 
             start += len(sentence) + 1
         if spans:
             out[text_path.stem] = {"id": text_path.stem, "text": " ".join(lines), "labels": sorted(spans), "rationales": spans}
+    return out
+
+
+def ade_rationales(data_dir: str, split: str = "test", entity_types: tuple[str, ...] = ("ADR", "DRUG"),
+                   **options) -> list[dict]:
+    """Rationale records of ADE's sentences with a mention, in the builder's ``split`` (``"all"``: every
+    split): ``rationales`` maps each entity type in ``entity_types`` to its mentions' spans.
+    ``options`` are the ADE builder's (``fold``, ``num_folds``, ``split_ratio``, ``seed``)."""
+    from . import get_builder
+
+    builder = get_builder("ade", data_dir=data_dir, **options)
+    generators = {str(g.name): g.gen_kwargs["sentences"] for g in builder._split_generators(None)}
+    if split != "all" and split not in generators:
+        raise ValueError(f"ade rationales: split must be one of {sorted(generators)} or 'all', got {split!r}")
+    out = []
+    for name in generators if split == "all" else [split]:
+        counts: dict[str, int] = {}
+        for pmid, sentence, spans in generators[name]:
+            number = counts[pmid] = counts.get(pmid, -1) + 1
+            rationales: dict[str, list[list[int]]] = {}
+            for start, end, etype in spans:
+                if etype in entity_types and [start, end] not in rationales.get(etype, []):
+                    rationales.setdefault(etype, []).append([start, end])
+            if rationales:
+                out.append({"id": f"{pmid}-{number}", "text": sentence, "labels": sorted(rationales), "rationales": rationales})
     return out
 
 

@@ -144,3 +144,50 @@ def test_api_on_a_rationale_file(tmp_path):
     result = evaluate_explanations(model, tokenizer, read_rationale_file(path), methods=["attention", "random"], resamples=20, progress=False)
     assert result["pairs"] == 1 and result["skipped"]["unknown_label"] == 1 and result["seconds_per_prediction"] > 0
     assert set(result["methods"]["attention"]["micro"]) >= {"auprc", "comprehensiveness@20", "sufficiency_area", "full"}
+
+
+def test_ade_rationales_are_entity_spans(tmp_path):
+    from labelwise.data_scripts.rationales import ade_rationales
+
+    sentence = "Lithium caused tremor and rash ."
+    (tmp_path / "DRUG-AE.rel").write_text(  # document offsets: the sentence starts at 50
+        f"7|{sentence}|tremor|{50 + 15}|{50 + 21}|Lithium|50|57\n7|{sentence}|rash|{50 + 26}|{50 + 30}|Lithium|50|57\n")
+    (tmp_path / "ADE-NEG.txt").write_text("8 NEG Nothing happened .\n")
+    records = ade_rationales(str(tmp_path), split="all")
+    assert len(records) == 1  # the negative sentence has no rationale
+    spans = {name: [records[0]["text"][s:e] for s, e in spans] for name, spans in records[0]["rationales"].items()}
+    assert spans == {"ADR": ["tremor", "rash"], "DRUG": ["Lithium"]}  # the drug of both relations once
+    assert ade_rationales(str(tmp_path), split="all", entity_types=("ADR",))[0]["labels"] == ["ADR"]
+
+
+def test_command_defaults_from_the_model_and_resumes(tmp_path):
+    from transformers import AutoTokenizer
+
+    from labelwise.modeling import LameForSequenceClassification
+
+    write_hoc_release(tmp_path / "hoc")
+    bert = tiny_bert_checkpoint(tmp_path / "bert")
+    model = LameForSequenceClassification.from_pretrained(
+        bert, label_descriptions=HALLMARKS, label_attention_heads=4, problem_type="multi_label_classification"
+    )
+    folder = tmp_path / "model"
+    model.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(bert).save_pretrained(folder)
+    (folder / "training_summary.json").write_text(json.dumps({"dataset": {"name": "hoc", "config": {}}, "hyperparameters": {"max_length": 64}}))
+    out = tmp_path / "out"
+    argv = ["--model", str(folder), "--data_dir", str(tmp_path / "hoc"), "--split", "all", "--output_dir", str(out),
+            "--resamples", "20", "--methods", "attention", "random"]
+    whole = main(argv)  # no --corpus, no --max_length: the model's
+    assert json.loads((out / "settings.json").read_text())["max_length"] == 64 and whole["pairs"] == 3
+    # An interruption inside `attention`: its summary missing, one document kept, the next cut mid-line.
+    rows = (out / "attention.rows.jsonl").read_text().splitlines()
+    (out / "attention.json").unlink()
+    (out / "attention.rows.jsonl").write_text(rows[0] + "\n" + rows[1][:20])
+    (out / "random.json").write_text(json.dumps({**json.loads((out / "random.json").read_text()), "pairs": -1}))
+    resumed = main(argv)
+    assert resumed["methods"] == whole["methods"]
+    assert [json.loads(line)["position"] for line in (out / "attention.rows.jsonl").read_text().splitlines()] == [0, 1]
+    assert resumed["pairs"] == 3 and json.loads((out / "random.json").read_text())["pairs"] == -1  # finished: not redone
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--max_documents", "1"])
+    assert exit_info.value.code == 2

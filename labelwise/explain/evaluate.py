@@ -5,6 +5,11 @@ method scores the words; the scores are compared with the rationale's words (a w
 its characters overlap a rationale span) and erased from the text (ERASER). `random` is the
 random-removal baseline. Results: per method, micro-averaged over (document, label) pairs and per
 label, with bootstrap 95% intervals (`labelwise.metrics.rationales.summarise`).
+
+Resumable (`output_dir`): each method runs over all documents in turn, cheapest first. Every
+explained document is appended to `<method>.rows.jsonl` as soon as it is done, and a finished method
+writes `<method>.json`; a rerun with the same settings skips finished methods and documents, so
+an interruption loses at most one document. The settings of the run are in `settings.json`.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from tqdm.auto import tqdm
 from labelwise.metrics.rationales import FRACTIONS, faithfulness, percent, plausibility, summarise
 
 from .methods import IG_STEPS, METHODS, Encoded, Explainer, word_scores
+
+COST_ORDER = ("random", "attention", "attention_rollout", "grad_x_input", "attingrad", "integrated_gradients")
+"""The order methods run in: the cheap ones finish first, so an interrupted run already has them."""
 
 
 def gold_words(encoded: Encoded, spans: Iterable[Sequence[int]]) -> np.ndarray:
@@ -40,6 +48,117 @@ def load_model(model_dir: str):
     return model.eval(), AutoTokenizer.from_pretrained(model_dir)
 
 
+def _document_rows(explainer: Explainer, encoded: Encoded, record: dict, method: str, label2id: dict,
+                   fractions: Sequence[float], skipped: dict) -> tuple[list[dict], float]:
+    """One method's rows for one document (one per explained gold label) and its explanation seconds."""
+    rows, seconds = [], 0.0
+    for name, spans in sorted(record["rationales"].items()):
+        if name not in label2id:
+            skipped["unknown_label"] += 1
+            continue
+        gold = gold_words(encoded, spans)
+        if not gold.any():  # the rationale lies in the truncated tail
+            skipped["empty_rationale"] += 1
+            continue
+        label = label2id[name]
+        started = time.perf_counter()
+        scores = word_scores(explainer.explain(encoded, label, method), encoded)
+        seconds += time.perf_counter() - started
+
+        def predict(keep: np.ndarray, label: int = label) -> np.ndarray:
+            return explainer.probabilities(encoded, label, keep)
+
+        rows.append({"label": name, "id": record.get("id"), **plausibility(scores, gold, fractions), **faithfulness(predict, scores, fractions)})
+    return rows, seconds
+
+
+def _read_lines(path: Path) -> list[dict]:
+    """The complete lines of a rows file (a line cut short by an interruption is dropped, and redone)."""
+    if not path.exists():
+        return []
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            lines.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return lines
+
+
+def _write_json(path: Path, value: dict) -> None:
+    partial = path.with_suffix(".json.partial")  # a result file is whole or absent
+    partial.write_text(json.dumps(value, indent=2), encoding="utf-8")
+    partial.replace(path)
+
+
+def _check_settings(output_dir: Path, settings: dict) -> None:
+    path = output_dir / "settings.json"
+    if path.exists():
+        before = json.loads(path.read_text(encoding="utf-8"))
+        changed = sorted(k for k in settings if before.get(k) != settings[k])
+        if changed:
+            raise ValueError(f"{output_dir} holds results made with other settings ({', '.join(changed)} differ, see "
+                             f"{path}); use another --output_dir, or delete it to start over")
+    else:
+        _write_json(path, settings)
+
+
+def evaluate_method(explainer: Explainer, records: Sequence[dict], method: str, fractions: Sequence[float] = FRACTIONS,
+                    resamples: int = 1000, seed: int = 0, output_dir: str | Path | None = None, progress: bool = True) -> dict:
+    """One method over `records`: its summary, pair count, seconds per pair and per plain prediction.
+
+    With `output_dir`, documents already in `<method>.rows.jsonl` are skipped and each new one is
+    appended there when done; the summary is written to `<method>.json`."""
+    model = explainer.model
+    label2id = dict(model.config.label2id)
+    rows_path = Path(output_dir) / f"{method}.rows.jsonl" if output_dir is not None else None
+    done = _read_lines(rows_path) if rows_path else []
+    if rows_path:
+        rows_path.write_text("".join(json.dumps(line) + "\n" for line in done), encoding="utf-8")  # drop a cut line
+    finished = {line["position"] for line in done}
+    todo = [(i, r) for i, r in enumerate(records) if i not in finished]
+    writer = rows_path.open("a", encoding="utf-8") if rows_path else None
+    try:
+        for position, record in tqdm(todo, desc=method, unit="doc", disable=not progress):
+            skipped = {"unknown_label": 0, "empty_rationale": 0}
+            encoded = explainer.encode(record["text"])
+            line = {"position": position, "id": record.get("id"), "rows": [], "seconds": 0.0, "predict_seconds": None,
+                    "skipped": skipped, "ig_steps": [], "ig_unconverged": 0}
+            if encoded.words:
+                started = time.perf_counter()
+                with torch.no_grad():  # the plain prediction, for the cost of each explanation beside it
+                    model(**encoded.inputs)
+                line["predict_seconds"] = time.perf_counter() - started
+                # Random scores seeded by the document, so a resumed run draws what a whole run would.
+                explainer.rng = np.random.default_rng([seed, position])
+                steps, unconverged = len(explainer.ig_steps_used), explainer.ig_unconverged
+                line["rows"], line["seconds"] = _document_rows(explainer, encoded, record, method, label2id, fractions, skipped)
+                line["ig_steps"] = explainer.ig_steps_used[steps:]
+                line["ig_unconverged"] = explainer.ig_unconverged - unconverged
+            done.append(line)
+            if writer:
+                writer.write(json.dumps(line) + "\n")
+                writer.flush()
+    finally:
+        if writer:
+            writer.close()
+    rows = [row for line in done for row in line["rows"]]
+    predictions = [line["predict_seconds"] for line in done if line["predict_seconds"] is not None]
+    result = {
+        "pairs": len(rows),
+        "documents": len(done),
+        "skipped": {key: sum(line["skipped"][key] for line in done) for key in ("unknown_label", "empty_rationale")},
+        "seconds_per_pair": sum(line["seconds"] for line in done) / len(rows) if rows else None,
+        "seconds_per_prediction": float(np.mean(predictions)) if predictions else None,
+        "integrated_gradients_steps": sorted({s for line in done for s in line["ig_steps"]}),
+        "integrated_gradients_unconverged": sum(line["ig_unconverged"] for line in done),
+        "summary": summarise(rows, resamples=resamples, seed=seed),
+    }
+    if output_dir is not None:
+        _write_json(Path(output_dir) / f"{method}.json", result)
+    return result
+
+
 def evaluate_explanations(
     model,
     tokenizer,
@@ -51,60 +170,51 @@ def evaluate_explanations(
     resamples: int = 1000,
     seed: int = 0,
     progress: bool = True,
+    output_dir: str | Path | None = None,
+    settings: dict | None = None,
 ) -> dict:
     """Plausibility and faithfulness of each method on `records` (rationale records, see
     `labelwise.data_scripts.rationales`). Returns a JSON-ready dict: `methods` -> summary, the
     settings, the pair count, seconds per explained (document, label) pair of each method (and of
-    one plain prediction per document), and the
-    Integrated Gradients step counts that met the convergence tolerance."""
+    one plain prediction per document), and the Integrated Gradients step counts that met the
+    convergence tolerance.
+
+    With `output_dir` the run is resumable (see the module's docstring); `settings` (e.g. the model
+    folder and corpus) are stored with it, and a rerun with other settings is refused."""
     explainer = Explainer(model, tokenizer, max_length=max_length, ig_max_steps=ig_max_steps, seed=seed)
     methods = list(methods or explainer.methods())
     for method in methods:
         if method not in explainer.methods():
             raise ValueError(f"method {method!r} is not available for {type(model).__name__}; use {', '.join(explainer.methods())}")
-    label2id = dict(model.config.label2id)
-    rows: dict[str, list[dict]] = {m: [] for m in methods}
-    seconds = {m: 0.0 for m in methods}
-    skipped = {"unknown_label": 0, "empty_rationale": 0}
-    predict_seconds: list[float] = []
-    for record in tqdm(records, desc="explaining", unit="doc", disable=not progress):
-        encoded = explainer.encode(record["text"])
-        if not encoded.words:
+    if output_dir is not None:
+        output_dir = Path(output_dir)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        _check_settings(output_dir, {**(settings or {}), "fractions": list(fractions), "max_length": max_length,
+                                     "ig_max_steps": ig_max_steps, "resamples": resamples, "seed": seed,
+                                     "documents": [r.get("id") for r in records]})
+    results = {}
+    for method in sorted(methods, key=COST_ORDER.index):
+        path = output_dir / f"{method}.json" if output_dir is not None else None
+        if path is not None and path.exists():
+            results[method] = json.loads(path.read_text(encoding="utf-8"))
             continue
-        started = time.perf_counter()
-        with torch.no_grad():  # the plain prediction, for the cost of each explanation beside it
-            model(**encoded.inputs)
-        predict_seconds.append(time.perf_counter() - started)
-        for name, spans in sorted(record["rationales"].items()):
-            if name not in label2id:
-                skipped["unknown_label"] += 1
-                continue
-            gold = gold_words(encoded, spans)
-            if not gold.any():  # the rationale lies in the truncated tail
-                skipped["empty_rationale"] += 1
-                continue
-            label = label2id[name]
+        results[method] = evaluate_method(explainer, records, method, fractions, resamples, seed, output_dir, progress)
+    return combine(results, fractions, [m for m in METHODS if m in results])
 
-            def predict(keep: np.ndarray) -> np.ndarray:
-                return explainer.probabilities(encoded, label, keep)
 
-            for method in methods:
-                started = time.perf_counter()
-                scores = word_scores(explainer.explain(encoded, label, method), encoded)
-                seconds[method] += time.perf_counter() - started
-                rows[method].append(
-                    {"label": name, "id": record.get("id"), **plausibility(scores, gold, fractions), **faithfulness(predict, scores, fractions)}
-                )
-    pairs = len(rows[methods[0]]) if methods else 0
+def combine(results: dict[str, dict], fractions: Sequence[float], order: Sequence[str]) -> dict:
+    """The per-method results (`evaluate_method`) as one result: `methods` -> summary, and the costs."""
+    first = results[order[0]] if order else {}
+    predictions = [results[m]["seconds_per_prediction"] for m in order if results[m]["seconds_per_prediction"] is not None]
     return {
         "fractions": list(fractions),
-        "pairs": pairs,
-        "skipped": skipped,
-        "seconds_per_pair": {m: seconds[m] / pairs if pairs else None for m in methods},
-        "seconds_per_prediction": float(np.mean(predict_seconds)) if predict_seconds else None,
-        "integrated_gradients_steps": sorted(set(explainer.ig_steps_used)),
-        "integrated_gradients_unconverged": explainer.ig_unconverged,
-        "methods": {m: summarise(rows[m], resamples=resamples, seed=seed) for m in methods},
+        "pairs": first.get("pairs", 0),
+        "skipped": first.get("skipped", {"unknown_label": 0, "empty_rationale": 0}),
+        "seconds_per_pair": {m: results[m]["seconds_per_pair"] for m in order},
+        "seconds_per_prediction": float(np.mean(predictions)) if predictions else None,
+        "integrated_gradients_steps": results.get("integrated_gradients", {}).get("integrated_gradients_steps", []),
+        "integrated_gradients_unconverged": results.get("integrated_gradients", {}).get("integrated_gradients_unconverged", 0),
+        "methods": {m: results[m]["summary"] for m in order},
     }
 
 
@@ -150,6 +260,19 @@ def methods_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def methods_table(result: dict) -> str:
+    """A Markdown table of the micro-averaged headline metrics, one row per method."""
+    keys = ["auprc", "precision@10", "recall@10", "comprehensiveness_area", "sufficiency_area"]
+    lines = ["| method | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for method, summary in result["methods"].items():
+        cells = []
+        for key in keys:
+            cell = summary["micro"].get(key)
+            cells.append(f"{cell['mean']:.3f} [{cell['low']:.3f}, {cell['high']:.3f}]" if cell else "-")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def write_result(result: dict, output_dir: str | Path) -> dict[str, Path]:
     """`explanations.json`, `comprehensiveness.png` and `explanations.md` (the table) in `output_dir`."""
     output_dir = Path(output_dir)
@@ -163,4 +286,4 @@ def write_result(result: dict, output_dir: str | Path) -> dict[str, Path]:
     return files
 
 
-__all__ = ["METHODS", "evaluate_explanations", "gold_words", "load_model", "methods_table", "plot_comprehensiveness", "write_result"]
+__all__ = ["METHODS", "combine", "evaluate_explanations", "evaluate_method", "gold_words", "load_model", "methods_table", "plot_comprehensiveness", "write_result"]
