@@ -460,58 +460,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     Errors print as one message (`labelwise.cli_errors`); `--debug` shows the traceback.
     """
-    from labelwise.cli_errors import run_cli  # here: the Space copy of this module runs without labelwise
+    # Imported here: the Space copy of this module runs without labelwise.
+    from labelwise.analysis.viewer_command import run
+    from labelwise.cli_errors import run_cli
 
-    run_cli(_main, argv, prog="python -m labelwise.analysis.viewer")
-
-
-def _main(argv: Sequence[str]) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="python -m labelwise.analysis.viewer",
-        description="Predict one text with a labelwise model folder and save the explanation as HTML (and PNG).",
-    )
-    parser.add_argument("--model", required=True, help="saved labelwise model folder (or Hub repo id)")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--text", help="the document")
-    source.add_argument("--text_file", help="a UTF-8 file holding the document")
-    parser.add_argument("--output", required=True, help="HTML file to write")
-    parser.add_argument("--png", default=None, help="also render a PNG with headless Chromium")
-    parser.add_argument("--label", default=None, help="LAME: the label shading the text at first")
-    parser.add_argument(
-        "--threshold", type=float, default=None,
-        help="probability from which a label is predicted (default: the model's tuned thresholds, else 0.5)",
-    )
-    parser.add_argument("--title", default=None)
-    parser.add_argument(
-        "--trust_remote_code", action="store_true", help="let the model's own code run on this machine (read it first)"
-    )
-    args = parser.parse_args(argv)
-
-    from labelwise.analysis.predictors import load_predictor
-    from labelwise.cli_errors import note_output_path
-
-    note_output_path(args.output)
-
-    if args.text is not None:
-        text = args.text
-    else:
-        try:
-            with open(args.text_file, encoding="utf-8") as handle:
-                text = handle.read()
-        except UnicodeDecodeError as error:
-            raise ValueError(f"--text_file {args.text_file}: not UTF-8 text (byte {error.start}: {error.reason}).") from error
-    _, predict = load_predictor(args.model, threshold=args.threshold, trust_remote_code=args.trust_remote_code)
-    prediction = predict(text)
-    # Rendered before the file is opened: a refused option (an unknown --label) leaves no empty file.
-    page = render_html(prediction, title=args.title, selected_label=args.label)
-    with open(args.output, "w", encoding="utf-8") as handle:
-        handle.write(page)
-    print(f"wrote {args.output}")
-    if args.png:
-        render_png(prediction, args.png, title=args.title, selected_label=args.label)
-        print(f"wrote {args.png}")
+    run_cli(lambda arguments: run(arguments, render_html, render_png), argv, prog="python -m labelwise.analysis.viewer")
 
 
 if __name__ == "__main__":
