@@ -191,3 +191,9 @@ def test_command_defaults_from_the_model_and_resumes(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main([*argv, "--max_documents", "1"])
     assert exit_info.value.code == 2
+    # The seeds report of finished methods: two "seeds" (the same folder twice) agree, std 0.
+    from labelwise.explain.report import main as report
+
+    table = report(["--group", "LAME", str(out), str(out), "--plot", str(tmp_path / "k.png")])
+    auprc = whole["methods"]["attention"]["micro"]["auprc"]["mean"]
+    assert f"| LAME | attention | 2 of 2 | 3 | {auprc:.3f} ± 0.000 |" in table and (tmp_path / "k.png").stat().st_size > 1000
