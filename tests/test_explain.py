@@ -158,6 +158,20 @@ def test_ade_rationales_are_entity_spans(tmp_path):
     spans = {name: [records[0]["text"][s:e] for s, e in spans] for name, spans in records[0]["rationales"].items()}
     assert spans == {"ADR": ["tremor", "rash"], "DRUG": ["Lithium"]}  # the drug of both relations once
     assert ade_rationales(str(tmp_path), split="all", entity_types=("ADR",))[0]["labels"] == ["ADR"]
+    # The command on an ADE sentence classifier: its ADR label is explained against the effect words.
+    from transformers import AutoTokenizer
+
+    from labelwise.modeling import LameForSequenceClassification
+
+    bert = tiny_bert_checkpoint(tmp_path / "bert")
+    model = LameForSequenceClassification.from_pretrained(
+        bert, label_descriptions={"ADR": "adverse drug reaction"}, label_attention_heads=4, problem_type="multi_label_classification"
+    )
+    model.save_pretrained(tmp_path / "model")
+    AutoTokenizer.from_pretrained(bert).save_pretrained(tmp_path / "model")
+    result = main(["--model", str(tmp_path / "model"), "--corpus", "ade", "--data_dir", str(tmp_path), "--split", "all",
+                   "--methods", "attention", "--resamples", "10", "--output_dir", str(tmp_path / "out")])
+    assert result["pairs"] == 1 and result["skipped"]["unknown_label"] == 1  # DRUG is not a label of this model
 
 
 def test_command_defaults_from_the_model_and_resumes(tmp_path):
