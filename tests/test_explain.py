@@ -103,7 +103,9 @@ def test_gold_words_overlap():
     assert gold_words(Fake, [[0, 13]]).tolist() == [True, True, True]
 
 
-def test_command_end_to_end_on_a_fake_hoc_release(tmp_path, capsys):
+def test_command_end_to_end_on_a_fake_hoc_release_resumes_and_reports(tmp_path, capsys):
+    from transformers import AutoTokenizer
+
     from labelwise.modeling import LameForSequenceClassification
 
     write_hoc_release(tmp_path / "hoc")
@@ -111,13 +113,14 @@ def test_command_end_to_end_on_a_fake_hoc_release(tmp_path, capsys):
     model = LameForSequenceClassification.from_pretrained(
         bert, label_descriptions=HALLMARKS, label_attention_heads=4, problem_type="multi_label_classification"
     )
-    model.save_pretrained(tmp_path / "model")
-    from transformers import AutoTokenizer
-
-    AutoTokenizer.from_pretrained(bert).save_pretrained(tmp_path / "model")
+    folder = tmp_path / "model"
+    model.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(bert).save_pretrained(folder)
+    (folder / "training_summary.json").write_text(json.dumps({"dataset": {"name": "hoc", "config": {}}, "hyperparameters": {"max_length": 64}}))
     out = tmp_path / "out"
-    result = main(["--model", str(tmp_path / "model"), "--corpus", "hoc", "--data_dir", str(tmp_path / "hoc"),
-                   "--split", "all", "--output_dir", str(out), "--resamples", "50"])
+    argv = ["--model", str(folder), "--data_dir", str(tmp_path / "hoc"), "--split", "all", "--output_dir", str(out), "--resamples", "50"]
+    result = main(argv)  # no --corpus, no --max_length: the model's (training_summary.json)
+    assert json.loads((out / "settings.json").read_text())["max_length"] == 64
     assert result["pairs"] == 3  # (111, growth), (111, immune), (222, growth)
     saved = json.loads((out / "explanations.json").read_text())
     assert set(saved["methods"]) == set(METHODS)
@@ -127,6 +130,26 @@ def test_command_end_to_end_on_a_fake_hoc_release(tmp_path, capsys):
     assert set(saved["methods"]["random"]["per_label"]) == {GROWTH, IMMUNE}
     assert (out / "comprehensiveness.png").stat().st_size > 1000
     assert "| attention |" in capsys.readouterr().out
+
+    # An interruption inside `attention`: its summary missing, one document kept, the next cut mid-line.
+    rows = (out / "attention.rows.jsonl").read_text().splitlines()
+    (out / "attention.json").unlink()
+    (out / "attention.rows.jsonl").write_text(rows[0] + "\n" + rows[1][:20])
+    (out / "random.json").write_text(json.dumps({**json.loads((out / "random.json").read_text()), "pairs": -1}))
+    resumed = main(argv)
+    assert resumed["methods"] == result["methods"]
+    assert [json.loads(line)["position"] for line in (out / "attention.rows.jsonl").read_text().splitlines()] == [0, 1]
+    assert json.loads((out / "random.json").read_text())["pairs"] == -1  # finished: not redone
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--max_documents", "1"])  # other settings in the same folder: refused
+    assert exit_info.value.code == 2
+
+    # The seeds report of finished methods: two "seeds" (the same folder twice) agree, std 0.
+    from labelwise.explain.report import main as report
+
+    table = report(["--group", "LAME", str(out), str(out), "--plot", str(tmp_path / "k.png")])
+    auprc = result["methods"]["attention"]["micro"]["auprc"]["mean"]
+    assert f"| LAME | attention | 2 of 2 | 3 | {auprc:.3f} ± 0.000 |" in table and (tmp_path / "k.png").stat().st_size > 1000
 
 
 def test_command_names_user_errors(tmp_path, capsys):
@@ -172,42 +195,3 @@ def test_ade_rationales_are_entity_spans(tmp_path):
     result = main(["--model", str(tmp_path / "model"), "--corpus", "ade", "--data_dir", str(tmp_path), "--split", "all",
                    "--methods", "attention", "--resamples", "10", "--output_dir", str(tmp_path / "out")])
     assert result["pairs"] == 1 and result["skipped"]["unknown_label"] == 1  # DRUG is not a label of this model
-
-
-def test_command_defaults_from_the_model_and_resumes(tmp_path):
-    from transformers import AutoTokenizer
-
-    from labelwise.modeling import LameForSequenceClassification
-
-    write_hoc_release(tmp_path / "hoc")
-    bert = tiny_bert_checkpoint(tmp_path / "bert")
-    model = LameForSequenceClassification.from_pretrained(
-        bert, label_descriptions=HALLMARKS, label_attention_heads=4, problem_type="multi_label_classification"
-    )
-    folder = tmp_path / "model"
-    model.save_pretrained(folder)
-    AutoTokenizer.from_pretrained(bert).save_pretrained(folder)
-    (folder / "training_summary.json").write_text(json.dumps({"dataset": {"name": "hoc", "config": {}}, "hyperparameters": {"max_length": 64}}))
-    out = tmp_path / "out"
-    argv = ["--model", str(folder), "--data_dir", str(tmp_path / "hoc"), "--split", "all", "--output_dir", str(out),
-            "--resamples", "20", "--methods", "attention", "random"]
-    whole = main(argv)  # no --corpus, no --max_length: the model's
-    assert json.loads((out / "settings.json").read_text())["max_length"] == 64 and whole["pairs"] == 3
-    # An interruption inside `attention`: its summary missing, one document kept, the next cut mid-line.
-    rows = (out / "attention.rows.jsonl").read_text().splitlines()
-    (out / "attention.json").unlink()
-    (out / "attention.rows.jsonl").write_text(rows[0] + "\n" + rows[1][:20])
-    (out / "random.json").write_text(json.dumps({**json.loads((out / "random.json").read_text()), "pairs": -1}))
-    resumed = main(argv)
-    assert resumed["methods"] == whole["methods"]
-    assert [json.loads(line)["position"] for line in (out / "attention.rows.jsonl").read_text().splitlines()] == [0, 1]
-    assert resumed["pairs"] == 3 and json.loads((out / "random.json").read_text())["pairs"] == -1  # finished: not redone
-    with pytest.raises(SystemExit) as exit_info:
-        main([*argv, "--max_documents", "1"])
-    assert exit_info.value.code == 2
-    # The seeds report of finished methods: two "seeds" (the same folder twice) agree, std 0.
-    from labelwise.explain.report import main as report
-
-    table = report(["--group", "LAME", str(out), str(out), "--plot", str(tmp_path / "k.png")])
-    auprc = whole["methods"]["attention"]["micro"]["auprc"]["mean"]
-    assert f"| LAME | attention | 2 of 2 | 3 | {auprc:.3f} ± 0.000 |" in table and (tmp_path / "k.png").stat().st_size > 1000
