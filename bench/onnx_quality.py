@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from labelwise.experiments.measure import cpu_flags
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "onnx"
 ADE_OPTIONS = {"include_negative": False}
@@ -112,18 +114,6 @@ def variant_engines(model_folder: str, onnx_folder: str) -> dict:
     manifest["files"].pop("int8", None)
     manifest_path.write_text(json.dumps(manifest))
     return result
-
-
-def cpu_flags() -> dict:
-    """The x86 features that decide the int8 kernels (Linux /proc/cpuinfo; empty elsewhere)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {}
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
-    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512vnni", "avx_vnni", "amx_int8")
-    return {"model": model, **{flag: flag in flags for flag in wanted}}
 
 
 def evaluate_hoc(args) -> dict:
