@@ -360,6 +360,13 @@ def report_lengths(path: Path) -> str:
     return "\n".join(rows)
 
 
+def machine_fields(load_before: tuple, started: float) -> dict:
+    """Where and how long a measurement ran: threads, machine, load average before and after, wall seconds."""
+    return {"torch_threads": torch.get_num_threads(),
+            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+            "load_average_before_after": [load_before, os.getloadavg()], "wall_s": time.time() - started}
+
+
 def run_lengths(options, lame_options: dict) -> None:
     """The long-document benchmark of `--doc_lengths` at the first of `--labels` (resumable, one file)."""
     labels = options.labels[0]
@@ -391,10 +398,7 @@ def run_lengths(options, lame_options: dict) -> None:
         "warmup": options.warmup,
         "positives_per_document": options.positives,
         "lame_options": lame_options,
-        "torch_threads": torch.get_num_threads(),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-        "load_average_before_after": [load_before, os.getloadavg()],
-        "wall_s": time.time() - started,
+        **machine_fields(load_before, started),
         "speed": speed,
         "peak_rss_mib": memory,
     }
@@ -549,10 +553,7 @@ def main(argv: list[str] | None = None) -> None:
             "reps": options.reps,
             "positives_per_document": options.positives,
             "lame_options": lame_options,
-            "torch_threads": torch.get_num_threads(),
-            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-            "load_average_before_after": [load_before, os.getloadavg()],
-            "wall_s": time.time() - started,
+            **machine_fields(load_before, started),
             "speed": speed,
             "peak_rss_mib": memory,
             "ratios": ratios,

@@ -116,6 +116,14 @@ def variant_engines(model_folder: str, onnx_folder: str) -> dict:
     return result
 
 
+def model_engines(args, onnx_folder: str) -> tuple[dict, dict | None]:
+    """The engines to score (`--int8_variants`: one int8 graph per variant) and the export's manifest (None for variants)."""
+    if args.int8_variants:
+        return variant_engines(args.model, onnx_folder), None
+    manifest = export(args.model, onnx_folder)  # first: the engines read the exported files
+    return engines(args.model, onnx_folder), manifest
+
+
 def evaluate_hoc(args) -> dict:
     from transformers import AutoTokenizer
 
@@ -129,11 +137,7 @@ def evaluate_hoc(args) -> dict:
     if args.max_documents:
         test = test.select(range(min(args.max_documents, len(test))))
     onnx_folder = args.onnx or os.path.join(args.model, "..", "onnx")
-    if args.int8_variants:
-        runners, manifest = variant_engines(args.model, onnx_folder), None
-    else:
-        manifest = export(args.model, onnx_folder)
-        runners = engines(args.model, onnx_folder)
+    runners, manifest = model_engines(args, onnx_folder)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     encoded = tokenizer(list(test["text"]), truncation=True, max_length=max_length)
     num_labels = len(json.loads(Path(args.model, "config.json").read_text())["id2label"])
@@ -166,11 +170,7 @@ def evaluate_ade(args) -> dict:
     if args.max_documents:
         test = test[: args.max_documents]
     onnx_folder = args.onnx or os.path.join(args.model, "onnx")
-    if args.int8_variants:
-        runners, manifest = variant_engines(args.model, onnx_folder), None
-    else:
-        manifest = export(args.model, onnx_folder)
-        runners = engines(args.model, onnx_folder)
+    runners, manifest = model_engines(args, onnx_folder)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     gold = [e["tags"] for e in test]
     scores = {}
