@@ -63,7 +63,7 @@ Methods (`METHODS`):
 - `lame_2048_exact`: no training of its own; `lame_2048`'s model scored with the label-attention head
   on every label (`--shortlist_size 0`) instead of its 256-label shortlist: what the shortlist costs;
 - `similarity`: no training; the untuned encoder's mean-pooled document and description embeddings,
-  ranked by cosine (`labelwise.analysis.similarity_baseline`, shared with `bench/hoc_zero_shot.py`).
+  ranked by cosine (`labelwise.analysis.similarity_baseline`).
 - `label_prior`: no model; every document gets each training label's frequency in the training
   subset, so every document gets the same ranking. A model that learned only the label prior
   scores about this.
