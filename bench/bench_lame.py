@@ -59,6 +59,8 @@ from pathlib import Path
 
 import torch
 
+from labelwise.experiments.measure import interleaved, peak_rss_mib  # noqa: F401  (peak_rss_mib: read by measure_memory's probe)
+
 HERE = Path(__file__).resolve().parent
 WORDS = (
     "tumour growth immune response blood vessel formation cell death genome instability energy metabolism "
@@ -114,22 +116,27 @@ def inputs(seq_len: int, batch: int) -> dict:
     return dict(encoded)
 
 
-def train_step(model, optimizer, batch: dict, targets: torch.Tensor) -> float:
-    start = time.perf_counter()
-    loss = model(**batch, labels=targets).loss
-    loss.backward()
+def train_step(model, optimizer, batch: dict, targets: torch.Tensor) -> None:
+    model(**batch, labels=targets).loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return time.perf_counter() - start
 
 
 @torch.no_grad()
-def infer(model, batch: dict, shortlist: int | None = None) -> float:
+def infer(model, batch: dict, shortlist: int | None = None) -> None:
     if shortlist is not None:
         model.config.shortlist_size = shortlist
-    start = time.perf_counter()
     model(**batch)
-    return time.perf_counter() - start
+
+
+def timed_phases(runners: dict, models: dict, reps: int, warmup: int) -> dict:
+    """`interleaved` timings of each phase's runners, the models in training mode for "train" only."""
+    timed = {}
+    for phase, group in runners.items():
+        for model in models.values():
+            model.train(phase == "train")
+        timed[phase] = interleaved(group, reps, warmup)
+    return timed
 
 
 def measure_speed(
@@ -146,27 +153,15 @@ def measure_speed(
     }
     if lame.first_stage is not None and shortlist:
         runners["infer"]["lame_shortlist"] = lambda: infer(lame, batch, shortlist=shortlist)
-    times = {phase: {name: [] for name in group} for phase, group in runners.items()}
     # Process CPU seconds beside wall seconds: on a machine shared with other jobs, wall time
     # includes waiting for a core, CPU time mostly the work done (both threads counted).
-    cpu_times = {phase: {name: [] for name in group} for phase, group in runners.items()}
-    for phase, group in runners.items():
-        for model in models.values():
-            model.train(phase == "train")
-        for rep in range(warmup + reps):
-            for name, runner in group.items():
-                cpu_start = time.process_time()
-                seconds = runner()
-                if rep >= warmup:
-                    times[phase][name].append(seconds)
-                    cpu_times[phase][name].append(time.process_time() - cpu_start)
     result = {
         phase: {
-            name: {"median_s": statistics.median(values), "all_s": values,
-                   "median_cpu_s": statistics.median(cpu_times[phase][name]), "all_cpu_s": cpu_times[phase][name]}
-            for name, values in group.items()
+            name: {"median_s": statistics.median(t["wall"]), "all_s": t["wall"],
+                   "median_cpu_s": statistics.median(t["cpu"]), "all_cpu_s": t["cpu"]}
+            for name, t in group.items()
         }
-        for phase, group in times.items()
+        for phase, group in timed_phases(runners, models, reps, warmup).items()
     }
     for name, entry in result["infer"].items():
         entry["docs_per_s"] = batch_size / entry["median_s"]
@@ -207,16 +202,6 @@ def speed_ratios(speed: dict, clock: str = "wall") -> dict:
     if "lame_shortlist" in infer:
         ratios["inference_throughput_shortlist_over_vanilla"] = infer["vanilla"][median] / infer["lame_shortlist"][median]
     return ratios
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident set size (VmHWM). Unlike `ru_maxrss`, which Linux carries over
-    from the parent across fork/exec, VmHWM belongs to the new address space alone."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def measure_memory(
@@ -322,10 +307,8 @@ def measure_lengths(
     optimizers = {kind: torch.optim.AdamW(m.parameters(), lr=1e-5) for kind, m in models.items()}
 
     @torch.no_grad()
-    def encode(length: int) -> float:
-        start = time.perf_counter()
+    def encode(length: int) -> None:
         lame.encode_documents(batches[length]["input_ids"], batches[length]["attention_mask"])
-        return time.perf_counter() - start
 
     runners = {
         "train": {
@@ -338,15 +321,8 @@ def measure_lengths(
             **{f"encoder_{n}": (lambda n=n: encode(n)) for n in lengths},
         },
     }
-    times = {phase: {name: [] for name in group} for phase, group in runners.items()}
-    for phase, group in runners.items():
-        for model in models.values():
-            model.train(phase == "train")
-        for rep in range(warmup + reps):
-            for name, runner in group.items():
-                seconds = runner()
-                if rep >= warmup:
-                    times[phase][name].append(seconds)
+    times = {phase: {name: t["wall"] for name, t in group.items()}
+             for phase, group in timed_phases(runners, models, reps, warmup).items()}
     result = {"window": window}
     for phase, group in times.items():
         result[phase] = {}
@@ -384,6 +360,13 @@ def report_lengths(path: Path) -> str:
     return "\n".join(rows)
 
 
+def machine_fields(load_before: tuple, started: float) -> dict:
+    """Where and how long a measurement ran: threads, machine, load average before and after, wall seconds."""
+    return {"torch_threads": torch.get_num_threads(),
+            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+            "load_average_before_after": [load_before, os.getloadavg()], "wall_s": time.time() - started}
+
+
 def run_lengths(options, lame_options: dict) -> None:
     """The long-document benchmark of `--doc_lengths` at the first of `--labels` (resumable, one file)."""
     labels = options.labels[0]
@@ -415,10 +398,7 @@ def run_lengths(options, lame_options: dict) -> None:
         "warmup": options.warmup,
         "positives_per_document": options.positives,
         "lame_options": lame_options,
-        "torch_threads": torch.get_num_threads(),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-        "load_average_before_after": [load_before, os.getloadavg()],
-        "wall_s": time.time() - started,
+        **machine_fields(load_before, started),
         "speed": speed,
         "peak_rss_mib": memory,
     }
@@ -573,10 +553,7 @@ def main(argv: list[str] | None = None) -> None:
             "reps": options.reps,
             "positives_per_document": options.positives,
             "lame_options": lame_options,
-            "torch_threads": torch.get_num_threads(),
-            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-            "load_average_before_after": [load_before, os.getloadavg()],
-            "wall_s": time.time() - started,
+            **machine_fields(load_before, started),
             "speed": speed,
             "peak_rss_mib": memory,
             "ratios": ratios,

@@ -29,12 +29,13 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from labelwise.experiments.measure import interleaved, peak_rss_mib
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_lame import descriptions, peak_rss_mib  # noqa: E402  (one place for both helpers)
+from bench_lame import descriptions  # noqa: E402  (the synthetic label descriptions of the LAME benchmark)
 
 KINDS = ("vanilla", "token_classification", "lame", "frozen_lame", "layerwise")
 ENGINES = ("torch", "onnx_fp32", "onnx_int8")
@@ -128,17 +129,9 @@ def measure_speed(kind: str, model_folder: str, onnx_folder: str, lengths: list[
     result = {}
     for length in lengths:
         arrays = batch_arrays(length, batch, vocab)
-        for _ in range(warmup):
-            for run in engines.values():
-                run(arrays)
-        times = {engine: [] for engine in SPEED_ENGINES}
-        for rep in range(reps):
-            shift = rep % len(SPEED_ENGINES)
-            order = list(SPEED_ENGINES)[shift:] + list(SPEED_ENGINES)[:shift]  # rotate who goes first
-            for engine in order:
-                started = time.perf_counter()
-                engines[engine](arrays)
-                times[engine].append(time.perf_counter() - started)
+        timed = interleaved({engine: (lambda run=run: run(arrays)) for engine, run in engines.items()}, reps, warmup,
+                            rotate=True)  # each round starts with the next engine
+        times = {engine: timed[engine]["wall"] for engine in SPEED_ENGINES}
         medians = {engine: statistics.median(values) for engine, values in times.items()}
         result[str(length)] = {
             "docs_per_s": {engine: batch / medians[engine] for engine in SPEED_ENGINES},

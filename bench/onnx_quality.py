@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from labelwise.experiments.measure import cpu_flags
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "onnx"
 ADE_OPTIONS = {"include_negative": False}
@@ -114,16 +116,12 @@ def variant_engines(model_folder: str, onnx_folder: str) -> dict:
     return result
 
 
-def cpu_flags() -> dict:
-    """The x86 features that decide the int8 kernels (Linux /proc/cpuinfo; empty elsewhere)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {}
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
-    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512vnni", "avx_vnni", "amx_int8")
-    return {"model": model, **{flag: flag in flags for flag in wanted}}
+def model_engines(args, onnx_folder: str) -> tuple[dict, dict | None]:
+    """The engines to score (`--int8_variants`: one int8 graph per variant) and the export's manifest (None for variants)."""
+    if args.int8_variants:
+        return variant_engines(args.model, onnx_folder), None
+    manifest = export(args.model, onnx_folder)  # first: the engines read the exported files
+    return engines(args.model, onnx_folder), manifest
 
 
 def evaluate_hoc(args) -> dict:
@@ -139,11 +137,7 @@ def evaluate_hoc(args) -> dict:
     if args.max_documents:
         test = test.select(range(min(args.max_documents, len(test))))
     onnx_folder = args.onnx or os.path.join(args.model, "..", "onnx")
-    if args.int8_variants:
-        runners, manifest = variant_engines(args.model, onnx_folder), None
-    else:
-        manifest = export(args.model, onnx_folder)
-        runners = engines(args.model, onnx_folder)
+    runners, manifest = model_engines(args, onnx_folder)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     encoded = tokenizer(list(test["text"]), truncation=True, max_length=max_length)
     num_labels = len(json.loads(Path(args.model, "config.json").read_text())["id2label"])
@@ -176,11 +170,7 @@ def evaluate_ade(args) -> dict:
     if args.max_documents:
         test = test[: args.max_documents]
     onnx_folder = args.onnx or os.path.join(args.model, "onnx")
-    if args.int8_variants:
-        runners, manifest = variant_engines(args.model, onnx_folder), None
-    else:
-        manifest = export(args.model, onnx_folder)
-        runners = engines(args.model, onnx_folder)
+    runners, manifest = model_engines(args, onnx_folder)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     gold = [e["tags"] for e in test]
     scores = {}

@@ -4,8 +4,7 @@ An untuned encoder (by default the packaged all-MiniLM-L6-v2, a sentence-embeddi
 every document and every label description as the attention-masked mean of its last-layer token
 states; a label's score for a document is the cosine of the two. Nothing is trained, so every label
 is "zero-shot" here: it is the floor a label-agnostic model must clear on labels it never saw
-(issue 13; the HoC held-out runner `bench/hoc_zero_shot.py` and the EURLEX57K label-group runner
-both import it).
+(issue 13; `labelwise.experiments.label_groups` scores it beside the trained methods).
 
     from labelwise.analysis.similarity_baseline import similarity_scores
     scores = similarity_scores(documents, descriptions)   # (num_documents, num_labels) cosines in [-1, 1]

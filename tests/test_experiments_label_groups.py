@@ -1,0 +1,141 @@
+"""labelwise.experiments.label_groups and capped_runs on a fixture EURLEX57K folder: the subset, the evaluation
+label set with its zero-shot columns, scores per label group at a dev-tuned threshold, the label-prior baseline,
+a model read otherwise than trained, the queue that a signal stops, budgets refused by name, the report's thread note."""
+
+import json
+
+import numpy as np
+import pytest
+from helpers import tiny_bert_checkpoint
+from test_training_configs import eurlex_fixture
+
+from labelwise.experiments import capped_runs, label_groups
+from labelwise.experiments.kind_scoring import reading_overrides
+
+SUBSET = {"train": 16, "dev": 3, "test": 4, "seed": 13}
+CORPUS_OPTIONS = {"descriptions": "label+alt", "label_set": "train"}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """20 concepts in training, a dev-only concept c20 (zero-shot); 16 / 4 / 4 documents."""
+    return eurlex_fixture(tmp_path_factory.mktemp("fixture") / "eurlex", 20)
+
+
+@pytest.fixture(scope="module")
+def data(corpus, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("subset")
+    label_groups.make_subset(corpus, folder, SUBSET)
+    return label_groups.load_eval_data(folder, CORPUS_OPTIONS)
+
+
+def test_subset_is_seeded_recorded_and_refused_when_drawn_otherwise(tmp_path, corpus):
+    manifest = label_groups.make_subset(corpus, tmp_path / "work" / "subset", SUBSET)
+    assert [len(manifest["documents"][s]) for s in ("train", "dev", "test")] == [16, 3, 4]
+    again = label_groups.make_subset(corpus, tmp_path / "other", SUBSET)
+    assert again["documents"] == manifest["documents"]  # same seed, same documents
+    assert (tmp_path / "work" / "subset" / "EURLEX57K.json").exists()
+    with pytest.raises(ValueError, match="holds a subset drawn with"):
+        label_groups.make_subset(corpus, tmp_path / "work" / "subset", {**SUBSET, "seed": 14})
+    with pytest.raises(FileNotFoundError, match="EURLEX57K layout"):
+        label_groups.make_subset(tmp_path / "nowhere", tmp_path / "x", SUBSET)
+
+
+def test_eval_data_puts_training_labels_first_and_zero_shot_labels_after(data):
+    assert data.seen == 20 and data.names[20:] == ["c20"]
+    assert data.descriptions[0] == "concept 0 fish (alias 0)"
+    groups = data.groups()
+    assert list(groups["zero"]) == [20] and len(groups["few"]) == 20 and len(groups["frequent"]) == 0
+    # Every dev document carries the zero-shot concept c20; no test document does.
+    assert data.gold["validation"][:, 20].all() and not data.gold["test"][:, 20].any()
+
+
+def test_scores_of_a_perfect_and_a_label_specific_scorer(data):
+    perfect = {s: data.gold[s].astype(float) for s in ("validation", "test")}
+    scored = label_groups.scores_for_run(perfect, data, scores_unseen=True)
+    assert scored["overall"]["r_precision"] == 1.0 and scored["overall"]["micro_f1"] == 1.0
+    assert scored["groups"]["few"]["rp_at_5"] == 1.0
+    # The test split has no zero-shot gold label, so the group is measured on no document: nan, not n/a.
+    assert np.isnan(scored["groups"]["zero"]["rp_at_5"])
+    seen_only = {s: m[:, : data.seen] for s, m in perfect.items()}
+    specific = label_groups.scores_for_run(seen_only, data, scores_unseen=False)
+    assert specific["groups"]["zero"] == "n/a" and specific["overall"] == scored["overall"]
+    with pytest.raises(ValueError, match="expected"):
+        label_groups.scores_for_run(perfect, data, scores_unseen=False)
+
+
+def test_label_prior_ranks_every_document_by_training_frequency(data):
+    counts = data.train_counts.copy()
+    data.train_counts[: data.seen] = np.arange(data.seen, 0, -1)  # distinct counts: label 0 most frequent
+    try:
+        scores = label_groups.label_prior_scores(data, SUBSET["train"])
+        assert scores["test"].shape == (len(data.texts["test"]), data.seen)
+        assert (scores["test"] == scores["test"][0]).all() and scores["test"][0, 0] == data.seen / SUBSET["train"]
+        scored = label_groups.scores_for_run(scores, data, scores_unseen=False)
+        expected_p_at_5 = data.gold["test"][:, :5].sum() / (5 * len(data.texts["test"]))
+        assert np.isclose(scored["overall"]["p_at_5"], expected_p_at_5) and scored["groups"]["zero"] == "n/a"
+    finally:
+        data.train_counts[:] = counts
+
+
+def test_a_scored_model_reads_and_shortlists_as_its_options_say(tmp_path):
+    from labelwise.modeling.configuration_lame import LameConfig
+    from labelwise.training.arguments import parse_arguments
+    from labelwise.training.cli import options_to_argv
+
+    def args_of(**options):
+        return parse_arguments(options_to_argv({"config": "lame_eurlex57k", **options, "output_dir": str(tmp_path)}))[0]
+
+    names = {i: f"label {i}" for i in range(300)}
+    descriptions = [f"description {i}" for i in range(300)]
+    trained = LameConfig(id2label=names, label_descriptions=descriptions, first_stage="bilinear", shortlist_size=256,
+                         max_document_length=2048)
+    assert reading_overrides(args_of(max_document_length=2048, shortlist_size=0), trained)["shortlist_size"] == 0
+    assert "shortlist_size" not in reading_overrides(args_of(max_document_length=2048), trained)  # kept as trained
+    assert reading_overrides(args_of(max_document_length=2048), trained)["max_document_length"] == 2048
+    exact = LameConfig(id2label=names, label_descriptions=descriptions, first_stage="none")
+    assert "shortlist_size" not in reading_overrides(args_of(max_document_length=2048, shortlist_size=0), exact)
+
+
+def test_a_run_stopped_by_a_signal_starts_no_further_run(tmp_path, monkeypatch, capsys):
+    launched = []
+
+    def fake_call(command, **kwargs):
+        launched.append(command[0])
+        assert kwargs["env"]["OMP_NUM_THREADS"] == kwargs["env"]["MKL_NUM_THREADS"] == "2"
+        return 130  # train.py saved a checkpoint after SIGTERM/Ctrl-C
+
+    monkeypatch.setattr(capped_runs.subprocess, "call", fake_call)
+    assert not capped_runs.run_queue([("a", ["first"]), ("b", ["second"])], tmp_path / "logs", torch_threads=2)
+    assert launched == ["first"] and "a: stopped by a signal" in capsys.readouterr().out
+    monkeypatch.setattr(capped_runs.subprocess, "call", lambda command, **kwargs: launched.append(command[0]) or 1)
+    assert capped_runs.run_queue([("c", ["third"])], tmp_path / "logs")  # a failure is reported, the queue goes on
+    assert "c: FAILED (exit 1" in capsys.readouterr().out
+
+
+def test_records_of_another_budget_are_refused_by_name(tmp_path):
+    budget = {"learning_rate": 1e-4, "label_bias_init": "label_prior"}
+    old = tmp_path / "lame.json"
+    old.write_text(json.dumps({"budget": {"learning_rate": 1e-4}}))  # written before label_bias_init existed
+    capped_runs.check_same_budget([(old, "budget"), (tmp_path / "absent.json", None)], {**budget, "label_bias_init": "zero"},
+                                  legacy={"label_bias_init": "zero"})
+    with pytest.raises(SystemExit, match=r"lame.json is from another budget \(label_bias_init: 'zero' there, 'label_prior' now\)"):
+        capped_runs.check_same_budget([(old, "budget")], budget, legacy={"label_bias_init": "zero"})
+
+
+def test_report_says_when_a_run_trained_on_more_than_one_thread():
+    assert label_groups.threads_note({"epoch_times": [{"steps": 5, "seconds": 9.0}, {"steps": 7, "seconds": 9.0, "torch_threads": 1}]}) == ""
+    assert label_groups.threads_note({}) == ""
+    mixed = {"epoch_times": [{"steps": 13, "seconds": 339.5}, {"steps": 112, "seconds": 1346.1, "torch_threads": 2},
+                             {"steps": 125, "seconds": 1271.6, "torch_threads": 2}]}
+    assert label_groups.threads_note(mixed) == " (13 steps on 1 thread, 237 steps on 2 threads)"
+
+
+def test_query_similarity_compares_cls_and_mean_pooled_descriptions(tmp_path, data):
+    record = label_groups.query_similarity(data.descriptions[: data.seen], tiny_bert_checkpoint(tmp_path / "tiny"))
+    assert record["labels"] == 20
+    for pooling in ("cls", "mean"):
+        values = record[pooling]
+        assert -1.0 <= values["cosine_p5"] <= values["mean_pairwise_cosine"] <= values["cosine_p95"] <= 1.0
+        assert 0.0 <= values["share_of_squared_norm_in_the_mean"] <= 1.0
+    assert record["cls"] != record["mean"]
