@@ -49,7 +49,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -59,7 +58,7 @@ from pathlib import Path
 
 import torch
 
-from labelwise.experiments.measure import interleaved, peak_rss_mib  # noqa: F401  (peak_rss_mib: read by measure_memory's probe)
+from labelwise.experiments.measure import interleaved, peak_rss_mib, where_and_how_long  # noqa: F401  (peak_rss_mib: read by measure_memory's probe)
 
 HERE = Path(__file__).resolve().parent
 WORDS = (
@@ -360,13 +359,6 @@ def report_lengths(path: Path) -> str:
     return "\n".join(rows)
 
 
-def machine_fields(load_before: tuple, started: float) -> dict:
-    """Where and how long a measurement ran: threads, machine, load average before and after, wall seconds."""
-    return {"torch_threads": torch.get_num_threads(),
-            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-            "load_average_before_after": [load_before, os.getloadavg()], "wall_s": time.time() - started}
-
-
 def run_lengths(options, lame_options: dict) -> None:
     """The long-document benchmark of `--doc_lengths` at the first of `--labels` (resumable, one file)."""
     labels = options.labels[0]
@@ -398,7 +390,7 @@ def run_lengths(options, lame_options: dict) -> None:
         "warmup": options.warmup,
         "positives_per_document": options.positives,
         "lame_options": lame_options,
-        **machine_fields(load_before, started),
+        **where_and_how_long(load_before, started),
         "speed": speed,
         "peak_rss_mib": memory,
     }
@@ -406,20 +398,19 @@ def run_lengths(options, lame_options: dict) -> None:
     print(report_lengths(path), flush=True)
 
 
-def sweep_files(output_dir: str, tag: str = "") -> list[Path]:
-    """The label sweep's result files of one tag (`labels_<count><tag>.json`), label counts ascending."""
+def sweep_records(output_dir: str, tag: str = "") -> list[dict]:
+    """The label sweep's records of one tag (`labels_<count><tag>.json`), label counts ascending; the untagged
+    sweep leaves out runs with `--lame_options` (those are variants, reported under their own tag)."""
     pattern = re.compile(rf"labels_(\d+){re.escape(tag)}\.json")
     matches = [(int(m.group(1)), path) for path in Path(output_dir).glob("labels_*.json") if (m := pattern.fullmatch(path.name))]
-    return [path for _, path in sorted(matches)]
+    records = [json.loads(path.read_text()) for _, path in sorted(matches)]
+    return [record for record in records if tag or not record.get("lame_options")]
 
 
 def report(output_dir: str, tag: str = "") -> str:
     """The docs/BENCHMARKS.md table rows of every result file in `output_dir` (label counts ascending)."""
     rows = []
-    for path in sweep_files(output_dir, tag):
-        record = json.loads(path.read_text())
-        if tag == "" and record.get("lame_options"):
-            continue
+    for record in sweep_records(output_dir, tag):
         speed, memory, ratios = record["speed"], record["peak_rss_mib"], record["ratios"]
         train, infer = speed["train"], speed["infer"]
 
@@ -455,9 +446,8 @@ def report(output_dir: str, tag: str = "") -> str:
 def report_cpu(output_dir: str, tag: str = "") -> str:
     """Table rows of process CPU seconds (medians) and the ratios they give, for runs that recorded them."""
     rows = []
-    for path in sweep_files(output_dir, tag):
-        record = json.loads(path.read_text())
-        if "ratios_cpu" not in record or (tag == "" and record.get("lame_options")):
+    for record in sweep_records(output_dir, tag):
+        if "ratios_cpu" not in record:
             continue
         train, infer, ratios = record["speed"]["train"], record["speed"]["infer"], record["ratios_cpu"]
         lame_train = f"{train['lame']['median_cpu_s']:.2f}"
@@ -553,7 +543,7 @@ def main(argv: list[str] | None = None) -> None:
             "reps": options.reps,
             "positives_per_document": options.positives,
             "lame_options": lame_options,
-            **machine_fields(load_before, started),
+            **where_and_how_long(load_before, started),
             "speed": speed,
             "peak_rss_mib": memory,
             "ratios": ratios,

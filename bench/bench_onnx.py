@@ -25,13 +25,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-from labelwise.experiments.measure import interleaved, peak_rss_mib
+from labelwise.experiments.measure import interleaved, machine, peak_rss_mib
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -192,7 +191,7 @@ def run_kind(kind: str, args) -> dict:
         "speed": speed, "peak_rss_mib": memory,
         "export_max_abs_diff": manifest["max_abs_diff_vs_pytorch"],
         "graph_mib": {key: round(os.path.getsize(onnx_folder / name) / 2**20, 1) for key, name in manifest["files"].items()},
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
+        "machine": machine(),
         "versions": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__},
         "load_average": os.getloadavg(),
         "command": "python bench/bench_onnx.py " + " ".join(sys.argv[1:]),

@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 python bench/explain_timing.py --model <LAME folder> --data_dir ../shared/data/hoc \
         --documents 10 --repeats 3
 
-The methods are timed interleaved, document by document, in a shuffled order each repeat, all in one
+The methods are timed interleaved, document by document, each repeat starting one method later, all in one
 process, so a change of machine load hits every method alike; each (document, method) keeps its
 median over the repeats, and the table shows the mean over documents and the ratio to the plain
 prediction of the same documents. One label per document (its first gold hallmark): LAME's attention
@@ -13,16 +13,16 @@ methods get every label's weights from one forward, gradient methods need their 
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import sys
-import time
+from functools import partial
 from types import SimpleNamespace
 
 import torch
 
 from labelwise.explain.__main__ import load_records, training_dataset
 from labelwise.explain.evaluate import load_model
+from labelwise.experiments.measure import interleaved
 from labelwise.explain.methods import Explainer
 
 
@@ -47,22 +47,19 @@ def main(argv: list[str] | None = None) -> None:
             jobs.append((encoded, label2id[names[0]]))
         if len(jobs) == args.documents:
             break
+    def run(encoded, label: int, method: str) -> None:
+        if method == "prediction":
+            with torch.no_grad():
+                model(**encoded.inputs)
+        else:
+            explainer.explain(encoded, label, method)
+
     methods = ["prediction", *explainer.methods()]
     times: dict[str, list[float]] = {m: [] for m in methods}
-    shuffle = random.Random(0)
     for encoded, label in jobs:
-        seconds: dict[str, list[float]] = {m: [] for m in methods}
-        for _ in range(args.repeats):
-            for method in shuffle.sample(methods, len(methods)):
-                started = time.perf_counter()
-                if method == "prediction":
-                    with torch.no_grad():
-                        model(**encoded.inputs)
-                else:
-                    explainer.explain(encoded, label, method)
-                seconds[method].append(time.perf_counter() - started)
+        rounds = interleaved({m: partial(run, encoded, label, m) for m in methods}, reps=args.repeats, rotate=True)
         for method in methods:
-            times[method].append(statistics.median(seconds[method]))
+            times[method].append(statistics.median(rounds[method]["wall"]))
     base = statistics.mean(times["prediction"])
     pieces = statistics.mean(int(e.inputs["attention_mask"].sum()) for e, _ in jobs)
     print(f"{len(jobs)} documents ({pieces:.0f} pieces on average), {args.repeats} repeats, "

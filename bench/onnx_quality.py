@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from labelwise.experiments.measure import cpu_flags
+from labelwise.experiments.measure import cpu_flags, machine
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "onnx"
@@ -212,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     record = evaluate_hoc(args) if args.command == "hoc" else evaluate_ade(args)
     import onnxruntime
 
-    record.update(model=args.model, threads=torch.get_num_threads(), machine=f"{platform.machine()}, {os.cpu_count()} cores",
+    record.update(model=args.model, threads=torch.get_num_threads(), machine=machine(),
                   cpu=cpu_flags(), onnxruntime=onnxruntime.__version__, torch=torch.__version__,
                   command="python bench/onnx_quality.py " + " ".join(sys.argv[1:]))
     RESULTS.mkdir(parents=True, exist_ok=True)

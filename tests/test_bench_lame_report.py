@@ -73,8 +73,8 @@ def test_cpu_report_keeps_tags_apart_and_skips_runs_without_cpu_times(tmp_path):
               "load_average_before_after": [[2.0, 0, 0], [2.5, 0, 0]]}
     (tmp_path / "labels_4271_cpu1.json").write_text(json.dumps(tagged))
     (tmp_path / "labels_1000.json").write_text(json.dumps({"labels": 1000, "speed": cpu}))  # an older run: no CPU times
-    assert [path.name for path in bench.sweep_files(str(tmp_path))] == ["labels_1000.json"]
-    assert [path.name for path in bench.sweep_files(str(tmp_path), "_cpu1")] == ["labels_4271_cpu1.json"]
+    assert [record["labels"] for record in bench.sweep_records(str(tmp_path))] == [1000]
+    assert [record["labels"] for record in bench.sweep_records(str(tmp_path), "_cpu1")] == [4271]
     assert bench.report_cpu(str(tmp_path)) == ""
     assert bench.report_cpu(str(tmp_path), "_cpu1") == (
         "| 4,271 | 1 | 4.00 | 7.00 + 100/100 | **2.00** | 1.00 / 2.00 / 1.25 | **0.50** / **0.80** | 2.0-2.5 |"

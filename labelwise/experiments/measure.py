@@ -7,12 +7,16 @@ torch thread, CPU time counts the work done, not the waits for a core).
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cpu_flags", "interleaved", "peak_rss_mib"]
+import torch
+
+__all__ = ["cpu_flags", "interleaved", "machine", "peak_rss_mib", "where_and_how_long"]
 
 
 def interleaved(runners: Mapping[str, Callable[[], Any]], reps: int, warmup: int = 0,
@@ -44,6 +48,18 @@ def peak_rss_mib() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def machine() -> str:
+    """The machine as benchmark records name it: architecture, core count and processor."""
+    return f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}"
+
+
+def where_and_how_long(load_before: tuple[float, float, float], started: float) -> dict:
+    """Provenance fields of one measurement: torch threads, machine, load average before and after, wall seconds
+    since `started` (a `time.time()`)."""
+    return {"torch_threads": torch.get_num_threads(), "machine": machine(),
+            "load_average_before_after": [load_before, os.getloadavg()], "wall_s": time.time() - started}
 
 
 def cpu_flags() -> dict:

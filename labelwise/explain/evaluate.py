@@ -260,19 +260,6 @@ def methods_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def methods_table(result: dict) -> str:
-    """A Markdown table of the micro-averaged headline metrics, one row per method."""
-    keys = ["auprc", "precision@10", "recall@10", "comprehensiveness_area", "sufficiency_area"]
-    lines = ["| method | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
-    for method, summary in result["methods"].items():
-        cells = []
-        for key in keys:
-            cell = summary["micro"].get(key)
-            cells.append(f"{cell['mean']:.3f} [{cell['low']:.3f}, {cell['high']:.3f}]" if cell else "-")
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def write_result(result: dict, output_dir: str | Path) -> dict[str, Path]:
     """`explanations.json`, `comprehensiveness.png` and `explanations.md` (the table) in `output_dir`."""
     output_dir = Path(output_dir)
