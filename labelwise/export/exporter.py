@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnxscript.optimizer
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
@@ -198,10 +199,11 @@ def export_graph(spec: GraphSpec, config, path: str, options: ExportOptions) -> 
         input_names=list(INPUT_NAMES),
         output_names=spec.output_names,
         dynamic_shapes=dynamic,
-        optimize=True,
+        optimize=False,
         verbose=False,
         **kwargs,
     )
+    onnxscript.optimizer.optimize(program.model)
     program.save(path)
 
 
