@@ -203,7 +203,12 @@ def export_graph(spec: GraphSpec, config, path: str, options: ExportOptions) -> 
         verbose=False,
         **kwargs,
     )
-    onnxscript.optimizer.optimize(program.model)
+    # torch's `optimize=True` is this constant folding and clean-up, then onnxscript's opset-23 fusions.
+    # Those fusions are left out: the RotaryEmbedding one (onnxscript 0.7) hands the node cos/sin caches
+    # of batch 1 (rotary encoders compute them from `(1, sequence)` position ids), and ONNX Runtime
+    # refuses such a node for any batch > 1 (docs/EXPORT.md, "Rotary encoders"). The other fusions
+    # (RMSNorm, grouped-query attention) match nothing in the encoders labelwise exports.
+    onnxscript.optimizer.optimize_ir(program.model)
     program.save(path)
 
 
