@@ -287,3 +287,24 @@ def test_lame_on_each_encoder_equals_lame_built_by_hand_on_it(checkpoints, famil
     want = lame_by_hand(model, folder, TEXTS)
     assert got.shape == (len(TEXTS), len(DESCRIPTIONS))
     torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
+
+
+def test_a_layerwise_folder_saved_before_the_encoder_seam_is_served_at_its_encoders_positions():
+    """The layer-wise predictor cuts texts at the encoder's own maximum positions (here BERT's 64, a
+    top-level field of a folder saved by the earlier release), not at its tokenizer's limit (none)."""
+    from pathlib import Path
+
+    from labelwise.analysis.predictors import load_predictor
+
+    folder = str(Path(__file__).parent / "fixtures" / "saved_models" / "layerwise")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    text = " ".join(["the patient had a severe rash after the drug dose"] * 10)
+    assert tokenizer.model_max_length > 10**9 and len(tokenizer(text)["input_ids"]) > 64
+    _, predict = load_predictor(folder, threshold=0.0)
+    got = {item["label"]: item["score"] for level in predict(text)["levels"].values() for item in level}
+    model = LayerwiseBertForHierarchicalClassification.from_pretrained(folder).eval()
+    assert model.config.max_position_embeddings == 64
+    with torch.no_grad():
+        logits = model(**tokenizer(text, truncation=True, max_length=64, return_tensors="pt")).logits
+    want = {name: float(score) for level in model.logits_to_levels(logits) for name, score in zip(level.labels, level.probabilities[0])}
+    assert got.keys() == want.keys() and all(abs(got[name] - want[name]) <= 1e-6 for name in want)
