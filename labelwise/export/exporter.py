@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxscript.optimizer
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
@@ -187,6 +186,8 @@ def example_inputs(config, batch: int, length: int, seed: int) -> dict[str, torc
 
 def export_graph(spec: GraphSpec, config, path: str, options: ExportOptions) -> None:
     """Write `spec.module` to `path` with dynamic batch and sequence axes."""
+    import onnxscript.optimizer  # the `onnx` extra: imported when exporting, as onnxruntime is
+
     example = example_inputs(config, options.trace_batch, options.trace_length, options.seed)
     batch = torch.export.Dim("batch", min=1, max=4096)
     sequence = torch.export.Dim("sequence", min=1, max=config.max_position_embeddings)
