@@ -14,6 +14,7 @@ import logging
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional as F
 from helpers import SPECIAL_TOKENS, WORDS, run_python_without_labelwise, tiny_tokenizer
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer, pipeline
 
@@ -196,36 +197,6 @@ def test_segment_length_follows_the_encoder(checkpoints):
     assert model.config.max_position_embeddings == 66 - 1  # pad id 0: positions start at 1
 
 
-ONNX_FAMILIES = [
-    pytest.param(family, marks=pytest.mark.xfail(
-        strict=True, reason="ONNX Runtime's RotaryEmbedding node rejects the exported cos/sin caches (shape 1 vs the "
-        "sequence length): ModernBERT does not export yet"))
-    if family == "modernbert" else family
-    for family in FAMILIES
-]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("family", ONNX_FAMILIES)
-@pytest.mark.parametrize("name", ["lame", "layerwise"])
-def test_onnx_export_matches_pytorch_on_each_family(checkpoints, family, name, tmp_path):
-    """The exporter checks |ONNX Runtime - PyTorch| itself and fails above its tolerance; here on other
-    shapes than it checked, through the serving class."""
-    from labelwise.export import OnnxModel, export_model
-
-    folder = checkpoints[family]
-    model = lame(folder) if name == "lame" else layerwise(folder)
-    task = "label-attention-classification" if name == "lame" else "hierarchical-classification"
-    save_model_folder(tmp_path / "model", model.eval(), AutoTokenizer.from_pretrained(folder), task)
-    manifest = export_model(str(tmp_path / "model"), str(tmp_path / "onnx"))
-    assert manifest["kind"] == name
-    inputs = encoder_inputs(folder)
-    with torch.no_grad():
-        want = model(**inputs).logits.numpy()
-    got = OnnxModel(str(tmp_path / "onnx")).run(**{key: value for key, value in inputs.items()})["logits"]
-    assert float(np.abs(got - want).max()) <= 1e-4
-
-
 class _Records(logging.Handler):
     def __init__(self):
         super().__init__(logging.WARNING)
@@ -254,3 +225,86 @@ def test_warm_start_from_an_encoder_checkpoint_has_no_model_type_warning_but_a_w
         assert [m for m in handler.messages if "`labelwise_layerwise` to instantiate a model of type `lame`" in m]
     finally:
         source.removeHandler(handler)
+
+
+def lame_by_hand(model: LameForSequenceClassification, folder: str, texts: list[str]) -> torch.Tensor:
+    """LAME's logits computed from its formulas, with the family's own encoder class loaded from the
+    checkpoint (not the model's) and the head's weights read from the model's state dict:
+    labels = each description's first-token state; per block, multi-head attention of the labels over
+    the document's tokens (padding masked), residual + LayerNorm, feed-forward + LayerNorm; then
+    `tanh(dense(s)) . w_l + b_l`."""
+    encoder = AutoModel.from_pretrained(folder).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    takes_types = "token_type_ids" in encoder.forward.__code__.co_varnames
+
+    def states(batch) -> torch.Tensor:
+        inputs = {key: value for key, value in batch.items() if key != "token_type_ids" or takes_types}
+        return encoder(**inputs).last_hidden_state
+
+    descriptions = tokenizer(list(DESCRIPTIONS.values()), padding=True, return_tensors="pt")
+    documents = tokenizer(texts, padding=True, return_tensors="pt")
+    weights = model.state_dict()
+    hidden, heads = model.config.hidden_size, model.config.label_attention_heads
+    eps = model.config.layer_norm_eps
+    with torch.no_grad():
+        tokens = states(documents)
+        labels = states(descriptions)[:, 0].expand(len(texts), -1, -1)  # (batch, labels, hidden)
+        keep = documents["attention_mask"].bool()[:, None, None, :]
+
+        def linear(x, name):
+            return F.linear(x, weights[f"{name}.weight"], weights[f"{name}.bias"])
+
+        def split(x):  # (batch, length, hidden) -> (batch, heads, length, hidden / heads)
+            return x.view(*x.shape[:2], heads, hidden // heads).transpose(1, 2)
+
+        for block in range(model.config.num_label_attention_blocks):
+            name = f"label_blocks.{block}"
+            q, k, v = split(linear(labels, f"{name}.query")), split(linear(tokens, f"{name}.key")), split(linear(tokens, f"{name}.value"))
+            scores = (q @ k.transpose(-1, -2) / (hidden // heads) ** 0.5).masked_fill(~keep, float("-inf"))
+            context = (scores.softmax(-1) @ v).transpose(1, 2).reshape(labels.shape)
+            norm = (hidden,)
+            labels = F.layer_norm(labels + linear(context, f"{name}.output"), norm,
+                                  weights[f"{name}.attention_norm.weight"], weights[f"{name}.attention_norm.bias"], eps)
+            step = linear(F.gelu(linear(labels, f"{name}.feed_forward.0")), f"{name}.feed_forward.2")
+            labels = F.layer_norm(labels + step, norm,
+                                  weights[f"{name}.feed_forward_norm.weight"], weights[f"{name}.feed_forward_norm.bias"], eps)
+        features = torch.tanh(linear(labels, "classifier.dense"))
+        return (features * weights["classifier.weight"]).sum(-1) + weights["classifier.bias"]
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_lame_on_each_encoder_equals_lame_built_by_hand_on_it(checkpoints, family):
+    """Stands in for a second pretrained encoder (none is available offline): on each family, LAME's
+    logits are the paper's computation on that family's own encoder. Two blocks, so the second reads
+    per-document label states."""
+    folder = checkpoints[family]
+    model = lame(folder, num_label_attention_blocks=2).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    # The descriptions were tokenized with the checkpoint's own tokenizer.
+    assert model.config.label_description_token_ids == tokenizer(list(DESCRIPTIONS.values()))["input_ids"]
+    with torch.no_grad():
+        got = model(**encoder_inputs(folder)).logits
+    want = lame_by_hand(model, folder, TEXTS)
+    assert got.shape == (len(TEXTS), len(DESCRIPTIONS))
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
+
+
+def test_a_layerwise_folder_saved_before_the_encoder_seam_is_served_at_its_encoders_positions():
+    """The layer-wise predictor cuts texts at the encoder's own maximum positions (here BERT's 64, a
+    top-level field of a folder saved by the earlier release), not at its tokenizer's limit (none)."""
+    from pathlib import Path
+
+    from labelwise.analysis.predictors import load_predictor
+
+    folder = str(Path(__file__).parent / "fixtures" / "saved_models" / "layerwise")
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    text = " ".join(["the patient had a severe rash after the drug dose"] * 10)
+    assert tokenizer.model_max_length > 10**9 and len(tokenizer(text)["input_ids"]) > 64
+    _, predict = load_predictor(folder, threshold=0.0)
+    got = {item["label"]: item["score"] for level in predict(text)["levels"].values() for item in level}
+    model = LayerwiseBertForHierarchicalClassification.from_pretrained(folder).eval()
+    assert model.config.max_position_embeddings == 64
+    with torch.no_grad():
+        logits = model(**tokenizer(text, truncation=True, max_length=64, return_tensors="pt")).logits
+    want = {name: float(score) for level in model.logits_to_levels(logits) for name, score in zip(level.labels, level.probabilities[0])}
+    assert got.keys() == want.keys() and all(abs(got[name] - want[name]) <= 1e-6 for name in want)

@@ -186,6 +186,8 @@ def example_inputs(config, batch: int, length: int, seed: int) -> dict[str, torc
 
 def export_graph(spec: GraphSpec, config, path: str, options: ExportOptions) -> None:
     """Write `spec.module` to `path` with dynamic batch and sequence axes."""
+    import onnxscript.optimizer  # the `onnx` extra: imported when exporting, as onnxruntime is
+
     example = example_inputs(config, options.trace_batch, options.trace_length, options.seed)
     batch = torch.export.Dim("batch", min=1, max=4096)
     sequence = torch.export.Dim("sequence", min=1, max=config.max_position_embeddings)
@@ -198,10 +200,16 @@ def export_graph(spec: GraphSpec, config, path: str, options: ExportOptions) -> 
         input_names=list(INPUT_NAMES),
         output_names=spec.output_names,
         dynamic_shapes=dynamic,
-        optimize=True,
+        optimize=False,
         verbose=False,
         **kwargs,
     )
+    # torch's `optimize=True` is this constant folding and clean-up, then onnxscript's opset-23 fusions.
+    # Those fusions are left out: the RotaryEmbedding one (onnxscript 0.7) hands the node cos/sin caches
+    # of batch 1 (rotary encoders compute them from `(1, sequence)` position ids), and ONNX Runtime
+    # refuses such a node for any batch > 1 (docs/EXPORT.md, "Rotary encoders"). The other fusions
+    # (RMSNorm, grouped-query attention) match nothing in the encoders labelwise exports.
+    onnxscript.optimizer.optimize_ir(program.model)
     program.save(path)
 
 

@@ -203,6 +203,9 @@ def model_kind(model: PreTrainedModel) -> str:
 
 
 def build_graph(model: PreTrainedModel) -> GraphSpec:
-    """The `GraphSpec` of `model` (in eval mode) for its kind."""
+    """The `GraphSpec` of `model` for its kind, in eval mode: the wrapper modules are built in training
+    mode (nn.Module's default), and the exporter traces what the root module's mode says."""
     model.eval()
-    return KINDS[model_kind(model)](model)
+    spec = KINDS[model_kind(model)](model)
+    spec.module.eval()
+    return spec

@@ -215,7 +215,8 @@ TESTED_ENCODER_FAMILIES = {
     "modernbert": "ModernBERT",
 }
 """Encoder families (`model_type`) on which labelwise tests LAME and layer-wise training, saving, serving
-and ONNX export (tests/test_encoder_training.py); ModernBERT does not export to ONNX yet."""
+and ONNX export (tests/test_encoder_training.py), and LAME against a hand-built computation
+(tests/test_encoders.py)."""
 
 
 def _encoder_family(config: dict) -> str:
