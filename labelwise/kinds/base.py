@@ -62,9 +62,12 @@ class PreparedTask:
     label_names: list[str]
     label_descriptions: dict[str, str] | None = None
     label_levels: dict[str, int] | None = None
-    notes: dict = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)  # facts about the run for `training_summary.json["notes"]`
     kind: ModelKind | None = None  # the kind that prepared it, set once by `labelwise.training.tasks.prepare_task`
-    test_rows: Any = None  # the raw test split, for a kind whose `evaluate_test` scores whole rows (NER)
+    raw_test_split: Any = None  # the test split before encoding, for a kind whose `evaluate_test` scores whole rows (NER)
+    # The predictions file's rows when the kind's `evaluate_test` wrote them itself (NER: whole sentences);
+    # None: they come from `Trainer.predict`'s test output (`labelwise.training.predictions`).
+    test_prediction_rows: list[dict] | None = None
     # Multi-label tasks: `(gold 0/1, probabilities, threshold or per-label thresholds) -> metrics`, the
     # thresholded part of `compute_metrics`; `labelwise.training.thresholds` tunes and reports with it.
     scores_at: Callable | None = None

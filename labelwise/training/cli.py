@@ -156,15 +156,11 @@ def write_summary(folder: str, args: LabelwiseArguments, training_args, task: Pr
         "decision_thresholds": results.get("decision_thresholds"),
         "label_descriptions": task.label_descriptions,
         "levels": task.label_levels,
-        **({"notes": {k: v for k, v in task.notes.items() if k not in PRIVATE_NOTES}} if task.notes else {}),
+        **({"notes": task.notes} if task.notes else {}),
     }
     with open(os.path.join(folder, "training_summary.json"), "w", encoding="utf-8") as handle:
         json.dump(summary, handle, indent=2, default=str)
     return summary
-
-
-PRIVATE_NOTES = ("test_rows",)
-"""`PreparedTask.notes` kept out of the summary (data, not facts about the run): the NER kind's predictions-file rows."""
 
 
 def measured_on(args: LabelwiseArguments, training_args, task: PreparedTask, steps: int) -> dict:
