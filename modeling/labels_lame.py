@@ -53,6 +53,13 @@ def check_label_names(descriptions: dict[str, str], where: str) -> list[str]:
 
 
 
+def tokenize_descriptions(descriptions: list[str], tokenizer, max_description_length: int) -> list[list[int]]:
+    """Label descriptions tokenized as the label queries are: [CLS]/[SEP], truncated to
+    `max_description_length` pieces, unpadded (`LameConfig.label_description_token_ids`)."""
+    encoded = tokenizer(list(descriptions), truncation=True, max_length=max_description_length, add_special_tokens=True)
+    return [list(ids) for ids in encoded["input_ids"]]
+
+
 class LameLabelSetFields:
     """The label-set methods of [`LameConfig`] (a mixin of it): replacing the set and tokenizing descriptions."""
 
@@ -94,10 +101,7 @@ class LameLabelSetFields:
 
     def tokenize_descriptions(self, descriptions: list[str], tokenizer) -> list[list[int]]:
         """`descriptions` tokenized as the label queries are: [CLS]/[SEP], truncated to `max_description_length`, unpadded."""
-        encoded = tokenizer(
-            list(descriptions), truncation=True, max_length=self.max_description_length, add_special_tokens=True
-        )
-        return [list(ids) for ids in encoded["input_ids"]]
+        return tokenize_descriptions(descriptions, tokenizer, self.max_description_length)
 
     def tokenize_label_descriptions(self, tokenizer) -> None:
         """Store the descriptions tokenized by `tokenizer` (with [CLS]/[SEP], truncated, unpadded)."""

@@ -269,70 +269,95 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
         hierarchical_consistency: bool | None = None,
         **kwargs,
     ) -> LayerwiseClassifierOutput | tuple:
-        """Score all labels; each level from the [CLS] vectors of its assigned layers.
+        """Score all labels; each level from the pooled vectors of its assigned layers.
 
         Args:
-            input_ids / attention_mask / token_type_ids / position_ids: `(batch_size, sequence_length)`.
-                With `config.max_document_length`, `sequence_length` may reach that length (tokenize
-                with `max_length=config.max_document_length`, right padding): each document is split
-                into segments of `max_position_embeddings` pieces, each with its own [CLS] and [SEP]
-                (`segments.py`), all segments are encoded as one batch, and each level's layer
-                vectors (`layer_pooling`, per segment) are pooled over the document's segments
-                (`segment_pooling`). `position_ids` and `inputs_embeds` are refused then, and
-                `hidden_states` / `attentions` in the output are per segment,
-                `(num_segments, width, ...)`.
+            input_ids / attention_mask / token_type_ids / position_ids: `(batch_size, sequence_length)`;
+                up to `config.max_document_length` when set (segmented, see [`encode_documents`]).
             inputs_embeds: `(batch_size, sequence_length, hidden_size)`, instead of `input_ids`.
             labels: `(batch_size, num_labels)` multi-hot targets (0/1) in label-id order.
             hierarchical_consistency: cap children by parents in `logits`/`level_logits`. Defaults to
                 `config.hierarchical_consistency` in eval mode and to `False` in training mode.
+
+        Returns:
+            [`LayerwiseClassifierOutput`]: `logits` `(batch_size, num_labels)`, `level_logits` one
+            `(batch_size, |L_n|)` per level, `loss` `()` when `labels` are given.
         """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
         want_hidden = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        if output_attentions is None:
-            # An explicit None would stop BERT from falling back to its config: resolve against ours here.
-            output_attentions = self.config.output_attentions
-        # Long documents: all segments of the batch in one encoder batch; the levels pool them per document.
-        segments, encoder_inputs = split_for_encoder(
-            self.config, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds
+        encoder_output, mask, segments = self.encode_documents(
+            input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, **kwargs
         )
-        outputs = run_encoder(
-            self.backbone,
-            **encoder_inputs,
-            output_attentions=output_attentions,
-            output_hidden_states=True,  # the heads read intermediate layers' states
-            **kwargs,
-        )
-        level_logits, logits = self.score_levels(outputs.hidden_states, encoder_inputs["attention_mask"], segments)
-        _, level_ids = self._indices(logits.device)
-
-        loss = None
-        if labels is not None:
-            if labels.shape != logits.shape:
-                raise ValueError(
-                    f"labels must be multi-hot of shape (batch_size, num_labels)={tuple(logits.shape)}, "
-                    f"got {tuple(labels.shape)}."
-                )
-            # The loss in float32 whatever the logits' dtype: bf16/fp16 targets and sums lose precision.
-            labels = labels.float()
-            loss = sum(
-                weight * F.binary_cross_entropy_with_logits(scores.float(), labels.index_select(1, ids))
-                for weight, scores, ids in zip(self.config.level_loss_weights, level_logits, level_ids)
-            )
-
+        level_logits, logits = self.score_levels(encoder_output.hidden_states, mask, segments)
+        loss = self.compute_loss(level_logits, logits, labels) if labels is not None else None
         if hierarchical_consistency is None:
             hierarchical_consistency = self.config.hierarchical_consistency and not self.training
         if hierarchical_consistency:
             logits = self.apply_hierarchical_consistency(logits)
-            level_logits = [logits.index_select(1, ids) for ids in level_ids]
-
+            level_logits = [logits.index_select(1, ids) for ids in self._indices(logits.device)[1]]
         output = LayerwiseClassifierOutput(
             loss=loss,
             logits=logits,
             level_logits=tuple(level_logits),
-            hidden_states=selected_hidden_states(outputs.hidden_states, want_hidden),
-            attentions=outputs.attentions,
+            hidden_states=selected_hidden_states(encoder_output.hidden_states, want_hidden),
+            attentions=encoder_output.attentions,
         )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
         return output if return_dict else output.to_tuple()
+
+    def encode_documents(
+        self,
+        input_ids: torch.Tensor | None,
+        attention_mask: torch.Tensor | None,
+        token_type_ids: torch.Tensor | None,
+        position_ids: torch.Tensor | None,
+        inputs_embeds: torch.Tensor | None,
+        output_attentions: bool | None,
+        **kwargs,
+    ) -> tuple[ModelOutput, torch.Tensor | None, DocumentSegments | None]:
+        """Run the encoder with every layer's hidden states (the level heads read intermediate layers).
+
+        With `config.max_document_length`, the `(batch_size, sequence_length)` inputs may reach that
+        length (tokenize with `max_length=config.max_document_length`, right padding): each document is
+        split into segments of `max_position_embeddings` pieces, each with its own [CLS] and [SEP]
+        (`segments.py`), and all segments of the batch are encoded as one batch. `position_ids` and
+        `inputs_embeds` are refused then, and the hidden states and attentions are per segment,
+        `(num_segments, width, ...)`.
+
+        Returns:
+            (the encoder's output, the attention mask it read `(batch_size or num_segments, width)`,
+            the documents' segments or None).
+        """
+        if output_attentions is None:
+            # An explicit None would stop BERT from falling back to its config: resolve against ours here.
+            output_attentions = self.config.output_attentions
+        segments, encoder_inputs = split_for_encoder(
+            self.config, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds
+        )
+        encoder_output = run_encoder(
+            self.backbone, **encoder_inputs, output_attentions=output_attentions, output_hidden_states=True, **kwargs
+        )
+        return encoder_output, encoder_inputs["attention_mask"], segments
+
+    def compute_loss(self, level_logits: list[torch.Tensor], logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """`sum_n level_loss_weights[n] * BCE(level n)`, on the raw (unconstrained) scores.
+
+        Args:
+            level_logits: one `(batch_size, |L_n|)` per level, as [`score_levels`] returns them.
+            logits: `(batch_size, num_labels)`, all levels in label-id order (checks the labels' shape).
+            labels: `(batch_size, num_labels)` multi-hot targets in label-id order.
+        """
+        if labels.shape != logits.shape:
+            raise ValueError(
+                f"labels must be multi-hot of shape (batch_size, num_labels)={tuple(logits.shape)}, "
+                f"got {tuple(labels.shape)}."
+            )
+        # The loss in float32 whatever the logits' dtype: bf16/fp16 targets and sums lose precision.
+        labels = labels.float()
+        _, level_ids = self._indices(logits.device)
+        return sum(
+            weight * F.binary_cross_entropy_with_logits(scores.float(), labels.index_select(1, ids))
+            for weight, scores, ids in zip(self.config.level_loss_weights, level_logits, level_ids)
+        )
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         """`PreTrainedModel.save_pretrained`; the folder also gets `pipeline_layerwise.py`, which the config's

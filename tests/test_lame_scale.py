@@ -103,7 +103,8 @@ def test_one_rule_builds_the_same_lame_in_python_and_in_train_py(checkpoint, tmp
     python = LameForSequenceClassification.from_pretrained(checkpoint, label_descriptions=descriptions,
                                                            label_attention_heads=4)
     args, _ = parse_arguments(train_py + ["--output_dir", str(tmp_path), "--label_attention_heads", "4"])
-    trained = lame_model(args, checkpoint, names, descriptions, "multi_label_classification")
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    trained = lame_model(args, checkpoint, tokenizer, names, list(descriptions.values()), "multi_label_classification")
     rule = scale_defaults(num_labels)
     assert python.config.resolved_scale_options() == trained.config.resolved_scale_options() == rule
     assert (python.first_stage is None) == (trained.first_stage is None) == (num_labels <= 256)

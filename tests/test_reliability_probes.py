@@ -670,7 +670,9 @@ def test_probe_30_6a_identical_descriptions_after_truncation_are_warned(tmp_path
     assert full[2] != full[3]  # they differ before truncation
     args = LabelwiseArguments(model="lame", label_attention_heads=4, max_description_length=6)
     with caplog.at_level(logging.WARNING, logger="labelwise.train"):
-        model = lame_model(args, checkpoint, list(descriptions), descriptions, "multi_label_classification")
+        model = lame_model(
+            args, checkpoint, tokenizer, list(descriptions), list(descriptions.values()), "multi_label_classification"
+        )
     assert identical_descriptions(model.config) == [["same_a", "same_b"], ["cut_a", "cut_b"]]
     assert "'same_a', 'same_b' get identical label states" in caplog.text and "the same text" in caplog.text
     assert "'cut_a', 'cut_b' get identical label states" in caplog.text and "--max_description_length" in caplog.text

@@ -91,6 +91,29 @@ def test_estimate_steps_zero_turns_it_off(checkpoint, tmp_path, capsys):
     assert not (tmp_path / "cost_estimate.json").exists()
 
 
+# --------------------------------------------------------------------------- the card
+def test_a_run_whose_card_cannot_be_written_fails_and_keeps_the_model(checkpoint, tmp_path, capsys, monkeypatch):
+    from labelwise.publishing import model_card
+    from labelwise.training.cli import main
+
+    def broken_card(folder, **_):
+        raise TypeError("the template could not be rendered")
+
+    monkeypatch.setattr(model_card, "write_model_card", broken_card)
+    argv = quick_train_argv(checkpoint, tmp_path, "--max_steps", "1", "--estimate_steps", "0", max_eval_samples=4)
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code != 0
+    captured = capsys.readouterr()
+    assert "labelwise: trained" in captured.out  # the results are printed before the run fails
+    folder = tmp_path / "model"
+    assert "Traceback" not in captured.err
+    assert f"saved in {folder}" in captured.err and "README.md could not be written" in captured.err
+    assert "TypeError: the template could not be rendered" in captured.err
+    assert (folder / "model.safetensors").is_file() and (folder / "training_summary.json").is_file()
+    assert not (folder / "README.md").exists()
+
+
 # --------------------------------------------------------------------------- collapse
 def test_collapse_reasons_for_each_task():
     names = ["a", "b", "c"]

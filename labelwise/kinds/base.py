@@ -62,9 +62,12 @@ class PreparedTask:
     label_names: list[str]
     label_descriptions: dict[str, str] | None = None
     label_levels: dict[str, int] | None = None
-    notes: dict = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)  # facts about the run for `training_summary.json["notes"]`
     kind: ModelKind | None = None  # the kind that prepared it, set once by `labelwise.training.tasks.prepare_task`
-    test_rows: Any = None  # the raw test split, for a kind whose `evaluate_test` scores whole rows (NER)
+    raw_test_split: Any = None  # the test split before encoding, for a kind whose `evaluate_test` scores whole rows (NER)
+    # The predictions file's rows when the kind's `evaluate_test` wrote them itself (NER: whole sentences);
+    # None: they come from `Trainer.predict`'s test output (`labelwise.training.predictions`).
+    test_prediction_rows: list[dict] | None = None
     # Multi-label tasks: `(gold 0/1, probabilities, threshold or per-label thresholds) -> metrics`, the
     # thresholded part of `compute_metrics`; `labelwise.training.thresholds` tunes and reports with it.
     scores_at: Callable | None = None
@@ -335,12 +338,12 @@ def prepare_flat(
     corpus: DatasetDict,
     backbone: str,
     tokenizer: PreTrainedTokenizerBase,
-    build_model: Callable[[list[str], dict[str, str] | None, str], Any],
+    build_model: Callable[[list[str], list[str] | None, str], Any],
     max_length: int | None = None,
 ) -> PreparedTask:
     """Encode a flat (multi-label or multi-class) corpus, documents truncated at `max_length` pieces (default
-    `--max_length`); `build_model(names, descriptions, problem_type)` returns the model. Shared by `lame`,
-    `frozen_lame` and `vanilla`."""
+    `--max_length`); `build_model(names, descriptions, problem_type)` returns the model (`descriptions`:
+    the corpus's, in the order of `names`, or None). Shared by `lame`, `frozen_lame` and `vanilla`."""
     import numpy as np
     import torch
     from transformers import DataCollatorWithPadding
@@ -364,8 +367,7 @@ def prepare_flat(
         return encoded
 
     encoded = encode_corpus(corpus, encode, multi_hot=multi_label)
-    descriptions = dict(zip(names, space.descriptions)) if space.descriptions else None
-    model = build_model(names, descriptions, problem_type)
+    model = build_model(names, list(space.descriptions) if space.descriptions else None, problem_type)
     threshold = args.threshold
 
     def scores_at(gold, probabilities, at) -> dict[str, float]:
@@ -387,6 +389,6 @@ def prepare_flat(
         greater_is_better=True,
         task=space.task if space.task != "hierarchical" else "multi_label",
         label_names=names,
-        label_descriptions=descriptions,
+        label_descriptions=dict(zip(names, space.descriptions)) if space.descriptions else None,
         scores_at=scores_at if multi_label else None,
     )

@@ -15,7 +15,7 @@ def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
         # The baseline's recipe, whatever the LAME options say: frozen encoder, descriptions encoded
         # once, CNN features before the label attention.
         return lame_model(
-            args, backbone, names, descriptions, problem_type,
+            args, backbone, tokenizer, names, descriptions, problem_type,
             freeze_encoder=True, label_embedding_mode="static", feature_head="cnn",
         )
 

@@ -16,6 +16,7 @@ from labelwise.kinds.base import (
     segment_fields,
 )
 from labelwise.modeling.configuration_lame import LameConfig
+from labelwise.modeling.labels_lame import tokenize_descriptions
 from labelwise.saved_kinds import LAME
 
 logger = logging.getLogger("labelwise.train")
@@ -45,16 +46,22 @@ DROPOUT_FIELDS = ("label_attention_dropout",)
 
 
 def lame_model(
-    args, backbone: str, names: list[str], descriptions: dict[str, str] | None, problem_type: str, **fields
+    args, backbone: str, tokenizer, names: list[str], descriptions: list[str] | None, problem_type: str, **fields
 ):
-    """`LameForSequenceClassification` warm-started from `backbone`; `fields` override the options."""
+    """`LameForSequenceClassification` warm-started from `backbone`; `fields` override the options.
+
+    `descriptions` are in the order of `names`; they are tokenized here with the run's `tokenizer`
+    (`backbone`'s), so loading the model does not load the tokenizer a second time.
+    """
     values = {name: getattr(args, name) for name in LAME_OPTION_FIELDS}
     values.update({name: "auto" for name in UNSET_MEANS_AUTO if values[name] is None})
     values.update(freeze_encoder=False, feature_head="none", **segment_fields(args))
     values.update(fields)
+    token_ids = tokenize_descriptions(descriptions, tokenizer, values["max_description_length"]) if descriptions else None
     model = KIND.load_model_class().from_pretrained(
         backbone,
         label_descriptions=descriptions,
+        label_description_token_ids=token_ids,
         problem_type=problem_type,
         id2label=dict(enumerate(names)),
         label2id={n: i for i, n in enumerate(names)},
@@ -97,7 +104,7 @@ def warn_identical_descriptions(config) -> None:
 def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
     return prepare_flat(
         args, space, corpus, backbone, tokenizer,
-        lambda names, descriptions, problem_type: lame_model(args, backbone, names, descriptions, problem_type),
+        lambda names, descriptions, problem_type: lame_model(args, backbone, tokenizer, names, descriptions, problem_type),
         document_length(args),
     )
 

@@ -71,7 +71,7 @@ def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
         greater_is_better=True,
         task="ner",
         label_names=names,
-        test_rows=corpus.get("test"),
+        raw_test_split=corpus.get("test"),
     )
 
 
@@ -80,7 +80,7 @@ def evaluate_test(trainer, task: PreparedTask, args) -> dict[str, float]:
     from labelwise.metrics.entities import entity_scores
     from labelwise.ner.tagger import predict_word_labels
 
-    raw = task.test_rows
+    raw = task.raw_test_split
     if raw is None:
         return {}
     names = task.label_names
@@ -91,7 +91,7 @@ def evaluate_test(trainer, task: PreparedTask, args) -> dict[str, float]:
     predicted = [[id2label[i] for i in ids] for ids in label_ids]
     gold = [[names[i] for i in tags] for tags in raw["ner_tags"]]
     # The rows of the predictions file (labelwise.training.predictions), whole sentences.
-    task.notes["test_rows"] = [
+    task.test_prediction_rows = [
         {"id": doc_id, "tokens": list(tokens), "gold": truth, "predicted": guess, "scores": [round(p, 5) for p in probs]}
         for doc_id, tokens, truth, guess, probs in zip(raw["id"], raw["tokens"], gold, predicted, probabilities)
     ]

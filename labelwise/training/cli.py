@@ -156,15 +156,11 @@ def write_summary(folder: str, args: LabelwiseArguments, training_args, task: Pr
         "decision_thresholds": results.get("decision_thresholds"),
         "label_descriptions": task.label_descriptions,
         "levels": task.label_levels,
-        **({"notes": {k: v for k, v in task.notes.items() if k not in PRIVATE_NOTES}} if task.notes else {}),
+        **({"notes": task.notes} if task.notes else {}),
     }
     with open(os.path.join(folder, "training_summary.json"), "w", encoding="utf-8") as handle:
         json.dump(summary, handle, indent=2, default=str)
     return summary
-
-
-PRIVATE_NOTES = ("test_rows",)
-"""`PreparedTask.notes` kept out of the summary (data, not facts about the run): the NER kind's predictions-file rows."""
 
 
 def measured_on(args: LabelwiseArguments, training_args, task: PreparedTask, steps: int) -> dict:
@@ -269,18 +265,45 @@ def run(argv: list[str] | None = None, extra_callbacks: tuple = ()) -> dict:
          "prediction_warnings": list(dict.fromkeys(getattr(watch, "warnings", []))),
          "predictions_file": os.path.basename(predictions_path) if predictions_path else None},
     )
-    try:
-        from labelwise.publishing.model_card import write_model_card
-
-        write_model_card(folder)
-    except Exception as err:  # the model is saved either way; say why the card is missing
-        logger.warning("Model card not written: %s", err)
+    card_error = _write_card(folder)
     _report(summary, folder, train_result.global_step, task.kind.detail_metrics)
     if predictions_path:
         print(f"Test predictions: {predictions_path}")
     for warning in summary["prediction_warnings"]:
         print(f"WARNING: {warning}")
+    if card_error is not None:
+        raise ModelCardError(folder, summary, card_error) from card_error
     return summary
+
+
+class ModelCardError(RuntimeError):
+    """Training finished and the model is saved, but its model card (README.md) could not be written.
+
+    The run fails, so that no one publishes or reports a folder without its card by mistake; the
+    saved folder and the training summary are kept (`folder`, `summary`).
+    """
+
+    def __init__(self, folder: str, summary: dict, cause: BaseException):
+        super().__init__(
+            f"the model was trained and saved in {folder} (weights, tokenizer, training_summary.json), but its "
+            f"model card {os.path.join(folder, 'README.md')} could not be written: {type(cause).__name__}: {cause}. "
+            "Once the cause is fixed, `labelwise.publishing.write_model_card(folder)` writes it from "
+            "training_summary.json without training again (push_to_hub.py does so too)."
+        )
+        self.folder = folder
+        self.summary = summary
+
+
+def _write_card(folder: str) -> Exception | None:
+    """Write the folder's model card; return the error instead of raising it, so that the run's
+    results are printed before the run fails."""
+    from labelwise.publishing.model_card import write_model_card
+
+    try:
+        write_model_card(folder)
+    except Exception as err:  # any failure: a template bug as much as a bad summary field
+        return err
+    return None
 
 
 def train(output_dir: str, *, config: str | None = None, callbacks: tuple = (), **options: Any) -> dict:

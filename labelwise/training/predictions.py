@@ -209,11 +209,11 @@ def write_predictions(folder: str, task: PreparedTask, rows: list[dict]) -> str:
 
 
 def final_prediction_rows(task: PreparedTask, predictions: dict, threshold: float, tuned: dict | None = None) -> list[dict]:
-    """The predictions-file rows of a finished run: the kind's own (NER, `task.notes["test_rows"]`) or
+    """The predictions-file rows of a finished run: the kind's own (NER, `task.test_prediction_rows`) or
     those of `Trainer.predict`'s test output, multi-label ones at the `tuned` thresholds
     (`labelwise.training.thresholds.tune_thresholds`' result) or else at `threshold`."""
-    if task.notes.get("test_rows") is not None:
-        return list(task.notes["test_rows"])
+    if task.test_prediction_rows is not None:
+        return list(task.test_prediction_rows)
     if "test" not in predictions:
         return []
     ids = task.document_ids.get("test", [])
