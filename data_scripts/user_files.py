@@ -136,6 +136,16 @@ def _class_names(features: datasets.Features) -> dict[str, list[str]]:
     return names
 
 
+def _hub_remedy() -> str:
+    """What to do when a Hub dataset could not be fetched: offline, or no network."""
+    local = ("pass a local folder instead: one written by `Dataset.save_to_disk` / `DatasetDict.save_to_disk` on a "
+             "machine with access, or a folder of data files")
+    if datasets.config.HF_HUB_OFFLINE:
+        return (" Offline mode is on (HF_HUB_OFFLINE or HF_DATASETS_OFFLINE) and the dataset is not in the local cache: "
+                f"download it once with network access (unset the variable), or {local}.")
+    return f" Check the id and the network, or {local}."
+
+
 def read_dataset(name: str, config_name: str | None = None) -> tuple[dict[str, RawSplit], str | None]:
     """The splits of a saved `datasets` folder (`save_to_disk`), a folder `datasets.load_dataset` reads, or a
     Hub dataset id. Returns the splits by our names (train / validation / test) and the Hub id (None when local)."""
@@ -155,7 +165,7 @@ def read_dataset(name: str, config_name: str | None = None) -> tuple[dict[str, R
         where = "the local folder" if hub_id is None else "a Hub dataset (no local folder has that name)"
         raise UserDataError(
             f"--dataset_name {name!r}" + (f" --dataset_config_name {config_name!r}" if config_name else "")
-            + f": could not load it as {where} ({type(err).__name__}: {err})."
+            + f": could not load it as {where} ({type(err).__name__}: {err})." + (_hub_remedy() if hub_id else "")
         ) from None
     if isinstance(loaded, datasets.Dataset):
         loaded = datasets.DatasetDict({"train": loaded})
