@@ -123,9 +123,12 @@ def _downstream_works(folder, tmp_path) -> None:
     from labelwise.export.exporter import ExportOptions, export_model
     from labelwise.publishing.push import check_folder
 
+    # Scored on a file with the same option names as train.py's, columns of other names included.
     scoring = write_csv(tmp_path / "new_notes.csv", [("rash after the drug", ["skin", "drug"]),
-                                                     ("fever in the patient", ["fever"]), ("liver disease", ["liver"])])
-    evaluate_main([str(folder), "--file", scoring, "--label_separator", "|", "--output", str(tmp_path / "scores.json")])
+                                                     ("fever in the patient", ["fever"]), ("liver disease", ["liver"])],
+                        header=("body", "codes"))
+    evaluate_main([str(folder), "--file", scoring, "--text_column_name", "body", "--label_column_name", "codes",
+                   "--label_delimiter", "|", "--output", str(tmp_path / "scores.json")])
     scores = json.loads((tmp_path / "scores.json").read_text())
     assert scores["documents"] == 3 and 0 <= scores["metrics"]["micro_f1"] <= 1
     onnx_folder = tmp_path / "onnx"
@@ -356,3 +359,21 @@ def test_built_in_corpus_and_own_data_are_not_mixed(capsys):
     # A shipped config that names a built-in corpus lends its other options to your files.
     args, _ = parse_arguments(["--config", "lame_eurlex57k", "--train_file", "notes.csv"])
     assert args.corpus == "demo" and args.corpus_options is None and args.max_length == 512
+
+
+def test_card_names_a_hub_dataset_and_its_split_off(tmp_path):
+    """No Hub dataset can be fetched here, so the card of one is rendered from a summary shaped as
+    `load_user_data` describes a Hub dataset (`info`): the id goes into the metadata and the text."""
+    from huggingface_hub import ModelCard
+    from test_publishing_card import write_synthetic
+
+    from labelwise.publishing.model_card import write_model_card
+
+    dataset = {"name": "someone/notes", "hub_id": "someone/notes", "config": {"dataset_config_name": "en"},
+               "splits": {"train": "someone/notes [train] (900 rows after the split-off)",
+                          "validation": "10% of someone/notes [train] split off with seed 42 (100 rows)",
+                          "test": "someone/notes [test] (50 rows)"}}
+    card = ModelCard.load(write_model_card(write_synthetic(tmp_path / "model", "lame", dataset=dataset)))
+    assert card.data.datasets == ["someone/notes"]
+    assert "[someone/notes](https://huggingface.co/datasets/someone/notes)" in card.text
+    assert "validation: 10% of someone/notes [train] split off with seed 42 (100 rows)" in card.text
