@@ -377,3 +377,23 @@ def test_card_names_a_hub_dataset_and_its_split_off(tmp_path):
     assert card.data.datasets == ["someone/notes"]
     assert "[someone/notes](https://huggingface.co/datasets/someone/notes)" in card.text
     assert "validation: 10% of someone/notes [train] split off with seed 42 (100 rows)" in card.text
+
+
+def test_parquet_written_by_datasets_keeps_its_class_names(tmp_path):
+    """`Dataset.to_parquet` stores ClassLabel ids, and the names in the file's schema metadata."""
+    names = sorted(DESCRIPTIONS)
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=names)})
+    rows = {"text": [t for t, _ in ROWS], "label": [names.index(ls[-1]) for _, ls in ROWS]}
+    datasets.Dataset.from_dict(rows, features=features).to_parquet(str(tmp_path / "train.parquet"))
+    user = load_user_data(str(tmp_path / "train.parquet"))
+    assert user.space.task == "multi_class" and user.space.names == names
+    train = user.corpus["train"]
+    assert [train.features["labels"].int2str(i) for i in train["labels"]] == [
+        ls[-1] for t, ls in ROWS if t in set(train["text"])]
+    tags = ["O", "B-ADR", "I-ADR"]
+    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
+                                  "ner_tags": datasets.Sequence(datasets.ClassLabel(names=tags))})
+    datasets.Dataset.from_dict({"tokens": [["a", "rash"], ["severe", "fever"]], "ner_tags": [[0, 1], [1, 2]]},
+                               features=features).to_parquet(str(tmp_path / "ner.parquet"))
+    tokens, gold = read_user_examples(str(tmp_path / "ner.parquet"))
+    assert tokens == [["a", "rash"], ["severe", "fever"]] and gold == [["O", "B-ADR"], ["B-ADR", "I-ADR"]]
