@@ -156,10 +156,12 @@ class Evaluation:
 
 
 # ----------------------------------------------------------------------------- examples
-def read_examples(path: str, label_separator: str = ";") -> tuple[list[str], list | None]:
+def read_examples(path: str, label_separator: str = ";", text_column: str | None = None,
+                  label_column: str | None = None) -> tuple[list[str], list | None]:
     """Texts and gold labels of a file: a `.txt` file is one text per line, without labels; any other
     data file (CSV, TSV, JSON lines, a JSON list, Parquet) is read and checked as for training, by
-    `labelwise.data_scripts.user_data.read_user_examples` (columns `text` and optionally `labels`, label
+    `labelwise.data_scripts.user_data.read_user_examples` (columns `text` and optionally `labels`, or those
+    named by `text_column` / `label_column`, as train.py's `--text_column_name` / `--label_column_name`; label
     names as a list or one string split at `label_separator`; or `tokens` and `ner_tags`, a tagger's rows).
 
     Returns `(texts, labels or None)`; for tagger rows `texts` are the token lists and `labels` the tag lists.
@@ -171,7 +173,8 @@ def read_examples(path: str, label_separator: str = ";") -> tuple[list[str], lis
             return [line.rstrip("\n") for line in handle if line.strip()], None
     from labelwise.data_scripts.user_data import read_user_examples
 
-    texts, labels = read_user_examples(path, label_delimiter=label_separator)
+    texts, labels = read_user_examples(path, text_column=text_column, label_column=label_column,
+                                       label_delimiter=label_separator)
     if not texts:
         raise ValueError(f"{path}: no rows.")
     return texts, labels
@@ -253,14 +256,14 @@ def _tuned(gold_dev: np.ndarray, dev: np.ndarray, gold: np.ndarray, probabilitie
     }
 
 
-def _examples(dataset, file, texts, labels, label_separator) -> tuple[list, list | None]:
+def _examples(dataset, file, texts, labels, label_separator, columns: dict) -> tuple[list, list | None]:
     given = [name for name, value in (("dataset", dataset), ("file", file), ("texts", texts)) if value is not None]
     if len(given) != 1:
         raise ValueError(f"Give exactly one of dataset, file or texts (got {given or 'none'}).")
     if dataset is not None:
         return _split_examples(dataset)
     if file is not None:
-        return read_examples(file, label_separator)
+        return read_examples(file, label_separator, **columns)
     if labels is not None and len(labels) != len(texts):
         raise ValueError(f"{len(texts)} texts but {len(labels)} label lists.")
     return list(texts), labels
@@ -277,6 +280,8 @@ def evaluate(
     threshold: float | None = None,
     ignore_unknown_labels: bool = False,
     label_separator: str = ";",
+    text_column: str | None = None,
+    label_column: str | None = None,
     batch_size: int = 32,
     max_length: int | None = None,
     device: str | None = None,
@@ -293,12 +298,14 @@ def evaluate(
         tune_on: a second labelled split (same forms as `dataset`, or a file path) on which thresholds are tuned.
         threshold: decision threshold of multi-label models; default the model's own.
         ignore_unknown_labels: drop gold labels the model has no output for (counted in `unknown_labels`).
+        text_column / label_column: the columns of `file` and of a `tune_on` file, when not `text` and `labels`.
 
     Without gold labels the result holds `predictions` and no metrics.
     """
     loaded = model if isinstance(model, LoadedModel) else load_model(
         model, device=device, trust_remote_code=trust_remote_code, max_length=max_length)
-    inputs, gold_labels = _examples(dataset, file, texts, labels, label_separator)
+    columns = {"text_column": text_column, "label_column": label_column}
+    inputs, gold_labels = _examples(dataset, file, texts, labels, label_separator, columns)
     if not inputs:
         raise ValueError("No examples to score.")
     if loaded.view == TOKEN_CLASSIFICATION:
@@ -316,7 +323,7 @@ def evaluate(
     if tune_on is not None:
         if not loaded.multi_label:
             raise ValueError("tune_on: a multi-class model predicts its arg-max; it has no thresholds to tune.")
-        dev_inputs, dev_labels = read_examples(tune_on, label_separator) if isinstance(tune_on, str) \
+        dev_inputs, dev_labels = read_examples(tune_on, label_separator, **columns) if isinstance(tune_on, str) \
             else _split_examples(tune_on)
         if dev_labels is None:
             raise ValueError("tune_on: the tuning examples have no gold labels.")
@@ -399,7 +406,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tune_on", default=None,
                         help="Tune thresholds on this corpus split (with --corpus) or labelled file, and report them too.")
     parser.add_argument("--threshold", type=float, default=None, help="Decision threshold (default: the model's own).")
-    parser.add_argument("--label_separator", default=";", help="Separator of label names in a CSV `labels` cell.")
+    parser.add_argument("--label_separator", "--label_delimiter", dest="label_separator", default=";",
+                        help="Separator of label names in a CSV `labels` cell (train.py's --label_delimiter).")
+    parser.add_argument("--text_column_name", default=None, help="Column of the texts in --file (default: text).")
+    parser.add_argument("--label_column_name", default=None,
+                        help="Column of the gold labels in --file (default: labels, else label).")
     parser.add_argument("--ignore_unknown_labels", action="store_true",
                         help="Drop gold labels the model has no output for (default: stop and name them).")
     parser.add_argument("--max_length", type=int, default=None, help="Pieces per document (default: as trained).")
@@ -422,6 +433,7 @@ def main(argv: list[str] | None = None) -> None:
     result = evaluate(
         options.model, **examples, tune_on=tune_on, threshold=options.threshold,
         ignore_unknown_labels=options.ignore_unknown_labels, label_separator=options.label_separator,
+        text_column=options.text_column_name, label_column=options.label_column_name,
         batch_size=options.batch_size, max_length=options.max_length, device=options.device,
         trust_remote_code=options.trust_remote_code, show_progress=True,
     )

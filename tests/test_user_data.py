@@ -1,6 +1,7 @@
-"""Your own data (`train.py --train_file / --dataset_name`): every kind trains from files the test writes (CSV,
-TSV, JSON lines, Parquet, a saved `datasets` folder), and bad files give one error naming the file, the row and
-the option."""
+"""Your own data (`train.py --train_file / --dataset_name`): a model trained from a user's file goes through
+everything downstream unchanged (card, push check, demo, ONNX, `python -m labelwise.evaluate`), the data is read
+and split as documented, and bad files give one error naming the file, the row and the option. Every kind x
+every format trains in tests/test_user_data_formats.py."""
 
 from __future__ import annotations
 
@@ -110,15 +111,27 @@ def test_lame_from_csv_with_delimited_labels_and_split_off(checkpoint, tmp_path)
     assert "10% of notes.csv split off with seed 42 (1 row)" in saved["dataset"]["splits"]["test"]
     assert "**Data:** notes.csv" in card and "20% of notes.csv split off with seed 42" in card
     assert saved["decision_thresholds"] is not None and "validation_tuned" in summary["metrics"]
-    _downstream_works(out / "model", tmp_path / "onnx")
+    _downstream_works(out / "model", tmp_path)
 
 
-def _downstream_works(folder, onnx_folder) -> None:
+def _downstream_works(folder, tmp_path) -> None:
     """What happens to a trained folder does not depend on where its data came from: it passes the push check,
-    the demo predicts with its tuned threshold, and it exports to ONNX."""
+    the demo predicts with its tuned threshold, `python -m labelwise.evaluate` scores it on another user file,
+    and it exports to ONNX."""
     from labelwise.analysis.predictors import load_predictor
+    from labelwise.evaluate import main as evaluate_main
     from labelwise.export.exporter import ExportOptions, export_model
     from labelwise.publishing.push import check_folder
+
+    # Scored on a file with the same option names as train.py's, columns of other names included.
+    scoring = write_csv(tmp_path / "new_notes.csv", [("rash after the drug", ["skin", "drug"]),
+                                                     ("fever in the patient", ["fever"]), ("liver disease", ["liver"])],
+                        header=("body", "codes"))
+    evaluate_main([str(folder), "--file", scoring, "--text_column_name", "body", "--label_column_name", "codes",
+                   "--label_delimiter", "|", "--output", str(tmp_path / "scores.json")])
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    assert scores["documents"] == 3 and 0 <= scores["metrics"]["micro_f1"] <= 1
+    onnx_folder = tmp_path / "onnx"
 
     plan = check_folder(folder)
     assert {"README.md", "model.safetensors", "config.json"} <= set(plan.files)
@@ -128,115 +141,28 @@ def _downstream_works(folder, onnx_folder) -> None:
     assert (onnx_folder / "model.onnx").is_file() and manifest
 
 
-def test_frozen_lame_from_tsv_multi_class_with_json_descriptions(checkpoint, tmp_path):
-    single = [(text, labels[0]) for text, labels in ROWS]
-    # LibMultiLabel's column order, label first.
-    train = write_csv(tmp_path / "train.tsv", [(label, text) for text, label in single[:8] + single[11:]],
-                      header=("label", "text"), delimiter="\t")
-    test = write_csv(tmp_path / "test.tsv", [(label, text) for text, label in single[8:11]], header=("label", "text"),
-                     delimiter="\t")
-    descriptions = tmp_path / "descriptions.json"
-    descriptions.write_text(json.dumps(DESCRIPTIONS))
-    out = tmp_path / "out"
-    summary = run(quick(checkpoint, out, "--model", "frozen_lame", "--train_file", train, "--test_file", test,
-                        "--label_descriptions", str(descriptions)))
-    saved, card = summary_and_card(out)
-    assert saved["task"] == "multi_class" and "accuracy" in summary["metrics"]["test"]
-    assert saved["dataset"]["splits"]["test"] == "test.tsv (3 rows)"
-    assert "10% of train.tsv split off with seed 42" in saved["dataset"]["splits"]["validation"]
-
-
-def test_vanilla_from_json_lines_with_list_labels_and_every_split_given(checkpoint, tmp_path):
-    rows = [{"id": f"doc{i}", "body": text, "codes": labels} for i, (text, labels) in enumerate(ROWS)]
-    train = write_jsonl(tmp_path / "train.jsonl", rows[:8])
-    validation = write_jsonl(tmp_path / "dev.jsonl", rows[8:10])
-    test = write_jsonl(tmp_path / "test.jsonl", rows[10:])
-    out = tmp_path / "out"
-    summary = run(quick(checkpoint, out, "--model", "vanilla", "--train_file", train, "--validation_file", validation,
-                        "--test_file", test, "--text_column_name", "body", "--label_column_name", "codes"))
-    saved, _ = summary_and_card(out)
-    assert saved["task"] == "multi_label" and set(summary["metrics"]) >= {"validation", "test"}
-    assert saved["dataset"]["splits"] == {"train": "train.jsonl (8 rows)", "validation": "dev.jsonl (2 rows)",
-                                          "test": "test.jsonl (2 rows)"}
-
-
-def test_token_classification_from_csv_and_json_lines(checkpoint, tmp_path):
-    sentences = [
-        ("the patient had a rash", "O O O O B-ADR"),
-        ("severe fever after the drug", "B-ADR I-ADR O O O"),
-        ("liver disease was induced", "B-ADR I-ADR O O"),
-        ("nausea and pain", "B-ADR O B-ADR"),
-        ("the study showed results", "O O O O"),
-        ("acute rash and fever", "B-ADR I-ADR O B-ADR"),
-    ]
-    train = write_csv(tmp_path / "train.csv", sentences, header=("tokens", "ner_tags"))
-    test = write_jsonl(tmp_path / "test.jsonl", [{"tokens": ["chronic", "pain"], "ner_tags": ["B-ADR", "I-ADR"]},
-                                                 {"tokens": ["the", "dose"], "ner_tags": ["O", "O"]}])
-    out = tmp_path / "out"
-    summary = run(quick(checkpoint, out, "--model", "token_classification", "--train_file", train,
-                        "--test_file", test))
-    saved, _ = summary_and_card(out)
-    assert saved["task"] == "ner" and "f1" in summary["metrics"]["test"]
-    config = json.loads((out / "model" / "config.json").read_text())
-    assert list(config["id2label"].values()) == ["O", "B-ADR", "I-ADR"]
-
-
-def _saved_dataset_folder(tmp_path, hierarchical: bool) -> str:
-    names = list(HIERARCHY) if hierarchical else sorted(DESCRIPTIONS)
-    features = datasets.Features({"text": datasets.Value("string"),
-                                  "labels": datasets.Sequence(datasets.ClassLabel(names=names))})
-    split = lambda rows: {"text": [t for t, _ in rows], "labels": [[names.index(n) for n in ls] for _, ls in rows]}  # noqa: E731
-    folder = tmp_path / "saved"
-    datasets.DatasetDict({
-        "train": datasets.Dataset.from_dict(split(ROWS[:9]), features=features),
-        "dev": datasets.Dataset.from_dict(split(ROWS[9:11]), features=features),
-        "test": datasets.Dataset.from_dict(split(ROWS[11:]), features=features),
-    }).save_to_disk(str(folder))
-    return str(folder)
-
-
-@pytest.mark.parametrize("kind", ["lame", "layerwise"])
-@pytest.mark.parametrize("source", ["saved_folder", "parquet"])
-def test_lame_and_layerwise_from_a_saved_datasets_folder_and_from_parquet(checkpoint, tmp_path, kind, source):
-    hierarchical = kind == "layerwise"
-    if source == "saved_folder":
-        data = ["--dataset_name", _saved_dataset_folder(tmp_path, hierarchical)]
-        name = "saved"
-    else:
-        rows = [{"text": text, "labels": labels} for text, labels in ROWS]
-        data = ["--train_file", write_parquet(tmp_path / "train.parquet", rows[:9]),
-                "--validation_file", write_parquet(tmp_path / "validation.parquet", rows[9:11]),
-                "--test_file", write_parquet(tmp_path / "test.parquet", rows[11:])]
-        name = "train.parquet"
-    if hierarchical:
-        hierarchy = tmp_path / "hierarchy.json"
-        hierarchy.write_text(json.dumps(HIERARCHY))
-        data += ["--model", "layerwise", "--guidance", "flat", "--label_hierarchy",
-                 write_hierarchy_csv(tmp_path / "hierarchy.csv", HIERARCHY) if source == "parquet" else str(hierarchy)]
-    else:
-        data += ["--label_descriptions", write_descriptions_csv(tmp_path / "descriptions.csv", DESCRIPTIONS)]
-    out = tmp_path / "out"
-    summary = run(quick(checkpoint, out, *data))
-    saved, card = summary_and_card(out)
-    assert saved["dataset"]["name"] == name and f"**Data:** {name}" in card
-    assert "test" in summary["metrics"] and "validation" in summary["metrics"]
-    if hierarchical:
-        assert saved["task"] == "hierarchical"
-        assert saved["levels"] == {"finding": 1, "treatment": 1, "skin": 2, "fever": 2, "liver": 2, "drug": 2}
-    else:
-        assert saved["label_descriptions"]["drug"] == DESCRIPTIONS["drug"]
-
-
 # ------------------------------------------------------------------------------------------ reading, no training
-def test_a_folder_of_data_files_reads_through_load_dataset(tmp_path):
+def test_dataset_name_reads_a_folder_of_data_files_and_a_saved_single_dataset(tmp_path):
+    from labelwise.training.arguments import parse_arguments
+    from labelwise.training.data_source import load_training_data
+
+    rows = [{"text": text, "labels": labels} for text, labels in ROWS]
     folder = tmp_path / "corpus"
     folder.mkdir()
-    rows = [{"text": text, "labels": labels} for text, labels in ROWS]
     write_parquet(folder / "train.parquet", rows[:10])
     write_parquet(folder / "test.parquet", rows[10:])
-    user = load_user_data(dataset_name=str(folder), validation_split_percentage=25)
-    assert user.space.task == "multi_label" and user.info["name"] == "corpus" and user.info["hub_id"] is None
-    assert {split: len(ds) for split, ds in user.corpus.items()} == {"train": 8, "validation": 2, "test": 2}
+    args, _ = parse_arguments(["--model", "vanilla", "--dataset_name", str(folder), "--validation_split_percentage", "25"])
+    space, corpus, info = load_training_data(args)
+    assert space.task == "multi_label" and info["name"] == "corpus" and info["hub_id"] is None
+    assert {split: len(ds) for split, ds in corpus.items()} == {"train": 8, "validation": 2, "test": 2}
+    assert info["splits"]["test"] == "corpus [test] (2 rows)"
+    # `Dataset.save_to_disk` (one split, no DatasetDict): it is the training split; validation and test are split off.
+    datasets.Dataset.from_list(rows).save_to_disk(str(tmp_path / "one"))
+    args, _ = parse_arguments(["--model", "vanilla", "--dataset_name", str(tmp_path / "one")])
+    space, corpus, info = load_training_data(args)
+    assert space.names == sorted(DESCRIPTIONS) and {split: len(ds) for split, ds in corpus.items()} == {
+        "train": 10, "validation": 1, "test": 1}
+    assert info["splits"]["validation"] == "10% of one [train] split off with seed 42 (1 row)"
 
 
 def test_split_off_is_fixed_by_its_seed_and_keeps_identical_texts_together(tmp_path):
@@ -362,21 +288,60 @@ def test_multi_class_row_with_two_labels_and_bad_ner_rows(tmp_path):
 def test_a_dataset_that_cannot_be_loaded_names_the_option_and_the_cause(tmp_path):
     # The tests run offline (conftest), so a Hub id cannot be fetched: the error says what was tried.
     with pytest.raises(UserDataError, match=r"^--dataset_name 'someone/not-here' --dataset_config_name 'en': could not "
-                                            r"load it as a Hub dataset \(no local folder has that name\)"):
+                                            r"load it as a Hub dataset \(no local folder has that name\)") as err:
         load_user_data(dataset_name="someone/not-here", dataset_config_name="en")
+    assert "Offline mode is on" in str(err.value) and "save_to_disk" in str(err.value)
     # The layer-wise kind asks for a hierarchy file by its option.
     with pytest.raises(UserDataError, match=r"needs the label hierarchy: --label_hierarchy FILE"):
         load_user_data(write_csv(tmp_path / "t.csv", ROWS), label_delimiter="|", task="hierarchical")
 
 
-def test_train_py_prints_one_line_naming_file_row_and_option(checkpoint, tmp_path, capsys):
-    train = write_csv(tmp_path / "train.csv", ROWS[:3] + [("", "skin")])
+def _bad_data(case: str, tmp_path) -> tuple[list[str], list[str]]:
+    """`train.py` options of one broken input named in the issue, and what its one error must say."""
+    train = write_csv(tmp_path / "train.csv", ROWS[:8])
+    multi = ["--model", "vanilla", "--label_delimiter", "|"]
+    if case == "missing column":
+        body = write_csv(tmp_path / "body.csv", ROWS, header=("body", "labels"))
+        return [*multi, "--train_file", body], [f"{body}: no column 'text' (--text_column_name)"]
+    if case == "empty text":
+        empty = write_csv(tmp_path / "empty.csv", ROWS[:3] + [("", "skin")])
+        return [*multi, "--train_file", empty], [f"{empty}, line 5: empty text in column 'text' (--text_column_name)."]
+    if case == "unknown label in validation":
+        dev = write_csv(tmp_path / "dev.csv", [ROWS[8], ("brain disease after the dose", ["kidney"])])
+        return [*multi, "--train_file", train, "--validation_file", dev], [
+            f"{dev}, line 3: label 'kidney' (column 'labels', --label_column_name) does not occur in the training file"]
+    if case == "label without description":
+        described = write_descriptions_csv(tmp_path / "d.csv", {k: v for k, v in DESCRIPTIONS.items() if k != "drug"})
+        return ["--model", "lame", "--label_delimiter", "|", "--train_file", train, "--label_descriptions", described], [
+            f"{described} (--label_descriptions): no description for 1 of the 4 labels: 'drug' (first at {train}, line 2)"]
+    if case == "cyclic hierarchy":
+        hierarchy = tmp_path / "hierarchy.csv"
+        hierarchy.write_text("label,parent\nfinding,\nskin,finding\nfinding,liver\nliver,skin\n")
+        return ["--model", "layerwise", "--label_delimiter", "|", "--train_file", train, "--label_hierarchy",
+                str(hierarchy)], [f"{hierarchy} (--label_hierarchy): the hierarchy has a cycle", f"{hierarchy}, line 4"]
+    if case == "duplicate across splits":
+        test = write_csv(tmp_path / "test.csv", [ROWS[9], ("the  patient had a severe rash after the drug", ["skin"])])
+        return [*multi, "--train_file", train, "--test_file", test], [
+            f"{test}, line 3: the same text as {train}, line 2", "--duplicates drop"]
+    assert case == "hub dataset offline"
+    return ["--model", "vanilla", "--dataset_name", "someone/not-here"], [
+        "--dataset_name 'someone/not-here': could not load it as a Hub dataset", "Offline mode is on"]
+
+
+@pytest.mark.parametrize("case", ["missing column", "empty text", "unknown label in validation",
+                                  "label without description", "cyclic hierarchy", "duplicate across splits",
+                                  "hub dataset offline"])
+def test_train_py_prints_one_error_naming_file_row_and_option(checkpoint, tmp_path, capsys, case):
+    options, expected = _bad_data(case, tmp_path)
     with pytest.raises(SystemExit) as stop:
-        main(quick(checkpoint, tmp_path / "out", "--train_file", train))
+        main(quick(checkpoint, tmp_path / "out", *options))
     err = capsys.readouterr().err
     assert stop.value.code == cli_errors.EXIT_USER_ERROR and "Traceback" not in err
-    assert f"{train}, line 5: empty text in column 'text' (--text_column_name)." in err
-    # Without descriptions LAME says which option gives them, before any training.
+    assert all(part in err for part in expected), err
+    assert not (tmp_path / "out" / "model").exists()
+
+
+def test_lame_without_descriptions_names_the_option(checkpoint, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(quick(checkpoint, tmp_path / "out", "--train_file", write_csv(tmp_path / "ok.csv", ROWS)))
     assert "--label_descriptions FILE" in capsys.readouterr().err
@@ -394,3 +359,41 @@ def test_built_in_corpus_and_own_data_are_not_mixed(capsys):
     # A shipped config that names a built-in corpus lends its other options to your files.
     args, _ = parse_arguments(["--config", "lame_eurlex57k", "--train_file", "notes.csv"])
     assert args.corpus == "demo" and args.corpus_options is None and args.max_length == 512
+
+
+def test_card_names_a_hub_dataset_and_its_split_off(tmp_path):
+    """No Hub dataset can be fetched here, so the card of one is rendered from a summary shaped as
+    `load_user_data` describes a Hub dataset (`info`): the id goes into the metadata and the text."""
+    from huggingface_hub import ModelCard
+    from test_publishing_card import write_synthetic
+
+    from labelwise.publishing.model_card import write_model_card
+
+    dataset = {"name": "someone/notes", "hub_id": "someone/notes", "config": {"dataset_config_name": "en"},
+               "splits": {"train": "someone/notes [train] (900 rows after the split-off)",
+                          "validation": "10% of someone/notes [train] split off with seed 42 (100 rows)",
+                          "test": "someone/notes [test] (50 rows)"}}
+    card = ModelCard.load(write_model_card(write_synthetic(tmp_path / "model", "lame", dataset=dataset)))
+    assert card.data.datasets == ["someone/notes"]
+    assert "[someone/notes](https://huggingface.co/datasets/someone/notes)" in card.text
+    assert "validation: 10% of someone/notes [train] split off with seed 42 (100 rows)" in card.text
+
+
+def test_parquet_written_by_datasets_keeps_its_class_names(tmp_path):
+    """`Dataset.to_parquet` stores ClassLabel ids, and the names in the file's schema metadata."""
+    names = sorted(DESCRIPTIONS)
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=names)})
+    rows = {"text": [t for t, _ in ROWS], "label": [names.index(ls[-1]) for _, ls in ROWS]}
+    datasets.Dataset.from_dict(rows, features=features).to_parquet(str(tmp_path / "train.parquet"))
+    user = load_user_data(str(tmp_path / "train.parquet"))
+    assert user.space.task == "multi_class" and user.space.names == names
+    train = user.corpus["train"]
+    assert [train.features["labels"].int2str(i) for i in train["labels"]] == [
+        ls[-1] for t, ls in ROWS if t in set(train["text"])]
+    tags = ["O", "B-ADR", "I-ADR"]
+    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
+                                  "ner_tags": datasets.Sequence(datasets.ClassLabel(names=tags))})
+    datasets.Dataset.from_dict({"tokens": [["a", "rash"], ["severe", "fever"]], "ner_tags": [[0, 1], [1, 2]]},
+                               features=features).to_parquet(str(tmp_path / "ner.parquet"))
+    tokens, gold = read_user_examples(str(tmp_path / "ner.parquet"))
+    assert tokens == [["a", "rash"], ["severe", "fever"]] and gold == [["O", "B-ADR"], ["B-ADR", "I-ADR"]]
