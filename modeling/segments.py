@@ -74,24 +74,6 @@ def require_tokenizer(pipeline) -> None:
         )
 
 
-def copy_sibling_code(folder: str, name: str) -> None:
-    """Copy the sibling module `name` (e.g. a pipeline file) and the siblings it imports into `folder`,
-    next to the model's remote code, leaving files already there. Nothing is copied when this code
-    runs from a folder that does not hold `name`."""
-    import os
-    import shutil
-
-    from transformers.dynamic_module_utils import get_relative_import_files
-
-    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
-    if not os.path.isfile(source):
-        return
-    for path in [source, *get_relative_import_files(source)]:
-        target = os.path.join(folder, os.path.basename(path))
-        if not os.path.exists(target):
-            shutil.copyfile(path, target)
-
-
 def _ceil_div(numerator, denominator):
     return -(-numerator // denominator)
 

@@ -485,28 +485,49 @@ def test_save_pretrained_folder_matches_the_pipeline_saved_one(variant, task, pi
 
 
 LOADER = r"""
-import json, torch
-from transformers import AutoModelForSequenceClassification, pipeline
+import json, os, torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+TEXT = "cancer cell growth signals after a dose"
+plan = json.loads(open("folders.json").read())
 results = {}
-for name, folder in json.loads(open("folders.json").read()).items():
+for name, folder in plan["folders"].items():
     inputs = torch.load(folder + "-inputs.pt")
     model = AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=True).eval()
     with torch.no_grad():
         logits = model(**inputs).logits
-    classify = pipeline(model=folder, trust_remote_code=True)
+    if name in plan["save_again"]:
+        # Saved again before its pipeline was ever loaded (as for further fine-tuning): nothing next
+        # to the model's code has the pipeline's files, they must come from the model's origin.
+        model.save_pretrained(folder + "-auto")
+        AutoTokenizer.from_pretrained(folder).save_pretrained(folder + "-auto")
+    classify = pipeline(model=folder, trust_remote_code=True)  # the README's one-line call
+    output = classify(TEXT)
     results[name] = {
         "module": type(model).__module__,
         "max_difference": float((logits - torch.load(folder + "-logits.pt")).abs().max()),
         "pipeline": type(classify).__name__,
-        "output_type": type(classify("cancer cell growth signals")).__name__,
+        "output_type": type(output).__name__,
     }
-print("RESULTS" + json.dumps(results))
+    if name in plan["save_again"]:
+        classify.model.save_pretrained(folder + "-pipeline")
+        classify.tokenizer.save_pretrained(folder + "-pipeline")
+        results[name]["saved_again"] = {"original": {"files": sorted(os.listdir(folder)), "output": output}}
+        for again in ("auto", "pipeline"):
+            reloaded = pipeline(model=folder + "-" + again, trust_remote_code=True)
+            results[name]["saved_again"][again] = {
+                "files": sorted(os.listdir(folder + "-" + again)),
+                "module": type(reloaded.model).__module__,
+                "output": reloaded(TEXT),
+            }
+print("\nRESULTS" + json.dumps(results))
 """
+SAVED_AGAIN = [LAME_VARIANTS[0], LAYERWISE_VARIANTS[GUIDANCE_VARIANTS.index("last_six")]]
 
 
 @pytest.fixture(scope="module")
 def loaded_without_labelwise(saved, tmp_path_factory) -> dict:
-    """Every variant's folder loaded in one fresh interpreter in which labelwise cannot be imported."""
+    """Every variant's folder loaded in one fresh interpreter in which labelwise cannot be imported;
+    the `SAVED_AGAIN` ones also saved again there and loaded once more."""
     root = tmp_path_factory.mktemp("remote")
     folders = {}
     for variant in VARIANTS:
@@ -517,11 +538,15 @@ def loaded_without_labelwise(saved, tmp_path_factory) -> dict:
         torch.save(inputs, folder + "-inputs.pt")
         torch.save(logits, folder + "-logits.pt")
         folders[variant.name] = folder
-    (root / "folders.json").write_text(json.dumps(folders))
-    result = run_python_without_labelwise(LOADER, root, timeout=600)
+    plan = {"folders": folders, "save_again": [variant.name for variant in SAVED_AGAIN]}
+    (root / "folders.json").write_text(json.dumps(plan))
+    # A fresh module cache: no pipeline file left there by other runs may stand in for a folder's.
+    modules = root / "modules"
+    result = run_python_without_labelwise(LOADER, root, timeout=600, env={"HF_MODULES_CACHE": str(modules)})
     assert result.returncode == 0, result.stderr[-3000:]
-    (line,) = [line for line in result.stdout.splitlines() if line.startswith("RESULTS")]
-    return json.loads(line[len("RESULTS") :])
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULTS")]
+    assert len(lines) == 1, result.stdout[-3000:]
+    return json.loads(lines[0][len("RESULTS") :])
 
 
 @by_variant
@@ -531,3 +556,16 @@ def test_loads_and_runs_its_pipeline_where_labelwise_is_not_installed(variant, l
     assert result["max_difference"] <= 1e-5, result
     expected = "LameClassificationPipeline" if variant.family == "lame" else "HierarchicalClassificationPipeline"
     assert result["pipeline"] == expected and result["output_type"] in ("dict", "list")
+
+
+@pytest.mark.parametrize("variant", SAVED_AGAIN, ids=lambda v: v.name)
+def test_a_folder_saved_again_where_labelwise_is_not_installed_is_complete(variant, loaded_without_labelwise):
+    """Saved from Python, loaded as remote code (by `AutoModel...` before any pipeline, and by the
+    one-line pipeline call), saved again, loaded again by the one-line call: same files, same output."""
+    runs = dict(loaded_without_labelwise[variant.name]["saved_again"])
+    original = runs.pop("original")
+    assert any(file.startswith("pipeline_") for file in original["files"]), original["files"]
+    for again, run in runs.items():
+        assert run["files"] == original["files"], again
+        assert run["module"].startswith("transformers_modules"), run
+        assert run["output"] == original["output"], again
