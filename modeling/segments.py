@@ -104,8 +104,9 @@ def plan_segments(
     device = lengths.device
     content = lengths - 2
     over = content > most
-    # Rows that fit take one segment; `where` evaluates both branches, hence the clamp before dividing.
-    count = torch.where(over, _ceil_div((content - stride).clamp(min=1), most - stride), torch.ones_like(content))
+    # Rows that fit take one segment, so `count` is at least 1 in every row `step` divides by
+    # (`where` computes both branches for every row).
+    count = torch.where(over, _ceil_div(content - stride, most - stride), torch.ones_like(content))
     step = torch.where(over, _ceil_div(content - stride, count), content.clamp(min=0))
     segment = torch.arange(segment_count(document_length, segment_length, stride), device=device)
     slot = torch.arange(min(segment_length, document_length), device=device)
@@ -116,8 +117,8 @@ def plan_segments(
     last = slot == window + 1
     real = ((slot == 0) & (lengths >= 1)[:, None, None]) | inside | (last & (lengths >= 2)[:, None, None])
     real = real & (segment < count[:, None])[..., None]
-    positions = torch.where(last, (lengths - 1)[:, None, None], start[..., None] + slot)
-    positions = torch.where(inside | last, positions, torch.zeros_like(positions)).masked_fill(~real, 0)
+    positions = torch.where(inside, start[..., None] + slot, torch.zeros_like(slot))
+    positions = torch.where(last, (lengths - 1)[:, None, None], positions).masked_fill(~real, 0)
     return positions, real.long()
 
 
@@ -205,7 +206,7 @@ class DocumentSegments:
     def _per_document(self, per_segment: torch.Tensor) -> torch.Tensor:
         """`(num_segments, ...)` -> `(num_documents, max_segments, ...)`, zeros for padding segments."""
         if self.every_segment:
-            per_document = per_segment.view(*self.segment_mask.shape, *per_segment.shape[1:])
+            per_document = per_segment.reshape(*self.segment_mask.shape, *per_segment.shape[1:])
             present = self.segment_mask.view(*self.segment_mask.shape, *([1] * (per_segment.dim() - 1)))
             return torch.where(present, per_document, torch.zeros_like(per_document))
         out = per_segment.new_zeros(*self.segment_mask.shape, *per_segment.shape[1:])
