@@ -213,6 +213,11 @@ def test_config_round_trips_through_dict_json_and_folder(variant, saved, tmp_pat
     config.save_pretrained(str(tmp_path))
     reloaded = type(config).from_pretrained(str(tmp_path)).to_dict()
     assert {**reloaded, "_name_or_path": None} == {**as_dict, "_name_or_path": None}
+    # The encoder's fields are set like a flat config's (transformers' tests set layer_norm_eps and
+    # the dropouts), and land in the encoder sub-config that builds the encoder.
+    for name, value in (("layer_norm_eps", 0.5), ("hidden_dropout_prob", 0.0), ("pad_token_id", 1)):
+        setattr(config, name, value)
+        assert getattr(config, name) == value == getattr(config.encoder, name), name
 
 
 # ----------------------------------------------------------------------------------- save and load
