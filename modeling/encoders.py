@@ -116,9 +116,25 @@ def _first(config: PretrainedConfig, names: tuple[str, ...], default):
     return default
 
 
+def encoder_field(names: tuple[str, ...], default, doc: str = "") -> property:
+    """A field of the encoder sub-config under BERT's name (`names[0]`), whatever the encoder family
+    calls it: read from the first of `names` it has (else `default`), written to the same one, so that
+    the labelwise config can be set like a flat one (`config.layer_norm_eps = 1.0`), as transformers' own
+    tests and tools do."""
+
+    def read(self):
+        return _first(self.encoder, names, default)
+
+    def write(self, value) -> None:
+        setattr(self.encoder, next((n for n in names if getattr(self.encoder, n, None) is not None), names[0]), value)
+
+    return property(read, write, doc=doc or f"The encoder's `{names[0]}`.")
+
+
 class EncoderFields:
     """Views of the encoder sub-config (`self.encoder`) that the heads and the segmenting read, under
-    BERT's names, for every encoder family; read-only except `vocab_size` (resizing the embeddings).
+    BERT's names, for every encoder family; setting one sets the encoder's (except the derived
+    `max_position_embeddings`).
     Mixed into `LameConfig` and `LayerwiseConfig`."""
 
     @classmethod
@@ -137,43 +153,20 @@ class EncoderFields:
             return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
         return cls.from_dict(config_dict, **rest)
 
-    @property
-    def hidden_size(self) -> int:
-        return self.encoder.hidden_size
-
-    @property
-    def num_hidden_layers(self) -> int:
-        return self.encoder.num_hidden_layers
+    hidden_size = encoder_field(("hidden_size",), None, "The encoder's width.")
+    num_hidden_layers = encoder_field(("num_hidden_layers",), None, "The encoder's layers.")
 
     @property
     def max_position_embeddings(self) -> int:
         """The encoder's usable positions ([`encoder_max_length`]): the segment length of long documents."""
         return encoder_max_length(self.encoder)
 
-    @property
-    def hidden_dropout_prob(self) -> float:
-        return _first(self.encoder, ("hidden_dropout_prob", "hidden_dropout", "mlp_dropout", "dropout"), 0.1)
-
-    @property
-    def layer_norm_eps(self) -> float:
-        return _first(self.encoder, ("layer_norm_eps", "norm_eps", "layer_norm_epsilon"), 1e-12)
-
-    @property
-    def initializer_range(self) -> float:
-        return _first(self.encoder, ("initializer_range",), 0.02)
-
-    @property
-    def vocab_size(self) -> int:
-        return self.encoder.vocab_size
-
-    @vocab_size.setter
-    def vocab_size(self, value: int) -> None:
-        # `resize_token_embeddings` records the new size on the config: it is the encoder's.
-        self.encoder.vocab_size = value
-
-    @property
-    def pad_token_id(self) -> int | None:
-        return self.encoder.pad_token_id
+    hidden_dropout_prob = encoder_field(("hidden_dropout_prob", "hidden_dropout", "mlp_dropout", "dropout"), 0.1)
+    layer_norm_eps = encoder_field(("layer_norm_eps", "norm_eps", "layer_norm_epsilon"), 1e-12)
+    initializer_range = encoder_field(("initializer_range",), 0.02)
+    # `resize_token_embeddings` records the new size on the config: it is the encoder's.
+    vocab_size = encoder_field(("vocab_size",), None)
+    pad_token_id = encoder_field(("pad_token_id",), None)
 
 
 # ------------------------------------------------------------------------------------ the model side

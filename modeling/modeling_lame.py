@@ -12,6 +12,7 @@ The model is split by job into sibling files, all shipped with every LAME checkp
 - `head_lame.py`: the label-attention blocks, the output layers and the F-measure loss;
 - `large_labels_lame.py`: the first stage, sampled training and inference shortlists;
 - `segments.py`: documents longer than the encoder's window;
+- `saved_folder.py`: `save_pretrained` that also writes the pipeline's code;
 - this file: the model, which runs them in order.
 """
 
@@ -40,7 +41,8 @@ from .head_lame import (  # noqa: F401  (padding_fill_value: part of this module
 )
 from .labels_lame import LameLabelSet, check_label_names, length_chunks  # noqa: F401
 from .large_labels_lame import LabelChoice, LameFirstStage, LameLargeLabelSets, shortlist_recall  # noqa: F401
-from .segments import DocumentSegments, copy_sibling_code, masked_mean, split_for_encoder
+from .saved_folder import CompleteFolderMixin
+from .segments import DocumentSegments, masked_mean, split_for_encoder
 
 
 @dataclass
@@ -84,7 +86,7 @@ class DocumentStates:
     vectors: torch.Tensor | None
 
 
-class LameForSequenceClassification(LameLabelSet, LameLargeLabelSets, BertPreTrainedModel):
+class LameForSequenceClassification(CompleteFolderMixin, LameLabelSet, LameLargeLabelSets, BertPreTrainedModel):
     """An encoder with a label-attention head, for multi-class (softmax) or multi-label (sigmoid) classification.
 
     The encoder is any `AutoModel` (BERT, RoBERTa, DeBERTa-v2, ELECTRA, XLM-R, ModernBERT, ...), built
@@ -175,16 +177,6 @@ class LameForSequenceClassification(LameLabelSet, LameLargeLabelSets, BertPreTra
             model.backbone.requires_grad_(False)  # loading weights re-creates the parameters
             model.backbone.eval()
         return (model, info) if kwargs.get("output_loading_info") else model
-
-    def save_pretrained(self, save_directory, *args, **kwargs):
-        """`PreTrainedModel.save_pretrained`; the folder also gets `pipeline_lame.py`, which the config's
-        `custom_pipelines` entry names, so that it loads with `pipeline(model=folder, trust_remote_code=True)`
-        once `tokenizer.save_pretrained(folder)` has added the tokenizer."""
-        result = super().save_pretrained(save_directory, *args, **kwargs)
-        if kwargs.get("is_main_process", True):
-            # Copied by path: importing the pipeline module here would make an import circle.
-            copy_sibling_code(str(save_directory), "pipeline_lame.py")
-        return result
 
     def train(self, mode: bool = True):
         self.clear_label_cache()

@@ -23,7 +23,8 @@ from transformers.utils import ModelOutput
 from .configuration_layerwise import LayerwiseConfig
 from .decision_thresholds import config_thresholds
 from .encoders import ENCODER_ATTRIBUTE, build_encoder, load_with_encoder, run_encoder
-from .segments import DocumentSegments, copy_sibling_code, masked_mean, split_for_encoder
+from .saved_folder import CompleteFolderMixin
+from .segments import DocumentSegments, masked_mean, split_for_encoder
 
 
 @dataclass
@@ -93,7 +94,7 @@ def selected_hidden_states(
     return tuple(state if i in chosen else None for i, state in enumerate(hidden_states))
 
 
-class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
+class LayerwiseBertForHierarchicalClassification(CompleteFolderMixin, BertPreTrainedModel):
     """An encoder with one classifier per hierarchy level on the first-token (or mean) vectors of that
     level's layers. The encoder is any `AutoModel` that returns `hidden_states` (BERT, RoBERTa,
     DeBERTa-v2, ELECTRA, XLM-R, ModernBERT, ...), built from `config.encoder` as `self.backbone`.
@@ -358,16 +359,6 @@ class LayerwiseBertForHierarchicalClassification(BertPreTrainedModel):
             weight * F.binary_cross_entropy_with_logits(scores.float(), labels.index_select(1, ids))
             for weight, scores, ids in zip(self.config.level_loss_weights, level_logits, level_ids)
         )
-
-    def save_pretrained(self, save_directory, *args, **kwargs):
-        """`PreTrainedModel.save_pretrained`; the folder also gets `pipeline_layerwise.py`, which the config's
-        `custom_pipelines` entry names, so that it loads with `pipeline(model=folder, trust_remote_code=True)`
-        once `tokenizer.save_pretrained(folder)` has added the tokenizer."""
-        result = super().save_pretrained(save_directory, *args, **kwargs)
-        if kwargs.get("is_main_process", True):
-            # Copied by path: importing the pipeline module here would make an import circle.
-            copy_sibling_code(str(save_directory), "pipeline_layerwise.py")
-        return result
 
     # --------------------------------------------------------------- inference
     def logits_to_levels(

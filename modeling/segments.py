@@ -74,49 +74,64 @@ def require_tokenizer(pipeline) -> None:
         )
 
 
-def copy_sibling_code(folder: str, name: str) -> None:
-    """Copy the sibling module `name` (e.g. a pipeline file) and the siblings it imports into `folder`,
-    next to the model's remote code, leaving files already there. Nothing is copied when this code
-    runs from a folder that does not hold `name`."""
-    import os
-    import shutil
+def _ceil_div(numerator, denominator):
+    return -(-numerator // denominator)
 
-    from transformers.dynamic_module_utils import get_relative_import_files
 
-    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
-    if not os.path.isfile(source):
-        return
-    for path in [source, *get_relative_import_files(source)]:
-        target = os.path.join(folder, os.path.basename(path))
-        if not os.path.exists(target):
-            shutil.copyfile(path, target)
+def segment_count(length: int, segment_length: int, stride: int) -> int:
+    """How many segments a document of `length` pieces (its [CLS] and [SEP] included) is cut into."""
+    content, most = length - 2, segment_length - 2
+    return 1 if content <= most else _ceil_div(content - stride, most - stride)
+
+
+def plan_segments(
+    lengths: torch.Tensor, document_length: int, segment_length: int, stride: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The segment plan of documents of `lengths` real pieces, as tensors: the one place that decides it.
+
+    Each document takes as few segments as windows of at most `segment_length - 2` pieces allow, and
+    its pieces are spread evenly over them: segments of a batch are padded to the widest, so 1,022
+    pieces as 3 x 341 cost 3 x 343 encoder positions where 510 + 510 + 2 would cost 3 x 512. Segment
+    k of a document holds its [CLS] (position 0), the window of `step + stride` pieces from
+    `1 + k * step`, and its [SEP] (position `length - 1`); a document that fits is one segment, itself.
+
+    Computed with tensor operations only, in shapes that depend on `document_length` (the input's
+    `doc_len`) and never on the lengths' values, so that `torch.compile(fullgraph=True)` and
+    `torch.export` trace it: `(num_documents, segment_count(document_length), min(segment_length,
+    document_length))` positions and 0/1 slot mask, padding slots and padding segments at 0.
+    """
+    most = segment_length - 2
+    device = lengths.device
+    content = lengths - 2
+    over = content > most
+    # Rows that fit take one segment, so `count` is at least 1 in every row `step` divides by
+    # (`where` computes both branches for every row).
+    count = torch.where(over, _ceil_div(content - stride, most - stride), torch.ones_like(content))
+    step = torch.where(over, _ceil_div(content - stride, count), content.clamp(min=0))
+    segment = torch.arange(segment_count(document_length, segment_length, stride), device=device)
+    slot = torch.arange(min(segment_length, document_length), device=device)
+    start = step[:, None] * segment  # (documents, segments)
+    window = (torch.minimum(start + step[:, None] + stride, content[:, None]) - start).clamp(min=0)
+    window = window[..., None]
+    inside = (slot >= 1) & (slot <= window)
+    last = slot == window + 1
+    real = ((slot == 0) & (lengths >= 1)[:, None, None]) | inside | (last & (lengths >= 2)[:, None, None])
+    real = real & (segment < count[:, None])[..., None]
+    positions = torch.where(inside, start[..., None] + slot, torch.zeros_like(slot))
+    positions = torch.where(last, (lengths - 1)[:, None, None], positions).masked_fill(~real, 0)
+    return positions, real.long()
 
 
 def segment_windows(length: int, segment_length: int, stride: int) -> list[list[int]]:
-    """The flat positions each segment of one document reads, `[0, window..., length - 1]`.
+    """The flat positions each segment of one document of `length` pieces reads, `[0, window..., length - 1]`
+    ([`plan_segments`] for one document, as lists)."""
+    positions, real = plan_segments(torch.tensor([length]), length, segment_length, stride)
+    return [row[mask.bool()].tolist() for row, mask in zip(positions[0], real[0]) if mask.any()] or [[]]
 
-    The document takes as few segments as windows of at most `segment_length - 2` pieces allow, and
-    its pieces are spread evenly over them: all segments of a batch are padded to the widest, so
-    1,022 pieces as 3 x 341 cost 3 x 343 encoder positions where 510 + 510 + 2 would cost 3 x 512.
 
-    Args:
-        length: the document's real pieces, its leading [CLS] and trailing [SEP] included.
-        segment_length: at most this many pieces per segment, its own [CLS] and [SEP] included.
-        stride: pieces shared by consecutive windows.
-
-    Returns:
-        One list of positions per segment. A document of at most `segment_length` pieces gives one
-        segment holding `0..length-1`, i.e. the document itself.
-    """
-    content, most = length - 2, segment_length - 2
-    if content <= most:
-        return [list(range(length))]
-    count = -(-(content - stride) // (most - stride))  # ceil: the fewest windows that cover the content
-    step = -(-(content - stride) // count)  # window = step + stride <= most
-    return [
-        [0, *range(1 + start, 1 + min(start + step + stride, content)), length - 1]
-        for start in range(0, count * step, step)
-    ]
+def is_tracing() -> bool:
+    """Whether this forward is being captured (torch.compile, torch.export, ONNX tracing) rather than run."""
+    return torch.compiler.is_compiling() or torch.jit.is_tracing()
 
 
 @dataclass
@@ -130,54 +145,70 @@ class DocumentSegments:
             (including every slot of a padding segment, where a document has fewer segments).
         segment_mask: `(num_documents, max_segments)` bool: which segments exist.
         document_length: the flat input's `doc_len`.
+        every_segment: whether the encoder reads every segment, padding segments included. Run
+            eagerly, the plan is cut to the batch's most segments and widest segment and padding
+            segments are left out, so they cost no encoder time; being traced, shapes must not depend
+            on the mask's values, so all `segment_count(doc_len)` segments of `min(window, doc_len)`
+            slots are encoded and padding segments are zeroed afterwards. Both give the same
+            per-document results (up to float rounding from the padding slots).
     """
 
     positions: torch.Tensor
     slot_mask: torch.Tensor
     segment_mask: torch.Tensor
     document_length: int
+    every_segment: bool = False
 
     @classmethod
     def split(cls, attention_mask: torch.Tensor, segment_length: int, stride: int = 0) -> "DocumentSegments":
         """Plan the segments of `(batch, doc_len)` right-padded documents (1 = piece, 0 = padding)."""
         mask = attention_mask.bool()
         lengths = mask.sum(1)
+        positions, slot_mask = plan_segments(lengths, mask.shape[1], segment_length, stride)
+        if is_tracing():
+            # A traced graph cannot raise on values: left padding is checked in eager runs only.
+            return cls(positions, slot_mask, slot_mask.bool().any(-1), mask.shape[1], every_segment=True)
         expected = torch.arange(mask.shape[1], device=mask.device)[None, :] < lengths[:, None]
         if not torch.equal(mask, expected):
             raise ValueError(
                 "Segmenting long documents (config.max_document_length) needs right-padded inputs: every "
                 "attention_mask row must be 1s followed by 0s. Tokenize with padding_side='right'."
             )
-        windows = [segment_windows(int(n), segment_length, stride) for n in lengths.tolist()]
-        most = max(len(w) for w in windows)
-        width = max(len(segment) for document in windows for segment in document)
-        positions = torch.zeros(len(windows), most, width, dtype=torch.long)
-        slot_mask = torch.zeros(len(windows), most, width, dtype=torch.long)
-        for row, document in enumerate(windows):
-            for index, segment in enumerate(document):
-                positions[row, index, : len(segment)] = torch.tensor(segment, dtype=torch.long)
-                slot_mask[row, index, : len(segment)] = 1
-        device = attention_mask.device
-        return cls(positions.to(device), slot_mask.to(device), slot_mask.any(-1).to(device), mask.shape[1])
+        most = max(int(slot_mask.bool().any(-1).sum(1).max()), 1) if len(lengths) else 1
+        width = int(slot_mask.sum(-1).max()) if len(lengths) else 0
+        positions, slot_mask = positions[:, :most, :width], slot_mask[:, :most, :width]
+        return cls(positions, slot_mask, slot_mask.bool().any(-1), mask.shape[1])
 
     def gather(self, values: torch.Tensor, fill: int = 0) -> torch.Tensor:
-        """Encoder inputs of the real segments: `(batch, doc_len)` -> `(num_segments, width)`, `fill` in padding slots.
+        """Encoder inputs of the segments: `(batch, doc_len)` -> `(num_segments, width)`, `fill` in padding slots.
 
-        Only existing segments are kept, so padding segments cost no encoder time.
+        Run eagerly, only existing segments are kept, so padding segments cost no encoder time.
         """
         per_slot = torch.gather(values, 1, self.positions.flatten(1)).view_as(self.positions)
         per_slot = per_slot.masked_fill(self.slot_mask == 0, fill)
-        return per_slot[self.segment_mask]
+        return per_slot.flatten(0, 1) if self.every_segment else per_slot[self.segment_mask]
 
     def encoder_inputs(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None, pad_token_id: int) -> dict:
-        """`input_ids`, `attention_mask` (and `token_type_ids`) of the real segments, `(num_segments, width)` each."""
-        inputs = {"input_ids": self.gather(input_ids, pad_token_id), "attention_mask": self.slot_mask[self.segment_mask]}
+        """`input_ids`, `attention_mask` (and `token_type_ids`) of the segments, `(num_segments, width)` each."""
+        if self.every_segment:
+            # A padding segment attends to its first slot only: a row without any key would give the
+            # encoder's softmax nothing to normalise (NaN under sdpa); its outputs are zeroed later.
+            first = torch.zeros_like(self.slot_mask)
+            first[..., 0] = 1
+            attention_mask = torch.where(self.segment_mask[..., None], self.slot_mask, first).flatten(0, 1)
+        else:
+            attention_mask = self.slot_mask[self.segment_mask]
+        inputs = {"input_ids": self.gather(input_ids, pad_token_id), "attention_mask": attention_mask}
         if token_type_ids is not None:
             inputs["token_type_ids"] = self.gather(token_type_ids)
         return inputs
 
     def _per_document(self, per_segment: torch.Tensor) -> torch.Tensor:
         """`(num_segments, ...)` -> `(num_documents, max_segments, ...)`, zeros for padding segments."""
+        if self.every_segment:
+            per_document = per_segment.reshape(*self.segment_mask.shape, *per_segment.shape[1:])
+            present = self.segment_mask.view(*self.segment_mask.shape, *([1] * (per_segment.dim() - 1)))
+            return torch.where(present, per_document, torch.zeros_like(per_document))
         out = per_segment.new_zeros(*self.segment_mask.shape, *per_segment.shape[1:])
         out[self.segment_mask] = per_segment
         return out

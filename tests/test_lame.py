@@ -305,7 +305,7 @@ def test_auto_classes_resolve_lame_in_process(checkpoint, tmp_path):
     assert saved["label_descriptions"] == list(DESCRIPTIONS.values())
     # Every sibling the model file imports travels with it (remote code), however the model is split.
     siblings = {"configuration_lame.py", "decision_thresholds.py", "encoders.py", "head_lame.py", "labels_lame.py", "large_labels_lame.py",
-                "modeling_lame.py", "segments.py"}
+                "modeling_lame.py", "saved_folder.py", "segments.py", "pipeline_lame.py"}
     assert siblings | {"model.safetensors"} <= {p.name for p in tmp_path.iterdir()}
 
 
