@@ -39,4 +39,5 @@ class EmptyCorpusError(CorpusError):
 
 
 class AmbiguousSplitFileError(CorpusError):
-    """Two files (or folders) could each be a split, and no option says which one to read."""
+    """Two files (or folders) could each be read for one part of a corpus (a split, the release folder),
+    and no option says which one (:mod:`.split_files`)."""

@@ -1,20 +1,68 @@
-"""Which file (or folder) holds a split: a builder never chooses between two candidates silently."""
+"""Which file (or folder) a builder reads: it never chooses between two candidates silently.
+
+Corpora come in several layouts (``dev.tsv`` or ``devel.tsv``, ``dev/`` or ``validation/``, the files
+in ``data_dir`` or in a ``dataset/`` folder under it). A builder lists the names it accepts and
+:func:`choose_path` finds the one present; when more than one is present it raises
+:class:`AmbiguousSplitFileError` naming them and how to choose, instead of reading the first.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import AmbiguousSplitFileError
 
+HERE = "."
+"""A candidate name meaning `folder` itself (e.g. label files directly in ``data_dir``)."""
+
+
+def choose_path(
+    folder: str | os.PathLike,
+    candidates: Sequence[str],
+    corpus: str,
+    what: str,
+    how_to_choose: str,
+    accept: Callable[[Path], bool] | None = None,
+) -> Path | None:
+    """The one of `candidates` (names under `folder`, :data:`HERE` for `folder` itself) that `accept`
+    admits (default: it exists), or None when none does.
+
+    Raises :class:`AmbiguousSplitFileError` when several are admitted: the message names `folder`,
+    the candidates found, `what` they are candidates for ("the validation split") and `how_to_choose`.
+    Two names of one path (a link) count once.
+    """
+    folder = Path(folder)
+    accept = accept or Path.exists
+    found: dict[Path, str] = {}
+    for name in candidates:
+        path = folder / name
+        if accept(path):
+            found.setdefault(path.resolve(), name)
+    if len(found) > 1:
+        shown = ", ".join(_shown(name) for name in found.values())
+        raise AmbiguousSplitFileError(
+            f"{corpus}: {folder} holds {len(found)} candidates for {what} ({shown}); {how_to_choose}"
+        )
+    return folder / next(iter(found.values())) if found else None
+
+
+def _shown(name: str) -> str:
+    return "its own top level" if name == HERE else name
+
 
 def choose_split_file(
-    folder: str | os.PathLike, split: str, candidates: Sequence[str], corpus: str, chosen: dict | None = None
+    folder: str | os.PathLike,
+    split: str,
+    candidates: Sequence[str],
+    corpus: str,
+    chosen: dict | None = None,
+    accept: Callable[[Path], bool] | None = None,
 ) -> Path | None:
-    """The one file (or folder) of `folder` that holds `split`, among `candidates` (names in order of
-    preference), or None when none exists.
+    """The one file (or folder) of `folder` that holds `split`, among `candidates`, or None when none
+    exists (:func:`choose_path`; `accept`: which candidates count, default: those that exist).
 
     A builder never picks between two candidates silently (``dev.tsv`` and ``devel.tsv`` side by side,
     as several benchmark collections ship JNLPBA): with more than one present it raises
@@ -27,15 +75,14 @@ def choose_split_file(
         if not path.exists():
             raise FileNotFoundError(f"{corpus}: split_files names {chosen[split]!r} for {split}, but {path} does not exist")
         return path
-    found = [folder / name for name in candidates if (folder / name).exists()]
-    if len(found) > 1:
-        names = ", ".join(p.name for p in found)
-        raise AmbiguousSplitFileError(
-            f"{corpus}: {folder} holds {len(found)} candidates for the {split} split ({names}); say which to read "
-            f"with the corpus option split_files, e.g. --corpus_options '{{\"split_files\": {{\"{split}\": "
-            f"\"{found[-1].name}\"}}}}', or move the other one away"
-        )
-    return found[0] if found else None
+    present = [name for name in candidates if (accept or Path.exists)(folder / name)]
+    example = present[-1] if present else split
+    return choose_path(
+        folder, candidates, corpus, f"the {split} split",
+        f"say which to read with the corpus option split_files, e.g. --corpus_options "
+        f"'{{\"split_files\": {{\"{split}\": \"{example}\"}}}}', or move the other one away",
+        accept,
+    )
 
 
 def split_files_option(value: Any, corpus: str) -> dict[str, str] | None:
