@@ -7,8 +7,16 @@ batches and prints:
 
 * optimizer steps per epoch and in all, seconds per step, the expected time of an epoch and of the run;
 * the cost of one evaluation pass over the validation and the test split (and how many passes the
-  run makes: one per evaluation during training, then validation and test at the end);
+  run makes: one per evaluation during training, then test at the end; validation again at the end
+  only when training evaluated it never, as the final model's validation metrics come from its
+  evaluation during training);
 * the peak memory so far (this process's resident memory; on a GPU, the tensors' peak as well).
+
+When evaluation would take longer than training and `--max_eval_samples` was not given (a
+`--max_steps` trial on a large corpus: on the full EURLEX57K a 5-step trial trains for minutes and then
+evaluates 12,000 documents for hours), the estimate ends with a warning saying so and naming
+`--max_eval_samples`. A trial is not cut down silently: `--max_steps` also sets the budget of real
+runs, whose metrics must be those of the whole validation and test splits.
 
 The same figures go to `<output_dir>/cost_estimate.json`. The estimate assumes later steps cost what
 the timed ones did: documents of other lengths, label caches re-encoded every
@@ -57,6 +65,7 @@ class CostEstimate:
     total_seconds: float = 0.0
     peak_memory_bytes: int = 0
     peak_gpu_memory_bytes: int | None = None
+    warning: str | None = None
 
     def lines(self) -> list[str]:
         """The estimate as printed."""
@@ -74,15 +83,15 @@ class CostEstimate:
             out.append(f"  one {split} pass: {self.eval_rows[split]:,} rows, ~{duration(seconds)}"
                        + (f" ({duration(cpu)} of CPU time)" if cpu is not None else ""))
         if self.eval_seconds_per_pass:
-            out.append(
-                f"  evaluation passes: {self.validation_passes} on validation during training, then validation "
-                "and test once more at the end"
-            )
+            at_end = "test" if self.validation_passes else "validation and test"
+            out.append(f"  evaluation passes: {self.validation_passes} on validation during training, then {at_end} at the end")
         out.append(f"  expected wall time of the run ~{duration(self.total_seconds)} (early stopping may cut it)")
         memory = f"  peak memory so far: {self.peak_memory_bytes / 2**30:.2f} GiB (process resident)"
         if self.peak_gpu_memory_bytes is not None:
             memory += f", {self.peak_gpu_memory_bytes / 2**30:.2f} GiB GPU tensors"
         out.append(memory)
+        if self.warning:
+            out.append(f"  WARNING: {self.warning}")
         return out
 
 
@@ -130,13 +139,16 @@ class CostEstimateCallback(TrainerCallback):
         steps: optimizer steps to time after the first (0 turns the estimate off).
         eval_batches: evaluation batches to time for the cost of one pass.
         eval_datasets: the encoded splits evaluated later, by name (`validation`, `test`).
+        whole_splits: whether they are whole splits (no `--max_eval_samples`): then an evaluation that
+            costs more than the training is warned about.
 
     Set `trainer` (the `Trainer` it is attached to) before training: the evaluation probe runs its
     `prediction_step` on its evaluation batches.
     """
 
-    def __init__(self, steps: int, eval_batches: int, eval_datasets: dict):
+    def __init__(self, steps: int, eval_batches: int, eval_datasets: dict, whole_splits: bool = False):
         self.steps = max(0, steps)
+        self.whole_splits = whole_splits
         self.eval_batches = max(0, eval_batches)
         self.eval_datasets = {name: data for name, data in eval_datasets.items() if data is not None}
         self.trainer = None
@@ -193,10 +205,12 @@ class CostEstimateCallback(TrainerCallback):
         train_seconds = self._first_step + per_step * max(0, total - 1)
         passes = validation_passes(args, total, steps_per_epoch) if "validation" in self.eval_datasets else 0
         eval_seconds, eval_cpu = self._probe_evaluation(args) if self.eval_batches else ({}, {})
+        # At the end: test, and validation only when no evaluation during training gave the final model's.
+        final_validation = 0 if passes else 1
         total_seconds = (
             train_seconds
-            + passes * eval_seconds.get("validation", 0.0)
-            + sum(eval_seconds.values())  # the final validation and test passes
+            + (passes + final_validation) * eval_seconds.get("validation", 0.0)
+            + eval_seconds.get("test", 0.0)
         )
         rss, gpu = peak_memory()
         self.estimate = CostEstimate(
@@ -220,6 +234,15 @@ class CostEstimateCallback(TrainerCallback):
             peak_memory_bytes=rss,
             peak_gpu_memory_bytes=gpu,
         )
+        evaluation = total_seconds - train_seconds
+        if self.whole_splits and eval_seconds and evaluation > train_seconds:
+            rows = " and ".join(f"{split} {len(self.eval_datasets[split]):,} rows" for split in eval_seconds)
+            self.estimate.warning = (
+                f"evaluation takes ~{duration(evaluation)} of this run, training ~{duration(train_seconds)}: "
+                f"every evaluation reads the whole split ({rows}). For a short trial stop now (Ctrl-C saves a "
+                "checkpoint) and pass --max_eval_samples N (e.g. 200): a random subset of N rows of each."
+            )
+            logger.warning("Cost estimate: %s", self.estimate.warning)
         if state.is_world_process_zero:
             print("\n".join(self.estimate.lines()), flush=True)
             os.makedirs(args.output_dir, exist_ok=True)
