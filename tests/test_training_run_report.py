@@ -50,9 +50,19 @@ def test_estimate_is_printed_and_written_before_a_trial_ends(checkpoint, tmp_pat
         "--label_attention_heads", "4", "--max_length", "32", "--disable_tqdm", "true",
         "--estimate_steps", "1", "--estimate_eval_batches", "2",
     ]
-    summary = run(argv)
+    from transformers import TrainerCallback
+
+    class FirstStep(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 1:
+                print("first step done")
+
+    summary = run(argv, extra_callbacks=(FirstStep(),))
     out = capsys.readouterr().out
     assert "Cost estimate" in out and "per epoch" in out and "one validation pass: 8 rows" in out
+    plan = ("Run plan (before the first step): 12 training rows, 3 steps per epoch, 3 steps in all (1 epoch); "
+            "evaluation: validation 8 rows x 1 pass(es), test 8 rows x 1 pass")
+    assert plan in out and out.index(plan) < out.index("first step done") < out.index("Cost estimate")
     assert out.index("Cost estimate") < out.index("labelwise: trained")
     estimate = json.loads((tmp_path / "cost_estimate.json").read_text())
     assert estimate["total_steps"] == 3 and estimate["steps_timed"] == 1 and estimate["train_rows"] == 12
@@ -228,6 +238,14 @@ def test_help_lists_config_shipped_configs_and_traceback(capsys):
     for name in shipped_configs():
         assert name in out
     assert "lame_eurlex57k" in shipped_configs() and "ner_paper" in shipped_configs()
+
+
+def test_shipped_config_comments_state_what_was_measured():
+    from labelwise.training.arguments import CONFIG_DIR
+
+    for path in sorted(CONFIG_DIR.glob("*.json")):
+        comment = json.loads(path.read_text(encoding="utf-8"))["_comment"]
+        assert "Measured" in comment, f"{path.name}: the comment does not say what was measured with it"
 
 
 def test_config_keys_help_only_options_are_not_accepted_in_a_file(tmp_path):

@@ -1,6 +1,8 @@
 """What a `train.py` run will cost, measured on its first steps and printed before the long part.
 
-A run on a large corpus (EURLEX57K on a CPU: many hours an epoch) should not start blind. After
+A run on a large corpus (EURLEX57K on a CPU: many hours an epoch) should not start blind. Before the
+first step, [`CostEstimateCallback`] prints the run's size: training rows, steps per epoch and in all,
+and the rows and number of the evaluation passes. After
 `--estimate_steps` optimizer steps (timed after the first, which pays one-time setup such as
 LAME's first label cache), [`CostEstimateCallback`] times `--estimate_eval_batches` evaluation
 batches and prints:
@@ -163,8 +165,28 @@ class CostEstimateCallback(TrainerCallback):
         self._first_step_cpu: float | None = None
         self._interrupted = False
 
-    def on_train_begin(self, args, state, control, **kwargs):
+    def on_train_begin(self, args, state, control, train_dataloader=None, **kwargs):
         self._begin = time.perf_counter()
+        if self.steps and state.is_world_process_zero:
+            print(self.plan(args, state, train_dataloader), flush=True)
+
+    def plan(self, args, state, train_dataloader) -> str:
+        """What the run will do, known before its first step (the timed estimate follows)."""
+        steps_per_epoch, train_rows = _epoch_shape(args, state, train_dataloader)
+        total = state.max_steps
+        passes = validation_passes(args, total, steps_per_epoch) if "validation" in self.eval_datasets else 0
+        evaluations = []
+        if "validation" in self.eval_datasets:
+            times = passes if passes else 1
+            evaluations.append(f"validation {len(self.eval_datasets['validation']):,} rows x {times} pass(es)")
+        if "test" in self.eval_datasets:
+            evaluations.append(f"test {len(self.eval_datasets['test']):,} rows x 1 pass")
+        return (
+            f"Run plan (before the first step): {train_rows:,} training rows, {steps_per_epoch:,} steps per epoch, "
+            f"{total:,} steps in all ({_epochs(round(total / steps_per_epoch, 2))})"
+            + (f"; evaluation: {', '.join(evaluations)}" if evaluations else "")
+            + f". Seconds per step, the time of an epoch and of the run follow after step {self.steps + 1}."
+        )
 
     def on_step_begin(self, args, state, control, **kwargs):
         if self._first_step is None and self._begin is not None:
@@ -198,9 +220,7 @@ class CostEstimateCallback(TrainerCallback):
 
     def _finish(self, args, state, train_dataloader) -> None:
         per_step = sum(self._timed) / len(self._timed) if self._timed else self._first_step
-        batches = len(train_dataloader) if train_dataloader is not None else 0
-        steps_per_epoch = max(1, math.ceil(batches / args.gradient_accumulation_steps)) if batches else state.max_steps
-        train_rows = len(train_dataloader.dataset) if train_dataloader is not None and hasattr(train_dataloader, "dataset") else 0
+        steps_per_epoch, train_rows = _epoch_shape(args, state, train_dataloader)
         total = state.max_steps
         train_seconds = self._first_step + per_step * max(0, total - 1)
         passes = validation_passes(args, total, steps_per_epoch) if "validation" in self.eval_datasets else 0
@@ -283,6 +303,14 @@ class CostEstimateCallback(TrainerCallback):
                 clear()  # the probe's cache of label embeddings goes stale with the next step
             model.train(was_training)
         return out, out_cpu
+
+
+def _epoch_shape(args, state, train_dataloader) -> tuple[int, int]:
+    """Optimizer steps per epoch and training rows of the Trainer's training dataloader."""
+    batches = len(train_dataloader) if train_dataloader is not None else 0
+    steps_per_epoch = max(1, math.ceil(batches / args.gradient_accumulation_steps)) if batches else max(1, state.max_steps)
+    train_rows = len(train_dataloader.dataset) if train_dataloader is not None and hasattr(train_dataloader, "dataset") else 0
+    return steps_per_epoch, train_rows
 
 
 def _one_pass(times: list[float], batches: int) -> float:
