@@ -184,7 +184,8 @@ def test_collapsed_run_warns_after_evaluation_and_records_it(checkpoint, tmp_pat
         summary = run(argv)
     warnings = [r.getMessage() for r in caplog.records if "Predictions collapsed" in r.getMessage()]
     assert len(warnings) >= 2  # the epoch's evaluation (also the final validation metrics), then the test pass
-    assert "100.0% of the 8 documents get no label at all" in warnings[0]
+    assert "100.0% of the 8 documents get no label at all" in warnings[0] and "(evaluation at step 2)" in warnings[0]
+    assert any("(test split at step 2)" in w for w in warnings)
     assert "--head_learning_rate 0" in warnings[0] and "2 optimizer steps on 16 training rows" in warnings[0]
     assert summary["prediction_warnings"] and len(set(summary["prediction_warnings"])) == len(summary["prediction_warnings"])
     assert "WARNING: Predictions collapsed" in capsys.readouterr().out

@@ -247,6 +247,8 @@ def run(argv: list[str] | None = None, extra_callbacks: tuple = ()) -> dict:
             kept = trainer.predict(task.datasets["validation"], metric_key_prefix="eval")
         predictions["validation"] = kept
         metrics["validation"] = _clean(predictions["validation"].metrics, "eval_")
+    if isinstance(watch, CollapseWatch):
+        watch.stage = "test split"
     test = evaluate_test_split(trainer, task, args, predictions)
     if test:
         metrics["test"] = _clean(test, "")

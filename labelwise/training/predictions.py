@@ -160,7 +160,8 @@ class CollapseWatch:
     """`compute_metrics` that also warns when the evaluated predictions collapse.
 
     Wraps the task's own `compute_metrics`; `trainer` (set after the Trainer is built) gives the
-    step count for the message. Every warning given is kept in `warnings`. Each evaluation's
+    step count for the message, `stage` what is being predicted ("evaluation" during training; set it
+    before the test split is predicted). Every warning given is kept in `warnings`. Each evaluation's
     predictions go to `evaluations` (a callback the Trainer must hold) for the final model's metrics.
     """
 
@@ -170,6 +171,7 @@ class CollapseWatch:
         self.advice = advice
         self.trainer = None
         self.warnings: list[str] = []
+        self.stage = "evaluation"
         self.evaluations = KeptEvaluations()
 
     def __call__(self, prediction) -> dict[str, float]:
@@ -180,7 +182,7 @@ class CollapseWatch:
         except (ValueError, IndexError) as err:  # a shape this check does not know: say so, keep the metrics
             logger.debug("Collapse check skipped: %s", err)
             return metrics
-        self.check(predicted, gold, "evaluation")
+        self.check(predicted, gold, self.stage)
         return metrics
 
     def check(self, predicted, gold, what: str) -> str | None:
