@@ -145,17 +145,21 @@ def test_final_validation_metrics_reuse_the_trainers_evaluation(checkpoint, tmp_
     assert validation["loss"] == pytest.approx(best["eval_loss"]) and validation["micro_f1"] == pytest.approx(best["eval_micro_f1"])
     assert summary["measured_on"]["rows"]["validation"] == 60
     assert summary["decision_thresholds"]["decision_threshold"] is not None and "validation_tuned" in summary["metrics"]
-    # Without an evaluation during training, the final validation pass is still made.
-    loops.clear(), predicted.clear()
-    run(quick_train_argv(checkpoint, tmp_path / "no_eval", "--estimate_steps", "0", "--eval_strategy", "no",
-                         "--load_best_model_at_end", "false"))
-    assert predicted == ["eval", "test"]
 
 
-def test_estimate_steps_zero_turns_it_off(checkpoint, tmp_path, capsys):
-    run(quick_train_argv(checkpoint, tmp_path, "--estimate_steps", "0"))
-    assert "Cost estimate" not in capsys.readouterr().out
+def test_estimate_steps_zero_turns_it_off(checkpoint, tmp_path, capsys, monkeypatch):
+    from labelwise.training.trainer import LabelwiseTrainer
+
+    predicted, predict = [], LabelwiseTrainer.predict
+    monkeypatch.setattr(LabelwiseTrainer, "predict",
+                        lambda self, data, *a, **k: predicted.append(k.get("metric_key_prefix")) or predict(self, data, *a, **k))
+    summary = run(quick_train_argv(checkpoint, tmp_path, "--estimate_steps", "0", "--eval_strategy", "no",
+                                   "--load_best_model_at_end", "false"))
+    out = capsys.readouterr().out
+    assert "Cost estimate" not in out and "Run plan" not in out
     assert not (tmp_path / "cost_estimate.json").exists()
+    # No evaluation during training: the final validation pass is made (and tunes the threshold).
+    assert predicted == ["eval", "test"] and "validation_tuned" in summary["metrics"]
 
 
 # --------------------------------------------------------------------------- collapse
