@@ -137,7 +137,7 @@ def test_final_validation_metrics_reuse_the_trainers_evaluation(checkpoint, tmp_
     argv.remove("--max_eval_samples"), argv.remove("8")
     with caplog.at_level(logging.WARNING, logger="labelwise.training.tasks"):
         summary = run(argv)
-    assert "every evaluation reads the whole split (validation 60 rows, test 60 rows)" in caplog.text
+    assert "the evaluations read the whole splits (validation 60 rows, test 60 rows), more rows than the 32" in caplog.text
     assert loops == ["eval", "eval", "test"] and predicted == ["test"]
     state = json.loads(sorted(tmp_path.glob("checkpoint-*"))[-1].joinpath("trainer_state.json").read_text())
     best = next(entry for entry in state["log_history"] if entry.get("step") == state["best_global_step"] and "eval_loss" in entry)
