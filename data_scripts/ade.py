@@ -35,6 +35,7 @@ import datasets
 
 from .base import CorpusFormatError, link_downloads, parse_fractions, seeded_split
 from .files import iter_lines
+from .split_files import HERE, choose_path
 from .ner_base import NerBuilder, NerConfig
 
 URL = "https://raw.githubusercontent.com/trunghlt/AdverseDrugReaction/master/ADE-Corpus-V2/"
@@ -108,9 +109,13 @@ class Ade(NerBuilder):
 
     def _folder(self) -> Path:
         root = Path(self.config.data_dir)
-        for cand in (root, root / "ADE-Corpus-V2"):
-            if (cand / "DRUG-AE.rel").exists():
-                return cand
+        folder = choose_path(
+            root, (HERE, "ADE-Corpus-V2"), "ade", "the corpus folder with DRUG-AE.rel",
+            f"point data_dir at {root / 'ADE-Corpus-V2'} to read that copy, or move it away to read the other",
+            accept=lambda cand: (cand / "DRUG-AE.rel").exists(),
+        )
+        if folder is not None:
+            return folder
         raise FileNotFoundError(f"ade: expected DRUG-AE.rel in {root} or {root / 'ADE-Corpus-V2'}")
 
     def _arrange_download(self, paths: dict[str, str]) -> str:

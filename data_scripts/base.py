@@ -1,5 +1,9 @@
-"""Shared pieces of every corpus builder: the label space, errors, skip reports, splits,
-downloading and cache fingerprints.
+"""The base of every corpus builder: its options, skip reports, downloading, cache fingerprints,
+and preparing a builder into a DatasetDict.
+
+The other shared pieces live beside it, one job each: the errors (:mod:`.errors`), the label space
+(:mod:`.label_space`), seeded splits and subsets (:mod:`.splits`), which file holds a split
+(:mod:`.split_files`) and held-out labels (:mod:`.held_out`). Their names stay importable from here.
 
 Bad-input policy (the same for every builder, see docs/DATA.md):
 
@@ -24,150 +28,31 @@ import hashlib
 import inspect
 import logging
 import os
-import random
 import tempfile
 from collections import Counter
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import datasets
 
-from .hierarchy import Hierarchy
+from . import errors, held_out, label_space, split_files, splits
+from .errors import (  # noqa: F401  (importable from here, where the builders look for them)
+    AmbiguousSplitFileError,
+    CorpusDownloadError,
+    CorpusError,
+    CorpusFormatError,
+    DuplicateDocumentError,
+    EmptyCorpusError,
+)
+from .held_out import HELD_OUT_DOCUMENTS, exclude_labels  # noqa: F401
+from .label_space import TASKS, LabelSpace, classification_features  # noqa: F401
+from .split_files import choose_split_file, split_files_option  # noqa: F401
+from .splits import parse_fractions, seeded_split, subsample  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
-TASKS = ("multi_label", "multi_class", "hierarchical", "ner")
-
-
-@dataclass
-class LabelSpace:
-    """What a model needs to know about a corpus's labels.
-
-    Attributes:
-        task: ``"multi_label"``, ``"multi_class"``, ``"hierarchical"`` or ``"ner"``.
-        names: label ids in ``ClassLabel`` order (BIO tag names for NER).
-        descriptions: one natural-language description per name (classification corpora),
-            used by label-aware models; ``None`` for NER.
-        hierarchy: the label hierarchy for hierarchical corpora, else ``None``.
-    """
-
-    task: str
-    names: list[str]
-    descriptions: list[str] | None = None
-    hierarchy: Hierarchy | None = None
-
-    def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
-        if len(set(self.names)) != len(self.names):
-            dup = [n for n, c in Counter(self.names).items() if c > 1]
-            raise ValueError(f"duplicate label names: {dup[:5]}")
-        if self.descriptions is not None and len(self.descriptions) != len(self.names):
-            raise ValueError(f"{len(self.descriptions)} descriptions for {len(self.names)} labels")
-
-    @property
-    def num_labels(self) -> int:
-        return len(self.names)
-
-    @property
-    def id2label(self) -> dict[int, str]:
-        return dict(enumerate(self.names))
-
-    @property
-    def label2id(self) -> dict[str, int]:
-        return {name: i for i, name in enumerate(self.names)}
-
-    def to_dict(self) -> dict:
-        return {
-            "task": self.task,
-            "names": list(self.names),
-            "descriptions": None if self.descriptions is None else list(self.descriptions),
-            "hierarchy": None if self.hierarchy is None else self.hierarchy.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "LabelSpace":
-        h = data.get("hierarchy")
-        return cls(data["task"], list(data["names"]), data.get("descriptions"), Hierarchy.from_dict(h) if h else None)
-
-
-class CorpusError(ValueError):
-    """Base class of the errors raised by the corpus builders."""
-
-
-class CorpusFormatError(CorpusError):
-    """A malformed line/record, named by file and line (or document id)."""
-
-    def __init__(self, path: str | os.PathLike, where: int | str | None, expected: str, got: str | None = None):
-        self.path, self.where, self.expected, self.got = str(path), where, expected, got
-        loc = str(path)
-        if isinstance(where, int):
-            loc += f", line {where}"
-        elif where is not None:
-            loc += f", {where}"
-        msg = f"{loc}: expected {expected}"
-        if got is not None:
-            shown = got if len(got) <= 120 else got[:117] + "..."
-            msg += f", got {shown!r}"
-        super().__init__(msg)
-
-
-class CorpusDownloadError(CorpusError):
-    """No local copy and the public source could not be downloaded."""
-
-
-class DuplicateDocumentError(CorpusError):
-    """The same document id twice in a split or in two splits (``duplicates="error"``)."""
-
-
-class EmptyCorpusError(CorpusError):
-    """The builder read no example at all from ``data_dir``."""
-
-
-class AmbiguousSplitFileError(CorpusError):
-    """Two files (or folders) could each be a split, and no option says which one to read."""
-
-
-def choose_split_file(
-    folder: str | os.PathLike, split: str, candidates: Sequence[str], corpus: str, chosen: dict | None = None
-) -> Path | None:
-    """The one file (or folder) of `folder` that holds `split`, among `candidates` (names in order of
-    preference), or None when none exists.
-
-    A builder never picks between two candidates silently (``dev.tsv`` and ``devel.tsv`` side by side,
-    as several benchmark collections ship JNLPBA): with more than one present it raises
-    :class:`AmbiguousSplitFileError` naming them and the ``split_files`` option, unless `chosen`
-    (the builder's ``split_files`` option, ``{split: name}``) names the one to read.
-    """
-    folder = Path(folder)
-    if chosen and chosen.get(split):
-        path = folder / str(chosen[split])
-        if not path.exists():
-            raise FileNotFoundError(f"{corpus}: split_files names {chosen[split]!r} for {split}, but {path} does not exist")
-        return path
-    found = [folder / name for name in candidates if (folder / name).exists()]
-    if len(found) > 1:
-        names = ", ".join(p.name for p in found)
-        raise AmbiguousSplitFileError(
-            f"{corpus}: {folder} holds {len(found)} candidates for the {split} split ({names}); say which to read "
-            f"with the corpus option split_files, e.g. --corpus_options '{{\"split_files\": {{\"{split}\": "
-            f"\"{found[-1].name}\"}}}}', or move the other one away"
-        )
-    return found[0] if found else None
-
-
-def split_files_option(value: Any, corpus: str) -> dict[str, str] | None:
-    """Check a builder's ``split_files`` option: ``{"train"|"validation"|"test": file name}``."""
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise ValueError(f"{corpus}: split_files must map split names to file names, got {value!r}")
-    unknown = sorted(set(value) - {"train", "validation", "test"})
-    if unknown:
-        raise ValueError(f"{corpus}: split_files keys must be train, validation or test, got {', '.join(unknown)}")
-    return dict(value)
+# Shared modules whose code decides what a builder writes: part of every builder's cache key.
+_SHARED_MODULES = (errors, label_space, split_files, splits, held_out)
 
 
 class SkipReport(Counter):
@@ -192,55 +77,6 @@ class SkipReport(Counter):
             ex = self.examples.get(reason)
             parts.append(f"{reason}: {n}" + (f" (e.g. {'; '.join(ex)})" if ex else ""))
         return "; ".join(parts)
-
-
-def seeded_split(
-    keys: Sequence[Hashable],
-    fractions: Sequence[float],
-    seed: int,
-    strata: Sequence[Hashable] | None = None,
-) -> list[list[Hashable]]:
-    """Split `keys` into ``len(fractions)`` parts with a fixed seed.
-
-    Keys are sorted before shuffling, so the result does not depend on the input order (e.g.
-    ``os.listdir``). With `strata` (one value per key) each stratum is split separately, which
-    keeps class proportions in every part. Part sizes are ``round(cumulative fraction * n)``
-    differences, so all keys are used exactly once.
-    """
-    if abs(sum(fractions) - 1.0) > 1e-6:
-        raise ValueError(f"fractions must sum to 1, got {fractions}")
-    groups: dict[Hashable, list[Hashable]] = {}
-    if strata is None:
-        groups[None] = list(keys)
-    else:
-        for key, stratum in zip(keys, strata, strict=True):
-            groups.setdefault(stratum, []).append(key)
-    parts: list[list[Hashable]] = [[] for _ in fractions]
-    for stratum in sorted(groups, key=repr):
-        members = sorted(groups[stratum], key=repr)
-        random.Random(f"{seed}:{stratum!r}").shuffle(members)
-        bounds, total = [0], 0.0
-        for f in fractions:
-            total += f
-            bounds.append(round(total * len(members)))
-        for i in range(len(fractions)):
-            parts[i].extend(members[bounds[i] : bounds[i + 1]])
-    return parts
-
-
-def parse_fractions(value: str | Sequence[float]) -> tuple[float, ...]:
-    """``"8:1:1"`` or ``(0.8, 0.1, 0.1)`` -> normalised fractions."""
-    if isinstance(value, str):
-        try:
-            nums = [float(x) for x in value.split(":")]
-        except ValueError:
-            raise ValueError(f"split ratio must look like '8:1:1', got {value!r}") from None
-    else:
-        nums = [float(x) for x in value]
-    if len(nums) != 3 or any(x < 0 for x in nums) or sum(nums) <= 0:
-        raise ValueError(f"need three non-negative train:validation:test ratios, got {value!r}")
-    s = sum(nums)
-    return tuple(x / s for x in nums)
 
 
 def _files_fingerprint(path: str | None) -> str:
@@ -353,6 +189,8 @@ class CorpusBuilder(datasets.GeneratorBasedBuilder):
                 h.update(inspect.getsource(mod).encode())
             except (OSError, TypeError):
                 pass
+        for mod in _SHARED_MODULES:
+            h.update(inspect.getsource(mod).encode())
         h.update(_files_fingerprint(data_dir).encode())
         return h.hexdigest()[:16]
 
@@ -442,19 +280,6 @@ class CorpusBuilder(datasets.GeneratorBasedBuilder):
         return classification_features(self.label_space())
 
 
-def classification_features(space: LabelSpace) -> datasets.Features:
-    """The features of a classification corpus with labels `space`: ``id``, ``text`` and ``labels`` as
-    ClassLabel (multi-class) or a sequence of them (multi-label, hierarchical)."""
-    label = datasets.ClassLabel(names=space.names)
-    return datasets.Features(
-        {
-            "id": datasets.Value("string"),
-            "text": datasets.Value("string"),
-            "labels": label if space.task == "multi_class" else datasets.Sequence(label),
-        }
-    )
-
-
 def config_options(klass: type[datasets.DatasetBuilder]) -> list[str]:
     """Keyword options of a corpus: the parameters of its BuilderConfig class and its bases."""
     names: dict[str, None] = {}
@@ -485,74 +310,6 @@ def prepare_builder(builder: datasets.DatasetBuilder, force_rebuild: bool = Fals
             f"{getattr(builder, 'CORPUS', builder.name)}: no example was read from {builder.config.data_dir} "
             f"(every split is empty; skipped: {skipped.summary() if skipped else 'nothing'}). Check data_dir and the options."
         )
-
-
-def subsample(dataset: datasets.Dataset, n: int | None, seed: int) -> datasets.Dataset:
-    """A seeded random subset of `n` rows, in their original order (all rows when `n` is None
-    or not smaller than the dataset). Taking the first rows instead would keep only the first
-    documents of a corpus ordered by document (e.g. TAC sections grouped by drug label)."""
-    if n is None or n >= len(dataset):
-        return dataset
-    if n < 0:
-        raise ValueError(f"subsample: n must be >= 0, got {n}")
-    return dataset.select(sorted(random.Random(seed).sample(range(len(dataset)), n)))
-
-
-HELD_OUT_DOCUMENTS = ("keep", "drop")
-"""What `exclude_labels` does with the training documents that carry a held-out label."""
-
-
-def exclude_labels(
-    space: LabelSpace, corpus: datasets.DatasetDict, names: list[str], held_out_documents: str = "keep"
-) -> tuple[LabelSpace, datasets.DatasetDict]:
-    """The label space and corpus without the labels `names` (held out of training, e.g. to test zero-shot).
-
-    The remaining labels keep their order and get consecutive ids. Multi-label corpora only: in a
-    multi-class corpus every document of a removed class would be left without its class.
-
-    Args:
-        held_out_documents: what happens to the "train" split's documents that carry a held-out label.
-            "keep": they stay, with their other labels; one left with none becomes a negative for every
-            label, so training teaches the model that the held-out topic is "no label", which works
-            against scoring that label later. "drop": they are removed from "train", so the model never
-            reads a document of a held-out label (the usual zero-shot protocol). The other splits keep
-            every document in both cases: they evaluate.
-    """
-    if held_out_documents not in HELD_OUT_DOCUMENTS:
-        raise ValueError(
-            f"exclude_labels: held_out_documents must be one of {list(HELD_OUT_DOCUMENTS)}, got {held_out_documents!r}."
-        )
-    if space.task != "multi_label":
-        raise ValueError(
-            f"exclude_labels: the corpus task is {space.task!r}; labels can be held out of multi_label corpora only."
-        )
-    unknown = [name for name in names if name not in space.names]
-    if unknown:
-        raise ValueError(f"exclude_labels: {unknown} not among the corpus labels {space.names}.")
-    if len(set(names)) >= len(space.names):
-        raise ValueError(f"exclude_labels: holding out {sorted(set(names))} would leave no label to train on.")
-    kept = [index for index, name in enumerate(space.names) if name not in set(names)]
-    new_id = {old: new for new, old in enumerate(kept)}
-    kept_names = [space.names[index] for index in kept]
-    reduced = LabelSpace(
-        task=space.task,
-        names=kept_names,
-        descriptions=[space.descriptions[index] for index in kept] if space.descriptions else None,
-    )
-
-    def remap(batch: dict) -> dict:
-        return {"labels": [[new_id[i] for i in ids if i in new_id] for ids in batch["labels"]]}
-
-    split = next(iter(corpus.values()))
-    features = split.features.copy()
-    features["labels"] = datasets.List(datasets.ClassLabel(names=kept_names))
-    held = {space.names.index(name) for name in names}
-    reduced_corpus = {}
-    for name, dataset in corpus.items():
-        if held_out_documents == "drop" and name == "train":
-            dataset = dataset.filter(lambda batch: [not held & set(ids) for ids in batch["labels"]], batched=True)
-        reduced_corpus[name] = dataset.map(remap, batched=True, features=features)
-    return reduced, datasets.DatasetDict(reduced_corpus)
 
 
 def as_dataset_dict(builder: datasets.DatasetBuilder) -> datasets.DatasetDict:

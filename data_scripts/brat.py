@@ -10,8 +10,10 @@ skips the annotation (``offset_mismatch``). Discontinuous annotations follow
 A fragment text that differs from the file only by case is accepted and counted
 (``offset_case_mismatch``).
 
-Splits: ``train/``, ``dev/`` (or ``validation/``) and ``test/`` subfolders when present,
-otherwise a seeded 8:1:1 split of the documents (``split_ratio``). Files are found
+Splits: ``train/``, ``dev/`` (or ``devel/``, ``validation/``, ``valid/``) and ``test/`` subfolders
+when present, otherwise a seeded 8:1:1 split of the documents (``split_ratio``). Two candidate
+folders for one split (``dev/`` and ``validation/``) are an error naming both, unless
+``split_files`` says which to read, e.g. ``split_files={"validation": "devel"}``. Files are found
 recursively; a ``.txt`` without ``.ann`` is read as a document without mentions and counted
 (``txt_without_ann``); an ``.ann`` without ``.txt`` is counted (``ann_without_txt``).
 """
@@ -25,19 +27,24 @@ from typing import Any
 import datasets
 
 from .base import CorpusFormatError, parse_fractions, seeded_split
+from .split_files import choose_split_file, split_files_option
 from .files import read_text
 from .ner_base import NerBuilder, NerConfig
 
 _T_LINE = re.compile(r"^(T\d+)\t(\S+) (\d+ \d+(?:;\d+ \d+)*)\t(.*)$")
-SPLIT_FOLDERS = {"train": ("train",), "validation": ("dev", "validation", "valid"), "test": ("test",)}
+SPLIT_FOLDERS = {"train": ("train",), "validation": ("dev", "devel", "validation", "valid"), "test": ("test",)}
 
 
 class BratConfig(NerConfig):
-    """Brat options: ``entity_types`` (None = all found), ``split_ratio`` without split folders."""
+    """Brat options: ``entity_types`` (None = all found), ``split_ratio`` without split folders,
+    ``split_files`` (``{split: folder name}``) where two folders could hold one split."""
 
-    def __init__(self, *args: Any, entity_types: Any = None, split_ratio: str = "8:1:1", **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, entity_types: Any = None, split_ratio: str = "8:1:1", split_files: dict | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, entity_types=entity_types, **kwargs)
         self.split_ratio = split_ratio
+        self.split_files = split_files_option(split_files, "brat")
 
 
 def read_ann(path: Path, encoding: str = "utf-8") -> list[tuple[str, str, list[tuple[int, int]], str]]:
@@ -64,9 +71,12 @@ class Brat(NerBuilder):
 
     def _documents(self) -> dict[str, list[Path]]:
         root = Path(self.config.data_dir)
-        found = {split: [d for name in names for d in [root / name] if d.is_dir()] for split, names in SPLIT_FOLDERS.items()}
+        found = {
+            split: choose_split_file(root, split, names, "brat", self.config.split_files, accept=Path.is_dir)
+            for split, names in SPLIT_FOLDERS.items()
+        }
         if found["train"] and found["test"]:
-            return {split: sorted(p for d in dirs for p in d.rglob("*.txt")) for split, dirs in found.items()}
+            return {split: sorted(folder.rglob("*.txt")) if folder else [] for split, folder in found.items()}
         docs = sorted(root.rglob("*.txt"))
         if not docs:
             raise FileNotFoundError(f"brat: no .txt files under {root}")

@@ -42,6 +42,7 @@ import datasets
 from .base import CorpusBuilder, CorpusConfig, CorpusFormatError, LabelSpace, link_downloads
 from .files import read_json
 from .hierarchy import Hierarchy
+from .split_files import HERE, choose_path
 
 URLS = {
     "documents": "http://nlp.cs.aueb.gr/software_and_datasets/EURLEX57K/datasets.zip",
@@ -134,15 +135,23 @@ class Eurlex57k(CorpusBuilder):
 
     def _folder(self) -> Path:
         root = Path(self.config.data_dir)
-        for cand in (root, root / "dataset", root / "EURLEX57K"):
-            if (cand / "train").is_dir():
-                return cand
+        folder = choose_path(
+            root, (HERE, "dataset", "EURLEX57K"), "eurlex57k", "the documents folder with train/",
+            "point data_dir at the one to read, or move the other away", accept=lambda cand: (cand / "train").is_dir(),
+        )
+        if folder is not None:
+            return folder
         raise FileNotFoundError(f"eurlex57k: expected train/ dev/ test/ folders in {root}")
 
     def _concepts_path(self) -> Path:
-        for cand in (Path(self.config.data_dir) / "EURLEX57K.json", self._folder() / "EURLEX57K.json", Path(self.config.data_dir) / "eurovoc_en.json"):
-            if cand.exists():
-                return cand
+        root = Path(self.config.data_dir)
+        inner = str(self._folder().relative_to(root))
+        path = choose_path(
+            root, ("EURLEX57K.json", f"{inner}/EURLEX57K.json", "eurovoc_en.json"), "eurlex57k",
+            "the EUROVOC concepts file", "keep the one to read and move the others away",
+        )
+        if path is not None:
+            return path
         raise FileNotFoundError(f"eurlex57k: expected EURLEX57K.json in {self.config.data_dir}")
 
     def _arrange_download(self, paths: dict[str, str]) -> str:

@@ -68,6 +68,7 @@ from .base import (
 )
 from .files import iter_lines, read_csv, read_text
 from .hierarchy import Hierarchy
+from .split_files import HERE, choose_path
 
 # The ten hallmarks, in the order of Hanahan & Weinberg (2011). Descriptions written by us.
 HALLMARKS: dict[str, str] = {
@@ -130,9 +131,13 @@ class HocConfig(CorpusConfig):
 def _find_release(data_dir: str) -> Path:
     """The folder holding text/ and labels/: data_dir, data_dir/raw or a downloaded archive."""
     root = Path(data_dir)
-    for cand in [root, root / "raw", *sorted(root.glob("Hallmarks-of-Cancer*"))]:
-        if (cand / "text").is_dir() and (cand / "labels").is_dir():
-            return cand
+    release = choose_path(
+        root, [HERE, "raw", *sorted(p.name for p in root.glob("Hallmarks-of-Cancer*"))], "hoc",
+        "the original release with text/ and labels/", "point data_dir at the one to read, or move the others away",
+        accept=lambda cand: (cand / "text").is_dir() and (cand / "labels").is_dir(),
+    )
+    if release is not None:
+        return release
     raise FileNotFoundError(f"hoc: expected folders text/ and labels/ in {root} (or in {root / 'raw'})")
 
 

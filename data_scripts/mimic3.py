@@ -51,6 +51,7 @@ from .base import CorpusBuilder, CorpusConfig, CorpusFormatError, LabelSpace, pa
 from .files import iter_lines, read_csv
 from .hierarchy import Hierarchy
 from .icd9 import build_tree, format_code, parent_for_unknown, read_descriptions
+from .split_files import choose_path
 
 logger = logging.getLogger(__name__)
 ICD9_URL = "https://raw.githubusercontent.com/jamesmullenbach/caml-mimic/master/mimicdata/ICD9_descriptions"
@@ -95,10 +96,12 @@ RECORD_START = {
 
 
 def _table_path(folder: Path, name: str) -> Path:
-    for suffix in (".csv", ".csv.gz"):
-        path = folder / f"{name}{suffix}"
-        if path.exists():
-            return path
+    path = choose_path(
+        folder, (f"{name}.csv", f"{name}.csv.gz"), "mimic3", f"the {name} table",
+        "keep one (the other may be a partial copy) and move the other away",
+    )
+    if path is not None:
+        return path
     raise FileNotFoundError(f"mimic3: expected {name}.csv or {name}.csv.gz in {folder} (your local MIMIC-III copy)")
 
 

@@ -42,7 +42,9 @@ official test (validation) split, never pooled into training: so both OnSIDES fi
 folder give the official train/test split. A seeded ``validation_fraction`` of the training
 labels is held out when no validation file exists; without any test file, a seeded 8:1:1
 split by drug label. A drug label seen twice (in a split or across splits) is an error unless
-``duplicates="drop"``.
+``duplicates="drop"``. Two folders with label files for one split (``train_xml/`` and ``train/``, or
+label files in ``train/`` and in ``data_dir`` itself) are an error naming both, unless ``split_files``
+says which to read, e.g. ``split_files={"train": "train_xml"}`` (``"."``: ``data_dir`` itself).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from .base import CorpusFormatError, parse_fractions, seeded_split
 from .files import read_json as read_json_file
 from .files import read_text
 from .ner_base import NerBuilder, NerConfig
+from .split_files import HERE, choose_split_file, split_files_option
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +75,21 @@ _ROLES = {"train": "train", "training": "train", "dev": "validation", "devel": "
 
 
 class Tac2017Config(NerConfig):
-    """TAC 2017 options: ``sections`` (names to read, ``None`` = all), ``validation_fraction``."""
+    """TAC 2017 options: ``sections`` (names to read, ``None`` = all), ``validation_fraction``,
+    ``split_files`` (``{"train"|"test": folder name}``) where two folders could hold one split."""
 
-    def __init__(self, *args: Any, sections: list[str] | tuple[str, ...] | None = None, validation_fraction: float = 0.1, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        sections: list[str] | tuple[str, ...] | None = None,
+        validation_fraction: float = 0.1,
+        split_files: dict | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.sections = None if sections is None else tuple(s.lower() for s in sections)
         self.validation_fraction = validation_fraction
+        self.split_files = split_files_option(split_files, "tac2017")
 
 
 def _int_list(value: Any, path: Path, where: str, field: str) -> list[int]:
@@ -196,10 +208,12 @@ class Tac2017(NerBuilder):
     def _split_files(self) -> dict[str, list[Path]]:
         """Files of each official split (empty lists where the corpus has none)."""
         root = Path(self.config.data_dir)
-        train = next((p for p in (root / "train_xml", root / "train", root) if p.is_dir() and self._files(p)), None)
+        holds_labels = lambda folder: folder.is_dir() and bool(self._files(folder))  # noqa: E731
+        chosen = self.config.split_files
+        train = choose_split_file(root, "train", ("train_xml", "train", HERE), "tac2017", chosen, holds_labels)
         if train is None:
             raise FileNotFoundError(f"tac2017: expected *.xml or *.json label files in {root}/train_xml, {root}/train or {root}")
-        test = next((p for p in (root / "gold_xml", root / "test") if p.is_dir() and self._files(p)), None)
+        test = choose_split_file(root, "test", ("gold_xml", "test"), "tac2017", chosen, holds_labels)
         out: dict[str, list[Path]] = {"train": [], "validation": [], "test": self._files(test) if test else []}
         for path in self._files(train):
             role = file_role(path) if train == root else None

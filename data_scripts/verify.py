@@ -69,7 +69,7 @@ def verify_medical_abstracts(root: Path, cache: str) -> None:
 
 
 def verify_ade(root: Path, cache: str) -> None:
-    folder = root / "ADE-Corpus-V2" if (root / "ADE-Corpus-V2").is_dir() else root
+    folder = get_builder("ade", data_dir=str(root), cache_dir=cache)._folder()  # the builder's choice, and its refusal
     relations = read_relations(folder / "DRUG-AE.rel")
     n_lines = sum(1 for line in (folder / "DRUG-AE.rel").open(encoding="utf-8") if line.strip())
     negatives = read_negatives(folder / "ADE-NEG.txt")

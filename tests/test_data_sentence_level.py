@@ -163,3 +163,77 @@ def test_entity_types_missing_from_training_are_named(tmp_path, cache, caplog):
     messages = [r.getMessage() for r in caplog.records]
     assert any("devel.tsv has entity types that no training sentence has (cell_type)" in m for m in messages)
     assert not any("test.tsv" in m for m in messages)
+
+
+def write_brat_doc(folder: Path, name: str, text: str, ann: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.txt").write_text(text)
+    (folder / f"{name}.ann").write_text(ann)
+
+
+def test_brat_split_folders_dev_and_validation_are_refused_until_one_is_named(tmp_path, cache):
+    root = tmp_path / "brat"
+    write_brat_doc(root / "train", "a", "Skin rash seen.\n", "T1\tADR 0 9\tSkin rash\n")
+    write_brat_doc(root / "test", "b", "Hair loss seen.\n", "T1\tADR 0 9\tHair loss\n")
+    write_brat_doc(root / "dev", "c", "Nausea seen.\n", "T1\tADR 0 6\tNausea\n")
+    write_brat_doc(root / "validation", "d", "Fever seen.\n", "T1\tADR 0 5\tFever\n")
+    # Before, both folders were read as one validation split; now neither is, until one is named.
+    with pytest.raises(AmbiguousSplitFileError, match=r"2 candidates for the validation split \(dev, validation\).*split_files"):
+        load_corpus("brat", data_dir=str(root), cache_dir=cache)
+    ds = load_corpus("brat", data_dir=str(root), cache_dir=cache, split_files={"validation": "validation"})
+    assert [row["id"] for row in ds["validation"]] == ["validation/d:0"]
+    (root / "validation").rename(root / "devel")  # dev/ and devel/: the same rule
+    with pytest.raises(AmbiguousSplitFileError, match=r"\(dev, devel\)"):
+        load_corpus("brat", data_dir=str(root), cache_dir=cache)
+    ds = load_corpus("brat", data_dir=str(root), cache_dir=cache, split_files={"validation": "dev"})
+    assert [row["id"] for row in ds["validation"]] == ["dev/c:0"]
+
+
+def test_tac_training_folders_are_refused_until_one_is_named(tmp_path, cache):
+    from test_data_ner import TAC_MENTIONS, tac_xml
+
+    root = tmp_path / "tac"
+    for folder, drug in (("train_xml", "drugA"), ("train", "drugB"), ("gold_xml", "drugC")):
+        (root / folder).mkdir(parents=True)
+        (root / folder / f"{drug}.xml").write_text(tac_xml(drug, TAC_MENTIONS))
+    with pytest.raises(AmbiguousSplitFileError, match=r"candidates for the train split \(train_xml, train\)"):
+        load_corpus("tac2017", data_dir=str(root), cache_dir=cache)
+    ds = load_corpus("tac2017", data_dir=str(root), cache_dir=cache, split_files={"train": "train"}, validation_fraction=0.0)
+    assert {row["id"].split(":")[0] for row in ds["train"]} == {"drugB"}
+    assert {row["id"].split(":")[0] for row in ds["test"]} == {"drugC"}
+
+
+def test_corpus_folders_and_files_found_twice_are_refused(tmp_path, cache):
+    """Every other place a builder looks in several places: the copy it would read is never chosen silently."""
+    from test_data_classification import EURLEX_DOCS, write_eurlex
+    from test_data_ner import write_ade
+
+    from labelwise.data_scripts import get_builder
+    from labelwise.data_scripts.mimic3 import _table_path
+
+    ade = write_ade(tmp_path / "ade")
+    write_ade(ade / "ADE-Corpus-V2")
+    with pytest.raises(AmbiguousSplitFileError, match=r"2 candidates for the corpus folder with DRUG-AE.rel \(its own top level, ADE-Corpus-V2\)"):
+        get_builder("ade", data_dir=str(ade), cache_dir=cache)._folder()
+    assert get_builder("ade", data_dir=str(ade / "ADE-Corpus-V2"), cache_dir=cache)._folder() == ade / "ADE-Corpus-V2"
+
+    eurlex = write_eurlex(tmp_path / "eurlex", EURLEX_DOCS)
+    assert get_builder("eurlex57k", data_dir=str(eurlex), cache_dir=cache)._concepts_path() == eurlex / "EURLEX57K.json"
+    (eurlex / "eurovoc_en.json").write_text("{}")  # the download's name for the concepts file, beside ours
+    with pytest.raises(AmbiguousSplitFileError, match=r"EUROVOC concepts file \(EURLEX57K.json, eurovoc_en.json\)"):
+        get_builder("eurlex57k", data_dir=str(eurlex), cache_dir=cache)._concepts_path()
+    (eurlex / "dataset" / "train").mkdir(parents=True)
+    with pytest.raises(AmbiguousSplitFileError, match=r"documents folder with train/ \(its own top level, dataset\)"):
+        get_builder("eurlex57k", data_dir=str(eurlex), cache_dir=cache)._folder()
+
+    hoc = write_hoc(tmp_path / "hoc", n=2)  # the release in raw/, and another copy's folders at the top
+    for part in ("text", "labels"):
+        (hoc / part).mkdir()
+    with pytest.raises(AmbiguousSplitFileError, match=r"original release with text/ and labels/ \(its own top level, raw\)"):
+        load_corpus("hoc", data_dir=str(hoc), cache_dir=cache)
+
+    (tmp_path / "mimic").mkdir()
+    for name in ("NOTEEVENTS.csv", "NOTEEVENTS.csv.gz"):
+        (tmp_path / "mimic" / name).write_text("")
+    with pytest.raises(AmbiguousSplitFileError, match=r"NOTEEVENTS table \(NOTEEVENTS.csv, NOTEEVENTS.csv.gz\)"):
+        _table_path(tmp_path / "mimic", "NOTEEVENTS")

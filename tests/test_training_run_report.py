@@ -50,9 +50,19 @@ def test_estimate_is_printed_and_written_before_a_trial_ends(checkpoint, tmp_pat
         "--label_attention_heads", "4", "--max_length", "32", "--disable_tqdm", "true",
         "--estimate_steps", "1", "--estimate_eval_batches", "2",
     ]
-    summary = run(argv)
+    from transformers import TrainerCallback
+
+    class FirstStep(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 1:
+                print("first step done")
+
+    summary = run(argv, extra_callbacks=(FirstStep(),))
     out = capsys.readouterr().out
     assert "Cost estimate" in out and "per epoch" in out and "one validation pass: 8 rows" in out
+    plan = ("Run plan (before the first step): 12 training rows, 3 steps per epoch, 3 steps in all (1 epoch); "
+            "evaluation: validation 8 rows x 1 pass(es), test 8 rows x 1 pass")
+    assert plan in out and out.index(plan) < out.index("first step done") < out.index("Cost estimate")
     assert out.index("Cost estimate") < out.index("labelwise: trained")
     estimate = json.loads((tmp_path / "cost_estimate.json").read_text())
     assert estimate["total_steps"] == 3 and estimate["steps_timed"] == 1 and estimate["train_rows"] == 12
@@ -63,8 +73,9 @@ def test_estimate_is_printed_and_written_before_a_trial_ends(checkpoint, tmp_pat
     expected_train = estimate["first_step_seconds"] + 2 * estimate["seconds_per_step"]
     assert estimate["train_seconds"] == pytest.approx(expected_train)
     passes = estimate["eval_seconds_per_pass"]
-    assert estimate["validation_passes"] == 1
-    assert estimate["total_seconds"] == pytest.approx(expected_train + 2 * passes["validation"] + passes["test"])
+    assert estimate["validation_passes"] == 1  # the final model's validation metrics are that pass's
+    assert estimate["total_seconds"] == pytest.approx(expected_train + passes["validation"] + passes["test"])
+    assert estimate["warning"] is None and "then test at the end" in out
     # The trial tokenized 12 of the demo's 300 training notes, and the card says what was measured.
     assert summary["measured_on"]["rows"] == {"train": 12, "validation": 8, "test": 8}
     assert summary["measured_on"]["limits"] == {"max_eval_samples": 8, "max_steps": 3}
@@ -85,10 +96,70 @@ def test_estimate_arithmetic():
     assert duration(5 * 86400) == "5.0 days"
 
 
-def test_estimate_steps_zero_turns_it_off(checkpoint, tmp_path, capsys):
-    run(quick_train_argv(checkpoint, tmp_path, "--estimate_steps", "0"))
-    assert "Cost estimate" not in capsys.readouterr().out
+def test_estimate_warns_when_whole_splits_cost_more_than_training(tmp_path, caplog):
+    """A trial without --max_eval_samples is told what its evaluations cost before they start (timings faked)."""
+    from types import SimpleNamespace
+
+    from labelwise.training.estimate import CostEstimateCallback
+
+    args = SimpleNamespace(eval_strategy="epoch", eval_steps=None, gradient_accumulation_steps=1, output_dir=str(tmp_path))
+    state = SimpleNamespace(max_steps=5, is_world_process_zero=True)
+    splits = {"validation": list(range(6000)), "test": list(range(6000))}
+    for whole, warned in ((True, True), (False, False)):
+        callback = CostEstimateCallback(3, 2, splits, whole_splits=whole)
+        callback._first_step, callback._first_step_cpu, callback._timed = 30.0, 30.0, [20.0]
+        callback._probe_evaluation = lambda args: ({"validation": 4000.0, "test": 4000.0}, {})
+        with caplog.at_level(logging.WARNING, logger="labelwise.training.estimate"):
+            callback._finish(args, state, None)
+        estimate = callback.estimate
+        assert estimate.total_seconds == pytest.approx(30 + 4 * 20 + 4000 + 4000)  # validation in training, test at the end
+        assert (estimate.warning is not None) == warned
+    warning = json.loads((tmp_path / "cost_estimate.json").read_text())
+    assert warning["warning"] is None  # the last run had a subset
+    assert "evaluation takes ~2 h 13 min of this run, training ~2 min" in caplog.text
+    assert "validation 6,000 rows and test 6,000 rows" in caplog.text and "--max_eval_samples N" in caplog.text
+
+
+def test_final_validation_metrics_reuse_the_trainers_evaluation(checkpoint, tmp_path, capsys, caplog, monkeypatch):
+    """After training, validation is not predicted again: the final (best) model's metrics and the threshold
+    tuning use the evaluation the Trainer made of it. Only the test split is predicted."""
+    from labelwise.training.trainer import LabelwiseTrainer
+
+    loops, predicted = [], []
+    evaluation_loop, predict = LabelwiseTrainer.evaluation_loop, LabelwiseTrainer.predict
+    monkeypatch.setattr(LabelwiseTrainer, "evaluation_loop",
+                        lambda self, *a, **k: loops.append(k.get("metric_key_prefix")) or evaluation_loop(self, *a, **k))
+    monkeypatch.setattr(LabelwiseTrainer, "predict",
+                        lambda self, data, *a, **k: predicted.append(k.get("metric_key_prefix")) or predict(self, data, *a, **k))
+    # A --max_steps trial without --max_eval_samples: 4 steps, 2 epochs of 16 rows; whole 60-row splits, said first.
+    argv = [*quick_train_argv(checkpoint, tmp_path, "--estimate_steps", "0", "--max_steps", "4",
+                              "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "32")]
+    argv.remove("--max_eval_samples"), argv.remove("8")
+    with caplog.at_level(logging.WARNING, logger="labelwise.training.tasks"):
+        summary = run(argv)
+    assert "the evaluations read the whole splits (validation 60 rows, test 60 rows), more rows than the 32" in caplog.text
+    assert loops == ["eval", "eval", "test"] and predicted == ["test"]
+    state = json.loads(sorted(tmp_path.glob("checkpoint-*"))[-1].joinpath("trainer_state.json").read_text())
+    best = next(entry for entry in state["log_history"] if entry.get("step") == state["best_global_step"] and "eval_loss" in entry)
+    validation = summary["metrics"]["validation"]
+    assert validation["loss"] == pytest.approx(best["eval_loss"]) and validation["micro_f1"] == pytest.approx(best["eval_micro_f1"])
+    assert summary["measured_on"]["rows"]["validation"] == 60
+    assert summary["decision_thresholds"]["decision_threshold"] is not None and "validation_tuned" in summary["metrics"]
+
+
+def test_estimate_steps_zero_turns_it_off(checkpoint, tmp_path, capsys, monkeypatch):
+    from labelwise.training.trainer import LabelwiseTrainer
+
+    predicted, predict = [], LabelwiseTrainer.predict
+    monkeypatch.setattr(LabelwiseTrainer, "predict",
+                        lambda self, data, *a, **k: predicted.append(k.get("metric_key_prefix")) or predict(self, data, *a, **k))
+    summary = run(quick_train_argv(checkpoint, tmp_path, "--estimate_steps", "0", "--eval_strategy", "no",
+                                   "--load_best_model_at_end", "false"))
+    out = capsys.readouterr().out
+    assert "Cost estimate" not in out and "Run plan" not in out
     assert not (tmp_path / "cost_estimate.json").exists()
+    # No evaluation during training: the final validation pass is made (and tunes the threshold).
+    assert predicted == ["eval", "test"] and "validation_tuned" in summary["metrics"]
 
 
 # --------------------------------------------------------------------------- the card
@@ -139,8 +210,9 @@ def test_collapsed_run_warns_after_evaluation_and_records_it(checkpoint, tmp_pat
     with caplog.at_level(logging.WARNING, logger="labelwise.training.predictions"):
         summary = run(argv)
     warnings = [r.getMessage() for r in caplog.records if "Predictions collapsed" in r.getMessage()]
-    assert len(warnings) >= 2  # the epoch's evaluation, then the final validation and test passes
-    assert "100.0% of the 8 documents get no label at all" in warnings[0]
+    assert len(warnings) >= 2  # the epoch's evaluation (also the final validation metrics), then the test pass
+    assert "100.0% of the 8 documents get no label at all" in warnings[0] and "(evaluation at step 2)" in warnings[0]
+    assert any("(test split at step 2)" in w for w in warnings)
     assert "--head_learning_rate 0" in warnings[0] and "2 optimizer steps on 16 training rows" in warnings[0]
     assert summary["prediction_warnings"] and len(set(summary["prediction_warnings"])) == len(summary["prediction_warnings"])
     assert "WARNING: Predictions collapsed" in capsys.readouterr().out
@@ -194,6 +266,14 @@ def test_help_lists_config_shipped_configs_and_traceback(capsys):
     for name in shipped_configs():
         assert name in out
     assert "lame_eurlex57k" in shipped_configs() and "ner_paper" in shipped_configs()
+
+
+def test_shipped_config_comments_state_what_was_measured():
+    from labelwise.training.arguments import CONFIG_DIR
+
+    for path in sorted(CONFIG_DIR.glob("*.json")):
+        comment = json.loads(path.read_text(encoding="utf-8"))["_comment"]
+        assert "Measured" in comment, f"{path.name}: the comment does not say what was measured with it"
 
 
 def test_config_keys_help_only_options_are_not_accepted_in_a_file(tmp_path):

@@ -275,7 +275,9 @@ def help_texts() -> dict[str, object]:
             "  --traceback            show the full traceback of an error instead of a one-line message\n\n"
             f"Shipped configurations ({CONFIG_DIR}):\n{listing}\n\n"
             "Before the long part of training a cost estimate is printed (--estimate_steps); for a short trial\n"
-            "pass --max_steps N (only the training rows those steps read are tokenized) and --max_eval_samples N."
+            "pass --max_steps N (only the training rows those steps read are tokenized) and --max_eval_samples N\n"
+            "(--max_steps alone still evaluates the whole validation and test splits: the estimate warns when that\n"
+            "takes longer than the training)."
         ),
         epilog="Test predictions are written to <output_dir>/model/test_predictions.jsonl, one JSON object a line: "
         "id, gold, predicted, scores (README, \"Train\").",

@@ -71,6 +71,7 @@ def build_trainer(
     estimate = CostEstimateCallback(
         args.estimate_steps, args.estimate_eval_batches,
         {split: task.datasets.get(split) for split in ("validation", "test")},
+        whole_splits=args.max_eval_samples is None,
     )
     callbacks.append(estimate)
     train_rows = len(task.datasets["train"])
@@ -92,6 +93,7 @@ def build_trainer(
         slanted_triangular_schedule=args.slanted_triangular,
     )
     estimate.trainer = watch.trainer = trainer
+    trainer.add_callback(watch.evaluations)
     return trainer
 
 
@@ -231,11 +233,18 @@ def run(argv: list[str] | None = None, extra_callbacks: tuple = ()) -> dict:
         raise SystemExit(EXIT_INTERRUPTED)
 
     metrics: dict[str, dict[str, float]] = {}
-    # One prediction pass per split serves both the metrics at --threshold and the threshold tuning.
+    # One prediction pass per split serves both the metrics at --threshold and the threshold tuning;
+    # the final model's validation pass is the Trainer's last (or best) evaluation when it made one.
     predictions = {}
+    watch = trainer.compute_metrics
     if "validation" in task.datasets:
-        predictions["validation"] = trainer.predict(task.datasets["validation"], metric_key_prefix="eval")
+        kept = watch.evaluations.of_final_model(trainer) if isinstance(watch, CollapseWatch) else None
+        if kept is None:
+            kept = trainer.predict(task.datasets["validation"], metric_key_prefix="eval")
+        predictions["validation"] = kept
         metrics["validation"] = _clean(predictions["validation"].metrics, "eval_")
+    if isinstance(watch, CollapseWatch):
+        watch.stage = "test split"
     test = evaluate_test_split(trainer, task, args, predictions)
     if test:
         metrics["test"] = _clean(test, "")
@@ -249,7 +258,6 @@ def run(argv: list[str] | None = None, extra_callbacks: tuple = ()) -> dict:
     task.save(folder)
     # At the threshold of the last metrics reported: the tuned one (saved in config.json), else --threshold.
     rows = final_prediction_rows(task, predictions, args.threshold, thresholds)
-    watch = trainer.compute_metrics
     if rows and task.task == "ner" and isinstance(watch, CollapseWatch):
         watch.check([row["predicted"] for row in rows], [row["gold"] for row in rows], "test")
     predictions_path = write_predictions(folder, task, rows) if rows else None

@@ -1,14 +1,24 @@
 """What a `train.py` run will cost, measured on its first steps and printed before the long part.
 
-A run on a large corpus (EURLEX57K on a CPU: many hours an epoch) should not start blind. After
+A run on a large corpus (EURLEX57K on a CPU: many hours an epoch) should not start blind. Before the
+first step, [`CostEstimateCallback`] prints the run's size: training rows, steps per epoch and in all,
+and the rows and number of the evaluation passes. After
 `--estimate_steps` optimizer steps (timed after the first, which pays one-time setup such as
 LAME's first label cache), [`CostEstimateCallback`] times `--estimate_eval_batches` evaluation
 batches and prints:
 
 * optimizer steps per epoch and in all, seconds per step, the expected time of an epoch and of the run;
 * the cost of one evaluation pass over the validation and the test split (and how many passes the
-  run makes: one per evaluation during training, then validation and test at the end);
+  run makes: one per evaluation during training, then test at the end; validation again at the end
+  only when training evaluated it never, as the final model's validation metrics come from its
+  evaluation during training);
 * the peak memory so far (this process's resident memory; on a GPU, the tensors' peak as well).
+
+When evaluation would take longer than training and `--max_eval_samples` was not given (a
+`--max_steps` trial on a large corpus: on the full EURLEX57K a 5-step trial trains for minutes and then
+evaluates 12,000 documents for hours), the estimate ends with a warning saying so and naming
+`--max_eval_samples`. A trial is not cut down silently: `--max_steps` also sets the budget of real
+runs, whose metrics must be those of the whole validation and test splits.
 
 The same figures go to `<output_dir>/cost_estimate.json`. The estimate assumes later steps cost what
 the timed ones did: documents of other lengths, label caches re-encoded every
@@ -57,6 +67,7 @@ class CostEstimate:
     total_seconds: float = 0.0
     peak_memory_bytes: int = 0
     peak_gpu_memory_bytes: int | None = None
+    warning: str | None = None
 
     def lines(self) -> list[str]:
         """The estimate as printed."""
@@ -74,15 +85,15 @@ class CostEstimate:
             out.append(f"  one {split} pass: {self.eval_rows[split]:,} rows, ~{duration(seconds)}"
                        + (f" ({duration(cpu)} of CPU time)" if cpu is not None else ""))
         if self.eval_seconds_per_pass:
-            out.append(
-                f"  evaluation passes: {self.validation_passes} on validation during training, then validation "
-                "and test once more at the end"
-            )
+            at_end = "test" if self.validation_passes else "validation and test"
+            out.append(f"  evaluation passes: {self.validation_passes} on validation during training, then {at_end} at the end")
         out.append(f"  expected wall time of the run ~{duration(self.total_seconds)} (early stopping may cut it)")
         memory = f"  peak memory so far: {self.peak_memory_bytes / 2**30:.2f} GiB (process resident)"
         if self.peak_gpu_memory_bytes is not None:
             memory += f", {self.peak_gpu_memory_bytes / 2**30:.2f} GiB GPU tensors"
         out.append(memory)
+        if self.warning:
+            out.append(f"  WARNING: {self.warning}")
         return out
 
 
@@ -130,13 +141,16 @@ class CostEstimateCallback(TrainerCallback):
         steps: optimizer steps to time after the first (0 turns the estimate off).
         eval_batches: evaluation batches to time for the cost of one pass.
         eval_datasets: the encoded splits evaluated later, by name (`validation`, `test`).
+        whole_splits: whether they are whole splits (no `--max_eval_samples`): then an evaluation that
+            costs more than the training is warned about.
 
     Set `trainer` (the `Trainer` it is attached to) before training: the evaluation probe runs its
     `prediction_step` on its evaluation batches.
     """
 
-    def __init__(self, steps: int, eval_batches: int, eval_datasets: dict):
+    def __init__(self, steps: int, eval_batches: int, eval_datasets: dict, whole_splits: bool = False):
         self.steps = max(0, steps)
+        self.whole_splits = whole_splits
         self.eval_batches = max(0, eval_batches)
         self.eval_datasets = {name: data for name, data in eval_datasets.items() if data is not None}
         self.trainer = None
@@ -151,8 +165,28 @@ class CostEstimateCallback(TrainerCallback):
         self._first_step_cpu: float | None = None
         self._interrupted = False
 
-    def on_train_begin(self, args, state, control, **kwargs):
+    def on_train_begin(self, args, state, control, train_dataloader=None, **kwargs):
         self._begin = time.perf_counter()
+        if self.steps and state.is_world_process_zero:
+            print(self.plan(args, state, train_dataloader), flush=True)
+
+    def plan(self, args, state, train_dataloader) -> str:
+        """What the run will do, known before its first step (the timed estimate follows)."""
+        steps_per_epoch, train_rows = _epoch_shape(args, state, train_dataloader)
+        total = state.max_steps
+        passes = validation_passes(args, total, steps_per_epoch) if "validation" in self.eval_datasets else 0
+        evaluations = []
+        if "validation" in self.eval_datasets:
+            times = passes if passes else 1
+            evaluations.append(f"validation {len(self.eval_datasets['validation']):,} rows x {times} pass(es)")
+        if "test" in self.eval_datasets:
+            evaluations.append(f"test {len(self.eval_datasets['test']):,} rows x 1 pass")
+        return (
+            f"Run plan (before the first step): {train_rows:,} training rows, {steps_per_epoch:,} steps per epoch, "
+            f"{total:,} steps in all ({_epochs(round(total / steps_per_epoch, 2))})"
+            + (f"; evaluation: {', '.join(evaluations)}" if evaluations else "")
+            + f". Seconds per step, the time of an epoch and of the run follow after step {self.steps + 1}."
+        )
 
     def on_step_begin(self, args, state, control, **kwargs):
         if self._first_step is None and self._begin is not None:
@@ -186,17 +220,17 @@ class CostEstimateCallback(TrainerCallback):
 
     def _finish(self, args, state, train_dataloader) -> None:
         per_step = sum(self._timed) / len(self._timed) if self._timed else self._first_step
-        batches = len(train_dataloader) if train_dataloader is not None else 0
-        steps_per_epoch = max(1, math.ceil(batches / args.gradient_accumulation_steps)) if batches else state.max_steps
-        train_rows = len(train_dataloader.dataset) if train_dataloader is not None and hasattr(train_dataloader, "dataset") else 0
+        steps_per_epoch, train_rows = _epoch_shape(args, state, train_dataloader)
         total = state.max_steps
         train_seconds = self._first_step + per_step * max(0, total - 1)
         passes = validation_passes(args, total, steps_per_epoch) if "validation" in self.eval_datasets else 0
         eval_seconds, eval_cpu = self._probe_evaluation(args) if self.eval_batches else ({}, {})
+        # At the end: test, and validation only when no evaluation during training gave the final model's.
+        final_validation = 0 if passes else 1
         total_seconds = (
             train_seconds
-            + passes * eval_seconds.get("validation", 0.0)
-            + sum(eval_seconds.values())  # the final validation and test passes
+            + (passes + final_validation) * eval_seconds.get("validation", 0.0)
+            + eval_seconds.get("test", 0.0)
         )
         rss, gpu = peak_memory()
         self.estimate = CostEstimate(
@@ -220,6 +254,15 @@ class CostEstimateCallback(TrainerCallback):
             peak_memory_bytes=rss,
             peak_gpu_memory_bytes=gpu,
         )
+        evaluation = total_seconds - train_seconds
+        if self.whole_splits and eval_seconds and evaluation > train_seconds:
+            rows = " and ".join(f"{split} {len(self.eval_datasets[split]):,} rows" for split in eval_seconds)
+            self.estimate.warning = (
+                f"evaluation takes ~{duration(evaluation)} of this run, training ~{duration(train_seconds)}: "
+                f"every evaluation reads the whole split ({rows}). For a short trial stop now (Ctrl-C saves a "
+                "checkpoint) and pass --max_eval_samples N (e.g. 200): a random subset of N rows of each."
+            )
+            logger.warning("Cost estimate: %s", self.estimate.warning)
         if state.is_world_process_zero:
             print("\n".join(self.estimate.lines()), flush=True)
             os.makedirs(args.output_dir, exist_ok=True)
@@ -260,6 +303,14 @@ class CostEstimateCallback(TrainerCallback):
                 clear()  # the probe's cache of label embeddings goes stale with the next step
             model.train(was_training)
         return out, out_cpu
+
+
+def _epoch_shape(args, state, train_dataloader) -> tuple[int, int]:
+    """Optimizer steps per epoch and training rows of the Trainer's training dataloader."""
+    batches = len(train_dataloader) if train_dataloader is not None else 0
+    steps_per_epoch = max(1, math.ceil(batches / args.gradient_accumulation_steps)) if batches else max(1, state.max_steps)
+    train_rows = len(train_dataloader.dataset) if train_dataloader is not None and hasattr(train_dataloader, "dataset") else 0
+    return steps_per_epoch, train_rows
 
 
 def _one_pass(times: list[float], batches: int) -> float:

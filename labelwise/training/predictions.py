@@ -8,6 +8,13 @@ Collapse
     and the warning names the likely causes: a training budget too small for the new layers, and
     their learning rate.
 
+Validation predictions of the final model
+    The Trainer evaluates the validation split during training, at the last step too; the final model
+    is the one of the last step, or of the best evaluation with `load_best_model_at_end`. Its validation
+    predictions and metrics are kept from that evaluation ([`KeptEvaluations`]), so `train.py` reports
+    them and tunes the decision thresholds on them without a second pass over the validation split
+    (on the full EURLEX57K, about an hour and a quarter on this CPU).
+
 Test predictions
     `<output_dir>/model/test_predictions.jsonl`, beside `training_summary.json` (the metrics): one
     JSON object a line, one line per test document (per sentence for NER), in test-split order:
@@ -31,6 +38,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+from transformers import TrainerCallback
+from transformers.trainer_utils import PredictionOutput
 
 from labelwise.kinds.base import PreparedTask, logits_of
 from labelwise.training.tasks import MULTI_LABEL_TASKS
@@ -120,11 +129,40 @@ def _sigmoid(logits: np.ndarray) -> np.ndarray:
     return torch.sigmoid(torch.from_numpy(logits)).numpy()
 
 
+class KeptEvaluations(TrainerCallback):
+    """The validation predictions and metrics of the evaluations made during training: the newest and
+    the best one's (by the Trainer's `metric_for_best_model`), so that the final model's need not be
+    computed again (module docstring). [`CollapseWatch`] hands each evaluation's predictions over."""
+
+    def __init__(self) -> None:
+        self.pending = None
+        self.kept: dict[int, PredictionOutput] = {}
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        prediction, self.pending = self.pending, None
+        if prediction is None or metrics is None:
+            return
+        # The Trainer updates `best_global_step` after this call: the best so far is the previous one's.
+        self.kept = {step: kept for step, kept in self.kept.items() if step == state.best_global_step}
+        self.kept[state.global_step] = PredictionOutput(prediction.predictions, prediction.label_ids, dict(metrics))
+
+    def of_final_model(self, trainer) -> PredictionOutput | None:
+        """The evaluation of the weights the trained model holds now, when this process made it
+        (not after resuming from a checkpoint evaluated by an earlier run), else None."""
+        state = trainer.state
+        step = state.global_step
+        if trainer.args.load_best_model_at_end and state.best_model_checkpoint:
+            step = int(os.path.basename(os.path.normpath(state.best_model_checkpoint)).rsplit("-", 1)[-1])
+        return self.kept.get(step)
+
+
 class CollapseWatch:
     """`compute_metrics` that also warns when the evaluated predictions collapse.
 
     Wraps the task's own `compute_metrics`; `trainer` (set after the Trainer is built) gives the
-    step count for the message. Every warning given is kept in `warnings`.
+    step count for the message, `stage` what is being predicted ("evaluation" during training; set it
+    before the test split is predicted). Every warning given is kept in `warnings`. Each evaluation's
+    predictions go to `evaluations` (a callback the Trainer must hold) for the final model's metrics.
     """
 
     def __init__(self, task: PreparedTask, threshold: float, advice: Callable[[int | None], str]):
@@ -133,15 +171,18 @@ class CollapseWatch:
         self.advice = advice
         self.trainer = None
         self.warnings: list[str] = []
+        self.stage = "evaluation"
+        self.evaluations = KeptEvaluations()
 
     def __call__(self, prediction) -> dict[str, float]:
+        self.evaluations.pending = prediction
         metrics = self.task.compute_metrics(prediction)
         try:
             predicted, gold = predicted_and_gold(self.task.task, prediction, self.threshold, self.task.label_names)
         except (ValueError, IndexError) as err:  # a shape this check does not know: say so, keep the metrics
             logger.debug("Collapse check skipped: %s", err)
             return metrics
-        self.check(predicted, gold, "evaluation")
+        self.check(predicted, gold, self.stage)
         return metrics
 
     def check(self, predicted, gold, what: str) -> str | None:

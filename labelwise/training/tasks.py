@@ -147,6 +147,16 @@ def _limit(corpus: DatasetDict, args: LabelwiseArguments, seed: int, train_rows_
             )
             cap = train_rows_needed
         limited[split] = subsample(dataset, cap, seed)
+    whole = {split: len(data) for split, data in corpus.items() if split != "train"}
+    if train_rows_needed is not None and args.max_eval_samples is None and sum(whole.values()) > train_rows_needed:
+        # A trial's evaluations stay whole splits (--max_steps is also the budget of real runs); say so
+        # where they read more rows than the training does.
+        estimate = " the cost estimate after the first steps says how long that takes;" if getattr(args, "estimate_steps", 0) else ""
+        logger.warning(
+            "--max_steps without --max_eval_samples: the evaluations read the whole splits (%s), more rows than the "
+            "%d the training steps read;%s --max_eval_samples N makes a short trial.",
+            ", ".join(f"{split} {rows:,} rows" for split, rows in whole.items()), train_rows_needed, estimate,
+        )
     return DatasetDict(limited)
 
 
