@@ -141,8 +141,8 @@ def read_conll(
             shown = ", ".join(f"{p}-<type>" for p in prefixes)
             hint = ""
             if tag in prefixes:
-                hint = (f"; this file has bare tags without a type (as in the BioBERT/BLURB NER files): "
-                        f"pass entity_type='<name>', e.g. entity_type='Disease' (command line: --config entity_type=Disease)")
+                hint = ("; this file has bare tags without a type (as in the BioBERT/BLURB NER files): "
+                        "pass entity_type='<name>', e.g. entity_type='Disease' (command line: --config entity_type=Disease)")
             elif re.match(r"^[A-Z]-\S+$", tag) or tag in ("B", "I", "E", "S", "L", "U"):
                 hint = f"; scheme={scheme!r} is set: pass scheme='IOBES' or 'BILOU' for E-/S- or L-/U- tags"
             raise CorpusFormatError(path, i, f"a non-empty token and a tag O, {shown}{hint}", line)

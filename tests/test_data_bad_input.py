@@ -1,7 +1,6 @@
 """Bad input: every case ends in an error naming the file and the line (or field), or in a counted
 skip; never in a raw exception or silently merged records. One test per case, on fixtures."""
 
-import gzip
 import json
 from pathlib import Path
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import re
 import sys
 from typing import Any
 
