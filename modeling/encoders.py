@@ -35,7 +35,7 @@ OFFSET_POSITION_TYPES = ("roberta", "xlm-roberta", "xlm-roberta-xl", "camembert"
 
 _COMMON_FIELDS = frozenset(field.name for field in fields(PretrainedConfig)) | {
     "model_type", "auto_map", "custom_pipelines", "architectures", "transformers_version", "_name_or_path",
-    "name_or_path", "num_labels", "torch_dtype", "_attn_implementation_autoset", "output_attentions",
+    "name_or_path", "num_labels", "torch_dtype", "_attn_implementation_autoset", "output_attentions", "attn_implementation",
 }
 
 

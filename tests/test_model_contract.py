@@ -4,7 +4,9 @@ both custom models on every forward path they have.
 Each check runs on every variant that changes the forward pass: LAME with a label-specific and a
 label-agnostic head, with a first-stage shortlist, over long documents (segments) and frozen with the
 CNN feature head; the layer-wise model with each guidance variant, over long documents, and with mean
-pooling plus hierarchical consistency. Only public behaviour is tested (`from_pretrained`,
+pooling plus hierarchical consistency. Both models' default paths also run on every other encoder family
+users bring (RoBERTa, DeBERTa-v2, ELECTRA, XLM-R, ModernBERT; tests/test_encoders.py's tiny configs,
+issue 35). Only public behaviour is tested (`from_pretrained`,
 `save_pretrained`, `forward`, the config and the saved folder), so that the modeling code can be
 reorganised underneath; the one place that needs to know more is `head_parameter_names`.
 
@@ -21,9 +23,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import SPECIAL_TOKENS, WORDS, run_python_without_labelwise, tiny_bert_checkpoint
+from helpers import SPECIAL_TOKENS, WORDS, run_python_without_labelwise, tiny_bert_checkpoint, tiny_tokenizer
 from safetensors.torch import load_file, save_file
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, pipeline
+from test_encoders import COMMON, FAMILIES
+from transformers import AutoConfig, AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
 from labelwise.modeling import (
     LameClassificationPipeline,
@@ -60,6 +63,7 @@ class Variant:
     family: str  # "lame" or "layerwise"
     options: dict = field(default_factory=dict)
     long_documents: bool = False  # inputs longer than the encoder's window; the model splits them
+    encoder: str = "bert"  # the `model_type` of the checkpoint it is warm-started from
 
     @property
     def model_class(self):
@@ -87,7 +91,16 @@ LAYERWISE_VARIANTS = [Variant(f"layerwise-{name}", "layerwise", {"guidance": nam
         {"guidance": "in_pairs", "layer_pooling": "mean", "hierarchical_consistency": True},
     ),
 ]
-VARIANTS = LAME_VARIANTS + LAYERWISE_VARIANTS
+ENCODER_VARIANTS = [
+    variant
+    for family in FAMILIES
+    if family != "bert"
+    for variant in (
+        Variant(f"lame-{family}", "lame", encoder=family),
+        Variant(f"layerwise-{family}", "layerwise", {"guidance": "last_six"}, encoder=family),
+    )
+]
+VARIANTS = LAME_VARIANTS + LAYERWISE_VARIANTS + ENCODER_VARIANTS
 by_variant = pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.name)
 # Capture costs seconds per model, so the compile and export checks skip the guidance variants other
 # than the default: they differ from it only in which layer indices the config lists, not in the
@@ -109,18 +122,29 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> dict[str, str]:
-    """Plain BERT checkpoints (random weights, test vocabulary) to warm-start from, by encoder shape."""
-    root = tmp_path_factory.mktemp("bert")
-    return {
+    """Plain encoder checkpoints (random weights, test vocabulary) to warm-start from, by encoder shape:
+    BERT ones by model and window, and a masked-LM checkpoint of each other family by model."""
+    root = tmp_path_factory.mktemp("encoders")
+    checkpoints = {
         "lame": tiny_bert_checkpoint(root / "lame", seed=1),
         "layerwise": tiny_bert_checkpoint(root / "layerwise", seed=2, num_hidden_layers=6),
         # A 16-position window, so that 40-piece documents take several segments.
         "lame-long": tiny_bert_checkpoint(root / "lame-long", seed=3, max_position_embeddings=16),
         "layerwise-long": tiny_bert_checkpoint(root / "layerwise-long", seed=4, num_hidden_layers=6, max_position_embeddings=16),
     }
+    for variant in ENCODER_VARIANTS:
+        torch.manual_seed(5)
+        fields = {**COMMON, **FAMILIES[variant.encoder], "num_hidden_layers": num_layers(variant)}
+        folder = root / variant.name
+        AutoModelForMaskedLM.from_config(AutoConfig.for_model(variant.encoder, **fields)).save_pretrained(str(folder))
+        tiny_tokenizer(folder)
+        checkpoints[variant.name] = str(folder)
+    return checkpoints
 
 
 def checkpoint_of(variant: Variant, checkpoints: dict[str, str]) -> str:
+    if variant.encoder != "bert":
+        return checkpoints[variant.name]
     return checkpoints[variant.family + ("-long" if variant.long_documents else "")]
 
 
@@ -218,6 +242,12 @@ def test_config_round_trips_through_dict_json_and_folder(variant, saved, tmp_pat
     for name, value in (("layer_norm_eps", 0.5), ("hidden_dropout_prob", 0.0), ("pad_token_id", 1)):
         setattr(config, name, value)
         assert getattr(config, name) == value == getattr(config.encoder, name), name
+    # The attention implementation is the config's own, given at init or set later, and reaches the
+    # encoder sub-config that builds the encoder (transformers' attn_implementation setter test).
+    rebuilt = type(config)(**{**config.to_diff_dict(), "attn_implementation": "eager"})
+    assert rebuilt._attn_implementation == rebuilt.encoder._attn_implementation == "eager"
+    rebuilt._attn_implementation = "sdpa"
+    assert rebuilt.encoder._attn_implementation == "sdpa"
 
 
 # ----------------------------------------------------------------------------------- save and load
@@ -340,6 +370,11 @@ def test_return_dict_false_gives_the_documented_order(variant, saved):
 def test_eager_and_sdpa_attention_agree(variant, saved):
     inputs = make_inputs(variant)
     eager = load(variant, saved(variant), attn_implementation="eager").eval()
+    if not type(eager.base_model)._supports_sdpa:
+        # DeBERTa-v2 has no sdpa path: asked for one, the model refuses as the encoder's own class does.
+        with pytest.raises(ValueError, match=type(eager.base_model).__name__):
+            load(variant, saved(variant), attn_implementation="sdpa")
+        return
     sdpa = load(variant, saved(variant), attn_implementation="sdpa").eval()
     with torch.no_grad():
         torch.testing.assert_close(sdpa(**inputs).logits, eager(**inputs).logits, rtol=1e-4, atol=1e-5)

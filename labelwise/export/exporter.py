@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
+from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
 from labelwise import remote_code, saved_kinds
 from labelwise.export import serving
@@ -141,6 +142,14 @@ def check_model_folder(folder: str) -> dict:
     return config
 
 
+def encoder_supports_sdpa(config) -> bool:
+    """Whether the encoder class a config builds (labelwise's `config.encoder`, else the config's own model)
+    has an sdpa attention path."""
+    encoder_config = getattr(config, "encoder", None) or config
+    encoder_class = MODEL_MAPPING.get(type(encoder_config), None)
+    return bool(getattr(encoder_class, "_supports_sdpa", False))
+
+
 def load_model(folder: str, attn_implementation: str = "sdpa"):
     """Load the model in `folder` with the Auto class its `config.json` architecture needs, in eval mode.
 
@@ -157,6 +166,8 @@ def load_model(folder: str, attn_implementation: str = "sdpa"):
         if any(name.endswith("ForTokenClassification") for name in architectures)
         else AutoModelForSequenceClassification
     )
+    if attn_implementation == "sdpa" and not encoder_supports_sdpa(config):
+        attn_implementation = "eager"  # DeBERTa-v2, for one: no sdpa path; eager exports the same function
     model, info = auto.from_pretrained(
         folder, trust_remote_code=False, attn_implementation=attn_implementation, output_loading_info=True
     )
