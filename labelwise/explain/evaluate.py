@@ -235,13 +235,21 @@ def plot_comprehensiveness(result: dict, path: str | Path, metric: str = "compre
         means = np.array([c["mean"] for c in cells])
         errors = np.array([[c["mean"] - c["low"] for c in cells], [c["high"] - c["mean"] for c in cells]])
         axes.errorbar(xs, means, yerr=errors, marker="o", capsize=3, label=method, linestyle="--" if method == "random" else "-")
+    return save_over_k(figure, axes, xs, metric, path, legend_size=8)
+
+
+def save_over_k(figure, axes, xs: list[float], metric: str, path: str | Path, legend_size: int) -> Path:
+    """Label a plot of `metric` over k (% of words removed) and write it to `path` (folders made)."""
+    import matplotlib.pyplot as plt
+
     axes.set_xlabel("k (% of words removed)")
     axes.set_ylabel(f"{metric} (probability drop)")
     axes.set_xticks(xs)
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=legend_size)
     axes.grid(alpha=0.3)
     figure.tight_layout()
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return path

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from labelwise.metrics.rationales import percent
 
+from .evaluate import save_over_k
 from .methods import METHODS
 
 KEYS = ("auprc", "precision@10", "recall@10", "comprehensiveness_area", "sufficiency_area")
@@ -69,17 +70,7 @@ def plot_over_k(groups: dict[str, list[dict[str, dict]]], fractions: Sequence[fl
             means = [statistics.mean(m[f"{metric}@{percent(f)}"]["mean"] for m in have) for f in fractions]
             axes.plot(xs, means, marker="o", linestyle="--" if method == "random" else style,
                       label=f"{group}: {method} ({len(have)} seed{'s' if len(have) > 1 else ''})")
-    axes.set_xlabel("k (% of words removed)")
-    axes.set_ylabel(f"{metric} (probability drop)")
-    axes.set_xticks(xs)
-    axes.legend(fontsize=7)
-    axes.grid(alpha=0.3)
-    figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return save_over_k(figure, axes, xs, metric, path, legend_size=7)
 
 
 def main(argv: Sequence[str] | None = None) -> str:
