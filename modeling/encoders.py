@@ -193,14 +193,43 @@ _NAMED_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids"
 
 def run_encoder(encoder: torch.nn.Module, **inputs) -> object:
     """`encoder(**inputs, return_dict=True)` without the None inputs and without the model inputs this
-    encoder's forward does not name; other options pass through to a forward that takes `**kwargs`."""
+    encoder's forward does not name; other options pass through to a forward that takes `**kwargs`.
+
+    A selection of hidden states (`output_hidden_states=` an index or a list of them, transformers 5) is
+    made here from all of them, so that every encoder family answers it as BERT does (DeBERTa-v2 would
+    return every state).
+    """
+    selection = inputs.get("output_hidden_states")
+    selects = selection is not None and not isinstance(selection, bool)
+    if selects:
+        inputs["output_hidden_states"] = True
     accepted = encoder_call_arguments(encoder)
     takes_any = "kwargs" in accepted
     kept = {
         key: value for key, value in inputs.items()
         if value is not None and (key in accepted or (takes_any and key not in _NAMED_INPUTS))
     }
-    return encoder(**kept, return_dict=True)
+    output = encoder(**kept, return_dict=True)
+    if selects:
+        output.hidden_states = selected_hidden_states(output.hidden_states, selection)
+    return output
+
+
+def selected_hidden_states(
+    hidden_states: tuple[torch.Tensor, ...], selection: bool | int | list[int] | None
+) -> tuple[torch.Tensor | None, ...] | None:
+    """What `output_hidden_states=selection` returns from all of the encoder's `hidden_states`, as
+    transformers 5's BERT does: `False`/`None` nothing, `True` everything, an index or a list of
+    indices (negative ones count from the end) a tuple of the same length holding only those states
+    and `None` in every other place.
+    """
+    if selection is None or selection is False:
+        return None
+    if selection is True:
+        return hidden_states
+    count = len(hidden_states)
+    chosen = {i % count for i in ([selection] if isinstance(selection, int) else selection) if -count <= i < count}
+    return tuple(state if i in chosen else None for i, state in enumerate(hidden_states))
 
 
 ENCODER_ATTRIBUTE = "backbone"

@@ -22,7 +22,7 @@ from transformers.utils import ModelOutput
 
 from .configuration_layerwise import LayerwiseConfig
 from .decision_thresholds import config_thresholds
-from .encoders import ENCODER_ATTRIBUTE, build_encoder, load_with_encoder, run_encoder
+from .encoders import ENCODER_ATTRIBUTE, build_encoder, load_with_encoder, run_encoder, selected_hidden_states
 from .saved_folder import CompleteFolderMixin
 from .segments import DocumentSegments, masked_mean, split_for_encoder
 
@@ -75,23 +75,6 @@ class LevelPrediction:
     labels: list[str]
     probabilities: torch.Tensor
     predicted: torch.Tensor
-
-
-def selected_hidden_states(
-    hidden_states: tuple[torch.Tensor, ...], selection: bool | int | list[int] | None
-) -> tuple[torch.Tensor | None, ...] | None:
-    """What `output_hidden_states=selection` returns from all of the encoder's `hidden_states`, as
-    transformers 5's BERT does: `False`/`None` nothing, `True` everything, an index or a list of
-    indices (negative ones count from the end) a tuple of the same length holding only those states
-    and `None` in every other place.
-    """
-    if selection is None or selection is False:
-        return None
-    if selection is True:
-        return hidden_states
-    count = len(hidden_states)
-    chosen = {i % count for i in ([selection] if isinstance(selection, int) else selection) if -count <= i < count}
-    return tuple(state if i in chosen else None for i, state in enumerate(hidden_states))
 
 
 class LayerwiseBertForHierarchicalClassification(CompleteFolderMixin, BertPreTrainedModel):
