@@ -45,6 +45,12 @@ Methods (`METHODS`):
 - `lame_all_labels` (issue 29, row b): `lame` with `all_label_loss`: every label's logit in the loss
   at every step; the description gradients stay sampled, the other labels' queries come from the
   training cache;
+- `lame_all_labels_output` (row b, the cheaper form): `lame_all_labels` with the gradient of the labels
+  outside the sample going into the output layer only (`all_label_loss_gradient="output_layer"`): every
+  label's output row and bias are trained in every step, the blocks and descriptions by the sample;
+- `lame_all_labels_output_positives`: `lame_all_labels_output` with only the batch's positive labels'
+  descriptions encoded with gradient (`description_gradients="positives"`), the form that fits the
+  4,271-label speed target (docs/BENCHMARKS.md);
 - `lame_mean_queries`: `lame` with label queries from the descriptions' mean token states instead of their
   [CLS] state (`--description_pooling mean`, as the label-agnostic head reads them): all-MiniLM-L6-v2's
   [CLS] was never trained to summarise a text, and its [CLS] states of the EUROVOC descriptions are much
@@ -141,6 +147,11 @@ METHODS = {
     "lame_agnostic_sim": Method({**AGNOSTIC, "description_pooling": "mean", "similarity_term": True}, True,
                                 "issue 13 (similarity_term)"),
     "lame_all_labels": Method({**LAME, "all_label_loss": True}, needs="issue 29 (all_label_loss)"),
+    "lame_all_labels_output": Method({**LAME, "all_label_loss": True, "all_label_loss_gradient": "output_layer"},
+                                     needs="issue 29 (all_label_loss_gradient)"),
+    "lame_all_labels_output_positives": Method(
+        {**LAME, "all_label_loss": True, "all_label_loss_gradient": "output_layer", "description_gradients": "positives"},
+        needs="issue 29 (description_gradients)"),
     "lame_mean_queries": Method({**LAME, "description_pooling": "mean"}),
     "lame_negatives_256": Method({**LAME, "label_sample_negatives": 256}),
     "lame_joint": Method({**LAME, "label_sampling": "none"}),

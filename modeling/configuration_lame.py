@@ -30,6 +30,8 @@ FEATURE_HEADS = ("none", "cnn")
 LABEL_SAMPLING = ("auto", "none", "sampled")
 FIRST_STAGES = ("auto", "none", "bilinear")
 LABEL_SCORINGS = ("label_specific", "label_agnostic")
+ALL_LABEL_LOSS_GRADIENTS = ("full", "output_layer")
+DESCRIPTION_GRADIENTS = ("sample", "positives")
 DESCRIPTION_POOLINGS = ("auto", "cls", "mean")
 class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedConfig):
     r"""Configuration of [`LameForSequenceClassification`]: an encoder plus the label-attention head.
@@ -128,6 +130,13 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
             Negative labels per training step (per batch, shared by its documents) under sampling.
             With the batch's positives (about 40 for 8 EURLEX57K documents) they are the
             descriptions encoded with gradient: about as many tokens as the documents of the batch.
+        description_gradients (`str`, defaults to `"sample"`):
+            Under sampled training with `label_embedding_mode="joint"`, which descriptions are encoded
+            with gradient: `"sample"`, the step's positives and sampled negatives; `"positives"`, the
+            positives only, the negatives' queries read from the training cache (about 40
+            descriptions a step instead of about 100 for 8 EURLEX57K documents; each description
+            encoded with gradient costs about what a document's share of the step does at
+            EURLEX57K's lengths, docs/BENCHMARKS.md).
         all_label_loss (`bool` or `"auto"`, defaults to `"auto"`):
             Under sampled training, put every label's logit in the loss at every step (the plain
             all-label binary cross-entropy). The sampled labels' descriptions are still the only ones
@@ -135,6 +144,13 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
             it the loss covers the sampled labels only, so a label's output row and bias are trained
             only in the steps that sample it. Costs the head's forward and backward pass over every
             label in each training step (docs/BENCHMARKS.md). `"auto"`: as [`scale_defaults`] says.
+        all_label_loss_gradient (`str`, defaults to `"full"`):
+            Where the loss of the labels outside a step's sample sends its gradient, with
+            `all_label_loss`. `"full"`: through the whole head (its label-attention blocks and the
+            keys and values of the document), as for the sampled labels. `"output_layer"`: into the
+            output layer only; those labels' states are computed without gradient, which saves the
+            head's backward pass over them (about a third of row (b)'s extra cost at 4,271 labels,
+            docs/BENCHMARKS.md). Every label's output row and bias still get a gradient in every step.
         hard_negative_fraction (`float`, defaults to 0.5):
             Share of those negatives taken as the first stage's highest-scored non-positive labels
             for the batch (hard negatives); the rest are drawn uniformly. Without a first stage every
@@ -234,7 +250,9 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         cnn_kernel_size: int = 3,
         label_sampling: str = "auto",
         label_sample_negatives: int = 64,
+        description_gradients: str = "sample",
         all_label_loss: bool | str = "auto",
+        all_label_loss_gradient: str = "full",
         hard_negative_fraction: float = 0.5,
         label_cache_refresh_steps: int = 100,
         first_stage: str = "auto",
@@ -305,7 +323,9 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         self.cnn_kernel_size = cnn_kernel_size
         self.label_sampling = label_sampling
         self.label_sample_negatives = label_sample_negatives
+        self.description_gradients = description_gradients
         self.all_label_loss = all_label_loss
+        self.all_label_loss_gradient = all_label_loss_gradient
         self.hard_negative_fraction = hard_negative_fraction
         self.label_cache_refresh_steps = label_cache_refresh_steps
         self.first_stage = first_stage
@@ -361,6 +381,8 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         choice("label_sampling", self.label_sampling, LABEL_SAMPLING)
         choice("first_stage", self.first_stage, FIRST_STAGES)
         choice("label_scoring", self.label_scoring, LABEL_SCORINGS)
+        choice("all_label_loss_gradient", self.all_label_loss_gradient, ALL_LABEL_LOSS_GRADIENTS)
+        choice("description_gradients", self.description_gradients, DESCRIPTION_GRADIENTS)
         choice("description_pooling", self.description_pooling, DESCRIPTION_POOLINGS)
         if self.similarity_term not in ("auto", True, False):
             raise ValueError(f"LameConfig.similarity_term must be True, False or 'auto', got {self.similarity_term!r}.")

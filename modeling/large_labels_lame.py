@@ -166,8 +166,11 @@ class LabelChoice:
         column_weights: `(k,)` how many labels each sampled label stands for in the loss, which then
             covers the k labels only; `None` when the loss covers every label.
         first_stage_logits: `(batch, num_labels)` from the first stage, or `None` without one.
-        sampled: a sampled training step (`config.all_label_loss` puts every label in it, with
-            `label_ids` and `column_weights` `None`).
+        sampled: a sampled training step (`config.all_label_loss` puts every label in it: with
+            `all_label_loss_gradient="full"`, `label_ids` and `column_weights` are `None`).
+        outside_sample: `(num_labels, hidden)` every label's cached embedding, under `all_label_loss`
+            with `all_label_loss_gradient="output_layer"`: the head scores every label from these with
+            gradient into its output layer only ([`LameLargeLabelSets.complete_logits`]); else `None`.
     """
 
     embeddings: torch.Tensor
@@ -175,6 +178,7 @@ class LabelChoice:
     column_weights: torch.Tensor | None
     first_stage_logits: torch.Tensor | None
     sampled: bool = False
+    outside_sample: torch.Tensor | None = None
 
 
 class LameLargeLabelSets:
@@ -192,7 +196,9 @@ class LameLargeLabelSets:
 
         - sampled (training with `labels` and `config.uses_label_sampling`): the batch's positives and
           `label_sample_negatives` negatives ([`_sample_labels`]); every other label is read from the
-          training cache, by the first stage alone (or, with `config.all_label_loss`, by the head too);
+          training cache, by the first stage alone (or, with `config.all_label_loss`, by the head too:
+          with gradient through the whole head, or into its output layer only, as
+          `config.all_label_loss_gradient` says);
         - shortlisted (eval mode with a first stage and `0 < shortlist_size < num_labels`): each
           document's top-`shortlist_size` first-stage labels;
         - all: every label (or every row of `description_embeddings`, `(k, hidden)`).
@@ -213,10 +219,9 @@ class LameLargeLabelSets:
             if self.first_stage is not None:
                 first_stage_logits = self.first_stage(document_vectors, cached)
             label_ids, column_weights = self._sample_labels(labels.to(torch.float32), first_stage_logits)
-            if self._descriptions_trainable():
-                embeddings = self._encode_descriptions(label_ids.tolist())
-            else:
-                embeddings = cached[label_ids]
+            embeddings = self._sampled_embeddings(label_ids, labels, cached)
+            if self.config.uses_all_label_loss and self.config.all_label_loss_gradient == "output_layer":
+                return LabelChoice(embeddings, label_ids, None, first_stage_logits, sampled=True, outside_sample=cached)
             if self.config.uses_all_label_loss:
                 # Every label in the head and the loss: the sampled labels' embeddings (with gradient in
                 # joint mode) replace their rows of the training cache, the others' queries are cached.
@@ -232,10 +237,34 @@ class LameLargeLabelSets:
             return LabelChoice(embeddings[label_ids], label_ids, None, first_stage_logits)
         return LabelChoice(embeddings, None, None, first_stage_logits)
 
-    def complete_logits(self, partial: torch.Tensor, choice: LabelChoice) -> torch.Tensor:
-        """The head's `(batch, k)` logits of `choice` -> `(batch, num_labels)` ([`_complete_logits`])."""
+    def _sampled_embeddings(self, label_ids: torch.Tensor, labels: torch.Tensor, cached: torch.Tensor) -> torch.Tensor:
+        """`(k, hidden)` embeddings of a sampled step's labels: encoded with gradient (all of them, or
+        only the batch's positives with `config.description_gradients="positives"`) when the
+        descriptions are trained, else read from the training cache `cached` `(num_labels, hidden)`."""
+        if not self._descriptions_trainable():
+            return cached[label_ids]
+        if self.config.description_gradients == "sample":
+            return self._encode_descriptions(label_ids.tolist())
+        positive = labels.gt(0).any(0)[label_ids].nonzero().squeeze(1)
+        encoded = self._encode_descriptions(label_ids[positive].tolist())
+        return cached[label_ids].to(encoded.dtype).index_copy(0, positive, encoded)
+
+    def complete_logits(self, partial: torch.Tensor, choice: LabelChoice, documents=None) -> torch.Tensor:
+        """The head's `(batch, k)` logits of `choice` -> `(batch, num_labels)`.
+
+        Labels outside `choice` get a logit from the first stage ([`_complete_logits`]), or, when
+        `choice.outside_sample` is set, from the head run on every label's cached embedding with
+        gradient into the output layer only; the sampled labels keep their `partial` logits (and
+        their gradient through the whole head). `documents` ([`DocumentStates`]) is read in that case.
+        """
         if choice.label_ids is None:
             return partial
+        if choice.outside_sample is not None:
+            every_label, _ = self.run_head(
+                choice.outside_sample, None, documents.tokens, documents.mask, False, documents.vectors,
+                blocks_with_gradient=False,
+            )
+            return every_label.to(partial.dtype).index_copy(1, choice.label_ids, partial)
         label_ids = choice.label_ids if choice.label_ids.dim() == 2 else choice.label_ids.expand(partial.shape[0], -1)
         return self._complete_logits(partial, label_ids, choice.first_stage_logits)
 

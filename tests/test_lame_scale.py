@@ -245,6 +245,77 @@ def test_all_label_loss_equals_the_joint_loss_while_the_cache_is_fresh(checkpoin
     assert not torch.allclose(sampled(**inputs, labels=labels).loss, outputs[0].loss)
 
 
+@pytest.mark.parametrize("label_scoring", ["label_specific", "label_agnostic"])
+def test_output_layer_gradient_gives_the_all_label_loss_and_trains_the_blocks_on_the_sample_only(checkpoint, label_scoring):
+    """`all_label_loss_gradient="output_layer"`: the same all-label loss and logits as the full
+    gradient, the same output-layer gradient, but the label-attention blocks learn from the sampled
+    labels only (the other labels' states are computed without gradient)."""
+    options = dict(label_sampling="sampled", first_stage="bilinear", label_sample_negatives=4, all_label_loss=True,
+                   label_scoring=label_scoring, **NO_DROPOUT)
+    full = lame(checkpoint, **options).train()
+    output_layer = lame(checkpoint, all_label_loss_gradient="output_layer", **options).train()
+    output_layer.load_state_dict(full.state_dict())
+    inputs, labels = batch(), targets()
+    outputs = []
+    for model in (full, output_layer):
+        torch.manual_seed(5)  # the same sample of negatives
+        outputs.append(model(**inputs, labels=labels))
+    torch.testing.assert_close(outputs[1].loss, outputs[0].loss, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(outputs[1].logits, outputs[0].logits, rtol=1e-5, atol=1e-5)
+    for output in outputs:
+        output.loss.backward()
+    grads = [dict((name, p.grad) for name, p in model.named_parameters()) for model in (full, output_layer)]
+    classifier = [name for name in grads[0] if name.startswith("classifier.")]
+    assert classifier
+    for name in classifier:
+        torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-4, atol=1e-6, msg=name)
+    if label_scoring == "label_specific":  # every label's own row and bias are trained in every step
+        assert (output_layer.classifier.weight.grad.abs().sum(1) > 0).all()
+    query = "label_blocks.0.query.weight"
+    assert grads[1][query] is not None and grads[1][query].abs().sum() > 0  # the sample still trains the blocks
+    assert not torch.allclose(grads[1][query], grads[0][query])
+
+
+def test_labels_outside_the_sample_are_scored_without_dropout_in_the_blocks(checkpoint):
+    model = lame(checkpoint, label_sampling="sampled", first_stage="bilinear", label_sample_negatives=4,
+                 all_label_loss=True, all_label_loss_gradient="output_layer", hidden_dropout_prob=0.0,
+                 attention_probs_dropout_prob=0.0, classifier_dropout=0.0, label_attention_dropout=0.5).train()
+    inputs, labels = batch(), targets()
+    cached = model.training_label_embeddings()
+    sampled = []
+    sample = model._sample_labels
+    model._sample_labels = lambda *args: sampled.append(sample(*args)[0]) or (sampled[0], None)
+    logits = model(**inputs, labels=labels).logits
+    assert model.training and all(block.training for block in model.label_blocks)  # modes restored
+    outside = torch.ones(NUM_LABELS, dtype=torch.bool)
+    outside[sampled[0]] = False
+    model.eval()
+    with torch.no_grad():
+        _, tokens, mask, _ = model.encode_documents(**inputs)
+        clean, _ = model.run_head(cached, None, tokens, mask, False)
+    torch.testing.assert_close(logits[:, outside], clean[:, outside], rtol=1e-5, atol=1e-5)
+    # The sampled labels did go through dropout: their logits differ from the clean ones.
+    assert not torch.allclose(logits[:, ~outside], clean[:, ~outside], rtol=1e-3, atol=1e-4)
+
+
+def test_description_gradients_positives_encodes_only_the_positives_with_gradient(checkpoint):
+    model = lame(checkpoint, label_sampling="sampled", first_stage="bilinear", label_sample_negatives=4,
+                 description_gradients="positives").train()
+    with_gradient = []
+    encode = model._encode_descriptions
+    model._encode_descriptions = lambda label_ids=None, token_ids=None: (
+        with_gradient.append(sorted(label_ids)) if torch.is_grad_enabled() else None) or encode(label_ids, token_ids)
+    out = model(**batch(), labels=targets())
+    out.loss.backward()
+    assert with_gradient == [[1, 4, 7]]  # the batch's positives; the 4 negatives came from the cache
+    assert model.backbone.embeddings.word_embeddings.weight.grad.abs().sum() > 0
+
+
+def test_config_rejects_an_unknown_all_label_loss_gradient(checkpoint):
+    with pytest.raises(ValueError, match=r"all_label_loss_gradient must be one of \['full', 'output_layer'\]"):
+        LameConfig(label_descriptions=["a", "b"], all_label_loss_gradient="blocks", **_small())
+
+
 def test_weighted_f_measure_counts_a_column_as_often_as_its_weight():
     p = torch.tensor([[0.9, 0.2, 0.6], [0.4, 0.7, 0.1]])
     y = torch.tensor([[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]])
@@ -477,7 +548,8 @@ def test_train_py_passes_the_scale_options_to_the_model(checkpoint, tmp_path):
     from labelwise.training.cli import run
 
     options = {
-        "label_sampling": "sampled", "label_sample_negatives": 2, "all_label_loss": True, "hard_negative_fraction": 0.5,
+        "label_sampling": "sampled", "label_sample_negatives": 2, "all_label_loss": True,
+        "all_label_loss_gradient": "output_layer", "hard_negative_fraction": 0.5,
         "label_cache_refresh_steps": 1, "first_stage": "bilinear", "first_stage_loss_weight": 0.5,
         "shortlist_size": 3, "label_chunk_size": 2, "description_batch_size": 3, "light_label_head": True,
     }

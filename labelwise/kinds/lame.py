@@ -24,10 +24,10 @@ logger = logging.getLogger("labelwise.train")
 
 LAME_OPTION_FIELDS = (
     "loss", "f_measure_average", "label_attention_heads", "num_label_attention_blocks", "label_embedding_mode",
-    "max_description_length", "description_pooling", "label_sampling", "label_sample_negatives", "all_label_loss",
-    "hard_negative_fraction", "label_cache_refresh_steps", "first_stage", "first_stage_loss_weight", "shortlist_size",
-    "label_chunk_size", "description_batch_size", "light_label_head", "label_scoring", "similarity_term",
-    "similarity_scale",
+    "max_description_length", "description_pooling", "label_sampling", "label_sample_negatives",
+    "description_gradients", "all_label_loss", "all_label_loss_gradient", "hard_negative_fraction",
+    "label_cache_refresh_steps", "first_stage", "first_stage_loss_weight", "shortlist_size", "label_chunk_size",
+    "description_batch_size", "light_label_head", "label_scoring", "similarity_term", "similarity_scale",
 )
 """The `LameConfig` fields that are `train.py` options of the label-attention kinds (`lame`, `frozen_lame`).
 Adding a LAME setting: declare it in `LameConfig` (signature, docstring) and name it here."""
@@ -118,9 +118,10 @@ def summary_hyperparameters(args, model) -> dict:
     if config.uses_label_sampling:
         values.update(label_sampling="sampled", label_sample_negatives=config.label_sample_negatives,
                       hard_negative_fraction=config.hard_negative_fraction,
-                      label_cache_refresh_steps=config.label_cache_refresh_steps)
+                      label_cache_refresh_steps=config.label_cache_refresh_steps,
+                      description_gradients=config.description_gradients)
         if config.uses_all_label_loss:
-            values["all_label_loss"] = True
+            values.update(all_label_loss=True, all_label_loss_gradient=config.all_label_loss_gradient)
     if config.uses_first_stage:
         values.update(first_stage="bilinear", shortlist_size=config.effective_shortlist_size)
     if config.light_label_head:
