@@ -34,6 +34,12 @@ the encoder's share of LAME's inference (`encode_documents` alone), time per pie
 (a fresh process per model and length, as above). One JSON file per label count and length set,
 `lengths_<labels>_<lengths>.json`.
 
+Where a training step's time goes, option set by option set (one process, interleaved, CPU time):
+
+    python bench/bench_lame.py --labels 4271 --threads 1 --reps 3 --tag _issue29 --train_variants \
+        '{"sampled": {}, "output_positives": {"all_label_loss": true, "all_label_loss_gradient": "output_layer",
+          "description_gradients": "positives"}}'
+
 Serving footprint under two allocator settings:
 
     python bench/bench_lame.py --inference_memory --labels 1000 4271 8922 --threads 1 --reps 2
@@ -184,6 +190,33 @@ def measure_speed(
         "shortlist_size": shortlist,
     }
     return result
+
+
+def measure_train_variants(
+    labels: int, variants: dict[str, dict], seq_len: int, batch_size: int, reps: int, warmup: int, positives: int
+) -> dict:
+    """Training step CPU seconds of vanilla and of LAME under each named option set, in one process,
+    interleaved, with each sampled variant's cache refresh timed once and amortised into its ratio."""
+    batch = inputs(seq_len, batch_size)
+    targets = gold(batch_size, labels, positives)
+    models = {"vanilla": build("vanilla", labels), **{name: build("lame", labels, options) for name, options in variants.items()}}
+    refresh = {}
+    for name, model in models.items():
+        model.train()
+        if name != "vanilla" and model.config.uses_label_sampling:
+            cpu = time.process_time()
+            model.training_label_embeddings()
+            refresh[name] = (time.process_time() - cpu) / model.config.label_cache_refresh_steps
+    optimizers = {name: torch.optim.AdamW(model.parameters(), lr=1e-5) for name, model in models.items()}
+    times = interleaved({name: (lambda m=m, o=optimizers[name]: train_step(m, o, batch, targets)) for name, m in models.items()},
+                        reps, warmup)
+    vanilla = statistics.median(times["vanilla"]["cpu"])
+    return {
+        name: {"median_cpu_s": statistics.median(t["cpu"]), "all_cpu_s": t["cpu"], "options": variants.get(name, {}),
+               "refresh_cpu_s_per_step": refresh.get(name, 0.0),
+               "train_time_over_vanilla": (statistics.median(t["cpu"]) + refresh.get(name, 0.0)) / vanilla}
+        for name, t in times.items()
+    }
 
 
 def speed_ratios(speed: dict, clock: str = "wall") -> dict:
@@ -492,6 +525,11 @@ def main(argv: list[str] | None = None) -> None:
         help="Only the serving footprint (peak RSS after loading and inference), under each allocator setting.",
     )
     parser.add_argument(
+        "--train_variants", default=None,
+        help='Only training step CPU time of vanilla and of LAME under each named option set, one process: '
+             '\'{"name": {LameConfig overrides}, ...}\' -> train_variants_<labels><tag>.json.',
+    )
+    parser.add_argument(
         "--doc_lengths", type=int, nargs="+", default=None,
         help="Long-document benchmark at these lengths (pieces) for the first --labels count, instead of the label sweep.",
     )
@@ -510,6 +548,19 @@ def main(argv: list[str] | None = None) -> None:
         return
     if options.inference_memory:
         run_inference_memory(options, lame_options)
+        return
+    if options.train_variants:
+        for labels in options.labels:
+            load_before = os.getloadavg()
+            variants = measure_train_variants(labels, json.loads(options.train_variants), options.seq_len, options.batch,
+                                              options.reps, options.warmup, options.positives)
+            record = {"labels": labels, "seq_len": options.seq_len, "batch": options.batch, "reps": options.reps,
+                      "torch_threads": options.threads, "load_average_before_after": [load_before, os.getloadavg()],
+                      "variants": variants}
+            path = Path(options.output_dir, f"train_variants_{labels}{options.tag}.json")
+            path.write_text(json.dumps(record, indent=2) + "\n")
+            for name, entry in variants.items():
+                print(f"{name}: {entry['median_cpu_s']:.2f} CPU s, {entry['train_time_over_vanilla']:.2f}x vanilla")
         return
     for labels in options.labels:
         path = Path(options.output_dir, f"labels_{labels}{options.tag}.json")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 29's EURLEX57K study as one resumable queue: one training process at a time, one torch thread,
 # lowest CPU priority. Every run checkpoints under $OUT (outside the repository) and writes one result
-# file in $OUT/results_subset1000; a finished run is skipped and an interrupted one resumes from its
+# file in $OUT/results_subset1000_rp; a finished run is skipped and an interrupted one resumes from its
 # checkpoint, so the same command continues the queue after a stop or a session's end:
 #
 #     setsid nohup bench/issue29_queue.sh >> /work/runs_out/issue29/queue.log 2>&1 &
@@ -9,13 +9,16 @@
 # Stop it with `kill -TERM -- -<pid of the setsid'd shell>`: the running train.py saves a checkpoint
 # and the queue starts nothing further. The plan (budget, order, estimated cost):
 # bench/results/eurlex_label_groups_issue29/PLAN.md. Report: bench/eurlex_label_groups.py --report
-# --results_dir $OUT/results_subset1000.
+# --results_dir $OUT/results_subset1000_rp.
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 PYTHON=${PYTHON:-$REPO/.venv/bin/python}
 DATA=${DATA:-/work/shared/data/eurlex57k}
 OUT=${OUT:-/work/runs_out/issue29}
-BUDGET='{"max_length": 256, "num_train_epochs": 6, "early_stopping_patience": 2}'
+# Early stopping on dev R-Precision (threshold-free, the table's headline score). The first budget stopped
+# on the dev loss: row (b)'s rose after epoch 2 while nothing had passed the 0.5 threshold (PLAN.md,
+# "Progress, 2026-12-06"); its run is kept in $OUT/subset1000 and $OUT/results_subset1000.
+BUDGET='{"max_length": 256, "num_train_epochs": 6, "early_stopping_patience": 2, "metric_for_best_model": "r_precision", "greater_is_better": true}'
 mkdir -p "$OUT"
 exec 9>"$OUT/queue.lock"
 flock -n 9 || { echo "$(date -u) another issue-29 queue holds $OUT/queue.lock; not starting a second"; exit 1; }
@@ -24,16 +27,18 @@ run() {  # run SEED METHOD...: the methods in order, each until patience or the 
     local seed=$1; shift
     echo "$(date -u) seed $seed: $*"
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 19 "$PYTHON" "$REPO/bench/eurlex_label_groups.py" \
-        --data_dir "$DATA" --work_dir "$OUT/subset1000" --results_dir "$OUT/results_subset1000" \
+        --data_dir "$DATA" --work_dir "$OUT/subset1000_rp" --results_dir "$OUT/results_subset1000_rp" \
         --budget "$BUDGET" --seed "$seed" --torch_threads 1 --methods "$@"
     local code=$?
     [ $code -eq 0 ] || { echo "$(date -u) stopped (exit $code); run the same command to resume"; exit $code; }
 }
 
-# Item 1, first seed, highest value first: (b), (a) at this budget, the baselines, the label-agnostic
-# head, (c), FLAT's two single-change candidates; lame_mean_queries after vanilla (PLAN.md: the diagnostic).
-run 42 lame_all_labels lame vanilla lame_mean_queries layerwise_flat lame_agnostic_sim lame_negatives_256 \
-    layerwise_flat_mean layerwise_flat_head_lr
+# Item 1, first seed: (b), then what reads it: (a) and vanilla at this budget, the label-agnostic head
+# (the leader of the 3-epoch table), label queries by the mean (hypothesis 2), (b)'s form within the
+# 4,271-label cost targets (worth its hours only if (b) beats (a): drop it from this line otherwise),
+# then FLAT and its two single-change candidates, and (c). PLAN.md: "Progress, 2026-12-06".
+run 42 lame_all_labels lame vanilla lame_agnostic_sim lame_mean_queries lame_all_labels_output_positives \
+    layerwise_flat layerwise_flat_mean layerwise_flat_head_lr lame_negatives_256
 # Second seed for the top three rows (PLAN.md: replace these three with the first table's top three).
 run 13 lame_all_labels lame_agnostic_sim vanilla
 # (d), the joint path: last, as it costs several times any other row (PLAN.md).

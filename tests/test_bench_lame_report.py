@@ -79,3 +79,33 @@ def test_cpu_report_keeps_tags_apart_and_skips_runs_without_cpu_times(tmp_path):
     assert bench.report_cpu(str(tmp_path), "_cpu1") == (
         "| 4,271 | 1 | 4.00 | 7.00 + 100/100 | **2.00** | 1.00 / 2.00 / 1.25 | **0.50** / **0.80** | 2.0-2.5 |"
     )
+
+
+def test_train_variants_time_each_option_set_against_vanilla_and_amortise_the_refresh(tmp_path, monkeypatch):
+    import torch
+    from transformers import BertForSequenceClassification
+
+    from helpers import tiny_bert_checkpoint
+    from labelwise.modeling import LameForSequenceClassification
+
+    bench = load_bench()
+    checkpoint = tiny_bert_checkpoint(tmp_path / "bert")
+
+    def build(kind, labels, options=None):
+        if kind == "vanilla":
+            return BertForSequenceClassification.from_pretrained(checkpoint, num_labels=labels,
+                                                                 problem_type="multi_label_classification")
+        return LameForSequenceClassification.from_pretrained(
+            checkpoint, label_descriptions=[f"label {i}" for i in range(labels)], label_attention_heads=4,
+            problem_type="multi_label_classification", **(options or {}))
+
+    monkeypatch.setattr(bench, "build", build)
+    monkeypatch.setattr(bench, "inputs", lambda seq_len, batch: {"input_ids": torch.randint(5, 90, (batch, seq_len))})
+    variants = bench.measure_train_variants(
+        300, {"sampled": {}, "joint": {"label_sampling": "none"}}, seq_len=8, batch_size=2, reps=2, warmup=1, positives=2)
+    assert set(variants) == {"vanilla", "sampled", "joint"}
+    assert variants["vanilla"]["train_time_over_vanilla"] == 1.0 and len(variants["sampled"]["all_cpu_s"]) == 2
+    assert variants["sampled"]["refresh_cpu_s_per_step"] > 0 and variants["joint"]["refresh_cpu_s_per_step"] == 0.0
+    sampled = variants["sampled"]
+    assert sampled["train_time_over_vanilla"] == (
+        (sampled["median_cpu_s"] + sampled["refresh_cpu_s_per_step"]) / variants["vanilla"]["median_cpu_s"])

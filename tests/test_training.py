@@ -199,6 +199,21 @@ def test_every_model_kind_trains_and_saves(checkpoint, tmp_path, kind, corpus, m
         assert not math.isnan(summary["metrics"]["test"]["rp_level_1"])
 
 
+@pytest.mark.parametrize("kind, corpus", [("vanilla", "demo"), ("layerwise", "demo_hierarchical")])
+def test_multi_label_kinds_report_r_precision_and_can_stop_on_it(checkpoint, tmp_path, kind, corpus):
+    # The Trainer refuses a metric_for_best_model its evaluation does not report, so the run itself checks it.
+    extra = ["--model", kind, "--corpus", corpus, "--metric_for_best_model", "r_precision", "--greater_is_better", "true",
+             "--eval_strategy", "epoch", "--save_strategy", "epoch", "--load_best_model_at_end", "true"]
+    if kind == "layerwise":
+        extra += ["--guidance", "flat"]
+    summary = run(quick(checkpoint, tmp_path, *extra))
+    for split in ("validation", "test"):
+        value = summary["metrics"][split]["r_precision"]
+        assert 0.0 <= value <= 1.0
+        if kind == "layerwise":
+            assert value == summary["metrics"][split]["rp_micro"]
+
+
 def test_grid_search_runs_each_setting_once_and_reports_the_best(checkpoint, tmp_path, capsys):
     train_args = ["--"] + quick(checkpoint, "unused")[:2] + quick(checkpoint, "unused")[4:] + ["--model", "vanilla"]
     grid = ["--output_dir", str(tmp_path), "--grid", "learning_rate=1e-4,1e-3"]

@@ -56,8 +56,8 @@ def epoch_timer(path: Path):
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):
             curve = path.with_name(DEV_CURVE)
             points = json.loads(curve.read_text(encoding="utf-8")) if curve.exists() else []
-            points.append({"epoch": round(state.epoch, 2), "eval_loss": (metrics or {}).get("eval_loss"),
-                           "eval_micro_f1": (metrics or {}).get("eval_micro_f1")})
+            points.append({"epoch": round(state.epoch, 2),
+                           **{key: (metrics or {}).get(key) for key in ("eval_loss", "eval_micro_f1", "eval_r_precision")}})
             curve.write_text(json.dumps(points, indent=1), encoding="utf-8")
 
     return EpochTimer()

@@ -349,6 +349,7 @@ def prepare_flat(
     from transformers import DataCollatorWithPadding
 
     from labelwise.metrics.classification import multiclass_scores, multilabel_scores
+    from labelwise.metrics.ranking import r_precision
 
     multi_label = space.task != "multi_class"
     names = list(space.names)
@@ -376,7 +377,10 @@ def prepare_flat(
     def compute_metrics(prediction) -> dict[str, float]:
         logits, labels = logits_of(prediction.predictions), prediction.label_ids
         if multi_label:
-            return scores_at(labels, torch.sigmoid(torch.from_numpy(logits)).numpy(), threshold)
+            # R-Precision reads only the ranking: a score to stop on before any label passes the
+            # threshold (on thousands of labels micro-F1 at 0.5 stays 0 for epochs).
+            probabilities = torch.sigmoid(torch.from_numpy(logits)).numpy()
+            return {**scores_at(labels, probabilities, threshold), "r_precision": r_precision(labels, probabilities)}
         return multiclass_scores(labels, logits.argmax(-1))
 
     return PreparedTask(
