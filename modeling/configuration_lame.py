@@ -133,10 +133,8 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         description_gradients (`str`, defaults to `"sample"`):
             Under sampled training with `label_embedding_mode="joint"`, which descriptions are encoded
             with gradient: `"sample"`, the step's positives and sampled negatives; `"positives"`, the
-            positives only, the negatives' queries read from the training cache (about 40
-            descriptions a step instead of about 100 for 8 EURLEX57K documents; each description
-            encoded with gradient costs about what a document's share of the step does at
-            EURLEX57K's lengths, docs/BENCHMARKS.md).
+            positives only, the negatives read the training cache (about 40 descriptions a step
+            instead of about 100 for 8 EURLEX57K documents, docs/BENCHMARKS.md).
         all_label_loss (`bool` or `"auto"`, defaults to `"auto"`):
             Under sampled training, put every label's logit in the loss at every step (the plain
             all-label binary cross-entropy). The sampled labels' descriptions are still the only ones
@@ -145,12 +143,10 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
             only in the steps that sample it. Costs the head's forward and backward pass over every
             label in each training step (docs/BENCHMARKS.md). `"auto"`: as [`scale_defaults`] says.
         all_label_loss_gradient (`str`, defaults to `"full"`):
-            Where the loss of the labels outside a step's sample sends its gradient, with
-            `all_label_loss`. `"full"`: through the whole head (its label-attention blocks and the
-            keys and values of the document), as for the sampled labels. `"output_layer"`: into the
-            output layer only; those labels' states are computed without gradient, which saves the
-            head's backward pass over them (about a third of row (b)'s extra cost at 4,271 labels,
-            docs/BENCHMARKS.md). Every label's output row and bias still get a gradient in every step.
+            With `all_label_loss`, where the loss of the labels outside the sample sends its gradient:
+            `"full"`, through the whole head, as for the sampled labels; `"output_layer"`, into the
+            output layer only (their states are computed without gradient or dropout, which saves most
+            of the extra cost, docs/BENCHMARKS.md); every label's output row still trains every step.
         hard_negative_fraction (`float`, defaults to 0.5):
             Share of those negatives taken as the first stage's highest-scored non-positive labels
             for the batch (hard negatives); the rest are drawn uniformly. Without a first stage every
