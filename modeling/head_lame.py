@@ -8,8 +8,6 @@ Shipped with every LAME checkpoint as remote code: it imports only torch and its
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -27,22 +25,6 @@ def padding_fill_value(dtype: torch.dtype) -> float:
     """
     return torch.finfo(dtype).min
 
-
-
-@contextmanager
-def blocks_in_eval_mode(blocks: nn.ModuleList, when: bool = True) -> Iterator[None]:
-    """Run `blocks` in eval mode (no dropout) inside the `with`, then restore each one's mode;
-    does nothing unless `when`. Only the blocks change: the model's own `train()` also clears its
-    label caches."""
-    modes = [block.training for block in blocks]
-    if when:
-        for block in blocks:
-            block.eval()
-    try:
-        yield
-    finally:
-        for block, mode in zip(blocks, modes):
-            block.train(mode)
 
 
 class LameLabelBlock(nn.Module):

@@ -34,7 +34,6 @@ from .head_lame import (  # noqa: F401  (padding_fill_value: part of this module
     LameLabelBlock,
     LameLabelwiseOutput,
     add_first_stage_loss,
-    blocks_in_eval_mode,
     classification_loss,
     f_measure_loss,
     infer_problem_type,
@@ -342,17 +341,15 @@ class LameForSequenceClassification(CompleteFolderMixin, LameLabelSet, LameLarge
             need_weights: also return each block's `(batch, heads, k, seq_len)` attention weights.
             document_vectors: `(batch, hidden)` mean token states, for `config.uses_similarity_term`.
             blocks_with_gradient: `False` runs the blocks without gradient (nothing of their
-                activations is kept) and without dropout, so only the output layer is trained by
-                these logits (`config.all_label_loss_gradient="output_layer"`). Dropout is off there
-                because nothing upstream learns from those states, and on CPU the fused attention
-                with dropout runs about 5 times slower than without.
+                activations is kept), so only the output layer is trained by these logits
+                (`config.all_label_loss_gradient="output_layer"`).
 
         Returns:
             `(batch, k)` logits and the per-block weights (or `None`).
         """
         block_gradient = blocks_with_gradient and torch.is_grad_enabled()
         # Each block's keys and values are computed once and shared by every chunk of labels.
-        with torch.set_grad_enabled(block_gradient), blocks_in_eval_mode(self.label_blocks, not blocks_with_gradient):
+        with torch.set_grad_enabled(block_gradient):
             keys_values = [block.project_tokens(tokens) for block in self.label_blocks]
         count = label_embeddings.shape[-2]
         chunk = self.config.label_chunk_size or count
@@ -360,7 +357,7 @@ class LameForSequenceClassification(CompleteFolderMixin, LameLabelSet, LameLarge
         for start in range(0, count, chunk):
             states = label_embeddings[..., start : start + chunk, :]
             ids = slice(start, start + chunk) if label_ids is None else label_ids[..., start : start + chunk]
-            with torch.set_grad_enabled(block_gradient), blocks_in_eval_mode(self.label_blocks, not blocks_with_gradient):
+            with torch.set_grad_enabled(block_gradient):
                 for index, (block, (keys, values)) in enumerate(zip(self.label_blocks, keys_values)):
                     states, block_weights = block.attend(states, keys, values, token_mask, need_weights)
                     if need_weights:

@@ -309,6 +309,9 @@ def test_description_gradients_positives_encodes_only_the_positives_with_gradien
     out.loss.backward()
     assert with_gradient == [[1, 4, 7]]  # the batch's positives; the 4 negatives came from the cache
     assert model.backbone.embeddings.word_embeddings.weight.grad.abs().sum() > 0
+    # A batch without any gold label: every sampled label reads the cache, nothing is encoded with gradient.
+    with_gradient.clear()
+    assert torch.isfinite(model(**batch(), labels=torch.zeros(4, NUM_LABELS)).loss) and with_gradient == []
 
 
 def test_config_rejects_an_unknown_all_label_loss_gradient(checkpoint):
