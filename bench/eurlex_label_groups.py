@@ -8,6 +8,8 @@ FLAT, plus the label-agnostic head and an untuned similarity baseline (issue 12 
     python bench/eurlex_label_groups.py --data_dir ../shared/data/eurlex57k --work_dir W --results_dir R \
         --budget '{"max_length": 256, "num_train_epochs": 6, "early_stopping_patience": 2}' --seed 13 --methods lame
         # issue 29's ablation budget (patience 2, cap 6 epochs), a second seed; bench/issue29_queue.sh runs the study
+    python bench/eurlex_label_groups.py --data_dir ../shared/data/eurlex57k --methods lame vanilla --probe_collapse 100
+        # do the encoder's document and label representations stay apart in the first 100 steps?
 
 Data. A seeded random subset of the EURLEX57K copy (`SUBSET`: training, dev and test documents) is
 linked into `<work_dir>/subset` in the original layout, so `train.py`'s `label_set="train"` means
@@ -55,6 +57,10 @@ Methods (`METHODS`):
   [CLS] state (`--description_pooling mean`, as the label-agnostic head reads them): all-MiniLM-L6-v2's
   [CLS] was never trained to summarise a text, and its [CLS] states of the EUROVOC descriptions are much
   alike (`--query_similarity`);
+- `lame_static_descriptions`, `lame_all_labels_static`: `lame` and `lame_all_labels` with descriptions
+  encoded without gradient (`--label_embedding_mode static`): whether the gradient through the
+  descriptions is what collapses the encoder's label queries and documents into nearly one vector
+  (`--probe_collapse`);
 - `lame_negatives_256` (row c): `lame` sampling 256 negatives a step instead of 64;
 - `lame_joint` (row d): `lame` without sampling (`--label_sampling none`): every description encoded
   with gradient in every step (the paper's joint training); the first stage and shortlist stay;
@@ -89,6 +95,10 @@ shortlist, the training summary without its label descriptions). A method whose 
 checkpoint in `<work_dir>/<method>` (train.py's resume), and a run whose model is saved but not yet
 scored is only scored. `--estimate N` times N training steps of each method on the real subset and
 writes `bench/results/eurlex_label_groups/estimates/<method>.json` (step time, estimated epoch time).
+`--probe_collapse N` trains each method's first N steps on its real schedule and measures, every
+`--probe_every` steps, how far apart its representations of 32 dev documents and of its label queries lie
+(`collapse/<method>.json`): a run whose encoder collapses maps every document to nearly one vector and
+ranks the labels the same for all of them.
 """
 
 from __future__ import annotations
@@ -153,6 +163,9 @@ METHODS = {
         {**LAME, "all_label_loss": True, "all_label_loss_gradient": "output_layer", "description_gradients": "positives"},
         needs="issue 29 (description_gradients)"),
     "lame_mean_queries": Method({**LAME, "description_pooling": "mean"}),
+    "lame_static_descriptions": Method({**LAME, "label_embedding_mode": "static"}),
+    "lame_all_labels_static": Method({**LAME, "all_label_loss": True, "label_embedding_mode": "static"},
+                                     needs="issue 29 (all_label_loss)"),
     "lame_negatives_256": Method({**LAME, "label_sample_negatives": 256}),
     "lame_joint": Method({**LAME, "label_sampling": "none"}),
     "layerwise_flat_mean": Method({**FLAT, "layer_pooling": "mean"}),

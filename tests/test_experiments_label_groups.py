@@ -139,3 +139,58 @@ def test_query_similarity_compares_cls_and_mean_pooled_descriptions(tmp_path, da
         assert -1.0 <= values["cosine_p5"] <= values["mean_pairwise_cosine"] <= values["cosine_p95"] <= 1.0
         assert 0.0 <= values["share_of_squared_norm_in_the_mean"] <= 1.0
     assert record["cls"] != record["mean"]
+
+
+def test_spread_of_one_repeated_vector_and_of_opposite_pairs():
+    import torch
+
+    same = label_groups.spread(torch.tensor([[1.0, 2.0, 0.0]] * 4))
+    assert same["mean_pairwise_cosine"] == pytest.approx(1.0) and same["share_of_squared_norm_in_the_mean"] == pytest.approx(1.0)
+    # e1, -e1, e2, -e2: the mean is 0 (nothing shared); 4 of the 12 ordered pairs at -1, 8 at 0.
+    apart = label_groups.spread(torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]]))
+    assert apart["mean_pairwise_cosine"] == pytest.approx(-1 / 3, abs=1e-4)
+    assert apart["share_of_squared_norm_in_the_mean"] == pytest.approx(0.0) and apart["cosine_p5"] == pytest.approx(-1.0)
+
+
+def test_representation_spread_sees_a_collapsed_encoder(tmp_path, data):
+    import torch
+    from transformers import AutoTokenizer
+
+    from labelwise.modeling import LameForSequenceClassification
+
+    checkpoint = tiny_bert_checkpoint(tmp_path / "tiny", initializer_range=0.5)  # states far apart
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    model = LameForSequenceClassification.from_pretrained(
+        checkpoint, label_descriptions=data.descriptions[:20], problem_type="multi_label_classification",
+        label_attention_heads=4)
+    texts = ["aid for skimmed milk powder", "fishing quotas in the north sea", "customs tariff on steel", "oil"]
+    batch = dict(tokenizer(texts, padding=True, return_tensors="pt"))
+    healthy = label_groups.representation_spread(model.train(), batch)
+    assert model.training  # the mode it was called in is restored
+    assert healthy["documents"] == 4 and healthy["document_mean"]["mean_pairwise_cosine"] < 0.99
+    assert healthy["label_queries"]["mean_pairwise_cosine"] < 0.99 and healthy["logit_std_across_documents"] > 0
+    # An encoder whose last layer outputs one vector whatever it reads: every document, every label query
+    # and every document's logits are the same.
+    last = model.backbone.encoder.layer[-1].output
+    last.dense.weight.data.zero_()
+    last.LayerNorm.weight.data.zero_()
+    last.LayerNorm.bias.data.normal_()
+    collapsed = label_groups.representation_spread(model, batch)
+    assert collapsed["document_mean"]["mean_pairwise_cosine"] == pytest.approx(1.0, abs=1e-5)
+    assert collapsed["label_queries"]["share_of_squared_norm_in_the_mean"] == pytest.approx(1.0, abs=1e-5)
+    assert collapsed["logit_std_across_documents"] == pytest.approx(0.0, abs=1e-4) and collapsed["distinct_top_labels"] == 1
+    assert torch.is_grad_enabled()
+
+
+def test_probe_measures_before_training_and_every_few_steps_then_stops(tmp_path, corpus):
+    folder = tmp_path / "subset"
+    label_groups.make_subset(corpus, folder, SUBSET)
+    options = {"model": "lame", "corpus": "eurlex57k", "data_dir": str(folder), "corpus_options": CORPUS_OPTIONS,
+               "model_name_or_path": tiny_bert_checkpoint(tmp_path / "tiny", initializer_range=0.5), "max_length": 32,
+               "per_device_train_batch_size": 4, "num_train_epochs": 2, "label_attention_heads": 4, "seed": 1}
+    seen = []
+    measurements = capped_runs.probe_representations(options, steps=3, every=2, documents=3, on_measure=seen.append)
+    assert [m["step"] for m in measurements] == [0, 2, 3] and seen == measurements  # 3 of the epochs' 8 steps
+    assert measurements[0]["train_loss_last_logged"] is None and measurements[-1]["train_loss_logged_at_step"] == 2
+    assert all(m["documents"] == 3 and "label_queries" in m for m in measurements)
+    assert measurements[0]["logit_std_across_labels"] != measurements[-1]["logit_std_across_labels"]  # it trained

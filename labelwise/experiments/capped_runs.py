@@ -21,7 +21,7 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +225,54 @@ def estimate_steps(options: dict[str, Any], steps: int, documents: Mapping[str, 
     record["estimated_hours_per_run_at_max_epochs"] = round((float(options["num_train_epochs"]) * per_epoch + final) / 60, 1)
     return record
 
+
+
+def probe_representations(options: dict[str, Any], steps: int, every: int, documents: int = 32,
+                          on_measure: Callable[[dict], None] | None = None) -> list[dict]:
+    """Train a run's first `steps` steps on its real schedule (warm-up and decay set by its
+    `num_train_epochs`, not by `steps`) and measure, before the first step and every `every` steps,
+    how far apart its representations lie (`label_groups.representation_spread` on the first
+    `documents` dev documents), with the training loss logged so far. Shows whether, and when,
+    training collapses the encoder. `on_measure` gets each measurement as it is taken (to save it)."""
+    from transformers import TrainerCallback
+
+    from labelwise.backbone import resolve_backbone
+    from labelwise.data_scripts import load_corpus, load_label_space
+    from labelwise.experiments.label_groups import representation_spread
+    from labelwise.training.arguments import parse_arguments
+    from labelwise.training.cli import build_trainer, options_to_argv
+    from labelwise.training.tasks import prepare_task
+
+    measurements: list[dict] = []
+    with tempfile.TemporaryDirectory() as folder:
+        quick = {"eval_strategy": "no", "save_strategy": "no", "load_best_model_at_end": False,
+                 "early_stopping_patience": 0, "disable_tqdm": True, "logging_steps": min(every, 10)}
+        args, training_args = parse_arguments(options_to_argv({**options, "output_dir": folder, **quick}))
+        space = load_label_space(args.corpus, data_dir=args.data_dir, **args.corpus_config())
+        corpus = load_corpus(args.corpus, data_dir=args.data_dir, **args.corpus_config())
+        task = prepare_task(args, space, corpus, resolve_backbone(args.model_name_or_path), seed=training_args.seed)
+        dev = task.datasets["validation"]
+        rows = [dev[i] for i in range(min(documents, len(dev)))]
+        batch = {key: value for key, value in task.collator(rows).items() if key != "labels"}
+
+        def measure(step: int, model, log_history: list[dict]) -> None:
+            logged = [entry for entry in log_history if "loss" in entry]
+            record = {"step": step, "train_loss_last_logged": logged[-1]["loss"] if logged else None,
+                      "train_loss_logged_at_step": logged[-1]["step"] if logged else None,
+                      **representation_spread(model, {k: v.to(model.device) for k, v in batch.items()})}
+            measurements.append(record)
+            if on_measure is not None:
+                on_measure(record)
+
+        class Probe(TrainerCallback):
+            def on_train_begin(self, a, state, control, model=None, **k):
+                measure(0, model, state.log_history)
+
+            def on_step_end(self, a, state, control, model=None, **k):
+                if state.global_step % every == 0 or state.global_step >= steps:
+                    measure(state.global_step, model, state.log_history)
+                if state.global_step >= steps:
+                    control.should_training_stop = True
+
+        build_trainer(args, training_args, task, (Probe(),)).train()
+    return measurements

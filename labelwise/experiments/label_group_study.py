@@ -241,6 +241,31 @@ class LabelGroupStudy:
         (results / "query_similarity.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
         return record
 
+    def probe_collapse(self, method: str, data_dir: Path, work_dir: Path, results: Path, steps: int, every: int,
+                       backbone: str | None = None) -> dict:
+        """`capped_runs.probe_representations` of `method` at this budget (seed `default_seed`), one
+        thread; writes `collapse/<method>.json` after every measurement, so a stopped probe keeps what it
+        measured."""
+        import torch
+
+        from labelwise import default_backbone_path
+
+        torch.set_num_threads(1)
+        backbone = backbone or str(default_backbone_path())
+        make_subset(data_dir, work_dir / "subset", self.subset)
+        options = self.train_options(method, work_dir / "subset", self.default_seed, backbone)
+        record: dict = {"method": method, "options": options, "budget": self.budget, "subset": self.subset,
+                        "steps_per_epoch": self.steps_per_epoch(), "torch_threads": 1, "measurements": []}
+        path = results / "collapse" / f"{method}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+        def save(measurement: dict) -> None:
+            record["measurements"].append(measurement)
+            path.write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
+
+        capped_runs.probe_representations(options, steps, every, on_measure=save)
+        return record
+
     # ------------------------------------------------------------------------- report
     def finished_records(self, results: Path) -> dict[str, dict]:
         """The record of each finished run, in `methods` order, each method's other seeds after its first run."""
@@ -336,6 +361,10 @@ def main(study: LabelGroupStudy, argv: list[str] | None = None) -> None:
                              "its own --work_dir and --results_dir: results at another budget are another table.")
     parser.add_argument("--query_similarity", action="store_true",
                         help="Measure how alike the untuned encoder's label queries are ([CLS] against mean pooling).")
+    parser.add_argument("--probe_collapse", type=int, metavar="STEPS",
+                        help="Train each method's first STEPS steps and measure how far apart its document and label "
+                             "representations lie every --probe_every steps (collapse/<method>.json).")
+    parser.add_argument("--probe_every", type=int, default=25, metavar="STEPS")
     parser.add_argument("--subset", default=None, metavar="JSON",
                         help="Replace subset entries, e.g. '{\"train\": 5000, \"dev\": 6000, \"test\": 6000}' (more "
                              "documents than a split has: all of them). Another subset needs its own --work_dir.")
@@ -353,6 +382,11 @@ def main(study: LabelGroupStudy, argv: list[str] | None = None) -> None:
             print(f"wrote {options.plot}")
     elif options.query_similarity:
         print(json.dumps(study.query_similarity(options.data_dir, options.work_dir, options.results_dir), indent=2))
+    elif options.probe_collapse:
+        for method in options.methods:
+            record = study.probe_collapse(method, options.data_dir, options.work_dir, options.results_dir,
+                                          options.probe_collapse, options.probe_every)
+            print(method, json.dumps(record["measurements"][-1]), flush=True)
     elif options.estimate:
         for method in options.methods:
             record = study.estimate(method, options.data_dir, options.work_dir, options.results_dir, options.estimate)
