@@ -33,11 +33,12 @@ run() {  # run SEED METHOD...: the methods in order, each until patience or the 
     [ $code -eq 0 ] || { echo "$(date -u) stopped (exit $code); run the same command to resume"; exit $code; }
 }
 
-# Item 1, first seed: (b), then what reads it: (a) and vanilla at this budget, the label-agnostic head
-# (the leader of the 3-epoch table), label queries by the mean (hypothesis 2), (b)'s form within the
-# 4,271-label cost targets (worth its hours only if (b) beats (a): drop it from this line otherwise),
-# then FLAT and its two single-change candidates, and (c). PLAN.md: "Progress, 2026-12-06".
-run 42 lame_all_labels lame vanilla lame_agnostic_sim lame_mean_queries lame_all_labels_output_positives \
+# Item 1, first seed. Row (b) collapsed the encoder within its first epoch (every document and every label
+# query nearly one vector, the same ranking for every document: PLAN.md, "The collapse"), so the rows that
+# decide the defaults go first: (a), vanilla and the label-agnostic head at this budget, then (b)'s
+# cheaper form (its encoder is trained by the sample only, as in (a)), label queries by the mean, then (b)
+# itself to its end (it resumes from its checkpoint), FLAT and its two single-change candidates, and (c).
+run 42 lame vanilla lame_agnostic_sim lame_all_labels_output_positives lame_mean_queries lame_all_labels \
     layerwise_flat layerwise_flat_mean layerwise_flat_head_lr lame_negatives_256
 # Second seed for the top three rows (PLAN.md: replace these three with the first table's top three).
 run 13 lame_all_labels lame_agnostic_sim vanilla

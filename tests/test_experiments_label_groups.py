@@ -194,3 +194,26 @@ def test_probe_measures_before_training_and_every_few_steps_then_stops(tmp_path,
     assert measurements[0]["train_loss_last_logged"] is None and measurements[-1]["train_loss_logged_at_step"] == 2
     assert all(m["documents"] == 3 and "label_queries" in m for m in measurements)
     assert measurements[0]["logit_std_across_labels"] != measurements[-1]["logit_std_across_labels"]  # it trained
+
+
+def test_saved_models_are_measured_on_the_probes_documents(tmp_path, corpus, data):
+    from transformers import AutoTokenizer
+
+    from labelwise.modeling import LameForSequenceClassification
+
+    folder = tmp_path / "subset"
+    label_groups.make_subset(corpus, folder, SUBSET)
+    checkpoint = tiny_bert_checkpoint(tmp_path / "tiny", initializer_range=0.5)
+    options = {"model": "lame", "corpus": "eurlex57k", "data_dir": str(folder), "corpus_options": CORPUS_OPTIONS,
+               "model_name_or_path": checkpoint, "max_length": 32, "per_device_train_batch_size": 4,
+               "num_train_epochs": 1, "label_attention_heads": 4, "seed": 1}
+    model = LameForSequenceClassification.from_pretrained(
+        checkpoint, label_descriptions=data.descriptions[: data.seen], problem_type="multi_label_classification",
+        label_attention_heads=4)
+    saved = tmp_path / "run" / "checkpoint-7"
+    model.save_pretrained(saved)
+    AutoTokenizer.from_pretrained(checkpoint).save_pretrained(saved)
+    (saved / "trainer_state.json").write_text(json.dumps({"global_step": 7}))
+    [record] = capped_runs.saved_representations(options, [saved], documents=3)
+    assert record["step"] == 7 and record["model"] == str(saved) and record["documents"] == 3
+    assert record["label_queries"] == label_groups.spread(model.eval().encode_label_descriptions())

@@ -236,24 +236,12 @@ def probe_representations(options: dict[str, Any], steps: int, every: int, docum
     training collapses the encoder. `on_measure` gets each measurement as it is taken (to save it)."""
     from transformers import TrainerCallback
 
-    from labelwise.backbone import resolve_backbone
-    from labelwise.data_scripts import load_corpus, load_label_space
     from labelwise.experiments.label_groups import representation_spread
-    from labelwise.training.arguments import parse_arguments
-    from labelwise.training.cli import build_trainer, options_to_argv
-    from labelwise.training.tasks import prepare_task
+    from labelwise.training.cli import build_trainer
 
     measurements: list[dict] = []
     with tempfile.TemporaryDirectory() as folder:
-        quick = {"eval_strategy": "no", "save_strategy": "no", "load_best_model_at_end": False,
-                 "early_stopping_patience": 0, "disable_tqdm": True, "logging_steps": min(every, 10)}
-        args, training_args = parse_arguments(options_to_argv({**options, "output_dir": folder, **quick}))
-        space = load_label_space(args.corpus, data_dir=args.data_dir, **args.corpus_config())
-        corpus = load_corpus(args.corpus, data_dir=args.data_dir, **args.corpus_config())
-        task = prepare_task(args, space, corpus, resolve_backbone(args.model_name_or_path), seed=training_args.seed)
-        dev = task.datasets["validation"]
-        rows = [dev[i] for i in range(min(documents, len(dev)))]
-        batch = {key: value for key, value in task.collator(rows).items() if key != "labels"}
+        args, training_args, task, batch = _probe_task(options, folder, documents, every)
 
         def measure(step: int, model, log_history: list[dict]) -> None:
             logged = [entry for entry in log_history if "loss" in entry]
@@ -276,3 +264,42 @@ def probe_representations(options: dict[str, Any], steps: int, every: int, docum
 
         build_trainer(args, training_args, task, (Probe(),)).train()
     return measurements
+
+
+def _probe_task(options: dict[str, Any], folder: str, documents: int, every: int = 10):
+    """The parsed arguments, prepared task and model inputs of the first `documents` dev documents
+    (without their labels) of a run's options, with nothing saved or evaluated by its Trainer."""
+    from labelwise.backbone import resolve_backbone
+    from labelwise.data_scripts import load_corpus, load_label_space
+    from labelwise.training.arguments import parse_arguments
+    from labelwise.training.cli import options_to_argv
+    from labelwise.training.tasks import prepare_task
+
+    quick = {"eval_strategy": "no", "save_strategy": "no", "load_best_model_at_end": False,
+             "early_stopping_patience": 0, "disable_tqdm": True, "logging_steps": min(every, 10)}
+    args, training_args = parse_arguments(options_to_argv({**options, "output_dir": folder, **quick}))
+    space = load_label_space(args.corpus, data_dir=args.data_dir, **args.corpus_config())
+    corpus = load_corpus(args.corpus, data_dir=args.data_dir, **args.corpus_config())
+    task = prepare_task(args, space, corpus, resolve_backbone(args.model_name_or_path), seed=training_args.seed)
+    dev = task.datasets["validation"]
+    rows = [dev[i] for i in range(min(documents, len(dev)))]
+    batch = {key: value for key, value in task.collator(rows).items() if key != "labels"}
+    return args, training_args, task, batch
+
+
+def saved_representations(options: dict[str, Any], model_dirs: Iterable[Path], documents: int = 32) -> list[dict]:
+    """`label_groups.representation_spread` of saved models (a run's checkpoints or its kept model) on
+    the same first `documents` dev documents as [`probe_representations`], so the two compare: one
+    record per folder, with its training step when the folder has a `trainer_state.json`."""
+    from labelwise.evaluate import load_model
+    from labelwise.experiments.label_groups import representation_spread
+
+    with tempfile.TemporaryDirectory() as folder:
+        _, _, _, batch = _probe_task(options, folder, documents)
+    records = []
+    for model_dir in model_dirs:
+        state = Path(model_dir) / "trainer_state.json"
+        step = json.loads(state.read_text(encoding="utf-8"))["global_step"] if state.exists() else None
+        network = load_model(str(model_dir)).network
+        records.append({"model": str(model_dir), "step": step, **representation_spread(network, batch)})
+    return records

@@ -266,6 +266,24 @@ class LabelGroupStudy:
         capped_runs.probe_representations(options, steps, every, on_measure=save)
         return record
 
+    def probe_saved(self, method: str, model_dirs: list[Path], data_dir: Path, work_dir: Path, results: Path,
+                    backbone: str | None = None) -> dict:
+        """`capped_runs.saved_representations` of `method`'s saved models or checkpoints, on the dev
+        documents `probe_collapse` measures; writes `collapse/<method>_saved.json`."""
+        import torch
+
+        from labelwise import default_backbone_path
+
+        torch.set_num_threads(1)
+        make_subset(data_dir, work_dir / "subset", self.subset)
+        options = self.train_options(method, work_dir / "subset", self.default_seed,
+                                     backbone or str(default_backbone_path()))
+        record = {"method": method, "measurements": capped_runs.saved_representations(options, model_dirs)}
+        path = results / "collapse" / f"{method}_saved.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
+        return record
+
     # ------------------------------------------------------------------------- report
     def finished_records(self, results: Path) -> dict[str, dict]:
         """The record of each finished run, in `methods` order, each method's other seeds after its first run."""
@@ -365,6 +383,9 @@ def main(study: LabelGroupStudy, argv: list[str] | None = None) -> None:
                         help="Train each method's first STEPS steps and measure how far apart its document and label "
                              "representations lie every --probe_every steps (collapse/<method>.json).")
     parser.add_argument("--probe_every", type=int, default=25, metavar="STEPS")
+    parser.add_argument("--probe_saved", type=Path, nargs="+", metavar="MODEL_DIR",
+                        help="Measure the same spreads on saved models or checkpoints of the one method in --methods "
+                             "(collapse/<method>_saved.json).")
     parser.add_argument("--subset", default=None, metavar="JSON",
                         help="Replace subset entries, e.g. '{\"train\": 5000, \"dev\": 6000, \"test\": 6000}' (more "
                              "documents than a split has: all of them). Another subset needs its own --work_dir.")
@@ -382,6 +403,12 @@ def main(study: LabelGroupStudy, argv: list[str] | None = None) -> None:
             print(f"wrote {options.plot}")
     elif options.query_similarity:
         print(json.dumps(study.query_similarity(options.data_dir, options.work_dir, options.results_dir), indent=2))
+    elif options.probe_saved:
+        if len(options.methods) != 1:
+            parser.error("--probe_saved measures the models of one method: give it in --methods.")
+        record = study.probe_saved(options.methods[0], options.probe_saved, options.data_dir, options.work_dir,
+                                   options.results_dir)
+        print(json.dumps(record, indent=2))
     elif options.probe_collapse:
         for method in options.methods:
             record = study.probe_collapse(method, options.data_dir, options.work_dir, options.results_dir,
