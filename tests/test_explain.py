@@ -144,6 +144,18 @@ def test_command_end_to_end_on_a_fake_hoc_release_resumes_and_reports(tmp_path, 
         main([*argv, "--max_documents", "1"])  # other settings in the same folder: refused
     assert exit_info.value.code == 2
 
+    # --record_in_model keeps the headline figures in the model folder, for its card (finished methods: not redone).
+    from labelwise.publishing.model_card import QUALITY_FILE
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--methods", "random", "--record_in_model"])  # no attention to state
+    assert exit_info.value.code == 2 and not (folder / QUALITY_FILE).exists()
+    main([*argv, "--record_in_model"])
+    quality = json.loads((folder / QUALITY_FILE).read_text())
+    assert quality["evidence_method"] == "attention" and quality["pairs"] == 3 and quality["corpus"] == "hoc"
+    assert quality["methods"]["attention"]["auprc"] == result["methods"]["attention"]["micro"]["auprc"]
+    assert set(quality["methods"]) == set(METHODS) and "per_label" not in quality["methods"]["random"]
+
     # The seeds report of finished methods: two "seeds" (the same folder twice) agree, std 0.
     from labelwise.explain.report import main as report
 

@@ -269,3 +269,35 @@ def test_code_example_is_a_short_whole_sentence_prefix_of_the_first_widget_text(
     assert example.startswith('"The tumor cells showed growth signals.') and example.endswith('signals."')
     assert len(example) <= 302 and long_text.startswith(json.loads(example))
     assert card.data.widget == [{"text": long_text}]  # the widget keeps the whole text
+
+
+def test_lame_card_states_the_measured_explanation_quality_or_how_to_measure_it(tmp_path):
+    from labelwise.publishing.model_card import QUALITY_FILE
+
+    folder = write_synthetic(tmp_path / "lame", "lame")
+    unmeasured = ModelCard.load(write_model_card(folder)).text
+    assert "### How far the evidence words can be trusted" in unmeasured
+    assert "Not measured for this model" in unmeasured and "--record_in_model" in unmeasured
+
+    def cell(mean):
+        return {"mean": mean, "low": mean - 0.01, "high": mean + 0.01}
+
+    methods = {
+        "random": {"auprc": cell(0.333), "comprehensiveness_area": cell(0.052), "sufficiency_area": cell(0.307)},
+        "grad_x_input": {"auprc": cell(0.334), "comprehensiveness_area": cell(0.023), "sufficiency_area": cell(0.328)},
+        "attention": {"auprc": cell(0.347), "precision@10": cell(0.325), "recall@10": cell(0.117),
+                      "comprehensiveness_area": cell(0.378), "sufficiency_area": cell(0.010)},
+    }
+    (folder / QUALITY_FILE).write_text(json.dumps({"corpus": "hoc", "split": "test", "pairs": 132, "fractions": [0.01, 0.05, 0.1, 0.2],
+                                                   "evidence_method": "attention", "methods": methods}))
+    card = ModelCard.load(write_model_card(folder)).text
+    assert "Not measured" not in card and "on hoc (test split, 132 (document,\ngold label) pairs)" in card
+    assert "when the top\n1, 5, 10 and 20% words are deleted" in card
+    rows = [line for line in card.splitlines() if line.startswith("| ") and "[" in line and "0.0" in line]
+    # The shipped evidence first, the random baseline last; a figure not measured shows as "-".
+    assert rows[0].startswith("| **attention** (the pipeline's evidence) | 0.347 [0.337, 0.357] | 0.325 [0.315, 0.335]")
+    assert rows[1].startswith("| grad_x_input | 0.334 [0.324, 0.344] | - | - | 0.023 [0.013, 0.033] |")
+    assert rows[2].startswith("| random |") and len(rows) == 3
+    # Plain fine-tuning shows no evidence, so its card has no such section.
+    plain = write_synthetic(tmp_path / "vanilla", "vanilla")
+    assert "How far the evidence words" not in ModelCard.load(write_model_card(plain)).text

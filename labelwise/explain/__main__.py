@@ -18,7 +18,7 @@ from pathlib import Path
 from labelwise.cli_errors import cli_main, note_output_path
 from labelwise.metrics.rationales import FRACTIONS
 
-from .evaluate import evaluate_explanations, load_model, methods_table, write_result
+from .evaluate import evaluate_explanations, load_model, methods_table, quality_record, write_result
 from .methods import IG_STEPS, METHODS
 
 
@@ -41,6 +41,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output_dir", required=True)
+    parser.add_argument("--record_in_model", action="store_true",
+                        help="also write the headline figures into the model folder (explanation_quality.json), "
+                             "so its model card states how plausible and faithful its evidence words measured")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser.parse_args(argv)
 
@@ -116,6 +119,14 @@ def main(argv: Sequence[str] | None = None) -> dict:
     result["corpus"] = source
     result["split"] = args.split
     files = write_result(result, args.output_dir)
+    if args.record_in_model:
+        from labelwise.publishing.model_card import QUALITY_FILE
+
+        if "attention" not in result["methods"] or "random" not in result["methods"]:
+            raise ValueError("--record_in_model needs the methods 'attention' (the evidence the model's pipeline shows) "
+                             "and 'random' (the baseline the card compares it with) among --methods")
+        files["model"] = Path(args.model) / QUALITY_FILE
+        files["model"].write_text(json.dumps(quality_record(result), indent=2), encoding="utf-8")
     print(methods_table(result))
     print(f"{result['pairs']} (document, label) pairs; wrote {', '.join(str(p) for p in files.values())}")
     return result

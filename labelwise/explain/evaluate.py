@@ -268,6 +268,21 @@ def methods_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+QUALITY_KEYS = ("auprc", "precision@10", "recall@10", "comprehensiveness_area", "sufficiency_area")
+
+
+def quality_record(result: dict, evidence_method: str = "attention") -> dict:
+    """What a model folder keeps of an evaluation for its card (`explanation_quality.json`): per
+    method the micro-averaged `QUALITY_KEYS` with their bootstrap 95% intervals, the corpus, split and
+    pair count, and which method the model's pipeline shows as evidence."""
+    methods = {
+        method: {key: summary["micro"][key] for key in QUALITY_KEYS if key in summary["micro"]}
+        for method, summary in result["methods"].items()
+    }
+    return {"corpus": result.get("corpus"), "split": result.get("split"), "pairs": result["pairs"],
+            "fractions": result["fractions"], "evidence_method": evidence_method, "methods": methods}
+
+
 def write_result(result: dict, output_dir: str | Path) -> dict[str, Path]:
     """`explanations.json`, `comprehensiveness.png` and `explanations.md` (the table) in `output_dir`."""
     output_dir = Path(output_dir)
@@ -281,4 +296,4 @@ def write_result(result: dict, output_dir: str | Path) -> dict[str, Path]:
     return files
 
 
-__all__ = ["METHODS", "combine", "evaluate_explanations", "evaluate_method", "gold_words", "load_model", "methods_table", "plot_comprehensiveness", "write_result"]
+__all__ = ["METHODS", "QUALITY_KEYS", "combine", "evaluate_explanations", "evaluate_method", "gold_words", "load_model", "methods_table", "plot_comprehensiveness", "quality_record", "write_result"]

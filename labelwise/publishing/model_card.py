@@ -26,6 +26,7 @@ from labelwise.saved_kinds import LAME
 
 SUMMARY_FILE = "training_summary.json"
 CARD_FILE = "README.md"
+QUALITY_FILE = "explanation_quality.json"  # written by `python -m labelwise.explain --record_in_model`
 
 MODEL_KINDS = tuple(KINDS)
 TASKS = ("multi_label", "multi_class", "hierarchical", "ner")
@@ -234,6 +235,21 @@ def _custom_pipeline_task(config: dict) -> str | None:
     return tasks[0] if len(tasks) == 1 else None
 
 
+def _explanation_quality(folder: Path) -> dict | None:
+    """The folder's measured explanation quality (`QUALITY_FILE`), with its methods in card order: the
+    evidence the pipeline shows first, the random baseline last."""
+    path = folder / QUALITY_FILE
+    if not path.is_file():
+        return None
+    record = _read_json(path)
+    shown, methods = record.get("evidence_method"), record.get("methods") or {}
+    order = sorted(methods, key=lambda m: (m != shown, m == "random"))
+    fractions = record.get("fractions") or []
+    ks = ", ".join(f"{100 * f:g}" for f in fractions[:-1]) + (" and " if len(fractions) > 1 else "") + (
+        f"{100 * fractions[-1]:g}" if fractions else "")
+    return {**record, "methods": {m: methods[m] for m in order}, "k_percent": ks}
+
+
 def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -> ModelCard:
     """Build the model card of a trained folder (config.json + training_summary.json).
 
@@ -331,6 +347,7 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
         measured_on=summary.get("measured_on") or {},
         prediction_warnings=summary.get("prediction_warnings") or [],
         widget_examples=summary.get("widget_examples") or [],
+        explanation_quality=_explanation_quality(folder),
         example_text=_shorten((summary.get("widget_examples") or ["Replace this with a document to classify."])[0]),
     )
     return ModelCard.from_template(card_data, template_str=_template_text(kind), **template_vars)
