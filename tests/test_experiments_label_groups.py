@@ -217,3 +217,17 @@ def test_saved_models_are_measured_on_the_probes_documents(tmp_path, corpus, dat
     [record] = capped_runs.saved_representations(options, [saved], documents=3)
     assert record["step"] == 7 and record["model"] == str(saved) and record["documents"] == 3
     assert record["label_queries"] == label_groups.spread(model.eval().encode_label_descriptions())
+
+
+def test_collapse_plot_draws_documents_and_queries_per_method(tmp_path):
+    def measurement(step, documents, queries=None):
+        row = {"step": step, "document_mean": {"mean_pairwise_cosine": documents}}
+        return {**row, "label_queries": {"mean_pairwise_cosine": queries}} if queries is not None else row
+
+    records = {"vanilla": {"measurements": [measurement(0, 0.5), measurement(20, 0.4)]},
+               "lame": {"measurements": [measurement(0, 0.5, 0.6), measurement(20, 0.97, 0.99)]}}
+    drawn = label_groups.plot_collapse(records, tmp_path / "collapse.png", "probe")
+    assert drawn["lame"] == {"steps": [0, 20], "documents": [0.5, 0.97], "queries": [0.6, 0.99]}
+    assert drawn["vanilla"]["queries"] == [None, None] and (tmp_path / "collapse.png").stat().st_size > 1000
+    with pytest.raises(FileNotFoundError, match="No probe record"):
+        label_groups.plot_collapse({}, tmp_path / "none.png", "probe")

@@ -383,6 +383,8 @@ def main(study: LabelGroupStudy, argv: list[str] | None = None) -> None:
                         help="Train each method's first STEPS steps and measure how far apart its document and label "
                              "representations lie every --probe_every steps (collapse/<method>.json).")
     parser.add_argument("--probe_every", type=int, default=25, metavar="STEPS")
+    parser.add_argument("--plot_collapse", type=Path, metavar="PNG",
+                        help="Draw the probed methods' document and label-query cosines over steps (from collapse/).")
     parser.add_argument("--probe_saved", type=Path, nargs="+", metavar="MODEL_DIR",
                         help="Measure the same spreads on saved models or checkpoints of the one method in --methods "
                              "(collapse/<method>_saved.json).")
@@ -394,9 +396,15 @@ def main(study: LabelGroupStudy, argv: list[str] | None = None) -> None:
         study.budget.update(overrides(options.budget, "--budget", study.budget))
     if options.subset:
         study.subset.update(overrides(options.subset, "--subset", study.subset))
-    if not options.report and options.data_dir is None:
+    if not (options.report or options.plot_collapse) and options.data_dir is None:
         parser.error(f"--data_dir is needed (the {study.corpus} folder).")
-    if options.report:
+    if options.plot_collapse:
+        folder = options.results_dir / "collapse"
+        records = {method: json.loads((folder / f"{method}.json").read_text(encoding="utf-8"))
+                   for method in options.methods if (folder / f"{method}.json").is_file()}
+        label_groups.plot_collapse(records, options.plot_collapse, f"{study.name}: do representations collapse?")
+        print(f"wrote {options.plot_collapse}")
+    elif options.report:
         print(study.report(options.results_dir))
         if options.plot:
             study.plot_groups(options.results_dir, options.plot)

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["GROUPS", "EvalData", "label_prior_scores", "load_eval_data", "make_subset", "plot_groups",
+__all__ = ["GROUPS", "EvalData", "label_prior_scores", "load_eval_data", "make_subset", "plot_collapse", "plot_groups",
            "query_similarity", "report", "representation_spread", "spread", "scores_for_run", "similarity_probabilities", "threads_note"]
 
 GROUPS = ("frequent", "few", "zero")
@@ -391,3 +391,42 @@ def plot_groups(records: Mapping[str, dict], path: Path, title: str, metric: str
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return values
+
+
+def plot_collapse(records: Mapping[str, dict], path: Path, title: str) -> dict[str, dict[str, list]]:
+    """Two panels over training steps, one line per probed method (`--probe_collapse` records): the mean
+    pairwise cosine of the documents' mean token states, and of the label queries (methods that have
+    them). Near 1 means collapsed: every document (or label) is nearly one vector. Returns the values
+    drawn, by method: `steps`, `documents`, `queries` (None where a method has no queries)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not records:
+        raise FileNotFoundError(f"No probe record to plot ({path}).")
+    drawn: dict[str, dict[str, list]] = {}
+    figure, (documents, queries) = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    for method, record in records.items():
+        rows = record["measurements"]
+        values = {"steps": [m["step"] for m in rows],
+                  "documents": [m["document_mean"]["mean_pairwise_cosine"] for m in rows],
+                  "queries": [m["label_queries"]["mean_pairwise_cosine"] if "label_queries" in m else None for m in rows]}
+        drawn[method] = values
+        line = documents.plot(values["steps"], values["documents"], marker="o", label=method)[0]
+        if values["queries"][0] is not None:
+            queries.plot(values["steps"], values["queries"], marker="o", color=line.get_color(), label=method)
+    documents.set_title("documents (mean token states)")
+    queries.set_title("label queries")
+    documents.set_ylabel("mean pairwise cosine (1 = one vector)")
+    for axis in (documents, queries):
+        axis.set_xlabel("training step")
+        axis.set_ylim(0, 1.02)
+        axis.grid(alpha=0.3)
+    documents.legend(fontsize=7)
+    figure.suptitle(title)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return drawn
