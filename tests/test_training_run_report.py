@@ -9,13 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from transformers.trainer_utils import PredictionOutput
 from helpers import quick_train_argv, tiny_bert_checkpoint
 from test_data_classification import write_medical
 
 from labelwise.training.arguments import parse_arguments, shipped_configs
 from labelwise.training.cli import run
 from labelwise.training.estimate import duration, validation_passes
-from labelwise.training.predictions import collapse_reason
+from labelwise.training.predictions import CollapseWatch, collapse_reason, ranking_collapse_reason
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +202,39 @@ def test_collapse_reasons_for_each_task():
     assert "tagged 'O'" in collapse_reason("ner", [["O", "O"], ["O"]], [["B-ADR", "O"], ["O"]], ["O", "B-ADR", "I-ADR"])
     assert collapse_reason("ner", [["O", "O"]], [["O", "O"]], ["O", "B-ADR"]) is None
     assert collapse_reason("ner", [["O", "B-ADR"]], [["B-ADR", "O"]], ["O", "B-ADR"]) is None
+
+
+def test_one_ranking_for_every_document_is_a_collapse_whatever_the_threshold(caplog):
+    rng = np.random.default_rng(0)
+    names = [f"l{i}" for i in range(12)]
+    gold = (rng.random((40, 12)) < 0.2).astype(int)
+    # Scores that move with the document, but too little to change the order: one ranking for all.
+    collapsed = np.linspace(3, -3, 12)[None, :] + 1e-3 * rng.random((40, 12))
+    reason = ranking_collapse_reason(collapsed, gold, names)
+    assert reason.startswith("100% of the 40 documents rank the same 5 labels first (l0, l1, l2, l3, l4)")
+    swapped = collapsed.copy()
+    swapped[::2, [0, 1]] = swapped[::2, [1, 0]]  # near-ties swap from one document to the next: still one set
+    assert ranking_collapse_reason(swapped, gold, names) == reason
+    assert ranking_collapse_reason(rng.normal(size=(40, 12)), gold, names) is None  # rankings differ
+    two_alike = collapsed.copy()
+    two_alike[:3] = rng.normal(size=(3, 12))  # 37 of 40 (92.5%) share it: under SAME_RANKING_SHARE
+    assert ranking_collapse_reason(two_alike, gold, names) is None
+    assert ranking_collapse_reason(collapsed, np.ones((40, 12)), names) is None  # the gold sets agree too
+    assert ranking_collapse_reason(collapsed[:, :9], gold[:, :9], names[:9]) is None  # fewer than 10 labels
+
+    # After an evaluation: warned beside the metrics, with the run's advice; a varied ranking is not.
+    class Task:
+        task, label_names = "multi_label", names
+
+        def compute_metrics(self, prediction):
+            return {"micro_f1": 0.0}
+
+    watch = CollapseWatch(Task(), threshold=0.5, advice=lambda steps: "ADVICE")
+    with caplog.at_level(logging.WARNING, logger="labelwise.training.predictions"):
+        assert watch(PredictionOutput(predictions=collapsed, label_ids=gold, metrics={})) == {"micro_f1": 0.0}
+        watch(PredictionOutput(predictions=rng.normal(size=(40, 12)), label_ids=gold, metrics={}))
+    ranking = [w for w in watch.warnings if "rank the same" in w]
+    assert len(ranking) == 1 and ranking[0].endswith("nearly one vector. ADVICE")
 
 
 def test_collapsed_run_warns_after_evaluation_and_records_it(checkpoint, tmp_path, caplog, capsys):

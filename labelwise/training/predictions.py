@@ -4,7 +4,8 @@ Collapse
     A model that answers the same thing for every input scores badly without saying why. After each
     evaluation (and on the test predictions) [`collapse_reason`] looks for the usual shapes: every
     document in one class (multi-class), no label at all for more than 99% of the documents
-    (multi-label, hierarchical), only `O` tags (NER). It warns only where the gold answers do vary,
+    (multi-label, hierarchical), only `O` tags (NER); and, whatever the threshold, the same labels
+    ranked first for almost every document ([`ranking_collapse_reason`], multi-label). It warns only where the gold answers do vary,
     and the warning names the likely causes: a training budget too small for the new layers, and
     their learning rate.
 
@@ -49,6 +50,13 @@ logger = logging.getLogger(__name__)
 EMPTY_SHARE = 0.99
 """Warn when more than this share of the documents has no predicted label (multi-label)."""
 
+SAME_RANKING_SHARE = 0.95
+RANKING_TOP = 5
+"""Warn when at least `SAME_RANKING_SHARE` of the documents rank the same `RANKING_TOP` labels first (in any
+order; multi-label with at least `2 * RANKING_TOP` labels): the scores hardly depend on the
+document, whatever the threshold. A LAME run whose encoder collapsed looked like this on EURLEX57K
+(docs/RESULTS.md, issue 29) while "no label at all" said nothing a rare-label run does not also say."""
+
 MAX_SCORES = 50
 """`scores` of a predictions-file row holds at most this many labels (plus every predicted one)."""
 
@@ -87,6 +95,26 @@ def collapse_reason(task: str, predicted, gold, label_names: Sequence[str]) -> s
             return f"all {len(flat_predicted):,} tokens are tagged 'O': no entity is predicted"
         return None
     return None
+
+
+def ranking_collapse_reason(scores, gold, label_names: Sequence[str], top: int = RANKING_TOP) -> str | None:
+    """Multi-label: why the label rankings collapsed (`SAME_RANKING_SHARE`), or `None`.
+
+    `scores`: `(documents, labels)` logits or probabilities; `gold`: 0/1 `(documents, labels)`. Only
+    where the gold label sets vary and there are at least `2 * top` labels."""
+    scores, gold = np.asarray(scores, dtype=np.float32), np.asarray(gold) > 0
+    if scores.ndim != 2 or len(scores) < 2 or scores.shape[1] < 2 * top or (gold == gold[0]).all():
+        return None
+    # The set of the top labels, not their order: scores that barely move with the document still swap
+    # near-ties from one document to the next.
+    tops = np.sort(np.argsort(-scores, axis=1, kind="stable")[:, :top], axis=1)
+    rankings, counts = np.unique(tops, axis=0, return_counts=True)
+    share = counts.max() / len(scores)
+    if share < SAME_RANKING_SHARE:
+        return None
+    names = ", ".join(str(label_names[i]) for i in rankings[counts.argmax()])
+    return (f"{share:.0%} of the {len(scores):,} documents rank the same {top} labels first ({names}): the scores hardly depend on the document, as when the encoder maps every document "
+            "to nearly one vector")
 
 
 def _as_list(tags) -> list:
@@ -183,11 +211,21 @@ class CollapseWatch:
             logger.debug("Collapse check skipped: %s", err)
             return metrics
         self.check(predicted, gold, self.stage)
+        if self.task.task in MULTI_LABEL_TASKS:
+            try:
+                reason = ranking_collapse_reason(logits_of(prediction.predictions), gold, self.task.label_names)
+            except (ValueError, IndexError) as err:
+                logger.debug("Ranking collapse check skipped: %s", err)
+            else:
+                self.warn(reason, self.stage)
         return metrics
 
     def check(self, predicted, gold, what: str) -> str | None:
         """Warn (and remember) when `predicted` collapsed; returns the warning."""
-        reason = collapse_reason(self.task.task, predicted, gold, self.task.label_names)
+        return self.warn(collapse_reason(self.task.task, predicted, gold, self.task.label_names), what)
+
+    def warn(self, reason: str | None, what: str) -> str | None:
+        """Log and remember a collapse `reason` of `what` with the advice; returns the warning."""
         if reason is None:
             return None
         steps = self.trainer.state.global_step if self.trainer is not None else None
