@@ -98,7 +98,8 @@ writes `bench/results/eurlex_label_groups/estimates/<method>.json` (step time, e
 `--probe_collapse N` trains each method's first N steps on its real schedule and measures, every
 `--probe_every` steps, how far apart its representations of 32 dev documents and of its label queries lie
 (`collapse/<method>.json`): a run whose encoder collapses maps every document to nearly one vector and
-ranks the labels the same for all of them.
+ranks the labels the same for all of them. `--probe_saved DIR...` measures the same on a method's saved
+models or checkpoints (`collapse/<method>_saved.json`), `--plot_collapse PNG` draws the probes over steps.
 """
 
 from __future__ import annotations
