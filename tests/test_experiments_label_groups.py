@@ -226,7 +226,8 @@ def test_collapse_plot_draws_documents_and_queries_per_method(tmp_path):
 
     records = {"vanilla": {"measurements": [measurement(0, 0.5), measurement(20, 0.4)]},
                "lame": {"measurements": [measurement(0, 0.5, 0.6), measurement(20, 0.97, 0.99)]}}
-    drawn = label_groups.plot_collapse(records, tmp_path / "collapse.png", "probe")
+    saved = {"lame": {"measurements": [measurement(125, 0.98, 0.98), {**measurement(None, 0.5), "model": "kept"}]}}
+    drawn = label_groups.plot_collapse(records, tmp_path / "collapse.png", "probe", saved)
     assert drawn["lame"] == {"steps": [0, 20], "documents": [0.5, 0.97], "queries": [0.6, 0.99]}
     assert drawn["vanilla"]["queries"] == [None, None] and (tmp_path / "collapse.png").stat().st_size > 1000
     with pytest.raises(FileNotFoundError, match="No probe record"):

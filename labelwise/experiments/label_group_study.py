@@ -402,7 +402,9 @@ def main(study: LabelGroupStudy, argv: list[str] | None = None) -> None:
         folder = options.results_dir / "collapse"
         records = {method: json.loads((folder / f"{method}.json").read_text(encoding="utf-8"))
                    for method in options.methods if (folder / f"{method}.json").is_file()}
-        label_groups.plot_collapse(records, options.plot_collapse, f"{study.name}: do representations collapse?")
+        saved = {method: json.loads((folder / f"{method}_saved.json").read_text(encoding="utf-8"))
+                 for method in records if (folder / f"{method}_saved.json").is_file()}
+        label_groups.plot_collapse(records, options.plot_collapse, f"{study.name}: do representations collapse?", saved)
         print(f"wrote {options.plot_collapse}")
     elif options.report:
         print(study.report(options.results_dir))

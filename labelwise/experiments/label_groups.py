@@ -393,11 +393,14 @@ def plot_groups(records: Mapping[str, dict], path: Path, title: str, metric: str
     return values
 
 
-def plot_collapse(records: Mapping[str, dict], path: Path, title: str) -> dict[str, dict[str, list]]:
+def plot_collapse(records: Mapping[str, dict], path: Path, title: str,
+                  saved: Mapping[str, dict] | None = None) -> dict[str, dict[str, list]]:
     """Two panels over training steps, one line per probed method (`--probe_collapse` records): the mean
     pairwise cosine of the documents' mean token states, and of the label queries (methods that have
-    them). Near 1 means collapsed: every document (or label) is nearly one vector. Returns the values
-    drawn, by method: `steps`, `documents`, `queries` (None where a method has no queries)."""
+    them). Near 1 means collapsed: every document (or label) is nearly one vector. `saved`: a method's
+    `--probe_saved` record, whose checkpoints (those with a step) are drawn as crosses in its colour.
+    Returns the values drawn, by method: `steps`, `documents`, `queries` (None where a method has no
+    queries)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -416,6 +419,14 @@ def plot_collapse(records: Mapping[str, dict], path: Path, title: str) -> dict[s
         line = documents.plot(values["steps"], values["documents"], marker="o", label=method)[0]
         if values["queries"][0] is not None:
             queries.plot(values["steps"], values["queries"], marker="o", color=line.get_color(), label=method)
+        checkpoints = [m for m in ((saved or {}).get(method) or {}).get("measurements", []) if m.get("step")]
+        if checkpoints:
+            steps = [m["step"] for m in checkpoints]
+            documents.plot(steps, [m["document_mean"]["mean_pairwise_cosine"] for m in checkpoints], "x", markersize=9,
+                           color=line.get_color(), label=f"{method}: its run's checkpoints")
+            if "label_queries" in checkpoints[0]:
+                queries.plot(steps, [m["label_queries"]["mean_pairwise_cosine"] for m in checkpoints], "x",
+                             markersize=9, color=line.get_color())
     documents.set_title("documents (mean token states)")
     queries.set_title("label queries")
     documents.set_ylabel("mean pairwise cosine (1 = one vector)")
@@ -423,7 +434,7 @@ def plot_collapse(records: Mapping[str, dict], path: Path, title: str) -> dict[s
         axis.set_xlabel("training step")
         axis.set_ylim(0, 1.02)
         axis.grid(alpha=0.3)
-    documents.legend(fontsize=7)
+    documents.legend(fontsize=7, loc="lower left")
     figure.suptitle(title)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
