@@ -226,7 +226,6 @@ def estimate_steps(options: dict[str, Any], steps: int, documents: Mapping[str, 
     return record
 
 
-
 def probe_representations(options: dict[str, Any], steps: int, every: int, documents: int = 32,
                           on_measure: Callable[[dict], None] | None = None) -> list[dict]:
     """Train a run's first `steps` steps on its real schedule (warm-up and decay set by its

@@ -5,9 +5,9 @@ Collapse
     evaluation (and on the test predictions) [`collapse_reason`] looks for the usual shapes: every
     document in one class (multi-class), no label at all for more than 99% of the documents
     (multi-label, hierarchical), only `O` tags (NER); and, whatever the threshold, the same labels
-    ranked first for almost every document ([`ranking_collapse_reason`], multi-label). It warns only where the gold answers do vary,
-    and the warning names the likely causes: a training budget too small for the new layers, and
-    their learning rate.
+    ranked first for almost every document ([`ranking_collapse_reason`], multi-label). It warns only
+    where the gold answers do vary, and the warning names the likely causes: a training budget too
+    small for the new layers, and their learning rate.
 
 Validation predictions of the final model
     The Trainer evaluates the validation split during training, at the last step too; the final model
@@ -52,8 +52,8 @@ EMPTY_SHARE = 0.99
 
 SAME_RANKING_SHARE = 0.95
 RANKING_TOP = 5
-"""Warn when at least `SAME_RANKING_SHARE` of the documents rank the same `RANKING_TOP` labels first (in any
-order; multi-label with at least `2 * RANKING_TOP` labels): the scores hardly depend on the
+"""Warn when at least `SAME_RANKING_SHARE` of the documents rank the same `RANKING_TOP` labels first (in
+any order; multi-label with at least `2 * RANKING_TOP` labels): the scores hardly depend on the
 document, whatever the threshold. A LAME run whose encoder collapsed looked like this on EURLEX57K
 (docs/RESULTS.md, issue 29) while "no label at all" said nothing a rare-label run does not also say."""
 
@@ -113,8 +113,8 @@ def ranking_collapse_reason(scores, gold, label_names: Sequence[str], top: int =
     if share < SAME_RANKING_SHARE:
         return None
     names = ", ".join(str(label_names[i]) for i in rankings[counts.argmax()])
-    return (f"{share:.0%} of the {len(scores):,} documents rank the same {top} labels first ({names}): the scores hardly depend on the document, as when the encoder maps every document "
-            "to nearly one vector")
+    return (f"{share:.0%} of the {len(scores):,} documents rank the same {top} labels first ({names}): the "
+            "scores hardly depend on the document, as when the encoder maps every document to nearly one vector")
 
 
 def _as_list(tags) -> list:
