@@ -16,7 +16,7 @@ from test_data_classification import write_medical
 from labelwise.training.arguments import parse_arguments, shipped_configs
 from labelwise.training.cli import run
 from labelwise.training.estimate import duration, validation_passes
-from labelwise.training.predictions import CollapseWatch, collapse_reason, ranking_collapse_reason
+from labelwise.training.predictions import CollapseWatch, collapse_reason, query_collapse_reason, ranking_collapse_reason
 
 
 @pytest.fixture(scope="module")
@@ -235,6 +235,42 @@ def test_one_ranking_for_every_document_is_a_collapse_whatever_the_threshold(cap
         watch(PredictionOutput(predictions=rng.normal(size=(40, 12)), label_ids=gold, metrics={}))
     ranking = [w for w in watch.warnings if "rank the same" in w]
     assert len(ranking) == 1 and ranking[0].endswith("nearly one vector. ADVICE")
+
+
+def test_label_queries_nearly_one_vector_are_a_collapse(tmp_path, caplog):
+    import torch
+
+    from labelwise.modeling import LameForSequenceClassification
+
+    names = ["cancer", "tumor cell", "growth signal", "cell death", "apoptosis", "immune", "blood vessel",
+             "angiogenesis", "invasion", "genome instability", "inflammation", "energy metabolism"]
+    model = LameForSequenceClassification.from_pretrained(
+        tiny_bert_checkpoint(tmp_path / "bert", initializer_range=0.5), label_descriptions=names,
+        problem_type="multi_label_classification", label_attention_heads=4, description_pooling="mean")
+    assert query_collapse_reason(model.train()) is None and model.training  # queries apart; mode restored
+    assert query_collapse_reason(torch.nn.Linear(2, 2)) is None  # no label queries
+    last = model.backbone.encoder.layer[-1].output  # every description's states: one vector
+    last.dense.weight.data.zero_()
+    last.LayerNorm.weight.data.zero_()
+    last.LayerNorm.bias.data.normal_()
+    reason = query_collapse_reason(model)
+    assert reason.startswith("the 12 label queries have a mean pairwise cosine of 1.00: every label reads")
+
+    class Task:
+        task, label_names = "multi_label", names
+
+        def compute_metrics(self, prediction):
+            return {}
+
+    class Trainer:
+        state = type("State", (), {"global_step": 125})()
+
+    Trainer.model = model
+    watch = CollapseWatch(Task(), threshold=0.5, advice=lambda steps: "ADVICE")
+    watch.trainer = Trainer()
+    rng = np.random.default_rng(0)
+    watch(PredictionOutput(predictions=rng.normal(size=(30, 12)), label_ids=rng.random((30, 12)) < 0.3, metrics={}))
+    assert watch.warnings == [f"Label queries collapsed (evaluation at step 125): {reason}. ADVICE"]
 
 
 def test_collapsed_run_warns_after_evaluation_and_records_it(checkpoint, tmp_path, caplog, capsys):

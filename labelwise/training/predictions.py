@@ -5,7 +5,8 @@ Collapse
     evaluation (and on the test predictions) [`collapse_reason`] looks for the usual shapes: every
     document in one class (multi-class), no label at all for more than 99% of the documents
     (multi-label, hierarchical), only `O` tags (NER); and, whatever the threshold, the same labels
-    ranked first for almost every document ([`ranking_collapse_reason`], multi-label). It warns only
+    ranked first for almost every document ([`ranking_collapse_reason`], multi-label), and a LAME
+    model's label queries nearly one vector ([`query_collapse_reason`]). It warns only
     where the gold answers do vary, and the warning names the likely causes: a training budget too
     small for the new layers, and their learning rate.
 
@@ -56,6 +57,15 @@ RANKING_TOP = 5
 any order; multi-label with at least `2 * RANKING_TOP` labels): the scores hardly depend on the
 document, whatever the threshold. A LAME run whose encoder collapsed looked like this on EURLEX57K
 (docs/RESULTS.md, issue 29) while "no label at all" said nothing a rare-label run does not also say."""
+
+QUERY_COLLAPSE_COSINE = 0.95
+"""Warn when a LAME model's label queries have at least this mean pairwise cosine after an evaluation:
+every label then reads nearly the same context of the document. On the EURLEX57K subset the shipped
+configuration's queries rose from 0.61 to 0.92-0.97 within 100 steps, and row (b)'s to 0.98-1.00 as it
+collapsed; the converged HoC model's end at 0.31 (docs/RESULTS.md, issue 29)."""
+
+QUERY_SAMPLE = 2000
+"""Label queries compared at most (a seeded sample above it): the cosine matrix stays small."""
 
 MAX_SCORES = 50
 """`scores` of a predictions-file row holds at most this many labels (plus every predicted one)."""
@@ -115,6 +125,31 @@ def ranking_collapse_reason(scores, gold, label_names: Sequence[str], top: int =
     names = ", ".join(str(label_names[i]) for i in rankings[counts.argmax()])
     return (f"{share:.0%} of the {len(scores):,} documents rank the same {top} labels first ({names}): the "
             "scores hardly depend on the document, as when the encoder maps every document to nearly one vector")
+
+
+def query_collapse_reason(model) -> str | None:
+    """Why a model's label queries collapsed (`QUERY_COLLAPSE_COSINE`), or `None` (also for models
+    without label queries, or with fewer than 10 labels). Reads `encode_label_descriptions()` in eval
+    mode (cached after an evaluation) and restores the model's mode."""
+    encode = getattr(model, "encode_label_descriptions", None)
+    if encode is None or model.config.num_labels < 10:
+        return None
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            queries = encode().float()
+    finally:
+        model.train(was_training)
+    if len(queries) > QUERY_SAMPLE:
+        queries = queries[torch.randperm(len(queries), generator=torch.Generator().manual_seed(0))[:QUERY_SAMPLE]]
+    unit = torch.nn.functional.normalize(queries, dim=-1)
+    cosine = (unit @ unit.T)[~torch.eye(len(unit), dtype=torch.bool, device=unit.device)].mean().item()
+    if cosine < QUERY_COLLAPSE_COSINE:
+        return None
+    return (f"the {model.config.num_labels:,} label queries have a mean pairwise cosine of {cosine:.2f}: every "
+            "label reads nearly the same context of the document, so the label attention no longer tells the labels "
+            "apart (LAME on large label sets: docs/RESULTS.md, issue 29)")
 
 
 def _as_list(tags) -> list:
@@ -218,19 +253,21 @@ class CollapseWatch:
                 logger.debug("Ranking collapse check skipped: %s", err)
             else:
                 self.warn(reason, self.stage)
+        if self.trainer is not None:
+            self.warn(query_collapse_reason(self.trainer.model), self.stage, "Label queries collapsed")
         return metrics
 
     def check(self, predicted, gold, what: str) -> str | None:
         """Warn (and remember) when `predicted` collapsed; returns the warning."""
         return self.warn(collapse_reason(self.task.task, predicted, gold, self.task.label_names), what)
 
-    def warn(self, reason: str | None, what: str) -> str | None:
+    def warn(self, reason: str | None, what: str, headline: str = "Predictions collapsed") -> str | None:
         """Log and remember a collapse `reason` of `what` with the advice; returns the warning."""
         if reason is None:
             return None
         steps = self.trainer.state.global_step if self.trainer is not None else None
         step = f" at step {steps}" if steps else ""
-        message = f"Predictions collapsed ({what}{step}): {reason}. {self.advice(steps)}"
+        message = f"{headline} ({what}{step}): {reason}. {self.advice(steps)}"
         logger.warning(message)
         self.warnings.append(message)
         return message
