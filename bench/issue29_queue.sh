@@ -33,13 +33,14 @@ run() {  # run SEED METHOD...: the methods in order, each until patience or the 
     [ $code -eq 0 ] || { echo "$(date -u) stopped (exit $code); run the same command to resume"; exit $code; }
 }
 
-# Item 1, first seed. Row (b) collapsed the encoder within its first epoch (every document and every label
-# query nearly one vector, the same ranking for every document: PLAN.md, "The collapse"), so the rows that
-# decide the defaults go first: (a), vanilla and the label-agnostic head at this budget, then (b)'s
-# cheaper form (its encoder is trained by the sample only, as in (a)), label queries by the mean, then (b)
-# itself to its end (it resumes from its checkpoint), FLAT and its two single-change candidates, and (c).
-run 42 lame vanilla lame_agnostic_sim lame_all_labels_output_positives lame_mean_queries lame_all_labels \
-    layerwise_flat layerwise_flat_mean layerwise_flat_head_lr lame_negatives_256
+# Item 1, first seed. Row (b) collapsed the encoder within its first epoch, and with descriptions encoded
+# without gradient it did not (probes: PLAN.md, "The collapse"). So the candidates go first: (b) with
+# static descriptions and its form within the 4,271-label cost targets, then the rows they are judged
+# against (vanilla, the label-agnostic head, the shipped (a)), (a) with static descriptions, (b)'s cheap
+# form, label queries by the mean, (b) itself from its checkpoint, FLAT and its two candidates, and (c).
+run 42 lame_all_labels_static lame_all_labels_output_static vanilla lame_agnostic_sim lame lame_static_descriptions \
+    lame_all_labels_output_positives lame_mean_queries lame_all_labels layerwise_flat layerwise_flat_mean \
+    layerwise_flat_head_lr lame_negatives_256
 # Second seed for the top three rows (PLAN.md: replace these three with the first table's top three).
 run 13 lame_all_labels lame_agnostic_sim vanilla
 # (d), the joint path: last, as it costs several times any other row (PLAN.md).
