@@ -434,7 +434,8 @@ def plot_collapse(records: Mapping[str, dict], path: Path, title: str,
         axis.set_xlabel("training step")
         axis.set_ylim(0, 1.02)
         axis.grid(alpha=0.3)
-    documents.legend(fontsize=7, loc="lower left")
+    # In the query panel's empty lower half, off the document curves.
+    queries.legend(*documents.get_legend_handles_labels(), fontsize=7, loc="lower right")
     figure.suptitle(title)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
