@@ -11,6 +11,7 @@ from test_training_configs import eurlex_fixture
 
 from labelwise.experiments import capped_runs, label_groups
 from labelwise.experiments.kind_scoring import reading_overrides
+from labelwise.metrics.spread import mean_pairwise_cosine, spread
 
 SUBSET = {"train": 16, "dev": 3, "test": 4, "seed": 13}
 CORPUS_OPTIONS = {"descriptions": "label+alt", "label_set": "train"}
@@ -144,10 +145,11 @@ def test_query_similarity_compares_cls_and_mean_pooled_descriptions(tmp_path, da
 def test_spread_of_one_repeated_vector_and_of_opposite_pairs():
     import torch
 
-    same = label_groups.spread(torch.tensor([[1.0, 2.0, 0.0]] * 4))
+    same = spread(torch.tensor([[1.0, 2.0, 0.0]] * 4))
     assert same["mean_pairwise_cosine"] == pytest.approx(1.0) and same["share_of_squared_norm_in_the_mean"] == pytest.approx(1.0)
+    assert mean_pairwise_cosine(torch.tensor([[1.0, 2.0, 0.0]] * 4)) == pytest.approx(1.0)
     # e1, -e1, e2, -e2: the mean is 0 (nothing shared); 4 of the 12 ordered pairs at -1, 8 at 0.
-    apart = label_groups.spread(torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]]))
+    apart = spread(torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]]))
     assert apart["mean_pairwise_cosine"] == pytest.approx(-1 / 3, abs=1e-4)
     assert apart["share_of_squared_norm_in_the_mean"] == pytest.approx(0.0) and apart["cosine_p5"] == pytest.approx(-1.0)
 
@@ -216,7 +218,7 @@ def test_saved_models_are_measured_on_the_probes_documents(tmp_path, corpus, dat
     (saved / "trainer_state.json").write_text(json.dumps({"global_step": 7}))
     [record] = capped_runs.saved_representations(options, [saved], documents=3)
     assert record["step"] == 7 and record["model"] == str(saved) and record["documents"] == 3
-    assert record["label_queries"] == label_groups.spread(model.eval().encode_label_descriptions())
+    assert record["label_queries"] == spread(model.eval().encode_label_descriptions())
 
 
 def test_collapse_plot_draws_documents_and_queries_per_method(tmp_path):

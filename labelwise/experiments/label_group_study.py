@@ -241,19 +241,23 @@ class LabelGroupStudy:
         (results / "query_similarity.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
         return record
 
-    def probe_collapse(self, method: str, data_dir: Path, work_dir: Path, results: Path, steps: int, every: int,
-                       backbone: str | None = None) -> dict:
-        """`capped_runs.probe_representations` of `method` at this budget (seed `default_seed`), one
-        thread; writes `collapse/<method>.json` after every measurement, so a stopped probe keeps what it
-        measured."""
+    def _probe_options(self, method: str, data_dir: Path, work_dir: Path, backbone: str | None) -> dict[str, Any]:
+        """`method`'s train.py options on the subset (linked on first use) at seed `default_seed`, for a
+        probe on one torch thread."""
         import torch
 
         from labelwise import default_backbone_path
 
         torch.set_num_threads(1)
-        backbone = backbone or str(default_backbone_path())
         make_subset(data_dir, work_dir / "subset", self.subset)
-        options = self.train_options(method, work_dir / "subset", self.default_seed, backbone)
+        return self.train_options(method, work_dir / "subset", self.default_seed, backbone or str(default_backbone_path()))
+
+    def probe_collapse(self, method: str, data_dir: Path, work_dir: Path, results: Path, steps: int, every: int,
+                       backbone: str | None = None) -> dict:
+        """`capped_runs.probe_representations` of `method` at this budget (seed `default_seed`), one
+        thread; writes `collapse/<method>.json` after every measurement, so a stopped probe keeps what it
+        measured."""
+        options = self._probe_options(method, data_dir, work_dir, backbone)
         record: dict = {"method": method, "options": options, "budget": self.budget, "subset": self.subset,
                         "steps_per_epoch": self.steps_per_epoch(), "torch_threads": 1, "measurements": []}
         path = results / "collapse" / f"{method}.json"
@@ -270,14 +274,7 @@ class LabelGroupStudy:
                     backbone: str | None = None) -> dict:
         """`capped_runs.saved_representations` of `method`'s saved models or checkpoints, on the dev
         documents `probe_collapse` measures; writes `collapse/<method>_saved.json`."""
-        import torch
-
-        from labelwise import default_backbone_path
-
-        torch.set_num_threads(1)
-        make_subset(data_dir, work_dir / "subset", self.subset)
-        options = self.train_options(method, work_dir / "subset", self.default_seed,
-                                     backbone or str(default_backbone_path()))
+        options = self._probe_options(method, data_dir, work_dir, backbone)
         record = {"method": method, "measurements": capped_runs.saved_representations(options, model_dirs)}
         path = results / "collapse" / f"{method}_saved.json"
         path.parent.mkdir(parents=True, exist_ok=True)

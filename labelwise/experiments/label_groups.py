@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["GROUPS", "EvalData", "label_prior_scores", "load_eval_data", "make_subset", "plot_collapse", "plot_groups",
-           "query_similarity", "report", "representation_spread", "spread", "scores_for_run", "similarity_probabilities", "threads_note"]
+           "query_similarity", "report", "representation_spread", "scores_for_run", "similarity_probabilities",
+           "threads_note"]
 
 GROUPS = ("frequent", "few", "zero")
 SPLITS = ("validation", "test")
@@ -204,28 +205,13 @@ def label_prior_scores(data: EvalData, train_documents: int) -> dict[str, np.nda
     return {split: np.tile(prior, (len(data.texts[split]), 1)) for split in SPLITS}
 
 
-def spread(vectors) -> dict:
-    """How far apart a set of vectors `(n, hidden)` lie: their mean pairwise cosine (with its 5th and
-    95th percentiles) and the share of their squared norm in the vector all of them share (their mean).
-    Near 1 and near 1: the vectors are nearly one vector."""
-    import torch
-
-    vectors = vectors.float()
-    unit = torch.nn.functional.normalize(vectors, dim=-1)
-    cosines = (unit @ unit.T)[~torch.eye(len(unit), dtype=torch.bool)]
-    common = (vectors.mean(0).norm() ** 2 / (vectors.norm(dim=-1) ** 2).mean()).item()
-    return {"mean_pairwise_cosine": round(cosines.mean().item(), 4),
-            "cosine_p5": round(cosines.quantile(0.05).item(), 4),
-            "cosine_p95": round(cosines.quantile(0.95).item(), 4),
-            "share_of_squared_norm_in_the_mean": round(common, 4)}
-
-
 def query_similarity(descriptions: list[str], backbone: str, max_length: int = 64) -> dict:
-    """How alike an untuned encoder's label queries are: the [`spread`] of the descriptions'
-    embeddings, [CLS] against mean pooling."""
+    """How alike an untuned encoder's label queries are: the `labelwise.metrics.spread.spread` of the
+    descriptions' embeddings, [CLS] against mean pooling."""
     import torch
     from transformers import AutoModel, AutoTokenizer
 
+    from labelwise.metrics.spread import spread
     from labelwise.modeling.segments import masked_mean
 
     tokenizer, encoder = AutoTokenizer.from_pretrained(backbone), AutoModel.from_pretrained(backbone).eval()
@@ -249,13 +235,14 @@ def representation_spread(model, batch: Mapping[str, Any]) -> dict:
     vector and ranks the labels the same for all of them.
 
     `batch`: model inputs of a few documents (`input_ids`, `attention_mask`, ...; no `labels`).
-    Returns the [`spread`] of the last encoder layer's [CLS] and masked-mean states over the documents,
+    Returns the `labelwise.metrics.spread.spread` of the last encoder layer's [CLS] and masked-mean states over the documents,
     of the label queries (models with `encode_label_descriptions`), the logits' standard deviation
     across documents (mean over labels) and across labels (mean over documents), and how many
     distinct top-ranked labels the documents get.
     """
     import torch
 
+    from labelwise.metrics.spread import spread
     from labelwise.modeling.segments import masked_mean
 
     was_training = model.training

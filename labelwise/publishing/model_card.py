@@ -244,10 +244,9 @@ def _explanation_quality(folder: Path) -> dict | None:
     record = _read_json(path)
     shown, methods = record.get("evidence_method"), record.get("methods") or {}
     order = sorted(methods, key=lambda m: (m != shown, m == "random"))
-    fractions = record.get("fractions") or []
-    ks = ", ".join(f"{100 * f:g}" for f in fractions[:-1]) + (" and " if len(fractions) > 1 else "") + (
-        f"{100 * fractions[-1]:g}" if fractions else "")
-    return {**record, "methods": {m: methods[m] for m in order}, "k_percent": ks}
+    ks = [f"{100 * f:g}" for f in record.get("fractions") or []]
+    k_percent = ", ".join(ks[:-1]) + " and " + ks[-1] if len(ks) > 1 else "".join(ks)
+    return {**record, "methods": {m: methods[m] for m in order}, "k_percent": k_percent}
 
 
 def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -> ModelCard:
