@@ -46,16 +46,20 @@ def build_demo(
     device: str | None = None,
     threshold: float | None = None,
     trust_remote_code: bool = False,
+    evidence_method: str = "attention",
 ):
     """A `gradio.Blocks` app serving `model`: a text box, a Predict button and the viewer's HTML.
 
     The label switch of the LAME view is CSS-only, so it works inside `gr.HTML` (which does not run
     `<script>`). The raw prediction is shown as JSON under the view. `trust_remote_code` as in
-    `load_predictor`: a model's own code runs only when it is True.
+    `load_predictor`: a model's own code runs only when it is True; `evidence_method` too
+    ("integrated_gradients": slower, more faithful evidence words).
     """
     import gradio as gr
 
-    kind, predict = load_predictor(model, device=device, threshold=threshold, trust_remote_code=trust_remote_code)
+    kind, predict = load_predictor(
+        model, device=device, threshold=threshold, trust_remote_code=trust_remote_code, evidence_method=evidence_method
+    )
     name = title or f"labelwise: {os.path.basename(os.path.normpath(model))}"
 
     def run(text: str) -> tuple[str, dict]:
@@ -109,6 +113,11 @@ def _main(argv: Sequence[str]) -> None:
         action="store_true",
         help="let the model's own code (config.json auto_map / custom_pipelines) run on this machine; read it first",
     )
+    parser.add_argument(
+        "--evidence_method", default="attention",
+        help="'attention' (LAME's label attention, one forward: the default) or 'integrated_gradients' (more faithful "
+        "on HoC, tens of forwards per label; also explains plain classifiers; needs labelwise[explain])",
+    )
     args = parser.parse_args(argv)
 
     demo = build_demo(
@@ -118,6 +127,7 @@ def _main(argv: Sequence[str]) -> None:
         device=args.device,
         threshold=args.threshold,
         trust_remote_code=args.trust_remote_code,
+        evidence_method=args.evidence_method,
     )
     demo.launch(server_name=args.host, server_port=args.port, share=False, ssr_mode=False, theme=default_theme())
 

@@ -203,3 +203,61 @@ def test_demo_predictors_and_viewer_import_each_other_one_way():
         imports[module] = found
     assert imports == {"demo": {"predictors", "viewer"}, "predictors": {"saved_kinds"}, "viewer": {"viewer_command"},
                        "viewer_command": {"predictors"}, "saved_kinds": set()}
+
+
+def test_integrated_gradients_evidence_replaces_attention_for_the_predicted_labels(models):
+    """`evidence_method="integrated_gradients"`: the predicted labels' evidence is IG's top words
+    (the explanation evaluation's own scores), the other labels get none, and the view says so."""
+    from labelwise.explain.methods import Explainer, word_scores
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    _, attention = load_predictor(models["lame"])
+    _, integrated = load_predictor(models["lame"], evidence_method="integrated_gradients")
+    plain, result = attention(TEXT), integrated(TEXT)
+    assert result["evidence_method"] == "integrated_gradients"
+    # Same labels, probabilities and decisions; only the evidence changes.
+    assert [(i["label"], i["score"], i["predicted"]) for i in result["labels"]] == [
+        (i["label"], i["score"], i["predicted"]) for i in plain["labels"]
+    ]
+    assert [i["label"] for i in result["labels"] if i["predicted"]] == ["growth"] == list(result["word_weights"])
+    model = AutoModelForSequenceClassification.from_pretrained(models["lame"]).eval()
+    explainer = Explainer(model, AutoTokenizer.from_pretrained(models["lame"]))
+    encoded = explainer.encode(TEXT)
+    growth = {name: index for index, name in model.config.id2label.items()}["growth"]
+    expected = word_scores(explainer.explain(encoded, growth, "integrated_gradients"), encoded)
+    assert len(result["words"]) == len(expected) == len(result["word_weights"]["growth"])
+    assert result["word_weights"]["growth"] == pytest.approx([max(s, 0.0) for s in expected], abs=1e-4)
+    evidence = {i["label"]: i["evidence"] for i in result["labels"]}
+    best = sorted(range(len(expected)), key=lambda i: -expected[i])[:5]
+    assert [e["start"] for e in evidence["growth"]] == [result["words"][i]["start"] for i in best if expected[i] > 0]
+    assert evidence["immune"] == evidence["vessel"] == []
+    page = render_fragment(result)
+    assert "integrated gradients" in page and page.count('class="lw-radio"') == 1
+
+
+def test_integrated_gradients_gives_a_plain_classifier_evidence_words(models):
+    _, predict = load_predictor(models["sequence_classification"], threshold=0.5, evidence_method="integrated_gradients")
+    result = predict(TEXT)
+    explained = [i for i in result["labels"] if i["label"] in result["word_weights"]]
+    predicted = [i for i in result["labels"] if i["predicted"]]
+    assert explained == (predicted or result["labels"][:1])
+    assert all(len(weights) == len(result["words"]) and min(weights) >= 0 for weights in result["word_weights"].values())
+    assert any(i["evidence"] for i in explained)
+    assert "lw-w" in render_fragment(result)  # the document is shaded, which a plain classifier's view never was
+
+
+def test_viewer_command_takes_the_evidence_method(models, tmp_path, capsys):
+    from labelwise.analysis import viewer
+
+    output = tmp_path / "view.html"
+    viewer.main(["--model", models["sequence_classification"], "--text", TEXT, "--output", str(output),
+                 "--evidence_method", "integrated_gradients"])
+    page = output.read_text(encoding="utf-8")
+    assert "integrated gradients" in page and page.count('class="lw-w"') == len(re.findall(r"\w+|[^\w\s]", TEXT))
+
+
+def test_evidence_method_errors_name_the_choices(models):
+    with pytest.raises(ValueError, match="choose from attention, integrated_gradients"):
+        load_predictor(models["lame"], evidence_method="saliency")
+    with pytest.raises(ValueError, match="explains text classifiers"):
+        load_predictor(models["token_classification"], evidence_method="integrated_gradients")

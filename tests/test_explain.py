@@ -145,7 +145,7 @@ def test_command_end_to_end_on_a_fake_hoc_release_resumes_and_reports(tmp_path, 
     assert exit_info.value.code == 2
 
     # --record_in_model keeps the headline figures in the model folder, for its card (finished methods: not redone).
-    from labelwise.publishing.model_card import QUALITY_FILE
+    from labelwise.explain.evaluate import QUALITY_FILE
 
     with pytest.raises(SystemExit) as exit_info:
         main([*argv, "--methods", "random", "--record_in_model"])  # no attention to state

@@ -272,7 +272,7 @@ def test_code_example_is_a_short_whole_sentence_prefix_of_the_first_widget_text(
 
 
 def test_lame_card_states_the_measured_explanation_quality_or_how_to_measure_it(tmp_path):
-    from labelwise.publishing.model_card import QUALITY_FILE
+    from labelwise.explain.evaluate import QUALITY_FILE
 
     folder = write_synthetic(tmp_path / "lame", "lame")
     unmeasured = ModelCard.load(write_model_card(folder)).text

@@ -205,6 +205,29 @@ def _classification_predictor(
     return predict
 
 
+def _evidence_method(
+    method: str, model: str, kind: str, device: str | None, trust_remote_code: bool
+) -> Callable[[Callable[[str], dict]], Callable[[str], dict]]:
+    """What turns a kind's `predict` into one whose evidence words come from `method` (`labelwise.explain.evidence`)."""
+    try:
+        from labelwise.explain.evidence import add_evidence, check_evidence_method
+        from labelwise.explain.methods import Explainer
+
+        check_evidence_method(method)
+        import captum  # noqa: F401  (checked now rather than at the first prediction)
+    except ImportError as error:
+        raise ImportError(
+            f"evidence_method={method!r} needs labelwise installed with its explain extra "
+            f"(pip install 'labelwise[explain]'): {error}"
+        ) from error
+    if kind not in (saved_kinds.LAME, saved_kinds.SEQUENCE_CLASSIFICATION):
+        raise ValueError(f"evidence_method={method!r} explains text classifiers (LAME or plain); {model} is a {kind} model")
+    tokenizer, network = _tokenizer_and_model(model, SAVED_KINDS[kind].auto_class, device, trust_remote_code)
+    explainer = Explainer(network, tokenizer, max_length=tokenizer.model_max_length)
+    label_ids = {str(name): int(index) for index, name in network.config.id2label.items()}
+    return lambda predict: lambda text: add_evidence(predict(text), explainer, method, label_ids)
+
+
 Loader = Callable[[str, dict, str | None, float | None, bool], Callable[[str], dict]]
 """`(model, config, device, threshold, trust_remote_code) -> predict` of one view."""
 
@@ -235,7 +258,12 @@ def load_network(model: str, *, device: str | None = None, trust_remote_code: bo
 
 
 def load_predictor(
-    model: str, *, device: str | None = None, threshold: float | None = None, trust_remote_code: bool = False
+    model: str,
+    *,
+    device: str | None = None,
+    threshold: float | None = None,
+    trust_remote_code: bool = False,
+    evidence_method: str = "attention",
 ) -> tuple[str, Callable[[str], dict]]:
     """Load `model` (folder or Hub id) and return `(kind, predict)`; `predict(text)` gives a viewer dict.
 
@@ -246,11 +274,19 @@ def load_predictor(
     `trust_remote_code=True` lets the model's own code run (module docstring); without it a model
     that needs that code raises `RemoteCodeError`. `predict` raises `ValueError` for an empty or
     whitespace-only text, which has no words to classify.
+    `evidence_method="integrated_gradients"` computes the predicted labels' evidence words by
+    Integrated Gradients instead of LAME's attention (and gives a plain classifier evidence words):
+    more faithful on HoC, at tens of forwards per label (`labelwise.explain.evidence`; needs
+    labelwise's `explain` extra, so not inside a Space).
     """
     config = _read_config(model)
     kind = detect_kind(config)
     check_trust(model, config, trust_remote_code, folder=model if os.path.isdir(model) else None)
+    # The evidence method is checked (and its model loaded) before the kind's own loader runs.
+    explained = _evidence_method(evidence_method, model, kind, device, trust_remote_code) if evidence_method != "attention" else None
     predict = _LOADERS[kind](model, config, device, threshold, trust_remote_code)
+    if explained is not None:
+        predict = explained(predict)
 
     def checked(text: str) -> dict:
         if not isinstance(text, str) or not text.strip():

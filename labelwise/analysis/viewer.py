@@ -7,7 +7,8 @@ Three prediction shapes are understood (see `prediction_kind`):
     {"text": str,
      "labels": [{"label", "score", "description", "predicted", "evidence": [{"word", "start", "end", "weight"}]}],
      "words": [{"word", "start", "end"}],
-     "word_weights": {label: [one weight per word]}}
+     "word_weights": {label: [one weight per word]},
+     "evidence_method": "attention"}   # optional; another method may give weights to some labels only
 
   `words`/`word_weights` may be absent (a plain sequence classifier): then only the labels are shown.
 * NER: `{"text": str, "entities": [{"entity_group", "start", "end", "word", "score"}]}`, the
@@ -159,6 +160,9 @@ def _render_lame(prediction: Mapping[str, Any], uid: str, selected_label: str | 
     # thousands of weights on every word.
     switchable = [item for item in labels if item.get("predicted")]
     switchable += [item for item in labels if not item.get("predicted")][: max(0, max_switch_labels - len(switchable))]
+    method = prediction.get("evidence_method", "attention")
+    if method != "attention":  # a costly method explains only some labels (labelwise.explain.evidence)
+        switchable = [item for item in switchable if item["label"] in word_weights]
     missing = [item["label"] for item in switchable if words and item["label"] not in word_weights]
     if missing:
         raise ValueError(f"prediction['word_weights'] has no weights for label(s) {missing}.")
@@ -200,7 +204,8 @@ def _render_lame(prediction: Mapping[str, Any], uid: str, selected_label: str | 
     predicted = [item for item in labels if item.get("predicted")]
     parts.append(
         f'<p class="lw-note">{len(predicted)} of {len(labels)} labels predicted. '
-        + ("Click a label to see the words it attended to." if words else "")
+        + (("Click a label to see the words it attended to." if method == "attention" else
+            f"Click a label to see the words it was predicted from ({_esc(method.replace('_', ' '))}).") if words else "")
         + "</p>"
     )
     parts.append('<div class="lw-labels">')
@@ -241,8 +246,8 @@ def _render_lame(prediction: Mapping[str, Any], uid: str, selected_label: str | 
     if words:
         parts.append(
             '<div class="lw-legend"><span>0</span><span class="lw-bar"></span><span>1</span>'
-            "<span>Shading: the selected label's attention weight on each word, divided by that label's "
-            "largest word weight in this document (darkest word = 1).</span></div>"
+            f"<span>Shading: the selected label's {'attention weight' if method == 'attention' else _esc(method.replace('_', ' ')) + ' score (above 0)'}"
+            " on each word, divided by that label's largest word weight in this document (darkest word = 1).</span></div>"
         )
     if prediction.get("truncated"):
         parts.append('<p class="lw-note">The document was longer than the model input: only its start was read.</p>')

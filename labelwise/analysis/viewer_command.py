@@ -33,6 +33,11 @@ def run(argv: Sequence[str], render_html: Callable[..., str], render_png: Callab
     )
     parser.add_argument("--title", default=None)
     parser.add_argument(
+        "--evidence_method", default="attention",
+        help="how the predicted labels' evidence words are found: LAME's attention (one forward, the default) or "
+        "Integrated Gradients (more faithful on HoC, tens of forwards per label; also explains plain classifiers)",
+    )
+    parser.add_argument(
         "--trust_remote_code", action="store_true", help="let the model's own code run on this machine (read it first)"
     )
     args = parser.parse_args(argv)
@@ -50,7 +55,9 @@ def run(argv: Sequence[str], render_html: Callable[..., str], render_png: Callab
                 text = handle.read()
         except UnicodeDecodeError as error:
             raise ValueError(f"--text_file {args.text_file}: not UTF-8 text (byte {error.start}: {error.reason}).") from error
-    _, predict = load_predictor(args.model, threshold=args.threshold, trust_remote_code=args.trust_remote_code)
+    _, predict = load_predictor(
+        args.model, threshold=args.threshold, trust_remote_code=args.trust_remote_code, evidence_method=args.evidence_method
+    )
     prediction = predict(text)
     # Rendered before the file is opened: a refused option (an unknown --label) leaves no empty file.
     page = render_html(prediction, title=args.title, selected_label=args.label)

@@ -18,7 +18,7 @@ from pathlib import Path
 from labelwise.cli_errors import cli_main, note_output_path
 from labelwise.metrics.rationales import FRACTIONS
 
-from .evaluate import evaluate_explanations, load_model, methods_table, quality_record, write_result
+from .evaluate import QUALITY_FILE, evaluate_explanations, load_model, methods_table, quality_record, write_result
 from .methods import IG_STEPS, METHODS
 
 
@@ -120,8 +120,6 @@ def main(argv: Sequence[str] | None = None) -> dict:
     result["split"] = args.split
     files = write_result(result, args.output_dir)
     if args.record_in_model:
-        from labelwise.publishing.model_card import QUALITY_FILE
-
         if "attention" not in result["methods"] or "random" not in result["methods"]:
             raise ValueError("--record_in_model needs the methods 'attention' (the evidence the model's pipeline shows) "
                              "and 'random' (the baseline the card compares it with) among --methods")

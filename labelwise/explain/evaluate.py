@@ -268,6 +268,8 @@ def methods_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+QUALITY_FILE = "explanation_quality.json"
+"""Where `python -m labelwise.explain --record_in_model` keeps `quality_record` in a model folder; its card reads it."""
 QUALITY_KEYS = ("auprc", "precision@10", "recall@10", "comprehensiveness_area", "sufficiency_area")
 
 
@@ -296,4 +298,4 @@ def write_result(result: dict, output_dir: str | Path) -> dict[str, Path]:
     return files
 
 
-__all__ = ["METHODS", "QUALITY_KEYS", "combine", "evaluate_explanations", "evaluate_method", "gold_words", "load_model", "methods_table", "plot_comprehensiveness", "quality_record", "write_result"]
+__all__ = ["METHODS", "QUALITY_FILE", "QUALITY_KEYS", "combine", "evaluate_explanations", "evaluate_method", "gold_words", "load_model", "methods_table", "plot_comprehensiveness", "quality_record", "write_result"]

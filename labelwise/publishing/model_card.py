@@ -22,11 +22,11 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from labelwise.kinds import KINDS
+from labelwise.explain.evaluate import QUALITY_FILE
 from labelwise.saved_kinds import LAME
 
 SUMMARY_FILE = "training_summary.json"
 CARD_FILE = "README.md"
-QUALITY_FILE = "explanation_quality.json"  # written by `python -m labelwise.explain --record_in_model`
 
 MODEL_KINDS = tuple(KINDS)
 TASKS = ("multi_label", "multi_class", "hierarchical", "ner")
