@@ -207,3 +207,29 @@ def test_ade_rationales_are_entity_spans(tmp_path):
     result = main(["--model", str(tmp_path / "model"), "--corpus", "ade", "--data_dir", str(tmp_path), "--split", "all",
                    "--methods", "attention", "--resamples", "10", "--output_dir", str(tmp_path / "out")])
     assert result["pairs"] == 1 and result["skipped"]["unknown_label"] == 1  # DRUG is not a label of this model
+
+
+def test_paired_differences_pool_the_seeds_pairs(tmp_path):
+    """`differences_table`: method minus reference on the same (document, label) pairs, pooled over
+    folders; pairs one method lacks are left out; an interval excludes 0 only for a real difference."""
+    from labelwise.explain.report import KEYS, differences_table
+
+    def folder(name, methods):
+        path = tmp_path / name
+        path.mkdir()
+        for method, rows in methods.items():
+            (path / f"{method}.json").write_text("{}")
+            lines = [json.dumps({"rows": [{"id": doc, "label": label, **dict.fromkeys(KEYS, value)}]})
+                     for (doc, label), value in rows.items()]
+            (path / f"{method}.rows.jsonl").write_text("\n".join(lines) + "\n")
+        return path
+
+    seed1 = folder("s1", {"random": {("d1", "a"): 0.1, ("d2", "a"): 0.3}, "attention": {("d1", "a"): 0.5, ("d2", "a"): 0.6, ("d3", "a"): 9.0}})
+    seed2 = folder("s2", {"random": {("d1", "a"): 0.2}, "attention": {("d1", "a"): 0.7}})
+    table = differences_table({"LAME": [seed1, seed2]}, "random", resamples=200)
+    # (0.4 + 0.3 + 0.5) / 3 pairs; every difference is positive, so the interval is too.
+    row = next(line for line in table.splitlines() if "| attention |" in line)
+    assert row.startswith("| LAME | attention | 3 | +0.400 [+0.3") and row.count("+0.400") == len(KEYS)
+    # A method that equals the reference: difference 0, interval [0, 0].
+    same = folder("s3", {"random": {("d1", "a"): 0.2}, "attention": {("d1", "a"): 0.2}})
+    assert "| LAME | attention | 1 | +0.000 [+0.000, +0.000]" in differences_table({"LAME": [same]}, "random")

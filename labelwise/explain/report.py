@@ -6,6 +6,7 @@
 Each folder is an `--output_dir` of `python -m labelwise.explain`; only its finished methods count.
 A cell is the mean ± standard deviation over the group's seeds of each seed's micro-average, with
 the number of seeds that have the method (a seed missing a method is named, not hidden).
+`--versus attention` adds each method's paired difference to attention, pooled over the seeds' pairs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-from labelwise.metrics.rationales import percent
+from labelwise.metrics.rationales import bootstrap_interval, percent
 
 from .evaluate import save_over_k
 from .methods import METHODS
@@ -49,6 +50,48 @@ def seeds_table(groups: dict[str, list[dict[str, dict]]], keys: Sequence[str] = 
             cells = [_cell([r["summary"]["micro"][key]["mean"] for r in have if key in r["summary"]["micro"]]) for key in keys]
             pairs = sorted({r["pairs"] for r in have})
             lines.append(f"| {group} | {method} | {len(have)} of {len(runs)} | {', '.join(map(str, pairs))} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def paired_rows(folder: str | Path, method: str) -> dict[tuple[str, str], dict]:
+    """The (document id, label) -> metrics rows of one finished method in one evaluation folder."""
+    path = Path(folder) / f"{method}.rows.jsonl"
+    rows = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            for row in json.loads(line)["rows"]:
+                rows[(str(row["id"]), str(row["label"]))] = row
+    return rows
+
+
+def differences_table(groups: dict[str, list[str | Path]], reference: str, keys: Sequence[str] = KEYS,
+                      resamples: int = 1000, seed: int = 0) -> str:
+    """Markdown: per group and method, the mean paired difference to `reference` (method minus
+    reference) over the (document, label) pairs of all the group's seeds, with a bootstrap 95%
+    interval. Paired: both methods explain the same predictions, so the pairs' own difficulty cancels
+    and an interval that excludes 0 says one method is better on these pairs."""
+    lines = [f"| model | method - {reference} | pairs | " + " | ".join(keys) + " |", "|---" * (len(keys) + 3) + "|"]
+    for group, folders in groups.items():
+        for method in METHODS:
+            if method == reference:
+                continue
+            deltas: dict[str, list[float]] = {key: [] for key in keys}
+            count = 0
+            for folder in folders:
+                if not all((Path(folder) / f"{m}.json").is_file() for m in (method, reference)):
+                    continue
+                base, other = paired_rows(folder, reference), paired_rows(folder, method)
+                for pair in sorted(base.keys() & other.keys()):
+                    count += 1
+                    for key in keys:
+                        deltas[key].append(float(other[pair][key]) - float(base[pair][key]))
+            if not count:
+                continue
+            cells = []
+            for key in keys:
+                low, high = bootstrap_interval(deltas[key], resamples, seed)
+                cells.append(f"{statistics.mean(deltas[key]):+.3f} [{low:+.3f}, {high:+.3f}]")
+            lines.append(f"| {group} | {method} | {count} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -85,6 +128,8 @@ def _run(argv: Sequence[str] | None) -> str:
     parser.add_argument("--group", nargs="+", action="append", required=True, metavar=("NAME", "FOLDER"),
                         help="a model's name, then its evaluation folders (one per seed)")
     parser.add_argument("--plot", help="also draw comprehensiveness over k (PNG)")
+    parser.add_argument("--versus", metavar="METHOD", choices=METHODS,
+                        help="also print each method's paired difference to METHOD over every seed's pairs, with bootstrap 95%% intervals")
     args = parser.parse_args(argv)
     groups = {}
     for name, *folders in args.group:
@@ -93,6 +138,11 @@ def _run(argv: Sequence[str] | None) -> str:
         groups[name] = [load_run(folder) for folder in folders]
     table = seeds_table(groups)
     print(table)
+    if args.versus:
+        differences = differences_table({name: folders for name, *folders in args.group}, args.versus)
+        print()
+        print(differences)
+        table += "\n\n" + differences
     if args.plot:
         settings = json.loads((Path(args.group[0][1]) / "settings.json").read_text(encoding="utf-8"))
         print(f"wrote {plot_over_k(groups, settings['fractions'], args.plot)}")
