@@ -36,13 +36,15 @@ run() {  # run SEED METHOD...: the methods in order, each until patience or the 
 # Item 1, first seed. Row (b) collapsed the encoder within its first epoch, and with descriptions encoded
 # without gradient it did not (probes: PLAN.md, "The collapse"). So the candidates go first: (b) with
 # static descriptions and its form within the 4,271-label cost targets, then the rows they are judged
-# against (vanilla, the label-agnostic head, the shipped (a)), (a) with static descriptions, (b)'s cheap
-# form, label queries by the mean, (b) itself from its checkpoint, FLAT and its two candidates, and (c).
+# against (vanilla, the label-agnostic head, the shipped (a)), (a) with static descriptions, (b) itself
+# from its checkpoint, FLAT and its two candidates, and (c).
 run 42 lame_all_labels_static lame_all_labels_output_static vanilla lame_agnostic_sim lame lame_static_descriptions \
-    lame_all_labels_output_positives lame_mean_queries lame_all_labels layerwise_flat layerwise_flat_mean \
-    layerwise_flat_head_lr lame_negatives_256
+    lame_all_labels layerwise_flat layerwise_flat_mean layerwise_flat_head_lr lame_negatives_256
 # Second seed for the top three rows (PLAN.md: replace these three with the first table's top three).
 run 13 lame_all_labels lame_agnostic_sim vanilla
-# (d), the joint path: last, as it costs several times any other row (PLAN.md).
+# (d), the joint path: last of the issue's rows, as it costs several times any other row (PLAN.md).
 run 42 lame_joint
+# Diagnostics beyond the issue's rows (whether the cheap form of (b) and mean-pooled queries also avoid
+# the collapse), once the table is complete.
+run 42 lame_all_labels_output_positives lame_mean_queries
 echo "$(date -u) queue finished"
