@@ -69,7 +69,11 @@ def build_demo(
         return render_fragment(prediction), prediction
 
     with gr.Blocks(title=name, analytics_enabled=False) as demo:
-        gr.Markdown(f"# {name}\n{SAVED_KINDS[kind].intro}")
+        slow = "" if evidence_method == "attention" else (
+            f"\n\nEvidence words by {evidence_method.replace('_', ' ')}: many forward passes for each predicted label, "
+            "so a prediction takes far longer than with attention (about a minute a label on one CPU thread at 512 pieces)."
+        )
+        gr.Markdown(f"# {name}\n{SAVED_KINDS[kind].intro}{slow}")
         text = gr.Textbox(label="Text", lines=8, max_lines=30, elem_id="lw-input")
         button = gr.Button("Predict", variant="primary", elem_id="lw-submit")
         # No js_on_load: the default listener would report every click in the view to the server.

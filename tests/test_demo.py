@@ -261,3 +261,15 @@ def test_evidence_method_errors_name_the_choices(models):
         load_predictor(models["lame"], evidence_method="saliency")
     with pytest.raises(ValueError, match="explains text classifiers"):
         load_predictor(models["token_classification"], evidence_method="integrated_gradients")
+
+
+def test_demo_with_integrated_gradients_warns_and_shows_its_evidence(models):
+    gradio = pytest.importorskip("gradio")
+    from labelwise.demo import build_demo
+
+    demo = build_demo(models["lame"], evidence_method="integrated_gradients")
+    notes = [block.value for block in demo.blocks.values() if isinstance(block, gradio.Markdown)]
+    assert any("Evidence words by integrated gradients" in note for note in notes)
+    (predict,) = [f.fn for f in demo.fns.values() if f.api_name == "predict"]
+    page, prediction = predict(TEXT)
+    assert prediction["evidence_method"] == "integrated_gradients" and "integrated gradients" in page
