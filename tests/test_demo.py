@@ -253,6 +253,7 @@ def test_viewer_command_takes_the_evidence_method(models, tmp_path, capsys):
     viewer.main(["--model", models["sequence_classification"], "--text", TEXT, "--output", str(output),
                  "--evidence_method", "integrated_gradients"])
     page = output.read_text(encoding="utf-8")
+    assert "<h1>Evidence words (integrated gradients)</h1>" in page
     assert "integrated gradients" in page and page.count('class="lw-w"') == len(re.findall(r"\w+|[^\w\s]", TEXT))
 
 

@@ -393,7 +393,9 @@ def render_html(
     of every hierarchy level. Arguments as in `render_fragment`.
     """
     kind = prediction_kind(prediction)
-    heading = title or {"labels": "Label attention", "entities": "Adverse drug reaction spans", "levels": "Labels per level"}[kind]
+    method = str(prediction.get("evidence_method", "attention")).replace("_", " ")
+    labels_heading = ("Label attention" if method == "attention" else f"Evidence words ({method})") if prediction.get("words") else "Labels"
+    heading = title or {"labels": labels_heading, "entities": "Adverse drug reaction spans", "levels": "Labels per level"}[kind]
     fragment = render_fragment(prediction, selected_label=selected_label, max_switch_labels=max_switch_labels)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
