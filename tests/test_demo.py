@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sys
 
 import pytest
@@ -257,7 +258,7 @@ def test_viewer_command_takes_the_evidence_method(models, tmp_path, capsys):
     assert "integrated gradients" in page and page.count('class="lw-w"') == len(re.findall(r"\w+|[^\w\s]", TEXT))
 
 
-def test_evidence_method_errors_name_the_choices(models):
+def test_evidence_method_errors_name_the_choices(models, tmp_path):
     with pytest.raises(ValueError, match="choose from attention, integrated_gradients"):
         load_predictor(models["lame"], evidence_method="saliency")
     with pytest.raises(ValueError, match="explains text classifiers"):
@@ -274,3 +275,11 @@ def test_demo_with_integrated_gradients_warns_and_shows_its_evidence(models):
     (predict,) = [f.fn for f in demo.fns.values() if f.api_name == "predict"]
     page, prediction = predict(TEXT)
     assert prediction["evidence_method"] == "integrated_gradients" and "integrated gradients" in page
+    # A model that reads documents in segments takes no input embeddings: refused before predicting.
+    segmented = tmp_path / "segmented"
+    shutil.copytree(models["lame"], segmented)
+    config = json.loads((segmented / "config.json").read_text())
+    (segmented / "config.json").write_text(json.dumps({**config, "max_document_length": 2 * config["max_position_embeddings"]}))
+    with pytest.raises(ValueError, match="reads documents in segments"):
+        load_predictor(str(segmented), evidence_method="integrated_gradients")
+

@@ -223,6 +223,12 @@ def _evidence_method(
     if kind not in (saved_kinds.LAME, saved_kinds.SEQUENCE_CLASSIFICATION):
         raise ValueError(f"evidence_method={method!r} explains text classifiers (LAME or plain); {model} is a {kind} model")
     tokenizer, network = _tokenizer_and_model(model, SAVED_KINDS[kind].auto_class, device, trust_remote_code)
+    if getattr(network.config, "max_document_length", None):
+        raise ValueError(
+            f"evidence_method={method!r} attributes through the input embeddings, which {model} cannot take: it reads "
+            f"documents in segments (config.json max_document_length={network.config.max_document_length}). "
+            "Its evidence words are its attention (evidence_method='attention')."
+        )
     explainer = Explainer(network, tokenizer, max_length=tokenizer.model_max_length)
     label_ids = {str(name): int(index) for index, name in network.config.id2label.items()}
     return lambda predict: lambda text: add_evidence(predict(text), explainer, method, label_ids)
