@@ -263,6 +263,13 @@ def test_evidence_method_errors_name_the_choices(models, tmp_path):
         load_predictor(models["lame"], evidence_method="saliency")
     with pytest.raises(ValueError, match="explains text classifiers"):
         load_predictor(models["token_classification"], evidence_method="integrated_gradients")
+    # A model that reads documents in segments takes no input embeddings: refused before predicting.
+    segmented = tmp_path / "segmented"
+    shutil.copytree(models["lame"], segmented)
+    config = json.loads((segmented / "config.json").read_text())
+    (segmented / "config.json").write_text(json.dumps({**config, "max_document_length": 1024}))
+    with pytest.raises(ValueError, match="reads documents in segments"):
+        load_predictor(str(segmented), evidence_method="integrated_gradients")
 
 
 def test_demo_with_integrated_gradients_warns_and_shows_its_evidence(models):
@@ -275,11 +282,3 @@ def test_demo_with_integrated_gradients_warns_and_shows_its_evidence(models):
     (predict,) = [f.fn for f in demo.fns.values() if f.api_name == "predict"]
     page, prediction = predict(TEXT)
     assert prediction["evidence_method"] == "integrated_gradients" and "integrated gradients" in page
-    # A model that reads documents in segments takes no input embeddings: refused before predicting.
-    segmented = tmp_path / "segmented"
-    shutil.copytree(models["lame"], segmented)
-    config = json.loads((segmented / "config.json").read_text())
-    (segmented / "config.json").write_text(json.dumps({**config, "max_document_length": 2 * config["max_position_embeddings"]}))
-    with pytest.raises(ValueError, match="reads documents in segments"):
-        load_predictor(str(segmented), evidence_method="integrated_gradients")
-
