@@ -222,6 +222,7 @@ def _evidence_method(
         ) from error
     if kind not in (saved_kinds.LAME, saved_kinds.SEQUENCE_CLASSIFICATION):
         raise ValueError(f"evidence_method={method!r} explains text classifiers (LAME or plain); {model} is a {kind} model")
+    # A copy of its own: the kind's loader keeps its network inside its pipeline, out of reach.
     tokenizer, network = _tokenizer_and_model(model, SAVED_KINDS[kind].auto_class, device, trust_remote_code)
     if getattr(network.config, "max_document_length", None):
         raise ValueError(

@@ -97,7 +97,10 @@ class Explainer:
         return METHODS if is_lame(self.model) else tuple(m for m in METHODS if m not in ATTENTION_METHODS)
 
     def encode(self, text: str) -> Encoded:
-        return Encoded.of(self.tokenizer, text, self.max_length)
+        """`text` tokenised, its inputs on the model's device."""
+        encoded = Encoded.of(self.tokenizer, text, self.max_length)
+        encoded.inputs = {key: value.to(self.model.device) for key, value in encoded.inputs.items()}
+        return encoded
 
     # -- scores ------------------------------------------------------------------------------
     def explain(self, encoded: Encoded, label: int, method: str) -> np.ndarray:
@@ -126,7 +129,7 @@ class Explainer:
         output = self.model(**encoded.inputs, output_cross_attentions=True)
         blocks = [weights[0].float().mean(0)[label] for weights in output.cross_attentions]  # (seq_len,) each
         chosen = torch.stack(blocks).mean(0) if rollout else blocks[-1]
-        return chosen.numpy()
+        return chosen.cpu().numpy()
 
     def _forward_embeddings(self, label: int):
         others = {}
@@ -149,9 +152,9 @@ class Explainer:
             embeddings = embed(input_ids)
         if not integrated:
             attributions = InputXGradient(forward).attribute(embeddings.clone().requires_grad_(True))
-            return attributions[0].sum(-1).detach().numpy()
+            return attributions[0].sum(-1).detach().cpu().numpy()
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        special = torch.tensor([[w is None for w in encoded.word_ids]])
+        special = torch.tensor([[w is None for w in encoded.word_ids]], device=input_ids.device)
         with torch.no_grad():
             baseline = embed(torch.where(special, input_ids, torch.full_like(input_ids, pad)))
             gap = float((forward(embeddings) - forward(baseline)).abs())
@@ -168,7 +171,7 @@ class Explainer:
                 break
             steps *= 2
         self.ig_steps_used.append(steps)
-        return attributions[0].sum(-1).detach().numpy()
+        return attributions[0].sum(-1).detach().cpu().numpy()
 
     # -- erasure -----------------------------------------------------------------------------
     @torch.no_grad()
@@ -183,8 +186,8 @@ class Explainer:
             for mask in keep[start : start + batch_size]:
                 rows.append([t for t, w in zip(ids, encoded.word_ids) if w is None or mask[w]])
             width = max(len(r) for r in rows)
-            input_ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
-            attention_mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+            input_ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=self.model.device)
+            attention_mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=self.model.device)
             logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-            out.append(label_probability(self.model, logits, label).float().numpy())
+            out.append(label_probability(self.model, logits, label).float().cpu().numpy())
         return np.concatenate(out)
