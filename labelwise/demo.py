@@ -120,7 +120,7 @@ def _main(argv: Sequence[str]) -> None:
     parser.add_argument(
         "--evidence_method", default="attention",
         help="'attention' (LAME's label attention, one forward: the default) or 'integrated_gradients' (more faithful "
-        "on HoC, tens of forwards per label; also explains plain classifiers; needs labelwise[explain])",
+        "on HoC, many forward passes per label; also explains plain classifiers)",
     )
     args = parser.parse_args(argv)
 

@@ -13,11 +13,13 @@ import torch
 from transformers import Pipeline
 
 from .decision_thresholds import config_thresholds, thresholds_for_labels
+from .integrated_gradients import explained_labels, integrated_gradients, label_logit, padding_baseline
 from .labels_lame import check_label_names
 from .pipeline_parameters import check_integer, check_max_length, check_text, check_threshold
 from .segments import input_length_limit, require_tokenizer
 
 TASK_NAME = "label-attention-classification"
+EVIDENCE_METHODS = ("attention", "integrated_gradients")
 
 
 def merge_pieces_into_words(
@@ -76,6 +78,10 @@ class LameClassificationPipeline(Pipeline):
     split); a multi-class model predicts the arg-max of the softmax.
     Word weights are the last label-attention block's weights averaged over heads, pieces of a
     word summed. `evidence` lists the `top_k_evidence` highest-weighted words of predicted labels.
+    `evidence_method="integrated_gradients"` takes them from Integrated Gradients of each predicted
+    label's logit instead (the most probable label's when none is predicted; `integrated_gradients.py`):
+    more faithful on HoC and many forward passes per label. `word_weights` then holds those labels
+    only, each word's score clipped at 0, and the result says `"evidence_method"`.
 
     Texts are tokenized to `config.max_document_length` pieces when the model has it (the model reads
     them in segments and maps the weights back onto the text's pieces, so `start`/`end` are offsets
@@ -108,13 +114,15 @@ class LameClassificationPipeline(Pipeline):
         max_length=None,
         candidate_labels=None,
         candidate_descriptions=None,
+        evidence_method=None,
         **kwargs,
     ):
         if kwargs:
             # A misspelt option would otherwise be ignored and the defaults used without a word.
             raise TypeError(
                 f"{type(self).__name__} got unknown argument(s) {sorted(kwargs)}; it takes threshold, "
-                "top_k_evidence, max_length, candidate_labels, candidate_descriptions (and the pipeline's batch_size)."
+                "top_k_evidence, max_length, candidate_labels, candidate_descriptions, evidence_method (and the "
+                "pipeline's batch_size)."
             )
         preprocess, forward, postprocess = {}, {}, {}
         if candidate_labels is not None or candidate_descriptions is not None:
@@ -127,7 +135,23 @@ class LameClassificationPipeline(Pipeline):
             postprocess["threshold"] = check_threshold(threshold)
         if top_k_evidence is not None:
             postprocess["top_k_evidence"] = check_integer(top_k_evidence, "top_k_evidence", 0)
+        if evidence_method is not None and evidence_method != "attention":
+            self._check_evidence_method(evidence_method)
+            forward.update(evidence_method=evidence_method, threshold=postprocess.get("threshold"))
         return preprocess, forward, postprocess
+
+    def _check_evidence_method(self, method) -> None:
+        name, config = type(self).__name__, self.model.config
+        if method not in EVIDENCE_METHODS:
+            raise ValueError(f"{name}: evidence_method={method!r} is not offered; choose from {', '.join(EVIDENCE_METHODS)}.")
+        if getattr(config, "max_document_length", None):
+            raise ValueError(
+                f"{name}: evidence_method={method!r} attributes through the input embeddings, which this model cannot "
+                f"take: it reads documents in segments (max_document_length={config.max_document_length})."
+            )
+        if not hasattr(self.model, "get_input_embeddings"):
+            raise ValueError(f"{name}: evidence_method={method!r} needs the PyTorch model's gradients; "
+                             f"{type(self.model).__name__} has none.")
 
     def _candidates(self, candidate_labels, candidate_descriptions) -> dict:
         """`{"names", "descriptions", "token_ids"}` of the call's candidate labels, checked.
@@ -218,13 +242,18 @@ class LameClassificationPipeline(Pipeline):
             "truncated": full_length > limit,
         }
 
-    def _forward(self, inputs: dict, candidates: dict | None = None) -> dict:
+    def _forward(
+        self, inputs: dict, candidates: dict | None = None, evidence_method: str = "attention", threshold: float | None = None
+    ) -> dict:
         model_inputs = {key: inputs[key] for key in ("input_ids", "attention_mask", "token_type_ids") if key in inputs}
         if candidates is not None:
             # Encoded per batch (a handful of short descriptions); the model's own label set and its
             # cache are not touched.
             model_inputs["description_embeddings"] = self.model.encode_descriptions(candidates["token_ids"])
         output = self.model(**model_inputs, output_cross_attentions=True)
+        attributions = None
+        if evidence_method == "integrated_gradients":
+            attributions = self._integrated_gradients(model_inputs, output.logits, self._thresholds(candidates, threshold))
         model_inputs.pop("description_embeddings", None)
         # "logits" first: the pipeline reads the batch size from the first value when it unbatches.
         return {
@@ -232,8 +261,45 @@ class LameClassificationPipeline(Pipeline):
             # (batch, heads, labels, tokens) of the last block, averaged over heads -> (batch, labels, tokens)
             "attention": output.cross_attentions[-1].mean(1),
             "attention_mask": model_inputs["attention_mask"],  # (batch, tokens): where the text's pieces are
+            **({} if attributions is None else {"attributions": attributions}),
             **{key: value for key, value in inputs.items() if key not in model_inputs},
         }
+
+    def _integrated_gradients(self, model_inputs: dict, logits: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
+        """`(batch, labels, tokens)`: each text's explained labels' Integrated Gradients scores per piece
+        (from a baseline of [PAD] embeddings, special tokens kept), NaN for the labels not explained."""
+        embed = self.model.get_input_embeddings()
+        ids = model_inputs["input_ids"]
+        keep = torch.isin(ids, torch.tensor(self.tokenizer.all_special_ids, device=ids.device))
+        with torch.no_grad():
+            embeddings = embed(ids)
+        baselines = padding_baseline(embed, ids, keep, self.tokenizer.pad_token_id)
+        shared = {key: model_inputs[key] for key in ("description_embeddings",) if key in model_inputs}
+        scores = torch.full(logits.shape + ids.shape[1:], float("nan"))
+        for row in range(ids.shape[0]):
+            text_inputs = {key: value[row : row + 1] for key, value in model_inputs.items() if key not in shared}
+            probabilities, predicted = self._decide(logits[row].float(), thresholds)
+            for label in explained_labels(predicted.tolist(), probabilities.tolist()):
+                logit = label_logit(self.model, label, text_inputs, shared)
+                scores[row, label] = integrated_gradients(logit, embeddings[row : row + 1], baselines[row : row + 1])[0].cpu()
+        return scores
+
+    def _thresholds(self, candidates: dict | None, threshold: float | None) -> torch.Tensor:
+        """`(labels,)` decision thresholds of the model's labels, or of the call's candidate labels."""
+        if candidates is None:
+            return config_thresholds(self.model.config, threshold)
+        return thresholds_for_labels(self.model.config, candidates["names"], threshold)
+
+    def _decide(self, logits: torch.Tensor, thresholds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`(probabilities, predicted)` of one text's `(labels,)` logits: the arg-max of the softmax for a
+        multi-class model, a sigmoid and the thresholds for a multi-label one."""
+        if self.model.config.problem_type == "single_label_classification":
+            probabilities = torch.softmax(logits, dim=-1)
+            predicted = torch.zeros_like(probabilities, dtype=torch.bool)
+            predicted[probabilities.argmax()] = True
+            return probabilities, predicted
+        probabilities = torch.sigmoid(logits)
+        return probabilities, probabilities >= thresholds.to(probabilities.device)
 
     def postprocess(
         self, outputs: dict, threshold: float | None = None, top_k_evidence: int = 5, candidates: dict | None = None
@@ -242,31 +308,24 @@ class LameClassificationPipeline(Pipeline):
         if candidates is None:
             names = [config.id2label[i] for i in range(config.num_labels)]
             descriptions = config.label_descriptions or [""] * config.num_labels
-            thresholds = config_thresholds(config, threshold)
         else:
             names, descriptions = candidates["names"], candidates["descriptions"]
-            thresholds = thresholds_for_labels(config, names, threshold)
+        scores, predicted = self._decide(outputs["logits"][0].float(), self._thresholds(candidates, threshold))
         # One text: (1, labels) logits and (1, labels, tokens) attention, tokens padded to the longest
         # text of its batch on the tokenizer's side; keeping the unmasked columns drops the padding.
-        logits = outputs["logits"][0].float()
-        attention = outputs["attention"][0][:, outputs["attention_mask"][0].bool()]
-        if config.problem_type == "single_label_classification":
-            scores = torch.softmax(logits, dim=-1)
-            predicted = torch.zeros_like(scores, dtype=torch.bool)
-            predicted[scores.argmax()] = True
-        else:
-            scores = torch.sigmoid(logits)
-            predicted = scores >= thresholds.to(scores.device)
-
+        attributed = "attributions" in outputs
+        piece_scores = outputs["attributions" if attributed else "attention"][0][:, outputs["attention_mask"][0].bool()]
+        explained = ~piece_scores.isnan().any(-1) if attributed else predicted
         words, weights = merge_pieces_into_words(
-            attention, outputs["word_ids"], outputs["offsets"], outputs["text"]
+            piece_scores.nan_to_num(0.0), outputs["word_ids"], outputs["offsets"], outputs["text"]
         )
         labels = []
         for index in range(len(names)):
             evidence = []
-            if predicted[index]:
+            if explained[index]:
                 top = torch.topk(weights[index], k=min(top_k_evidence, len(words))).indices.tolist()
-                evidence = [{**words[i], "weight": float(weights[index, i])} for i in top]
+                # An attribution can be negative (evidence against the label): those words are not evidence.
+                evidence = [{**words[i], "weight": float(weights[index, i])} for i in top if not attributed or weights[index, i] > 0]
             labels.append(
                 {
                     "label": names[index],
@@ -277,13 +336,11 @@ class LameClassificationPipeline(Pipeline):
                 }
             )
         labels.sort(key=lambda item: item["score"], reverse=True)
-        return {
-            "text": outputs["text"],
-            "truncated": outputs["truncated"],
-            "labels": labels,
-            "words": words,
-            "word_weights": {names[i]: weights[i].tolist() for i in range(len(names))},
-        }
+        result = {"text": outputs["text"], "truncated": outputs["truncated"], "labels": labels, "words": words}
+        if not attributed:
+            return {**result, "word_weights": {names[i]: weights[i].tolist() for i in range(len(names))}}
+        shown = {names[i]: weights[i].clamp(min=0).tolist() for i in range(len(names)) if explained[i]}
+        return {**result, "word_weights": shown, "evidence_method": "integrated_gradients"}
 
 
 def register_lame_pipeline() -> None:

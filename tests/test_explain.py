@@ -233,3 +233,46 @@ def test_paired_differences_pool_the_seeds_pairs(tmp_path):
     # A method that equals the reference: difference 0, interval [0, 0].
     same = folder("s3", {"random": {("d1", "a"): 0.2}, "attention": {("d1", "a"): 0.2}})
     assert "| LAME | attention | 1 | +0.000 [+0.000, +0.000]" in differences_table({"LAME": [same]}, "random")
+
+
+def test_gauss_legendre_rule_and_unconverged_integrated_gradients():
+    from labelwise.modeling.integrated_gradients import gauss_legendre, integrated_gradients
+
+    for steps in (1, 3, 16, 64):
+        points, weights = gauss_legendre(steps)
+        nodes, reference = np.polynomial.legendre.leggauss(steps)
+        assert np.allclose(points.numpy(), (nodes + 1) / 2) and np.allclose(weights.numpy(), reference / 2)
+    # A quadratic logit: Integrated Gradients is exact with 2 Gauss-Legendre points, so it converges at once.
+    x, base = torch.tensor([[[1.0, 2.0], [3.0, -1.0]]]), torch.zeros(1, 2, 2)
+    quadratic = lambda e: (e**2).sum((1, 2))  # noqa: E731
+    scores, steps, converged = integrated_gradients(quadratic, x, base, steps=2, max_steps=2)
+    assert converged and steps == 2 and torch.allclose(scores, torch.tensor([5.0, 10.0]))
+    # exp is not integrated exactly by 1 point; a cap of 2 points with a tolerance of 0 stops unconverged.
+    scores, steps, converged = integrated_gradients(lambda e: e.exp().sum((1, 2)), x, base, steps=1, max_steps=2, tolerance=0.0)
+    assert steps == 2 and not converged
+
+
+def test_pipeline_integrated_gradients_equal_captums_and_batch_like_one_by_one(tmp_path):
+    """The LAME pipeline's own Integrated Gradients (remote code, no captum) give the scores that the
+    evaluation measured with captum, for every explained label, alone or in a padded batch."""
+    from transformers import pipeline
+
+    folder = save_lame(tmp_path / "lame")
+    classify = pipeline("label-attention-classification", model=folder, trust_remote_code=True)
+    texts = ["Severe rash and fever after the drug; cancer cell growth in blood vessel.", "Tumor growth ."]
+    alone = [classify(text, evidence_method="integrated_gradients", threshold=0.01) for text in texts]
+    batched = classify(texts, evidence_method="integrated_gradients", threshold=0.01, batch_size=2)
+    explainer = Explainer(classify.model, classify.tokenizer)
+    ids = {name: index for index, name in classify.model.config.id2label.items()}
+    for text, one, many in zip(texts, alone, batched):
+        assert one["evidence_method"] == "integrated_gradients" and set(one["word_weights"]) == {"growth", "immune", "vessel"}
+        encoded = explainer.encode(text)
+        for label, weights in one["word_weights"].items():
+            expected = word_scores(explainer.explain(encoded, ids[label], "integrated_gradients"), encoded)
+            assert weights == pytest.approx(np.clip(expected, 0, None).tolist(), abs=1e-4)
+            assert many["word_weights"][label] == pytest.approx(weights, abs=1e-4)
+    # Without a predicted label, the most probable one is explained, and only it.
+    none = classify(texts[0], evidence_method="integrated_gradients", threshold=1.0)
+    assert list(none["word_weights"]) == [none["labels"][0]["label"]] and none["labels"][0]["evidence"]
+    with pytest.raises(ValueError, match="choose from attention, integrated_gradients"):
+        classify(texts[0], evidence_method="saliency")

@@ -113,8 +113,8 @@ def test_check_folder_uploads_the_model_and_keeps_training_state_local(tmp_path)
         "README.md",
     } <= set(plan.files)
     assert plan.remote_code == [
-        "configuration_lame.py", "decision_thresholds.py", "encoders.py", "head_lame.py", "labels_lame.py", "large_labels_lame.py",
-        "modeling_lame.py", "pipeline_lame.py", "pipeline_parameters.py", "saved_folder.py", "segments.py",
+        "configuration_lame.py", "decision_thresholds.py", "encoders.py", "head_lame.py", "integrated_gradients.py", "labels_lame.py",
+        "large_labels_lame.py", "modeling_lame.py", "pipeline_lame.py", "pipeline_parameters.py", "saved_folder.py", "segments.py",
     ]
     assert set(plan.skipped) == {
         "checkpoint-10/model.safetensors",

@@ -28,6 +28,8 @@ Nothing here calls the network unless `model` is a Hub id.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 from collections.abc import Callable
@@ -90,7 +92,8 @@ def _tokenizer_and_model(model: str, auto_class: str, device: str | None, trust_
 
 
 def _lame_predictor(
-    model: str, config: dict, device: str | None, threshold: float | None, trust_remote_code: bool
+    model: str, config: dict, device: str | None, threshold: float | None, trust_remote_code: bool,
+    evidence_method: str = "attention",
 ) -> Callable[[str], dict]:
     import transformers
 
@@ -107,7 +110,15 @@ def _lame_predictor(
         tokenizer, network = _tokenizer_and_model(model, "AutoModelForSequenceClassification", device, trust_remote_code)
         classify = LameClassificationPipeline(model=network, tokenizer=tokenizer)
     # The threshold applies to multi-label models; a multi-class model predicts its arg-max.
-    return lambda text: classify(text, threshold=threshold)
+    if evidence_method == "attention":
+        return lambda text: classify(text, threshold=threshold)
+    if "evidence_method" not in inspect.signature(classify._sanitize_parameters).parameters:
+        raise ValueError(
+            f"evidence_method={evidence_method!r}: the pipeline code saved with {model} predates it. Load the model "
+            "without trust_remote_code (labelwise's installed pipeline), or save it again with this labelwise."
+        )
+    classify._check_evidence_method(evidence_method)  # a bad method or model is refused now, not at the first text
+    return lambda text: classify(text, threshold=threshold, evidence_method=evidence_method)
 
 
 def _ner_predictor(
@@ -208,31 +219,17 @@ def _classification_predictor(
 def _evidence_method(
     method: str, model: str, kind: str, device: str | None, trust_remote_code: bool
 ) -> Callable[[Callable[[str], dict]], Callable[[str], dict]]:
-    """What turns a kind's `predict` into one whose evidence words come from `method` (`labelwise.explain.evidence`)."""
+    """What turns a plain classifier's `predict` into one with evidence words by `method`
+    (`labelwise.explain.evidence`; a LAME pipeline computes them itself)."""
     try:
         from labelwise.explain.evidence import add_evidence, check_evidence_method
-        from labelwise.explain.methods import Explainer
-
-        check_evidence_method(method)
-        import captum  # noqa: F401  (checked now rather than at the first prediction)
-    except ImportError as error:
-        raise ImportError(
-            f"evidence_method={method!r} needs labelwise installed with its explain extra "
-            f"(pip install 'labelwise[explain]'): {error}"
-        ) from error
-    if kind not in (saved_kinds.LAME, saved_kinds.SEQUENCE_CLASSIFICATION):
-        raise ValueError(f"evidence_method={method!r} explains text classifiers (LAME or plain); {model} is a {kind} model")
-    # A copy of its own: the kind's loader keeps its network inside its pipeline, out of reach.
+    except ImportError as error:  # inside a Space, which carries this file without labelwise
+        raise ImportError(f"evidence_method={method!r} for a plain classifier needs labelwise installed: {error}") from error
+    check_evidence_method(method)
+    # A copy of its own: the kind's loader keeps its network inside its closure, out of reach.
     tokenizer, network = _tokenizer_and_model(model, SAVED_KINDS[kind].auto_class, device, trust_remote_code)
-    if getattr(network.config, "max_document_length", None):
-        raise ValueError(
-            f"evidence_method={method!r} attributes through the input embeddings, which {model} cannot take: it reads "
-            f"documents in segments (config.json max_document_length={network.config.max_document_length}). "
-            "Its evidence words are its attention (evidence_method='attention')."
-        )
-    explainer = Explainer(network, tokenizer, max_length=tokenizer.model_max_length)
     label_ids = {str(name): int(index) for index, name in network.config.id2label.items()}
-    return lambda predict: lambda text: add_evidence(predict(text), explainer, method, label_ids)
+    return lambda predict: lambda text: add_evidence(predict(text), network, tokenizer, label_ids, tokenizer.model_max_length)
 
 
 Loader = Callable[[str, dict, str | None, float | None, bool], Callable[[str], dict]]
@@ -282,16 +279,23 @@ def load_predictor(
     that needs that code raises `RemoteCodeError`. `predict` raises `ValueError` for an empty or
     whitespace-only text, which has no words to classify.
     `evidence_method="integrated_gradients"` computes the predicted labels' evidence words by
-    Integrated Gradients instead of LAME's attention (and gives a plain classifier evidence words):
-    more faithful on HoC, at tens of forwards per label (`labelwise.explain.evidence`; needs
-    labelwise's `explain` extra, so not inside a Space).
+    Integrated Gradients instead of LAME's attention (LAME's pipeline option of that name), and
+    gives a plain classifier evidence words (`labelwise.explain.evidence`, so not inside a Space):
+    more faithful on HoC, at many forward passes per label.
     """
     config = _read_config(model)
     kind = detect_kind(config)
     check_trust(model, config, trust_remote_code, folder=model if os.path.isdir(model) else None)
-    # The evidence method is checked (and its model loaded) before the kind's own loader runs.
-    explained = _evidence_method(evidence_method, model, kind, device, trust_remote_code) if evidence_method != "attention" else None
-    predict = _LOADERS[kind](model, config, device, threshold, trust_remote_code)
+    explained = None
+    if evidence_method != "attention":  # checked before the kind's own loader runs
+        if kind not in (saved_kinds.LAME, saved_kinds.SEQUENCE_CLASSIFICATION):
+            raise ValueError(f"evidence_method={evidence_method!r} explains text classifiers (LAME or plain); {model} is a {kind} model")
+        if kind == saved_kinds.SEQUENCE_CLASSIFICATION:
+            explained = _evidence_method(evidence_method, model, kind, device, trust_remote_code)
+    loader = _LOADERS[kind]
+    if kind == saved_kinds.LAME:  # its pipeline computes the evidence words
+        loader = functools.partial(_lame_predictor, evidence_method=evidence_method)
+    predict = loader(model, config, device, threshold, trust_remote_code)
     if explained is not None:
         predict = explained(predict)
 

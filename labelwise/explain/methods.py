@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from labelwise.modeling.integrated_gradients import IG_STEPS, IG_TOLERANCE, label_logit, padding_baseline
 from labelwise.modeling.pipeline_lame import merge_pieces_into_words
 
 METHODS: tuple[str, ...] = ("attention", "attention_rollout", "grad_x_input", "integrated_gradients", "attingrad", "random")
 ATTENTION_METHODS = frozenset({"attention", "attention_rollout", "attingrad"})
-IG_STEPS: tuple[int, int] = (16, 256)
 
 
 @dataclass
@@ -81,7 +81,7 @@ class Explainer:
     """Explanations and erasure for one model (LAME or a plain `*ForSequenceClassification`)."""
 
     def __init__(
-        self, model, tokenizer, max_length: int = 512, ig_tolerance: float = 0.05, ig_max_steps: int = IG_STEPS[1], seed: int = 0
+        self, model, tokenizer, max_length: int = 512, ig_tolerance: float = IG_TOLERANCE, ig_max_steps: int = IG_STEPS[1], seed: int = 0
     ):
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -131,21 +131,12 @@ class Explainer:
         chosen = torch.stack(blocks).mean(0) if rollout else blocks[-1]
         return chosen.cpu().numpy()
 
-    def _forward_embeddings(self, label: int):
-        others = {}
-
-        def forward(embeddings: torch.Tensor) -> torch.Tensor:
-            batch = embeddings.shape[0]
-            kwargs = {key: value.expand(batch, -1) for key, value in others.items()}
-            return self.model(inputs_embeds=embeddings, **kwargs).logits[:, label]
-
-        return forward, others
-
     def _gradient(self, encoded: Encoded, label: int, integrated: bool) -> np.ndarray:
         from captum.attr import InputXGradient, IntegratedGradients
 
-        forward, others = self._forward_embeddings(label)
-        others.update({key: value for key, value in encoded.inputs.items() if key != "input_ids"})
+        # The logit and the [PAD] baseline are those of the pipelines' own Integrated Gradients
+        # (modeling/integrated_gradients.py), so the evaluation measures what they show.
+        forward = label_logit(self.model, label, encoded.inputs)
         embed = self.model.get_input_embeddings()
         input_ids = encoded.inputs["input_ids"]
         with torch.no_grad():
@@ -153,10 +144,9 @@ class Explainer:
         if not integrated:
             attributions = InputXGradient(forward).attribute(embeddings.clone().requires_grad_(True))
             return attributions[0].sum(-1).detach().cpu().numpy()
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         special = torch.tensor([[w is None for w in encoded.word_ids]], device=input_ids.device)
+        baseline = padding_baseline(embed, input_ids, special, self.tokenizer.pad_token_id)
         with torch.no_grad():
-            baseline = embed(torch.where(special, input_ids, torch.full_like(input_ids, pad)))
             gap = float((forward(embeddings) - forward(baseline)).abs())
         ig = IntegratedGradients(forward)
         steps = IG_STEPS[0]
