@@ -270,6 +270,14 @@ def test_evidence_method_errors_name_the_choices(models, tmp_path):
     (segmented / "config.json").write_text(json.dumps({**config, "max_document_length": 1024}))
     with pytest.raises(ValueError, match="reads documents in segments"):
         load_predictor(str(segmented), evidence_method="integrated_gradients")
+    # A checkpoint whose own pipeline code predates the option: refused at load, saying what to do.
+    older = tmp_path / "older"
+    shutil.copytree(models["lame"], older)
+    code = (older / "pipeline_lame.py").read_text()
+    code = code.replace("        evidence_method=None,\n", "", 1).replace("if evidence_method is not None and", "if False and", 1)
+    (older / "pipeline_lame.py").write_text(code)
+    with pytest.raises(ValueError, match="predates it. Load the model without trust_remote_code"):
+        load_predictor(str(older), trust_remote_code=True, evidence_method="integrated_gradients")
 
 
 def test_demo_with_integrated_gradients_warns_and_shows_its_evidence(models):
