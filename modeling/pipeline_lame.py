@@ -22,6 +22,12 @@ TASK_NAME = "label-attention-classification"
 EVIDENCE_METHODS = ("attention", "integrated_gradients")
 
 
+def check_evidence_method(method) -> None:
+    """Refuse an `evidence_method` that is not offered, naming the choices."""
+    if method not in EVIDENCE_METHODS:
+        raise ValueError(f"evidence_method={method!r} is not offered; choose from {', '.join(EVIDENCE_METHODS)}.")
+
+
 def merge_pieces_into_words(
     piece_weights: torch.Tensor, word_ids: list[int | None], offsets: list[tuple[int, int]], text: str
 ) -> tuple[list[dict], torch.Tensor]:
@@ -141,9 +147,8 @@ class LameClassificationPipeline(Pipeline):
         return preprocess, forward, postprocess
 
     def _check_evidence_method(self, method) -> None:
+        check_evidence_method(method)
         name, config = type(self).__name__, self.model.config
-        if method not in EVIDENCE_METHODS:
-            raise ValueError(f"{name}: evidence_method={method!r} is not offered; choose from {', '.join(EVIDENCE_METHODS)}.")
         if getattr(config, "max_document_length", None):
             raise ValueError(
                 f"{name}: evidence_method={method!r} attributes through the input embeddings, which this model cannot "

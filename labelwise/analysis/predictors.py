@@ -187,8 +187,15 @@ def _layerwise_predictor(
 
 
 def _classification_predictor(
-    model: str, config: dict, device: str | None, threshold: float | None, trust_remote_code: bool
+    model: str, config: dict, device: str | None, threshold: float | None, trust_remote_code: bool,
+    evidence_method: str = "attention",
 ) -> Callable[[str], dict]:
+    if evidence_method != "attention":  # refused before the model is loaded
+        try:
+            from labelwise.explain.evidence import add_evidence, check_evidence_method
+        except ImportError as error:  # inside a Space, which carries this file without labelwise
+            raise ImportError(f"evidence_method={evidence_method!r} for a plain classifier needs labelwise installed: {error}") from error
+        check_evidence_method(evidence_method)
     tokenizer, network = _tokenizer_and_model(model, "AutoModelForSequenceClassification", device, trust_remote_code)
     multi_label = network.config.problem_type == "multi_label_classification"
     # The decision thresholds a training run tuned and stored in config.json (0.5 without them).
@@ -213,23 +220,10 @@ def _classification_predictor(
         ]
         return {"text": text, "labels": sorted(labels, key=lambda item: item["score"], reverse=True)}
 
-    return predict
-
-
-def _evidence_method(
-    method: str, model: str, kind: str, device: str | None, trust_remote_code: bool
-) -> Callable[[Callable[[str], dict]], Callable[[str], dict]]:
-    """What turns a plain classifier's `predict` into one with evidence words by `method`
-    (`labelwise.explain.evidence`; a LAME pipeline computes them itself)."""
-    try:
-        from labelwise.explain.evidence import add_evidence, check_evidence_method
-    except ImportError as error:  # inside a Space, which carries this file without labelwise
-        raise ImportError(f"evidence_method={method!r} for a plain classifier needs labelwise installed: {error}") from error
-    check_evidence_method(method)
-    # A copy of its own: the kind's loader keeps its network inside its closure, out of reach.
-    tokenizer, network = _tokenizer_and_model(model, SAVED_KINDS[kind].auto_class, device, trust_remote_code)
+    if evidence_method == "attention":  # a plain classifier has no attention evidence: labels only
+        return predict
     label_ids = {str(name): int(index) for index, name in network.config.id2label.items()}
-    return lambda predict: lambda text: add_evidence(predict(text), network, tokenizer, label_ids, tokenizer.model_max_length)
+    return lambda text: add_evidence(predict(text), network, tokenizer, label_ids, tokenizer.model_max_length)
 
 
 Loader = Callable[[str, dict, str | None, float | None, bool], Callable[[str], dict]]
@@ -286,18 +280,12 @@ def load_predictor(
     config = _read_config(model)
     kind = detect_kind(config)
     check_trust(model, config, trust_remote_code, folder=model if os.path.isdir(model) else None)
-    explained = None
-    if evidence_method != "attention":  # checked before the kind's own loader runs
-        if kind not in (saved_kinds.LAME, saved_kinds.SEQUENCE_CLASSIFICATION):
-            raise ValueError(f"evidence_method={evidence_method!r} explains text classifiers (LAME or plain); {model} is a {kind} model")
-        if kind == saved_kinds.SEQUENCE_CLASSIFICATION:
-            explained = _evidence_method(evidence_method, model, kind, device, trust_remote_code)
     loader = _LOADERS[kind]
-    if kind == saved_kinds.LAME:  # its pipeline computes the evidence words
-        loader = functools.partial(_lame_predictor, evidence_method=evidence_method)
+    if kind in (saved_kinds.LAME, saved_kinds.SEQUENCE_CLASSIFICATION):  # the text classifiers have evidence words
+        loader = functools.partial(loader, evidence_method=evidence_method)
+    elif evidence_method != "attention":
+        raise ValueError(f"evidence_method={evidence_method!r} explains text classifiers (LAME or plain); {model} is a {kind} model")
     predict = loader(model, config, device, threshold, trust_remote_code)
-    if explained is not None:
-        predict = explained(predict)
 
     def checked(text: str) -> dict:
         if not isinstance(text, str) or not text.strip():

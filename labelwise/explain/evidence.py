@@ -18,14 +18,11 @@ from typing import Any
 import torch
 
 from labelwise.modeling.integrated_gradients import explained_labels, integrated_gradients, label_logit, padding_baseline
-from labelwise.modeling.pipeline_lame import EVIDENCE_METHODS
+from labelwise.modeling.pipeline_lame import EVIDENCE_METHODS, check_evidence_method
 
 from .methods import Encoded, word_scores
 
-
-def check_evidence_method(method: str) -> None:
-    if method not in EVIDENCE_METHODS:
-        raise ValueError(f"evidence_method={method!r} is not offered; choose from {', '.join(EVIDENCE_METHODS)}")
+__all__ = ["EVIDENCE_METHODS", "add_evidence", "check_evidence_method"]
 
 
 def add_evidence(
