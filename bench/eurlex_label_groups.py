@@ -6,8 +6,8 @@ FLAT, plus the label-agnostic head and an untuned similarity baseline (issue 12 
     python bench/eurlex_label_groups.py --report                                          # Markdown tables
     python bench/eurlex_label_groups.py --data_dir ../shared/data/eurlex57k --estimate 3  # time 3 steps per method
     python bench/eurlex_label_groups.py --data_dir ../shared/data/eurlex57k --work_dir W --results_dir R \
-        --budget '{"max_length": 256, "num_train_epochs": 6, "early_stopping_patience": 2}' --seed 13 --methods lame
-        # issue 29's ablation budget (patience 2, cap 6 epochs), a second seed; bench/issue29_queue.sh runs the study
+        --budget '{"max_length": 128, "num_train_epochs": 6, "early_stopping_patience": 2}' --seed 13 --methods lame
+        # another budget (128 pieces, patience 2, cap 6 epochs) and seed; bench/issue29_queue.sh runs issue 29's study
     python bench/eurlex_label_groups.py --data_dir ../shared/data/eurlex57k --methods lame vanilla --probe_collapse 100
         # do the encoder's document and label representations stay apart in the first 100 steps?
 
