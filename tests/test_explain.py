@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import numpy as np
@@ -226,6 +227,10 @@ def test_paired_differences_pool_the_seeds_pairs(tmp_path):
 
     seed1 = folder("s1", {"random": {("d1", "a"): 0.1, ("d2", "a"): 0.3}, "attention": {("d1", "a"): 0.5, ("d2", "a"): 0.6, ("d3", "a"): 9.0}})
     seed2 = folder("s2", {"random": {("d1", "a"): 0.2}, "attention": {("d1", "a"): 0.7}})
+    for method in ("random", "attention"):  # kept gzipped, as the committed results are
+        rows = seed2 / f"{method}.rows.jsonl"
+        (seed2 / f"{method}.rows.jsonl.gz").write_bytes(gzip.compress(rows.read_bytes()))
+        rows.unlink()
     table = differences_table({"LAME": [seed1, seed2]}, "random", resamples=200)
     # (0.4 + 0.3 + 0.5) / 3 pairs; every difference is positive, so the interval is too.
     row = next(line for line in table.splitlines() if "| attention |" in line)

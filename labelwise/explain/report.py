@@ -12,6 +12,7 @@ the number of seeds that have the method (a seed missing a method is named, not 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import statistics
 from collections.abc import Sequence
@@ -54,10 +55,14 @@ def seeds_table(groups: dict[str, list[dict[str, dict]]], keys: Sequence[str] = 
 
 
 def paired_rows(folder: str | Path, method: str) -> dict[tuple[str, str], dict]:
-    """The (document id, label) -> metrics rows of one finished method in one evaluation folder."""
+    """The (document id, label) -> metrics rows of one finished method in one evaluation folder, from
+    `<method>.rows.jsonl` or its gzipped copy (`.rows.jsonl.gz`, as results are kept in git)."""
     path = Path(folder) / f"{method}.rows.jsonl"
+    packed = path.with_name(path.name + ".gz")
+    if not path.is_file() and packed.is_file():
+        path = packed
     rows = {}
-    with open(path, encoding="utf-8") as handle:
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as handle:
         for line in handle:
             for row in json.loads(line)["rows"]:
                 rows[(str(row["id"]), str(row["label"]))] = row
