@@ -227,7 +227,7 @@ def plot_comprehensiveness(result: dict, path: str | Path, metric: str = "compre
 
     fractions = result["fractions"]
     xs = [f * 100 for f in fractions]
-    figure, axes = plt.subplots(figsize=(5.5, 3.8))
+    figure, axes = plt.subplots(figsize=(8.0, 3.8))
     for method, summary in result["methods"].items():
         cells = [summary["micro"].get(f"{metric}@{percent(f)}") for f in fractions]
         if not all(cells):
@@ -245,7 +245,8 @@ def save_over_k(figure, axes, xs: list[float], metric: str, path: str | Path, le
     axes.set_xlabel("k (% of words removed)")
     axes.set_ylabel(f"{metric} (probability drop)")
     axes.set_xticks(xs)
-    axes.legend(fontsize=legend_size)
+    # Beside the axes, not over them: with many methods an inside legend hides the lines it names.
+    axes.legend(fontsize=legend_size, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     axes.grid(alpha=0.3)
     figure.tight_layout()
     path = Path(path)

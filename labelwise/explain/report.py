@@ -108,7 +108,7 @@ def plot_over_k(groups: dict[str, list[dict[str, dict]]], fractions: Sequence[fl
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(6.5, 4.2))
+    figure, axes = plt.subplots(figsize=(9.0, 4.2))
     xs = [f * 100 for f in fractions]
     for style, (group, runs) in zip(("-", ":", "-."), groups.items()):
         for method in METHODS:
