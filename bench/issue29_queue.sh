@@ -39,9 +39,12 @@ run() {  # run SEED METHOD...: the methods in order, each until patience or the 
 # Item 1, first seed, split so that each lane carries about the same core-hours (PLAN.md). The rows that
 # decide the defaults go first: (b) with static descriptions in its form within the 4,271-label cost
 # targets, vanilla, the label-agnostic head and the shipped (a); then (b) with static descriptions
-# throughout, (a) with static descriptions, (b) itself, FLAT and its two candidates, and (c).
+# throughout, (a) with static descriptions, (b) itself, FLAT and its two candidates, and (c). Lane 1's third
+# row (static queries mean-pooled) is beyond the issue's list: the static [CLS] row levelled off far below
+# vanilla with its queries nearly alike (PLAN.md, session 17).
 if [ "$LANE" = 1 ]; then
-    run 42 lame_all_labels_output_static lame lame_all_labels_static layerwise_flat_mean lame_negatives_256
+    run 42 lame_all_labels_output_static lame lame_all_labels_output_static_mean lame_all_labels_static layerwise_flat_mean \
+        lame_negatives_256
 else
     run 42 vanilla lame_agnostic_sim lame_static_descriptions lame_all_labels layerwise_flat layerwise_flat_head_lr
 fi

@@ -195,7 +195,7 @@ def test_patience_ends_a_run_before_its_cap_and_the_record_says_so(tmp_path, cor
 
 def test_ablation_rows_parse_and_a_rows_own_option_replaces_the_budgets(tmp_path):
     for method in ("lame_all_labels", "lame_all_labels_output", "lame_all_labels_output_positives", "lame_negatives_256",
-                   "lame_static_descriptions", "lame_all_labels_static", "lame_all_labels_output_static",
+                   "lame_static_descriptions", "lame_all_labels_static", "lame_all_labels_output_static", "lame_all_labels_output_static_mean",
                    "lame_joint", "layerwise_flat_mean", "layerwise_flat_head_lr"):
         assert STUDY.missing_option(method) is None, method
     options = STUDY.train_options("layerwise_flat_head_lr", tmp_path, 42, "backbone")
