@@ -20,7 +20,7 @@ DATA=${DATA:-/work/shared/data/eurlex57k}
 OUT=${OUT:-/work/runs_out/issue29}
 # Early stopping on dev R-Precision (threshold-free, the table's headline score; the dev loss rose while
 # the ranking was still forming: PLAN.md, "Progress, 2026-12-06"). 128 pieces, not 256: at 256 the study
-# came to about 85 core-hours against the issue's 30; at 128 it is about 30 (PLAN.md, session 17).
+# came to about 85 core-hours against the issue's 30; at 128 about 35 at the caps (PLAN.md, session 17).
 BUDGET='{"max_length": 128, "num_train_epochs": 6, "early_stopping_patience": 2, "metric_for_best_model": "r_precision", "greater_is_better": true}'
 mkdir -p "$OUT"
 exec 9>"$OUT/queue_lane$LANE.lock"
