@@ -29,7 +29,7 @@ LABEL_EMBEDDING_MODES = ("joint", "static")
 FEATURE_HEADS = ("none", "cnn")
 LABEL_SAMPLING = ("auto", "none", "sampled")
 FIRST_STAGES = ("auto", "none", "bilinear")
-LABEL_SCORINGS = ("label_specific", "label_agnostic")
+LABEL_SCORINGS = ("auto", "label_specific", "label_agnostic")
 ALL_LABEL_LOSS_GRADIENTS = ("full", "output_layer")
 DESCRIPTION_GRADIENTS = ("sample", "positives")
 DESCRIPTION_POOLINGS = ("auto", "cls", "mean")
@@ -65,7 +65,7 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
             sentence encoders such as all-MiniLM-L6-v2 were trained with; their [CLS] state was never
             trained to summarise a text (docs/RESULTS.md compares the two for unseen labels). `"auto"`:
             `"mean"` for label-agnostic heads, `"cls"` otherwise ([`~LameConfig.pools_descriptions`]).
-        label_scoring (`str`, defaults to `"label_specific"`):
+        label_scoring (`str`, defaults to `"auto"`):
             How a label's vector after label attention becomes its logit. `"label_specific"`: a weight
             row and a bias per label (section 2.4 of the paper); the model is tied to its training
             label set. `"label_agnostic"`: the weight row and bias are computed from the label's
@@ -75,7 +75,7 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
             replaced by a function of the description, so no parameter belongs to one label, and a
             label never seen in training is scored from its description alone: the label set can be
             replaced or extended after training (`set_label_descriptions`, `add_labels`, the
-            pipeline's `candidate_labels`).
+            pipeline's `candidate_labels`). `"auto"`: as [`scale_defaults`] says for the label count.
         problem_type (`str`, *optional*):
             `"single_label_classification"` (softmax) or `"multi_label_classification"` (sigmoid).
             Pipelines read it to pick the output function.
@@ -259,7 +259,7 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         light_label_head: bool = False,
         max_document_length: int | None = None,
         segment_stride: int = 0,
-        label_scoring: str = "label_specific",
+        label_scoring: str = "auto",
         similarity_term: bool | None = None,
         similarity_scale: float = 10.0,
         decision_threshold: float = 0.5,
@@ -344,15 +344,15 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         """Replace "auto" by what it means for this model, once, so that `config.json` says what the
         model does. The label-count rules ([`scale_defaults`]) need the label set: a config without
         descriptions (the config of a plain encoder checkpoint) keeps "auto" for them."""
-        if self.description_pooling == "auto":
-            self.description_pooling = self.pools_descriptions
-        if self.similarity_term == "auto" and self.label_scoring in LABEL_SCORINGS:
-            self.similarity_term = self.uses_similarity_term
-        if self.label_descriptions is None:
-            return
-        resolved = self.resolved_scale_options()
-        for field in SCALE_OPTIONS:
-            setattr(self, field, resolved[field])
+        if self.label_descriptions is not None:
+            resolved = self.resolved_scale_options()
+            for field in SCALE_OPTIONS:
+                setattr(self, field, resolved[field])
+        if self.label_scoring in ("label_specific", "label_agnostic"):  # pooling and the term follow the head
+            if self.description_pooling == "auto":
+                self.description_pooling = self.pools_descriptions
+            if self.similarity_term == "auto":
+                self.similarity_term = self.uses_similarity_term
 
     def _validate(self) -> None:
         def choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -382,7 +382,7 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         choice("description_pooling", self.description_pooling, DESCRIPTION_POOLINGS)
         if self.similarity_term not in ("auto", True, False):
             raise ValueError(f"LameConfig.similarity_term must be True, False or 'auto', got {self.similarity_term!r}.")
-        if self.similarity_term is True and self.label_scoring != "label_agnostic":
+        if self.similarity_term is True and self.label_scoring == "label_specific":
             raise ValueError(
                 "LameConfig.similarity_term=True needs label_scoring='label_agnostic' (a label-specific head "
                 "learns a free weight row per label instead)."
@@ -450,6 +450,8 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         # A warm-start checkpoint's config (any encoder) becomes the encoder sub-config, and so do the
         # BERT fields a LAME config saved before the sub-config holds at its top level.
         config_dict = route_encoder_fields(config_dict, kwargs, cls.model_type, cls.own_fields())
+        if "label_descriptions" in config_dict:  # a LAME config saved before "auto" had a row per label
+            config_dict.setdefault("label_scoring", "label_specific")
         if config_dict.get("label_scoring") == "label_agnostic":
             # Label-agnostic checkpoints saved before these two fields existed were built with [CLS]
             # pooling and no similarity term; "auto" would now resolve both the other way.

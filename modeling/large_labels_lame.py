@@ -28,7 +28,7 @@ from .segments import masked_mean
 # labels on (docs/BENCHMARKS.md).
 LARGE_LABEL_SET = 256
 SHORTLIST_SIZE = 256
-SCALE_OPTIONS = ("label_sampling", "first_stage", "shortlist_size", "all_label_loss")
+SCALE_OPTIONS = ("label_sampling", "first_stage", "shortlist_size", "all_label_loss", "label_scoring")
 
 
 def scale_defaults(num_labels: int, problem_type: str | None = None) -> dict:
@@ -40,8 +40,9 @@ def scale_defaults(num_labels: int, problem_type: str | None = None) -> dict:
     `LARGE_LABEL_SET` labels: sampled label training (multi-label only: a softmax is never sampled),
     the bilinear first stage, and the label-attention head on each document's `SHORTLIST_SIZE`
     first-stage labels at inference; at or below it, joint training and the exact head. Issue 29's
-    ablation decides `all_label_loss` (every label's logit in the sampled step's loss); until it
-    has, the sampled loss covers the sample only, as before.
+    ablation decides `all_label_loss` (every label's logit in the sampled step's loss) and
+    `label_scoring` (a row per label, or rows computed from the descriptions); until it has, the
+    sampled loss covers the sample only and every label has its own row, as before.
     """
     large = num_labels > LARGE_LABEL_SET
     return {
@@ -49,6 +50,7 @@ def scale_defaults(num_labels: int, problem_type: str | None = None) -> dict:
         "first_stage": "bilinear" if large else "none",
         "shortlist_size": SHORTLIST_SIZE if large else 0,
         "all_label_loss": False,
+        "label_scoring": "label_specific",
     }
 
 

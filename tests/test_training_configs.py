@@ -43,7 +43,8 @@ def test_eurlex_config_loads_and_user_corpus_options_are_merged(tmp_path):
     assert (args.model, args.corpus, args.max_length) == ("lame", "eurlex57k", 512)
     assert args.corpus_config() == {"descriptions": "label+alt", "label_set": "train"}
     # The scale options are left to the label-count rule (scale_defaults), as in Python.
-    assert (args.label_sampling, args.first_stage, args.shortlist_size, args.all_label_loss) == ("auto", "auto", None, None)
+    assert (args.label_sampling, args.first_stage, args.shortlist_size, args.all_label_loss, args.label_scoring) == (
+        "auto", "auto", None, None, "auto")
     assert args.early_stopping_patience == 3 and training.per_device_train_batch_size == 8
     # A flag adds keys to the config's corpus options and overrides the ones it names.
     args, _ = parse_arguments(["--config", "lame_eurlex57k", "--output_dir", str(tmp_path),
