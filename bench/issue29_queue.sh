@@ -8,12 +8,20 @@
 #     setsid nohup bench/issue29_queue.sh 1 >> /work/runs_out/issue29/lane1.log 2>&1 &
 #     setsid nohup bench/issue29_queue.sh 2 >> /work/runs_out/issue29/lane2.log 2>&1 &
 #
+# Item 4 (the 5,000 training documents, every dev and test document of the local copy, a 4-epoch cap)
+# runs the methods named on its command line in a lane of its own (its own lock, work and results folders):
+#
+#     setsid nohup bench/issue29_queue.sh large 3 METHOD... >> /work/runs_out/issue29/large3.log 2>&1 &
+#
 # Stop a lane with `kill -TERM -- -<pid of its setsid'd shell>`: the running train.py saves a checkpoint
 # and the lane starts nothing further. The plan (budget, lanes, estimated cost):
 # bench/results/eurlex_label_groups_issue29/PLAN.md. Report: bench/eurlex_label_groups.py --report
 # --results_dir $OUT/results_len128.
 set -u
-LANE=${1:?"usage: bench/issue29_queue.sh 1|2 (the lane: each runs its own rows, one core each)"}
+USAGE="usage: bench/issue29_queue.sh 1|2 (the lane: each runs its own rows, one core each), or large LANE METHOD..."
+LARGE=""
+if [ "${1:-}" = large ]; then LARGE=1; shift; fi
+LANE=${1:?"$USAGE"}; shift
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 PYTHON=${PYTHON:-$REPO/.venv/bin/python}
 DATA=${DATA:-/work/shared/data/eurlex57k}
@@ -22,19 +30,33 @@ OUT=${OUT:-/work/runs_out/issue29}
 # the ranking was still forming: PLAN.md, "Progress, 2026-12-06"). 128 pieces, not 256: at 256 the study
 # came to about 85 core-hours against the issue's 30; at 128 about 35 at the caps (PLAN.md, session 17).
 BUDGET='{"max_length": 128, "num_train_epochs": 6, "early_stopping_patience": 2, "metric_for_best_model": "r_precision", "greater_is_better": true}'
+SUBSET_FLAGS=()
+WORK=subset1000_len128 RESULTS=results_len128
+if [ -n "$LARGE" ]; then
+    # Item 4: the same budget with a 4-epoch cap (an epoch is 5 times the steps); PLAN.md, session 17.
+    BUDGET=${BUDGET/'"num_train_epochs": 6'/'"num_train_epochs": 4'}
+    SUBSET_FLAGS=(--subset '{"train": 5000, "dev": 1000, "test": 1000}')
+    WORK=subset5000_len128 RESULTS=results5000_len128
+fi
 mkdir -p "$OUT"
-exec 9>"$OUT/queue_lane$LANE.lock"
-flock -n 9 || { echo "$(date -u) lane $LANE already runs (it holds $OUT/queue_lane$LANE.lock); not starting a second"; exit 1; }
+exec 9>"$OUT/queue_${LARGE:+large}lane$LANE.lock"
+flock -n 9 || { echo "$(date -u) lane $LANE already runs (it holds its lock in $OUT); not starting a second"; exit 1; }
 
 run() {  # run SEED METHOD...: the methods in order, each until patience or the cap ends it
     local seed=$1; shift
     echo "$(date -u) lane $LANE, seed $seed: $*"
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 19 "$PYTHON" "$REPO/bench/eurlex_label_groups.py" \
-        --data_dir "$DATA" --work_dir "$OUT/subset1000_len128" --results_dir "$OUT/results_len128" \
+        --data_dir "$DATA" --work_dir "$OUT/$WORK" --results_dir "$OUT/$RESULTS" "${SUBSET_FLAGS[@]}" \
         --budget "$BUDGET" --seed "$seed" --torch_threads 1 --methods "$@"
     local code=$?
     [ $code -eq 0 ] || { echo "$(date -u) lane $LANE stopped (exit $code); run the same command to resume"; exit $code; }
 }
+
+if [ -n "$LARGE" ]; then
+    run 42 "${@:?$USAGE}"
+    echo "$(date -u) large lane $LANE finished"
+    exit 0
+fi
 
 # Item 1, first seed, split so that each lane carries about the same core-hours (PLAN.md). The rows that
 # decide the defaults go first: (b) with static descriptions in its form within the 4,271-label cost
