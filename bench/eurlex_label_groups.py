@@ -75,6 +75,10 @@ Methods (`METHODS`):
   to vanilla: the last layer's mean token state instead of its [CLS] (`--layer_pooling mean`), and its
   classifier at 1e-2 (the layer-wise grid's rate) instead of the budget's 1e-3. A method's own option
   replaces the budget's entry of the same name;
+- `layerwise_flat_document_labels`: FLAT trained on the documents' own labels (`--ancestor_targets false`),
+  the labels every row is scored on, instead of the paper's targets with every ancestor added;
+- `ancestor_targets`: no model; each gold label and its ancestors score 1 (ties in random order): the
+  ceiling of a model that learns the ancestor-augmented targets exactly, scored on the gold labels;
 - `lame_2048`: `lame` with `--max_document_length 2048`;
 - `lame_read_2048`: no training of its own; `lame`'s model (trained on 512 pieces) scoring documents
   read in full up to 2,048 pieces (its `max_document_length` set to 2,048): what long-document
@@ -189,6 +193,8 @@ METHODS = {
     "lame_joint": Method({**LAME, "label_sampling": "none"}),
     "layerwise_flat_mean": Method({**FLAT, "layer_pooling": "mean"}),
     "layerwise_flat_head_lr": Method({**FLAT, "head_learning_rate": 0.01}),
+    "layerwise_flat_document_labels": Method({**FLAT, "ancestor_targets": False}, needs="issue 29 (ancestor_targets)"),
+    "ancestor_targets": Method(baseline="ancestor_targets"),
     "lame_2048": Method(LONG, needs="issue 12 part 4 (max_document_length)"),
     "lame_read_2048": Method(LONG, needs="issue 12 part 4 (max_document_length)", scores_model_of="lame"),
     "lame_2048_exact": Method({**LONG, "shortlist_size": 0}, needs="issue 12 part 4 (max_document_length)",

@@ -218,11 +218,22 @@ class Hierarchy:
 
     # ------------------------------------------------------------------ document labels
     def augment(self, labels: Iterable[str], *, on_unknown: str = "error") -> list[str]:
-        """Add all ancestors to a document's labels.
+        """Add all ancestors to a document's labels (after :meth:`kept_labels`).
+
+        The result holds each label once, sorted by (level, hierarchy order), so it does not depend
+        on the input order. ``on_unknown`` as in :meth:`kept_labels`.
+        """
+        out: set[str] = set()
+        for label in self.kept_labels(labels, on_unknown=on_unknown):
+            out.add(label)
+            out.update(self._ancestors(label))
+        return sorted(out, key=lambda x: (self._levels[x], self._index[x]))
+
+    def kept_labels(self, labels: Iterable[str], *, on_unknown: str = "error") -> list[str]:
+        """A document's own labels as this hierarchy keeps them, without ancestors.
 
         Labels dropped as too deep by :meth:`truncate` are replaced by their nearest kept
-        ancestors; labels dropped as too shallow are removed. The result holds each label
-        once, sorted by (level, hierarchy order), so it does not depend on the input order.
+        ancestors; labels dropped as too shallow are removed. Sorted as :meth:`augment` sorts.
 
         Args:
             labels: the document's labels.
@@ -233,19 +244,15 @@ class Hierarchy:
         out: set[str] = set()
         for label in labels:
             if label in self._parents:
-                starts: tuple[str, ...] = (label,)
+                out.add(label)
             elif label in self._redirect:
-                starts = self._redirect[label]
+                out.update(self._redirect[label])
             elif label in self._dropped:
                 continue
             elif on_unknown == "ignore":
                 self.warnings["unknown_label"] += 1
-                continue
             else:
                 raise HierarchyError(f"unknown label {label!r}: not in this hierarchy of {len(self)} labels")
-            for start in starts:
-                out.add(start)
-                out.update(self._ancestors(start))
         return sorted(out, key=lambda x: (self._levels[x], self._index[x]))
 
     def map_label(self, label: str) -> tuple[str, ...]:

@@ -196,7 +196,8 @@ def test_patience_ends_a_run_before_its_cap_and_the_record_says_so(tmp_path, cor
 def test_ablation_rows_parse_and_a_rows_own_option_replaces_the_budgets(tmp_path):
     for method in ("lame_all_labels", "lame_all_labels_output", "lame_all_labels_output_positives", "lame_negatives_256",
                    "lame_static_descriptions", "lame_all_labels_static", "lame_all_labels_output_static", "lame_all_labels_output_static_mean",
-                   "lame_joint", "layerwise_flat_mean", "layerwise_flat_head_lr"):
+                   "lame_joint", "layerwise_flat_mean", "layerwise_flat_head_lr", "layerwise_flat_document_labels",
+                   "lame_agnostic_sim_positives"):
         assert STUDY.missing_option(method) is None, method
     options = STUDY.train_options("layerwise_flat_head_lr", tmp_path, 42, "backbone")
     assert options["head_learning_rate"] == 0.01
@@ -208,3 +209,26 @@ def test_ablation_rows_parse_and_a_rows_own_option_replaces_the_budgets(tmp_path
 def test_query_similarity_writes_its_record(tmp_path, corpus, tiny_budget):
     record = STUDY.query_similarity(corpus, tmp_path / "work", tmp_path / "results", backbone=tiny_bert_checkpoint(tmp_path / "tiny"))
     assert record["labels"] == 20 and json.loads((tmp_path / "results" / "query_similarity.json").read_text()) == record
+
+
+def test_the_ancestor_target_ceiling_scores_each_gold_label_and_its_ancestors(tmp_path, corpus, tiny_budget):
+    """FLAT trains on gold labels plus ancestors and is scored on the gold labels: the `ancestor_targets` row
+    ranks exactly those first, so its R-Precision is what the added ancestors cost a perfect learner."""
+    import numpy as np
+
+    from labelwise.data_scripts import load_label_space
+    from labelwise.experiments.label_groups import ancestor_target_scores
+
+    record = STUDY.run_one("ancestor_targets", corpus, tmp_path / "work", tmp_path / "results")
+    assert record["command"].endswith("(no model)") and "epoch_times" not in record
+    _, data = STUDY.eval_data(corpus, tmp_path / "work")
+    hierarchy = load_label_space("eurlex57k", data_dir=str(tmp_path / "work" / "subset"), **bench.CORPUS_OPTIONS).hierarchy
+    scores = ancestor_target_scores(data, hierarchy)["test"]
+    seen = data.names[: data.seen]
+    added = 0
+    for row, gold in zip(scores, data.gold["test"][:, : data.seen]):
+        names = [seen[i] for i in np.flatnonzero(gold)]
+        expected = {name for name in hierarchy.augment(names) if name in seen}
+        assert {seen[i] for i in np.flatnonzero(row >= 1.0)} == expected and row.max() < 1.001
+        added += len(expected) - len(names)
+    assert added > 0 and record["test"]["overall"]["r_precision"] < 1.0  # the fixture's ancestors cost ranks

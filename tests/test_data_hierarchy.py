@@ -69,6 +69,11 @@ def test_truncate_drops_levels_and_redirects_deeper_labels():
 
     middle = h.truncate(2, 3)
     assert middle.augment(["a1x", "r2"]) == ["a", "a1"]
+    # Without ancestors: too-deep labels still map to their nearest kept ancestor, too-shallow ones vanish.
+    assert middle.kept_labels(["a1x", "r2", "b"]) == ["b", "a1"]
+    assert h.kept_labels(["a1x", "b", "a1x"]) == ["b", "a1x"]
+    with pytest.raises(HierarchyError, match="unknown label 'zz'"):
+        h.kept_labels(["zz"])
     with pytest.raises(ValueError, match="min_level"):
         h.truncate(3, 2)
 

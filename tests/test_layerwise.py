@@ -514,3 +514,35 @@ def test_cls_and_mean_pooling_differ_and_survive_saving(bert6, tmp_path):
         torch.testing.assert_close(again(input_ids=ids).logits, mean_model(input_ids=ids).logits)
     with pytest.raises(ValueError, match="layer_pooling must be one of"):
         LayerwiseConfig(layer_pooling="max", **label_kwargs())
+
+
+@pytest.mark.parametrize("ancestor_targets", [True, False])
+def test_ancestor_targets_choose_between_the_papers_augmented_targets_and_the_document_labels(tmp_path, ancestor_targets):
+    from helpers import quick_train_argv
+    from test_training_configs import eurlex_fixture
+
+    from labelwise.data_scripts import load_corpus, load_label_space
+    from labelwise.training.arguments import parse_arguments
+    from labelwise.training.tasks import prepare_task
+
+    checkpoint = tiny_bert_checkpoint(tmp_path / "bert")
+    data = eurlex_fixture(tmp_path / "eurlex", 12)  # documents carry concepts whose parents they do not name
+    argv = quick_train_argv(checkpoint, tmp_path / "out", "--model", "layerwise", "--corpus", "eurlex57k",
+                            "--data_dir", str(data), "--guidance", "flat", "--ancestor_targets", str(ancestor_targets).lower(),
+                            "--max_train_samples", "100000")  # every training document, in the corpus's order
+    args, training_args = parse_arguments(argv)
+    options = {"data_dir": args.data_dir, **args.corpus_config()}
+    space, corpus = load_label_space(args.corpus, **options), load_corpus(args.corpus, **options)
+    task = prepare_task(args, space, corpus, str(checkpoint), seed=training_args.seed)
+    names, hierarchy = task.label_names, space.hierarchy
+    corpus_names = corpus["train"].features["labels"].feature.names
+    added = 0
+    for document, targets in zip(corpus["train"], task.datasets["train"]["labels"]):
+        labels = [corpus_names[i] for i in document["labels"]]
+        expected = hierarchy.augment(labels) if ancestor_targets else labels
+        assert sorted(n for n, t in zip(names, targets) if t == 1.0) == sorted(expected)
+        added += len(hierarchy.augment(labels)) - len(set(labels))
+    assert added > 0  # the corpus has documents whose ancestors the augmentation adds
+    from labelwise.kinds.layerwise import summary_hyperparameters
+
+    assert ("ancestor_targets" in summary_hyperparameters(args, task.model)) is (not ancestor_targets)

@@ -11,8 +11,8 @@ trained method shares, and the methods) and run by its command line (`main`):
 Methods (`Method`): trained by `labelwise.training.train` with patience and a cap
 (`labelwise.experiments.capped_runs.train_capped`) and scored through their kind's own encoding
 (`labelwise.experiments.kind_scoring`); or not trained, scoring another method's model read otherwise
-(`scores_model_of`); or a baseline without a model (`"similarity"`, `"label_prior"`). Scores, groups and
-the report are `labelwise.experiments.label_groups`'.
+(`scores_model_of`); or a baseline without a model (`"similarity"`, `"label_prior"`, `"ancestor_targets"`).
+Scores, groups and the report are `labelwise.experiments.label_groups`'.
 
 Runs. `<method>` (the default seed) or `<method>__seed<N>` names a run's record
 (`<results_dir>/<run>.json`) and work folder (`<work_dir>/<run>`); the subset is linked once into
@@ -59,7 +59,8 @@ class Method:
     scores_model_of: str = ""
     """Not trained: score the model another method trained, reading the documents as `options` say."""
     baseline: str = ""
-    """For a row with no model: "similarity" (untuned encoder cosines) or "label_prior" (training frequencies)."""
+    """For a row with no model: "similarity" (untuned encoder cosines), "label_prior" (training frequencies) or
+    "ancestor_targets" (the gold labels and their ancestors, the ceiling of layer-wise training's targets)."""
 
 
 @dataclass
@@ -158,6 +159,12 @@ class LabelGroupStudy:
         if spec.baseline == "label_prior":
             scores = label_groups.label_prior_scores(data, self.subset["train"])
             record["command"] = f"python {self.command} --methods {method} (no model)"
+        elif spec.baseline == "ancestor_targets":
+            from labelwise.data_scripts import load_label_space
+
+            space = load_label_space(self.corpus, data_dir=str(subset_dir), **self.corpus_options)
+            scores = label_groups.ancestor_target_scores(data, space.hierarchy, seed)
+            record["command"] = f"python {self.command} --methods {method} (no model)"
         elif spec.baseline == "similarity":
             descriptions = data.descriptions if spec.scores_unseen else data.descriptions[: data.seen]
             scores = {split: label_groups.similarity_probabilities(backbone, data.texts[split], descriptions,
@@ -211,8 +218,8 @@ class LabelGroupStudy:
         make_subset(data_dir, work_dir / "subset", self.subset)
         spec = self.methods[method]
         record: dict = {"method": method, "budget": self.budget, "subset": self.subset, "torch_threads": 1}
-        if spec.baseline == "label_prior":
-            record["not_estimated"] = "no model: label frequencies"
+        if spec.baseline in ("label_prior", "ancestor_targets"):
+            record["not_estimated"] = "no model"
         elif spec.baseline == "similarity":
             _, data = self.eval_data(data_dir, work_dir)
             started = time.time()
@@ -294,7 +301,7 @@ class LabelGroupStudy:
     def how_modelled(self, method: str) -> str:
         spec = self.methods[method]
         return (f"{spec.scores_model_of}'s model" if spec.scores_model_of else "trained" if spec.options
-                else "no model" if spec.baseline == "label_prior" else "no training")
+                else "no model" if spec.baseline in ("label_prior", "ancestor_targets") else "no training")
 
     def report(self, results: Path) -> str:
         """Markdown: the overall test scores per run, then R-Precision@5 / nDCG@5 / micro-F1 per group."""

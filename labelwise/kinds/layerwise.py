@@ -45,6 +45,12 @@ class LayerwiseOptions(_ConfigOptions):
 
     min_level: int = field(default=1, metadata={"help": "Shallowest hierarchy level kept."})
     max_level: int | None = field(default=None, metadata={"help": "Deepest hierarchy level kept (default: all)."})
+    ancestor_targets: bool = field(
+        default=True,
+        metadata={"help": "Train on every document label plus all its ancestors (section 2 of the paper); false: on "
+                  "the document's own labels only, the targets a flat classifier is trained and scored on. "
+                  "Evaluation scores the same targets as training."},
+    )
 
 
 def label_hierarchy(args, space):
@@ -89,7 +95,8 @@ def _prepare(args, space, corpus, backbone: str, tokenizer) -> PreparedTask:
         targets = np.zeros((len(batch["labels"]), len(names)), dtype=np.float32)
         for row, ids in enumerate(batch["labels"]):
             # Section 2 of the paper: every document also carries all ancestors of its labels.
-            for name in hierarchy.augment([corpus_names[i] for i in ids]):
+            labels = [corpus_names[i] for i in ids]
+            for name in hierarchy.augment(labels) if args.ancestor_targets else hierarchy.kept_labels(labels):
                 targets[row, index[name]] = 1.0
         encoded["labels"] = targets.tolist()
         return encoded
@@ -144,6 +151,7 @@ def summary_hyperparameters(args, model) -> dict:
     """The wiring the model was built with, from its config: `--layer_assignment` overrides
     `--guidance`, so the flag alone would name a variant the model does not use."""
     return {
+        **({} if args.ancestor_targets else {"ancestor_targets": False}),
         "guidance": model.config.guidance,
         "layer_pooling": model.config.layer_pooling,
         "layer_assignment": {str(level): layers for level, layers in model.config.layer_assignment.items()},
