@@ -232,8 +232,8 @@ class Hierarchy:
     def kept_labels(self, labels: Iterable[str], *, on_unknown: str = "error") -> list[str]:
         """A document's own labels as this hierarchy keeps them, without ancestors.
 
-        Labels dropped as too deep by :meth:`truncate` are replaced by their nearest kept
-        ancestors; labels dropped as too shallow are removed. Sorted as :meth:`augment` sorts.
+        Each label as :meth:`map_label` maps it (labels dropped as too deep by :meth:`truncate` become
+        their nearest kept ancestors, those dropped as too shallow vanish). Sorted as :meth:`augment` sorts.
 
         Args:
             labels: the document's labels.
@@ -243,16 +243,10 @@ class Hierarchy:
         """
         out: set[str] = set()
         for label in labels:
-            if label in self._parents:
-                out.add(label)
-            elif label in self._redirect:
-                out.update(self._redirect[label])
-            elif label in self._dropped:
-                continue
-            elif on_unknown == "ignore":
+            if on_unknown == "ignore" and not (label in self._parents or label in self._redirect or label in self._dropped):
                 self.warnings["unknown_label"] += 1
-            else:
-                raise HierarchyError(f"unknown label {label!r}: not in this hierarchy of {len(self)} labels")
+                continue
+            out.update(self.map_label(label))
         return sorted(out, key=lambda x: (self._levels[x], self._index[x]))
 
     def map_label(self, label: str) -> tuple[str, ...]:
