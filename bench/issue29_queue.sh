@@ -9,9 +9,9 @@
 #     setsid nohup bench/issue29_queue.sh 2 >> /work/runs_out/issue29/lane2.log 2>&1 &
 #
 # Item 4 (the 5,000 training documents, every dev and test document of the local copy, a 4-epoch cap)
-# runs the methods named on its command line in a lane of its own (its own lock, work and results folders):
-#
-#     setsid nohup bench/issue29_queue.sh large 3 METHOD... >> /work/runs_out/issue29/large3.log 2>&1 &
+# runs in the same lanes (`run_large`), in its own work and results folders. Its LAME row is named by hand
+# once the first table says which configuration is best: `bench/issue29_queue.sh large LANE METHOD...`
+# runs methods on that subset in a lane of its own.
 #
 # Stop a lane with `kill -TERM -- -<pid of its setsid'd shell>`: the running train.py saves a checkpoint
 # and the lane starts nothing further. The plan (budget, lanes, estimated cost):
@@ -30,30 +30,31 @@ OUT=${OUT:-/work/runs_out/issue29}
 # the ranking was still forming: PLAN.md, "Progress, 2026-12-06"). 128 pieces, not 256: at 256 the study
 # came to about 85 core-hours against the issue's 30; at 128 about 35 at the caps (PLAN.md, session 17).
 BUDGET='{"max_length": 128, "num_train_epochs": 6, "early_stopping_patience": 2, "metric_for_best_model": "r_precision", "greater_is_better": true}'
-SUBSET_FLAGS=()
-WORK=subset1000_len128 RESULTS=results_len128
-if [ -n "$LARGE" ]; then
-    # Item 4: the same budget with a 4-epoch cap (an epoch is 5 times the steps); PLAN.md, session 17.
-    BUDGET=${BUDGET/'"num_train_epochs": 6'/'"num_train_epochs": 4'}
-    SUBSET_FLAGS=(--subset '{"train": 5000, "dev": 1000, "test": 1000}')
-    WORK=subset5000_len128 RESULTS=results5000_len128
-fi
+# Item 4: the same budget with a 4-epoch cap (an epoch is 5 times the steps); PLAN.md, session 17.
+LARGE_BUDGET=${BUDGET/'"num_train_epochs": 6'/'"num_train_epochs": 4'}
+LARGE_SUBSET='{"train": 5000, "dev": 1000, "test": 1000}'
 mkdir -p "$OUT"
 exec 9>"$OUT/queue_${LARGE:+large}lane$LANE.lock"
 flock -n 9 || { echo "$(date -u) lane $LANE already runs (it holds its lock in $OUT); not starting a second"; exit 1; }
 
-run() {  # run SEED METHOD...: the methods in order, each until patience or the cap ends it
-    local seed=$1; shift
-    echo "$(date -u) lane $LANE, seed $seed: $*"
+study() {  # study WORK RESULTS BUDGET SEED METHOD... [-- STUDY FLAGS]: the methods in order, each until patience or the cap ends it
+    local work=$1 results=$2 budget=$3 seed=$4; shift 4
+    echo "$(date -u) lane $LANE, $work, seed $seed: $*"
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 19 "$PYTHON" "$REPO/bench/eurlex_label_groups.py" \
-        --data_dir "$DATA" --work_dir "$OUT/$WORK" --results_dir "$OUT/$RESULTS" "${SUBSET_FLAGS[@]}" \
-        --budget "$BUDGET" --seed "$seed" --torch_threads 1 --methods "$@"
+        --data_dir "$DATA" --work_dir "$OUT/$work" --results_dir "$OUT/$results" --budget "$budget" --seed "$seed" \
+        --torch_threads 1 "${EXTRA[@]}" --methods "$@"
     local code=$?
     [ $code -eq 0 ] || { echo "$(date -u) lane $LANE stopped (exit $code); run the same command to resume"; exit $code; }
 }
+run() {  # run SEED METHOD...: on the 1,000-document subset (item 1)
+    EXTRA=(); study subset1000_len128 results_len128 "$BUDGET" "$@"
+}
+run_large() {  # run_large SEED METHOD...: on the 5,000 training documents (item 4)
+    EXTRA=(--subset "$LARGE_SUBSET"); study subset5000_len128 results5000_len128 "$LARGE_BUDGET" "$@"
+}
 
 if [ -n "$LARGE" ]; then
-    run 42 "${@:?$USAGE}"
+    run_large 42 "${@:?$USAGE}"
     echo "$(date -u) large lane $LANE finished"
     exit 0
 fi
@@ -68,16 +69,19 @@ fi
 # FLAT and FLAT trained on the documents' own labels come early: the ancestors its targets add (4.5 gold
 # labels a test document, 7.6 with ancestors) hold even a perfect learner to 63.2 R-Precision on the gold
 # labels (the `ancestor_targets` row), the leading suspect for FLAT's gap.
+# Lane 1 trains item 4's vanilla after (a): it depends on no other row, and item 4 is the study's longest part.
 if [ "$LANE" = 1 ]; then
-    run 42 lame_all_labels_output_static lame layerwise_flat_document_labels lame_all_labels_output_static_mean \
-        lame_all_labels_static layerwise_flat_mean lame_negatives_256 similarity
+    run 42 lame_all_labels_output_static lame
+    run_large 42 vanilla
+    run 42 layerwise_flat_document_labels lame_all_labels_output_static_mean lame_all_labels_static layerwise_flat_mean \
+        lame_negatives_256 similarity
 else
     run 42 vanilla lame_agnostic_sim lame_agnostic_sim_positives layerwise_flat lame_static_descriptions lame_all_labels \
         layerwise_flat_head_lr
 fi
 # The second seed of the two rows sure to be among the top three (the label-agnostic head and vanilla).
 [ "$LANE" = 1 ] && run 13 vanilla lame_agnostic_sim
-# The third row's second seed and item 4 (5,000 training documents) are started by hand once the first
-# table is in: PLAN.md says which rows. (d), the joint path, is dropped: at about 5 times
+# The third row's second seed and item 4's LAME row are started by hand once the first table is in:
+# PLAN.md says which rows. (d), the joint path, is dropped: at about 5 times
 # row (a)'s step it does not fit the issue's 30 core-hours (the issue asks for it "if it fits").
 echo "$(date -u) lane $LANE finished"
