@@ -157,8 +157,9 @@ LEGACY_BUDGET = {"label_bias_init": "zero"}
 """Budget entries added later, with the value that records written before them were run with."""
 
 # The paper's head with the shipped scale path, named explicitly: issue 29 lets the label-count rule
-# (scale_defaults) choose the head, and these rows must stay the label-specific one whatever it picks.
-LAME = {"config": "lame_eurlex57k", "label_scoring": "label_specific"}
+# (scale_defaults) choose the head and the description gradients, and these rows must stay as they ran
+# whatever it picks.
+LAME = {"config": "lame_eurlex57k", "label_scoring": "label_specific", "description_gradients": "sample"}
 FLAT = {"model": "layerwise", "guidance": "flat"}
 LONG = {**LAME, "max_document_length": 2048}
 AGNOSTIC = {**LAME, "label_scoring": "label_agnostic"}

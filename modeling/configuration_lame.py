@@ -19,7 +19,9 @@ from .encoders import (
     split_encoder_fields,
 )
 from .labels_lame import LameLabelSetFields
-from .large_labels_lame import LARGE_LABEL_SET, SCALE_OPTIONS, SHORTLIST_SIZE, LameScaleFields, scale_defaults  # noqa: F401
+from .large_labels_lame import (  # noqa: F401
+    LARGE_LABEL_SET, SCALE_OPTIONS, SCALE_OPTIONS_BEFORE_AUTO, SHORTLIST_SIZE, LameScaleFields, scale_defaults,
+)
 from .segments import validate_segment_options
 
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification")
@@ -31,7 +33,7 @@ LABEL_SAMPLING = ("auto", "none", "sampled")
 FIRST_STAGES = ("auto", "none", "bilinear")
 LABEL_SCORINGS = ("auto", "label_specific", "label_agnostic")
 ALL_LABEL_LOSS_GRADIENTS = ("full", "output_layer")
-DESCRIPTION_GRADIENTS = ("sample", "positives")
+DESCRIPTION_GRADIENTS = ("auto", "sample", "positives")
 DESCRIPTION_POOLINGS = ("auto", "cls", "mean")
 class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedConfig):
     r"""Configuration of [`LameForSequenceClassification`]: an encoder plus the label-attention head.
@@ -130,11 +132,11 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
             Negative labels per training step (per batch, shared by its documents) under sampling.
             With the batch's positives (about 40 for 8 EURLEX57K documents) they are the
             descriptions encoded with gradient: about as many tokens as the documents of the batch.
-        description_gradients (`str`, defaults to `"sample"`):
+        description_gradients (`str`, defaults to `"auto"`):
             Under sampled training with `label_embedding_mode="joint"`, which descriptions are encoded
             with gradient: `"sample"`, the step's positives and sampled negatives; `"positives"`, the
             positives only, the negatives read the training cache (about 40 descriptions a step
-            instead of about 100 for 8 EURLEX57K documents, docs/BENCHMARKS.md).
+            instead of about 100 for 8 EURLEX57K documents, docs/BENCHMARKS.md). `"auto"`: as [`scale_defaults`] says.
         all_label_loss (`bool` or `"auto"`, defaults to `"auto"`):
             Under sampled training, put every label's logit in the loss at every step (the plain
             all-label binary cross-entropy). The sampled labels' descriptions are still the only ones
@@ -246,7 +248,7 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         cnn_kernel_size: int = 3,
         label_sampling: str = "auto",
         label_sample_negatives: int = 64,
-        description_gradients: str = "sample",
+        description_gradients: str = "auto",
         all_label_loss: bool | str = "auto",
         all_label_loss_gradient: str = "full",
         hard_negative_fraction: float = 0.5,
@@ -450,13 +452,10 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         # A warm-start checkpoint's config (any encoder) becomes the encoder sub-config, and so do the
         # BERT fields a LAME config saved before the sub-config holds at its top level.
         config_dict = route_encoder_fields(config_dict, kwargs, cls.model_type, cls.own_fields())
-        if "label_descriptions" in config_dict:  # a LAME config saved before "auto" had a row per label
-            config_dict.setdefault("label_scoring", "label_specific")
-        if config_dict.get("label_scoring") == "label_agnostic":
-            # Label-agnostic checkpoints saved before these two fields existed were built with [CLS]
-            # pooling and no similarity term; "auto" would now resolve both the other way.
-            config_dict.setdefault("description_pooling", "cls")
-            config_dict.setdefault("similarity_term", False)
+        if "label_descriptions" in config_dict:  # a LAME config, maybe saved before some options had "auto"
+            config_dict = {**SCALE_OPTIONS_BEFORE_AUTO, **config_dict}
+        if config_dict.get("label_scoring") == "label_agnostic":  # saved before the two fields: [CLS], no term
+            config_dict = {"description_pooling": "cls", "similarity_term": False, **config_dict}
         label_fields = {"id2label", "label2id", "num_labels", "problem_type"}
         moved = {key for key in kwargs if key in cls.own_fields() or key in label_fields}
         if "label_descriptions" in moved and not moved & {"id2label", "label2id", "num_labels"}:

@@ -28,7 +28,11 @@ from .segments import masked_mean
 # labels on (docs/BENCHMARKS.md).
 LARGE_LABEL_SET = 256
 SHORTLIST_SIZE = 256
-SCALE_OPTIONS = ("label_sampling", "first_stage", "shortlist_size", "all_label_loss", "label_scoring")
+SCALE_OPTIONS = (
+    "label_sampling", "first_stage", "shortlist_size", "all_label_loss", "label_scoring", "description_gradients",
+)
+# What a LAME config.json saved before an option became a scale option was built with.
+SCALE_OPTIONS_BEFORE_AUTO = {"label_scoring": "label_specific", "description_gradients": "sample"}
 
 
 def scale_defaults(num_labels: int, problem_type: str | None = None) -> dict:
@@ -40,9 +44,11 @@ def scale_defaults(num_labels: int, problem_type: str | None = None) -> dict:
     `LARGE_LABEL_SET` labels: sampled label training (multi-label only: a softmax is never sampled),
     the bilinear first stage, and the label-attention head on each document's `SHORTLIST_SIZE`
     first-stage labels at inference; at or below it, joint training and the exact head. Issue 29's
-    ablation decides `all_label_loss` (every label's logit in the sampled step's loss) and
-    `label_scoring` (a row per label, or rows computed from the descriptions); until it has, the
-    sampled loss covers the sample only and every label has its own row, as before.
+    ablation decides `all_label_loss` (every label's logit in the sampled step's loss),
+    `label_scoring` (a row per label, or rows computed from the descriptions) and
+    `description_gradients` (which sampled descriptions are encoded with gradient); until it has, the
+    sampled loss covers the sample only, every label has its own row and every sampled description
+    is encoded with gradient, as before.
     """
     large = num_labels > LARGE_LABEL_SET
     return {
@@ -51,6 +57,7 @@ def scale_defaults(num_labels: int, problem_type: str | None = None) -> dict:
         "shortlist_size": SHORTLIST_SIZE if large else 0,
         "all_label_loss": False,
         "label_scoring": "label_specific",
+        "description_gradients": "sample",
     }
 
 

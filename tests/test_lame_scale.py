@@ -117,24 +117,26 @@ def test_one_rule_builds_the_same_lame_in_python_and_in_train_py(checkpoint, tmp
     assert reloaded.config.resolved_scale_options() == rule and (reloaded.first_stage is None) == (num_labels <= 256)
 
 
-def test_a_checkpoint_saved_before_label_scoring_was_a_scale_option_keeps_its_head(checkpoint, tmp_path):
-    # label_scoring="auto" may resolve by the label count; a LAME config.json without the field
-    # was built with a row per label, and a plain encoder's config (no descriptions) keeps "auto".
+def test_a_checkpoint_saved_before_options_became_scale_options_keeps_what_it_was_built_with(checkpoint, tmp_path):
+    # label_scoring and description_gradients "auto" resolve by the label count; a LAME config.json
+    # without the fields was built with a row per label and every sampled description with gradient,
+    # and a plain encoder's config (no descriptions) keeps "auto".
     lame(checkpoint).save_pretrained(tmp_path / "old")
     saved = json.loads((tmp_path / "old" / "config.json").read_text())
-    assert saved["label_scoring"] == "label_specific"
-    del saved["label_scoring"]
+    assert (saved["label_scoring"], saved["description_gradients"]) == ("label_specific", "sample")
+    del saved["label_scoring"], saved["description_gradients"]
     (tmp_path / "old" / "config.json").write_text(json.dumps(saved))
-    assert LameConfig.from_pretrained(tmp_path / "old").label_scoring == "label_specific"
+    old = LameConfig.from_pretrained(tmp_path / "old")
+    assert (old.label_scoring, old.description_gradients) == ("label_specific", "sample")
     bare = LameConfig(**_small())
-    assert (bare.label_scoring, bare.description_pooling, bare.similarity_term) == ("auto", "auto", "auto")
+    assert (bare.label_scoring, bare.description_pooling, bare.similarity_term, bare.description_gradients) == ("auto",) * 4
 
 
 def test_an_explicit_scale_option_wins_over_the_rule(checkpoint):
     model = lame(checkpoint, first_stage="bilinear", shortlist_size=5, all_label_loss=True, label_sampling="sampled")
     assert model.config.resolved_scale_options() == {"label_sampling": "sampled", "first_stage": "bilinear",
                                                      "shortlist_size": 5, "all_label_loss": True,
-                                                     "label_scoring": "label_specific"}
+                                                     "label_scoring": "label_specific", "description_gradients": "sample"}
     with pytest.raises(ValueError, match="all_label_loss must be True, False or 'auto'"):
         LameConfig(label_descriptions=["a", "b"], all_label_loss="yes", **_small())
 
