@@ -243,10 +243,12 @@ class Hierarchy:
         """
         out: set[str] = set()
         for label in labels:
-            if on_unknown == "ignore" and not (label in self._parents or label in self._redirect or label in self._dropped):
+            try:
+                out.update(self.map_label(label))
+            except HierarchyError:
+                if on_unknown != "ignore":
+                    raise
                 self.warnings["unknown_label"] += 1
-                continue
-            out.update(self.map_label(label))
         return sorted(out, key=lambda x: (self._levels[x], self._index[x]))
 
     def map_label(self, label: str) -> tuple[str, ...]:

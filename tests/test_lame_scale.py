@@ -117,15 +117,23 @@ def test_one_rule_builds_the_same_lame_in_python_and_in_train_py(checkpoint, tmp
     assert reloaded.config.resolved_scale_options() == rule and (reloaded.first_stage is None) == (num_labels <= 256)
 
 
-def test_a_checkpoint_saved_before_options_became_scale_options_keeps_what_it_was_built_with(checkpoint, tmp_path):
-    # label_scoring and description_gradients "auto" resolve by the label count; a LAME config.json
+def test_a_checkpoint_saved_before_options_became_scale_options_keeps_what_it_was_built_with(checkpoint, tmp_path,
+                                                                                              monkeypatch):
+    # label_scoring and description_gradients "auto" resolve by the label-count rule; a LAME config.json
     # without the fields was built with a row per label and every sampled description with gradient,
-    # and a plain encoder's config (no descriptions) keeps "auto".
+    # whatever the rule says now, and a plain encoder's config (no descriptions) keeps "auto".
+    from labelwise.modeling import large_labels_lame
+
     lame(checkpoint).save_pretrained(tmp_path / "old")
     saved = json.loads((tmp_path / "old" / "config.json").read_text())
     assert (saved["label_scoring"], saved["description_gradients"]) == ("label_specific", "sample")
     del saved["label_scoring"], saved["description_gradients"]
     (tmp_path / "old" / "config.json").write_text(json.dumps(saved))
+    rule = large_labels_lame.scale_defaults
+    monkeypatch.setattr(large_labels_lame, "scale_defaults", lambda *args: {
+        **rule(*args), "label_scoring": "label_agnostic", "description_gradients": "positives"})
+    fresh = LameConfig(label_descriptions=list(DESCRIPTIONS.values()), **_small())
+    assert (fresh.label_scoring, fresh.description_gradients) == ("label_agnostic", "positives")  # the rule decides
     old = LameConfig.from_pretrained(tmp_path / "old")
     assert (old.label_scoring, old.description_gradients) == ("label_specific", "sample")
     bare = LameConfig(**_small())

@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["GROUPS", "EvalData", "ancestor_target_scores", "label_prior_scores", "load_eval_data", "make_subset", "plot_collapse", "plot_groups",
-           "query_similarity", "report", "representation_spread", "scores_for_run", "similarity_probabilities",
-           "threads_note"]
+__all__ = ["GROUPS", "EvalData", "ancestor_target_scores", "label_prior_scores", "load_eval_data", "make_subset",
+           "plot_collapse", "plot_groups", "query_similarity", "report", "representation_spread", "scores_for_run",
+           "similarity_probabilities", "threads_note"]
 
 GROUPS = ("frequent", "few", "zero")
 SPLITS = ("validation", "test")
