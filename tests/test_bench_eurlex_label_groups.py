@@ -197,7 +197,7 @@ def test_ablation_rows_parse_and_a_rows_own_option_replaces_the_budgets(tmp_path
     for method in ("lame_all_labels", "lame_all_labels_output", "lame_all_labels_output_positives", "lame_negatives_256",
                    "lame_static_descriptions", "lame_all_labels_static", "lame_all_labels_output_static", "lame_all_labels_output_static_mean",
                    "lame_joint", "layerwise_flat_mean", "layerwise_flat_head_lr", "layerwise_flat_document_labels",
-                   "lame_agnostic_sim_positives"):
+                   "lame_agnostic_sim_positives", "lame_agnostic_sim_neg32"):
         assert STUDY.missing_option(method) is None, method
     options = STUDY.train_options("layerwise_flat_head_lr", tmp_path, 42, "backbone")
     assert options["head_learning_rate"] == 0.01
