@@ -45,8 +45,8 @@ Methods (`METHODS`):
   (`--description_pooling mean --similarity_term true`), the variant that beat the similarity
   baseline on held-out HoC hallmarks (docs/RESULTS.md);
 - `lame_agnostic_sim_positives`: `lame_agnostic_sim` with only the batch's positive labels' descriptions
-  encoded with gradient (`description_gradients="positives"`): 1.38x vanilla's training CPU time at 4,271
-  labels, where `lame_agnostic_sim` measured 1.93x, near the 2.0x target (docs/BENCHMARKS.md);
+  encoded with gradient (`description_gradients="positives"`): 1.38x-1.59x vanilla's training CPU time at
+  4,271 labels, where `lame_agnostic_sim` measured 1.93x-2.17x, over the 2.0x target (docs/BENCHMARKS.md);
 - `lame_agnostic_sim_neg32`: `lame_agnostic_sim` with 32 sampled negatives a step instead of 64 (all of
   the sample's descriptions still with gradient): the other way to bring its step under the 2.0x target;
 - `lame_all_labels` (issue 29, row b): `lame` with `all_label_loss`: every label's logit in the loss

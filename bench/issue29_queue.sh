@@ -37,20 +37,20 @@ mkdir -p "$OUT"
 exec 9>"$OUT/queue_${LARGE:+large}lane$LANE.lock"
 flock -n 9 || { echo "$(date -u) lane $LANE already runs (it holds its lock in $OUT); not starting a second"; exit 1; }
 
-study() {  # study WORK RESULTS BUDGET SEED METHOD... [-- STUDY FLAGS]: the methods in order, each until patience or the cap ends it
-    local work=$1 results=$2 budget=$3 seed=$4; shift 4
+study() {  # study WORK RESULTS BUDGET SUBSET SEED METHOD...: the methods in order, each until patience or the cap ends it
+    local work=$1 results=$2 budget=$3 subset=$4 seed=$5; shift 5
     echo "$(date -u) lane $LANE, $work, seed $seed: $*"
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 19 "$PYTHON" "$REPO/bench/eurlex_label_groups.py" \
         --data_dir "$DATA" --work_dir "$OUT/$work" --results_dir "$OUT/$results" --budget "$budget" --seed "$seed" \
-        --torch_threads 1 "${EXTRA[@]}" --methods "$@"
+        --torch_threads 1 ${subset:+--subset "$subset"} --methods "$@"
     local code=$?
     [ $code -eq 0 ] || { echo "$(date -u) lane $LANE stopped (exit $code); run the same command to resume"; exit $code; }
 }
-run() {  # run SEED METHOD...: on the 1,000-document subset (item 1)
-    EXTRA=(); study subset1000_len128 results_len128 "$BUDGET" "$@"
+run() {  # run SEED METHOD...: on the 1,000-document subset (item 1; the study's own subset)
+    study subset1000_len128 results_len128 "$BUDGET" "" "$@"
 }
 run_large() {  # run_large SEED METHOD...: on the 5,000 training documents (item 4)
-    EXTRA=(--subset "$LARGE_SUBSET"); study subset5000_len128 results5000_len128 "$LARGE_BUDGET" "$@"
+    study subset5000_len128 results5000_len128 "$LARGE_BUDGET" "$LARGE_SUBSET" "$@"
 }
 
 if [ -n "$LARGE" ]; then

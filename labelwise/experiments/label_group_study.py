@@ -46,6 +46,10 @@ __all__ = ["LabelGroupStudy", "Method", "main"]
 SPLITS = label_groups.SPLITS
 
 
+NO_MODEL_BASELINES = ("label_prior", "ancestor_targets")
+"""Baselines scored from the gold labels or their training counts alone (no encoder, nothing to time)."""
+
+
 @dataclass(frozen=True)
 class Method:
     """One row of a label-group study."""
@@ -218,7 +222,7 @@ class LabelGroupStudy:
         make_subset(data_dir, work_dir / "subset", self.subset)
         spec = self.methods[method]
         record: dict = {"method": method, "budget": self.budget, "subset": self.subset, "torch_threads": 1}
-        if spec.baseline in ("label_prior", "ancestor_targets"):
+        if spec.baseline in NO_MODEL_BASELINES:
             record["not_estimated"] = "no model"
         elif spec.baseline == "similarity":
             _, data = self.eval_data(data_dir, work_dir)
@@ -301,7 +305,7 @@ class LabelGroupStudy:
     def how_modelled(self, method: str) -> str:
         spec = self.methods[method]
         return (f"{spec.scores_model_of}'s model" if spec.scores_model_of else "trained" if spec.options
-                else "no model" if spec.baseline in ("label_prior", "ancestor_targets") else "no training")
+                else "no model" if spec.baseline in NO_MODEL_BASELINES else "no training")
 
     def report(self, results: Path) -> str:
         """Markdown: the overall test scores per run, then R-Precision@5 / nDCG@5 / micro-F1 per group."""
