@@ -42,6 +42,22 @@ def test_subset_is_seeded_recorded_and_refused_when_drawn_otherwise(tmp_path, co
         label_groups.make_subset(tmp_path / "nowhere", tmp_path / "x", SUBSET)
 
 
+def test_a_subset_half_drawn_by_another_run_is_completed_and_a_foreign_file_is_named(tmp_path, corpus):
+    """Two lanes of the study draw the same subset into one work folder at once: the links the other made are kept."""
+    first = label_groups.make_subset(corpus, tmp_path / "a" / "subset", SUBSET)
+    folder = tmp_path / "b" / "subset"
+    name = first["documents"]["train"][0]
+    (folder / "train").mkdir(parents=True)
+    (folder / "train" / name).symlink_to((corpus / "train" / name).resolve())  # the other run's link, no manifest yet
+    assert label_groups.make_subset(corpus, folder, SUBSET)["documents"] == first["documents"]
+    assert not list(folder.glob("*.tmp"))
+    clash = tmp_path / "c" / "subset"
+    (clash / "train").mkdir(parents=True)
+    (clash / "train" / name).write_text("{}", encoding="utf-8")
+    with pytest.raises(FileExistsError, match=f"{name} exists and is not a link"):
+        label_groups.make_subset(corpus, clash, SUBSET)
+
+
 def test_eval_data_puts_training_labels_first_and_zero_shot_labels_after(data):
     assert data.seen == 20 and data.names[20:] == ["c20"]
     assert data.descriptions[0] == "concept 0 fish (alias 0)"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -70,16 +71,25 @@ def make_subset(data_dir: Path, folder: Path, subset: Mapping[str, int]) -> dict
         chosen = sorted(rng.sample(files, min(subset[split], len(files))))
         (folder / split).mkdir(parents=True, exist_ok=True)
         for name in chosen:
-            link = folder / split / name
-            if not link.exists():
-                link.symlink_to((source / split / name).resolve())
+            _link(folder / split / name, source / split / name)
         documents[split] = chosen
-    link = folder / "EURLEX57K.json"
-    if not link.exists():
-        link.symlink_to(concepts.resolve())
+    _link(folder / "EURLEX57K.json", concepts)
     manifest = {"request": request, "documents": documents}
-    manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    # Written whole under another name, then renamed: two runs drawing the same subset into one work folder at
+    # once (the study's two lanes) never read a half-written manifest.
+    partial = manifest_path.with_name(f"{manifest_path.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    partial.replace(manifest_path)
     return manifest
+
+
+def _link(link: Path, target: Path) -> None:
+    """Link `link` to `target`, accepting a link to the same file that another run made meanwhile."""
+    try:
+        link.symlink_to(target.resolve())
+    except FileExistsError:
+        if link.resolve() != target.resolve():
+            raise FileExistsError(f"{link} exists and is not a link to {target}; choose another --work_dir.") from None
 
 
 @dataclass
