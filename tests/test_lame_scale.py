@@ -117,6 +117,14 @@ def test_one_rule_builds_the_same_lame_in_python_and_in_train_py(checkpoint, tmp
     assert reloaded.config.resolved_scale_options() == rule and (reloaded.first_stage is None) == (num_labels <= 256)
 
 
+def test_above_the_large_label_set_a_multi_label_run_stops_on_r_precision_unless_told_otherwise():
+    # Where sampling starts, micro-F1 at 0.5 stays near 0 for epochs: the default stopping metric follows the same bound.
+    from labelwise.kinds.base import best_metric
+
+    assert [best_metric(True, n) for n in (10, 256, 257, 4271)] == ["micro_f1", "micro_f1", "r_precision", "r_precision"]
+    assert best_metric(False, 4271) == "accuracy"
+
+
 def test_a_checkpoint_saved_before_options_became_scale_options_keeps_what_it_was_built_with(checkpoint, tmp_path,
                                                                                               monkeypatch):
     # label_scoring and description_gradients "auto" resolve by the label-count rule; a LAME config.json

@@ -46,6 +46,8 @@ def test_eurlex_config_loads_and_user_corpus_options_are_merged(tmp_path):
     assert (args.label_sampling, args.first_stage, args.shortlist_size, args.all_label_loss, args.label_scoring) == (
         "auto", "auto", None, None, "auto")
     assert args.early_stopping_patience == 3 and training.per_device_train_batch_size == 8
+    # Early stopping reads dev R-Precision: at thousands of labels the dev loss rose while the ranking formed.
+    assert (training.metric_for_best_model, training.greater_is_better) == ("r_precision", True)
     # A flag adds keys to the config's corpus options and overrides the ones it names.
     args, _ = parse_arguments(["--config", "lame_eurlex57k", "--output_dir", str(tmp_path),
                                "--corpus_options", '{"label_set": "used", "max_level": 3}'])
