@@ -128,15 +128,16 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
             random negatives weighted so the loss is an unbiased estimate of the all-label loss.
             `"auto"`: `"sampled"` for multi-label problems with more than 256 labels, else `"none"`.
             Inference and evaluation always score every label (or the shortlist, see below).
-        label_sample_negatives (`int`, defaults to 64):
-            Negative labels per training step (per batch, shared by its documents) under sampling.
-            With the batch's positives (about 40 for 8 EURLEX57K documents) they are the
-            descriptions encoded with gradient: about as many tokens as the documents of the batch.
+        label_sample_negatives (`int`, defaults to 32):
+            Negative labels per training step (per batch, shared by its documents) under sampling; with
+            the batch's positives, the descriptions encoded with gradient. 32 keeps the label-agnostic
+            head's step within 2.0x plain fine-tuning's at 4,271 labels (1.53x-1.86x; 64: 2.10x-2.26x,
+            docs/BENCHMARKS.md); issue 29's label-specific rows ran with 64.
         description_gradients (`str`, defaults to `"auto"`):
             Under sampled training with `label_embedding_mode="joint"`, which descriptions are encoded
             with gradient: `"sample"`, the step's positives and sampled negatives; `"positives"`, the
-            positives only, the negatives read the training cache (about 40 descriptions a step
-            instead of about 100 for 8 EURLEX57K documents, docs/BENCHMARKS.md). `"auto"`: as [`scale_defaults`] says.
+            positives only, the negatives read the training cache (about 40 descriptions a step instead
+            of about 70 for 8 EURLEX57K documents; it learned far more slowly, docs/RESULTS.md). `"auto"`: as [`scale_defaults`] says.
         all_label_loss (`bool` or `"auto"`, defaults to `"auto"`):
             Under sampled training, put every label's logit in the loss at every step (the plain
             all-label binary cross-entropy). The sampled labels' descriptions are still the only ones
@@ -247,7 +248,7 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         feature_head: str = "none",
         cnn_kernel_size: int = 3,
         label_sampling: str = "auto",
-        label_sample_negatives: int = 64,
+        label_sample_negatives: int = 32,
         description_gradients: str = "auto",
         all_label_loss: bool | str = "auto",
         all_label_loss_gradient: str = "full",

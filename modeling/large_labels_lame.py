@@ -45,14 +45,16 @@ def scale_defaults(num_labels: int, problem_type: str | None = None) -> dict:
     the bilinear first stage, and the label-attention head on each document's `SHORTLIST_SIZE`
     first-stage labels at inference; at or below it, joint training and the exact head.
 
-    Above `LARGE_LABEL_SET` labels a multi-label LAME also scores with the label-agnostic head and
-    encodes only the batch's positives' descriptions with gradient. On a 1,000-document EURLEX57K subset
-    (1,216 labels; docs/RESULTS.md, issue 29) the label-specific head trails plain fine-tuning: the
-    gradient through the sampled descriptions collapses its label queries. The label-agnostic head, whose
-    rows are computed from the descriptions by shared layers, leads it, and this form of it keeps a
-    training step within 2.0x plain fine-tuning's at 4,271 labels (docs/BENCHMARKS.md). At 256 labels or
-    fewer (HoC, Disease-5), and for single-label problems, the paper's label-specific head stays the
-    default. `all_label_loss` stays off: every label's logit in the loss collapsed the documents too.
+    Above `LARGE_LABEL_SET` labels a multi-label LAME also scores with the label-agnostic head. On a
+    1,000-document EURLEX57K subset (1,216 labels; docs/RESULTS.md, issue 29) the label-specific head
+    trails plain fine-tuning: the gradient through the sampled descriptions collapses its label queries.
+    The label-agnostic head, whose rows are computed from the descriptions by shared layers, leads it;
+    with `label_sample_negatives=32` its training step stays within 2.0x plain fine-tuning's at 4,271
+    labels (docs/BENCHMARKS.md). Encoding only the positives' descriptions with gradient
+    (`description_gradients="positives"`) is cheaper but learned far more slowly, so every sampled
+    description keeps its gradient. At 256 labels or fewer (HoC, Disease-5), and for single-label
+    problems, the paper's label-specific head stays the default. `all_label_loss` stays off: every
+    label's logit in the loss collapsed the documents too.
     """
     large = num_labels > LARGE_LABEL_SET
     sampled = large and problem_type != "single_label_classification"
@@ -62,7 +64,7 @@ def scale_defaults(num_labels: int, problem_type: str | None = None) -> dict:
         "shortlist_size": SHORTLIST_SIZE if large else 0,
         "all_label_loss": False,
         "label_scoring": "label_agnostic" if sampled else "label_specific",
-        "description_gradients": "positives" if sampled else "sample",
+        "description_gradients": "sample",
     }
 
 

@@ -80,7 +80,7 @@ def test_eurlex_config_trains_one_step_with_options_chosen_by_label_count(tmp_pa
     assert len(summary["label_descriptions"]) == n_concepts
     assert summary["label_descriptions"]["c0"] == "concept 0 fish (alias 0)"  # label + alternative labels
     if scaled:
-        assert hyper["label_sampling"] == "sampled" and hyper["label_sample_negatives"] == 64
+        assert hyper["label_sampling"] == "sampled" and hyper["label_sample_negatives"] == 32
         assert hyper["first_stage"] == "bilinear" and hyper["shortlist_size"] == 256
     else:
         assert "label_sampling" not in hyper and "first_stage" not in hyper
