@@ -27,7 +27,7 @@ from .segments import validate_segment_options
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification")
 LOSSES = ("bce", "f_measure")
 F_MEASURE_AVERAGES = ("micro", "macro")
-LABEL_EMBEDDING_MODES = ("joint", "static")
+LABEL_EMBEDDING_MODES = ("auto", "joint", "static")
 FEATURE_HEADS = ("none", "cnn")
 LABEL_SAMPLING = ("auto", "none", "sampled")
 FIRST_STAGES = ("auto", "none", "bilinear")
@@ -204,10 +204,10 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
             `decision_threshold` where given.
 
     Training only (they do not change what a saved model computes):
-        label_embedding_mode (`str`, defaults to `"joint"`):
+        label_embedding_mode (`str`, defaults to `"auto"`):
             `"joint"`: descriptions are re-encoded by the shared encoder in every training step and
-            fine-tuned with it (section 2.2 of the paper). `"static"`: encoded once, without
-            gradient, and reused until the encoder's weights change.
+            fine-tuned with it (section 2.2 of the paper). `"static"`: encoded without gradient by the current
+            encoder (sampled: the training cache). `"auto"`: as [`scale_defaults`] says (static above 256 labels).
         label_attention_dropout (`float`, *optional*):
             Dropout on the attention weights and block outputs; defaults to `hidden_dropout_prob`.
         classifier_dropout (`float`, *optional*):
@@ -235,7 +235,7 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         label_description_token_ids: list[list[int]] | None = None,
         max_description_length: int = 64,
         description_pooling: str = "auto",
-        label_embedding_mode: str = "joint",
+        label_embedding_mode: str = "auto",
         num_label_attention_blocks: int = 1,
         label_attention_heads: int = 12,
         label_attention_intermediate_size: int | None = None,

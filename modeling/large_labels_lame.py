@@ -30,9 +30,12 @@ LARGE_LABEL_SET = 256
 SHORTLIST_SIZE = 256
 SCALE_OPTIONS = (
     "label_sampling", "first_stage", "shortlist_size", "all_label_loss", "label_scoring", "description_gradients",
+    "label_embedding_mode",
 )
 # What a LAME config.json saved before an option became a scale option was built with.
-SCALE_OPTIONS_BEFORE_AUTO = {"label_scoring": "label_specific", "description_gradients": "sample"}
+SCALE_OPTIONS_BEFORE_AUTO = {
+    "label_scoring": "label_specific", "description_gradients": "sample", "label_embedding_mode": "joint",
+}
 
 
 def scale_defaults(num_labels: int, problem_type: str | None = None) -> dict:
@@ -45,16 +48,16 @@ def scale_defaults(num_labels: int, problem_type: str | None = None) -> dict:
     the bilinear first stage, and the label-attention head on each document's `SHORTLIST_SIZE`
     first-stage labels at inference; at or below it, joint training and the exact head.
 
-    Above `LARGE_LABEL_SET` labels a multi-label LAME also scores with the label-agnostic head. On a
-    1,000-document EURLEX57K subset (1,216 labels; docs/RESULTS.md, issue 29) the label-specific head
-    trails plain fine-tuning: the gradient through the sampled descriptions collapses its label queries.
-    The label-agnostic head, whose rows are computed from the descriptions by shared layers, leads it;
-    with `label_sample_negatives=32` its training step stays within 2.0x plain fine-tuning's at 4,271
-    labels (docs/BENCHMARKS.md). Encoding only the positives' descriptions with gradient
-    (`description_gradients="positives"`) is cheaper but learned far more slowly, so every sampled
-    description keeps its gradient. At 256 labels or fewer (HoC, Disease-5), and for single-label
-    problems, the paper's label-specific head stays the default. `all_label_loss` stays off: every
-    label's logit in the loss collapsed the documents too.
+    Above `LARGE_LABEL_SET` labels a multi-label LAME also scores with the label-agnostic head and
+    encodes descriptions without gradient (`label_embedding_mode="static"`). On a 1,000-document
+    EURLEX57K subset (1,216 labels; docs/RESULTS.md, issue 29) the label-specific head trails plain
+    fine-tuning: the gradient through the sampled descriptions collapses its label queries. The
+    label-agnostic head, whose rows are computed from the descriptions by shared layers, leads it. With
+    every sampled description encoded with gradient it costs 2.1x-2.3x plain fine-tuning's training step
+    at 4,271 labels (32 negatives: up to 2.12x), over the 2.0x target; with static descriptions about
+    1.0x, at nearly the same accuracy (docs/BENCHMARKS.md). At 256 labels or fewer (HoC, Disease-5), and
+    for single-label problems, the paper's label-specific head and joint training stay the default.
+    `all_label_loss` stays off: every label's logit in the loss collapsed the documents too.
     """
     large = num_labels > LARGE_LABEL_SET
     sampled = large and problem_type != "single_label_classification"
@@ -65,6 +68,7 @@ def scale_defaults(num_labels: int, problem_type: str | None = None) -> dict:
         "all_label_loss": False,
         "label_scoring": "label_agnostic" if sampled else "label_specific",
         "description_gradients": "sample",
+        "label_embedding_mode": "static" if sampled else "joint",
     }
 
 

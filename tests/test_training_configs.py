@@ -86,6 +86,9 @@ def test_eurlex_config_trains_one_step_with_options_chosen_by_label_count(tmp_pa
         assert "label_sampling" not in hyper and "first_stage" not in hyper
     config = json.loads((tmp_path / "out" / "model" / "config.json").read_text())
     assert config["shortlist_size"] == (256 if scaled else 0)
+    # Above 256 labels the label-agnostic head with descriptions encoded without gradient (issue 29).
+    assert (config["label_scoring"], config["label_embedding_mode"]) == (
+        ("label_agnostic", "static") if scaled else ("label_specific", "joint"))
     assert summary["metrics"]["test"]["micro_f1"] >= 0.0
 
 
