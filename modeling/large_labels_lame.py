@@ -53,9 +53,9 @@ def scale_defaults(num_labels: int, problem_type: str | None = None) -> dict:
     EURLEX57K subset (1,216 labels; docs/RESULTS.md, issue 29) the label-specific head trails plain
     fine-tuning: the gradient through the sampled descriptions collapses its label queries. The
     label-agnostic head, whose rows are computed from the descriptions by shared layers, leads it. With
-    every sampled description encoded with gradient it costs 2.1x-2.3x plain fine-tuning's training step
-    at 4,271 labels (32 negatives: up to 2.12x), over the 2.0x target; with static descriptions about
-    1.0x, at nearly the same accuracy (docs/BENCHMARKS.md). At 256 labels or fewer (HoC, Disease-5), and
+    every sampled description encoded with gradient it costs 2.0x-2.35x plain fine-tuning's training step
+    at 4,271 labels with 32-64 negatives, over the 2.0x target; with static descriptions 1.15x, as
+    accurate as with 16 negatives and gradient (1.74x; docs/BENCHMARKS.md). At 256 labels or fewer (HoC, Disease-5), and
     for single-label problems, the paper's label-specific head and joint training stay the default.
     `all_label_loss` stays off: every label's logit in the loss collapsed the documents too.
     """
