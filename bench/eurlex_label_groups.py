@@ -165,7 +165,10 @@ LEGACY_BUDGET = {"label_bias_init": "zero"}
 # The paper's head with the shipped scale path, named explicitly: issue 29 lets the label-count rule
 # (scale_defaults) choose the head and the description gradients, and these rows must stay as they ran
 # whatever it picks.
-LAME = {"config": "lame_eurlex57k", "label_scoring": "label_specific", "description_gradients": "sample"}
+# The rows as they ran: the shipped configuration before issue 29 changed its defaults (the head, 64
+# negatives, descriptions encoded with gradient).
+LAME = {"config": "lame_eurlex57k", "label_scoring": "label_specific", "description_gradients": "sample",
+        "label_sample_negatives": 64, "label_embedding_mode": "joint"}
 FLAT = {"model": "layerwise", "guidance": "flat"}
 LONG = {**LAME, "max_document_length": 2048}
 AGNOSTIC = {**LAME, "label_scoring": "label_agnostic"}

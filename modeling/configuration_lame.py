@@ -27,7 +27,7 @@ from .segments import validate_segment_options
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification")
 LOSSES = ("bce", "f_measure")
 F_MEASURE_AVERAGES = ("micro", "macro")
-LABEL_EMBEDDING_MODES = ("joint", "static")
+LABEL_EMBEDDING_MODES = ("auto", "joint", "static")
 FEATURE_HEADS = ("none", "cnn")
 LABEL_SAMPLING = ("auto", "none", "sampled")
 FIRST_STAGES = ("auto", "none", "bilinear")
@@ -128,15 +128,16 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
             random negatives weighted so the loss is an unbiased estimate of the all-label loss.
             `"auto"`: `"sampled"` for multi-label problems with more than 256 labels, else `"none"`.
             Inference and evaluation always score every label (or the shortlist, see below).
-        label_sample_negatives (`int`, defaults to 64):
-            Negative labels per training step (per batch, shared by its documents) under sampling.
-            With the batch's positives (about 40 for 8 EURLEX57K documents) they are the
-            descriptions encoded with gradient: about as many tokens as the documents of the batch.
+        label_sample_negatives (`int`, defaults to 32):
+            Negative labels per training step (per batch, shared by its documents) under sampling; with
+            the batch's positives, the descriptions encoded with gradient. 32 keeps the label-agnostic
+            head's step within 2.0x plain fine-tuning's at 4,271 labels (1.53x-1.86x; 64: 2.10x-2.26x,
+            docs/BENCHMARKS.md); issue 29's label-specific rows ran with 64.
         description_gradients (`str`, defaults to `"auto"`):
             Under sampled training with `label_embedding_mode="joint"`, which descriptions are encoded
             with gradient: `"sample"`, the step's positives and sampled negatives; `"positives"`, the
-            positives only, the negatives read the training cache (about 40 descriptions a step
-            instead of about 100 for 8 EURLEX57K documents, docs/BENCHMARKS.md). `"auto"`: as [`scale_defaults`] says.
+            positives only, the negatives read the training cache (about 40 descriptions a step instead
+            of about 70 for 8 EURLEX57K documents; it learned far more slowly, docs/RESULTS.md). `"auto"`: as [`scale_defaults`] says.
         all_label_loss (`bool` or `"auto"`, defaults to `"auto"`):
             Under sampled training, put every label's logit in the loss at every step (the plain
             all-label binary cross-entropy). The sampled labels' descriptions are still the only ones
@@ -203,10 +204,10 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
             `decision_threshold` where given.
 
     Training only (they do not change what a saved model computes):
-        label_embedding_mode (`str`, defaults to `"joint"`):
+        label_embedding_mode (`str`, defaults to `"auto"`):
             `"joint"`: descriptions are re-encoded by the shared encoder in every training step and
-            fine-tuned with it (section 2.2 of the paper). `"static"`: encoded once, without
-            gradient, and reused until the encoder's weights change.
+            fine-tuned with it (section 2.2 of the paper). `"static"`: encoded without gradient by the current
+            encoder (sampled: the training cache). `"auto"`: as [`scale_defaults`] says (static above 256 labels).
         label_attention_dropout (`float`, *optional*):
             Dropout on the attention weights and block outputs; defaults to `hidden_dropout_prob`.
         classifier_dropout (`float`, *optional*):
@@ -234,7 +235,7 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         label_description_token_ids: list[list[int]] | None = None,
         max_description_length: int = 64,
         description_pooling: str = "auto",
-        label_embedding_mode: str = "joint",
+        label_embedding_mode: str = "auto",
         num_label_attention_blocks: int = 1,
         label_attention_heads: int = 12,
         label_attention_intermediate_size: int | None = None,
@@ -247,7 +248,7 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         feature_head: str = "none",
         cnn_kernel_size: int = 3,
         label_sampling: str = "auto",
-        label_sample_negatives: int = 64,
+        label_sample_negatives: int = 32,
         description_gradients: str = "auto",
         all_label_loss: bool | str = "auto",
         all_label_loss_gradient: str = "full",

@@ -348,7 +348,8 @@ class LameLabelSet:
         return embeddings
 
     def _descriptions_trainable(self) -> bool:
-        return self.training and self.config.label_embedding_mode == "joint" and not self.config.freeze_encoder
+        joint = self.config.resolved_scale_options()["label_embedding_mode"] == "joint"
+        return self.training and joint and not self.config.freeze_encoder
 
     def training_label_embeddings(self) -> torch.Tensor:
         """Every label's embedding `(num_labels, hidden)` from the training cache (no gradient).

@@ -30,9 +30,12 @@ LARGE_LABEL_SET = 256
 SHORTLIST_SIZE = 256
 SCALE_OPTIONS = (
     "label_sampling", "first_stage", "shortlist_size", "all_label_loss", "label_scoring", "description_gradients",
+    "label_embedding_mode",
 )
 # What a LAME config.json saved before an option became a scale option was built with.
-SCALE_OPTIONS_BEFORE_AUTO = {"label_scoring": "label_specific", "description_gradients": "sample"}
+SCALE_OPTIONS_BEFORE_AUTO = {
+    "label_scoring": "label_specific", "description_gradients": "sample", "label_embedding_mode": "joint",
+}
 
 
 def scale_defaults(num_labels: int, problem_type: str | None = None) -> dict:
@@ -43,21 +46,29 @@ def scale_defaults(num_labels: int, problem_type: str | None = None) -> dict:
     "auto") do the same at the same label count, and the saved config.json states the result. Above
     `LARGE_LABEL_SET` labels: sampled label training (multi-label only: a softmax is never sampled),
     the bilinear first stage, and the label-attention head on each document's `SHORTLIST_SIZE`
-    first-stage labels at inference; at or below it, joint training and the exact head. Issue 29's
-    ablation decides `all_label_loss` (every label's logit in the sampled step's loss),
-    `label_scoring` (a row per label, or rows computed from the descriptions) and
-    `description_gradients` (which sampled descriptions are encoded with gradient); until it has, the
-    sampled loss covers the sample only, every label has its own row and every sampled description
-    is encoded with gradient, as before.
+    first-stage labels at inference; at or below it, joint training and the exact head.
+
+    Above `LARGE_LABEL_SET` labels a multi-label LAME also scores with the label-agnostic head and
+    encodes descriptions without gradient (`label_embedding_mode="static"`). On a 1,000-document
+    EURLEX57K subset (1,216 labels; docs/RESULTS.md, issue 29) the label-specific head trails plain
+    fine-tuning: the gradient through the sampled descriptions collapses its label queries. The
+    label-agnostic head, whose rows are computed from the descriptions by shared layers, leads it. With
+    every sampled description encoded with gradient it costs 2.0x-2.35x plain fine-tuning's training step
+    at 4,271 labels with 32-64 negatives, over the 2.0x target; with static descriptions 1.15x, as
+    accurate as with 16 negatives and gradient (1.74x; docs/BENCHMARKS.md). At 256 labels or fewer (HoC, Disease-5), and
+    for single-label problems, the paper's label-specific head and joint training stay the default.
+    `all_label_loss` stays off: every label's logit in the loss collapsed the documents too.
     """
     large = num_labels > LARGE_LABEL_SET
+    sampled = large and problem_type != "single_label_classification"
     return {
-        "label_sampling": "sampled" if large and problem_type != "single_label_classification" else "none",
+        "label_sampling": "sampled" if sampled else "none",
         "first_stage": "bilinear" if large else "none",
         "shortlist_size": SHORTLIST_SIZE if large else 0,
         "all_label_loss": False,
-        "label_scoring": "label_specific",
+        "label_scoring": "label_agnostic" if sampled else "label_specific",
         "description_gradients": "sample",
+        "label_embedding_mode": "static" if sampled else "joint",
     }
 
 

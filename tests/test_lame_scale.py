@@ -117,34 +117,47 @@ def test_one_rule_builds_the_same_lame_in_python_and_in_train_py(checkpoint, tmp
     assert reloaded.config.resolved_scale_options() == rule and (reloaded.first_stage is None) == (num_labels <= 256)
 
 
+def test_above_the_large_label_set_a_multi_label_run_stops_on_r_precision_unless_told_otherwise():
+    # Where sampling starts, micro-F1 at 0.5 stays near 0 for epochs: the default stopping metric follows the same bound.
+    from labelwise.kinds.base import best_metric
+
+    assert [best_metric(True, n) for n in (10, 256, 257, 4271)] == ["micro_f1", "micro_f1", "r_precision", "r_precision"]
+    assert best_metric(False, 4271) == "accuracy"
+
+
 def test_a_checkpoint_saved_before_options_became_scale_options_keeps_what_it_was_built_with(checkpoint, tmp_path,
                                                                                               monkeypatch):
-    # label_scoring and description_gradients "auto" resolve by the label-count rule; a LAME config.json
-    # without the fields was built with a row per label and every sampled description with gradient,
-    # whatever the rule says now, and a plain encoder's config (no descriptions) keeps "auto".
+    # label_scoring, description_gradients and label_embedding_mode "auto" resolve by the label-count rule; a
+    # LAME config.json without the fields was built with a row per label and every sampled description
+    # encoded with gradient, whatever the rule says now, and a plain encoder's config (no descriptions) keeps "auto".
     from labelwise.modeling import large_labels_lame
 
     lame(checkpoint).save_pretrained(tmp_path / "old")
     saved = json.loads((tmp_path / "old" / "config.json").read_text())
-    assert (saved["label_scoring"], saved["description_gradients"]) == ("label_specific", "sample")
-    del saved["label_scoring"], saved["description_gradients"]
+    before = (saved["label_scoring"], saved["description_gradients"], saved["label_embedding_mode"])
+    assert before == ("label_specific", "sample", "joint")
+    del saved["label_scoring"], saved["description_gradients"], saved["label_embedding_mode"]
     (tmp_path / "old" / "config.json").write_text(json.dumps(saved))
     rule = large_labels_lame.scale_defaults
     monkeypatch.setattr(large_labels_lame, "scale_defaults", lambda *args: {
-        **rule(*args), "label_scoring": "label_agnostic", "description_gradients": "positives"})
+        **rule(*args), "label_scoring": "label_agnostic", "description_gradients": "positives",
+        "label_embedding_mode": "static"})
     fresh = LameConfig(label_descriptions=list(DESCRIPTIONS.values()), **_small())
-    assert (fresh.label_scoring, fresh.description_gradients) == ("label_agnostic", "positives")  # the rule decides
+    assert (fresh.label_scoring, fresh.description_gradients, fresh.label_embedding_mode) == (
+        "label_agnostic", "positives", "static")  # the rule decides
     old = LameConfig.from_pretrained(tmp_path / "old")
-    assert (old.label_scoring, old.description_gradients) == ("label_specific", "sample")
+    assert (old.label_scoring, old.description_gradients, old.label_embedding_mode) == before
     bare = LameConfig(**_small())
-    assert (bare.label_scoring, bare.description_pooling, bare.similarity_term, bare.description_gradients) == ("auto",) * 4
+    assert (bare.label_scoring, bare.description_pooling, bare.similarity_term, bare.description_gradients,
+            bare.label_embedding_mode) == ("auto",) * 5
 
 
 def test_an_explicit_scale_option_wins_over_the_rule(checkpoint):
     model = lame(checkpoint, first_stage="bilinear", shortlist_size=5, all_label_loss=True, label_sampling="sampled")
     assert model.config.resolved_scale_options() == {"label_sampling": "sampled", "first_stage": "bilinear",
                                                      "shortlist_size": 5, "all_label_loss": True,
-                                                     "label_scoring": "label_specific", "description_gradients": "sample"}
+                                                     "label_scoring": "label_specific", "description_gradients": "sample",
+                                                     "label_embedding_mode": "joint"}
     with pytest.raises(ValueError, match="all_label_loss must be True, False or 'auto'"):
         LameConfig(label_descriptions=["a", "b"], all_label_loss="yes", **_small())
 

@@ -46,6 +46,8 @@ def test_eurlex_config_loads_and_user_corpus_options_are_merged(tmp_path):
     assert (args.label_sampling, args.first_stage, args.shortlist_size, args.all_label_loss, args.label_scoring) == (
         "auto", "auto", None, None, "auto")
     assert args.early_stopping_patience == 3 and training.per_device_train_batch_size == 8
+    # Early stopping reads dev R-Precision: at thousands of labels the dev loss rose while the ranking formed.
+    assert (training.metric_for_best_model, training.greater_is_better) == ("r_precision", True)
     # A flag adds keys to the config's corpus options and overrides the ones it names.
     args, _ = parse_arguments(["--config", "lame_eurlex57k", "--output_dir", str(tmp_path),
                                "--corpus_options", '{"label_set": "used", "max_level": 3}'])
@@ -78,12 +80,15 @@ def test_eurlex_config_trains_one_step_with_options_chosen_by_label_count(tmp_pa
     assert len(summary["label_descriptions"]) == n_concepts
     assert summary["label_descriptions"]["c0"] == "concept 0 fish (alias 0)"  # label + alternative labels
     if scaled:
-        assert hyper["label_sampling"] == "sampled" and hyper["label_sample_negatives"] == 64
+        assert hyper["label_sampling"] == "sampled" and hyper["label_sample_negatives"] == 32
         assert hyper["first_stage"] == "bilinear" and hyper["shortlist_size"] == 256
     else:
         assert "label_sampling" not in hyper and "first_stage" not in hyper
     config = json.loads((tmp_path / "out" / "model" / "config.json").read_text())
     assert config["shortlist_size"] == (256 if scaled else 0)
+    # Above 256 labels the label-agnostic head with descriptions encoded without gradient (issue 29).
+    assert (config["label_scoring"], config["label_embedding_mode"]) == (
+        ("label_agnostic", "static") if scaled else ("label_specific", "joint"))
     assert summary["metrics"]["test"]["micro_f1"] >= 0.0
 
 

@@ -332,6 +332,20 @@ def label_feature_names(corpus: DatasetDict) -> list[str]:
     return list(inner.names)
 
 
+def best_metric(multi_label: bool, num_labels: int) -> str:
+    """What early stopping and the kept checkpoint read when the user names no `metric_for_best_model`.
+
+    Above `LARGE_LABEL_SET` labels a multi-label model ranks labels for epochs before any passes the
+    0.5 threshold: its micro-F1 stays near 0 and its dev loss rose while the ranking still improved
+    (issue 29, EURLEX57K), so it stops on R-Precision, which reads the ranking alone.
+    """
+    from labelwise.modeling.large_labels_lame import LARGE_LABEL_SET
+
+    if not multi_label:
+        return "accuracy"
+    return "r_precision" if num_labels > LARGE_LABEL_SET else "micro_f1"
+
+
 def prepare_flat(
     args: KindArguments,
     space: LabelSpace,
@@ -389,7 +403,7 @@ def prepare_flat(
         datasets=encoded,
         collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=compute_metrics,
-        metric_for_best_model="micro_f1" if multi_label else "accuracy",
+        metric_for_best_model=best_metric(multi_label, len(names)),
         greater_is_better=True,
         task=space.task if space.task != "hierarchical" else "multi_label",
         label_names=names,
