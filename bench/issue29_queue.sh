@@ -60,28 +60,25 @@ if [ -n "$LARGE" ]; then
 fi
 
 # Each lane's rows in the order they decide the issue; a session's checkpoints may not outlive it, so each
-# lane's next rows are the ones that finish within a session. Done so far (seed 42, 1,000 documents): (b)'s
-# static cheap form, (a), vanilla, the label-agnostic head as run, and the two candidates for the default
-# within the 4,271-label speed target (32 negatives, lane 1; positives' descriptions only, lane 2). 32
-# negatives measured 2.12x vanilla's step on a quiet machine, so two cheaper forms come first: 16 negatives
-# (lane 1) and 32 negatives with descriptions encoded without gradient (lane 2). Then:
-# - FLAT, FLAT on the documents' own labels and FLAT with mean-pooled layers: the ancestors FLAT's targets
-#   add (4.5 gold labels a test document, 7.6 with ancestors) hold even a perfect learner to 63.2
-#   R-Precision on the gold labels (the `ancestor_targets` row), the leading suspect for FLAT's gap;
-# - the second seed of the top three rows (vanilla, the default, the label-agnostic head as run);
-# - item 4 on the 5,000 training documents: the default and vanilla, then the head as run;
+# lane's next rows are the ones that finish within a session. Done (seed 42, 1,000 documents): vanilla,
+# (a), the label-agnostic head with 64, 32 and 16 negatives, with the positives' descriptions only and with
+# static descriptions (the default since session 19: `lame_agnostic_sim_neg32_static`), (b)'s static cheap
+# form, FLAT. Next:
+# - item 4 on the 5,000 training documents: the default (lane 1, about 1.5 hours on one core) and
+#   vanilla (lane 2), then the label-agnostic head with every sampled description with gradient;
+# - FLAT on the documents' own labels and FLAT with mean-pooled layers: the ancestors FLAT's targets add
+#   hold even a perfect learner to 63.2 R-Precision on the gold labels (`ancestor_targets`);
+# - the second seed of vanilla, the default and the label-agnostic head as run;
 # - the rest of the ablation: (a) with static descriptions, (b)'s static cheap form with mean-pooled
 #   queries, (b) with static descriptions, (b), (c), the FLAT learning-rate candidate, the cosine baseline.
 if [ "$LANE" = 1 ]; then
-    run 42 lame_all_labels_output_static lame lame_agnostic_sim_neg32 lame_agnostic_sim_neg16 \
-        layerwise_flat_document_labels layerwise_flat_mean
-    run_large 42 lame_agnostic_sim_neg32
-    run 13 lame_agnostic_sim_neg32
+    run_large 42 lame_agnostic_sim_neg32_static
+    run 42 layerwise_flat_document_labels layerwise_flat_mean
+    run 13 lame_agnostic_sim_neg32_static
     run 42 lame_all_labels_output_static_mean lame_all_labels_static lame_negatives_256 similarity
 else
-    run 42 vanilla lame_agnostic_sim lame_agnostic_sim_positives lame_agnostic_sim_neg32_static layerwise_flat
-    run 13 vanilla
     run_large 42 vanilla
+    run 13 vanilla
     run 13 lame_agnostic_sim
     run 42 lame_static_descriptions layerwise_flat_head_lr lame_all_labels
     run_large 42 lame_agnostic_sim
