@@ -130,9 +130,9 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
             Inference and evaluation always score every label (or the shortlist, see below).
         label_sample_negatives (`int`, defaults to 32):
             Negative labels per training step (per batch, shared by its documents) under sampling; with
-            the batch's positives, the descriptions encoded with gradient. 32 keeps the label-agnostic
-            head's step within 2.0x plain fine-tuning's at 4,271 labels (1.53x-1.86x; 64: 2.10x-2.26x,
-            docs/BENCHMARKS.md); issue 29's label-specific rows ran with 64.
+            the batch's positives, the labels a step scores (and, with joint descriptions, encodes: at 4,271
+            labels 16, 32 and 64 cost 1.74x, 2.02x and 2.35x plain fine-tuning's step, docs/BENCHMARKS.md).
+            Issue 29's default was measured with 32, its label-specific rows with 64 (docs/RESULTS.md).
         description_gradients (`str`, defaults to `"auto"`):
             Under sampled training with `label_embedding_mode="joint"`, which descriptions are encoded
             with gradient: `"sample"`, the step's positives and sampled negatives; `"positives"`, the
