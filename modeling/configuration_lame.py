@@ -131,7 +131,7 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         label_sample_negatives (`int`, defaults to 32):
             Negative labels per training step (per batch, shared by its documents) under sampling; with
             the batch's positives, the labels a step scores (and, with joint descriptions, encodes: at 4,271
-            labels 16, 32 and 64 cost 1.74x, 2.02x and 2.35x plain fine-tuning's step, docs/BENCHMARKS.md).
+            labels 16, 32, 64 cost the label-agnostic head 1.74x, 2.02x, 2.35x vanilla's step, docs/BENCHMARKS.md).
             Issue 29's default was measured with 32, its label-specific rows with 64 (docs/RESULTS.md).
         description_gradients (`str`, defaults to `"auto"`):
             Under sampled training with `label_embedding_mode="joint"`, which descriptions are encoded
