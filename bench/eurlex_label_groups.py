@@ -52,7 +52,10 @@ Methods (`METHODS`):
   1.53x-1.86x on the loaded machine, 2.12x on a quiet one, so two cheaper forms follow:
 - `lame_agnostic_sim_neg16`: 16 negatives a step;
 - `lame_agnostic_sim_neg32_static`: 32 negatives, every description encoded without gradient
-  (`--label_embedding_mode static`: read from the training cache, re-encoded every 100 steps), 1.02x;
+  (`--label_embedding_mode static`: read from the training cache, re-encoded every 100 steps), 1.15x on a
+  quiet machine; the default above 256 labels since issue 29;
+- `lame_agnostic_sim_neg128_static`: the default with 128 negatives: without description gradients a
+  negative costs only its label-attention row, so the sample can grow where the encoded one could not;
 - `lame_all_labels` (issue 29, row b): `lame` with `all_label_loss`: every label's logit in the loss
   at every step; the description gradients stay sampled, the other labels' queries come from the
   training cache;
@@ -189,6 +192,9 @@ METHODS = {
         {**AGNOSTIC, "description_pooling": "mean", "similarity_term": True, "label_sample_negatives": 16}, True),
     "lame_agnostic_sim_neg32_static": Method(
         {**AGNOSTIC, "description_pooling": "mean", "similarity_term": True, "label_sample_negatives": 32,
+         "label_embedding_mode": "static"}, True),
+    "lame_agnostic_sim_neg128_static": Method(
+        {**AGNOSTIC, "description_pooling": "mean", "similarity_term": True, "label_sample_negatives": 128,
          "label_embedding_mode": "static"}, True),
     "lame_all_labels": Method({**LAME, "all_label_loss": True}, needs="issue 29 (all_label_loss)"),
     "lame_all_labels_output": Method({**LAME, "all_label_loss": True, "all_label_loss_gradient": "output_layer"},
