@@ -68,6 +68,7 @@ fi
 #   vanilla (lane 2), then the label-agnostic head with every sampled description with gradient;
 # - the second seed of the default and vanilla (they decide the issue's 3-point test), then of the
 #   label-agnostic head as run;
+# - the default with 128 negatives (a candidate default: without description gradients a negative is cheap);
 # - FLAT on the documents' own labels and FLAT with mean-pooled layers: the ancestors FLAT's targets add
 #   hold even a perfect learner to 63.2 R-Precision on the gold labels (`ancestor_targets`);
 # - the rest of the ablation: (a) with static descriptions, (b)'s static cheap form with mean-pooled
@@ -80,6 +81,7 @@ if [ "$LANE" = 1 ]; then
 else
     run_large 42 vanilla
     run 13 vanilla
+    run 42 lame_agnostic_sim_neg128_static
     run 42 layerwise_flat_mean
     run 13 lame_agnostic_sim
     run 42 lame_static_descriptions layerwise_flat_head_lr lame_all_labels
