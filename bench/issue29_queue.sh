@@ -65,7 +65,7 @@ fi
 # static descriptions (the default since session 19: `lame_agnostic_sim_neg32_static`), (b)'s static cheap
 # form, FLAT. Next:
 # - item 4 on the 5,000 training documents: the default (lane 1, about 1.5 hours on one core) and
-#   vanilla (lane 2), then the label-agnostic head with every sampled description with gradient;
+#   vanilla (lane 2, about 1 hour; lane 2 then takes both second seeds), then the label-agnostic head with every sampled description with gradient;
 # - the second seed of the default and vanilla (they decide the issue's 3-point test), then of the
 #   label-agnostic head as run;
 # - the default with 128 negatives (a candidate default: without description gradients a negative is cheap);
@@ -75,13 +75,13 @@ fi
 #   queries, (b) with static descriptions, (b), (c), the FLAT learning-rate candidate, the cosine baseline.
 if [ "$LANE" = 1 ]; then
     run_large 42 lame_agnostic_sim_neg32_static
-    run 13 lame_agnostic_sim_neg32_static
+    run 42 lame_agnostic_sim_neg128_static
     run 42 layerwise_flat_document_labels
     run 42 lame_all_labels_output_static_mean lame_all_labels_static lame_negatives_256 similarity
 else
     run_large 42 vanilla
     run 13 vanilla
-    run 42 lame_agnostic_sim_neg128_static
+    run 13 lame_agnostic_sim_neg32_static
     run 42 layerwise_flat_mean
     run 13 lame_agnostic_sim
     run 42 lame_static_descriptions layerwise_flat_head_lr lame_all_labels
