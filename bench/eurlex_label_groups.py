@@ -106,7 +106,8 @@ evaluations without a better dev loss that end a run early; each record says whi
 (`stopped_by`) and keeps the dev curve (`dev_curve`: dev loss and micro-F1 at 0.5 after each epoch).
 
 Seeds and subsets. `--seed N` (training seed; 42 by default) writes `<method>__seed<N>.json` and trains in
-`<work_dir>/<method>__seed<N>`; the report gives each repeat its own row. `--subset` replaces `SUBSET`
+`<work_dir>/<method>__seed<N>`; the report gives each repeat its own row, then each repeated method's mean
+over its seeds with their R-Precision range. `--subset` replaces `SUBSET`
 entries (e.g. the 5,000-document training subset), in its own `--work_dir` and `--results_dir`.
 
 Files. Each method writes `bench/results/eurlex_label_groups/<method>.json` (budget, subset, command,

@@ -1,6 +1,7 @@
 """labelwise.experiments.label_groups and capped_runs on a fixture EURLEX57K folder: the subset, the evaluation
 label set with its zero-shot columns, scores per label group at a dev-tuned threshold, the label-prior baseline,
-a model read otherwise than trained, the queue that a signal stops, budgets refused by name, the report's thread note."""
+a model read otherwise than trained, the queue that a signal stops, budgets refused by name, the report's thread note
+and its average over seeds."""
 
 import json
 
@@ -146,6 +147,21 @@ def test_report_says_when_a_run_trained_on_more_than_one_thread():
     mixed = {"epoch_times": [{"steps": 13, "seconds": 339.5}, {"steps": 112, "seconds": 1346.1, "torch_threads": 2},
                              {"steps": 125, "seconds": 1271.6, "torch_threads": 2}]}
     assert label_groups.threads_note(mixed) == " (13 steps on 1 thread, 237 steps on 2 threads)"
+
+
+def test_report_averages_a_method_over_its_seeds_and_gives_their_range():
+    def record(method, seed, rp, few):
+        overall = {"r_precision": rp, "rp_at_5": rp + 0.1, "ndcg_at_5": rp, "micro_f1": rp, "p_at_5": rp,
+                   "micro_precision": rp, "micro_recall": rp}
+        groups = {"frequent": {"rp_at_5": 0.9}, "few": {"rp_at_5": few}, "zero": "n/a"}
+        return {"method": method, "seed": seed, "test": {"overall": overall, "groups": groups, "threshold": 0.5}}
+
+    records = {"vanilla": record("vanilla", 42, 0.40, 0.30), "vanilla__seed13": record("vanilla", 13, 0.46, 0.50),
+               "lame": record("lame", 42, 0.50, 0.60)}
+    lines = label_groups.seeds_summary(records)
+    assert lines[-1] == "| vanilla | 13, 42 | 43.00 (40.00-46.00) | 53.00 | 43.00 | 43.00 | 40.00 |"
+    assert not any(line.startswith("| lame |") for line in lines)  # one seed: no average
+    assert label_groups.seeds_summary({"lame": records["lame"]}) == []
 
 
 def test_query_similarity_compares_cls_and_mean_pooled_descriptions(tmp_path, data):

@@ -357,6 +357,7 @@ def report(records: Mapping[str, dict], rows: list[tuple[str, str]]) -> str:
             else:
                 cells += [_cell(values.get("rp_at_5")), _cell(values.get("ndcg_at_5")), _cell(values.get("micro_f1"))]
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    lines += seeds_summary(records)
     recalls = [f"{m} {r['dev_shortlist_recall']:.4f}" for m, r in records.items()
                if isinstance(r.get("dev_shortlist_recall"), float)]
     if recalls:
@@ -366,6 +367,32 @@ def report(records: Mapping[str, dict], rows: list[tuple[str, str]]) -> str:
         lines += ["", "Groups (test subset): " + "; ".join(
             f"{g}: {s['labels']} labels, {s['test_documents']} documents" for g, s in sizes.items())]
     return "\n".join(lines)
+
+
+def seeds_summary(records: Mapping[str, dict]) -> list[str]:
+    """Markdown lines: each method run with more than one seed, its test scores averaged over the seeds,
+    with the lowest and highest seed's R-Precision (the seeds' spread); no lines when no method has two."""
+    by_method: dict[str, list[dict]] = {}
+    for record in records.values():
+        by_method.setdefault(record["method"], []).append(record)
+    repeated = {method: sorted(runs, key=lambda r: r["seed"]) for method, runs in by_method.items() if len(runs) > 1}
+    if not repeated:
+        return []
+
+    def mean(runs: list[dict], score: str, group: str = "overall") -> str:
+        scores = [r["test"]["overall"] if group == "overall" else r["test"]["groups"][group] for r in runs]
+        values = [v[score] for v in scores if v != "n/a" and v.get(score) is not None]
+        return _cell(sum(values) / len(values)) if values else "-"
+
+    lines = ["", "Over seeds (mean; RP's range over the seeds in brackets):", "",
+             "| method | seeds | RP | RP@5 | nDCG@5 | micro-F1 @ dev threshold | few RP@5 |", "|---|---|---|---|---|---|---|"]
+    for method, runs in repeated.items():
+        precisions = [r["test"]["overall"]["r_precision"] for r in runs]
+        lines.append(
+            f"| {method} | {', '.join(str(r['seed']) for r in runs)} | {mean(runs, 'r_precision')} "
+            f"({_cell(min(precisions))}-{_cell(max(precisions))}) | {mean(runs, 'rp_at_5')} | {mean(runs, 'ndcg_at_5')} | "
+            f"{mean(runs, 'micro_f1')} | {mean(runs, 'rp_at_5', 'few')} |")
+    return lines
 
 
 def plot_groups(records: Mapping[str, dict], path: Path, title: str, metric: str = "rp_at_5") -> dict[str, dict[str, float | None]]:
