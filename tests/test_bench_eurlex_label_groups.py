@@ -77,6 +77,7 @@ def test_runner_trains_scores_resumes_and_reports(tmp_path, corpus, tiny_budget,
     similarity = json.loads((results / "similarity.json").read_text())["test"]
     assert drawn["similarity"]["few"] == pytest.approx(100 * similarity["groups"]["few"]["rp_at_5"])
     assert drawn["similarity"]["zero"] is not None  # the one method here that scores unseen labels
+    assert set(STUDY.plot_groups(results, tmp_path / "two.png", methods=["vanilla", "lame"])) == {"vanilla", "lame"}
     assert drawn["lame"]["zero"] is None and drawn["vanilla"]["overall"] == pytest.approx(
         100 * json.loads((results / "vanilla.json").read_text())["test"]["overall"]["rp_at_5"])
 

@@ -315,8 +315,12 @@ class LabelGroupStudy:
                 for key in ([k for k in records if k == method or k.startswith(f"{method}__seed")] or [method])]
         return label_groups.report(records, rows)
 
-    def plot_groups(self, results: Path, path: Path, metric: str = "rp_at_5") -> dict[str, dict[str, float | None]]:
-        return label_groups.plot_groups(self.finished_records(results), path, self.name, metric)
+    def plot_groups(self, results: Path, path: Path, metric: str = "rp_at_5",
+                    methods: list[str] | None = None) -> dict[str, dict[str, float | None]]:
+        """`label_groups.plot_groups` of the finished runs, only those of `methods` when given."""
+        records = {key: record for key, record in self.finished_records(results).items()
+                   if methods is None or record["method"] in methods}
+        return label_groups.plot_groups(records, path, self.name, metric)
 
     # ------------------------------------------------------------------------- queue
     def check_same_budget(self, work_dir: Path, results: Path, methods: list[str], seed: int | None = None) -> None:
@@ -380,7 +384,8 @@ def main(study: LabelGroupStudy, argv: list[str] | None = None) -> None:
                              "cores comparable; a resumed run may change it.")
     parser.add_argument("--report", action="store_true", help="Print the Markdown tables of the finished runs.")
     parser.add_argument("--plot", type=Path, metavar="PNG",
-                        help="With --report: also draw test R-Precision@5 per label group, one bar per finished run.")
+                        help="With --report: also draw test R-Precision@5 per label group, one bar per finished run "
+                             "(of --methods only, when given).")
     parser.add_argument("--estimate", type=int, metavar="STEPS", help="Time STEPS training steps of each method.")
     parser.add_argument("--budget", default=None, metavar="JSON",
                         help="Replace budget entries for this run, e.g. '{\"head_learning_rate\": 0.01}'. Give the run "
@@ -417,7 +422,7 @@ def main(study: LabelGroupStudy, argv: list[str] | None = None) -> None:
     elif options.report:
         print(study.report(options.results_dir))
         if options.plot:
-            study.plot_groups(options.results_dir, options.plot)
+            study.plot_groups(options.results_dir, options.plot, methods=options.methods)
             print(f"wrote {options.plot}")
     elif options.query_similarity:
         print(json.dumps(study.query_similarity(options.data_dir, options.work_dir, options.results_dir), indent=2))

@@ -416,10 +416,12 @@ def plot_groups(records: Mapping[str, dict], path: Path, title: str, metric: str
     if not values:
         raise FileNotFoundError(f"No finished run to plot ({path}).")
     width = 0.8 / len(values)
+    colours = plt.get_cmap("tab10" if len(values) <= 10 else "tab20").colors  # no two runs share a colour
     figure, axis = plt.subplots(figsize=(max(7.0, 1.1 * len(values) + 4), 4))
     for i, (method, row) in enumerate(values.items()):
         xs = [c + (i - (len(values) - 1) / 2) * width for c in range(len(columns))]
-        axis.bar(xs, [row[c] if row[c] is not None else 0.0 for c in columns], width, label=method)
+        axis.bar(xs, [row[c] if row[c] is not None else 0.0 for c in columns], width, label=method,
+                 color=colours[i % len(colours)])
         for x, column in zip(xs, columns):
             if row[column] is None:
                 axis.text(x, 1.0, "n/a", rotation=90, ha="center", va="bottom", fontsize=7)
