@@ -61,31 +61,33 @@ fi
 
 # Each lane's rows in the order they decide the issue; a session's checkpoints may not outlive it, so each
 # lane's next rows are the ones that finish within a session. Done (seed 42, 1,000 documents): vanilla,
-# (a), the label-agnostic head with 64, 32 and 16 negatives, with the positives' descriptions only and with
-# static descriptions (the default since session 19: `lame_agnostic_sim_neg32_static`), (b)'s static cheap
-# form, FLAT. Next:
-# - item 4 on the 5,000 training documents: the default (lane 1, about 1.5 hours on one core) and
-#   vanilla (lane 2, about 1 hour; lane 2 then takes both second seeds), then the label-agnostic head with every sampled description with gradient;
-# - the second seed of the default and vanilla (they decide the issue's 3-point test), then of the
-#   label-agnostic head as run;
-# - the default with 128 negatives (a candidate default: without description gradients a negative is cheap);
+# (a), the label-agnostic head with 64, 32 and 16 negatives, with the positives' descriptions only, with
+# static descriptions (the default since session 19: `lame_agnostic_sim_neg32_static`) and with 128
+# negatives (`_neg128_static`), (b)'s static cheap form, FLAT; seed 13 of vanilla and the default; item 4's
+# vanilla and default rows (5,000 documents), where vanilla leads. Next:
+# - the 128-negative candidate on the 5,000 documents (lane 1, about 1.5 hours) and its seed 13 (lane 2);
 # - FLAT on the documents' own labels and FLAT with mean-pooled layers: the ancestors FLAT's targets add
 #   hold even a perfect learner to 63.2 R-Precision on the gold labels (`ancestor_targets`);
+# - the 64-negative head's seed 13;
 # - the rest of the ablation: (a) with static descriptions, (b)'s static cheap form with mean-pooled
-#   queries, (b) with static descriptions, (b), (c), the FLAT learning-rate candidate, the cosine baseline.
+#   queries, (b) with static descriptions, (b), (c), the FLAT learning-rate candidate, the cosine baseline;
+# - item 4's row of the label-agnostic head with its sampled descriptions encoded with gradient (32
+#   negatives, about 2.5 hours on a loaded core).
 if [ "$LANE" = 1 ]; then
     run_large 42 lame_agnostic_sim_neg32_static
     run 42 lame_agnostic_sim_neg128_static
+    run_large 42 lame_agnostic_sim_neg128_static
     run 42 layerwise_flat_document_labels
     run 42 lame_all_labels_output_static_mean lame_all_labels_static lame_negatives_256 similarity
 else
     run_large 42 vanilla
     run 13 vanilla
     run 13 lame_agnostic_sim_neg32_static
+    run 13 lame_agnostic_sim_neg128_static
     run 42 layerwise_flat_mean
     run 13 lame_agnostic_sim
     run 42 lame_static_descriptions layerwise_flat_head_lr lame_all_labels
-    run_large 42 lame_agnostic_sim
+    run_large 42 lame_agnostic_sim_neg32
 fi
 # (d), the joint path, is dropped: at about 5 times row (a)'s step it does not fit the issue's 30
 # core-hours (the issue asks for it "if it fits").
