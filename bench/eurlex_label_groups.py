@@ -178,6 +178,8 @@ LAME = {"config": "lame_eurlex57k", "label_scoring": "label_specific", "descript
 FLAT = {"model": "layerwise", "guidance": "flat"}
 LONG = {**LAME, "max_document_length": 2048}
 AGNOSTIC = {**LAME, "label_scoring": "label_agnostic"}
+STATIC = {**AGNOSTIC, "description_pooling": "mean", "similarity_term": True, "label_sample_negatives": 32,
+          "label_embedding_mode": "static"}
 METHODS = {
     "vanilla": Method({"model": "vanilla"}),
     "layerwise_flat": Method(FLAT),
@@ -193,12 +195,8 @@ METHODS = {
         {**AGNOSTIC, "description_pooling": "mean", "similarity_term": True, "label_sample_negatives": 32}, True),
     "lame_agnostic_sim_neg16": Method(
         {**AGNOSTIC, "description_pooling": "mean", "similarity_term": True, "label_sample_negatives": 16}, True),
-    "lame_agnostic_sim_neg32_static": Method(
-        {**AGNOSTIC, "description_pooling": "mean", "similarity_term": True, "label_sample_negatives": 32,
-         "label_embedding_mode": "static"}, True),
-    "lame_agnostic_sim_neg128_static": Method(
-        {**AGNOSTIC, "description_pooling": "mean", "similarity_term": True, "label_sample_negatives": 128,
-         "label_embedding_mode": "static"}, True),
+    "lame_agnostic_sim_neg32_static": Method(STATIC, True),
+    "lame_agnostic_sim_neg128_static": Method({**STATIC, "label_sample_negatives": 128}, True),
     "lame_all_labels": Method({**LAME, "all_label_loss": True}, needs="issue 29 (all_label_loss)"),
     "lame_all_labels_output": Method({**LAME, "all_label_loss": True, "all_label_loss_gradient": "output_layer"},
                                      needs="issue 29 (all_label_loss_gradient)"),
@@ -225,9 +223,8 @@ METHODS = {
     "lame_read_2048": Method(LONG, needs="issue 12 part 4 (max_document_length)", scores_model_of="lame"),
     "lame_2048_exact": Method({**LONG, "shortlist_size": 0}, needs="issue 12 part 4 (max_document_length)",
                               scores_model_of="lame_2048"),
-    "lame_agnostic_sim_neg32_static_exact": Method(
-        {**AGNOSTIC, "description_pooling": "mean", "similarity_term": True, "label_sample_negatives": 32,
-         "label_embedding_mode": "static", "shortlist_size": 0}, True, scores_model_of="lame_agnostic_sim_neg32_static"),
+    "lame_agnostic_sim_neg32_static_exact": Method({**STATIC, "shortlist_size": 0}, True,
+                                                   scores_model_of="lame_agnostic_sim_neg32_static"),
     "similarity": Method(scores_unseen=True, baseline="similarity"),
     "label_prior": Method(baseline="label_prior"),
 }
