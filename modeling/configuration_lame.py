@@ -128,11 +128,11 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
             random negatives weighted so the loss is an unbiased estimate of the all-label loss.
             `"auto"`: `"sampled"` for multi-label problems with more than 256 labels, else `"none"`.
             Inference and evaluation always score every label (or the shortlist, see below).
-        label_sample_negatives (`int`, defaults to 32):
+        label_sample_negatives (`int` or `"auto"`, defaults to `"auto"`):
             Negative labels per training step (per batch, shared by its documents) under sampling; with
             the batch's positives, the labels a step scores (and, with joint descriptions, encodes: at 4,271
-            labels 16, 32, 64 cost the label-agnostic head 1.74x, 2.02x, 2.35x vanilla's step, docs/BENCHMARKS.md).
-            Issue 29's default was measured with 32, its label-specific rows with 64 (docs/RESULTS.md).
+            labels 16, 32, 64 cost the label-agnostic head 1.74x, 2.02x, 2.35x vanilla's step; with static
+            ones 128 cost 1.16x, docs/BENCHMARKS.md). `"auto"`: 128 with static descriptions, 32 with joint.
         description_gradients (`str`, defaults to `"auto"`):
             Under sampled training with `label_embedding_mode="joint"`, which descriptions are encoded
             with gradient: `"sample"`, the step's positives and sampled negatives; `"positives"`, the
@@ -248,7 +248,7 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         feature_head: str = "none",
         cnn_kernel_size: int = 3,
         label_sampling: str = "auto",
-        label_sample_negatives: int = 32,
+        label_sample_negatives: int | str = "auto",
         description_gradients: str = "auto",
         all_label_loss: bool | str = "auto",
         all_label_loss_gradient: str = "full",
@@ -393,7 +393,7 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         positive_fields = ("label_cache_refresh_steps", "description_batch_size")
         for field in ("label_sample_negatives", "shortlist_size", "label_chunk_size") + positive_fields:
             value = getattr(self, field)
-            if field == "shortlist_size" and value == "auto":
+            if field in ("shortlist_size", "label_sample_negatives") and value == "auto":
                 continue
             if not isinstance(value, int) or isinstance(value, bool) or value < (1 if field in positive_fields else 0):
                 minimum = "a positive" if field in positive_fields else "a non-negative"

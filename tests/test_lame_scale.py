@@ -157,9 +157,22 @@ def test_an_explicit_scale_option_wins_over_the_rule(checkpoint):
     assert model.config.resolved_scale_options() == {"label_sampling": "sampled", "first_stage": "bilinear",
                                                      "shortlist_size": 5, "all_label_loss": True,
                                                      "label_scoring": "label_specific", "description_gradients": "sample",
-                                                     "label_embedding_mode": "joint"}
+                                                     "label_embedding_mode": "joint", "label_sample_negatives": 32}
     with pytest.raises(ValueError, match="all_label_loss must be True, False or 'auto'"):
         LameConfig(label_descriptions=["a", "b"], all_label_loss="yes", **_small())
+
+
+@pytest.mark.parametrize("embedding_mode, negatives", [("auto", 128), ("static", 128), ("joint", 32)])
+def test_the_negatives_follow_how_descriptions_are_encoded_unless_given(embedding_mode, negatives):
+    # Without gradient a negative costs only its head pass, so the rule affords 128; each description
+    # encoded with gradient costs far more, so joint training keeps 32 (docs/BENCHMARKS.md).
+    descriptions = [f"label {i}" for i in range(300)]
+    config = LameConfig(label_descriptions=descriptions, label_embedding_mode=embedding_mode, **_small())
+    assert config.label_sample_negatives == negatives and config.resolved_scale_options()["label_sample_negatives"] == negatives
+    given = LameConfig(label_descriptions=descriptions, label_embedding_mode=embedding_mode, label_sample_negatives=7,
+                       **_small())
+    assert given.label_sample_negatives == 7
+    assert LameConfig(**_small()).label_sample_negatives == "auto"  # no label set yet: the rule waits for one
 
 
 # ------------------------------------------------------------------- sampled training

@@ -43,8 +43,8 @@ def test_eurlex_config_loads_and_user_corpus_options_are_merged(tmp_path):
     assert (args.model, args.corpus, args.max_length) == ("lame", "eurlex57k", 512)
     assert args.corpus_config() == {"descriptions": "label+alt", "label_set": "train"}
     # The scale options are left to the label-count rule (scale_defaults), as in Python.
-    assert (args.label_sampling, args.first_stage, args.shortlist_size, args.all_label_loss, args.label_scoring) == (
-        "auto", "auto", None, None, "auto")
+    assert (args.label_sampling, args.first_stage, args.shortlist_size, args.all_label_loss, args.label_scoring,
+            args.label_sample_negatives) == ("auto", "auto", None, None, "auto", None)
     assert args.early_stopping_patience == 3 and training.per_device_train_batch_size == 8
     # Early stopping reads dev R-Precision: at thousands of labels the dev loss rose while the ranking formed.
     assert (training.metric_for_best_model, training.greater_is_better) == ("r_precision", True)
@@ -80,7 +80,7 @@ def test_eurlex_config_trains_one_step_with_options_chosen_by_label_count(tmp_pa
     assert len(summary["label_descriptions"]) == n_concepts
     assert summary["label_descriptions"]["c0"] == "concept 0 fish (alias 0)"  # label + alternative labels
     if scaled:
-        assert hyper["label_sampling"] == "sampled" and hyper["label_sample_negatives"] == 32
+        assert hyper["label_sampling"] == "sampled" and hyper["label_sample_negatives"] == 128
         assert hyper["first_stage"] == "bilinear" and hyper["shortlist_size"] == 256
     else:
         assert "label_sampling" not in hyper and "first_stage" not in hyper

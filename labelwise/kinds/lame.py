@@ -34,7 +34,7 @@ Adding a LAME setting: declare it in `LameConfig` (signature, docstring) and nam
 
 # Fields whose config default is "auto" (decided by the label count, `scale_defaults`): on the command
 # line they are typed, and unset (None) means "auto".
-UNSET_MEANS_AUTO = {"shortlist_size": int | None, "all_label_loss": bool | None}
+UNSET_MEANS_AUTO = {"shortlist_size": int | None, "all_label_loss": bool | None, "label_sample_negatives": int | None}
 
 LameOptions = config_options(
     "LameOptions", LameConfig, LAME_OPTION_FIELDS, bases=(DocumentSegmentOptions,), unset_types=UNSET_MEANS_AUTO
