@@ -57,6 +57,10 @@ Methods (`METHODS`):
 - `lame_agnostic_sim_neg128_static`: the default with 128 negatives: without description gradients a
   negative costs only its label-attention row, so the sample can grow where the encoded one could not;
   the default above 256 labels since issue 29 (`label_sample_negatives="auto"`);
+- `lame_agnostic_sim_neg128_static_document_classifier`: that default plus plain fine-tuning's classifier
+  (`--document_classifier true`: a free row and bias per training label on the document's mean token
+  state, every label in every step, its logit added to the head's): mixing the two trained models'
+  probabilities scored above both (`bench/eurlex_mix_probe.py`);
 - `lame_agnostic_sim_neg128_static_all_labels`: that default with every label's logit in the loss at
   every step (`all_label_loss`), the labels outside the sample scored without gradient into the
   label-attention blocks (`all_label_loss_gradient="output_layer"`): the shared output layer then learns
@@ -203,6 +207,9 @@ METHODS = {
         {**AGNOSTIC, "description_pooling": "mean", "similarity_term": True, "label_sample_negatives": 16}, True),
     "lame_agnostic_sim_neg32_static": Method(STATIC, True),
     "lame_agnostic_sim_neg128_static": Method({**STATIC, "label_sample_negatives": 128}, True),
+    "lame_agnostic_sim_neg128_static_document_classifier": Method(
+        {**STATIC, "label_sample_negatives": 128, "document_classifier": True}, True,
+        "issue 29 (document_classifier)"),
     "lame_agnostic_sim_neg128_static_all_labels": Method(
         {**STATIC, "label_sample_negatives": 128, "all_label_loss": True, "all_label_loss_gradient": "output_layer"}, True),
     "lame_all_labels": Method({**LAME, "all_label_loss": True}, needs="issue 29 (all_label_loss)"),

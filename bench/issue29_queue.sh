@@ -66,8 +66,9 @@ fi
 # negatives (`_neg128_static`), (b)'s static cheap form, FLAT; seed 13 of vanilla and the default; item 4's
 # vanilla and default rows (5,000 documents), where vanilla leads. Next:
 # - the 128-negative candidate on the 5,000 documents (lane 1, about 1.5 hours) and its seed 13 (lane 2);
-# - the default (128 negatives since session 21) with every label's logit in the loss, the labels
-#   outside the sample into the output layer only (lane 2 on 1,000 documents, lane 1 on 5,000);
+# - the default (128 negatives since session 21) with plain fine-tuning's classifier beside the head
+#   (`document_classifier`), then with every label's logit in the loss, the labels outside the sample
+#   into the output layer only (lane 2 on 1,000 documents, lane 1 on 5,000);
 # - FLAT on the documents' own labels and FLAT with mean-pooled layers: the ancestors FLAT's targets add
 #   hold even a perfect learner to 63.2 R-Precision on the gold labels (`ancestor_targets`);
 # - the 64-negative head's seed 13;
@@ -79,6 +80,7 @@ if [ "$LANE" = 1 ]; then
     run_large 42 lame_agnostic_sim_neg32_static
     run 42 lame_agnostic_sim_neg128_static
     run_large 42 lame_agnostic_sim_neg128_static
+    run_large 42 lame_agnostic_sim_neg128_static_document_classifier
     run_large 42 lame_agnostic_sim_neg128_static_all_labels
     run 42 layerwise_flat_document_labels
     run 42 lame_all_labels_output_static_mean lame_all_labels_static lame_negatives_256 similarity
@@ -87,6 +89,7 @@ else
     run 13 vanilla
     run 13 lame_agnostic_sim_neg32_static
     run 13 lame_agnostic_sim_neg128_static
+    run 42 lame_agnostic_sim_neg128_static_document_classifier
     run 42 lame_agnostic_sim_neg128_static_all_labels
     run 42 layerwise_flat_mean
     run 13 lame_agnostic_sim

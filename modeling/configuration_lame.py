@@ -96,6 +96,10 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         label_attention_intermediate_size (`int`, *optional*):
             Inner size of the block's feed-forward layer. Defaults to `hidden_size`: the block runs
             once per label and document, so its cost grows with the label count.
+        document_classifier (`bool`, defaults to `False`):
+            Add plain fine-tuning's classifier: a free row and bias per label on the document's mean token
+            state, trained on every label every step, its logit added to the head's (0 for labels added later
+            and for call-time candidate labels, which the head alone scores).
         light_label_head (`bool`, defaults to `False`):
             Drop the label block's feed-forward layer and the output layer's dense layer: per
             (document, label) pair the head computes attention, the output projection and a dot
@@ -151,36 +155,29 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
             output layer only (their states are computed without gradient or dropout, which saves most
             of the extra cost, docs/BENCHMARKS.md); every label's output row still trains every step.
         hard_negative_fraction (`float`, defaults to 0.5):
-            Share of those negatives taken as the first stage's highest-scored non-positive labels
-            for the batch (hard negatives); the rest are drawn uniformly. Without a first stage every
-            negative is random.
+            Share of those negatives taken as the first stage's highest-scored non-positive labels for the
+            batch (hard negatives); the rest are drawn uniformly (all of them without a first stage).
         label_cache_refresh_steps (`int`, defaults to 100):
-            Under sampling, every description is encoded without gradient into a training cache
-            (the first stage scores all labels from it), re-encoded after this many optimizer steps
-            and whenever the encoder's parameters are replaced or reloaded. Evaluation never reads
-            this cache; it encodes with the current weights.
+            Under sampling, every description is encoded without gradient into a training cache, re-encoded
+            after this many optimizer steps and whenever the encoder's parameters are replaced or reloaded.
+            Evaluation never reads this cache; it encodes with the current weights.
         first_stage (`str`, defaults to `"auto"`):
-            A cheap scorer of every label: `"bilinear"` scores the masked mean of the document's
-            token states against each label's embedding (plus a per-label bias), trained with a
-            binary cross-entropy over all labels added to the loss. It chooses the hard negatives
-            and the shortlist. `"auto"`: `"bilinear"` above 256 labels, else `"none"`.
+            A cheap scorer of every label (`"bilinear"`: the document's mean token state against each label's
+            embedding, with an all-label loss); it chooses the hard negatives and the shortlist. `"auto"`:
+            `"bilinear"` above 256 labels, else `"none"`.
         first_stage_loss_weight (`float`, defaults to 1.0):
             Weight of the first stage's loss in the total loss.
         shortlist_size (`int` or `"auto"`, defaults to `"auto"`):
-            In eval mode, run the label-attention head on each document's top-`shortlist_size`
-            first-stage labels only. Labels outside the shortlist get the smaller of their
-            first-stage logit and the document's lowest shortlisted logit, so they rank after the
-            shortlist. 0 scores every label with the full head (exact). `"auto"`: 256 above 256
-            labels, else 0 ([`scale_defaults`]; read the resolved value from `effective_shortlist_size`).
+            In eval mode, run the label-attention head on each document's top-`shortlist_size` first-stage
+            labels only; the others get the smaller of their first-stage logit and the lowest shortlisted
+            one, so they rank after the shortlist. 0: every label through the head (exact). `"auto"`: 256
+            above 256 labels, else 0 ([`scale_defaults`]; the resolved value is `effective_shortlist_size`).
         label_chunk_size (`int`, defaults to 512):
-            Labels processed together by the head and by description encoding without gradient;
-            bounds the memory of the (batch, heads, labels, tokens) attention at thousands of
-            labels. Results do not depend on it. 0 processes all labels at once.
+            Labels the head processes together: bounds the memory of the (batch, heads, labels, tokens)
+            attention at thousands of labels. Results do not depend on it. 0: all labels at once.
         description_batch_size (`int`, defaults to 64):
-            Most descriptions encoded together without gradient (the eval cache, the training cache):
-            64 descriptions of about 20 pieces are fewer tokens than a batch of 8 documents, so
-            encoding thousands of descriptions adds little to peak memory. With or without gradient,
-            descriptions are grouped by length, so a padded batch is at least half real tokens.
+            Most descriptions encoded together without gradient (the label caches), so that thousands of
+            descriptions add little to peak memory; batches are grouped by length (at least half real tokens).
 
     Long documents:
         max_document_length (`int`, *optional*):
@@ -260,6 +257,7 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         label_chunk_size: int = 512,
         description_batch_size: int = 64,
         light_label_head: bool = False,
+        document_classifier: bool = False,
         max_document_length: int | None = None,
         segment_stride: int = 0,
         label_scoring: str = "auto",
@@ -333,6 +331,7 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         self.label_chunk_size = label_chunk_size
         self.description_batch_size = description_batch_size
         self.light_label_head = light_label_head
+        self.document_classifier = document_classifier
         self.max_document_length = max_document_length
         self.segment_stride = segment_stride
         self.label_scoring = label_scoring
@@ -398,8 +397,9 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
             if not isinstance(value, int) or isinstance(value, bool) or value < (1 if field in positive_fields else 0):
                 minimum = "a positive" if field in positive_fields else "a non-negative"
                 raise ValueError(f"LameConfig.{field} must be {minimum} integer, got {value!r}.")
-        if self.all_label_loss not in ("auto", True, False):
-            raise ValueError(f"LameConfig.all_label_loss must be True, False or 'auto', got {self.all_label_loss!r}.")
+        for field, allowed in (("document_classifier", (True, False)), ("all_label_loss", ("auto", True, False))):
+            if getattr(self, field) not in allowed:
+                raise ValueError(f"LameConfig.{field} must be one of {list(allowed)}, got {getattr(self, field)!r}.")
         if not 0.0 <= self.hard_negative_fraction <= 1.0:
             raise ValueError(f"LameConfig.hard_negative_fraction must lie in [0, 1], got {self.hard_negative_fraction}.")
         if self.label_sampling == "sampled" and self.problem_type == "single_label_classification":

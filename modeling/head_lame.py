@@ -231,6 +231,39 @@ class LameDescriptionOutput(nn.Module):
 
 
 
+class LameDocumentClassifier(nn.Module):
+    """Plain fine-tuning's classifier beside the head (`config.document_classifier`): a free weight row
+    and bias per label on the document's mean token state; its logit is added to the head's.
+
+    The label-agnostic head computes every label's row from its description; this layer gives each
+    training label the free row plain fine-tuning learns, for every label in every step (one matrix
+    product). A label without a row (added after training, or a call-time candidate) scores 0 here.
+    """
+
+    def __init__(self, config: LameConfig):
+        super().__init__()
+        dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(config.hidden_size, config.num_labels)
+
+    def forward(self, document_vectors: torch.Tensor) -> torch.Tensor:
+        """`(batch, hidden)` masked mean token states -> `(batch, num_labels)` logits."""
+        return self.linear(self.dropout(document_vectors))
+
+    @torch.no_grad()
+    def follow_labels(self, old_names: list[str], new_names: list[str]) -> None:
+        """Keep each row with its label by name after the label set changed; new labels get zero rows."""
+        old = {name: index for index, name in enumerate(old_names)}
+        weight = self.linear.weight.new_zeros(len(new_names), self.linear.in_features)
+        bias = self.linear.bias.new_zeros(len(new_names))
+        for index, name in enumerate(new_names):
+            if name in old:
+                weight[index], bias[index] = self.linear.weight[old[name]], self.linear.bias[old[name]]
+        self.linear.weight = nn.Parameter(weight)
+        self.linear.bias = nn.Parameter(bias)
+        self.linear.out_features = len(new_names)
+
+
 def f_measure_loss(
     probabilities: torch.Tensor,
     targets: torch.Tensor,
@@ -339,3 +372,14 @@ def add_first_stage_loss(
     # over cheap features), which makes its hard negatives and shortlists worth having.
     first_stage_loss = F.binary_cross_entropy_with_logits(first_stage_logits.float(), labels.to(torch.float32))
     return loss + config.first_stage_loss_weight * first_stage_loss
+
+
+def add_document_classifier_loss(
+    config: LameConfig, loss: torch.Tensor, document_logits: torch.Tensor | None, labels: torch.Tensor
+) -> torch.Tensor:
+    """`loss` plus the document classifier's own all-label loss on its `(batch, num_labels)` logits
+    (multi-label problems with `config.document_classifier`): under sampled training the head's loss
+    covers a sample of the labels, and plain fine-tuning's classifier learns from every label in every step."""
+    if document_logits is None or config.problem_type == "single_label_classification":
+        return loss
+    return loss + F.binary_cross_entropy_with_logits(document_logits.float(), labels.to(torch.float32))

@@ -153,7 +153,9 @@ class LameLabelSet:
         names = check_label_names(descriptions, "set_label_descriptions")
         if names != self.config.labels and not self.config.label_agnostic:
             self._refuse_new_labels("set_label_descriptions", names)
+        old_names = self.config.labels
         self.config.replace_label_set(descriptions, self.config.tokenize_descriptions(list(descriptions.values()), tokenizer))
+        self._follow_label_rows(old_names)
         self._forget_label_embeddings()
 
     def add_labels(self, descriptions: dict[str, str], tokenizer) -> None:
@@ -185,13 +187,21 @@ class LameLabelSet:
         token_ids = list(self.config.label_description_token_ids) + self.config.tokenize_descriptions(
             list(descriptions.values()), tokenizer
         )
+        old_names = self.config.labels
         self.config.replace_label_set(merged, token_ids)
+        self._follow_label_rows(old_names)
         self._forget_label_embeddings()
         if cache is not None:
             # Extend the current eval cache instead of re-encoding every description.
             with torch.no_grad():
                 added = self._encode_descriptions(list(range(old_count, self.config.num_labels)))
             self._label_cache = (self._weights_key(), torch.cat([cache[1], added.to(cache[1].dtype)]))
+
+    def _follow_label_rows(self, old_names: list[str]) -> None:
+        """After the label set changed: the document classifier's free rows follow their labels by name
+        (`config.document_classifier`); a new label gets a zero row."""
+        if getattr(self, "document_classifier", None) is not None:
+            self.document_classifier.follow_labels(old_names, self.config.labels)
 
     def _refuse_new_labels(self, method: str, names: list[str]) -> None:
         current = self.config.labels

@@ -31,8 +31,10 @@ from .encoders import ENCODER_ATTRIBUTE, build_encoder, load_with_encoder, run_e
 from .head_lame import (  # noqa: F401  (padding_fill_value: part of this module's interface)
     LameConvFeatures,
     LameDescriptionOutput,
+    LameDocumentClassifier,
     LameLabelBlock,
     LameLabelwiseOutput,
+    add_document_classifier_loss,
     add_first_stage_loss,
     classification_loss,
     f_measure_loss,
@@ -116,6 +118,7 @@ class LameForSequenceClassification(CompleteFolderMixin, LameLabelSet, LameLarge
         self.label_blocks = nn.ModuleList(LameLabelBlock(config) for _ in range(config.num_label_attention_blocks))
         self.classifier = LameDescriptionOutput(config) if config.label_agnostic else LameLabelwiseOutput(config)
         self.first_stage = LameFirstStage(config) if config.uses_first_stage else None
+        self.document_classifier = LameDocumentClassifier(config) if config.document_classifier else None
         self._init_label_caches()
         if config.freeze_encoder:
             self.backbone.requires_grad_(False)
@@ -139,16 +142,23 @@ class LameForSequenceClassification(CompleteFolderMixin, LameLabelSet, LameLarge
         With thousands of rare labels, zero biases start every probability at 0.5 and the first
         epochs go to pushing them down. A label-agnostic head has no per-label bias: its shared
         intercept starts at the mean of `log_odds`, a base rate that also applies to unseen labels.
+        With `config.document_classifier` the head's biases start at that mean and the document
+        classifier's at each label's difference from it, so that their sum is the label's log-odds.
         """
         if log_odds.shape != (self.config.num_labels,):
             raise ValueError(f"initialize_label_biases: expected {self.config.num_labels} log-odds, got {tuple(log_odds.shape)}.")
         for layer in (self.classifier, self.first_stage):
             if layer is None:
                 continue
-            if getattr(layer, "bias", None) is not None:
-                layer.bias.copy_(log_odds.to(layer.bias.dtype))
-            else:
+            if getattr(layer, "bias", None) is None:
                 layer.label_bias.bias.fill_(log_odds.mean().item())
+            elif layer is self.classifier and self.document_classifier is not None:
+                layer.bias.fill_(log_odds.mean().item())
+            else:
+                layer.bias.copy_(log_odds.to(layer.bias.dtype))
+        if self.document_classifier is not None:
+            bias = self.document_classifier.linear.bias
+            bias.copy_((log_odds - log_odds.mean()).to(bias.dtype))
 
     # ----------------------------------------------------------------- label embeddings
     @classmethod
@@ -234,14 +244,22 @@ class LameForSequenceClassification(CompleteFolderMixin, LameLabelSet, LameLarge
             bool(output_cross_attentions) and not choice.sampled, documents.vectors,
         )
         logits = self.complete_logits(partial, choice, documents)
+        # The free per-label rows score the model's own labels only, not call-time descriptions.
+        document_logits = None
+        if self.document_classifier is not None and description_embeddings is None:
+            document_logits = self.document_classifier(documents.vectors)
+            logits = logits + document_logits.to(logits.dtype)
         loss = None
         if labels is not None:
             # Sampled training: the loss covers the sampled labels, weighted to estimate the all-label loss.
             sample_only = choice.column_weights is not None
+            if sample_only and document_logits is not None:
+                partial = partial + document_logits[:, choice.label_ids].to(partial.dtype)
             loss = self.compute_loss(
                 partial if sample_only else logits, labels, choice.label_ids if sample_only else None, choice.column_weights
             )
             loss = add_first_stage_loss(self.config, loss, choice.first_stage_logits, labels)
+            loss = add_document_classifier_loss(self.config, loss, document_logits, labels)
         output = LameClassifierOutput(
             loss=loss,
             logits=logits,
@@ -255,7 +273,7 @@ class LameForSequenceClassification(CompleteFolderMixin, LameLabelSet, LameLarge
         """[`encode_documents`] (same arguments), plus the documents' mean token states when the first
         stage or the similarity term reads them (computed once) and the CNN features when configured."""
         encoder_output, tokens, mask, segments = self.encode_documents(*encoder_args)
-        needs_mean = self.first_stage is not None or self.config.uses_similarity_term
+        needs_mean = self.first_stage is not None or self.config.uses_similarity_term or self.document_classifier is not None
         vectors = masked_mean(tokens, mask) if needs_mean else None
         if self.feature_head is not None:
             tokens = self.feature_head(tokens, mask)

@@ -28,6 +28,7 @@ LAME_OPTION_FIELDS = (
     "description_gradients", "all_label_loss", "all_label_loss_gradient", "hard_negative_fraction",
     "label_cache_refresh_steps", "first_stage", "first_stage_loss_weight", "shortlist_size", "label_chunk_size",
     "description_batch_size", "light_label_head", "label_scoring", "similarity_term", "similarity_scale",
+    "document_classifier",
 )
 """The `LameConfig` fields that are `train.py` options of the label-attention kinds (`lame`, `frozen_lame`).
 Adding a LAME setting: declare it in `LameConfig` (signature, docstring) and name it here."""
@@ -126,6 +127,8 @@ def summary_hyperparameters(args, model) -> dict:
         values.update(first_stage="bilinear", shortlist_size=config.effective_shortlist_size)
     if config.light_label_head:
         values["light_label_head"] = True
+    if config.document_classifier:
+        values["document_classifier"] = True
     if config.max_document_length is not None:
         values.update(max_document_length=config.max_document_length, segment_stride=config.segment_stride)
     if config.label_agnostic:
