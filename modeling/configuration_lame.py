@@ -98,8 +98,8 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
             once per label and document, so its cost grows with the label count.
         document_classifier (`bool`, defaults to `False`):
             Add plain fine-tuning's classifier: a free row and bias per label on the document's mean token
-            state, trained on every label every step, its logit added to the head's (0 for labels added later
-            and for call-time candidate labels, which the head alone scores).
+            state, its logit added to the head's and trained through the sum (0 for labels added later and
+            for call-time candidate labels, which the head alone scores).
         light_label_head (`bool`, defaults to `False`):
             Drop the label block's feed-forward layer and the output layer's dense layer: per
             (document, label) pair the head computes attention, the output projection and a dot

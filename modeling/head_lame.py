@@ -236,8 +236,11 @@ class LameDocumentClassifier(nn.Module):
     and bias per label on the document's mean token state; its logit is added to the head's.
 
     The label-agnostic head computes every label's row from its description; this layer gives each
-    training label the free row plain fine-tuning learns, for every label in every step (one matrix
-    product). A label without a row (added after training, or a call-time candidate) scores 0 here.
+    training label the free row plain fine-tuning learns (one matrix product for every label). It
+    learns only through the sum: under sampled training, in the steps that sample its label. A loss
+    of its own would calibrate it alone, and the sum would then count the label prior twice (a first
+    version did, and its EURLEX57K run collapsed). A label without a row (added after training, or a
+    call-time candidate) scores 0 here.
     """
 
     def __init__(self, config: LameConfig):
@@ -373,13 +376,3 @@ def add_first_stage_loss(
     first_stage_loss = F.binary_cross_entropy_with_logits(first_stage_logits.float(), labels.to(torch.float32))
     return loss + config.first_stage_loss_weight * first_stage_loss
 
-
-def add_document_classifier_loss(
-    config: LameConfig, loss: torch.Tensor, document_logits: torch.Tensor | None, labels: torch.Tensor
-) -> torch.Tensor:
-    """`loss` plus the document classifier's own all-label loss on its `(batch, num_labels)` logits
-    (multi-label problems with `config.document_classifier`): under sampled training the head's loss
-    covers a sample of the labels, and plain fine-tuning's classifier learns from every label in every step."""
-    if document_logits is None or config.problem_type == "single_label_classification":
-        return loss
-    return loss + F.binary_cross_entropy_with_logits(document_logits.float(), labels.to(torch.float32))

@@ -34,7 +34,6 @@ from .head_lame import (  # noqa: F401  (padding_fill_value: part of this module
     LameDocumentClassifier,
     LameLabelBlock,
     LameLabelwiseOutput,
-    add_document_classifier_loss,
     add_first_stage_loss,
     classification_loss,
     f_measure_loss,
@@ -259,7 +258,6 @@ class LameForSequenceClassification(CompleteFolderMixin, LameLabelSet, LameLarge
                 partial if sample_only else logits, labels, choice.label_ids if sample_only else None, choice.column_weights
             )
             loss = add_first_stage_loss(self.config, loss, choice.first_stage_logits, labels)
-            loss = add_document_classifier_loss(self.config, loss, document_logits, labels)
         output = LameClassifierOutput(
             loss=loss,
             logits=logits,
