@@ -59,8 +59,8 @@ Methods (`METHODS`):
   the default above 256 labels since issue 29 (`label_sample_negatives="auto"`);
 - `lame_agnostic_sim_neg128_static_document_classifier`: that default plus plain fine-tuning's classifier
   (`--document_classifier true`: a free row and bias per training label on the document's mean token
-  state, every label in every step, its logit added to the head's): mixing the two trained models'
-  probabilities scored above both (`bench/eurlex_mix_probe.py`);
+  state, its logit added to the head's): mixing the two trained models' probabilities scored above both
+  (`bench/eurlex_mix_probe.py`);
 - `lame_agnostic_sim_neg128_static_all_labels`: that default with every label's logit in the loss at
   every step (`all_label_loss`), the labels outside the sample scored without gradient into the
   label-attention blocks (`all_label_loss_gradient="output_layer"`): the shared output layer then learns

@@ -238,9 +238,8 @@ class LameDocumentClassifier(nn.Module):
     The label-agnostic head computes every label's row from its description; this layer gives each
     training label the free row plain fine-tuning learns (one matrix product for every label). It
     learns only through the sum: under sampled training, in the steps that sample its label. A loss
-    of its own would calibrate it alone, and the sum would then count the label prior twice (a first
-    version did, and its EURLEX57K run collapsed). A label without a row (added after training, or a
-    call-time candidate) scores 0 here.
+    of its own would calibrate it alone, and the sum would then count the label prior twice. A label
+    without a row (added after training, or a call-time candidate) scores 0 here.
     """
 
     def __init__(self, config: LameConfig):
