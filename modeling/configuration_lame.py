@@ -136,7 +136,7 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
             Negative labels per training step (per batch, shared by its documents) under sampling; with
             the batch's positives, the labels a step scores (and, with joint descriptions, encodes: at 4,271
             labels 16, 32, 64 cost the label-agnostic head 1.74x, 2.02x, 2.35x vanilla's step; with static
-            ones 128 cost 1.16x, docs/BENCHMARKS.md). `"auto"`: 128 with static descriptions, 32 with joint.
+            ones 128 cost 1.16x-1.24x, docs/BENCHMARKS.md). `"auto"`: 128 with static descriptions, 32 with joint.
         description_gradients (`str`, defaults to `"auto"`):
             Under sampled training with `label_embedding_mode="joint"`, which descriptions are encoded
             with gradient: `"sample"`, the step's positives and sampled negatives; `"positives"`, the

@@ -33,7 +33,7 @@ SCALE_OPTIONS = (
     "label_embedding_mode", "label_sample_negatives",
 )
 # Negatives a sampled step scores, by how the descriptions are encoded: without gradient a negative costs
-# only its head pass, so 128 stay at 1.16x plain fine-tuning's step at 4,271 labels; with gradient each one
+# only its head pass, so 128 stay at 1.16x-1.24x plain fine-tuning's step at 4,271 labels; with gradient each one
 # is also encoded, and 32 already cost 2.0x (docs/BENCHMARKS.md).
 SAMPLED_NEGATIVES = {"static": 128, "joint": 32}
 # What a LAME config.json saved before an option became a scale option was built with.
@@ -64,7 +64,7 @@ def scale_defaults(num_labels: int, problem_type: str | None = None) -> dict:
     `all_label_loss` stays off: every label's logit in the loss collapsed the documents too.
 
     `label_sample_negatives` follows the embedding mode (`SAMPLED_NEGATIVES`): with static descriptions
-    128 negatives scored 53.0 test R-Precision on that subset against 49.4 with 32, at 1.16x the step.
+    128 negatives scored 53.0 test R-Precision on that subset against 49.4 with 32, at 1.16x-1.24x the step.
     """
     large = num_labels > LARGE_LABEL_SET
     sampled = large and problem_type != "single_label_classification"
