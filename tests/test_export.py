@@ -38,13 +38,14 @@ def save_frozen_lame(folder: Path) -> str:
 
 
 def save_label_agnostic_lame(folder: Path) -> str:
-    """A label-agnostic LAME head (first stage, light head, mean-pooled descriptions, similarity term) with
-    a label added after training: the graph holds the extended label set."""
+    """A label-agnostic LAME head (first stage, light head, mean-pooled descriptions, similarity term, the
+    document classifier's free rows) with a label added after training: the graph holds the extended
+    label set, the new label with a zero row."""
     bert = tiny_bert_checkpoint(folder.parent / f"{folder.name}-bert", seed=5)
     model = LameForSequenceClassification.from_pretrained(
         bert, label_descriptions=LAME_DESCRIPTIONS, label_attention_heads=4, label_scoring="label_agnostic",
         first_stage="bilinear", light_label_head=True, problem_type="multi_label_classification",
-        description_pooling="mean", similarity_term=True, similarity_scale=3.0,
+        description_pooling="mean", similarity_term=True, similarity_scale=3.0, document_classifier=True,
     ).eval()
     tokenizer = tiny_tokenizer(folder)
     model.add_labels({"skin": "severe rash on the skin"}, tokenizer)

@@ -62,8 +62,8 @@ LAME_HEAD_OPTIONS: dict[str, tuple] = {
     # ("auto" resolves inside the model, by label_scoring).
     "description_pooling": ("auto", "cls", "mean"),
     "similarity_term": ("auto", False, True),
-    # Plain fine-tuning's rows beside the head: not checked against ONNX Runtime yet.
-    "document_classifier": (False,),
+    # Plain fine-tuning's rows beside the head: part of `forward`, traced as it runs.
+    "document_classifier": (False, True),
 }
 """Head options of a LAME config that the exporter supports, with their allowed values. A head
 option added later (e.g. label shortlists for large label sets, issue 12) must be listed here with
