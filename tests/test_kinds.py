@@ -50,7 +50,8 @@ def train_one_step(checkpoint: str, output_dir: Path, kind: str, *extra: str) ->
 
 HEAD_VARIANTS = {
     "lame-label-agnostic": (
-        "lame", ("--label_scoring", "label_agnostic", "--description_pooling", "mean", "--similarity_term", "true"),
+        "lame", ("--label_scoring", "label_agnostic", "--description_pooling", "mean", "--similarity_term", "true",
+                 "--document_classifier", "true"),
     ),
 }
 """Head options walked like a kind of their own: a name -> (kind, extra train.py arguments)."""
@@ -75,6 +76,8 @@ def test_every_kind_trains_saves_publishes_and_renders(checkpoint, tmp_path, wal
     assert (summary["hyperparameters"].get("description_pooling") == "mean") == label_agnostic
     assert (summary["hyperparameters"].get("similarity_term") is True) == label_agnostic
     assert ("Labels this model was not trained on" in card) == label_agnostic
+    assert (summary["hyperparameters"].get("document_classifier") is True) == label_agnostic
+    assert ("A free classifier row per label beside the head" in card) == label_agnostic
 
     # Publishable as it is: remote code complete, the kind's pipeline shipped, nothing to warn about.
     plan = check_folder(folder, write_card=False)

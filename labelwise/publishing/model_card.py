@@ -317,6 +317,8 @@ def build_model_card(folder: str | os.PathLike, *, repo_id: str | None = None) -
         feature_head=config.get("feature_head"),
         # The head scores any label from its description (LameConfig.label_scoring).
         label_agnostic=config.get("label_scoring") == "label_agnostic",
+        # Plain fine-tuning's free rows beside the head (LameConfig.document_classifier).
+        document_classifier=config.get("document_classifier") is True,
         task=summary["task"],
         task_words=_TASK_WORDS[summary["task"]],
         base_model=base_model,
