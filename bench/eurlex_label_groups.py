@@ -184,7 +184,7 @@ LEGACY_BUDGET = {"label_bias_init": "zero"}
 # The rows as they ran: the shipped configuration before issue 29 changed its defaults (the head, 64
 # negatives, descriptions encoded with gradient).
 LAME = {"config": "lame_eurlex57k", "label_scoring": "label_specific", "description_gradients": "sample",
-        "label_sample_negatives": 64, "label_embedding_mode": "joint"}
+        "label_sample_negatives": 64, "label_embedding_mode": "joint", "document_classifier": False}
 FLAT = {"model": "layerwise", "guidance": "flat"}
 LONG = {**LAME, "max_document_length": 2048}
 AGNOSTIC = {**LAME, "label_scoring": "label_agnostic"}

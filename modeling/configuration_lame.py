@@ -96,10 +96,11 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         label_attention_intermediate_size (`int`, *optional*):
             Inner size of the block's feed-forward layer. Defaults to `hidden_size`: the block runs
             once per label and document, so its cost grows with the label count.
-        document_classifier (`bool`, defaults to `False`):
+        document_classifier (`bool` or `"auto"`, defaults to `"auto"`):
             Add plain fine-tuning's classifier: a free row and bias per label on the document's mean token
             state, its logit added to the head's and trained through the sum (0 for labels added later and
-            for call-time candidate labels, which the head alone scores).
+            for call-time candidate labels, which the head alone scores). "auto": on beside the
+            label-agnostic head above 256 labels ([`scale_defaults`]).
         light_label_head (`bool`, defaults to `False`):
             Drop the label block's feed-forward layer and the output layer's dense layer: per
             (document, label) pair the head computes attention, the output projection and a dot
@@ -257,7 +258,7 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         label_chunk_size: int = 512,
         description_batch_size: int = 64,
         light_label_head: bool = False,
-        document_classifier: bool = False,
+        document_classifier: bool | str = "auto",
         max_document_length: int | None = None,
         segment_stride: int = 0,
         label_scoring: str = "auto",
@@ -309,9 +310,7 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
         self.num_label_attention_blocks = num_label_attention_blocks
         self.label_attention_heads = label_attention_heads
         self.label_attention_intermediate_size = label_attention_intermediate_size or self.hidden_size
-        self.label_attention_dropout = (
-            self.hidden_dropout_prob if label_attention_dropout is None else label_attention_dropout
-        )
+        self.label_attention_dropout = self.hidden_dropout_prob if label_attention_dropout is None else label_attention_dropout
         self.loss = loss
         self.f_measure_average = f_measure_average
         self.pos_weight = list(pos_weight) if pos_weight is not None else None
@@ -397,9 +396,9 @@ class LameConfig(LameLabelSetFields, LameScaleFields, EncoderFields, PretrainedC
             if not isinstance(value, int) or isinstance(value, bool) or value < (1 if field in positive_fields else 0):
                 minimum = "a positive" if field in positive_fields else "a non-negative"
                 raise ValueError(f"LameConfig.{field} must be {minimum} integer, got {value!r}.")
-        for field, allowed in (("document_classifier", (True, False)), ("all_label_loss", ("auto", True, False))):
-            if getattr(self, field) not in allowed:
-                raise ValueError(f"LameConfig.{field} must be one of {list(allowed)}, got {getattr(self, field)!r}.")
+        for field in ("document_classifier", "all_label_loss"):
+            if getattr(self, field) not in ("auto", True, False):
+                raise ValueError(f"LameConfig.{field} must be one of ['auto', True, False], got {getattr(self, field)!r}.")
         if not 0.0 <= self.hard_negative_fraction <= 1.0:
             raise ValueError(f"LameConfig.hard_negative_fraction must lie in [0, 1], got {self.hard_negative_fraction}.")
         if self.label_sampling == "sampled" and self.problem_type == "single_label_classification":

@@ -117,7 +117,7 @@ class LameForSequenceClassification(CompleteFolderMixin, LameLabelSet, LameLarge
         self.label_blocks = nn.ModuleList(LameLabelBlock(config) for _ in range(config.num_label_attention_blocks))
         self.classifier = LameDescriptionOutput(config) if config.label_agnostic else LameLabelwiseOutput(config)
         self.first_stage = LameFirstStage(config) if config.uses_first_stage else None
-        self.document_classifier = LameDocumentClassifier(config) if config.document_classifier else None
+        self.document_classifier = LameDocumentClassifier(config) if config.uses_document_classifier else None
         self._init_label_caches()
         if config.freeze_encoder:
             self.backbone.requires_grad_(False)

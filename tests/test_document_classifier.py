@@ -99,7 +99,7 @@ def test_the_option_is_validated():
     # ONNX export of the option: the label-agnostic model of tests/test_export.py carries it.
     from labelwise.modeling import LameConfig
 
-    with pytest.raises(ValueError, match=r"document_classifier must be one of \[True, False\]"):
+    with pytest.raises(ValueError, match=r"document_classifier must be one of \['auto', True, False\]"):
         LameConfig(label_descriptions=["a", "b"], document_classifier="yes")
 
 

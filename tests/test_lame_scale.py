@@ -134,19 +134,20 @@ def test_a_checkpoint_saved_before_options_became_scale_options_keeps_what_it_wa
 
     lame(checkpoint).save_pretrained(tmp_path / "old")
     saved = json.loads((tmp_path / "old" / "config.json").read_text())
-    before = (saved["label_scoring"], saved["description_gradients"], saved["label_embedding_mode"])
-    assert before == ("label_specific", "sample", "joint")
-    del saved["label_scoring"], saved["description_gradients"], saved["label_embedding_mode"]
+    before = (saved["label_scoring"], saved["description_gradients"], saved["label_embedding_mode"],
+              saved["document_classifier"])
+    assert before == ("label_specific", "sample", "joint", False)
+    del saved["label_scoring"], saved["description_gradients"], saved["label_embedding_mode"], saved["document_classifier"]
     (tmp_path / "old" / "config.json").write_text(json.dumps(saved))
     rule = large_labels_lame.scale_defaults
     monkeypatch.setattr(large_labels_lame, "scale_defaults", lambda *args: {
         **rule(*args), "label_scoring": "label_agnostic", "description_gradients": "positives",
-        "label_embedding_mode": "static"})
+        "label_embedding_mode": "static", "document_classifier": True})
     fresh = LameConfig(label_descriptions=list(DESCRIPTIONS.values()), **_small())
-    assert (fresh.label_scoring, fresh.description_gradients, fresh.label_embedding_mode) == (
-        "label_agnostic", "positives", "static")  # the rule decides
+    assert (fresh.label_scoring, fresh.description_gradients, fresh.label_embedding_mode, fresh.document_classifier) == (
+        "label_agnostic", "positives", "static", True)  # the rule decides
     old = LameConfig.from_pretrained(tmp_path / "old")
-    assert (old.label_scoring, old.description_gradients, old.label_embedding_mode) == before
+    assert (old.label_scoring, old.description_gradients, old.label_embedding_mode, old.document_classifier) == before
     bare = LameConfig(**_small())
     assert (bare.label_scoring, bare.description_pooling, bare.similarity_term, bare.description_gradients,
             bare.label_embedding_mode) == ("auto",) * 5
@@ -157,7 +158,8 @@ def test_an_explicit_scale_option_wins_over_the_rule(checkpoint):
     assert model.config.resolved_scale_options() == {"label_sampling": "sampled", "first_stage": "bilinear",
                                                      "shortlist_size": 5, "all_label_loss": True,
                                                      "label_scoring": "label_specific", "description_gradients": "sample",
-                                                     "label_embedding_mode": "joint", "label_sample_negatives": 32}
+                                                     "label_embedding_mode": "joint", "label_sample_negatives": 32,
+                                                     "document_classifier": False}
     with pytest.raises(ValueError, match=r"all_label_loss must be one of \['auto', True, False\]"):
         LameConfig(label_descriptions=["a", "b"], all_label_loss="yes", **_small())
 
@@ -173,6 +175,18 @@ def test_the_negatives_follow_how_descriptions_are_encoded_unless_given(embeddin
                        **_small())
     assert given.label_sample_negatives == 7
     assert LameConfig(**_small()).label_sample_negatives == "auto"  # no label set yet: the rule waits for one
+
+
+@pytest.mark.parametrize("options, expected", [({}, True), ({"label_scoring": "label_specific"}, False),
+                                                ({"problem_type": "single_label_classification"}, False),
+                                                ({"document_classifier": False}, False)])
+def test_the_document_classifier_sits_beside_the_label_agnostic_head_above_the_large_label_set(options, expected):
+    # It was measured beside the label-agnostic head only (docs/RESULTS.md, issue 29): the paper's head,
+    # one option away, stays as the paper describes it.
+    config = LameConfig(label_descriptions=[f"label {i}" for i in range(300)], **_small(**options))
+    assert config.document_classifier is expected and config.uses_document_classifier is expected
+    assert LameConfig(label_descriptions=["a", "b", "c"], **_small()).document_classifier is False
+    assert LameConfig(**_small()).document_classifier == "auto"  # no label set yet: the rule waits for one
 
 
 # ------------------------------------------------------------------- sampled training

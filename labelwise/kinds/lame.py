@@ -35,7 +35,10 @@ Adding a LAME setting: declare it in `LameConfig` (signature, docstring) and nam
 
 # Fields whose config default is "auto" (decided by the label count, `scale_defaults`): on the command
 # line they are typed, and unset (None) means "auto".
-UNSET_MEANS_AUTO = {"shortlist_size": int | None, "all_label_loss": bool | None, "label_sample_negatives": int | None}
+UNSET_MEANS_AUTO = {
+    "shortlist_size": int | None, "all_label_loss": bool | None, "label_sample_negatives": int | None,
+    "document_classifier": bool | None,
+}
 
 LameOptions = config_options(
     "LameOptions", LameConfig, LAME_OPTION_FIELDS, bases=(DocumentSegmentOptions,), unset_types=UNSET_MEANS_AUTO
@@ -127,7 +130,7 @@ def summary_hyperparameters(args, model) -> dict:
         values.update(first_stage="bilinear", shortlist_size=config.effective_shortlist_size)
     if config.light_label_head:
         values["light_label_head"] = True
-    if config.document_classifier:
+    if config.uses_document_classifier:
         values["document_classifier"] = True
     if config.max_document_length is not None:
         values.update(max_document_length=config.max_document_length, segment_stride=config.segment_stride)
