@@ -69,7 +69,7 @@ def scale_defaults(num_labels: int, problem_type: str | None = None) -> dict:
     128 negatives scored 53.0 test R-Precision on that subset against 49.4 with 32, at 1.16x-1.24x the step.
     `document_classifier` follows the head: the label-agnostic head gets plain fine-tuning's free rows
     beside it, which scored 55.9 against 53.0 on that subset and 61.6 against 58.3 (plain fine-tuning
-    56.5) on 5,000 training documents, at 1.11x-1.22x plain fine-tuning's step.
+    56.5) on 5,000 training documents, at 1.10x-1.22x plain fine-tuning's step.
     """
     large = num_labels > LARGE_LABEL_SET
     sampled = large and problem_type != "single_label_classification"
