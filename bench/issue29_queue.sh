@@ -72,10 +72,10 @@ fi
 # - every label's logit in the loss scored 46.8 on 1,000 documents, 6.2 below the default: under the rule
 #   written before it ran (PLAN.md, session 21) it cannot become the default, so its 5,000-document row is dropped;
 # - the document classifier's seed 13 on both subsets (it led the default by 2.9 points on 1,000
-#   documents and by 6.9 dev points after the first epoch on 5,000), then plain fine-tuning's seed 13 on 5,000;
+#   documents and by 6.9 dev points after the first epoch on 5,000), then plain fine-tuning's seed 13 on 5,000,
+#   then the 64-negative head's seed 13 (the third-best row on 1,000 documents; about 2 hours);
 # - FLAT on the documents' own labels and FLAT with mean-pooled layers: the ancestors FLAT's targets add
 #   hold even a perfect learner to 63.2 R-Precision on the gold labels (`ancestor_targets`);
-# - the 64-negative head's seed 13;
 # - the rest of the ablation: (a) with static descriptions, (b)'s static cheap form with mean-pooled
 #   queries, (b) with static descriptions, (b), (c), the FLAT learning-rate candidate, the cosine baseline;
 # - item 4's row of the label-agnostic head with its sampled descriptions encoded with gradient (32
@@ -97,8 +97,8 @@ else
     run 42 lame_agnostic_sim_neg128_static_all_labels
     run 13 lame_agnostic_sim_neg128_static_document_classifier
     run_large 13 vanilla
-    run 42 layerwise_flat_mean
     run 13 lame_agnostic_sim
+    run 42 layerwise_flat_mean
     run 42 lame_static_descriptions layerwise_flat_head_lr lame_all_labels
     run_large 42 lame_agnostic_sim_neg32
 fi

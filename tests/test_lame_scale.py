@@ -108,6 +108,7 @@ def test_one_rule_builds_the_same_lame_in_python_and_in_train_py(checkpoint, tmp
     rule = scale_defaults(num_labels)
     assert python.config.resolved_scale_options() == trained.config.resolved_scale_options() == rule
     assert (python.first_stage is None) == (trained.first_stage is None) == (num_labels <= 256)
+    assert (python.document_classifier is None) == (trained.document_classifier is None) == (num_labels <= 256)
     assert python.config.effective_shortlist_size == (256 if num_labels > 256 else 0)
     # The saved config.json states what the model does, and loads back to the same model.
     python.save_pretrained(tmp_path / "python")
