@@ -67,7 +67,7 @@ fi
 # of vanilla, the default, the default without the classifier, the 64-negative head and the 32-negative
 # static form; on 5,000 documents (item 4) vanilla, the default and the two forms before it, and seed 13
 # of vanilla and the default. The all-label row's 5,000-document run was dropped by the rule written
-# before it ran (PLAN.md, session 21). (c) `lame_negatives_256` was started by hand in session 23. What is left
+# before it ran (PLAN.md, session 21). (c) `lame_negatives_256` ran by hand in session 23 (42.5). What is left
 # is diagnostic: FLAT with mean-pooled layers, (b)'s static cheap form with mean-pooled queries, (b) with
 # static descriptions, (b), the FLAT learning-rate candidate, the cosine baseline, and item 4's row of the
 # label-agnostic head with its sampled descriptions encoded with gradient (about 2.5 hours on a loaded core).
